@@ -1,0 +1,50 @@
+// The `mqiot` command: one entry point, one module per subcommand under ./commands.
+// Each command module exports `run(argv: string[]): Promise<number | void>`.
+import { CliError } from './errors.ts';
+
+type CommandModule = { run(argv: string[]): Promise<number | void>; summary: string };
+
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  broker: () => import('./commands/broker.ts'),
+};
+
+function usage(): string {
+  return [
+    'usage: mqiot <command> [options]',
+    '',
+    'commands:',
+    ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+    '',
+    "run 'mqiot <command> --help' for a command's options",
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`mqiot: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const command = await load();
+  return (await command.run(rest)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      console.error(`mqiot: ${err.message}`);
+      process.exitCode = err.exitCode;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  },
+);
