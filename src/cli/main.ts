@@ -5,7 +5,14 @@ import { CliError } from './errors.ts';
 type CommandModule = { run(argv: string[]): Promise<number | void>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  up: () => import('./commands/up.ts'),
   broker: () => import('./commands/broker.ts'),
+  edge: () => import('./commands/edge.ts'),
+  cloud: () => import('./commands/cloud.ts'),
+  gateway: () => import('./commands/gateway.ts'),
+  access: () => import('./commands/access.ts'),
+  sim: () => import('./commands/sim.ts'),
+  contract: () => import('./commands/contract.ts'),
 };
 
 function usage(): string {

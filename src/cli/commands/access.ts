@@ -1,0 +1,7 @@
+import { CliError } from '../errors.ts';
+
+export const summary = 'not built yet';
+
+export async function run(_argv: string[]): Promise<number> {
+  throw new CliError('access: not built yet');
+}
