@@ -1,0 +1,10 @@
+export { Broker, type BrokerDeps } from './broker.ts';
+export {
+  DEFAULT_BROKER_OPTIONS,
+  parseBrokerOptions,
+  BrokerOptionsError,
+  type BrokerOptions,
+} from './options.ts';
+export type * from './types.ts';
+export { systemClock } from './types.ts';
+export type * from './store/types.ts';

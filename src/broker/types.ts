@@ -1,0 +1,128 @@
+/** Types shared across the broker: messages, hooks, stats, clock, local clients. */
+import type { UserProperties } from 'mqtt-packet';
+
+export type QoS = 0 | 1 | 2;
+
+/** PUBLISH properties carried end to end (topic alias and subscription ids are per hop, so not here). */
+export interface PublishProperties {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: UserProperties;
+  contentType?: string;
+}
+
+/** A message as the router sees it. Immutable once routed; shared by all deliveries. */
+export interface Message {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties: PublishProperties | undefined;
+  /** Absolute expiry time (clock ms) from Message Expiry Interval, or 0 for never. */
+  expiresAt: number;
+  /** Client id of the publisher ('' for the server), for no-local. */
+  origin: string;
+}
+
+export interface ClientInfo {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly protocolVersion: 3 | 4 | 5;
+  readonly remoteAddress: string | undefined;
+  readonly transport: 'tcp' | 'tls' | 'ws' | 'local';
+}
+
+export interface AuthenticateRequest extends ClientInfo {
+  readonly password: Buffer | undefined;
+  readonly authenticationMethod: string | undefined;
+  readonly authenticationData: Buffer | undefined;
+}
+
+/** true = accept; false = refuse (Not authorized); or a refusal with a v5 CONNACK reason code. */
+export type AuthResult = boolean | { reasonCode: number; reasonString?: string };
+
+/** One step of enhanced authentication (v5 AUTH flow, §4.12). */
+export type AuthStep =
+  | { done: true; authenticationData?: Buffer }
+  | { done: false; authenticationData?: Buffer }
+  | { reasonCode: number; reasonString?: string };
+
+export interface BrokerHooks {
+  /** CONNECT: decide whether the client may connect. May be async. */
+  authenticate(req: AuthenticateRequest): AuthResult | Promise<AuthResult>;
+  /**
+   * Enhanced authentication (v5 CONNECT with Authentication Method, and AUTH packets).
+   * Without this hook a CONNECT with an Authentication Method is refused with 0x8C.
+   */
+  extendedAuth(req: AuthenticateRequest, step: number): AuthStep | Promise<AuthStep>;
+  /** PUBLISH: true to accept; false refuses (v5: PUBACK/PUBREC 0x87; QoS 0 dropped). Synchronous (hot path). */
+  authorizePublish(client: ClientInfo, topic: string, qos: QoS, retain: boolean): boolean;
+  /**
+   * SUBSCRIBE: true grants the requested QoS, false refuses with 0x87 (Not authorized),
+   * a number ≥ 0x80 refuses with that reason code, a QoS 0..2 grants at most that QoS.
+   */
+  authorizeSubscribe(client: ClientInfo, filter: string, qos: QoS): boolean | number;
+}
+
+export interface BrokerStats {
+  clientsConnected: number;
+  clientsTotal: number;
+  clientsMaximum: number;
+  sessions: number;
+  messagesReceived: number;
+  messagesSent: number;
+  publishReceived: number;
+  publishSent: number;
+  publishDropped: number;
+  bytesReceived: number;
+  bytesSent: number;
+  subscriptions: number;
+  retainedMessages: number;
+  inflightMessages: number;
+  queuedMessages: number;
+  startedAt: number;
+}
+
+export interface TimerHandle {
+  unref?(): unknown;
+}
+
+/** Injectable clock: protocol timers (keep alive, will delay, session expiry) run on it. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export interface LocalMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: PublishProperties;
+}
+
+export interface LocalClient {
+  readonly clientId: string;
+  subscribe(filter: string, options: { qos: QoS }, onMessage: (msg: LocalMessage) => void): void;
+  unsubscribe(filter: string): void;
+  publish(
+    topic: string,
+    payload: Buffer,
+    options?: { qos?: QoS; retain?: boolean; properties?: PublishProperties },
+  ): void;
+  close(): void;
+}
+
+export interface ConnectionMeta {
+  remoteAddress?: string;
+  transport?: 'tcp' | 'tls' | 'ws';
+}

@@ -1,0 +1,2 @@
+export * from './reason-codes.ts';
+export * from './topic.ts';
