@@ -1,0 +1,336 @@
+// The gateway ⇄ platform envelope (docs/protocol.md): one CBOR map per MQTT message, JSON accepted for
+// debugging. This file is the codec and the validator; it knows nothing of MQTT or of devices.
+import { Encoder } from 'cbor-x';
+
+export const PROTOCOL_VERSION = 1;
+
+export const EnvelopeKind = {
+  Data: 'data',
+  Birth: 'birth',
+  Will: 'will',
+  Cmd: 'cmd',
+  CmdResult: 'cmd-result',
+  Query: 'query',
+  Status: 'status',
+  Report: 'report',
+  ReportAck: 'report-ack',
+  Heartbeat: 'heartbeat',
+} as const;
+export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
+
+/** Kinds the gateway publishes on `mqiot/gw/{id}/up`. */
+export const UPLINK_KINDS: readonly EnvelopeKind[] = [
+  'data',
+  'birth',
+  'will',
+  'cmd-result',
+  'status',
+  'report',
+];
+/** Kinds the platform publishes on `mqiot/gw/{id}/down`. */
+export const DOWNLINK_KINDS: readonly EnvelopeKind[] = ['cmd', 'query', 'report-ack', 'heartbeat'];
+/**
+ * Uplink kinds that form the ordered, deduplicated stream (docs/protocol.md "Sequence numbers"):
+ * they go through the gateway's outbox and the platform applies each `seq` at most once.
+ */
+export const ORDERED_KINDS: readonly EnvelopeKind[] = ['data', 'cmd-result', 'status', 'report'];
+
+interface Common {
+  v: typeof PROTOCOL_VERSION;
+  gw: string;
+  /** Uplink: the gateway's sequence number (required). Downlink: the platform's own counter (optional). */
+  seq: number;
+  /** Milliseconds since the Unix epoch, sender's clock. */
+  ts: number;
+}
+
+export interface Frame {
+  dev: string;
+  /** Contract id that decodes `raw` (e.g. 'modbus-tcp', 'dlt645-2007'). */
+  c: string;
+  ts: number;
+  /** Per-device frame counter, from 0, increasing by one per frame. */
+  seq: number;
+  raw: Uint8Array;
+  /** Decoding context the frame does not carry itself (Modbus: { unit, function, start, count }). */
+  ctx?: Record<string, unknown>;
+}
+
+export interface DeviceInfo {
+  dev: string;
+  c: string;
+  model?: string;
+  pollMs?: number;
+  transport?: string;
+  address?: string;
+  meta?: Record<string, unknown>;
+}
+
+export interface DataEnvelope extends Common {
+  k: 'data';
+  frames: Frame[];
+}
+export interface BirthEnvelope extends Common {
+  k: 'birth';
+  /** Random id of the gateway's sequence counter; a new epoch means seq restarted (new disk store). */
+  epoch: string;
+  devices: DeviceInfo[];
+  sw?: string;
+}
+export interface WillEnvelope extends Common {
+  k: 'will';
+  // `seq` of a will is the seq of the birth of the connection it belongs to: a will older than the
+  // latest birth is stale (the gateway already came back) and the platform ignores it.
+  epoch?: string;
+  reason?: string;
+}
+export interface CmdEnvelope extends Omit<Common, 'seq'> {
+  k: 'cmd';
+  seq?: number;
+  id: string;
+  dev: string;
+  action: string;
+  params: Record<string, unknown>;
+}
+export interface CmdResultEnvelope extends Common {
+  k: 'cmd-result';
+  id: string;
+  dev: string;
+  ok: boolean;
+  result?: Record<string, unknown>;
+  error?: string;
+  /** True when answered from the idempotency cache (the command was not executed again). */
+  cached?: boolean;
+}
+export interface QueryEnvelope extends Omit<Common, 'seq'> {
+  k: 'query';
+  seq?: number;
+  id: string;
+  /** Restrict the answer to these devices; all devices when absent. */
+  devs?: string[];
+}
+export interface StatusEnvelope extends Common {
+  k: 'status';
+  id: string;
+  complete: boolean;
+  status: Record<string, unknown>;
+  error?: string;
+}
+export interface ReportEnvelope extends Common {
+  k: 'report';
+  report: Record<string, unknown>;
+}
+export interface ReportAckEnvelope extends Omit<Common, 'seq'> {
+  k: 'report-ack';
+  seq?: number;
+  /** The `seq` of the report acknowledged. */
+  ack: number;
+}
+export interface HeartbeatEnvelope extends Omit<Common, 'seq'> {
+  k: 'heartbeat';
+  seq?: number;
+  /** The platform's heartbeat period in ms (informational). */
+  interval?: number;
+}
+
+export type Envelope =
+  | DataEnvelope
+  | BirthEnvelope
+  | WillEnvelope
+  | CmdEnvelope
+  | CmdResultEnvelope
+  | QueryEnvelope
+  | StatusEnvelope
+  | ReportEnvelope
+  | ReportAckEnvelope
+  | HeartbeatEnvelope;
+export type UplinkEnvelope =
+  DataEnvelope | BirthEnvelope | WillEnvelope | CmdResultEnvelope | StatusEnvelope | ReportEnvelope;
+export type DownlinkEnvelope = CmdEnvelope | QueryEnvelope | ReportAckEnvelope | HeartbeatEnvelope;
+export type EnvelopeOf<K extends EnvelopeKind> = Extract<Envelope, { k: K }>;
+
+export class EnvelopeError extends Error {
+  /** Dotted path of the offending field ('' for the whole message). */
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super(field ? `${field}: ${message}` : message, options);
+    this.name = 'EnvelopeError';
+    this.field = field;
+  }
+}
+
+// Plain CBOR maps with string keys (no cbor-x records or typed-array tags) so any CBOR library can read it.
+const cbor = new Encoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  variableMapSize: true,
+});
+const JSON_FIRST_BYTE = 0x7b; // '{' — a CBOR map never starts with it (0x7b is a text-string header)
+
+export function encodeEnvelope(msg: Envelope): Buffer {
+  validateEnvelope(msg); // never put an invalid message on the wire
+  return cbor.encode(stripUndefined(msg));
+}
+
+/** JSON form for debugging and tools: bytes become hex strings. */
+export function encodeEnvelopeJson(msg: Envelope): string {
+  validateEnvelope(msg);
+  return JSON.stringify(msg, (_key, value: unknown) =>
+    value instanceof Uint8Array || (isRecord(value) && value.type === 'Buffer' && Array.isArray(value.data))
+      ? Buffer.from(value instanceof Uint8Array ? value : (value.data as number[])).toString('hex')
+      : value,
+  );
+}
+
+export function decodeEnvelope(buf: Uint8Array): Envelope {
+  if (buf.length === 0) throw new EnvelopeError('', 'empty message');
+  let value: unknown;
+  const json = buf[0] === JSON_FIRST_BYTE;
+  try {
+    value = json ? JSON.parse(Buffer.from(buf).toString('utf8')) : cbor.decode(buf);
+  } catch (err) {
+    throw new EnvelopeError('', `not valid ${json ? 'JSON' : 'CBOR'}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return validateEnvelope(value, json);
+}
+
+/** Checks every field of every kind; returns the value typed (bytes normalised to Buffer). */
+export function validateEnvelope(value: unknown, fromJson = false): Envelope {
+  const m = record(value, '');
+  if (m.v !== PROTOCOL_VERSION) throw new EnvelopeError('v', `unsupported version ${String(m.v)}`);
+  const k = m.k;
+  if (typeof k !== 'string' || !(Object.values(EnvelopeKind) as string[]).includes(k))
+    throw new EnvelopeError('k', `unknown kind ${JSON.stringify(k)}`);
+  str(m, 'gw');
+  int(m, 'ts');
+  if (UPLINK_KINDS.includes(k as EnvelopeKind)) int(m, 'seq');
+  else optInt(m, 'seq');
+  switch (k as EnvelopeKind) {
+    case 'data':
+      arr(m, 'frames', 1).forEach((f, i) => validateFrame(f, `frames[${i}]`, fromJson));
+      break;
+    case 'birth':
+      str(m, 'epoch');
+      optStr(m, 'sw');
+      arr(m, 'devices', 0).forEach((d, i) => validateDevice(d, `devices[${i}]`));
+      break;
+    case 'will':
+      optStr(m, 'epoch');
+      optStr(m, 'reason');
+      break;
+    case 'cmd':
+      str(m, 'id');
+      str(m, 'dev');
+      str(m, 'action');
+      if (m.params === undefined) m.params = {};
+      record(m.params, 'params');
+      break;
+    case 'cmd-result':
+      str(m, 'id');
+      str(m, 'dev');
+      bool(m, 'ok');
+      if (m.result !== undefined) record(m.result, 'result');
+      optStr(m, 'error');
+      if (m.cached !== undefined) bool(m, 'cached');
+      if (m.ok === false && m.error === undefined)
+        throw new EnvelopeError('error', 'required when ok is false');
+      break;
+    case 'query':
+      str(m, 'id');
+      if (m.devs !== undefined) arr(m, 'devs', 0).forEach((d, i) => str({ d }, 'd', `devs[${i}]`));
+      break;
+    case 'status':
+      str(m, 'id');
+      bool(m, 'complete');
+      record(m.status, 'status');
+      optStr(m, 'error');
+      break;
+    case 'report':
+      record(m.report, 'report');
+      break;
+    case 'report-ack':
+      // Early drafts put the acknowledged seq in `seq`; accept that when `ack` is absent.
+      if (m.ack === undefined && typeof m.seq === 'number') m.ack = m.seq;
+      int(m, 'ack');
+      break;
+    case 'heartbeat':
+      optInt(m, 'interval');
+      break;
+  }
+  return m as unknown as Envelope;
+}
+
+function validateFrame(value: unknown, path: string, fromJson: boolean): void {
+  const f = record(value, path);
+  str(f, 'dev', `${path}.dev`);
+  str(f, 'c', `${path}.c`);
+  int(f, 'ts', `${path}.ts`);
+  int(f, 'seq', `${path}.seq`);
+  f.raw = bytes(f.raw, `${path}.raw`, fromJson);
+  if (f.ctx !== undefined) record(f.ctx, `${path}.ctx`);
+}
+
+function validateDevice(value: unknown, path: string): void {
+  const d = record(value, path);
+  str(d, 'dev', `${path}.dev`);
+  str(d, 'c', `${path}.c`);
+  for (const key of ['model', 'transport', 'address'] as const) optStr(d, key, `${path}.${key}`);
+  optInt(d, 'pollMs', `${path}.pollMs`);
+  if (d.meta !== undefined) record(d.meta, `${path}.meta`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+function record(value: unknown, path: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new EnvelopeError(path, 'must be a map');
+  return value;
+}
+function str(m: Record<string, unknown>, key: string, path = key): string {
+  const v = m[key];
+  if (typeof v !== 'string' || v.length === 0) throw new EnvelopeError(path, 'must be a non-empty string');
+  return v;
+}
+function optStr(m: Record<string, unknown>, key: string, path = key): void {
+  if (m[key] !== undefined && typeof m[key] !== 'string') throw new EnvelopeError(path, 'must be a string');
+}
+function int(m: Record<string, unknown>, key: string, path = key): number {
+  const v = m[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new EnvelopeError(path, 'must be a non-negative integer');
+  return v;
+}
+function optInt(m: Record<string, unknown>, key: string, path = key): void {
+  if (m[key] !== undefined) int(m, key, path);
+}
+function bool(m: Record<string, unknown>, key: string, path = key): void {
+  if (typeof m[key] !== 'boolean') throw new EnvelopeError(path, 'must be a boolean');
+}
+function arr(m: Record<string, unknown>, key: string, min: number): unknown[] {
+  const v = m[key];
+  if (!Array.isArray(v)) throw new EnvelopeError(key, 'must be an array');
+  if (v.length < min) throw new EnvelopeError(key, `must hold at least ${min} item(s)`);
+  return v;
+}
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+function bytes(value: unknown, path: string, fromJson: boolean): Buffer {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (fromJson && typeof value === 'string') {
+    const hex = value.replace(/\s+/g, '');
+    if (HEX.test(hex)) return Buffer.from(hex, 'hex');
+    throw new EnvelopeError(path, 'must be hex bytes ("01 03 00 00")');
+  }
+  throw new EnvelopeError(path, fromJson ? 'must be a hex string' : 'must be a CBOR byte string');
+}
+function stripUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripUndefined);
+  if (!isRecord(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = stripUndefined(v);
+  return out;
+}
