@@ -1,0 +1,56 @@
+// Opening a platform store: SQLite under a data directory by default, PostgreSQL when given a URL.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SqlDriver } from './driver.ts';
+import { PostgresDriver } from './postgres-driver.ts';
+import { schemaSql } from './schema.ts';
+import { SqlRegistry } from './sql-registry.ts';
+import { SqlTelemetry } from './sql-telemetry.ts';
+import { SqliteDriver } from './sqlite-driver.ts';
+import type { PlatformStore } from './types.ts';
+
+export type * from './types.ts';
+
+/** Binds every method of the two halves onto one object that satisfies PlatformStore. */
+function composeStore(driver: SqlDriver): PlatformStore {
+  const telemetry = new SqlTelemetry(driver);
+  const registry = new SqlRegistry(driver);
+  const bind = <T extends object>(target: T) =>
+    Object.fromEntries(
+      Object.getOwnPropertyNames(Object.getPrototypeOf(target))
+        .filter((name) => name !== 'constructor')
+        .map((name) => [name, (target as Record<string, (...a: unknown[]) => unknown>)[name]!.bind(target)]),
+    );
+  return {
+    kind: driver.dialect,
+    ...bind(telemetry),
+    ...bind(registry),
+    close: () => driver.close(),
+  } as PlatformStore;
+}
+
+export async function openSqliteStore(path: string): Promise<PlatformStore> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const driver = new SqliteDriver(path);
+  await driver.exec(schemaSql('sqlite'));
+  return composeStore(driver);
+}
+
+export async function openPostgresStore(
+  url: string,
+  options: { schema?: string } = {},
+): Promise<PlatformStore> {
+  if (options.schema && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
+    throw new Error(`invalid PostgreSQL schema name '${options.schema}'`);
+  }
+  const driver = new PostgresDriver({ url, schema: options.schema });
+  if (options.schema) await driver.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+  await driver.exec(schemaSql('postgres'));
+  return composeStore(driver);
+}
+
+/** `sqlite:PATH`, a bare path, or a `postgres://` URL. */
+export async function openStore(location: string): Promise<PlatformStore> {
+  if (/^postgres(ql)?:\/\//.test(location)) return openPostgresStore(location);
+  return openSqliteStore(location.replace(/^sqlite:/, ''));
+}

@@ -1,0 +1,101 @@
+import pg from 'pg';
+import type { BatchInsert, SqlDriver, SqlValue } from './driver.ts';
+
+// PostgreSQL allows at most 65535 bind parameters per statement.
+const MAX_PARAMS = 65_000;
+const PG_INT8 = 20;
+const PG_NUMERIC = 1700;
+
+/** Converts `?` placeholders to `$1, $2, ...` (the store's SQL has no `?` inside literals). */
+export function toPgPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+// Timestamps are BIGINT milliseconds: safe as JS numbers until the year 287396.
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === PG_INT8) return (value: string) => Number(value);
+    if (oid === PG_NUMERIC) return (value: string) => Number.parseFloat(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export interface PostgresDriverOptions {
+  url: string;
+  /** Schema to use (created if missing); keeps test runs apart. */
+  schema?: string;
+  max?: number;
+}
+
+export class PostgresDriver implements SqlDriver {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: pg.Pool;
+
+  constructor(options: PostgresDriverOptions) {
+    const searchPath = options.schema ? `-c search_path=${options.schema}` : undefined;
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.max ?? 4,
+      options: searchPath,
+      types: types as pg.CustomTypesConfig,
+    });
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#pool.query(sql);
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
+    const result = await this.#pool.query(toPgPlaceholders(sql), params as unknown[]);
+    return { changes: result.rowCount ?? 0 };
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    const result = await this.#pool.query(toPgPlaceholders(sql), params as unknown[]);
+    return result.rows as T[];
+  }
+
+  async batch(inserts: readonly BatchInsert[]): Promise<number[]> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const counts: number[] = [];
+      for (const insert of inserts) counts.push(await insertRows(client, insert));
+      await client.query('COMMIT');
+      return counts;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/** One multi-row INSERT per chunk: far fewer round trips than a statement per row. */
+async function insertRows(client: pg.PoolClient, insert: BatchInsert): Promise<number> {
+  const width = insert.columns.length;
+  const perChunk = Math.max(1, Math.floor(MAX_PARAMS / width));
+  let changes = 0;
+  for (let start = 0; start < insert.rows.length; start += perChunk) {
+    const chunk = insert.rows.slice(start, start + perChunk);
+    const values: string[] = [];
+    const params: SqlValue[] = [];
+    for (const row of chunk) {
+      const marks = row.map((value) => {
+        params.push(value);
+        return `$${params.length}`;
+      });
+      values.push(`(${marks.join(', ')})`);
+    }
+    const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES ${values.join(', ')} ${insert.suffix}`;
+    const result = await client.query(sql, params as unknown[]);
+    changes += result.rowCount ?? 0;
+  }
+  return changes;
+}

@@ -1,0 +1,159 @@
+// Tables of the platform store, written once for both databases. Times are integer milliseconds
+// since the epoch; JSON columns are TEXT so that both dialects read them the same way.
+
+interface DialectTypes {
+  bigint: string;
+  real: string;
+  blob: string;
+  serial: string;
+  /** Extra clause on the points key: PostgreSQL can answer aggregates from the index alone. */
+  pointsKeyInclude: string;
+  pointsTableOptions: string;
+}
+
+const SQLITE: DialectTypes = {
+  bigint: 'INTEGER',
+  real: 'REAL',
+  blob: 'BLOB',
+  serial: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  pointsKeyInclude: '',
+  // Clustered on (device, point, time): a range or aggregate reads one contiguous slice of the b-tree.
+  pointsTableOptions: 'WITHOUT ROWID',
+};
+
+const POSTGRES: DialectTypes = {
+  bigint: 'BIGINT',
+  real: 'DOUBLE PRECISION',
+  blob: 'BYTEA',
+  serial: 'BIGSERIAL PRIMARY KEY',
+  pointsKeyInclude: 'INCLUDE (value_num)',
+  pointsTableOptions: '',
+};
+
+export function schemaSql(dialect: 'sqlite' | 'postgres'): string {
+  const t = dialect === 'sqlite' ? SQLITE : POSTGRES;
+  return `
+CREATE TABLE IF NOT EXISTS frames (
+  gateway_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  group_seq ${t.bigint} NOT NULL,
+  frame_index INTEGER NOT NULL,
+  ts ${t.bigint} NOT NULL,
+  received_at ${t.bigint} NOT NULL,
+  contract_id TEXT,
+  raw ${t.blob} NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT,
+  PRIMARY KEY (gateway_id, device_id, seq)
+);
+CREATE INDEX IF NOT EXISTS frames_device_ts ON frames (device_id, ts);
+CREATE INDEX IF NOT EXISTS frames_ts ON frames (ts);
+
+CREATE TABLE IF NOT EXISTS points (
+  device_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  ts ${t.bigint} NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  value_num ${t.real},
+  value_text TEXT,
+  vtype TEXT NOT NULL,
+  unit TEXT,
+  PRIMARY KEY (device_id, name, ts, seq) ${t.pointsKeyInclude}
+) ${t.pointsTableOptions};
+
+CREATE TABLE IF NOT EXISTS latest (
+  device_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  ts ${t.bigint} NOT NULL,
+  value_num ${t.real},
+  value_text TEXT,
+  vtype TEXT NOT NULL,
+  unit TEXT,
+  PRIMARY KEY (device_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS gateways (
+  id TEXT PRIMARY KEY,
+  name TEXT, type TEXT, model TEXT, location TEXT,
+  tags TEXT NOT NULL DEFAULT '[]',
+  install_date TEXT,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  lifecycle TEXT NOT NULL DEFAULT 'active',
+  online INTEGER NOT NULL DEFAULT 0,
+  last_seen ${t.bigint},
+  online_changed_at ${t.bigint},
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY,
+  gateway_id TEXT,
+  contract_id TEXT,
+  poll_ms ${t.bigint},
+  name TEXT, type TEXT, model TEXT, location TEXT,
+  tags TEXT NOT NULL DEFAULT '[]',
+  install_date TEXT,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  lifecycle TEXT NOT NULL DEFAULT 'active',
+  online INTEGER NOT NULL DEFAULT 0,
+  last_seen ${t.bigint},
+  online_changed_at ${t.bigint},
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS devices_gateway ON devices (gateway_id);
+
+CREATE TABLE IF NOT EXISTS events (
+  id ${t.serial},
+  ts ${t.bigint} NOT NULL,
+  kind TEXT NOT NULL,
+  subject_type TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_subject ON events (subject_type, subject_id, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+
+CREATE TABLE IF NOT EXISTS commands (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  gateway_id TEXT NOT NULL,
+  device_id TEXT,
+  action TEXT NOT NULL,
+  params TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL,
+  result TEXT,
+  error TEXT,
+  history TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_gateway ON commands (gateway_id, created_at);
+CREATE INDEX IF NOT EXISTS commands_device ON commands (device_id, created_at);
+
+CREATE TABLE IF NOT EXISTS reports (
+  gateway_id TEXT NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  ts ${t.bigint} NOT NULL,
+  received_at ${t.bigint} NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (gateway_id, seq)
+);
+
+CREATE TABLE IF NOT EXISTS contract_versions (
+  id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  PRIMARY KEY (id, version)
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
+}

@@ -1,0 +1,177 @@
+// Telemetry half of the SQL store: readings stored once, latest values, raw and aggregated ranges.
+import type { SqlDriver, SqlValue } from './driver.ts';
+import { addClause } from './rows.ts';
+import { csvField, encodeValue, toFrameRow, toPointRow } from './rows.ts';
+import type {
+  AggregateQuery,
+  Bucket,
+  FrameQuery,
+  FrameRow,
+  PointRow,
+  RangeQuery,
+  ReadingInput,
+} from './types.ts';
+
+const FRAME_COLUMNS = [
+  'gateway_id',
+  'device_id',
+  'seq',
+  'group_seq',
+  'frame_index',
+  'ts',
+  'received_at',
+  'contract_id',
+  'raw',
+  'ok',
+  'error',
+] as const;
+const POINT_COLUMNS = ['device_id', 'name', 'ts', 'seq', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+const LATEST_COLUMNS = ['device_id', 'name', 'ts', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+
+const DEFAULT_RANGE_LIMIT = 10_000;
+const MAX_RANGE_LIMIT = 100_000;
+
+export class SqlTelemetry {
+  constructor(private readonly db: SqlDriver) {}
+
+  /**
+   * Idempotent by construction: frames are keyed by (gateway, device, seq) and points by
+   * (device, point, time, seq), both inserted with ON CONFLICT DO NOTHING, so a data group the
+   * gateway resends after an outage changes nothing. The count of new frames is the answer.
+   */
+  async insertReadings(readings: readonly ReadingInput[]): Promise<number> {
+    if (readings.length === 0) return 0;
+    const frames: SqlValue[][] = [];
+    const points: SqlValue[][] = [];
+    // Only the newest value per (device, point) goes to `latest`: PostgreSQL refuses to upsert
+    // one row twice in a single statement.
+    const newest = new Map<string, SqlValue[]>();
+    for (const r of readings) {
+      frames.push([
+        r.gatewayId,
+        r.deviceId,
+        r.seq,
+        r.groupSeq,
+        r.frameIndex,
+        r.ts,
+        r.receivedAt,
+        r.contractId,
+        Buffer.from(r.raw),
+        r.error ? 0 : 1,
+        r.error ? JSON.stringify(r.error) : null,
+      ]);
+      for (const p of r.points) {
+        const v = encodeValue(p.value);
+        points.push([r.deviceId, p.name, r.ts, r.seq, v.num, v.text, v.vtype, p.unit ?? null]);
+        const key = `${r.deviceId}\u0000${p.name}`;
+        const seen = newest.get(key);
+        if (!seen || Number(seen[2]) <= r.ts)
+          newest.set(key, [r.deviceId, p.name, r.ts, v.num, v.text, v.vtype, p.unit ?? null]);
+      }
+    }
+    const [newFrames] = await this.db.batch([
+      { table: 'frames', columns: FRAME_COLUMNS, rows: frames, suffix: 'ON CONFLICT DO NOTHING' },
+      { table: 'points', columns: POINT_COLUMNS, rows: points, suffix: 'ON CONFLICT DO NOTHING' },
+      {
+        table: 'latest',
+        columns: LATEST_COLUMNS,
+        rows: [...newest.values()],
+        suffix:
+          'ON CONFLICT (device_id, name) DO UPDATE SET ts = excluded.ts, value_num = excluded.value_num, ' +
+          'value_text = excluded.value_text, vtype = excluded.vtype, unit = excluded.unit ' +
+          'WHERE excluded.ts >= latest.ts',
+      },
+    ]);
+    return newFrames ?? 0;
+  }
+
+  async latest(deviceId: string): Promise<PointRow[]> {
+    const rows = await this.db.all<Record<string, unknown>>(
+      'SELECT * FROM latest WHERE device_id = ? ORDER BY name',
+      [deviceId],
+    );
+    return rows.map(toPointRow);
+  }
+
+  async range(q: RangeQuery): Promise<PointRow[]> {
+    const limit = Math.min(q.limit ?? DEFAULT_RANGE_LIMIT, MAX_RANGE_LIMIT);
+    const params: SqlValue[] = [q.deviceId];
+    let where = 'device_id = ?';
+    if (q.point) {
+      where += ' AND name = ?';
+      params.push(q.point);
+    }
+    where += ' AND ts >= ? AND ts < ?';
+    params.push(q.from, q.to, limit);
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT device_id, name, ts, value_num, value_text, vtype, unit FROM points WHERE ${where} ORDER BY ts, name LIMIT ?`,
+      params,
+    );
+    return rows.map(toPointRow);
+  }
+
+  /**
+   * Buckets are computed in SQL over the (device, point, time) key, so only the matching slice of the
+   * index is read; "last" is looked up once per bucket, not per row.
+   */
+  async aggregate(q: AggregateQuery): Promise<Bucket[]> {
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT b.bucket, b.n, b.mn, b.mx, b.av,
+         (SELECT p.value_num FROM points p WHERE p.device_id = ? AND p.name = ? AND p.ts = b.last_ts
+            ORDER BY p.seq DESC LIMIT 1) AS last
+       FROM (SELECT CAST((ts - ?) / ? AS INTEGER) AS bucket, COUNT(*) AS n, MIN(value_num) AS mn, MAX(value_num) AS mx,
+               AVG(value_num) AS av, MAX(ts) AS last_ts
+             FROM points WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? AND value_num IS NOT NULL
+             GROUP BY 1) b
+       ORDER BY b.bucket`,
+      [q.deviceId, q.point, q.from, q.bucketMs, q.deviceId, q.point, q.from, q.to],
+    );
+    return rows.map((r) => ({
+      start: q.from + Math.floor(Number(r.bucket)) * q.bucketMs,
+      count: Number(r.n),
+      min: Number(r.mn),
+      max: Number(r.mx),
+      avg: Number(r.av),
+      last: Number(r.last),
+    }));
+  }
+
+  async frames(q: FrameQuery): Promise<FrameRow[]> {
+    const clauses: string[] = [];
+    const params: SqlValue[] = [];
+    if (q.deviceId) addClause(clauses, params, 'device_id = ?', q.deviceId);
+    if (q.gatewayId) addClause(clauses, params, 'gateway_id = ?', q.gatewayId);
+    if (q.from !== undefined) addClause(clauses, params, 'ts >= ?', q.from);
+    if (q.to !== undefined) addClause(clauses, params, 'ts < ?', q.to);
+    if (q.errorsOnly) clauses.push('ok = 0');
+    params.push(Math.min(q.limit ?? 100, MAX_RANGE_LIMIT));
+    const where = clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT * FROM frames ${where} ORDER BY ts DESC, seq DESC LIMIT ?`,
+      params,
+    );
+    return rows.map(toFrameRow);
+  }
+
+  async exportCsv(q: RangeQuery): Promise<string> {
+    const rows = await this.range({ ...q, limit: q.limit ?? MAX_RANGE_LIMIT });
+    const lines = ['device,point,time,value,unit'];
+    for (const r of rows) {
+      lines.push([r.deviceId, r.name, new Date(r.ts).toISOString(), r.value, r.unit].map(csvField).join(','));
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  async deleteReadingsBefore(before: number): Promise<number> {
+    const { changes } = await this.db.run('DELETE FROM points WHERE ts < ?', [before]);
+    await this.db.run('DELETE FROM frames WHERE ts < ?', [before]);
+    return changes;
+  }
+
+  async countPoints(deviceId?: string): Promise<number> {
+    const rows = deviceId
+      ? await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM points WHERE device_id = ?', [deviceId])
+      : await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM points');
+    return Number(rows[0]?.n ?? 0);
+  }
+}

@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import type { BatchInsert, SqlDriver, SqlValue } from './driver.ts';
+
+/** better-sqlite3 in WAL mode; statements are prepared once and cached by their text. */
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(path: string) {
+    this.#db = new Database(path);
+    // WAL: readers (the HTTP API) never block the ingest writer, and commits are cheap.
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL is durable across application crashes in WAL mode; only power loss may drop the last commits.
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async exec(sql: string): Promise<void> {
+    this.#db.exec(sql);
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
+    return { changes: this.#prepare(sql).run(...params).changes };
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.#prepare(sql).all(...params) as T[];
+  }
+
+  async batch(inserts: readonly BatchInsert[]): Promise<number[]> {
+    const apply = this.#db.transaction(() =>
+      inserts.map((insert) => {
+        if (insert.rows.length === 0) return 0;
+        const marks = insert.columns.map(() => '?').join(', ');
+        const statement = this.#prepare(
+          `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES (${marks}) ${insert.suffix}`,
+        );
+        let changes = 0;
+        for (const row of insert.rows) changes += statement.run(...row).changes;
+        return changes;
+      }),
+    );
+    return apply();
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}

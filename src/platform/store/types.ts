@@ -1,0 +1,283 @@
+// The platform's storage interface. Two implementations (SQLite and PostgreSQL) share one SQL store
+// over a small driver seam, and one contract suite (test/platform/store-suite.ts) proves both.
+
+export type PointValue = number | string | boolean;
+export interface StoredPoint {
+  name: string;
+  value: PointValue;
+  unit?: string;
+}
+
+/** One decoded (or undecodable) frame as the contracts stage hands it to the store. */
+export interface ReadingInput {
+  gatewayId: string;
+  /** Uplink sequence of the data group that carried the frame. */
+  groupSeq: number;
+  /** Position of the frame inside its data group. */
+  frameIndex: number;
+  deviceId: string;
+  /** Per-frame sequence the gateway assigned; with gateway and device it makes a reading unique. */
+  seq: number;
+  /** Device time of the reading, ms since epoch. */
+  ts: number;
+  receivedAt: number;
+  contractId: string | null;
+  raw: Uint8Array;
+  points: StoredPoint[];
+  /** Set when the frame failed to decode: it is kept with its error, not dropped. */
+  error?: { offset: number; reason: string } | null;
+}
+
+export interface PointRow {
+  deviceId: string;
+  name: string;
+  ts: number;
+  value: PointValue;
+  unit: string | null;
+}
+
+export interface FrameRow {
+  gatewayId: string;
+  deviceId: string;
+  seq: number;
+  groupSeq: number;
+  frameIndex: number;
+  ts: number;
+  receivedAt: number;
+  contractId: string | null;
+  rawHex: string;
+  ok: boolean;
+  error: { offset: number; reason: string } | null;
+}
+
+export interface Bucket {
+  /** Start of the bucket, ms since epoch. */
+  start: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  last: number;
+}
+
+export interface RangeQuery {
+  deviceId: string;
+  point?: string;
+  from: number;
+  to: number;
+  limit?: number;
+}
+export interface AggregateQuery {
+  deviceId: string;
+  point: string;
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+export interface FrameQuery {
+  deviceId?: string;
+  gatewayId?: string;
+  from?: number;
+  to?: number;
+  errorsOnly?: boolean;
+  limit?: number;
+}
+
+export const Lifecycle = { Active: 'active', Disabled: 'disabled', Retired: 'retired' } as const;
+export type Lifecycle = (typeof Lifecycle)[keyof typeof Lifecycle];
+export const LIFECYCLES: readonly Lifecycle[] = Object.values(Lifecycle);
+
+/** Asset data shared by gateways and devices. */
+export interface Asset {
+  name: string | null;
+  type: string | null;
+  model: string | null;
+  location: string | null;
+  tags: string[];
+  installDate: string | null;
+  attributes: Record<string, unknown>;
+  lifecycle: Lifecycle;
+}
+export type AssetPatch = Partial<Asset>;
+
+export interface GatewayRecord extends Asset {
+  id: string;
+  online: boolean;
+  lastSeen: number | null;
+  onlineChangedAt: number | null;
+  createdAt: number;
+}
+
+export interface DeviceRecord extends Asset {
+  id: string;
+  gatewayId: string | null;
+  contractId: string | null;
+  pollMs: number | null;
+  online: boolean;
+  lastSeen: number | null;
+  onlineChangedAt: number | null;
+  createdAt: number;
+}
+
+export interface DeviceFilter {
+  gatewayId?: string;
+  contractId?: string;
+  type?: string;
+  lifecycle?: Lifecycle;
+  online?: boolean;
+  tag?: string;
+  search?: string;
+  offset?: number;
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export interface EventRecord {
+  id: number;
+  ts: number;
+  kind: string;
+  subjectType: 'gateway' | 'device' | 'command' | 'contract';
+  subjectId: string;
+  detail: Record<string, unknown>;
+}
+export type EventInput = Omit<EventRecord, 'id'>;
+export interface EventFilter {
+  subjectType?: EventRecord['subjectType'];
+  subjectId?: string;
+  kind?: string;
+  from?: number;
+  to?: number;
+  limit?: number;
+  offset?: number;
+}
+
+export const CommandKind = { Command: 'command', Query: 'query' } as const;
+export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
+
+export const CommandState = {
+  Pending: 'pending',
+  Sent: 'sent',
+  Acknowledged: 'acknowledged',
+  Executed: 'executed',
+  Failed: 'failed',
+  TimedOut: 'timed-out',
+} as const;
+export type CommandState = (typeof CommandState)[keyof typeof CommandState];
+
+export interface CommandTransition {
+  state: CommandState;
+  at: number;
+  attempt?: number;
+  detail?: unknown;
+}
+
+export interface CommandRecord {
+  id: string;
+  kind: CommandKind;
+  gatewayId: string;
+  deviceId: string | null;
+  action: string;
+  params: Record<string, unknown>;
+  state: CommandState;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  /** The gateway's answer: command result, or query status data. */
+  result: unknown;
+  error: string | null;
+  history: CommandTransition[];
+}
+export interface CommandFilter {
+  gatewayId?: string;
+  deviceId?: string;
+  kind?: CommandKind;
+  state?: CommandState;
+  limit?: number;
+  offset?: number;
+}
+
+export interface ContractVersionRecord {
+  id: string;
+  version: string;
+  source: string;
+  createdAt: number;
+}
+
+export interface ReportInput {
+  gatewayId: string;
+  seq: number;
+  ts: number;
+  receivedAt: number;
+  body: unknown;
+}
+
+export interface PlatformStore {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  // telemetry
+  /** Stores readings once: a reading already stored (same gateway, device, seq) is ignored. Returns how many were new. */
+  insertReadings(readings: readonly ReadingInput[]): Promise<number>;
+  latest(deviceId: string): Promise<PointRow[]>;
+  range(query: RangeQuery): Promise<PointRow[]>;
+  aggregate(query: AggregateQuery): Promise<Bucket[]>;
+  frames(query: FrameQuery): Promise<FrameRow[]>;
+  /** CSV (header + one line per point) of a raw range. */
+  exportCsv(query: RangeQuery): Promise<string>;
+  /** Deletes readings with a device time older than `before`; returns the number of points deleted. */
+  deleteReadingsBefore(before: number): Promise<number>;
+  countPoints(deviceId?: string): Promise<number>;
+
+  // registry
+  /** Inserts the gateway if absent; returns true when it was new. */
+  ensureGateway(id: string, now: number): Promise<boolean>;
+  getGateway(id: string): Promise<GatewayRecord | undefined>;
+  listGateways(): Promise<GatewayRecord[]>;
+  updateGatewayAsset(id: string, patch: AssetPatch, now: number): Promise<GatewayRecord | undefined>;
+  setGatewayOnline(id: string, online: boolean, at: number): Promise<void>;
+  touchGateway(id: string, at: number): Promise<void>;
+
+  /** Inserts the device if absent (fields as given); returns true when it was new. */
+  ensureDevice(
+    device: {
+      id: string;
+      gatewayId: string | null;
+      contractId: string | null;
+      pollMs?: number | null;
+      model?: string | null;
+    },
+    now: number,
+  ): Promise<boolean>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  listDevices(filter: DeviceFilter): Promise<Page<DeviceRecord>>;
+  updateDeviceAsset(
+    id: string,
+    patch: AssetPatch & { pollMs?: number | null; contractId?: string | null },
+    now: number,
+  ): Promise<DeviceRecord | undefined>;
+  setDeviceOnline(id: string, online: boolean, at: number): Promise<void>;
+  touchDevices(ids: readonly string[], at: number): Promise<void>;
+
+  addEvent(event: EventInput): Promise<EventRecord>;
+  listEvents(filter: EventFilter): Promise<EventRecord[]>;
+
+  saveCommand(command: CommandRecord): Promise<void>;
+  getCommand(id: string): Promise<CommandRecord | undefined>;
+  listCommands(filter: CommandFilter): Promise<CommandRecord[]>;
+
+  /** Stores a periodic report once per (gateway, seq); returns true when it was new. */
+  saveReport(report: ReportInput): Promise<boolean>;
+  listReports(gatewayId: string, limit?: number): Promise<ReportInput[]>;
+
+  saveContractVersion(record: ContractVersionRecord): Promise<void>;
+  listContractVersions(id?: string): Promise<ContractVersionRecord[]>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+}
