@@ -1,7 +1,157 @@
+// `mqiot broker`: the MQTT broker alone, with its TCP, WebSocket, TLS and metrics listeners.
+import { readFileSync } from 'node:fs';
+import { Broker } from '../../broker/index.ts';
+import { startListeners, type Listener } from '../../broker/server/index.ts';
+import { SysPublisher } from '../../broker/sys.ts';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  loadConfig,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../config/index.ts';
+import { createLogger, type Logger } from '../../log.ts';
+import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'run the MQTT broker alone';
+export const summary = 'run the MQTT broker alone (TCP, WebSocket, TLS, /metrics, $SYS)';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('broker: not built yet');
+const HELP = `usage: mqiot broker [options]
+
+Runs the MQTT 3.1/3.1.1/5.0 broker.
+
+options:
+  --host HOST           interface to listen on (default ${DEFAULT_CONFIG.broker.host}: all interfaces)
+  --port PORT           MQTT over TCP (default ${DEFAULT_CONFIG.broker.port})
+  --ws-port PORT|off    MQTT over WebSocket, subprotocol "mqtt" (default ${DEFAULT_CONFIG.broker.wsPort})
+  --metrics-port PORT|off
+                        Prometheus text on http://HOST:PORT/metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
+  --config FILE         YAML or JSON configuration (see config/mqiot.example.yaml)
+  --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default ${DEFAULT_CONFIG.log.level})
+  -h, --help            show this help
+
+Every setting can also come from the environment, e.g. MQIOT_BROKER_PORT=1884,
+MQIOT_BROKER_MQTT_MAX_KEEP_ALIVE=60. Precedence: flags > environment > file > defaults.
+SIGINT/SIGTERM stop the broker gracefully (MQTT 5 clients receive DISCONNECT 0x8B).`;
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'ws-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** How long shutdown waits for connections to end after broker.close() before destroying them. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (allowOff && /^(off|none)$/i.test(value)) return null;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) {
+    throw new CliError(
+      `broker: --${flag} expects a port number 0..65535${allowOff ? " or 'off'" : ''}, got '${value}'`,
+    );
+  }
+  return n;
+}
+
+export function parseBrokerArgs(argv: string[]): {
+  help: boolean;
+  file?: string;
+  overrides: DeepPartial<MqiotConfig>;
+} {
+  const { values } = parseCommandArgs('broker', argv, OPTIONS);
+  const broker: DeepPartial<MqiotConfig['broker']> = {
+    host: values.host,
+    port: portFlag('port', values.port, false) ?? undefined,
+    wsPort: portFlag('ws-port', values['ws-port'], true),
+    metricsPort: portFlag('metrics-port', values['metrics-port'], true),
+  };
+  const overrides: DeepPartial<MqiotConfig> = { broker };
+  if (values['log-level'] !== undefined)
+    overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
+  return { help: values.help === true, file: values.config, overrides };
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseBrokerArgs(argv);
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let config: MqiotConfig;
+  try {
+    config = loadConfig({ file: args.file, overrides: args.overrides });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+  const logger = createLogger({ level: config.log.level });
+  const version = packageVersion();
+  const broker = new Broker(config.broker.mqtt, { logger: logger.child({ component: 'broker' }) });
+  let listeners: Listener[];
+  try {
+    listeners = await startListeners(broker, config.broker, logger.child({ component: 'server' }));
+  } catch (err) {
+    await broker.close();
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`broker: cannot listen: ${e.message}`, 1, { cause: err });
+  }
+  const sys = new SysPublisher(broker, { interval: config.broker.sys.interval, version: `mqiot ${version}` });
+  sys.start();
+  logger.info({ version, pid: process.pid }, 'broker started');
+  const signal = await waitForSignal();
+  logger.info({ signal }, 'shutting down');
+  await shutdown(broker, listeners, sys, logger);
+  logger.info('broker stopped');
+  // Nothing should keep the loop alive now; if a stray handle does, do not hang the terminal.
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // A second Ctrl-C while shutting down means "now".
+      process.once('SIGINT', () => process.exit(130));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** Stop accepting, let the broker say goodbye (v5: DISCONNECT 0x8B), then wait for the sockets to go. */
+async function shutdown(
+  broker: Broker,
+  listeners: Listener[],
+  sys: SysPublisher,
+  logger: Logger,
+): Promise<void> {
+  for (const l of listeners) l.stopAccepting();
+  sys.stop();
+  try {
+    await broker.close();
+  } catch (err) {
+    logger.error({ err }, 'broker close failed');
+  }
+  await Promise.all(listeners.map((l) => l.drain(SHUTDOWN_GRACE_MS)));
 }

@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../../config/schema.ts';
+import { listenMetrics } from './metrics.ts';
+import { listenTcp } from './tcp.ts';
+import { listenTls } from './tls.ts';
+import type { BrokerLike, Listener } from './types.ts';
+import { listenWebSocket } from './ws.ts';
+
+export type { BrokerLike, Listener, Transport } from './types.ts';
+export { renderMetrics } from './metrics.ts';
+
+/**
+ * Starts every configured listener in front of `broker`. If one fails to start (port taken), the
+ * ones already started are closed again and the error is thrown.
+ */
+export async function startListeners(
+  broker: BrokerLike,
+  config: BrokerConfig,
+  logger: Logger,
+): Promise<Listener[]> {
+  const started: Listener[] = [];
+  const { host, tls } = config;
+  try {
+    started.push(await listenTcp(broker, host, config.port, logger));
+    if (config.wsPort !== null) started.push(await listenWebSocket(broker, host, config.wsPort, logger));
+    if (tls.cert !== null && tls.key !== null) {
+      started.push(await listenTls(broker, host, { ...tls, cert: tls.cert, key: tls.key }, logger));
+    }
+    if (config.metricsPort !== null)
+      started.push(await listenMetrics(broker, host, config.metricsPort, logger));
+  } catch (err) {
+    await Promise.all(started.map((l) => l.drain(0)));
+    throw err;
+  }
+  for (const l of started) logger.info({ transport: l.transport, host: l.host, port: l.port }, 'listening');
+  return started;
+}

@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { BrokerStats } from '../types.ts';
+import { listen, trackServer } from './connections.ts';
+import type { BrokerLike, Listener } from './types.ts';
+
+type MetricType = 'counter' | 'gauge';
+
+/** Broker counters as Prometheus metrics: the same figures as the `$SYS/broker/...` topics. */
+const BROKER_METRICS: ReadonlyArray<readonly [keyof BrokerStats, string, MetricType, string]> = [
+  ['clientsConnected', 'mqiot_clients_connected', 'gauge', 'Clients connected now.'],
+  ['clientsTotal', 'mqiot_clients_total', 'gauge', 'Sessions known to the broker, connected or not.'],
+  ['clientsMaximum', 'mqiot_clients_maximum', 'gauge', 'Most clients connected at once since start.'],
+  ['messagesReceived', 'mqiot_messages_received_total', 'counter', 'MQTT packets received.'],
+  ['messagesSent', 'mqiot_messages_sent_total', 'counter', 'MQTT packets sent.'],
+  ['publishReceived', 'mqiot_publish_received_total', 'counter', 'PUBLISH packets received.'],
+  ['publishSent', 'mqiot_publish_sent_total', 'counter', 'PUBLISH packets sent.'],
+  ['publishDropped', 'mqiot_publish_dropped_total', 'counter', 'Messages dropped (queue full, expired).'],
+  ['bytesReceived', 'mqiot_bytes_received_total', 'counter', 'Bytes received from clients.'],
+  ['bytesSent', 'mqiot_bytes_sent_total', 'counter', 'Bytes sent to clients.'],
+  ['subscriptions', 'mqiot_subscriptions', 'gauge', 'Subscriptions held.'],
+  ['retainedMessages', 'mqiot_retained_messages', 'gauge', 'Retained messages stored.'],
+  ['inflightMessages', 'mqiot_inflight_messages', 'gauge', 'QoS 1/2 messages awaiting acknowledgement.'],
+  ['queuedMessages', 'mqiot_queued_messages', 'gauge', 'Messages queued for offline or slow clients.'],
+];
+
+export interface ProcessFigures {
+  /** Seconds since the broker started. */
+  uptime: number;
+  residentMemoryBytes: number;
+  cpuSeconds: number;
+}
+
+export function processFigures(stats: BrokerStats, now: number): ProcessFigures {
+  const cpu = process.cpuUsage();
+  return {
+    uptime: Math.max(0, (now - stats.startedAt) / 1000),
+    residentMemoryBytes: process.memoryUsage.rss(),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+function metric(name: string, type: MetricType, help: string, value: number): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${Number.isFinite(value) ? value : 0}\n`;
+}
+
+/** Prometheus text exposition format 0.0.4. Stats the broker does not keep are left out. */
+export function renderMetrics(stats: BrokerStats, figures: ProcessFigures): string {
+  let out = metric('mqiot_uptime_seconds', 'gauge', 'Seconds since the broker started.', figures.uptime);
+  for (const [key, name, type, help] of BROKER_METRICS) {
+    const value = stats[key];
+    if (typeof value === 'number') out += metric(name, type, help, value);
+  }
+  out += metric(
+    'process_resident_memory_bytes',
+    'gauge',
+    'Resident memory size in bytes.',
+    figures.residentMemoryBytes,
+  );
+  out += metric(
+    'process_cpu_seconds_total',
+    'counter',
+    'User and system CPU time spent, seconds.',
+    figures.cpuSeconds,
+  );
+  return out;
+}
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** HTTP server answering `GET /metrics` (and `/healthz` for load balancers and probes). */
+export async function listenMetrics(
+  broker: BrokerLike,
+  host: string,
+  port: number,
+  logger: Logger,
+): Promise<Listener> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      const body = renderMetrics(broker.stats, processFigures(broker.stats, Date.now()));
+      res
+        .writeHead(200, { 'content-type': METRICS_CONTENT_TYPE })
+        .end(req.method === 'HEAD' ? undefined : body);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+    }
+  });
+  server.on('error', (err) => logger.error({ err, transport: 'metrics' }, 'listener error'));
+  await listen(server, port, host);
+  return trackServer(server, 'metrics', host);
+}

@@ -1,0 +1,139 @@
+// The configuration of mqiot: one typed tree with a default for every field. A config file, the
+// environment and command-line flags may each override any leaf; `loadConfig` validates the result
+// once and freezes it. Components receive their section in their constructor (no global config).
+
+import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../broker/options.ts';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ListenerTlsConfig {
+  /** TLS listener port; the listener starts only when `cert` and `key` are both set. */
+  port: number;
+  /** PEM certificate chain file. */
+  cert: string | null;
+  /** PEM private key file. */
+  key: string | null;
+  /** PEM CA bundle for client certificates (optional). */
+  ca: string | null;
+}
+
+export interface SysConfig {
+  /** Seconds between two `$SYS/broker/...` updates; 0 turns $SYS off. */
+  interval: number;
+}
+
+/**
+ * Protocol limits and optional behaviours handed to `new Broker(options)`: exactly the broker's own
+ * option set (src/broker/options.ts), with its defaults, so the two can never drift apart.
+ */
+export type MqttConfig = BrokerOptions;
+
+export interface BrokerConfig {
+  /** Interface to listen on; `0.0.0.0` = all IPv4 interfaces, `::` = all interfaces. */
+  host: string;
+  /** MQTT over TCP. Every port may be 0: the system picks a free one (the log says which). */
+  port: number;
+  /** MQTT over WebSocket (subprotocol `mqtt`, any path); null turns it off. */
+  wsPort: number | null;
+  tls: ListenerTlsConfig;
+  /** HTTP port serving Prometheus text on `/metrics`; null turns it off. */
+  metricsPort: number | null;
+  sys: SysConfig;
+  mqtt: MqttConfig;
+}
+
+export interface LogConfig {
+  level: LogLevel;
+}
+
+export interface MqiotConfig {
+  broker: BrokerConfig;
+  log: LogConfig;
+}
+
+export const DEFAULT_HOST = '0.0.0.0';
+export const DEFAULT_MQTT_PORT = 1883;
+export const DEFAULT_WS_PORT = 8083;
+export const DEFAULT_TLS_PORT = 8883;
+export const DEFAULT_METRICS_PORT = 9883;
+export const DEFAULT_SYS_INTERVAL = 10;
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+export const DEFAULT_MQTT: MqttConfig = DEFAULT_BROKER_OPTIONS;
+
+export const DEFAULT_CONFIG: MqiotConfig = {
+  broker: {
+    host: DEFAULT_HOST,
+    port: DEFAULT_MQTT_PORT,
+    wsPort: DEFAULT_WS_PORT,
+    tls: { port: DEFAULT_TLS_PORT, cert: null, key: null, ca: null },
+    metricsPort: DEFAULT_METRICS_PORT,
+    sys: { interval: DEFAULT_SYS_INTERVAL },
+    mqtt: { ...DEFAULT_MQTT, denySubscribe: [...DEFAULT_MQTT.denySubscribe] },
+  },
+  log: { level: DEFAULT_LOG_LEVEL },
+};
+
+/** A check for one leaf: returns a problem description, or undefined when the value is fine. */
+export type Check = (value: unknown) => string | undefined;
+
+const MAX_PORT = 65535;
+
+function integer(min: number, max: number): Check {
+  return (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? undefined
+      : `expected an integer from ${min} to ${max}, got ${show(v)}`;
+}
+const port = integer(0, MAX_PORT);
+const optionalPort: Check = (v) => (v === null ? undefined : port(v));
+const boolean: Check = (v) => (typeof v === 'boolean' ? undefined : `expected true or false, got ${show(v)}`);
+const text: Check = (v) =>
+  typeof v === 'string' && v !== '' ? undefined : `expected a string, got ${show(v)}`;
+const anyText: Check = (v) => (typeof v === 'string' ? undefined : `expected a string, got ${show(v)}`);
+const finiteNumber: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) ? undefined : `expected a number, got ${show(v)}`;
+const optionalText: Check = (v) => (v === null ? undefined : text(v));
+function oneOf(values: readonly unknown[]): Check {
+  return (v) => (values.includes(v) ? undefined : `expected one of ${values.join(', ')}, got ${show(v)}`);
+}
+const topicFilters: Check = (v) =>
+  Array.isArray(v) && v.every((f) => typeof f === 'string' && f !== '')
+    ? undefined
+    : `expected a list of topic filters, got ${show(v)}`;
+
+export function show(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
+
+/** Every leaf of the tree with its check. The dotted path doubles as the env name (MQIOT_BROKER_WS_PORT). */
+export const FIELD_CHECKS: Readonly<Record<string, Check>> = {
+  'broker.host': text,
+  'broker.port': port,
+  'broker.wsPort': optionalPort,
+  'broker.tls.port': port,
+  'broker.tls.cert': optionalText,
+  'broker.tls.key': optionalText,
+  'broker.tls.ca': optionalText,
+  'broker.metricsPort': optionalPort,
+  'broker.sys.interval': integer(0, 86_400),
+  ...mqttChecks(),
+  'log.level': oneOf(LOG_LEVELS),
+};
+
+/**
+ * The broker validates its own ranges (parseBrokerOptions, run by loadConfig); here only the type of
+ * each option is checked, taken from its default, so a new broker option is configurable at once.
+ */
+function mqttChecks(): Record<string, Check> {
+  const checks: Record<string, Check> = {};
+  for (const [key, value] of Object.entries(DEFAULT_BROKER_OPTIONS)) {
+    const path = `broker.mqtt.${key}`;
+    if (typeof value === 'number') checks[path] = finiteNumber;
+    else if (typeof value === 'boolean') checks[path] = boolean;
+    else if (typeof value === 'string') checks[path] = anyText;
+    else if (Array.isArray(value)) checks[path] = topicFilters;
+  }
+  return checks;
+}
