@@ -43,9 +43,10 @@ export function runStoreSuite(name: string, open: () => Promise<StoreHandle>): v
       const batch = [1, 2, 3].map((seq) => reading({ seq }));
       assert.equal(await store.insertReadings(batch), 3);
       assert.equal(await store.insertReadings(batch), 0);
-      // A resend repacked into another data group is still the same reading (gateway, device, seq).
-      assert.equal(await store.insertReadings([reading({ seq: 2, groupSeq: 99, frameIndex: 4 })]), 0);
       assert.equal(await store.countPoints('meter-1'), 6);
+      // A new epoch (the gateway's store was replaced) restarts the group seq: those are new readings.
+      assert.equal(await store.insertReadings([reading({ seq: 1, epoch: 'e2', ts: T0 + 500 })]), 1);
+      assert.equal(await store.countPoints('meter-1'), 8);
     });
 
     it('answers latest values with units and typed values', async () => {

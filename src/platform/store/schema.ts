@@ -35,6 +35,7 @@ export function schemaSql(dialect: 'sqlite' | 'postgres'): string {
   return `
 CREATE TABLE IF NOT EXISTS frames (
   gateway_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
   device_id TEXT NOT NULL,
   seq ${t.bigint} NOT NULL,
   group_seq ${t.bigint} NOT NULL,
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS frames (
   raw ${t.blob} NOT NULL,
   ok INTEGER NOT NULL,
   error TEXT,
-  PRIMARY KEY (gateway_id, device_id, seq)
+  PRIMARY KEY (gateway_id, epoch, group_seq, frame_index)
 );
 CREATE INDEX IF NOT EXISTS frames_device_ts ON frames (device_id, ts);
 CREATE INDEX IF NOT EXISTS frames_ts ON frames (ts);

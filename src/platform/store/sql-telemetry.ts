@@ -14,6 +14,7 @@ import type {
 
 const FRAME_COLUMNS = [
   'gateway_id',
+  'epoch',
   'device_id',
   'seq',
   'group_seq',
@@ -35,9 +36,10 @@ export class SqlTelemetry {
   constructor(private readonly db: SqlDriver) {}
 
   /**
-   * Idempotent by construction: frames are keyed by (gateway, device, seq) and points by
-   * (device, point, time, seq), both inserted with ON CONFLICT DO NOTHING, so a data group the
-   * gateway resends after an outage changes nothing. The count of new frames is the answer.
+   * Idempotent by construction: frames are keyed by (gateway, epoch, group seq, frame index) — a resent
+   * data group keeps its seq (docs/protocol.md) — and points by (device, point, time, device seq), both
+   * inserted with ON CONFLICT DO NOTHING, so a data group the gateway resends after an outage changes
+   * nothing. The count of new frames is the answer.
    */
   async insertReadings(readings: readonly ReadingInput[]): Promise<number> {
     if (readings.length === 0) return 0;
@@ -49,6 +51,7 @@ export class SqlTelemetry {
     for (const r of readings) {
       frames.push([
         r.gatewayId,
+        r.epoch ?? '',
         r.deviceId,
         r.seq,
         r.groupSeq,

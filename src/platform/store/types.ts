@@ -11,12 +11,14 @@ export interface StoredPoint {
 /** One decoded (or undecodable) frame as the contracts stage hands it to the store. */
 export interface ReadingInput {
   gatewayId: string;
+  /** The gateway's sequence-counter epoch (from its birth); with groupSeq and frameIndex it makes a reading unique. */
+  epoch?: string;
   /** Uplink sequence of the data group that carried the frame. */
   groupSeq: number;
   /** Position of the frame inside its data group. */
   frameIndex: number;
   deviceId: string;
-  /** Per-frame sequence the gateway assigned; with gateway and device it makes a reading unique. */
+  /** Per-device frame counter the gateway assigned. */
   seq: number;
   /** Device time of the reading, ms since epoch. */
   ts: number;
@@ -222,7 +224,7 @@ export interface PlatformStore {
   close(): Promise<void>;
 
   // telemetry
-  /** Stores readings once: a reading already stored (same gateway, device, seq) is ignored. Returns how many were new. */
+  /** Stores readings once: a frame already stored (same gateway, epoch, group seq, index) is ignored. Returns how many were new. */
   insertReadings(readings: readonly ReadingInput[]): Promise<number>;
   latest(deviceId: string): Promise<PointRow[]>;
   range(query: RangeQuery): Promise<PointRow[]>;
