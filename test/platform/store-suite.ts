@@ -264,13 +264,21 @@ export function runStoreSuite(name: string, open: () => Promise<StoreHandle>): v
     });
 
     it('stores each periodic report once', async () => {
-      const report = { gatewayId: 'gw-1', seq: 7, ts: T0, receivedAt: T0 + 1, body: { uptime: 12 } };
+      const report = {
+        gatewayId: 'gw-1',
+        epoch: 'e1',
+        seq: 7,
+        ts: T0,
+        receivedAt: T0 + 1,
+        body: { uptime: 12 },
+      };
       assert.equal(await store.saveReport(report), true);
       assert.equal(await store.saveReport(report), false);
-      assert.deepEqual(
-        (await store.listReports('gw-1')).map((r) => r.body),
-        [{ uptime: 12 }],
-      );
+      assert.equal(await store.saveReport({ ...report, epoch: 'e2' }), true);
+      assert.deepEqual((await store.listReports('gw-1')).map((r) => [r.epoch, r.body]).sort(), [
+        ['e1', { uptime: 12 }],
+        ['e2', { uptime: 12 }],
+      ]);
     });
 
     it('keeps contract versions and settings', async () => {

@@ -137,11 +137,12 @@ CREATE INDEX IF NOT EXISTS commands_device ON commands (device_id, created_at);
 
 CREATE TABLE IF NOT EXISTS reports (
   gateway_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
   seq ${t.bigint} NOT NULL,
   ts ${t.bigint} NOT NULL,
   received_at ${t.bigint} NOT NULL,
   body TEXT NOT NULL,
-  PRIMARY KEY (gateway_id, seq)
+  PRIMARY KEY (gateway_id, epoch, seq)
 );
 
 CREATE TABLE IF NOT EXISTS contract_versions (

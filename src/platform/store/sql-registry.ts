@@ -227,8 +227,8 @@ export class SqlRegistry {
 
   async saveReport(r: ReportInput): Promise<boolean> {
     const { changes } = await this.db.run(
-      'INSERT INTO reports (gateway_id, seq, ts, received_at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      [r.gatewayId, r.seq, r.ts, r.receivedAt, JSON.stringify(r.body ?? null)],
+      'INSERT INTO reports (gateway_id, epoch, seq, ts, received_at, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [r.gatewayId, r.epoch, r.seq, r.ts, r.receivedAt, JSON.stringify(r.body ?? null)],
     );
     return changes > 0;
   }
@@ -240,6 +240,7 @@ export class SqlRegistry {
     );
     return rows.map((r) => ({
       gatewayId: String(r.gateway_id),
+      epoch: String(r.epoch),
       seq: Number(r.seq),
       ts: Number(r.ts),
       receivedAt: Number(r.received_at),

@@ -213,6 +213,7 @@ export interface ContractVersionRecord {
 
 export interface ReportInput {
   gatewayId: string;
+  epoch: string;
   seq: number;
   ts: number;
   receivedAt: number;
@@ -273,7 +274,7 @@ export interface PlatformStore {
   getCommand(id: string): Promise<CommandRecord | undefined>;
   listCommands(filter: CommandFilter): Promise<CommandRecord[]>;
 
-  /** Stores a periodic report once per (gateway, seq); returns true when it was new. */
+  /** Stores a periodic report once per (gateway, epoch, seq); returns true when it was new. */
   saveReport(report: ReportInput): Promise<boolean>;
   listReports(gatewayId: string, limit?: number): Promise<ReportInput[]>;
 
