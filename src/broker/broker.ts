@@ -1,71 +1,82 @@
-/** Broker facade (stub during bring-up; replaced by the full engine). */
-import { EventEmitter } from 'node:events';
+/**
+ * Broker: the public face of the engine (see /work/INTERFACES.md). Listeners call `handle(stream)`
+ * for each connection; in-process parts use `createLocalClient`; `publish` is for the server itself.
+ */
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
-import { parseBrokerOptions, type BrokerOptions } from './options.ts';
-import type { SessionStore } from './store/types.ts';
-import type {
-  BrokerHooks,
-  BrokerStats,
-  Clock,
-  ConnectionMeta,
-  LocalClient,
-  PublishProperties,
-  QoS,
-} from './types.ts';
-import { systemClock } from './types.ts';
+import { ReasonCode } from '../protocol/reason-codes.ts';
+import { isValidTopicName } from '../protocol/topic.ts';
+import { Connection } from './connection.ts';
+import { BrokerCore } from './core.ts';
+import { LocalClientError, LocalLink } from './local-client.ts';
+import type { ConnectionMeta, LocalClient, Message, PublishProperties, QoS } from './types.ts';
 
-export interface BrokerDeps {
-  hooks?: Partial<BrokerHooks>;
-  store?: SessionStore;
-  logger?: Logger;
-  clock?: Clock;
-}
+export type { BrokerDeps } from './core.ts';
 
-export class Broker extends EventEmitter {
-  readonly options: Readonly<BrokerOptions>;
-  readonly stats: BrokerStats;
-  readonly clock: Clock;
+export class Broker extends BrokerCore {
+  private closing = false;
 
-  constructor(options: Partial<BrokerOptions> = {}, deps: BrokerDeps = {}) {
-    super();
-    this.options = parseBrokerOptions(options);
-    this.clock = deps.clock ?? systemClock;
-    this.stats = {
-      clientsConnected: 0,
-      clientsTotal: 0,
-      clientsMaximum: 0,
-      sessions: 0,
-      messagesReceived: 0,
-      messagesSent: 0,
-      publishReceived: 0,
-      publishSent: 0,
-      publishDropped: 0,
-      bytesReceived: 0,
-      bytesSent: 0,
-      subscriptions: 0,
-      retainedMessages: 0,
-      inflightMessages: 0,
-      queuedMessages: 0,
-      startedAt: this.clock.now(),
-    };
+  /** Serves one MQTT connection (TCP, TLS or WebSocket stream). */
+  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
+    if (this.closing) {
+      stream.destroy();
+      return;
+    }
+    if (!this.loaded) {
+      stream.pause();
+      void this.ready.then(() => {
+        stream.resume();
+        this.handle(stream, meta);
+      });
+      return;
+    }
+    this.channels.add(new Connection(this, stream, meta).channel);
   }
 
-  handle(stream: Duplex, _meta: ConnectionMeta = {}): void {
-    stream.destroy();
-  }
-
-  publish(_message: {
+  /** Server-originated message ($SYS, platform). */
+  publish(message: {
     topic: string;
     payload: Buffer;
     qos?: QoS;
     retain?: boolean;
     properties?: PublishProperties;
-  }): void {}
-
-  createLocalClient(_clientId: string): LocalClient {
-    throw new Error('not yet');
+  }): void {
+    if (!isValidTopicName(message.topic)) throw new LocalClientError(`invalid topic name: ${message.topic}`);
+    const expiry = message.properties?.messageExpiryInterval ?? 0;
+    const m: Message = {
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos ?? 0,
+      retain: message.retain ?? false,
+      properties: message.properties,
+      expiresAt: expiry > 0 ? this.clock.now() + expiry * 1000 : 0,
+      origin: '',
+    };
+    void this.route(m);
   }
 
-  async close(): Promise<void> {}
+  /** In-process client with the same routing as network clients; no persistence. */
+  createLocalClient(clientId: string): LocalClient {
+    const existing = this.sessions.get(clientId);
+    if (existing !== undefined) {
+      if (existing.link instanceof LocalLink) existing.link.close();
+      else if (existing.link !== null)
+        (existing.link as unknown as { disconnect(code: number): void }).disconnect(
+          ReasonCode.SessionTakenOver,
+        );
+      this.destroySession(existing);
+    }
+    const session = this.newSession(clientId, 0, 5, true);
+    const link = new LocalLink(this, session);
+    session.link = link;
+    return link;
+  }
+
+  /** Graceful shutdown: v5 clients get DISCONNECT 0x8B [MQTT-4.13.2-?], timers stop, the store closes. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const ch of [...this.channels]) ch.disconnect(ReasonCode.ServerShuttingDown);
+    for (const session of this.sessions.values()) this.cancelTimers(session);
+    await this.store.close();
+  }
 }

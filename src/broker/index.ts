@@ -8,3 +8,6 @@ export {
 export type * from './types.ts';
 export { systemClock } from './types.ts';
 export type * from './store/types.ts';
+export { MemorySessionStore, MemoryRetainedStore } from './store/memory.ts';
+export { LocalClientError } from './local-client.ts';
+export { ProtocolViolation, MalformedPacket } from './errors.ts';

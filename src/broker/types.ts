@@ -73,8 +73,12 @@ export interface BrokerStats {
   sessions: number;
   messagesReceived: number;
   messagesSent: number;
+  /** PUBLISH packets received / sent (same as messagesReceived / messagesSent). */
   publishReceived: number;
   publishSent: number;
+  /** Control packets of every type. */
+  packetsReceived: number;
+  packetsSent: number;
   publishDropped: number;
   bytesReceived: number;
   bytesSent: number;

@@ -1,0 +1,318 @@
+/**
+ * Channel: the protocol state machine of one MQTT connection (EMQX's emqx_channel idea).
+ * Packets come in through `handlePacket`; replies go out through the ChannelOutput. No socket,
+ * no real time: the clock and the output are injected, so tests drive it directly.
+ * The connection state is checked once here, then each packet type has its own handler.
+ */
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { ReasonCode, toConnectReturnCode } from '../protocol/reason-codes.ts';
+import type { BrokerCore } from './core.ts';
+import { encodePublish, type PublishExtras } from './encode.ts';
+import { ProtocolViolation, reasonCodeOf } from './errors.ts';
+import { handleAuth } from './handlers/auth.ts';
+import { handleConnect } from './handlers/connect.ts';
+import { handleDisconnect } from './handlers/disconnect.ts';
+import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/acks.ts';
+import { handlePublish } from './handlers/publish.ts';
+import { handleSubscribe } from './handlers/subscribe.ts';
+import { handleUnsubscribe } from './handlers/unsubscribe.ts';
+import type { Session, SessionLink } from './session.ts';
+import type { ClientInfo, ConnectionMeta, Message, QoS, TimerHandle } from './types.ts';
+
+/** What the channel needs from the I/O edge. */
+export interface ChannelOutput {
+  write(bytes: Buffer): void;
+  /** Flush what is buffered, then close. */
+  end(): void;
+  /** Bytes written but not yet handed to the OS. */
+  readonly bufferedBytes: number;
+  /** The negotiated protocol version, for the packet parser. */
+  setProtocolVersion(version: 3 | 4 | 5): void;
+}
+
+export const ChannelState = { New: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
+export type ChannelState = (typeof ChannelState)[keyof typeof ChannelState];
+
+export interface Will {
+  message: Message;
+  /** Seconds (v5 Will Delay Interval). */
+  delay: number;
+}
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+export class Channel implements SessionLink {
+  state: ChannelState = ChannelState.New;
+  protocolVersion: 3 | 4 | 5 = 4;
+  v5 = false;
+  info: ClientInfo;
+  session: Session | null = null;
+  will: Will | undefined;
+  /** Client's Receive Maximum: our outgoing in-flight window. */
+  sendQuota: number;
+  /** Client's Maximum Packet Size [MQTT-3.1.2-24]. */
+  clientMaxPacketSize = Infinity;
+  /** Client's Topic Alias Maximum (outbound aliases we may use). */
+  clientTopicAliasMax = 0;
+  private outAliases: Map<string, number> | undefined;
+  /** Inbound topic aliases [MQTT-3.3.2-10..12]; live for this connection only. */
+  readonly inAliases = new Map<number, string>();
+  /** Incoming QoS 1/2 PUBLISHes not yet acknowledged because the store is writing. */
+  pendingAcks = 0;
+  /** Packets that arrived while an asynchronous authentication was running. */
+  pending: Packet[] | undefined;
+  authMethod: string | undefined;
+  authStep = 0;
+  /** The client sent DISCONNECT (0x00): its will is discarded [MQTT-3.14.4-3]. */
+  normalDisconnect = false;
+  keepAliveMs = 0;
+  private lastSeen: number;
+  private keepAliveTimer: TimerHandle | undefined;
+  private readonly onKeepAliveTimer = (): void => this.checkKeepAlive();
+
+  constructor(
+    readonly broker: BrokerCore,
+    readonly out: ChannelOutput,
+    meta: ConnectionMeta | { transport: 'local' },
+  ) {
+    this.sendQuota = broker.options.maxInflightOutgoing;
+    this.lastSeen = broker.clock.now();
+    this.info = {
+      clientId: '',
+      username: undefined,
+      protocolVersion: 4,
+      remoteAddress: 'remoteAddress' in meta ? meta.remoteAddress : undefined,
+      transport: meta.transport ?? 'tcp',
+    };
+  }
+
+  get clientId(): string {
+    return this.info.clientId;
+  }
+
+  setProtocolVersion(version: 3 | 4 | 5): void {
+    this.protocolVersion = version;
+    this.v5 = version === 5;
+    this.out.setProtocolVersion(version);
+  }
+
+  /** One packet from the codec. Never throws: violations close this connection only. */
+  handlePacket(packet: Packet): void {
+    if (this.state === ChannelState.Closed) return;
+    this.lastSeen = this.broker.clock.now();
+    this.broker.stats.packetsReceived++;
+    try {
+      this.checkSize(packet);
+      this.dispatch(packet);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private dispatch(packet: Packet): void {
+    switch (this.state) {
+      case ChannelState.New:
+        // [MQTT-3.1.0-1] the first packet must be CONNECT
+        if (packet.cmd !== 'connect')
+          throw new ProtocolViolation(ReasonCode.ProtocolError, 'expected CONNECT');
+        return handleConnect(this, packet);
+      case ChannelState.Authenticating:
+        if (packet.cmd === 'auth' && this.pending === undefined) return handleAuth(this, packet);
+        if (this.pending !== undefined && packet.cmd !== 'connect') {
+          this.pending.push(packet);
+          return;
+        }
+        throw new ProtocolViolation(ReasonCode.ProtocolError, `${packet.cmd} during authentication`);
+    }
+    switch (packet.cmd) {
+      case 'publish':
+        return handlePublish(this, packet);
+      case 'puback':
+        return handlePuback(this, packet);
+      case 'pubrec':
+        return handlePubrec(this, packet);
+      case 'pubrel':
+        return handlePubrel(this, packet);
+      case 'pubcomp':
+        return handlePubcomp(this, packet);
+      case 'subscribe':
+        return handleSubscribe(this, packet);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, packet);
+      case 'pingreq':
+        this.write(PINGRESP);
+        return;
+      case 'disconnect':
+        return handleDisconnect(this, packet);
+      case 'auth':
+        return handleAuth(this, packet);
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+        throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT');
+      default:
+        throw new ProtocolViolation(ReasonCode.ProtocolError, `unexpected ${packet.cmd} from a client`);
+    }
+  }
+
+  /** [MQTT-3.1.2-24] packets larger than our Maximum Packet Size end the connection with 0x95. */
+  private checkSize(packet: Packet): void {
+    const len = packet.length ?? 0;
+    const total = len + 1 + (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4);
+    if (total > this.broker.options.maximumPacketSize) {
+      throw new ProtocolViolation(ReasonCode.PacketTooLarge, `packet of ${total} bytes`);
+    }
+  }
+
+  /** Codec error or violation: close this connection with the matching reason code. */
+  fail(err: unknown): void {
+    const code = reasonCodeOf(err);
+    this.broker.logger.debug({ clientId: this.clientId, err, reasonCode: code }, 'closing connection');
+    if (this.state === ChannelState.New || this.state === ChannelState.Authenticating) {
+      if (code === ReasonCode.UnsupportedProtocolVersion) {
+        // [MQTT-3.1.2-2] answer with "unacceptable protocol level", in the 3.1.1 format
+        this.write(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
+      } else if (this.v5 && this.state === ChannelState.Authenticating) {
+        this.send({ cmd: 'connack', reasonCode: code, sessionPresent: false });
+      }
+      this.close();
+      return;
+    }
+    this.disconnect(code);
+  }
+
+  /** Server-initiated DISCONNECT (v5 only on the wire), then close [MQTT-4.13.2-1]. */
+  disconnect(reasonCode: number, reasonString?: string): void {
+    if (this.state === ChannelState.Closed) return;
+    if (this.v5 && this.state === ChannelState.Connected) {
+      const packet: Packet = { cmd: 'disconnect', reasonCode };
+      if (reasonString !== undefined) packet.properties = { reasonString };
+      this.send(packet);
+    }
+    this.close();
+  }
+
+  /** Refuses a CONNECT: CONNACK with the reason (v5) or nearest return code (3.1/3.1.1), then close. */
+  refuseConnect(reasonCode: number, reasonString?: string): void {
+    if (this.v5) {
+      const packet: Packet = { cmd: 'connack', reasonCode, sessionPresent: false };
+      if (reasonString !== undefined) packet.properties = { reasonString };
+      this.send(packet);
+    } else {
+      this.send({ cmd: 'connack', returnCode: toConnectReturnCode(reasonCode), sessionPresent: false });
+    }
+    this.close();
+  }
+
+  /** Ends the connection and lets the broker run will / session-expiry rules. */
+  close(): void {
+    if (this.state === ChannelState.Closed) return;
+    const wasConnected = this.state === ChannelState.Connected;
+    this.state = ChannelState.Closed;
+    this.stopKeepAlive();
+    this.out.end();
+    this.broker.channelClosed(this, wasConnected);
+  }
+
+  /** The transport went away (peer closed, error). */
+  handleTransportClosed(): void {
+    this.close();
+  }
+
+  send(packet: Packet): void {
+    this.write(mqttPacket.generate(packet, this.v5 ? V5 : V4));
+  }
+
+  write(bytes: Buffer): void {
+    this.broker.stats.packetsSent++;
+    this.out.write(bytes);
+  }
+
+  // ---- SessionLink ----
+
+  isBackedUp(): boolean {
+    return this.out.bufferedBytes > this.broker.options.maxSocketBuffer;
+  }
+
+  writePublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    packetId: number,
+    subscriptionIds: number[],
+    dup: boolean,
+  ): boolean {
+    let extras: PublishExtras | undefined;
+    if (this.v5) {
+      const ids = subscriptionIds.length > 0 ? subscriptionIds : NO_IDS;
+      let alias = 0;
+      let omitTopic = false;
+      if (this.clientTopicAliasMax > 0) {
+        const aliases = (this.outAliases ??= new Map());
+        const known = aliases.get(message.topic);
+        if (known !== undefined) {
+          alias = known;
+          omitTopic = true;
+        } else if (aliases.size < this.clientTopicAliasMax) {
+          alias = aliases.size + 1;
+          aliases.set(message.topic, alias);
+        }
+      }
+      if (ids !== NO_IDS || alias !== 0) extras = { subscriptionIds: ids, topicAlias: alias, omitTopic };
+    }
+    const bytes = encodePublish(
+      message,
+      this.v5,
+      qos,
+      retain,
+      packetId,
+      dup,
+      this.broker.clock.now(),
+      extras,
+    );
+    if (bytes.length > this.clientMaxPacketSize) {
+      // [MQTT-3.1.2-25] too large for the client: discard as if delivered
+      this.broker.stats.publishDropped++;
+      return false;
+    }
+    this.broker.stats.messagesSent++;
+    this.broker.stats.publishSent++;
+    this.write(bytes);
+    return true;
+  }
+
+  writePubrel(packetId: number): void {
+    this.write(Buffer.from([0x62, 0x02, packetId >> 8, packetId & 0xff]));
+  }
+
+  // ---- keep alive ----
+
+  /** [MQTT-3.1.2-24] close after 1.5 × keep alive without any packet from the client. */
+  startKeepAlive(seconds: number): void {
+    this.keepAliveMs = seconds * 1500;
+    if (this.keepAliveMs > 0) {
+      this.keepAliveTimer = this.broker.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs);
+      this.keepAliveTimer.unref?.();
+    }
+  }
+
+  private checkKeepAlive(): void {
+    this.keepAliveTimer = undefined;
+    if (this.state === ChannelState.Closed) return;
+    const idle = this.broker.clock.now() - this.lastSeen;
+    if (idle >= this.keepAliveMs) {
+      this.disconnect(ReasonCode.KeepAliveTimeout);
+      return;
+    }
+    this.keepAliveTimer = this.broker.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs - idle);
+    this.keepAliveTimer.unref?.();
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAliveTimer !== undefined) this.broker.clock.clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+  }
+}
+
+const V5 = { protocolVersion: 5 } as const;
+const V4 = { protocolVersion: 4 } as const;
+const NO_IDS: number[] = [];

@@ -1,0 +1,130 @@
+/**
+ * Connection: the I/O edge of one MQTT client. Bytes in → mqtt-packet parser → Channel;
+ * Channel writes → socket, corked once per tick so a burst of packets leaves in one writev.
+ * Reading pauses while the client does not read what we send (it would otherwise grow our buffer).
+ */
+import mqttPacket from 'mqtt-packet';
+import type { Duplex } from 'node:stream';
+import { ReasonCode } from '../protocol/reason-codes.ts';
+import { Channel, ChannelState, type ChannelOutput } from './channel.ts';
+import type { BrokerCore } from './core.ts';
+import { fromCodecError, ProtocolViolation } from './errors.ts';
+import type { ConnectionMeta, TimerHandle } from './types.ts';
+
+export class Connection implements ChannelOutput {
+  readonly channel: Channel;
+  private readonly parser: mqttPacket.Parser & { settings: { protocolVersion?: number } };
+  private corked = false;
+  private failed = false;
+  private ended = false;
+  private paused = false;
+  private connectTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly broker: BrokerCore,
+    private readonly stream: Duplex,
+    meta: ConnectionMeta,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion: 4 }) as typeof this.parser;
+    this.channel = new Channel(broker, this, meta);
+    this.parser.on('packet', this.onPacket);
+    this.parser.on('error', this.onParseError);
+    stream.on('data', this.onData);
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+    stream.on('end', this.onEnd);
+    stream.on('drain', this.onDrain);
+    // [MQTT-3.1.0-?] a connection that never sends CONNECT is closed
+    this.connectTimer = broker.clock.setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.channel.state === ChannelState.New || this.channel.state === ChannelState.Authenticating) {
+        this.channel.fail(new ProtocolViolation(ReasonCode.MaximumConnectTime, 'no CONNECT in time'));
+      }
+    }, broker.options.connectTimeout);
+    this.connectTimer.unref?.();
+  }
+
+  private readonly onPacket = (packet: mqttPacket.Packet): void => {
+    this.channel.handlePacket(packet);
+  };
+
+  private readonly onParseError = (err: Error): void => {
+    if (this.failed) return;
+    this.failed = true;
+    this.channel.fail(fromCodecError(err));
+  };
+
+  private readonly onData = (buf: Buffer): void => {
+    this.broker.stats.bytesReceived += buf.length;
+    if (this.failed || this.ended) return;
+    this.parser.parse(buf);
+    if (!this.paused && this.stream.writableLength > this.broker.options.maxSocketBuffer) {
+      this.paused = true;
+      this.stream.pause();
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.paused) {
+      this.paused = false;
+      this.stream.resume();
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
+    this.stream.destroy();
+  };
+
+  private readonly onEnd = (): void => {
+    this.channel.handleTransportClosed();
+  };
+
+  private readonly onClose = (): void => {
+    this.clearConnectTimer();
+    this.ended = true;
+    this.channel.handleTransportClosed();
+  };
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== undefined) this.broker.clock.clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  }
+
+  // ---- ChannelOutput ----
+
+  write(bytes: Buffer): void {
+    if (this.ended) return;
+    this.broker.stats.bytesSent += bytes.length;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
+    this.stream.write(bytes);
+  }
+
+  end(): void {
+    this.clearConnectTimer();
+    if (this.ended) return;
+    this.ended = true;
+    if (this.corked) this.uncork();
+    const stream = this.stream;
+    stream.end(() => stream.destroy());
+    // a peer that never reads must not keep the socket open
+    setTimeout(() => stream.destroy(), 2000).unref();
+  }
+
+  get bufferedBytes(): number {
+    return this.stream.writableLength;
+  }
+
+  setProtocolVersion(version: 3 | 4 | 5): void {
+    this.parser.settings.protocolVersion = version;
+  }
+}

@@ -1,0 +1,440 @@
+/**
+ * The broker engine: sessions, subscriptions, routing, retained messages, wills and session expiry.
+ * Channels (network) and local clients call into it; it never touches a socket.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { ReasonCode } from '../protocol/reason-codes.ts';
+import { hasWildcard, parseSharedFilter, topicMatches } from '../protocol/topic.ts';
+import type { Channel, Will } from './channel.ts';
+import { willExpiry } from './handlers/connect.ts';
+import { parseBrokerOptions, type BrokerOptions } from './options.ts';
+import { pickMember, RoutePlan } from './route-plan.ts';
+import { Session } from './session.ts';
+import { MemorySessionStore } from './store/memory.ts';
+import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
+import { Subscription } from './subscription.ts';
+import { TopicTree } from './topic-tree.ts';
+import type { BrokerHooks, BrokerStats, Clock, Message, QoS } from './types.ts';
+import { systemClock } from './types.ts';
+
+export interface BrokerDeps {
+  hooks?: Partial<BrokerHooks>;
+  store?: SessionStore;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+const NEVER = 0xffffffff;
+const PLAN_CACHE_LIMIT = 10_000;
+
+export class BrokerCore extends EventEmitter {
+  readonly options: Readonly<BrokerOptions>;
+  readonly hooks: Partial<BrokerHooks>;
+  readonly store: SessionStore;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly stats: BrokerStats;
+  readonly sessions = new Map<string, Session>();
+  readonly channels = new Set<Channel>();
+  protected readonly tree = new TopicTree<Subscription>();
+  protected readonly retained = new Map<string, Message>();
+  private readonly plans = new Map<string, RoutePlan>();
+  /** Resolves once sessions and retained messages are loaded from the store. */
+  readonly ready: Promise<void>;
+  protected loaded = false;
+
+  constructor(options: Partial<BrokerOptions> = {}, deps: BrokerDeps = {}) {
+    super();
+    this.options = parseBrokerOptions(options);
+    this.hooks = { ...deps.hooks };
+    this.store = deps.store ?? new MemorySessionStore();
+    this.logger = deps.logger ?? pino({ level: 'silent' });
+    this.clock = deps.clock ?? systemClock;
+    this.stats = {
+      clientsConnected: 0,
+      clientsTotal: 0,
+      clientsMaximum: 0,
+      sessions: 0,
+      messagesReceived: 0,
+      messagesSent: 0,
+      publishReceived: 0,
+      publishSent: 0,
+      packetsReceived: 0,
+      packetsSent: 0,
+      publishDropped: 0,
+      bytesReceived: 0,
+      bytesSent: 0,
+      subscriptions: 0,
+      retainedMessages: 0,
+      inflightMessages: 0,
+      queuedMessages: 0,
+      startedAt: this.clock.now(),
+    };
+    const loading = this.load();
+    this.ready =
+      loading instanceof Promise
+        ? loading.then(() => {
+            this.loaded = true;
+          })
+        : Promise.resolve();
+    if (!(loading instanceof Promise)) this.loaded = true;
+  }
+
+  // ---- startup: restore from the store ----
+
+  private load(): void | Promise<void> {
+    const retained = this.store.retained.load();
+    const sessions = this.store.loadSessions();
+    if (retained instanceof Promise || sessions instanceof Promise) {
+      return Promise.all([retained, sessions]).then(async ([r, s]) => {
+        this.restoreRetained(r);
+        for (const rec of s) await this.restoreSession(rec);
+      });
+    }
+    this.restoreRetained(retained);
+    for (const rec of sessions) void this.restoreSession(rec);
+  }
+
+  private restoreRetained(messages: Message[]): void {
+    for (const m of messages) this.retained.set(m.topic, m);
+    this.stats.retainedMessages = this.retained.size;
+  }
+
+  private restoreSession(rec: SessionRecord): void | Promise<void> {
+    const session = this.newSession(rec.clientId, rec.expiryInterval, rec.protocolVersion);
+    session.stored = true;
+    for (const s of rec.subscriptions) {
+      const shared = parseSharedFilter(s.filter);
+      this.addSubscription(
+        session,
+        new Subscription(
+          session,
+          s.filter,
+          shared ? shared.filter : s.filter,
+          shared ? shared.group : undefined,
+          s.qos,
+          s.noLocal,
+          s.retainAsPublished,
+          s.retainHandling,
+          s.subscriptionId,
+        ),
+      );
+    }
+    const disconnectedAt = rec.disconnectedAt === 0 ? this.clock.now() : rec.disconnectedAt;
+    this.scheduleExpiry(session, disconnectedAt);
+    const out = this.store.loadOutgoing(rec.clientId);
+    const inc = this.store.loadIncomingQoS2(rec.clientId);
+    const finish = (o: OutgoingRecord[], i: number[]): void => {
+      session.restoreOutgoing(o);
+      for (const id of i) session.incomingQoS2.add(id);
+    };
+    if (out instanceof Promise || inc instanceof Promise)
+      return Promise.all([out, inc]).then(([o, i]) => finish(o, i));
+    finish(out, inc);
+  }
+
+  protected newSession(clientId: string, expiry: number, version: 3 | 4 | 5, isLocal = false): Session {
+    const session = new Session(
+      clientId,
+      expiry,
+      version,
+      this.options.maxQueuedMessages,
+      this.stats,
+      () => this.clock.now(),
+      isLocal,
+    );
+    this.sessions.set(clientId, session);
+    this.stats.sessions = this.sessions.size;
+    return session;
+  }
+
+  // ---- connections ----
+
+  /** CONNECT accepted: take over / resume / create the session [MQTT-3.1.2-4..6], [MQTT-3.1.4-3]. */
+  attach(ch: Channel, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
+    const clientId = ch.clientId;
+    let session = this.sessions.get(clientId);
+    const previous = session?.link;
+    if (previous !== null && previous !== undefined && previous !== ch) {
+      // [MQTT-3.1.4-3] session takeover: the older connection is closed with 0x8E
+      if (isChannel(previous)) previous.disconnect(ReasonCode.SessionTakenOver);
+      session = this.sessions.get(clientId);
+    }
+    if (session !== undefined) {
+      this.cancelTimers(session);
+      // [MQTT-3.1.3-9] a new connection before the will delay: the will is not sent
+      session.pendingWill = undefined;
+      if (cleanStart) {
+        this.destroySession(session);
+        session = undefined;
+      }
+    }
+    const present = session !== undefined;
+    session ??= this.newSession(clientId, expiry, ch.protocolVersion);
+    session.expiryInterval = expiry;
+    session.protocolVersion = ch.protocolVersion;
+    if (expiry > 0) {
+      this.saveSessionHeader(session, 0);
+      if (!session.stored) {
+        session.stored = true;
+        for (const sub of session.subscriptions.values())
+          void this.store.saveSubscription(clientId, sub.toRecord());
+      }
+    } else if (session.stored) {
+      session.stored = false;
+      void this.store.deleteSession(clientId);
+    }
+    return { session, present };
+  }
+
+  /** The channel has sent CONNACK. */
+  connected(ch: Channel): void {
+    this.channels.add(ch);
+    this.stats.clientsConnected++;
+    this.stats.clientsTotal++;
+    if (this.stats.clientsConnected > this.stats.clientsMaximum)
+      this.stats.clientsMaximum = this.stats.clientsConnected;
+    this.emit('clientConnected', ch.info);
+  }
+
+  /** A channel is gone: will and session expiry rules (MQTT 5.0 §3.1.2.5, §3.1.3.2.2). */
+  channelClosed(ch: Channel, wasConnected: boolean): void {
+    this.channels.delete(ch);
+    const session = ch.session;
+    if (!wasConnected || session === null) return;
+    this.stats.clientsConnected--;
+    if (session.link === ch) session.link = null;
+    const will = ch.normalDisconnect ? undefined : ch.will;
+    if (session.expiryInterval === 0) {
+      if (will !== undefined) this.publishWill(will);
+      this.destroySession(session);
+    } else {
+      if (will !== undefined) {
+        const delay = Math.min(will.delay, session.expiryInterval);
+        if (delay === 0) this.publishWill(will);
+        else {
+          session.pendingWill = will;
+          session.willTimer = this.clock.setTimeout(() => {
+            session.willTimer = undefined;
+            const w = session.pendingWill;
+            session.pendingWill = undefined;
+            if (w !== undefined) this.publishWill(w);
+          }, delay * 1000);
+          session.willTimer.unref?.();
+        }
+      }
+      const now = this.clock.now();
+      this.scheduleExpiry(session, now);
+      if (session.stored) this.saveSessionHeader(session, now);
+    }
+    this.emit('clientDisconnected', ch.info);
+  }
+
+  private scheduleExpiry(session: Session, disconnectedAt: number): void {
+    if (session.expiryInterval === NEVER) return;
+    const left = disconnectedAt + session.expiryInterval * 1000 - this.clock.now();
+    session.expiryTimer = this.clock.setTimeout(
+      () => {
+        session.expiryTimer = undefined;
+        if (session.link === null) this.destroySession(session);
+      },
+      Math.max(0, left),
+    );
+    session.expiryTimer.unref?.();
+  }
+
+  protected cancelTimers(session: Session): void {
+    if (session.expiryTimer !== undefined) this.clock.clearTimeout(session.expiryTimer);
+    if (session.willTimer !== undefined) this.clock.clearTimeout(session.willTimer);
+    session.expiryTimer = undefined;
+    session.willTimer = undefined;
+  }
+
+  /** Ends a session: a pending will goes out now [MQTT-3.1.3-9], subscriptions and queues are dropped. */
+  destroySession(session: Session): void {
+    if (this.sessions.get(session.clientId) !== session) return;
+    this.cancelTimers(session);
+    const will = session.pendingWill;
+    session.pendingWill = undefined;
+    for (const sub of session.subscriptions.values()) this.removeSubscription(sub);
+    session.subscriptions.clear();
+    session.clearOutgoing();
+    this.sessions.delete(session.clientId);
+    this.stats.sessions = this.sessions.size;
+    if (session.stored) {
+      session.stored = false;
+      void this.store.deleteSession(session.clientId);
+    }
+    if (will !== undefined) this.publishWill(will);
+  }
+
+  private saveSessionHeader(session: Session, disconnectedAt: number): void {
+    void this.store.saveSession({
+      clientId: session.clientId,
+      expiryInterval: session.expiryInterval,
+      disconnectedAt,
+      protocolVersion: session.protocolVersion,
+    });
+  }
+
+  publishWill(will: Will): void {
+    const expiry = willExpiry.get(will.message) ?? 0;
+    const message: Message = {
+      ...will.message,
+      expiresAt: expiry > 0 ? this.clock.now() + expiry * 1000 : 0,
+    };
+    void this.route(message);
+  }
+
+  // ---- subscriptions ----
+
+  /** Adds or replaces a subscription [MQTT-3.8.4-3]. Returns true if it did not exist. */
+  subscribe(session: Session, sub: Subscription): boolean {
+    const old = session.subscriptions.get(sub.filter);
+    if (old !== undefined) this.removeSubscription(old);
+    this.addSubscription(session, sub);
+    if (session.stored) void this.store.saveSubscription(session.clientId, sub.toRecord());
+    return old === undefined;
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return false;
+    this.removeSubscription(sub);
+    session.subscriptions.delete(filter);
+    if (session.stored) void this.store.deleteSubscription(session.clientId, filter);
+    return true;
+  }
+
+  private addSubscription(session: Session, sub: Subscription): void {
+    session.subscriptions.set(sub.filter, sub);
+    this.tree.add(sub.topicFilter, sub, sub.group);
+    this.stats.subscriptions = this.tree.size;
+    this.plans.clear();
+  }
+
+  private removeSubscription(sub: Subscription): void {
+    this.tree.remove(sub.topicFilter, sub.key, sub.group);
+    this.stats.subscriptions = this.tree.size;
+    this.plans.clear();
+  }
+
+  /** Retained messages for a new subscription, per Retain Handling [MQTT-3.3.1-9..11]. */
+  sendRetained(session: Session, sub: Subscription, isNew: boolean): void {
+    if (sub.group !== undefined) return; // [MQTT-3.8.4-?] not for shared subscriptions
+    if (sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) return;
+    const ids =
+      sub.subscriptionId !== undefined && session.protocolVersion === 5 ? [sub.subscriptionId] : undefined;
+    const filter = sub.topicFilter;
+    if (!hasWildcard(filter)) {
+      const m = this.retained.get(filter);
+      if (m !== undefined) this.deliverRetained(session, m, sub.qos, ids);
+      return;
+    }
+    for (const m of this.retained.values()) {
+      if (topicMatches(filter, m.topic)) this.deliverRetained(session, m, sub.qos, ids);
+    }
+  }
+
+  private deliverRetained(session: Session, m: Message, qos: QoS, ids: number[] | undefined): void {
+    if (m.expiresAt !== 0 && m.expiresAt <= this.clock.now()) {
+      this.retained.delete(m.topic);
+      this.stats.retainedMessages = this.retained.size;
+      void this.store.retained.delete(m.topic);
+      return;
+    }
+    // [MQTT-3.3.1-8] retained messages sent on subscribe keep the retain flag
+    const rec = session.deliver(m, qos < m.qos ? qos : m.qos, true, ids);
+    if (rec !== undefined && session.stored) void this.store.saveOutgoing(session.clientId, rec);
+  }
+
+  // ---- routing (hot path) ----
+
+  /**
+   * Routes a message to every matching session. Returns a Promise only when the store is
+   * asynchronous; the publisher's PUBACK/PUBREC waits for it.
+   */
+  route(message: Message): Promise<unknown> | undefined {
+    let pending: Promise<unknown>[] | undefined;
+    if (message.retain) {
+      const r = this.setRetained(message);
+      if (r instanceof Promise) (pending ??= []).push(r);
+    }
+    let plan = this.plans.get(message.topic);
+    if (plan === undefined) {
+      plan = new RoutePlan();
+      this.tree.match(message.topic, plan);
+      plan.seal();
+      if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
+      this.plans.set(message.topic, plan);
+    }
+    const deliveries = plan.deliveries;
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i]!;
+      const session = d.session;
+      // [MQTT-3.8.3-3] no local
+      if (d.noLocal && session.clientId === message.origin) continue;
+      const qos = d.qos < message.qos ? d.qos : message.qos;
+      // [MQTT-3.3.1-12] retain is cleared on normal delivery unless retain-as-published
+      const rec = session.deliver(
+        message,
+        qos,
+        d.retainAsPublished ? message.retain : false,
+        d.subscriptionIds,
+      );
+      if (rec !== undefined && session.stored) {
+        const r = this.store.saveOutgoing(session.clientId, rec);
+        if (r instanceof Promise) (pending ??= []).push(r);
+      }
+    }
+    const groups = plan.groups;
+    for (let i = 0; i < groups.length; i++) {
+      const sub = pickMember(groups[i]!);
+      if (sub === undefined) continue;
+      const session = sub.owner;
+      const qos = sub.qos < message.qos ? sub.qos : message.qos;
+      const ids =
+        sub.subscriptionId !== undefined && session.protocolVersion === 5 ? [sub.subscriptionId] : undefined;
+      const rec = session.deliver(message, qos, sub.retainAsPublished ? message.retain : false, ids);
+      if (rec !== undefined && session.stored) {
+        const r = this.store.saveOutgoing(session.clientId, rec);
+        if (r instanceof Promise) (pending ??= []).push(r);
+      }
+    }
+    return pending === undefined ? undefined : Promise.all(pending);
+  }
+
+  /** [MQTT-3.3.1-5..7] store, replace, or (empty payload) clear the retained message. */
+  private setRetained(message: Message): unknown {
+    if (message.payload.length === 0) {
+      if (!this.retained.delete(message.topic)) return undefined;
+      this.stats.retainedMessages = this.retained.size;
+      return this.store.retained.delete(message.topic);
+    }
+    this.retained.set(message.topic, message);
+    this.stats.retainedMessages = this.retained.size;
+    return this.store.retained.set(message);
+  }
+
+  // ---- store write-through for QoS state ----
+
+  outgoingFinished(session: Session, rec: OutgoingRecord): void {
+    if (session.stored) void this.store.deleteOutgoing(session.clientId, rec.seq);
+  }
+
+  outgoingChanged(session: Session, rec: OutgoingRecord): void {
+    if (session.stored) void this.store.saveOutgoing(session.clientId, rec);
+  }
+
+  persistIncomingQoS2(session: Session, packetId: number, add: boolean): void {
+    if (!session.stored) return;
+    if (add) void this.store.saveIncomingQoS2(session.clientId, packetId);
+    else void this.store.deleteIncomingQoS2(session.clientId, packetId);
+  }
+}
+
+function isChannel(link: unknown): link is Channel {
+  return typeof (link as Channel).disconnect === 'function';
+}

@@ -1,0 +1,48 @@
+/** AUTH (MQTT 5.0 §3.15, §4.12): continue enhanced authentication, or re-authenticate. */
+import type { IAuthPacket } from 'mqtt-packet';
+import { ReasonCode } from '../../protocol/reason-codes.ts';
+import { type Channel, ChannelState } from '../channel.ts';
+import { ProtocolViolation } from '../errors.ts';
+import { runAuthStep } from './connect.ts';
+
+export function handleAuth(ch: Channel, p: IAuthPacket): void {
+  const method = p.properties?.authenticationMethod;
+  // [MQTT-4.12.0-?] the method must stay the one from CONNECT
+  if (ch.authMethod === undefined || method !== ch.authMethod) {
+    throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without matching authentication method');
+  }
+  if (ch.state === ChannelState.Authenticating) {
+    if (p.reasonCode !== ReasonCode.ContinueAuthentication) {
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH reason during authentication');
+    }
+    runAuthStep(ch, p.properties?.authenticationData);
+    return;
+  }
+  // re-authentication of a connected client
+  if (p.reasonCode !== ReasonCode.ReAuthenticate && p.reasonCode !== ReasonCode.ContinueAuthentication) {
+    throw new ProtocolViolation(ReasonCode.ProtocolError, 'unexpected AUTH reason');
+  }
+  const hook = ch.broker.hooks.extendedAuth!;
+  const req = {
+    ...ch.info,
+    password: undefined,
+    authenticationMethod: method,
+    authenticationData: p.properties?.authenticationData,
+  };
+  Promise.resolve(hook(req, ch.authStep++)).then(
+    (s) => {
+      if (ch.state === ChannelState.Closed) return;
+      if ('reasonCode' in s) ch.disconnect(s.reasonCode, s.reasonString);
+      else {
+        const properties: Record<string, unknown> = { authenticationMethod: method };
+        if (s.authenticationData !== undefined) properties.authenticationData = s.authenticationData;
+        ch.send({
+          cmd: 'auth',
+          reasonCode: s.done ? ReasonCode.Success : ReasonCode.ContinueAuthentication,
+          properties,
+        });
+      }
+    },
+    () => ch.disconnect(ReasonCode.NotAuthorized),
+  );
+}

@@ -1,0 +1,145 @@
+/**
+ * PUBLISH from a client (MQTT 5.0 §3.3): topic alias resolution, validation, authorisation,
+ * routing, then PUBACK / PUBREC. If the store answers asynchronously (a durable store), the
+ * acknowledgement waits for it: an acknowledged QoS 1/2 message is never lost.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { IPublishPacket } from 'mqtt-packet';
+import { ReasonCode } from '../../protocol/reason-codes.ts';
+import { isValidTopicName } from '../../protocol/topic.ts';
+import type { Channel } from '../channel.ts';
+import { MalformedPacket, ProtocolViolation } from '../errors.ts';
+import type { Message, PublishProperties, QoS } from '../types.ts';
+
+export function handlePublish(ch: Channel, p: IPublishPacket): void {
+  const broker = ch.broker;
+  const o = broker.options;
+  broker.stats.messagesReceived++;
+  broker.stats.publishReceived++;
+  let topic = p.topic;
+  let properties: PublishProperties | undefined;
+  let expiresAt = 0;
+  const qos = p.qos;
+  if (ch.v5 && p.properties !== undefined) {
+    const props = p.properties;
+    if (props.subscriptionIdentifier !== undefined) {
+      // [MQTT-3.3.4-6] a client must not send a subscription identifier
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'subscription identifier in PUBLISH');
+    }
+    if (props.topicAlias !== undefined) {
+      topic = resolveAlias(ch, topic, props.topicAlias);
+      const { topicAlias: _a, ...rest } = props;
+      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    } else {
+      properties = props;
+    }
+    if (props.messageExpiryInterval !== undefined) {
+      expiresAt = broker.clock.now() + props.messageExpiryInterval * 1000;
+    }
+  }
+  // [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-4.7.3-1] not empty
+  if (!isValidTopicName(topic)) {
+    throw new ProtocolViolation(
+      ch.v5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket,
+      'invalid topic name',
+    );
+  }
+  // the codec decodes invalid UTF-8 to U+FFFD [MQTT-1.5.4-1]
+  if (topic.includes('\uFFFD')) throw new MalformedPacket('topic is not valid UTF-8');
+  if (qos > o.maximumQoS) throw new ProtocolViolation(ReasonCode.QoSNotSupported, 'QoS not supported'); // [MQTT-3.2.2-11]
+  if (p.retain && !o.retainAvailable) throw new ProtocolViolation(ReasonCode.RetainNotSupported, 'retain'); // [MQTT-3.2.2-14]
+
+  const id = p.messageId ?? 0;
+  const session = ch.session!;
+  if (qos === 2) {
+    if (session.incomingQoS2.has(id)) {
+      // [MQTT-4.3.3-9] a resent QoS 2 PUBLISH is acknowledged but not delivered again
+      sendAck(ch, 0x50, id, ReasonCode.Success);
+      return;
+    }
+    // [MQTT-3.3.4-9] more unacknowledged QoS 2 messages than our Receive Maximum: 0x93
+    if (session.incomingQoS2.size + ch.pendingAcks >= o.receiveMaximum) {
+      throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+    }
+  } else if (qos === 1 && ch.pendingAcks >= o.receiveMaximum) {
+    throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+  }
+
+  const hook = broker.hooks.authorizePublish;
+  if (hook !== undefined && !hook(ch.info, topic, qos, p.retain)) {
+    refuse(ch, qos, id, ReasonCode.NotAuthorized);
+    return;
+  }
+  if (properties?.payloadFormatIndicator === true && !isUtf8(p.payload as Buffer)) {
+    refuse(ch, qos, id, ReasonCode.PayloadFormatInvalid); // [MQTT-3.3.2-4] may refuse
+    return;
+  }
+
+  const message: Message = {
+    topic,
+    payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+    qos: qos as QoS,
+    retain: p.retain,
+    properties,
+    expiresAt,
+    origin: ch.clientId,
+  };
+  const saving = broker.route(message);
+  if (qos === 0) return;
+  if (saving === undefined) {
+    acknowledge(ch, qos, id);
+    return;
+  }
+  ch.pendingAcks++;
+  saving.then(
+    () => {
+      ch.pendingAcks--;
+      acknowledge(ch, qos, id);
+    },
+    (err: unknown) => {
+      ch.pendingAcks--;
+      broker.logger.error({ err }, 'store failed; message not acknowledged');
+      ch.disconnect(ReasonCode.UnspecifiedError);
+    },
+  );
+}
+
+function acknowledge(ch: Channel, qos: QoS, id: number): void {
+  if (qos === 1) {
+    sendAck(ch, 0x40, id, ReasonCode.Success);
+  } else {
+    ch.session!.incomingQoS2.add(id);
+    ch.broker.persistIncomingQoS2(ch.session!, id, true);
+    sendAck(ch, 0x50, id, ReasonCode.Success);
+  }
+}
+
+/** Refused message: v5 says why in the ack; 3.1.1 acknowledges and drops (no reason codes). */
+function refuse(ch: Channel, qos: QoS, id: number, reason: number): void {
+  if (qos === 0) return;
+  sendAck(ch, qos === 1 ? 0x40 : 0x50, id, ch.v5 ? reason : ReasonCode.Success);
+}
+
+/** PUBACK/PUBREC/PUBREL/PUBCOMP: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]). */
+export function sendAck(ch: Channel, header: number, id: number, reason: number): void {
+  if (reason === ReasonCode.Success || !ch.v5) {
+    ch.write(Buffer.from([header, 2, id >> 8, id & 0xff]));
+  } else {
+    ch.write(Buffer.from([header, 3, id >> 8, id & 0xff, reason]));
+  }
+}
+
+/** Topic aliases from the client [MQTT-3.3.2-8..12]. */
+function resolveAlias(ch: Channel, topic: string, alias: number): string {
+  if (alias === 0 || alias > ch.broker.options.topicAliasMaximum) {
+    throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias}`);
+  }
+  if (topic.length > 0) {
+    ch.inAliases.set(alias, topic);
+    return topic;
+  }
+  const known = ch.inAliases.get(alias);
+  if (known === undefined)
+    throw new ProtocolViolation(ReasonCode.ProtocolError, `unknown topic alias ${alias}`);
+  return known;
+}

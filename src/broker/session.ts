@@ -1,0 +1,225 @@
+/**
+ * Session state that outlives a connection (MQTT 5.0 §4.1): subscriptions, outgoing QoS 1/2
+ * messages in flight and queued, incoming QoS 2 packet ids awaiting PUBREL. The outgoing QoS flow
+ * (packet ids, in-flight window, queue, redelivery) lives here; the connection only writes bytes.
+ */
+import type { OutgoingRecord } from './store/types.ts';
+import type { Subscription } from './subscription.ts';
+import type { Message, QoS, TimerHandle } from './types.ts';
+
+/** What a session needs from whatever carries its messages (a network channel or a local client). */
+export interface SessionLink {
+  /** How many unacknowledged QoS 1/2 messages the receiver accepts (its Receive Maximum). */
+  readonly sendQuota: number;
+  /** True when QoS 0 messages should be dropped because the receiver's buffer is full. */
+  isBackedUp(): boolean;
+  /** Writes a PUBLISH; false when it could not be sent at all (too large for the receiver). */
+  writePublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    packetId: number,
+    subscriptionIds: number[],
+    dup: boolean,
+  ): boolean;
+  writePubrel(packetId: number): void;
+}
+
+/** Counters the session reports to the broker's stats. */
+export interface SessionCounters {
+  publishDropped: number;
+  inflightMessages: number;
+  queuedMessages: number;
+}
+
+export class Session {
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). */
+  readonly inflight = new Map<number, OutgoingRecord>();
+  /** Outgoing messages waiting for the in-flight window or for the client to come back. */
+  private queue: OutgoingRecord[] = [];
+  private queueHead = 0;
+  /** Incoming QoS 2 packet ids PUBREC'd and not yet released [MQTT-4.3.3-9]. */
+  readonly incomingQoS2 = new Set<number>();
+  link: SessionLink | null = null;
+  /** Saved in the store (its expiry was > 0 at some point). */
+  stored = false;
+  /** Will waiting for its delay or for the session to end [MQTT-3.1.3-9]. */
+  pendingWill: { message: Message; delay: number } | undefined;
+  expiryTimer: TimerHandle | undefined;
+  willTimer: TimerHandle | undefined;
+  private nextPacketId = 1;
+  private seq = 0;
+
+  constructor(
+    readonly clientId: string,
+    /** Seconds; 0 = ends with the connection, 0xFFFFFFFF = never expires. */
+    public expiryInterval: number,
+    public protocolVersion: 3 | 4 | 5,
+    private readonly maxQueued: number,
+    private readonly counters: SessionCounters,
+    private readonly now: () => number,
+    readonly isLocal = false,
+  ) {}
+
+  get persistent(): boolean {
+    return this.expiryInterval > 0;
+  }
+
+  get queuedCount(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /**
+   * Delivers a routed message at the granted QoS. Returns the new outgoing record for QoS 1/2
+   * (so the caller can persist it for a persistent session), or undefined.
+   */
+  deliver(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIds: number[] | undefined,
+  ): OutgoingRecord | undefined {
+    const link = this.link;
+    if (this.isLocal) {
+      // in-process subscribers take the message synchronously: nothing is in flight
+      link?.writePublish(message, qos, retain, 0, subscriptionIds ?? EMPTY, false);
+      return undefined;
+    }
+    if (qos === 0) {
+      if (link === null) return undefined; // QoS 0 is not queued for offline clients
+      if (link.isBackedUp()) {
+        this.counters.publishDropped++;
+        return undefined;
+      }
+      link.writePublish(message, 0, retain, 0, subscriptionIds ?? EMPTY, false);
+      return undefined;
+    }
+    const entry: OutgoingRecord = {
+      seq: ++this.seq,
+      state: 'queued',
+      packetId: 0,
+      message,
+      qos,
+      retain,
+      subscriptionIds: subscriptionIds ?? EMPTY,
+    };
+    if (link !== null && this.queuedCount === 0 && this.inflight.size < link.sendQuota) {
+      this.sendEntry(link, entry);
+      return entry;
+    }
+    if (this.queuedCount >= this.maxQueued) {
+      this.counters.publishDropped++;
+      return undefined;
+    }
+    this.queue.push(entry);
+    this.counters.queuedMessages++;
+    return entry;
+  }
+
+  /** PUBACK / PUBCOMP: the exchange is finished. Returns the finished record. */
+  complete(packetId: number, expectState: 'sent' | 'pubrel'): OutgoingRecord | undefined {
+    const entry = this.inflight.get(packetId);
+    if (entry === undefined || entry.state !== expectState) return undefined;
+    this.inflight.delete(packetId);
+    this.counters.inflightMessages--;
+    this.drain();
+    return entry;
+  }
+
+  /** PUBREC: the receiver has the message; release it [MQTT-4.3.3-4]. */
+  received(packetId: number, failed: boolean): OutgoingRecord | undefined {
+    const entry = this.inflight.get(packetId);
+    if (entry === undefined || entry.qos !== 2) return undefined;
+    if (failed) {
+      // v5: PUBREC with a reason code ≥ 0x80 ends the exchange [MQTT-4.3.3-?]
+      return this.complete(packetId, entry.state === 'pubrel' ? 'pubrel' : 'sent');
+    }
+    entry.state = 'pubrel';
+    this.link?.writePubrel(packetId);
+    return entry;
+  }
+
+  /** Sends queued messages while the in-flight window has room. */
+  drain(): void {
+    const link = this.link;
+    if (link === null) return;
+    while (this.queueHead < this.queue.length && this.inflight.size < link.sendQuota) {
+      const entry = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as OutgoingRecord;
+      this.counters.queuedMessages--;
+      this.sendEntry(link, entry);
+      if (this.link === null) break;
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  /** After a reconnect: resend everything in flight with DUP set [MQTT-4.4.0-1], then the queue. */
+  resume(link: SessionLink): void {
+    this.link = link;
+    for (const entry of this.inflight.values()) {
+      if (entry.state === 'pubrel') link.writePubrel(entry.packetId);
+      else if (!write(link, entry, true)) this.inflight.delete(entry.packetId);
+    }
+    this.drain();
+  }
+
+  /** Restores outgoing records loaded from a store (in seq order). */
+  restoreOutgoing(records: OutgoingRecord[]): void {
+    for (const r of records) {
+      if (r.seq > this.seq) this.seq = r.seq;
+      if (r.state === 'queued') {
+        this.queue.push(r);
+        this.counters.queuedMessages++;
+      } else {
+        this.inflight.set(r.packetId, r);
+        this.counters.inflightMessages++;
+      }
+    }
+  }
+
+  /** Drops all outgoing state (session discarded). */
+  clearOutgoing(): void {
+    this.counters.inflightMessages -= this.inflight.size;
+    this.counters.queuedMessages -= this.queuedCount;
+    this.inflight.clear();
+    this.queue = [];
+    this.queueHead = 0;
+    this.incomingQoS2.clear();
+  }
+
+  private sendEntry(link: SessionLink, entry: OutgoingRecord): void {
+    const exp = entry.message.expiresAt;
+    if (exp !== 0 && exp <= this.now()) {
+      // [MQTT-3.3.2-5] an expired message is not delivered
+      return;
+    }
+    entry.packetId = this.allocatePacketId();
+    entry.state = 'sent';
+    this.inflight.set(entry.packetId, entry);
+    this.counters.inflightMessages++;
+    if (!write(link, entry, false)) {
+      // too large for the client [MQTT-3.1.2-25]: discarded as if delivered
+      this.inflight.delete(entry.packetId);
+      this.counters.inflightMessages--;
+    }
+  }
+
+  /** Next free non-zero packet id [MQTT-2.2.1-3]. */
+  private allocatePacketId(): number {
+    for (;;) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+  }
+}
+
+const EMPTY: number[] = [];
+
+function write(link: SessionLink, e: OutgoingRecord, dup: boolean): boolean {
+  return link.writePublish(e.message, e.qos, e.retain, e.packetId, e.subscriptionIds, dup);
+}
