@@ -1,0 +1,654 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import mqttPacket, {
+  type IConnackPacket,
+  type IConnectPacket,
+  type IDisconnectPacket,
+  type ISubscribePacket,
+  type ISubscription,
+  type IUnsubscribePacket,
+  type Packet,
+} from 'mqtt-packet';
+import type { Logger } from 'pino';
+import { ConnectReturnCode, ReasonCode } from '../protocol/reason-codes.ts';
+import { PendingMerge, connackCode, mergeConnack, mergeSuback, mergeUnsuback } from './ack-merge.ts';
+import type { Clock } from './clock.ts';
+import type { AccessOptions } from './config.ts';
+import type { AccessCounters } from './counters.ts';
+import { DedupWindow } from './dedup.ts';
+import { DownlinkFlows } from './downlink.ts';
+import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
+import { FrameSplitter, PINGREQ_FRAME, PINGRESP_FRAME, PacketType, frameType } from './frames.ts';
+import { SysTopic, activeName, isLocalFilter, matchesAny, statsPayload } from './sys-topics.ts';
+import { LAST_PUBLISH_ID, UplinkFlows, type FlowSink } from './uplink.ts';
+import { UpstreamLink, parseWhole, type UpstreamListener } from './upstream.ts';
+
+export interface SessionDeps {
+  readonly options: AccessOptions;
+  readonly clock: Clock;
+  readonly counters: AccessCounters;
+  readonly logger?: Logger;
+  readonly random?: () => number;
+  readonly onClose?: (session: ClientSession) => void;
+}
+
+const Phase = { Connect: 0, Merging: 1, Ready: 2, Closed: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+type ControlReply = readonly number[];
+interface ControlRequest {
+  readonly kind: 'subscribe' | 'unsubscribe';
+  readonly clientPacketId: number;
+  readonly merge: PendingMerge<ControlReply>;
+  /** Final codes per filter of the client's packet; forwarded positions filled on completion. */
+  readonly codes: number[];
+  readonly forwarded: number[];
+  readonly filters: string[];
+  readonly requested: number[];
+  timer?: NodeJS.Timeout;
+}
+
+interface StoredSubscription {
+  readonly subscription: ISubscription;
+  readonly properties?: ISubscribePacket['properties'];
+}
+
+const ALL_UPSTREAMS = [Upstream.Broker1, Upstream.Broker2] as const;
+/** Our PINGRESP when no broker answers the forwarded PINGREQ in this time (the module itself is alive). */
+const PING_ANSWER_MS = 1000;
+const FIRST_CONTROL_ID = LAST_PUBLISH_ID + 1;
+
+/**
+ * One client of the access module: its connection, and its two sessions upstream. The merges,
+ * failover decisions and flows are the pure classes; this class wires them to sockets and timers.
+ */
+export class ClientSession implements UpstreamListener, FlowSink {
+  clientId = '';
+  private phase: Phase = Phase.Connect;
+  private v5 = false;
+  private settings: { protocolVersion: 3 | 4 | 5 } = { protocolVersion: 4 };
+  private parser = mqttPacket.parser(this.settings);
+  private readonly splitter = new FrameSplitter();
+  private readonly queued: Buffer[] = [];
+  readonly links: [UpstreamLink, UpstreamLink];
+  readonly controller: FailoverController;
+  private uplink: UplinkFlows;
+  private downlink: DownlinkFlows;
+  private connectMerge: PendingMerge<IConnackPacket> | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private assignedClientId = false;
+  private readonly pending = new Map<number, ControlRequest>();
+  private controlCursor = FIRST_CONTROL_ID;
+  private readonly subscriptions = new Map<string, StoredSubscription>();
+  private readonly dirty: [boolean, boolean] = [false, false];
+  private readonly pendingUnsubscribes: [Set<string>, Set<string>] = [new Set(), new Set()];
+  private readonly sysFilters = new Set<string>();
+  private failbackTimer: NodeJS.Timeout | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pingsPending = 0;
+  private lastClientRx = 0;
+  private paused = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly deps: SessionDeps,
+  ) {
+    const { options, clock, counters, logger, random } = deps;
+    this.links = [
+      new UpstreamLink(Upstream.Broker1, options, clock, this, logger, random),
+      new UpstreamLink(Upstream.Broker2, options, clock, this, logger, random),
+    ];
+    this.controller = new FailoverController({ failbackHoldMs: options.failbackHoldMs }, clock);
+    this.uplink = new UplinkFlows(this, counters);
+    this.downlink = new DownlinkFlows(this, this.newDedup(), false, counters);
+    this.lastClientRx = clock.now();
+    socket.on('data', (chunk: Buffer) => {
+      this.lastClientRx = this.deps.clock.now();
+      try {
+        this.splitter.push(chunk, (frame) => this.onClientFrame(frame));
+      } catch (err) {
+        this.protocolError((err as Error).message);
+      }
+    });
+    socket.on('error', () => this.close(false));
+    socket.on('close', () => this.close(false));
+    // [MQTT-3.1.4-1]-style guard: a connection that never sends CONNECT is dropped.
+    this.connectTimer = setTimeout(() => this.close(false), options.connectTimeoutMs * 2);
+  }
+
+  get active(): Upstream | null {
+    return this.controller.active;
+  }
+
+  get isReady(): boolean {
+    return this.phase === Phase.Ready;
+  }
+
+  // ---- FlowSink -------------------------------------------------------------------------------
+  sendClient(frame: Buffer): void {
+    if (this.phase !== Phase.Closed) this.socket.write(frame);
+  }
+
+  sendUpstream(upstream: Upstream, frame: Buffer): void {
+    this.links[upstream].send(frame);
+  }
+
+  // ---- client side ----------------------------------------------------------------------------
+  private onClientFrame(frame: Buffer): void {
+    if (this.phase === Phase.Ready) return this.dispatchClient(frame);
+    if (this.phase === Phase.Merging) {
+      this.queued.push(frame); // packets sent before the CONNACK [MQTT-3.1.4-?]: handled after it
+      return;
+    }
+    if (this.phase === Phase.Closed) return;
+    const packet = parseWhole(this.parser, frame);
+    if (packet?.cmd !== 'connect') return this.protocolError('first packet is not CONNECT'); // [MQTT-3.1.0-1]
+    this.onConnect(packet);
+  }
+
+  private dispatchClient(frame: Buffer): void {
+    const type = frameType(frame);
+    switch (type) {
+      case PacketType.Publish:
+        this.uplink.clientPublish(frame);
+        if (!this.paused && this.uplink.inflight >= this.deps.options.maxInflight) {
+          this.paused = true;
+          this.socket.pause();
+        }
+        return;
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+      case PacketType.Pubcomp:
+        return this.downlink.clientAck(type, frame);
+      case PacketType.Pubrel:
+        return this.uplink.clientPubrel(frame);
+      case PacketType.Pingreq:
+        return this.onPingreq();
+      case PacketType.Subscribe:
+        return this.onSubscribe(parseWhole(this.parser, frame) as ISubscribePacket);
+      case PacketType.Unsubscribe:
+        return this.onUnsubscribe(parseWhole(this.parser, frame) as IUnsubscribePacket);
+      case PacketType.Disconnect:
+        return this.onClientDisconnect(parseWhole(this.parser, frame) as IDisconnectPacket);
+      default:
+        return this.protocolError(`unexpected packet type ${type}`); // e.g. a second CONNECT [MQTT-3.1.0-2]
+    }
+  }
+
+  private onConnect(packet: IConnectPacket): void {
+    const { options, counters, clock } = this.deps;
+    clearTimeout(this.connectTimer);
+    this.settings = { protocolVersion: packet.protocolVersion ?? 4 };
+    this.parser = mqttPacket.parser(this.settings);
+    this.v5 = this.settings.protocolVersion === 5;
+    this.downlink = new DownlinkFlows(this, this.newDedup(), this.v5, counters);
+    counters.clientsTotal++;
+    let clientId = packet.clientId;
+    if (clientId === '') {
+      if (!this.v5 && !packet.clean) {
+        // [MQTT-3.1.3-8] an empty id needs CleanSession = 1 in 3.1.1
+        return this.refuse(ConnectReturnCode.IdentifierRejected);
+      }
+      // One id for both brokers (each would assign a different one) [MQTT-3.1.3-6]
+      clientId = `mqiot-access-${randomBytes(8).toString('hex')}`;
+      this.assignedClientId = true;
+    }
+    this.clientId = clientId;
+    const upstreamConnect: IConnectPacket = { ...packet, clientId };
+    if (this.v5) {
+      const properties = { ...packet.properties };
+      // Both brokers may send at once: each gets half of what the client can take [MQTT-3.3.4-9].
+      properties.receiveMaximum = Math.max(1, Math.floor((packet.properties?.receiveMaximum ?? 65535) / 2));
+      delete properties.topicAliasMaximum; // no aliases from the brokers: we forward their bytes as they are
+      upstreamConnect.properties = properties;
+    }
+    if (packet.keepalive) {
+      // [MQTT-3.1.2-24] 1.5 × the client's keep-alive without a packet: the connection is gone.
+      const ms = packet.keepalive * 1000;
+      this.keepAliveTimer = setInterval(() => {
+        if (clock.now() - this.lastClientRx > ms * 1.5) this.close(false);
+      }, ms / 2);
+    }
+    this.phase = Phase.Merging;
+    this.connectMerge = new PendingMerge(ALL_UPSTREAMS, clock, options.mergeWaitMs, options.connectTimeoutMs);
+    this.links[0].start(upstreamConnect);
+    this.links[1].start(upstreamConnect);
+    this.armConnectTimer();
+  }
+
+  private armConnectTimer(): void {
+    clearTimeout(this.connectTimer);
+    const merge = this.connectMerge!;
+    const delay = Math.max(0, merge.nextDeadline() - this.deps.clock.now());
+    this.connectTimer = setTimeout(() => this.checkConnectMerge(), delay + 1);
+  }
+
+  private checkConnectMerge(): void {
+    const merge = this.connectMerge;
+    if (this.phase !== Phase.Merging || merge === undefined) return;
+    if (!merge.isComplete()) return this.armConnectTimer();
+    clearTimeout(this.connectTimer);
+    this.connectMerge = undefined;
+    const { accepted, connack } = mergeConnack(merge.replies, this.v5);
+    if (accepted.length === 0) {
+      this.deps.counters.clientsRefused++;
+      this.deps.logger?.info(
+        { clientId: this.clientId, code: connackCode(connack, this.v5) },
+        'client refused',
+      );
+      this.sendPacket(connack);
+      return this.close(false);
+    }
+    if (this.v5) {
+      const props = connack.properties!;
+      props.receiveMaximum = Math.min(props.receiveMaximum ?? 65535, this.deps.options.maxInflight);
+      if (this.assignedClientId) props.assignedClientIdentifier = this.clientId; // [MQTT-3.2.2-16]
+    }
+    this.sendPacket(connack);
+    this.phase = Phase.Ready;
+    this.deps.counters.clientsConnected++;
+    for (const u of accepted) if (this.links[u].isUp) this.linkUp(u, merge.replies[u]!, true);
+    const queued = this.queued.splice(0);
+    for (const frame of queued) if (this.phase === Phase.Ready) this.dispatchClient(frame);
+  }
+
+  private refuse(code: number): void {
+    this.deps.counters.clientsRefused++;
+    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: false };
+    if (this.v5) connack.reasonCode = code;
+    else connack.returnCode = code;
+    this.sendPacket(connack);
+    this.close(false);
+  }
+
+  private onPingreq(): void {
+    const up = ALL_UPSTREAMS.filter((u) => this.links[u].isUp);
+    if (up.length === 0) return this.sendClient(PINGRESP_FRAME);
+    this.pingsPending++;
+    for (const u of up) this.links[u].send(PINGREQ_FRAME);
+    if (this.pingTimer === undefined) this.pingTimer = setTimeout(() => this.answerPings(), PING_ANSWER_MS);
+  }
+
+  private answerPings(): void {
+    clearTimeout(this.pingTimer);
+    this.pingTimer = undefined;
+    for (; this.pingsPending > 0; this.pingsPending--) this.sendClient(PINGRESP_FRAME);
+  }
+
+  private onClientDisconnect(packet: IDisconnectPacket): void {
+    // Forwarded as sent: with 0x04 the brokers publish the will, otherwise they drop it [MQTT-3.14.4-3].
+    for (const link of this.links) link.close(true, packet);
+    this.close(true);
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
+  private onSubscribe(packet: ISubscribePacket): void {
+    const codes: number[] = [];
+    const forwarded: number[] = [];
+    const local: string[] = [];
+    packet.subscriptions.forEach((s, i) => {
+      if (this.deps.options.sysTopics && isLocalFilter(s.topic)) {
+        this.sysFilters.add(s.topic);
+        local.push(s.topic);
+        codes.push(ReasonCode.GrantedQoS0);
+      } else {
+        forwarded.push(i);
+        codes.push(s.qos);
+        this.subscriptions.set(s.topic, { subscription: s, properties: packet.properties });
+        for (const u of ALL_UPSTREAMS) this.pendingUnsubscribes[u].delete(s.topic);
+      }
+    });
+    const subs = forwarded.map((i) => packet.subscriptions[i]!);
+    const sent = this.sendControl(subs.length === 0 ? [] : ALL_UPSTREAMS, (messageId) => ({
+      cmd: 'subscribe',
+      messageId,
+      subscriptions: subs,
+      ...(packet.properties && { properties: packet.properties }),
+    }));
+    const request: ControlRequest = {
+      kind: 'subscribe',
+      clientPacketId: packet.messageId!,
+      merge: new PendingMerge(
+        sent.upstreams,
+        this.deps.clock,
+        this.deps.options.mergeWaitMs,
+        this.deps.options.connectTimeoutMs,
+      ),
+      codes,
+      forwarded,
+      filters: subs.map((s) => s.topic),
+      requested: subs.map((s) => s.qos),
+    };
+    this.track(sent.id, request);
+    if (local.length > 0) this.sendSysState(local);
+  }
+
+  private onUnsubscribe(packet: IUnsubscribePacket): void {
+    const codes: number[] = [];
+    const forwarded: number[] = [];
+    packet.unsubscriptions.forEach((filter, i) => {
+      if (this.sysFilters.delete(filter)) {
+        codes.push(ReasonCode.Success);
+        return;
+      }
+      forwarded.push(i);
+      codes.push(this.subscriptions.delete(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+      for (const u of ALL_UPSTREAMS) if (!this.links[u].isUp) this.pendingUnsubscribes[u].add(filter);
+    });
+    const filters = forwarded.map((i) => packet.unsubscriptions[i]!);
+    const sent = this.sendControl(filters.length === 0 ? [] : ALL_UPSTREAMS, (messageId) => ({
+      cmd: 'unsubscribe',
+      messageId,
+      unsubscriptions: filters,
+      ...(packet.properties && { properties: packet.properties }),
+    }));
+    this.track(sent.id, {
+      kind: 'unsubscribe',
+      clientPacketId: packet.messageId!,
+      merge: new PendingMerge(
+        sent.upstreams,
+        this.deps.clock,
+        this.deps.options.mergeWaitMs,
+        this.deps.options.connectTimeoutMs,
+      ),
+      codes,
+      forwarded,
+      filters,
+      requested: [],
+    });
+  }
+
+  /** Sends a control packet to the wanted upstreams that are up; the others are synced when they return. */
+  private sendControl(
+    wanted: readonly Upstream[],
+    build: (id: number) => Packet,
+  ): { id: number; upstreams: Upstream[] } {
+    const upstreams: Upstream[] = [];
+    let id = 0;
+    for (const u of wanted) {
+      if (!this.links[u].isUp) {
+        this.dirty[u] = true;
+        continue;
+      }
+      if (id === 0) id = this.nextControlId();
+      this.links[u].sendPacket(build(id));
+      upstreams.push(u);
+    }
+    return { id, upstreams };
+  }
+
+  private track(id: number, request: ControlRequest): void {
+    if (id !== 0) this.pending.set(id, request);
+    this.checkControl(id, request);
+  }
+
+  private nextControlId(): number {
+    for (let n = 0; n <= 65535 - FIRST_CONTROL_ID; n++) {
+      this.controlCursor = this.controlCursor >= 65535 ? FIRST_CONTROL_ID : this.controlCursor + 1;
+      if (!this.pending.has(this.controlCursor)) return this.controlCursor;
+    }
+    return this.controlCursor; // 536 requests outstanding at once: reuse (the oldest will time out)
+  }
+
+  private onControlReply(upstream: Upstream, packet: Packet): void {
+    if ((packet.cmd !== 'suback' && packet.cmd !== 'unsuback') || packet.messageId === undefined) return;
+    const request = this.pending.get(packet.messageId);
+    if (request === undefined) return; // SUBACK of a re-sync after a reconnect
+    const codes = (packet.granted ?? []) as number[];
+    const ok = packet.cmd === 'unsuback' ? true : codes.some((c) => c < 0x80);
+    request.merge.reply(upstream, codes, ok);
+    this.checkControl(packet.messageId, request);
+  }
+
+  private checkControl(id: number, request: ControlRequest): void {
+    clearTimeout(request.timer);
+    if (!request.merge.isComplete()) {
+      const delay = Math.max(0, request.merge.nextDeadline() - this.deps.clock.now()) + 1;
+      request.timer = setTimeout(() => this.checkControl(id, request), delay);
+      return;
+    }
+    if (id !== 0) this.pending.delete(id);
+    const replies = request.merge.replies;
+    if (request.kind === 'subscribe') {
+      const merged = mergeSuback(replies, request.requested);
+      merged.forEach((code, j) => {
+        request.codes[request.forwarded[j]!] = code;
+        if (code >= 0x80) this.subscriptions.delete(request.filters[j]!); // refused everywhere
+      });
+      this.sendPacket({ cmd: 'suback', messageId: request.clientPacketId, granted: request.codes });
+    } else {
+      if (this.v5) {
+        const merged = mergeUnsuback(replies, request.forwarded.length);
+        const anyReply = replies[0] !== undefined || replies[1] !== undefined;
+        if (anyReply) merged.forEach((code, j) => (request.codes[request.forwarded[j]!] = code));
+      }
+      const unsuback: Packet = { cmd: 'unsuback', messageId: request.clientPacketId, granted: [] };
+      if (this.v5) unsuback.granted = request.codes;
+      this.sendPacket(unsuback);
+    }
+  }
+
+  /** A broker came back: give it the subscriptions it lacks. */
+  private resync(upstream: Upstream, sessionPresent: boolean): void {
+    const link = this.links[upstream];
+    if (!sessionPresent || this.dirty[upstream]) {
+      for (const { subscription, properties } of this.subscriptions.values()) {
+        link.sendPacket({
+          cmd: 'subscribe',
+          messageId: this.nextControlId(),
+          subscriptions: [subscription],
+          ...(properties && { properties }),
+        });
+      }
+    }
+    const gone = this.pendingUnsubscribes[upstream];
+    if (gone.size > 0 && sessionPresent) {
+      link.sendPacket({ cmd: 'unsubscribe', messageId: this.nextControlId(), unsubscriptions: [...gone] });
+    }
+    gone.clear();
+    this.dirty[upstream] = false;
+  }
+
+  // ---- upstream side (UpstreamListener) -------------------------------------------------------
+  onConnack(upstream: Upstream, connack: IConnackPacket): void {
+    const accepted = connackCode(connack, this.v5) === ReasonCode.Success;
+    if (this.phase === Phase.Merging && this.connectMerge) {
+      this.connectMerge.reply(upstream, connack, accepted);
+      this.checkConnectMerge();
+    } else if (this.phase === Phase.Ready && accepted) this.linkUp(upstream, connack, false);
+  }
+
+  private linkUp(upstream: Upstream, connack: IConnackPacket, initial: boolean): void {
+    this.deps.counters.upstreamConnects[upstream]++;
+    const receiveMaximum = connack.properties?.receiveMaximum;
+    if (this.v5 && receiveMaximum !== undefined) this.uplink.setUpstreamLimit(upstream, receiveMaximum);
+    if (!initial) {
+      this.downlink.upstreamSession(upstream, connack.sessionPresent);
+      this.resync(upstream, connack.sessionPresent);
+    }
+    const transition = this.controller.upstreamUp(upstream);
+    if (transition) this.applyTransition(transition);
+    this.scheduleFailback();
+    this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'up');
+  }
+
+  onFrame(upstream: Upstream, type: number, frame: Buffer): void {
+    switch (type) {
+      case PacketType.Publish:
+        if (this.phase === Phase.Ready) this.downlink.upstreamPublish(upstream, frame);
+        return;
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+      case PacketType.Pubcomp:
+        this.uplink.upstreamAck(upstream, type, frame);
+        if (this.paused && this.uplink.inflight < this.deps.options.maxInflight) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        return;
+      case PacketType.Pubrel:
+        return this.downlink.upstreamPubrel(upstream, frame);
+      case PacketType.Suback:
+      case PacketType.Unsuback: {
+        const packet = parseWhole(this.parser, frame);
+        if (packet) this.onControlReply(upstream, packet);
+        return;
+      }
+      case PacketType.Pingresp:
+        if (this.pingsPending > 0) this.answerPings();
+        return;
+      default:
+        return; // AUTH and anything else from a broker: not forwarded
+    }
+  }
+
+  onDown(upstream: Upstream, cause: string, wasUp: boolean): void {
+    if (this.phase === Phase.Closed) return;
+    if (this.connectMerge) {
+      this.connectMerge.lost(upstream);
+      this.checkConnectMerge();
+    }
+    for (const [id, request] of this.pending) {
+      if (request.merge.isWaitingFor(upstream)) {
+        request.merge.lost(upstream);
+        this.checkControl(id, request);
+      }
+    }
+    if (!wasUp) return;
+    this.deps.counters.upstreamDowns[upstream]++;
+    const transition = this.controller.upstreamDown(upstream, cause);
+    if (transition) this.applyTransition(transition);
+    this.uplink.upstreamLost(upstream);
+    this.downlink.upstreamLost(upstream);
+    this.scheduleFailback();
+    this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
+    if (this.pingsPending > 0 && !this.links[0].isUp && !this.links[1].isUp) this.answerPings();
+  }
+
+  private applyTransition(t: Transition): void {
+    this.uplink.setActive(t.to);
+    this.deps.counters.record({ ...t, clientId: this.clientId });
+    this.deps.logger?.info(
+      {
+        clientId: this.clientId,
+        kind: t.kind,
+        from: activeName(t.from),
+        to: activeName(t.to),
+        cause: t.cause,
+      },
+      'active broker changed',
+    );
+    this.publishSys(SysTopic.Active, activeName(t.to));
+    this.publishSys(
+      SysTopic.Event,
+      JSON.stringify({
+        kind: t.kind,
+        from: activeName(t.from),
+        to: activeName(t.to),
+        cause: t.cause,
+        at: t.at,
+      }),
+    );
+  }
+
+  private scheduleFailback(): void {
+    clearTimeout(this.failbackTimer);
+    const due = this.controller.nextDeadline();
+    if (due === undefined || this.phase === Phase.Closed) return;
+    this.failbackTimer = setTimeout(
+      () => {
+        const t = this.controller.tick();
+        if (t) this.applyTransition(t);
+        this.scheduleFailback();
+      },
+      Math.max(0, due - this.deps.clock.now()) + 1,
+    );
+  }
+
+  // ---- $SYS -----------------------------------------------------------------------------------
+  private sendSysState(filters: string[]): void {
+    const state: [string, string][] = [
+      [SysTopic.Active, activeName(this.controller.active)],
+      [SysTopic.Broker1, this.links[0].isUp ? 'up' : 'down'],
+      [SysTopic.Broker2, this.links[1].isUp ? 'up' : 'down'],
+      [SysTopic.Stats, statsPayload(this.deps.counters)],
+    ];
+    const recent = this.deps.counters.recent;
+    let last: (typeof recent)[number] | undefined;
+    for (const r of recent) if (r.clientId === this.clientId) last = r;
+    if (last)
+      state.push([
+        SysTopic.Event,
+        JSON.stringify({
+          kind: last.kind,
+          from: activeName(last.from),
+          to: activeName(last.to),
+          cause: last.cause,
+          at: last.at,
+        }),
+      ]);
+    for (const [topic, payload] of state) {
+      if (matchesAny(filters, topic))
+        this.sendPacket({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false });
+    }
+  }
+
+  private publishSys(topic: string, payload: string): void {
+    if (this.sysFilters.size === 0 || this.phase !== Phase.Ready) return;
+    if (matchesAny(this.sysFilters, topic))
+      this.sendPacket({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
+  }
+
+  // ---- teardown -------------------------------------------------------------------------------
+  private sendPacket(packet: Packet): void {
+    this.sendClient(mqttPacket.generate(packet, this.settings));
+  }
+
+  private protocolError(message: string): void {
+    this.deps.logger?.warn({ clientId: this.clientId, message }, 'client protocol error');
+    if (this.v5 && this.phase === Phase.Ready)
+      this.sendPacket({ cmd: 'disconnect', reasonCode: ReasonCode.ProtocolError }); // [MQTT-4.13.1-1]
+    this.close(false);
+  }
+
+  /** Ends the session. Not graceful: the links are cut, so the brokers publish the client's will. */
+  close(graceful: boolean): void {
+    if (this.phase === Phase.Closed) return;
+    const wasReady = this.phase === Phase.Ready;
+    this.phase = Phase.Closed;
+    for (const link of this.links) link.close(graceful);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.failbackTimer);
+    clearInterval(this.keepAliveTimer);
+    clearTimeout(this.pingTimer);
+    for (const request of this.pending.values()) clearTimeout(request.timer);
+    this.pending.clear();
+    if (wasReady) this.deps.counters.clientsConnected--;
+    if (graceful) this.socket.end();
+    else this.socket.destroy();
+    this.deps.onClose?.(this);
+  }
+
+  /** Ends the session because the module stops: v5 clients are told 0x8B [MQTT-3.14.2-?]. */
+  shutdown(): void {
+    if (this.v5 && this.phase === Phase.Ready)
+      this.sendPacket({ cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown });
+    for (const link of this.links) link.close(true);
+    this.close(true);
+  }
+
+  private newDedup(): DedupWindow {
+    const { dedupMaxEntries, dedupWindowMs } = this.deps.options;
+    return new DedupWindow({ maxEntries: dedupMaxEntries, windowMs: dedupWindowMs }, this.deps.clock);
+  }
+
+  describe(): { clientId: string; active: string; broker1: boolean; broker2: boolean } {
+    return {
+      clientId: this.clientId,
+      active: activeName(this.controller.active),
+      [UPSTREAM_NAMES[0]]: this.links[0].isUp,
+      [UPSTREAM_NAMES[1]]: this.links[1].isUp,
+    } as { clientId: string; active: string; broker1: boolean; broker2: boolean };
+  }
+}
