@@ -9,7 +9,7 @@ export type {
 } from './types.ts';
 export { ContractError, DecodeReason } from './errors.ts';
 export { loadContract } from './load.ts';
-export { builtinContract, listBuiltinContracts } from './builtin.ts';
+export { builtinContract, builtinContractSource, listBuiltinContracts } from './builtin.ts';
 import type { Contract } from './types.ts';
 import { builtinContract, listBuiltinContracts } from './builtin.ts';
 
