@@ -48,7 +48,7 @@ describe('OnlineTracker', () => {
         online: false,
         at: 200,
         reason: 'will',
-        detail: { reason: 'connection lost' },
+        detail: { gatewayReason: 'connection lost' },
       },
     ]);
   });

@@ -115,7 +115,13 @@ export class OnlineTracker {
     const state = this.#gateway(id);
     const sameEpoch = epoch === undefined || state.epoch === null || epoch === state.epoch;
     if (sameEpoch && seq < state.birthSeq) return [];
-    return this.#gatewayDown(id, state, now, OnlineReason.Will, reason ? { reason } : undefined);
+    return this.#gatewayDown(
+      id,
+      state,
+      now,
+      OnlineReason.Will,
+      reason ? { gatewayReason: reason } : undefined,
+    );
   }
 
   #gatewayDown(

@@ -1,0 +1,63 @@
+// The platform's configuration: one typed object with DEFAULT_* values, validated once and frozen.
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  MAX_TIMEOUTS,
+} from './commands/command-manager.ts';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './online/heartbeat.ts';
+import {
+  DEFAULT_DEVICE_MISSED_POLLS,
+  DEFAULT_DEVICE_POLL_MS,
+  DEFAULT_GATEWAY_VALID_INTERVAL_MS,
+} from './online/online-tracker.ts';
+import { PlatformError, PlatformErrorCode } from './errors.ts';
+
+export const DEFAULT_TICK_MS = 1000;
+export const DEFAULT_RETENTION_DAYS = 0; // 0 = keep readings forever
+export const DEFAULT_MAX_INGEST_BATCH = 200; // data groups stored in one transaction
+
+export interface PlatformConfig {
+  heartbeatIntervalMs: number;
+  commandTimeoutMs: number;
+  queryTimeoutMs: number;
+  maxTimeouts: number;
+  gatewayValidIntervalMs: number;
+  deviceMissedPolls: number;
+  defaultDevicePollMs: number;
+  /** How often silence (offline), heartbeats and retention are checked. */
+  tickMs: number;
+  retentionDays: number;
+  maxIngestBatch: number;
+  downlinkQos: 0 | 1 | 2;
+  telemetryQos: 0 | 1 | 2;
+}
+
+export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+  commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
+  queryTimeoutMs: DEFAULT_QUERY_TIMEOUT_MS,
+  maxTimeouts: MAX_TIMEOUTS,
+  gatewayValidIntervalMs: DEFAULT_GATEWAY_VALID_INTERVAL_MS,
+  deviceMissedPolls: DEFAULT_DEVICE_MISSED_POLLS,
+  defaultDevicePollMs: DEFAULT_DEVICE_POLL_MS,
+  tickMs: DEFAULT_TICK_MS,
+  retentionDays: DEFAULT_RETENTION_DAYS,
+  maxIngestBatch: DEFAULT_MAX_INGEST_BATCH,
+  downlinkQos: 1,
+  telemetryQos: 1,
+});
+
+export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
+  const config = { ...DEFAULT_PLATFORM_CONFIG, ...input };
+  for (const [key, value] of Object.entries(config)) {
+    const min = key === 'retentionDays' ? 0 : key.endsWith('Qos') ? 0 : 1;
+    const max = key.endsWith('Qos') ? 2 : Number.MAX_SAFE_INTEGER;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new PlatformError(
+        PlatformErrorCode.InvalidInput,
+        `platform.${key} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}`,
+      );
+    }
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,98 @@
+// The contracts stage: turns one data group into stored readings and per-device telemetry messages.
+// Decoding is pure here; registration and storage are the caller's (the platform's) job.
+import type { Frame } from '../../protocol/envelope.ts';
+import type { ContractRegistry } from '../contract-registry.ts';
+import type { ReadingInput } from '../store/types.ts';
+
+/** How a frame's contract was chosen. */
+export const IdentifiedBy = {
+  /** The frame named a contract the platform knows. */
+  Declared: 'declared',
+  /** The device's registered contract. */
+  Registry: 'registry',
+  /** Found by the contracts' detection (framing and checksum) over the raw bytes. */
+  Detected: 'detected',
+  /** Nothing matched: the frame is kept undecoded, with an error. */
+  Unknown: 'unknown',
+} as const;
+export type IdentifiedBy = (typeof IdentifiedBy)[keyof typeof IdentifiedBy];
+
+/** Published on mqiot/dev/{deviceId}/telemetry (docs/architecture.md, "Decoded telemetry"). */
+export interface TelemetryMessage {
+  v: 1;
+  dev: string;
+  gw: string;
+  c: string | null;
+  ts: number;
+  seq: number;
+  gseq: number;
+  ok: boolean;
+  points: { name: string; value: number | string | boolean; unit?: string }[];
+  fields?: Record<string, unknown>;
+  error?: { offset: number; reason: string };
+  raw?: string;
+}
+
+export interface DecodedFrame {
+  reading: ReadingInput;
+  message: TelemetryMessage;
+  identifiedBy: IdentifiedBy;
+}
+
+export const UNKNOWN_CONTRACT_REASON = 'unknown-contract: no contract declared or detected for this frame';
+
+export function decodeDataGroup(
+  group: { gw: string; seq: number; frames: readonly Frame[] },
+  epoch: string,
+  receivedAt: number,
+  contracts: ContractRegistry,
+  registeredContract: (deviceId: string) => string | null | undefined,
+): DecodedFrame[] {
+  return group.frames.map((frame, index) => {
+    let identifiedBy: IdentifiedBy = IdentifiedBy.Declared;
+    let contract = frame.c ? contracts.get(frame.c) : undefined;
+    if (!contract) {
+      const known = registeredContract(frame.dev);
+      contract = known ? contracts.get(known) : undefined;
+      identifiedBy = IdentifiedBy.Registry;
+    }
+    if (!contract) {
+      contract = contracts.detect(frame.raw);
+      identifiedBy = contract ? IdentifiedBy.Detected : IdentifiedBy.Unknown;
+    }
+    const result = contract
+      ? contract.decode(frame.raw, frame.ctx)
+      : ({ ok: false, error: { offset: 0, reason: UNKNOWN_CONTRACT_REASON } } as const);
+    const contractId = contract?.id ?? (frame.c || null);
+    const points = result.ok ? result.points : [];
+    const reading: ReadingInput = {
+      gatewayId: group.gw,
+      epoch,
+      groupSeq: group.seq,
+      frameIndex: index,
+      deviceId: frame.dev,
+      seq: frame.seq,
+      ts: frame.ts,
+      receivedAt,
+      contractId,
+      raw: frame.raw,
+      points,
+      error: result.ok ? null : result.error,
+    };
+    const message: TelemetryMessage = {
+      v: 1,
+      dev: frame.dev,
+      gw: group.gw,
+      c: contractId,
+      ts: frame.ts,
+      seq: frame.seq,
+      gseq: group.seq,
+      ok: result.ok,
+      points,
+      ...(result.ok
+        ? { fields: result.fields }
+        : { error: result.error, raw: Buffer.from(frame.raw).toString('hex') }),
+    };
+    return { reading, message, identifiedBy };
+  });
+}
