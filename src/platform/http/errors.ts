@@ -1,0 +1,51 @@
+// The one place where errors become HTTP: domain codes map to statuses, Fastify's own 4xx errors
+// (validation, bad JSON, wrong media type) get stable codes too, and anything else is a 500.
+import { PlatformError, PlatformErrorCode } from '../errors.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+const STATUS_BY_CODE: Record<PlatformErrorCode, number> = {
+  [PlatformErrorCode.NotFound]: 404,
+  [PlatformErrorCode.InvalidInput]: 400,
+  [PlatformErrorCode.Conflict]: 409,
+  [PlatformErrorCode.ContractInvalid]: 422,
+  [PlatformErrorCode.ContractTestsFailed]: 422,
+  [PlatformErrorCode.GatewayUnknown]: 409,
+  [PlatformErrorCode.DeviceNotActive]: 409,
+  [PlatformErrorCode.StoreFailure]: 500,
+};
+
+export const HttpErrorCode = {
+  BadRequest: 'bad_request',
+  UnsupportedMediaType: 'unsupported_media_type',
+  PayloadTooLarge: 'payload_too_large',
+  Internal: 'internal',
+} as const;
+
+const FASTIFY_STATUS_CODES: Record<number, string> = {
+  404: PlatformErrorCode.NotFound,
+  413: HttpErrorCode.PayloadTooLarge,
+  415: HttpErrorCode.UnsupportedMediaType,
+};
+
+export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof PlatformError) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    const details = err.details === undefined ? {} : { details: err.details };
+    return { status, body: { error: { code: err.code, message: err.message, ...details } } };
+  }
+  const e = err as { validation?: unknown; statusCode?: number; message?: string };
+  if (e?.validation) {
+    return {
+      status: 400,
+      body: { error: { code: PlatformErrorCode.InvalidInput, message: e.message ?? 'invalid input' } },
+    };
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code = FASTIFY_STATUS_CODES[e.statusCode] ?? HttpErrorCode.BadRequest;
+    return { status: e.statusCode, body: { error: { code, message: e.message ?? 'bad request' } } };
+  }
+  return { status: 500, body: { error: { code: HttpErrorCode.Internal, message: 'internal error' } } };
+}

@@ -1,0 +1,87 @@
+// Events (registrations, online/offline changes, edits, uploads) and health.
+import type { FastifyInstance } from 'fastify';
+import type { Platform } from '../../platform.ts';
+import type { EventRecord } from '../../store/types.ts';
+import { errorResponses, eventSchema, pageQuery, timeSchema } from '../schemas.ts';
+import { parseTime } from '../time.ts';
+
+export function eventRoutes(app: FastifyInstance, platform: Platform): void {
+  app.get<{
+    Querystring: {
+      subjectType?: EventRecord['subjectType'];
+      subject?: string;
+      kind?: string;
+      from?: string;
+      to?: string;
+      offset: number;
+      limit: number;
+    };
+  }>(
+    '/api/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Events, newest first (online/offline changes with their time, registrations, edits)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            subjectType: { type: 'string', enum: ['gateway', 'device', 'command', 'contract'] },
+            subject: { type: 'string' },
+            kind: { type: 'string' },
+            from: timeSchema,
+            to: timeSchema,
+            ...pageQuery,
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: eventSchema } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      return {
+        items: await platform.store.listEvents({
+          subjectType: q.subjectType,
+          subjectId: q.subject,
+          kind: q.kind,
+          from: q.from === undefined ? undefined : parseTime(q.from, 'from', 0),
+          to: q.to === undefined ? undefined : parseTime(q.to, 'to', 0),
+          offset: q.offset,
+          limit: q.limit,
+        }),
+      };
+    },
+  );
+
+  app.get(
+    '/api/health',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Liveness and a few counts',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              store: { type: 'string' },
+              gateways: { type: 'integer' },
+              devices: { type: 'integer' },
+              commandsInFlight: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      ok: true,
+      store: platform.store.kind,
+      gateways: (await platform.store.listGateways()).length,
+      devices: (await platform.store.listDevices({ limit: 1 })).total,
+      commandsInFlight: platform.commands.inFlightCount,
+    }),
+  );
+}

@@ -1,0 +1,193 @@
+// Gateways and devices: list, filter, page, detail, edit assets.
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../../errors.ts';
+import type { Platform } from '../../platform.ts';
+import type { AssetPatch, Lifecycle } from '../../store/types.ts';
+import {
+  assetPatchSchema,
+  devicePatchSchema,
+  deviceSchema,
+  errorResponses,
+  gatewaySchema,
+  idParams,
+  lifecycleSchema,
+  pageQuery,
+} from '../schemas.ts';
+
+interface DeviceListQuery {
+  gateway?: string;
+  contract?: string;
+  type?: string;
+  lifecycle?: Lifecycle;
+  online?: boolean;
+  tag?: string;
+  q?: string;
+  offset: number;
+  limit: number;
+}
+
+export function registryRoutes(app: FastifyInstance, platform: Platform): void {
+  const { store, clock } = platform;
+
+  app.get(
+    '/api/gateways',
+    {
+      schema: {
+        tags: ['gateways'],
+        summary: 'All gateways with asset data and online status',
+        response: { 200: { type: 'object', properties: { items: { type: 'array', items: gatewaySchema } } } },
+      },
+    },
+    async () => ({ items: await store.listGateways() }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/gateways/:id',
+    {
+      schema: {
+        tags: ['gateways'],
+        summary: 'One gateway, its devices and latest reports',
+        params: idParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              gateway: gatewaySchema,
+              devices: { type: 'array', items: deviceSchema },
+              reports: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const gateway = await store.getGateway(req.params.id);
+      if (!gateway) throw new NotFoundError('gateway', req.params.id);
+      const devices = await store.listDevices({ gatewayId: gateway.id, limit: 1000 });
+      const reports = await store.listReports(gateway.id, 10);
+      return { gateway, devices: devices.items, reports };
+    },
+  );
+
+  app.patch<{ Params: { id: string }; Body: AssetPatch }>(
+    '/api/gateways/:id',
+    {
+      schema: {
+        tags: ['gateways'],
+        summary: 'Edit a gateway’s asset data and lifecycle',
+        params: idParams,
+        body: assetPatchSchema,
+        response: { 200: gatewaySchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const updated = await store.updateGatewayAsset(req.params.id, req.body, clock.now());
+      if (!updated) throw new NotFoundError('gateway', req.params.id);
+      await platform.recordEvent('updated', 'gateway', updated.id, clock.now(), {
+        fields: Object.keys(req.body),
+      });
+      return updated;
+    },
+  );
+
+  app.get<{ Querystring: DeviceListQuery }>(
+    '/api/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Devices, filtered and paged',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            gateway: { type: 'string' },
+            contract: { type: 'string' },
+            type: { type: 'string' },
+            lifecycle: lifecycleSchema,
+            online: { type: 'boolean' },
+            tag: { type: 'string' },
+            q: { type: 'string', description: 'search in id, name and location' },
+            ...pageQuery,
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              items: { type: 'array', items: deviceSchema },
+              total: { type: 'integer' },
+              offset: { type: 'integer' },
+              limit: { type: 'integer' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      return store.listDevices({
+        gatewayId: q.gateway,
+        contractId: q.contract,
+        type: q.type,
+        lifecycle: q.lifecycle,
+        online: q.online,
+        tag: q.tag,
+        search: q.q,
+        offset: q.offset,
+        limit: q.limit,
+      });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'One device with its latest values',
+        params: idParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              device: deviceSchema,
+              latest: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const device = await store.getDevice(req.params.id);
+      if (!device) throw new NotFoundError('device', req.params.id);
+      return { device, latest: await store.latest(device.id) };
+    },
+  );
+
+  app.patch<{
+    Params: { id: string };
+    Body: AssetPatch & { pollMs?: number | null; contractId?: string | null };
+  }>(
+    '/api/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Edit a device’s asset data, lifecycle, poll interval or contract',
+        params: idParams,
+        body: devicePatchSchema,
+        response: { 200: deviceSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const updated = await store.updateDeviceAsset(req.params.id, req.body, clock.now());
+      if (!updated) throw new NotFoundError('device', req.params.id);
+      await platform.recordEvent('updated', 'device', updated.id, clock.now(), {
+        fields: Object.keys(req.body),
+      });
+      return updated;
+    },
+  );
+}
