@@ -129,9 +129,9 @@ function expandType(f: Obj, path: string, cx: Cx): { f: Obj; cx: Cx } {
 function kindOf(f: Obj, path: string): string {
   if (typeof f.type === 'string') return f.type;
   if (f.type !== undefined) throw new ContractError(`${path}.type`, 'expected a type name');
-  if (f.seq !== undefined) return 'struct';
-  if (f.on !== undefined) return 'switch';
   if (f.ops !== undefined) return 'transform';
+  if (f.on !== undefined) return 'switch';
+  if (f.seq !== undefined) return 'struct';
   if (f.value !== undefined) return 'value';
   if (f.const !== undefined) return typeof f.const === 'number' ? 'u8' : 'bytes';
   if (f.size !== undefined) return 'skip';
@@ -295,8 +295,10 @@ function compileValueOptions(f: Obj, path: string): ((v: unknown) => unknown) | 
   }
   if (f.enum !== undefined) {
     const table = new Map<string, unknown>();
-    for (const [k, label] of Object.entries(asObject(f.enum, `${path}.enum`)))
-      table.set(normalizeKey(k), label);
+    for (const [k, label] of Object.entries(asObject(f.enum, `${path}.enum`))) {
+      table.set(k, label); // '00010000' (a string value) and 16 ('0x10' or '16') both match
+      if (!table.has(normalizeKey(k))) table.set(normalizeKey(k), label);
+    }
     steps.push((v) => {
       const hit = table.get(String(v));
       return hit === undefined ? v : hit;
