@@ -5,7 +5,7 @@ import { loadContract } from './load.ts';
 import type { Contract } from './types.ts';
 
 // Order matters for detection: contracts with strong framing (markers, checksums) come first.
-const BUILTIN_IDS = ['dlt645-2007', 'modbus-rtu', 'modbus-tcp'] as const;
+const BUILTIN_IDS = ['dlt645-2007', 'modbus-rtu', 'modbus-tcp', 'acme-th10', 'cayenne-lpp'] as const;
 
 const cache = new Map<string, Contract>();
 
