@@ -57,11 +57,12 @@ export function decodeDataGroup(
       identifiedBy = IdentifiedBy.Registry;
     }
     if (!contract) {
-      contract = contracts.detect(frame.raw);
+      // Contracts get copies: the stored raw frame must stay exactly as received, whatever a decoder does.
+      contract = contracts.detect(Uint8Array.from(frame.raw));
       identifiedBy = contract ? IdentifiedBy.Detected : IdentifiedBy.Unknown;
     }
     const result = contract
-      ? contract.decode(frame.raw, frame.ctx)
+      ? contract.decode(Uint8Array.from(frame.raw), frame.ctx)
       : ({ ok: false, error: { offset: 0, reason: UNKNOWN_CONTRACT_REASON } } as const);
     const contractId = contract?.id ?? (frame.c || null);
     const points = result.ok ? result.points : [];

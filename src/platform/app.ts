@@ -1,0 +1,68 @@
+// Wiring of the platform as one unit: store, contracts, core, broker attachment and HTTP API.
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { attachToBroker, type LocalBroker } from './broker-attach.ts';
+import type { Clock } from './clock.ts';
+import type { PlatformConfig } from './config.ts';
+import { ContractRegistry, type ContractSource } from './contract-registry.ts';
+import { buildApi, type ApiOptions } from './http/server.ts';
+import { Platform } from './platform.ts';
+import { openPostgresStore, openSqliteStore, type PlatformStore } from './store/index.ts';
+
+export const DEFAULT_HTTP_PORT = 8080;
+export const SQLITE_FILE = 'platform.db';
+
+export interface PlatformAppOptions {
+  /** SQLite database under this directory, unless `postgresUrl` is given. */
+  dataDir?: string;
+  postgresUrl?: string;
+  config?: Partial<PlatformConfig>;
+  broker?: LocalBroker;
+  /** Start the HTTP API on this port (0 = any free port); omit to not listen. */
+  http?: { host: string; port: number; plugins?: ApiOptions['plugins'] };
+  logger?: Logger;
+  clock?: Clock;
+  contractSource?: ContractSource;
+}
+
+export interface PlatformApp {
+  platform: Platform;
+  store: PlatformStore;
+  api: FastifyInstance;
+  /** Base URL of the HTTP API when it listens. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+export async function startPlatformApp(options: PlatformAppOptions): Promise<PlatformApp> {
+  const store = options.postgresUrl
+    ? await openPostgresStore(options.postgresUrl)
+    : await openSqliteStore(join(options.dataDir ?? 'data', SQLITE_FILE));
+  const contracts = new ContractRegistry(store, options.contractSource);
+  await contracts.load();
+  const logger = options.logger?.child({ component: 'platform' });
+  if (contracts.unavailable.length)
+    logger?.warn({ contracts: contracts.unavailable }, 'some contracts could not be loaded');
+  const platform = new Platform(options.config ?? {}, { store, contracts, clock: options.clock, logger });
+  await platform.start();
+  const attachment = options.broker ? attachToBroker(platform, options.broker) : undefined;
+  const api = await buildApi(platform, {
+    logger: options.logger?.child({ component: 'http' }),
+    plugins: options.http?.plugins,
+  });
+  let url: string | undefined;
+  if (options.http) url = await api.listen({ host: options.http.host, port: options.http.port });
+  return {
+    platform,
+    store,
+    api,
+    url,
+    async close() {
+      await api.close();
+      attachment?.detach();
+      await platform.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Attaches the platform to the broker in process (SPEC/STYLE: a local client, not loopback TCP): it
+// subscribes to every gateway's uplink and publishes downlinks and decoded telemetry through the same
+// routing as network clients.
+import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
+import type { Platform } from './platform.ts';
+
+/** The part of the broker the platform needs (src/broker Broker satisfies it). */
+export interface LocalBroker {
+  createLocalClient(clientId: string): {
+    subscribe(
+      filter: string,
+      options: { qos: 0 | 1 | 2 },
+      onMessage: (msg: { topic: string; payload: Buffer }) => void,
+    ): void;
+    publish(topic: string, payload: Buffer, options?: { qos?: 0 | 1 | 2 }): void;
+    close(): void;
+  };
+}
+
+export const PLATFORM_CLIENT_ID = 'mqiot-platform';
+
+export function attachToBroker(platform: Platform, broker: LocalBroker): { detach(): void } {
+  const client = broker.createLocalClient(PLATFORM_CLIENT_ID);
+  platform.attach({ publish: (topic, payload, options) => client.publish(topic, payload, options) });
+  client.subscribe(ALL_GATEWAYS_UP_FILTER, { qos: 1 }, (msg) =>
+    platform.handleUplink(msg.topic, msg.payload),
+  );
+  return { detach: () => client.close() };
+}
