@@ -115,8 +115,9 @@ export class Connection implements ChannelOutput {
     this.ended = true;
     if (this.corked) this.uncork();
     const stream = this.stream;
-    stream.end(() => stream.destroy());
-    // a peer that never reads must not keep the socket open
+    // half-close: the client can still read our last packets (DISCONNECT) and its own writes
+    // don't fail; a peer that never closes its side is cut off shortly after
+    stream.end();
     setTimeout(() => stream.destroy(), 2000).unref();
   }
 

@@ -28,6 +28,7 @@ export interface BrokerDeps {
 
 const NEVER = 0xffffffff;
 const PLAN_CACHE_LIMIT = 10_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class BrokerCore extends EventEmitter {
   readonly options: Readonly<BrokerOptions>;
@@ -216,12 +217,15 @@ export class BrokerCore extends EventEmitter {
         if (delay === 0) this.publishWill(will);
         else {
           session.pendingWill = will;
-          session.willTimer = this.clock.setTimeout(() => {
-            session.willTimer = undefined;
-            const w = session.pendingWill;
-            session.pendingWill = undefined;
-            if (w !== undefined) this.publishWill(w);
-          }, delay * 1000);
+          session.willTimer = this.clock.setTimeout(
+            () => {
+              session.willTimer = undefined;
+              const w = session.pendingWill;
+              session.pendingWill = undefined;
+              if (w !== undefined) this.publishWill(w);
+            },
+            Math.min(delay * 1000, MAX_TIMER_MS),
+          );
           session.willTimer.unref?.();
         }
       }
@@ -234,15 +238,19 @@ export class BrokerCore extends EventEmitter {
 
   private scheduleExpiry(session: Session, disconnectedAt: number): void {
     if (session.expiryInterval === NEVER) return;
-    const left = disconnectedAt + session.expiryInterval * 1000 - this.clock.now();
-    session.expiryTimer = this.clock.setTimeout(
-      () => {
+    const endsAt = disconnectedAt + session.expiryInterval * 1000;
+    const arm = (): void => {
+      // timers hold at most 2^31-1 ms; long expiries re-arm until the end is reached
+      const left = Math.min(Math.max(0, endsAt - this.clock.now()), MAX_TIMER_MS);
+      session.expiryTimer = this.clock.setTimeout(() => {
         session.expiryTimer = undefined;
-        if (session.link === null) this.destroySession(session);
-      },
-      Math.max(0, left),
-    );
-    session.expiryTimer.unref?.();
+        if (session.link !== null) return;
+        if (endsAt > this.clock.now()) arm();
+        else this.destroySession(session);
+      }, left);
+      session.expiryTimer.unref?.();
+    };
+    arm();
   }
 
   protected cancelTimers(session: Session): void {
