@@ -2,7 +2,7 @@
 // debugging. This file is the codec and the validator; it knows nothing of MQTT or of devices.
 import { Encoder } from 'cbor-x';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 1 as const;
 
 export const EnvelopeKind = {
   Data: 'data',

@@ -1,0 +1,492 @@
+// The gateway: wires devices, the state machines (poll schedule, batching, online status, reports,
+// command cache) and the disk queue to one MQTT session. All protocol decisions live in the machines;
+// this file turns their answers into sockets, timers and publishes.
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { builtinContract, loadContract, type Contract } from '../contracts/index.ts';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  PROTOCOL_VERSION,
+  type DownlinkEnvelope,
+  type Envelope,
+  type Frame,
+} from '../protocol/envelope.ts';
+import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts';
+import { Batcher } from './batcher.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { CommandCache, type CommandOutcome } from './command-cache.ts';
+import type { DeviceConfig, GatewayConfig } from './config.ts';
+import { Device } from './device.ts';
+import { listenTcp, listenUdp, type PushListener } from './links/push-listener.ts';
+import { StreamLink, tcpOpener, type DeviceLink } from './links/stream-link.ts';
+import { MqttSession } from './mqtt-session.ts';
+import { OnlineTracker } from './online.ts';
+import { Outbox } from './outbox.ts';
+import { PollScheduler } from './poll-scheduler.ts';
+import { ReportTracker } from './reports.ts';
+import { buildReport, buildStatus, type GatewayStats } from './status.ts';
+import { UplinkWindow } from './uplink-window.ts';
+
+export const SOFTWARE = 'mqiot-gateway 0.1.0';
+
+export interface GatewayDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** Resolves a device's contract (built-in id or file); defaults to built-ins and YAML/JSON files. */
+  contracts?: (ref: string) => Contract;
+  /** Opens a serial line (tests and the CLI use the `serialport` package). */
+  openSerial?: (path: string, baudRate: number) => Promise<import('node:stream').Duplex>;
+}
+
+function defaultContract(ref: string): Contract {
+  return /\.(ya?ml|json)$/i.test(ref) ? loadContract(readFileSync(ref, 'utf8')) : builtinContract(ref);
+}
+
+async function defaultOpenSerial(path: string, baudRate: number) {
+  const { openSerial } = await import('../sim/serial.ts');
+  return openSerial(path, baudRate);
+}
+
+export class Gateway {
+  readonly stats: GatewayStats = {
+    startedAt: 0,
+    framesQueued: 0,
+    groupsQueued: 0,
+    published: 0,
+    commandsExecuted: 0,
+    commandsCached: 0,
+    queries: 0,
+    reportsQueued: 0,
+    reportsResent: 0,
+    reportsAcked: 0,
+    heartbeats: 0,
+    badDownlink: 0,
+  };
+  /** Push listeners' ports by device id (useful with port 0). */
+  readonly listenerPorts = new Map<string, number>();
+
+  private readonly clock: Clock;
+  private readonly log: Logger | undefined;
+  private readonly devices = new Map<string, Device>();
+  private readonly links = new Map<string, DeviceLink>();
+  private readonly listeners: PushListener[] = [];
+  private readonly online: OnlineTracker;
+  private readonly batcher: Batcher;
+  private readonly commands: CommandCache;
+  private readonly window: UplinkWindow;
+  private outbox!: Outbox;
+  private reports!: ReportTracker;
+  private scheduler!: PollScheduler;
+  private session!: MqttSession;
+  private birthSeq = 0;
+  private birthSent = false;
+  private timer: unknown;
+  private wakeAt = Infinity;
+  private stopped = false;
+
+  constructor(
+    readonly config: GatewayConfig,
+    private readonly deps: GatewayDeps = {},
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger?.child({ component: 'gateway', gw: config.id });
+    this.online = new OnlineTracker(config.heartbeat.validIntervalMs);
+    this.batcher = new Batcher(config.batching);
+    this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
+    this.window = new UplinkWindow(config.queue.inflight);
+  }
+
+  get isOnline(): boolean {
+    return this.online.online;
+  }
+  get queueDepth(): number {
+    return this.outbox?.depth ?? 0;
+  }
+  get epoch(): string {
+    return this.outbox.epoch;
+  }
+
+  async start(): Promise<void> {
+    const now = this.clock.now();
+    this.stats.startedAt = now;
+    this.outbox = new Outbox(this.config.queue);
+    this.reports = new ReportTracker(this.config.reports, now);
+    const contracts = this.deps.contracts ?? defaultContract;
+    const pollEntries: { key: string; everyMs: number }[] = [];
+    try {
+      for (const dc of this.config.devices) {
+        const device = new Device(dc, contracts(dc.contract), await this.linkFor(dc), () => this.clock.now());
+        this.devices.set(dc.id, device);
+        dc.poll.forEach((p, i) => pollEntries.push({ key: `${dc.id}#${i}`, everyMs: p.everyMs }));
+      }
+    } catch (err) {
+      await this.closeDevices();
+      this.outbox.close();
+      throw err;
+    }
+    this.scheduler = new PollScheduler(pollEntries, now);
+    this.session = new MqttSession(
+      this.config.mqtt,
+      gatewayDownTopic(this.config.id),
+      gatewayUpTopic(this.config.id),
+      {
+        onConnect: (sessionPresent) => this.onConnect(sessionPresent),
+        onClose: () => this.onClose(),
+        onMessage: (_topic, payload) => this.onDownlink(payload),
+        onError: (err) => this.log?.warn({ err: err.message }, 'mqtt error'),
+      },
+    );
+    this.birthSeq = this.outbox.reserveSeq();
+    this.session.start(this.willPayload('connection lost'));
+    this.log?.info(
+      {
+        devices: this.devices.size,
+        epoch: this.outbox.epoch,
+        nextSeq: this.outbox.nextSeq,
+        queued: this.outbox.depth,
+      },
+      'gateway started',
+    );
+    this.wake();
+  }
+
+  /** Stops polling, queues what is batched, says goodbye (will with reason shutdown) and closes. */
+  async stop(options: { graceful?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clock.clearTimeout(this.timer);
+    for (const group of this.batcher.flush()) this.queueData(group);
+    if (options.graceful !== false && this.session.connected) {
+      await new Promise<void>((resolve) =>
+        this.session.publish(this.willPayload('shutdown'), 1, () => resolve()),
+      );
+      await this.session.stop();
+    } else {
+      await this.session.kill();
+    }
+    await this.closeDevices();
+    this.outbox.close();
+    this.log?.info('gateway stopped');
+  }
+
+  status(devs?: string[]): { complete: boolean; status: Record<string, unknown>; error?: string } {
+    return buildStatus(this.snapshot(), devs);
+  }
+
+  // ---- devices -------------------------------------------------------------------------------------
+
+  private async linkFor(dc: DeviceConfig): Promise<DeviceLink | undefined> {
+    const t = dc.transport;
+    if (t.type === 'udp-listen' || t.type === 'tcp-listen') {
+      const onFrame = (raw: Buffer) => this.onPushedFrame(dc.id, raw);
+      const contract = (this.deps.contracts ?? defaultContract)(dc.contract);
+      const listener =
+        t.type === 'udp-listen'
+          ? await listenUdp(t.host, t.port, onFrame)
+          : await listenTcp(t.host, t.port, (s) => contract.split(s), onFrame);
+      this.listeners.push(listener);
+      this.listenerPorts.set(dc.id, listener.port);
+      return undefined;
+    }
+    // devices on the same serial line or TCP endpoint share one link (an RS-485 bus, a Modbus gateway)
+    const key = t.type === 'serial' ? `serial:${t.path}` : `tcp:${t.host}:${t.port}`;
+    let link = this.links.get(key);
+    if (!link) {
+      const openSerial = this.deps.openSerial ?? defaultOpenSerial;
+      link =
+        t.type === 'serial'
+          ? new StreamLink(key, () => openSerial(t.path, t.baudRate))
+          : new StreamLink(key, tcpOpener(t.host, t.port));
+      this.links.set(key, link);
+    }
+    return link;
+  }
+
+  private async closeDevices(): Promise<void> {
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await Promise.all(this.listeners.map((l) => l.close()));
+  }
+
+  private onPushedFrame(dev: string, raw: Buffer): void {
+    const device = this.devices.get(dev);
+    if (!device || this.stopped) return;
+    device.health.lastPoll = device.health.lastOk = this.clock.now();
+    this.addFrame({ dev, c: device.contract.id, ts: this.clock.now(), seq: device.nextFrameSeq(), raw });
+  }
+
+  private runPoll(key: string): void {
+    const [dev, index] = key.split('#') as [string, string];
+    const device = this.devices.get(dev)!;
+    const req = device.config.poll[Number(index)]!;
+    device
+      .poll(req)
+      .then(
+        (answer) => {
+          if (this.stopped) return;
+          const frame: Frame = {
+            dev,
+            c: device.contract.id,
+            ts: this.clock.now(),
+            seq: device.nextFrameSeq(),
+            raw: answer.raw,
+            ctx: answer.ctx,
+          };
+          this.addFrame(frame);
+        },
+        (err: unknown) => this.log?.warn({ dev, req: req.name, err: (err as Error).message }, 'poll failed'),
+      )
+      .finally(() => {
+        this.scheduler.done(key);
+        this.wake();
+      })
+      .catch(() => undefined);
+  }
+
+  private addFrame(frame: Frame): void {
+    for (const group of this.batcher.add(frame, this.clock.now())) this.queueData(group);
+    this.wake();
+  }
+
+  // ---- uplink: everything ordered goes through the disk queue --------------------------------------
+
+  private queueData(frames: Frame[]): void {
+    this.stats.framesQueued += frames.length;
+    this.stats.groupsQueued++;
+    this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames }));
+  }
+
+  private head(seq: number) {
+    return { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, gw: this.config.id, seq, ts: this.clock.now() };
+  }
+
+  private enqueue(kind: string, build: (seq: number) => Envelope): number | undefined {
+    const result = this.outbox.append(kind, (seq) => encodeEnvelope(build(seq)));
+    if ('refused' in result) {
+      this.log?.warn({ kind, policy: 'drop-newest' }, 'disk queue full: message dropped');
+      return undefined;
+    }
+    if (result.dropped !== undefined) {
+      this.window.forget(result.dropped);
+      this.log?.warn(
+        { seq: result.dropped, policy: 'drop-oldest' },
+        'disk queue full: oldest message dropped',
+      );
+    }
+    if (kind === 'report') this.reports.onQueued(result.seq, result.payload);
+    this.pump();
+    return result.seq;
+  }
+
+  /** Sends queued messages in seq order while the link is usable (connected and online). */
+  private pump(): void {
+    if (this.stopped || !this.session?.connected || !this.online.online) return;
+    const room = this.window.room;
+    if (room === 0) return;
+    for (const row of this.outbox.peekAfter(this.window.after, room)) {
+      this.window.sent(row.seq);
+      this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
+        if (err) return; // connection lost: onClose resets the window and the message goes again
+        this.outbox.remove(row.seq);
+        this.stats.published++;
+        if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
+        if (this.window.acked(row.seq)) this.pump();
+      });
+    }
+  }
+
+  // ---- MQTT session --------------------------------------------------------------------------------
+
+  private willPayload(reason: string): Buffer {
+    return encodeEnvelope({ ...this.head(this.birthSeq), k: 'will', epoch: this.outbox.epoch, reason });
+  }
+
+  private onConnect(sessionPresent: boolean): void {
+    if (this.stopped) return;
+    const devices = [...this.devices.values()].map((d) => ({
+      dev: d.config.id,
+      c: d.contract.id,
+      ...(d.config.model ? { model: d.config.model } : {}),
+      ...(d.config.poll.length ? { pollMs: Math.min(...d.config.poll.map((p) => p.everyMs)) } : {}),
+      transport: d.config.transport.type,
+      address:
+        'path' in d.config.transport
+          ? d.config.transport.path
+          : `${d.config.transport.host}:${d.config.transport.port}`,
+    }));
+    const birth = encodeEnvelope({
+      ...this.head(this.birthSeq),
+      k: 'birth',
+      epoch: this.outbox.epoch,
+      sw: SOFTWARE,
+      devices,
+    });
+    this.session.publish(birth, 1, () => undefined);
+    this.birthSent = true;
+    this.log?.info({ sessionPresent, birthSeq: this.birthSeq, queued: this.outbox.depth }, 'connected');
+    this.pump();
+  }
+
+  private onClose(): void {
+    this.window.reset();
+    const change = this.online.onDisconnect(this.clock.now());
+    if (change) this.log?.warn({ queued: this.outbox.depth }, 'offline: connection lost, buffering to disk');
+    if (this.birthSent && !this.stopped) {
+      // the next connection gets a new birth; its will must carry that birth's seq
+      this.birthSeq = this.outbox.reserveSeq();
+      this.birthSent = false;
+      this.session.setWill(this.willPayload('connection lost'));
+    }
+  }
+
+  private onDownlink(payload: Buffer): void {
+    let msg: Envelope;
+    try {
+      msg = decodeEnvelope(payload);
+    } catch (err) {
+      this.stats.badDownlink++;
+      this.log?.warn({ err: (err as Error).message }, 'bad downlink message ignored');
+      return;
+    }
+    if (msg.gw !== this.config.id) return;
+    this.handleDownlink(msg as DownlinkEnvelope);
+    this.wake();
+  }
+
+  private handleDownlink(msg: DownlinkEnvelope): void {
+    const now = this.clock.now();
+    switch (msg.k) {
+      case 'heartbeat': {
+        this.stats.heartbeats++;
+        const change = this.online.onHeartbeat(now); // [SPEC heartbeat] online = 1, last communication = now
+        if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
+        this.pump(); // breakpoint resume
+        return;
+      }
+      case 'cmd':
+        return this.onCommand(msg.id, msg.dev, msg.action, msg.params);
+      case 'query': {
+        this.stats.queries++;
+        const { complete, status, error } = this.status(msg.devs);
+        this.enqueue('status', (seq) => ({
+          ...this.head(seq),
+          k: 'status',
+          id: msg.id,
+          complete,
+          status,
+          ...(error ? { error } : {}),
+        }));
+        return;
+      }
+      case 'report-ack':
+        if (this.reports.onAck(msg.ack)) this.stats.reportsAcked++;
+        return;
+    }
+  }
+
+  private onCommand(id: string, dev: string, action: string, params: Record<string, unknown>): void {
+    const decision = this.commands.begin(id, this.clock.now());
+    if (decision.action === 'in-progress') return; // its result is on the way
+    if (decision.action === 'cached') {
+      this.stats.commandsCached++;
+      this.sendResult(id, dev, decision.outcome, true); // [SPEC control command] not executed twice
+      return;
+    }
+    this.stats.commandsExecuted++;
+    this.execute(dev, action, params).then((outcome) => {
+      this.commands.complete(id, outcome, this.clock.now());
+      if (!this.stopped) this.sendResult(id, dev, outcome, false);
+    });
+  }
+
+  private async execute(
+    dev: string,
+    action: string,
+    params: Record<string, unknown>,
+  ): Promise<CommandOutcome> {
+    const device = this.devices.get(dev);
+    if (!device) return { ok: false, error: `unknown device '${dev}'` };
+    if (action === 'poll') {
+      device.config.poll.forEach((_, i) => this.scheduler.trigger(`${dev}#${i}`, this.clock.now()));
+      this.wake();
+      return { ok: true, result: { polls: device.config.poll.length } };
+    }
+    return device.command(action, params);
+  }
+
+  private sendResult(id: string, dev: string, outcome: CommandOutcome, cached: boolean): void {
+    this.enqueue('cmd-result', (seq) => ({
+      ...this.head(seq),
+      k: 'cmd-result',
+      id,
+      dev,
+      ok: outcome.ok,
+      ...(outcome.result ? { result: outcome.result } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(cached ? { cached: true } : {}),
+    }));
+  }
+
+  // ---- timers: one wake-up at the earliest deadline of all machines ---------------------------------
+
+  private wake(): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    if (this.online.tick(now))
+      this.log?.warn({ queued: this.outbox.depth }, 'offline: heartbeat lapsed, buffering to disk');
+    for (const group of this.batcher.tick(now)) this.queueData(group);
+    for (const key of this.scheduler.due(now)) this.runPoll(key);
+    const { makeReport, resend } = this.reports.tick(now, this.session.connected && this.online.online);
+    if (makeReport) {
+      this.stats.reportsQueued++;
+      this.enqueue('report', (seq) => ({
+        ...this.head(seq),
+        k: 'report',
+        report: buildReport(this.snapshot()),
+      }));
+    }
+    for (const r of resend) {
+      this.stats.reportsResent++;
+      this.session.publish(r.payload, this.config.mqtt.qos, (err) => {
+        if (!err) this.reports.onPublished(r.seq, this.clock.now());
+      });
+    }
+    const next = Math.min(
+      this.online.nextAt() ?? Infinity,
+      this.batcher.nextAt() ?? Infinity,
+      this.scheduler.nextAt() ?? Infinity,
+      this.reports.nextAt(),
+    );
+    if (next === this.wakeAt && this.timer !== undefined) return;
+    this.clock.clearTimeout(this.timer);
+    this.wakeAt = next;
+    if (next === Infinity) return;
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.wakeAt = Infinity;
+        this.wake();
+      },
+      Math.max(0, next - now),
+    );
+  }
+
+  private snapshot() {
+    return {
+      id: this.config.id,
+      now: this.clock.now(),
+      online: this.online.online,
+      connected: this.session?.connected ?? false,
+      lastCommunication: this.online.lastCommunication ?? null,
+      onlineChangedAt: this.online.changedAt ?? null,
+      epoch: this.outbox.epoch,
+      nextSeq: this.outbox.nextSeq,
+      queueDepth: this.outbox.depth,
+      dropped: this.outbox.dropped,
+      reportsPending: this.reports.unacknowledged.length,
+      reportsGivenUp: this.reports.givenUp,
+      stats: this.stats,
+      devices: [...this.devices.values()].map((d) => d.health),
+    };
+  }
+}

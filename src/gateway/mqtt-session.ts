@@ -1,0 +1,99 @@
+// The gateway's MQTT connection (MQTT.js): persistent session, will on the uplink topic (refreshed before
+// each reconnect so it names the birth of the connection it belongs to), downlink subscription, and
+// failover across the configured broker URLs.
+import mqtt, { type MqttClient } from 'mqtt';
+import type { GatewayConfig } from './config.ts';
+
+export interface SessionEvents {
+  /** CONNACK received and the downlink subscribed. */
+  onConnect(sessionPresent: boolean): void;
+  /** The connection is gone (MQTT.js reconnects by itself). */
+  onClose(): void;
+  onMessage(topic: string, payload: Buffer): void;
+  onError(err: Error): void;
+}
+
+export class MqttSession {
+  private client: MqttClient | undefined;
+  private connectedFlag = false;
+
+  constructor(
+    private readonly config: GatewayConfig['mqtt'],
+    private readonly downTopic: string,
+    private readonly upTopic: string,
+    private readonly events: SessionEvents,
+  ) {}
+
+  get connected(): boolean {
+    return this.connectedFlag;
+  }
+
+  start(will: Buffer): void {
+    const [first, ...rest] = this.config.urls.map((u) => new URL(u));
+    const servers = [first!, ...rest].map((u) => ({
+      host: u.hostname,
+      port: Number(u.port) || (u.protocol === 'mqtts:' ? 8883 : 1883),
+      protocol: u.protocol.replace(':', '') as 'mqtt',
+    }));
+    const client = mqtt.connect(this.config.urls[0]!, {
+      servers: servers.length > 1 ? servers : undefined,
+      clientId: this.config.clientId,
+      clean: false, // persistent session: downlink kept while we are away
+      protocolVersion: this.config.protocolVersion,
+      keepalive: this.config.keepalive,
+      reconnectPeriod: this.config.reconnectMs,
+      connectTimeout: 10_000,
+      username: this.config.username,
+      password: this.config.password,
+      properties:
+        this.config.protocolVersion === 5 ? { sessionExpiryInterval: this.config.sessionExpiry } : undefined,
+      will: { topic: this.upTopic, payload: will, qos: 1, retain: false },
+      resubscribe: true,
+      queueQoSZero: false,
+    });
+    this.client = client;
+    client.on('connect', (connack) => {
+      client.subscribe(this.downTopic, { qos: 1 }, (err) => {
+        if (err) {
+          this.events.onError(err);
+          return;
+        }
+        this.connectedFlag = true;
+        this.events.onConnect(connack.sessionPresent);
+      });
+    });
+    client.on('close', () => {
+      const was = this.connectedFlag;
+      this.connectedFlag = false;
+      if (was) this.events.onClose();
+    });
+    client.on('message', (topic, payload) => this.events.onMessage(topic, payload));
+    client.on('error', (err) => this.events.onError(err));
+  }
+
+  /** Replaces the will sent in the next CONNECT. */
+  setWill(payload: Buffer): void {
+    if (this.client) this.client.options.will = { topic: this.upTopic, payload, qos: 1, retain: false };
+  }
+
+  /** Publishes on the uplink; `done` runs when the broker acknowledged it (QoS 1/2) or it was written (QoS 0). */
+  publish(payload: Buffer, qos: 0 | 1 | 2, done: (err?: Error) => void): void {
+    if (!this.client || !this.connectedFlag) return done(new Error('not connected'));
+    this.client.publish(this.upTopic, payload, { qos, retain: false }, (err) => done(err ?? undefined));
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.connectedFlag = false;
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  /** Drops the connection without DISCONNECT (tests: the broker sees a lost connection and sends the will). */
+  async kill(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.connectedFlag = false;
+    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+  }
+}
