@@ -1,7 +1,176 @@
+// `mqiot up`: everything in one process — broker with contracts, platform, HTTP API — on SQLite under a
+// data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
+import { resolve } from 'node:path';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  loadConfig,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../config/index.ts';
+import { createLogger } from '../../log.ts';
+import { startAllInOne } from '../../platform/all-in-one.ts';
+import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
+import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
+import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'not built yet';
+export const summary =
+  'all in one: broker with contracts, platform and HTTP API on SQLite (--demo adds a simulated site)';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('up: not built yet');
+const DEFAULT_DATA_DIR = 'data';
+
+const HELP = `usage: mqiot up [options]
+
+Runs the broker (MQTT 3.1.1/5.0), the platform (decoding, registry, telemetry store, commands) and the
+HTTP API in one process, with an embedded SQLite database under the data directory.
+
+options:
+  --demo                  also start a simulated site: device simulators and a gateway polling them
+  --data-dir DIR          where the database (and the demo gateway's queue) live (default ./${DEFAULT_DATA_DIR})
+  --host HOST             interface for MQTT (default ${DEFAULT_CONFIG.broker.host})
+  --port PORT             MQTT over TCP (default ${DEFAULT_CONFIG.broker.port}; 0 = any free port)
+  --ws-port PORT|off      MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
+  --metrics-port PORT|off Prometheus /metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
+  --http-host HOST        interface for the HTTP API (default: same as --host)
+  --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+  --postgres URL          store in PostgreSQL instead of SQLite (postgres://user:pass@host/db)
+  --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
+  --command-timeout-ms MS command feedback timeout before a resend (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
+  --retention-days DAYS   delete readings older than this (default 0: keep forever)
+  --config FILE           broker configuration file (YAML/JSON, see config/mqiot.example.yaml)
+  --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
+  -h, --help              show this help
+
+Ctrl-C stops everything gracefully.`;
+
+const OPTIONS = {
+  demo: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'ws-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'http-host': { type: 'string' },
+  'http-port': { type: 'string' },
+  postgres: { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'command-timeout-ms': { type: 'string' },
+  'retention-days': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function intFlag(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new CliError(`up: --${flag} expects a whole number ${min}..${max}, got '${value}'`);
+  return n;
+}
+
+function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
+  if (value !== undefined && allowOff && /^(off|none)$/i.test(value)) return null;
+  return intFlag(flag, value, 0, 65535);
+}
+
+export function parseUpArgs(argv: string[]) {
+  const { values } = parseCommandArgs('up', argv, OPTIONS);
+  const broker: DeepPartial<MqiotConfig['broker']> = {
+    host: values.host,
+    port: portFlag('port', values.port, false) ?? undefined,
+    wsPort: portFlag('ws-port', values['ws-port'], true),
+    metricsPort: portFlag('metrics-port', values['metrics-port'], true),
+  };
+  const overrides: DeepPartial<MqiotConfig> = { broker };
+  if (values['log-level'] !== undefined)
+    overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
+  const platform: Partial<PlatformConfig> = {};
+  const heartbeat = intFlag('heartbeat-ms', values['heartbeat-ms'], 1);
+  if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
+  const timeout = intFlag('command-timeout-ms', values['command-timeout-ms'], 1);
+  if (timeout !== undefined) platform.commandTimeoutMs = timeout;
+  const retention = intFlag('retention-days', values['retention-days'], 0);
+  if (retention !== undefined) platform.retentionDays = retention;
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
+    throw new CliError(`up: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+  }
+  return {
+    help: values.help === true,
+    demo: values.demo === true,
+    dataDir: resolve(values['data-dir'] ?? DEFAULT_DATA_DIR),
+    httpHost: values['http-host'],
+    httpPort: portFlag('http-port', values['http-port'], false) ?? DEFAULT_HTTP_PORT,
+    postgres: values.postgres,
+    file: values.config,
+    overrides,
+    platform,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseUpArgs(argv);
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let config: MqiotConfig;
+  try {
+    config = loadConfig({ file: args.file, overrides: args.overrides });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+  const logger = createLogger({ level: config.log.level });
+  const demo = args.demo ? (await import('../../platform/demo/site.ts')).startDemoSite : undefined;
+  let system;
+  try {
+    system = await startAllInOne({
+      broker: config.broker,
+      dataDir: args.dataDir,
+      http: { host: args.httpHost ?? config.broker.host, port: args.httpPort },
+      postgresUrl: args.postgres,
+      platform: args.platform,
+      logger,
+      demo,
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`up: cannot listen: ${e.message}`, 1, { cause: err });
+    throw err;
+  }
+  logger.info(
+    { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, dataDir: args.dataDir, demo: args.demo },
+    'mqiot up: running',
+  );
+  process.stderr.write(
+    `mqiot up: MQTT ${system.mqttUrl}  API ${system.httpUrl}/api (OpenAPI: ${system.httpUrl}/api/docs)  data ${args.dataDir}` +
+      `${args.demo ? '  (demo site running)' : ''}\n`,
+  );
+  const signal = await waitForSignal();
+  logger.info({ signal }, 'shutting down');
+  await system.close();
+  logger.info('stopped');
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(130));
+      resolveSignal(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }

@@ -19,8 +19,8 @@ export interface ApiOptions {
 
 export async function buildApi(platform: Platform, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger,
-    disableRequestLogging: !options.logger,
+    // Request lines at info would drown the ingest logs; the API logs warnings and errors only.
+    loggerInstance: options.logger?.child({}, { level: 'warn' }),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
     bodyLimit: 2 * 1024 * 1024,
   }) as unknown as FastifyInstance;

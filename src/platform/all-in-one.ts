@@ -1,0 +1,82 @@
+// `mqiot up`: broker with its listeners, the platform attached in process, and the HTTP API, in one
+// process on SQLite under a data directory; optionally a simulated demo site.
+import { mkdirSync } from 'node:fs';
+import { Broker } from '../broker/index.ts';
+import { startListeners, type Listener } from '../broker/server/index.ts';
+import type { BrokerConfig } from '../config/schema.ts';
+import type { Logger } from 'pino';
+import { startPlatformApp, type PlatformApp } from './app.ts';
+import type { PlatformConfig } from './config.ts';
+
+export interface AllInOneOptions {
+  broker: BrokerConfig;
+  dataDir: string;
+  http: { host: string; port: number };
+  postgresUrl?: string;
+  platform?: Partial<PlatformConfig>;
+  logger: Logger;
+  /** Starts the simulated site once broker and platform run; returns how to stop it. */
+  demo?: (ctx: { mqttUrl: string; dataDir: string; logger: Logger }) => Promise<{ close(): Promise<void> }>;
+}
+
+export interface AllInOne {
+  broker: Broker;
+  listeners: Listener[];
+  app: PlatformApp;
+  mqttUrl: string;
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 2000;
+
+export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
+  const { logger } = options;
+  mkdirSync(options.dataDir, { recursive: true });
+  const broker = new Broker(options.broker.mqtt, { logger: logger.child({ component: 'broker' }) });
+  const listeners = await startListeners(broker, options.broker, logger.child({ component: 'server' })).catch(
+    async (err) => {
+      await broker.close();
+      throw err;
+    },
+  );
+  let app: PlatformApp;
+  try {
+    app = await startPlatformApp({
+      dataDir: options.dataDir,
+      postgresUrl: options.postgresUrl,
+      broker,
+      http: options.http,
+      config: options.platform,
+      logger,
+    });
+  } catch (err) {
+    await closeBroker(broker, listeners);
+    throw err;
+  }
+  const tcp = listeners.find((l) => l.transport === 'tcp');
+  const mqttHost = !tcp || tcp.host === '0.0.0.0' || tcp.host === '::' ? '127.0.0.1' : tcp.host;
+  const mqttUrl = `mqtt://${mqttHost}:${tcp?.port ?? options.broker.port}`;
+  const httpUrl = app.url!.replace('0.0.0.0', '127.0.0.1');
+  let demo: { close(): Promise<void> } | undefined;
+  const close = async () => {
+    await demo?.close().catch((err) => logger.error({ err }, 'demo site close failed'));
+    await app.close().catch((err) => logger.error({ err }, 'platform close failed'));
+    await closeBroker(broker, listeners);
+  };
+  if (options.demo) {
+    try {
+      demo = await options.demo({ mqttUrl, dataDir: options.dataDir, logger });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  return { broker, listeners, app, mqttUrl, httpUrl, close };
+}
+
+async function closeBroker(broker: Broker, listeners: Listener[]): Promise<void> {
+  for (const l of listeners) l.stopAccepting();
+  await broker.close();
+  await Promise.all(listeners.map((l) => l.drain(SHUTDOWN_GRACE_MS)));
+}
