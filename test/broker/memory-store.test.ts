@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemorySessionStore } from '../../src/broker/store/memory.ts';
+import { runStoreSuite } from './store-suite.ts';
+import { connected, newBroker } from './fakes.ts';
+
+runStoreSuite('memory', () => new MemorySessionStore());
+
+test('memory: a new Broker on the same store restores sessions, subscriptions, queued messages and retained', () => {
+  const store = new MemorySessionStore();
+  const { broker: b1 } = newBroker({}, { store });
+  const a = connected(b1, 'keep', { properties: { sessionExpiryInterval: 3600 } });
+  a.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x/#', qos: 1 }] });
+  a.ch.handleTransportClosed();
+  b1.publish({ topic: 'x/1', payload: Buffer.from('while away'), qos: 1 });
+  b1.publish({ topic: 'r', payload: Buffer.from('kept'), qos: 0, retain: true });
+
+  const { broker: b2 } = newBroker({}, { store });
+  const back = connected(b2, 'keep', { clean: false, properties: { sessionExpiryInterval: 3600 } });
+  assert.equal((back.connack as { sessionPresent: boolean }).sessionPresent, true);
+  const got = back.out.take() as { cmd: string; topic: string; payload: Buffer }[];
+  assert.deepEqual(
+    got.map((p) => [p.cmd, p.topic, p.payload.toString()]),
+    [['publish', 'x/1', 'while away']],
+  );
+  back.ch.handlePacket({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'r', qos: 0 }] });
+  const [, retained] = back.out.take() as { topic: string; retain: boolean }[];
+  assert.equal(retained?.topic, 'r');
+  assert.equal(retained?.retain, true);
+});
