@@ -29,6 +29,8 @@ import { buildReport, buildStatus, type GatewayStats } from './status.ts';
 import { UplinkWindow } from './uplink-window.ts';
 
 export const SOFTWARE = 'mqiot-gateway 0.1.0';
+/** How long a graceful stop waits for the disk queue to drain. */
+export const DEFAULT_DRAIN_MS = 2000;
 
 export interface GatewayDeps {
   clock?: Clock;
@@ -83,6 +85,8 @@ export class Gateway {
   private birthSent = false;
   private timer: unknown;
   private wakeAt = Infinity;
+  private stopping = false;
+  private depthAtStop = 0;
   private stopped = false;
 
   constructor(
@@ -101,7 +105,10 @@ export class Gateway {
     return this.online.online;
   }
   get queueDepth(): number {
-    return this.outbox?.depth ?? 0;
+    return this.outboxDepth;
+  }
+  private get outboxDepth(): number {
+    return this.outbox?.isOpen ? this.outbox.depth : this.depthAtStop;
   }
   get epoch(): string {
     return this.outbox.epoch;
@@ -151,13 +158,19 @@ export class Gateway {
     this.wake();
   }
 
-  /** Stops polling, queues what is batched, says goodbye (will with reason shutdown) and closes. */
-  async stop(options: { graceful?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /**
+   * Stops polling, queues what is batched, sends what the link takes within `drainMs`, says goodbye
+   * (the will with reason shutdown) and closes. What is not sent stays in the disk queue for next time.
+   */
+  async stop(options: { graceful?: boolean; drainMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
     this.clock.clearTimeout(this.timer);
     for (const group of this.batcher.flush()) this.queueData(group);
-    if (options.graceful !== false && this.session.connected) {
+    const graceful = options.graceful !== false;
+    if (graceful) await this.drain(options.drainMs ?? DEFAULT_DRAIN_MS);
+    this.stopped = true;
+    if (graceful && this.session.connected) {
       await new Promise<void>((resolve) =>
         this.session.publish(this.willPayload('shutdown'), 1, () => resolve()),
       );
@@ -166,8 +179,15 @@ export class Gateway {
       await this.session.kill();
     }
     await this.closeDevices();
+    this.depthAtStop = this.outbox.depth;
     this.outbox.close();
-    this.log?.info('gateway stopped');
+    this.log?.info({ queued: this.depthAtStop }, 'gateway stopped');
+  }
+
+  private async drain(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.outbox.depth > 0 && this.session.connected && this.online.online && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
   }
 
   status(devs?: string[]): { complete: boolean; status: Record<string, unknown>; error?: string } {
@@ -210,7 +230,7 @@ export class Gateway {
 
   private onPushedFrame(dev: string, raw: Buffer): void {
     const device = this.devices.get(dev);
-    if (!device || this.stopped) return;
+    if (!device || this.stopping) return;
     device.health.lastPoll = device.health.lastOk = this.clock.now();
     this.addFrame({ dev, c: device.contract.id, ts: this.clock.now(), seq: device.nextFrameSeq(), raw });
   }
@@ -223,7 +243,7 @@ export class Gateway {
       .poll(req)
       .then(
         (answer) => {
-          if (this.stopped) return;
+          if (this.stopping) return;
           const frame: Frame = {
             dev,
             c: device.contract.id,
@@ -430,7 +450,7 @@ export class Gateway {
   // ---- timers: one wake-up at the earliest deadline of all machines ---------------------------------
 
   private wake(): void {
-    if (this.stopped) return;
+    if (this.stopping) return;
     const now = this.clock.now();
     if (this.online.tick(now))
       this.log?.warn({ queued: this.outbox.depth }, 'offline: heartbeat lapsed, buffering to disk');

@@ -77,6 +77,9 @@ export class Outbox {
     };
   }
 
+  get isOpen(): boolean {
+    return this.db.open;
+  }
   get depth(): number {
     return this.countValue;
   }
