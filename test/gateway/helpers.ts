@@ -31,10 +31,51 @@ export async function freePort(): Promise<number> {
 }
 
 export interface TestBroker {
+  name: string;
   url: string;
   port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+}
+
+/** Our broker (src/broker) in-process behind a net.Server on loopback; stop/start keep the port. */
+export async function startOurBroker(): Promise<TestBroker> {
+  const { Broker } = await import('../../src/broker/index.ts');
+  let port = 0;
+  let server: net.Server | undefined;
+  let broker: InstanceType<typeof Broker> | undefined;
+  const sockets = new Set<net.Socket>();
+  const handle: TestBroker = {
+    name: 'mqiot broker',
+    url: '',
+    port: 0,
+    async start() {
+      const b = new Broker();
+      broker = b;
+      server = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        b.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, '127.0.0.1', () => resolve());
+      });
+      port = (server.address() as net.AddressInfo).port;
+      handle.port = port;
+      handle.url = `mqtt://127.0.0.1:${port}`;
+    },
+    async stop() {
+      const s = server;
+      server = undefined;
+      if (!s) return;
+      await broker?.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+  await handle.start();
+  return handle;
 }
 
 /** Debian's Mosquitto on a free loopback port; stop/start keep the port (for outage tests). */
@@ -45,6 +86,7 @@ export async function startMosquitto(): Promise<TestBroker> {
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
   let child: ChildProcess | undefined;
   const broker: TestBroker = {
+    name: 'mosquitto',
     url: `mqtt://127.0.0.1:${port}`,
     port,
     async start() {
@@ -66,10 +108,6 @@ export async function startMosquitto(): Promise<TestBroker> {
     },
   };
   await broker.start();
-  const stop = broker.stop;
-  broker.stop = async () => {
-    await stop();
-  };
   process.once('exit', () => {
     child?.kill('SIGKILL');
     tmp.cleanup();

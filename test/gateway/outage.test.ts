@@ -6,7 +6,14 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import type { DataEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { FakePlatform, startMosquitto, tempDir, waitFor } from './helpers.ts';
+import {
+  FakePlatform,
+  startMosquitto,
+  startOurBroker,
+  tempDir,
+  waitFor,
+  type TestBroker,
+} from './helpers.ts';
 
 const VALID_MS = 600;
 
@@ -36,66 +43,72 @@ function assertEveryFrameOnceInOrder(groups: DataEnvelope[], devs: string[]): nu
   return total;
 }
 
-test('[SPEC heartbeat] outage: broker down longer than the valid interval, then breakpoint resume', async () => {
-  const broker = await startMosquitto();
-  const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-  const tmp = tempDir();
-  const platform = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
-  await platform.start();
-  const gw = new Gateway(
-    parseGatewayConfig({
-      gateway: { id: 'gw-out' },
-      mqtt: { urls: [broker.url], reconnectMs: 100 },
-      batching: { windowMs: 100 },
-      heartbeat: { validIntervalMs: VALID_MS },
-      reports: { intervalMs: 60_000 },
-      queue: { path: `${tmp.dir}/q.db`, inflight: 4 },
-      devices: [1, 2].map((unit) => ({
-        id: `pm-${unit}`,
-        contract: 'modbus-tcp',
-        transport: { type: 'tcp', host: '127.0.0.1', port: sims.modbusTcp!.port },
-        params: { unit },
-        poll: [{ message: 'read-input-registers', params: { start: 0, count: 4 }, everyMs: 50 }],
-      })),
-    }),
-  );
-  await gw.start();
-  try {
-    await waitFor('online with data', () => gw.isOnline && platform.of('data').length >= 3);
-    await broker.stop(); // cut the link
-    await waitFor('offline', () => !gw.isOnline);
-    const framesAtCut = gw.stats.framesQueued;
-    await new Promise((r) => setTimeout(r, VALID_MS * 2)); // longer than the valid interval
-    assert.ok(gw.stats.framesQueued > framesAtCut + 10, 'devices kept producing during the outage');
-    assert.ok(gw.queueDepth > 0, 'buffered to the disk queue');
-    await broker.start();
-    await platform.stop(); // its client lost the broker too: start a fresh one
-    const platform2 = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
-    await platform2.start();
-    await waitFor('gateway back online', () => gw.isOnline, 15_000);
-    const frames = gw.stats.framesQueued;
-    await waitFor(
-      'queue drained past the outage',
-      () => gw.queueDepth === 0 && gw.stats.framesQueued > frames + 5,
-      15_000,
+const BROKERS: [string, () => Promise<TestBroker>][] = [
+  ['mosquitto', startMosquitto],
+  ['mqiot broker', startOurBroker],
+];
+
+for (const [name, startBroker] of BROKERS)
+  test(`[SPEC heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
+    const broker = await startBroker();
+    const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
+    const tmp = tempDir();
+    const platform = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
+    await platform.start();
+    const gw = new Gateway(
+      parseGatewayConfig({
+        gateway: { id: 'gw-out' },
+        mqtt: { urls: [broker.url], reconnectMs: 100 },
+        batching: { windowMs: 100 },
+        heartbeat: { validIntervalMs: VALID_MS },
+        reports: { intervalMs: 60_000 },
+        queue: { path: `${tmp.dir}/q.db`, inflight: 4 },
+        devices: [1, 2].map((unit) => ({
+          id: `pm-${unit}`,
+          contract: 'modbus-tcp',
+          transport: { type: 'tcp', host: '127.0.0.1', port: sims.modbusTcp!.port },
+          params: { unit },
+          poll: [{ message: 'read-input-registers', params: { start: 0, count: 4 }, everyMs: 50 }],
+        })),
+      }),
     );
-    await gw.stop();
-    assert.equal(gw.queueDepth, 0, 'drained on stop');
-    await waitFor('the last groups reach the platform', () => platform2.of('will').length > 0);
-    // platform 2 holds everything after the reconnect; together with platform 1 it must be the complete stream
-    const all = new FakePlatform(broker.url, 'gw-out');
-    all.received.push(...platform.received, ...platform2.received);
-    const groups = applied(all);
-    const total = assertEveryFrameOnceInOrder(groups, ['pm-1', 'pm-2']);
-    assert.equal(total, gw.stats.framesQueued, 'every frame the gateway produced arrived');
-    await platform2.stop();
-  } finally {
-    await gw.stop();
-    await sims.close();
-    await broker.stop();
-    tmp.cleanup();
-  }
-});
+    await gw.start();
+    try {
+      await waitFor('online with data', () => gw.isOnline && platform.of('data').length >= 3);
+      await broker.stop(); // cut the link
+      await waitFor('offline', () => !gw.isOnline);
+      const framesAtCut = gw.stats.framesQueued;
+      await new Promise((r) => setTimeout(r, VALID_MS * 2)); // longer than the valid interval
+      assert.ok(gw.stats.framesQueued > framesAtCut + 10, 'devices kept producing during the outage');
+      assert.ok(gw.queueDepth > 0, 'buffered to the disk queue');
+      await broker.start();
+      await platform.stop(); // its client lost the broker too: start a fresh one
+      const platform2 = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
+      await platform2.start();
+      await waitFor('gateway back online', () => gw.isOnline, 15_000);
+      const frames = gw.stats.framesQueued;
+      await waitFor(
+        'queue drained past the outage',
+        () => gw.queueDepth === 0 && gw.stats.framesQueued > frames + 5,
+        15_000,
+      );
+      await gw.stop();
+      assert.equal(gw.queueDepth, 0, 'drained on stop');
+      await waitFor('the last groups reach the platform', () => platform2.of('will').length > 0);
+      // platform 2 holds everything after the reconnect; together with platform 1 it must be the complete stream
+      const all = new FakePlatform(broker.url, 'gw-out');
+      all.received.push(...platform.received, ...platform2.received);
+      const groups = applied(all);
+      const total = assertEveryFrameOnceInOrder(groups, ['pm-1', 'pm-2']);
+      assert.equal(total, gw.stats.framesQueued, 'every frame the gateway produced arrived');
+      await platform2.stop();
+    } finally {
+      await gw.stop();
+      await sims.close();
+      await broker.stop();
+      tmp.cleanup();
+    }
+  });
 
 test('[SPEC heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
   const broker = await startMosquitto();
