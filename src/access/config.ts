@@ -29,7 +29,7 @@ export interface AccessOptions {
   readonly broker2: UpstreamConfig;
   /** How long Broker1 must stay up before PUBLISHes go back to it. */
   readonly failbackHoldMs: number;
-  /** Keep-alive the module uses towards each broker (seconds); silence is noticed after 1–1.25 × this. */
+  /** Keep-alive the module uses towards each broker (seconds); silence is noticed after 1–1.1 × this. */
   readonly upstreamKeepAlive: number;
   /** Limit for a broker's CONNACK (and any merged answer). */
   readonly connectTimeoutMs: number;

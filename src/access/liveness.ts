@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
  * Keep-alive of one upstream link, seen from our side (like nats.js core/src/heartbeats.ts).
  * We ping when the link has been quiet for half the keep-alive, so a live broker always answers
  * well within one keep-alive; a link that has received nothing for a whole keep-alive is dead.
- * Silence is therefore noticed after 1 to 1.25 keep-alives (with checks every quarter), below the
+ * Silence is therefore noticed after 1 to 1.1 keep-alives (checks every tenth), below the
  * 1.5 × keep-alive a broker itself would wait [MQTT-3.1.2-24].
  */
 export const LivenessVerdict = { Ok: 'ok', Ping: 'ping', Dead: 'dead' } as const;
@@ -24,7 +24,7 @@ export class Liveness {
 
   /** How often the edge should call `check()`. */
   get checkIntervalMs(): number {
-    return Math.max(10, Math.floor(this.keepAliveMs / 4));
+    return Math.max(10, Math.floor(this.keepAliveMs / 10));
   }
 
   received(isPingResponse = false): void {

@@ -96,11 +96,15 @@ export class Mosquitto {
 export class Relay {
   private readonly server: net.Server;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private readonly sockets = new Set<net.Socket>();
   frozen = false;
   port = 0;
 
   constructor(private readonly targetPort: number) {
     this.server = net.createServer((client) => {
+      this.sockets.add(client);
+      client.on('close', () => this.sockets.delete(client));
+      client.on('error', () => {});
       if (this.frozen) return; // accepted but never answered: silent
       const upstream = net.connect({ host: '127.0.0.1', port: this.targetPort });
       const pair: [net.Socket, net.Socket] = [client, upstream];
@@ -140,6 +144,7 @@ export class Relay {
       b.destroy();
     }
     this.pairs.clear();
+    for (const s of this.sockets) s.destroy();
     this.frozen = false;
   }
 
@@ -149,6 +154,7 @@ export class Relay {
       a.destroy();
       b.destroy();
     }
+    for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
