@@ -20,7 +20,7 @@ const PUSH_SENSORS = [21, 22];
  * undoes the 0x33 offset in the caller's buffer, so the raw frame the gateway forwards would arrive
  * altered. The demo's contracts therefore drop `transaction` where it is foreign and decode copies.
  */
-function demoContract(ref: string): Contract {
+export function demoContract(ref: string): Contract {
   const contract = builtinContract(ref);
   return Object.assign(Object.create(contract) as Contract, {
     encode: (message: string, params: Record<string, unknown>) => {

@@ -1,0 +1,221 @@
+// End to end: device simulators → gateway → broker (in process) → contracts stage → platform → HTTP API.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import { loadConfig } from '../../src/config/index.ts';
+import { Gateway, parseGatewayConfig, type GatewayConfig } from '../../src/gateway/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
+import { demoContract } from '../../src/platform/demo/site.ts';
+import { decodeEnvelope } from '../../src/protocol/envelope.ts';
+import { startSimulators, type Simulators } from '../../src/sim/index.ts';
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('end to end: simulators → gateway → broker → platform → API', () => {
+  let system: AllInOne;
+  let sims: Simulators;
+  let gateway: Gateway;
+  let gatewayConfig: GatewayConfig;
+  let spy: MqttClient;
+  let dir: string;
+  const downlinks: { k: string; id?: string }[] = [];
+  const api = async (path: string, init?: { method: string; body: unknown }) => {
+    const res = await fetch(`${system.httpUrl}${path}`, {
+      method: init?.method ?? 'GET',
+      headers: init ? { 'content-type': 'application/json' } : {},
+      body: init ? JSON.stringify(init.body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mqiot-e2e-'));
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
+        log: { level: 'silent' },
+      },
+    });
+    system = await startAllInOne({
+      broker: config.broker,
+      dataDir: dir,
+      http: { host: '127.0.0.1', port: 0 },
+      platform: { commandTimeoutMs: 1500, queryTimeoutMs: 30_000, tickMs: 100, heartbeatIntervalMs: 1000 },
+      logger: createLogger({ level: 'silent' }),
+    });
+    sims = await startSimulators({
+      modbusTcp: { host: '127.0.0.1', port: 0, units: [1, 2] },
+      dlt645: { transport: 'tcp', host: '127.0.0.1', port: 0, addresses: ['000000000161'] },
+    });
+    gatewayConfig = parseGatewayConfig({
+      gateway: { id: 'e2e-site' },
+      mqtt: { urls: [system.mqttUrl], reconnectMs: 100 },
+      batching: { windowMs: 200 },
+      heartbeat: { validIntervalMs: 5000 },
+      reports: { intervalMs: 60_000 },
+      queue: { path: join(dir, 'gw-queue.db') },
+      devices: [
+        ...[1, 2].map((unit) => ({
+          id: `pm-${unit}`,
+          contract: 'modbus-tcp',
+          transport: { type: 'tcp', host: '127.0.0.1', port: sims.modbusTcp!.port },
+          params: { unit },
+          poll: [
+            {
+              name: 'meter',
+              message: 'read-holding-registers',
+              params: { start: 0, count: 11 },
+              everyMs: 300,
+            },
+          ],
+        })),
+        {
+          id: 'meter-161',
+          contract: 'dlt645-2007',
+          transport: { type: 'tcp', host: '127.0.0.1', port: sims.dlt645!.port },
+          params: { address: '000000000161' },
+          poll: [{ name: 'voltage', message: 'read', params: { di: '02010100' }, everyMs: 300 }],
+        },
+      ],
+    });
+    spy = await mqtt.connectAsync(system.mqttUrl, { clientId: 'e2e-spy', reconnectPeriod: 0 });
+    await spy.subscribeAsync('mqiot/gw/e2e-site/down', { qos: 1 });
+    spy.on('message', (_t, payload) => downlinks.push(decodeEnvelope(payload) as { k: string; id?: string }));
+    gateway = new Gateway(gatewayConfig, { contracts: demoContract });
+    await gateway.start();
+  });
+
+  after(async () => {
+    await spy?.endAsync();
+    await gateway?.stop({ graceful: false }).catch(() => undefined);
+    await sims?.close();
+    await system?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('devices are registered automatically with the right contract', async () => {
+    const devices = await until('3 devices', async () => {
+      const r = await api('/api/devices?gateway=e2e-site');
+      return r.body.total === 3 ? r.body.items : undefined;
+    });
+    assert.deepEqual(
+      devices.map((d: { id: string; contractId: string }) => [d.id, d.contractId]),
+      [
+        ['meter-161', 'dlt645-2007'],
+        ['pm-1', 'modbus-tcp'],
+        ['pm-2', 'modbus-tcp'],
+      ],
+    );
+  });
+
+  it('readings are stored with the right values and units', async () => {
+    const latest = await until('meter voltage', async () => {
+      const r = await api('/api/devices/meter-161/latest');
+      return r.body.items.length ? r.body.items : undefined;
+    });
+    assert.equal(latest[0].name, 'voltage_a');
+    assert.equal(latest[0].unit, 'V');
+    const simVolts = sims.dlt645!.meters[0]!.model.read().voltage[0];
+    assert.ok(
+      Math.abs(latest[0].value - simVolts) < 5,
+      `stored ${latest[0].value} V, simulator ${simVolts} V`,
+    );
+    const pm = await until('modbus registers', async () => {
+      const r = await api('/api/devices/pm-1/latest');
+      return r.body.items.length ? r.body.items : undefined;
+    });
+    const relay = pm.find((p: { name: string }) => p.name === 'holding.8');
+    assert.equal(relay.value, 1, 'relay register reads on');
+  });
+
+  it('a command is executed by the device with feedback', async () => {
+    const sent = await api('/api/devices/pm-1/commands', {
+      method: 'POST',
+      body: { action: 'write-single-register', params: { address: 8, value: 0 } },
+    });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const done = await until('command settled', async () => {
+      const r = await api(`/api/commands/${sent.body.id}`);
+      return ['executed', 'failed'].includes(r.body.state) ? r.body : undefined;
+    });
+    assert.equal(done.state, 'executed', JSON.stringify(done));
+    assert.equal(
+      sims.modbusTcp!.units.get(1)!.readRegisters(8, 1, false)?.[0],
+      0,
+      'relay off in the simulator',
+    );
+  });
+
+  it('SPEC status query: answered within its 30 s window', async () => {
+    const sent = await api('/api/gateways/e2e-site/queries', { method: 'POST', body: { devices: ['pm-2'] } });
+    assert.equal(sent.status, 202);
+    const done = await until('query answered', async () => {
+      const r = await api(`/api/commands/${sent.body.id}`);
+      return r.body.state !== 'sent' ? r.body : undefined;
+    });
+    assert.equal(done.state, 'executed');
+    assert.ok(done.updatedAt - done.createdAt < 30_000);
+    assert.equal(done.attempts, 1);
+    assert.ok(done.result.gateway, 'gateway status data');
+  });
+
+  it('online/offline changes are recorded when the gateway stops and starts', async () => {
+    await gateway.stop();
+    const offline = await until('gateway offline', async () => {
+      const r = await api('/api/gateways/e2e-site');
+      return r.body.gateway.online === false ? r.body.gateway : undefined;
+    });
+    assert.ok(offline.onlineChangedAt > 0);
+    const devicesOffline = await api('/api/devices?gateway=e2e-site&online=false');
+    assert.equal(devicesOffline.body.total, 3, 'its devices go offline with it');
+
+    // SPEC control command: nobody answers while the gateway is away → sent 3 times, then failed.
+    const lost = await api('/api/devices/pm-2/commands', {
+      method: 'POST',
+      body: { action: 'write-single-register', params: { address: 8, value: 0 } },
+    });
+    const failed = await until('command failed', async () => {
+      const r = await api(`/api/commands/${lost.body.id}`);
+      return r.body.state === 'failed' ? r.body : undefined;
+    });
+    assert.equal(failed.attempts, 3);
+    assert.equal(
+      downlinks.filter((d) => d.k === 'cmd' && d.id === lost.body.id).length,
+      3,
+      'exactly 3 tries',
+    );
+    assert.deepEqual(
+      failed.history.map((h: { state: string }) => h.state),
+      ['pending', 'sent', 'timed-out', 'sent', 'timed-out', 'sent', 'timed-out', 'failed'],
+    );
+
+    gateway = new Gateway(gatewayConfig, { contracts: demoContract });
+    await gateway.start();
+    await until(
+      'gateway online again',
+      async () => (await api('/api/gateways/e2e-site')).body.gateway.online === true,
+    );
+    const events = await api('/api/events?subjectType=gateway&subject=e2e-site');
+    const changes = events.body.items
+      .map((e: { kind: string }) => e.kind)
+      .filter((k: string) => k === 'online' || k === 'offline');
+    assert.deepEqual(changes.slice(0, 3), ['online', 'offline', 'online'], 'newest first');
+  });
+});
