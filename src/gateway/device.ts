@@ -31,8 +31,6 @@ export class DeviceError extends Error {
 
 /** Fields that tie an answer to its request; when both carry one, they must agree. */
 const MATCH_FIELDS = ['transaction', 'unit', 'address'] as const;
-/** Fields by which a contract marks an error answer (Modbus exception, DL/T 645 abnormal reply). */
-const ERROR_FIELDS = ['exception', 'error', 'errorCode'] as const;
 /** Request parameters that only concern the link, not the meaning of the answer. */
 const LINK_ONLY_PARAMS = new Set(['transaction']);
 
@@ -165,12 +163,12 @@ export class Device {
   }
 }
 
-function errorOf(fields: Record<string, unknown> | undefined): string | undefined {
+/** The error an answer frame carries (Modbus exception, DL/T 645 abnormal reply), if any. */
+export function errorOf(fields: Record<string, unknown> | undefined): string | undefined {
   if (!fields) return undefined;
-  for (const key of ERROR_FIELDS) {
-    const v = fields[key];
-    if (v !== undefined && v !== null && v !== false && v !== 0)
-      return `${key} ${JSON.stringify(fields[`${key}Name`] ?? v)}`;
-  }
+  if (typeof fields.exception === 'number')
+    return `exception ${String(fields.exceptionName ?? fields.exception)}`;
+  if (fields.error === true || typeof fields.error === 'string')
+    return `error ${String(fields.errors ?? fields.errorCode ?? fields.error)}`;
   return undefined;
 }

@@ -16,3 +16,13 @@ export function sum8(bytes: Uint8Array, start: number, end: number): number {
   for (let i = start; i < end; i++) sum = (sum + bytes[i]!) & 0xff;
   return sum;
 }
+
+/** CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected). */
+export function crc16CcittFalse(bytes: Uint8Array): number {
+  let crc = 0xffff;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}

@@ -2,7 +2,7 @@
 // Two frame formats: Cayenne LPP (a standard TLV layout) and a vendor-style fixed layout.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { crc16Modbus } from './checksum.ts';
+import { crc16CcittFalse } from './checksum.ts';
 import { FaultInjector, corrupt } from './faults.ts';
 import { MeterModel, systemClock, type SimClock } from './model.ts';
 
@@ -12,12 +12,12 @@ export type PushFormat = (typeof PushFormat)[keyof typeof PushFormat];
 const LPP = { Temperature: 0x67, Humidity: 0x68, AnalogInput: 0x02, Barometer: 0x73 } as const;
 
 /**
- * Fixed layout (16 bytes, big-endian):
- *   0-1 magic A5 5A · 2 version 1 · 3-6 sensor id uint32 · 7-8 frame counter uint16
- *   9-10 temperature int16 ×10 °C · 11 humidity ×2 %RH · 12-13 battery mV uint16 · 14-15 CRC-16/MODBUS (LE)
+ * Fixed layout: the ACME TH-10 vendor frame (built-in contract `acme-th10`), version 1, 21 bytes:
+ *   AA 55 | len 16 | version 1 | device id u32 | status flags | temperature i16 ×100 °C | humidity u16 ×10 %
+ *   | battery u16 mV | pulse counter u32 (low word first) | CRC-16/CCITT-FALSE (big endian) over len..data
  */
-export const FIXED_MAGIC = [0xa5, 0x5a] as const;
-export const FIXED_LENGTH = 16;
+export const FIXED_MAGIC = [0xaa, 0x55] as const;
+export const FIXED_LENGTH = 21;
 
 export interface SensorReading {
   temperatureC: number;
@@ -73,14 +73,16 @@ export function encodeFixed(sensorId: number, r: SensorReading & { counter: numb
   const b = Buffer.alloc(FIXED_LENGTH);
   b[0] = FIXED_MAGIC[0];
   b[1] = FIXED_MAGIC[1];
-  b[2] = 1;
-  b.writeUInt32BE(sensorId >>> 0, 3);
-  b.writeUInt16BE(r.counter, 7);
-  b.writeInt16BE(Math.round(r.temperatureC * 10), 9);
-  b.writeUInt8(Math.max(0, Math.min(200, Math.round(r.humidity * 2))), 11);
-  b.writeUInt16BE(r.batteryMv, 12);
-  const crc = crc16Modbus(b, FIXED_LENGTH - 2);
-  b.writeUInt16LE(crc, FIXED_LENGTH - 2);
+  b[2] = 16; // bytes from version to the last data byte
+  b[3] = 1;
+  b.writeUInt32BE(sensorId >>> 0, 4);
+  b[8] = r.batteryMv < 3300 ? 1 : 0; // low-battery flag
+  b.writeInt16BE(Math.round(r.temperatureC * 100), 9);
+  b.writeUInt16BE(Math.max(0, Math.min(1000, Math.round(r.humidity * 10))), 11);
+  b.writeUInt16BE(r.batteryMv, 13);
+  b.writeUInt16BE(r.counter & 0xffff, 15); // pulses, CDAB: low word first
+  b.writeUInt16BE(0, 17);
+  b.writeUInt16BE(crc16CcittFalse(b.subarray(2, 19)), 19);
   return b;
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { builtinContract } from '../../src/contracts/index.ts';
 import { sum8 } from '../../src/sim/checksum.ts';
 import { startDlt645TcpServer, serveDlt645Stream } from '../../src/sim/dlt645/link.ts';
 import { Dlt645Meter, toBcd } from '../../src/sim/dlt645/meter.ts';
@@ -161,4 +162,39 @@ test('sim dlt645: meter on a serial line (socat pty pair)', async () => {
     await closeSerial(meterPort);
     await pty.close();
   }
+});
+
+test('sim dlt645: answers frames built by the dlt645-2007 contract; its replies decode with it', () => {
+  const contract = builtinContract('dlt645-2007');
+  const meter = new Dlt645Meter('000000000161');
+  for (const [di, item, lo, hi] of [
+    ['02010100', 'voltage_a', 200, 260],
+    ['00010000', 'energy_active_forward_total', 1000, 2000],
+    ['02800002', 'frequency', 49.5, 50.5],
+    ['02060000', 'power_factor_total', 0.8, 1],
+  ] as const) {
+    const request = contract.encode('read', { address: '000000000161', di });
+    const cut = meter.extract(request);
+    assert.ok('frame' in cut);
+    const decoded = contract.decode(meter.answer(cut.frame)!);
+    assert.ok(decoded.ok, JSON.stringify(decoded));
+    const point = decoded.points.find((p) => p.name === item);
+    assert.ok(
+      point && (point.value as number) >= lo && (point.value as number) <= hi,
+      `${item}: ${point?.value}`,
+    );
+  }
+  const ask = (frame: Uint8Array) => {
+    const cut = meter.extract(frame); // strips the FE wake-up prefix
+    assert.ok('frame' in cut);
+    return meter.answer(cut.frame)!;
+  };
+  const refused = contract.decode(ask(contract.encode('read', { address: '000000000161', di: '99999999' })));
+  assert.ok(
+    refused.ok && refused.fields.error === true && refused.fields.errorCode === 2,
+    JSON.stringify(refused),
+  );
+  const trip = contract.decode(ask(contract.encode('relay', { address: '000000000161', action: 'trip' })));
+  assert.ok(trip.ok && trip.fields.error === false, JSON.stringify(trip));
+  assert.equal(meter.model.read().relayOn, false);
 });

@@ -2,20 +2,40 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { crc16Modbus } from '../../src/sim/checksum.ts';
-import { encodeFixed, FIXED_LENGTH, startPushSensor } from '../../src/sim/push-sensor.ts';
+import { builtinContract } from '../../src/contracts/index.ts';
+import { encodeFixed, encodeLpp, FIXED_LENGTH, startPushSensor } from '../../src/sim/push-sensor.ts';
 import { waitFor } from './helpers.ts';
 
-test('sim push: fixed-layout frame carries id, counter, temperature and a valid CRC', () => {
-  const f = Buffer.from(
-    encodeFixed(4711, { temperatureC: -3.4, humidity: 61, batteryMv: 3590, pressureHpa: 1000, counter: 9 }),
-  );
+test('sim push: fixed-layout frame is the ACME TH-10 layout and decodes with its contract', () => {
+  const f = encodeFixed(4711, {
+    temperatureC: -3.4,
+    humidity: 61,
+    batteryMv: 3590,
+    pressureHpa: 1000,
+    counter: 9,
+  });
   assert.equal(f.length, FIXED_LENGTH);
-  assert.deepEqual([...f.subarray(0, 3)], [0xa5, 0x5a, 1]);
-  assert.equal(f.readUInt32BE(3), 4711);
-  assert.equal(f.readUInt16BE(7), 9);
-  assert.equal(f.readInt16BE(9), -34);
-  assert.equal(f.readUInt16LE(14), crc16Modbus(f, 14));
+  const decoded = builtinContract('acme-th10').decode(f);
+  assert.ok(decoded.ok, JSON.stringify(decoded));
+  const points = Object.fromEntries(decoded.points.map((p) => [p.name, p.value]));
+  assert.equal(points.temperature, -3.4);
+  assert.equal(points.humidity, 61);
+  assert.equal(points.battery, 3590);
+  assert.equal(points.pulses, 9);
+  assert.match(String(decoded.fields.device), /1267/i, 'device id 4711 = 0x1267');
+  const bad = Uint8Array.from(f);
+  bad[20]! ^= 0xff;
+  assert.equal(builtinContract('acme-th10').decode(bad).ok, false, 'checksum checked');
+});
+
+test('sim push: Cayenne LPP frame decodes with the built-in contract', () => {
+  const decoded = builtinContract('cayenne-lpp').decode(
+    encodeLpp({ temperatureC: 21.5, humidity: 40, batteryMv: 3600, pressureHpa: 1013.2 }),
+  );
+  assert.ok(decoded.ok, JSON.stringify(decoded));
+  const values = decoded.points.map((p) => p.value);
+  assert.ok(values.includes(21.5), JSON.stringify(decoded.points));
+  assert.ok(values.includes(40));
 });
 
 test('sim push: sensor sends Cayenne LPP frames over UDP on its timer', async () => {
