@@ -1,6 +1,7 @@
 // Assembles a compiled contract: framing + layout + points + encoders + inline tests.
 import { ContractError, DecodeFailure, DecodeReason } from './errors.ts';
 import { compileExpr, compileTemplate } from './expr.ts';
+import { Gen } from './codegen.ts';
 import { compileEncoder, type Encoder } from './encode.ts';
 import { compileFraming, type Framing } from './framing.ts';
 import { compileSeq, resolverFor, type CScope, type Op } from './layout.ts';
@@ -38,13 +39,15 @@ export class CompiledContract implements Contract {
   readonly messages: readonly string[];
   private readonly framing: Framing;
   private readonly body: Op;
+  /** The generated decoder (body + points), when the contract uses only constructs the generator handles. */
+  private readonly generated: ((s: State) => void) | undefined;
   private readonly pointOps: PointOp[];
   private readonly encoders: Map<string, Encoder>;
   private readonly ctxDefaults: Record<string, unknown> | undefined;
   private readonly trailing: boolean;
   private readonly testSpec: unknown;
 
-  constructor(doc: Obj) {
+  constructor(doc: Obj, options: { generate?: boolean } = {}) {
     checkKeys(doc, TOP_KEYS, '');
     this.id = asString(doc.id, 'id');
     if (!/^[a-z0-9][a-z0-9._-]*$/i.test(this.id))
@@ -62,9 +65,13 @@ export class CompiledContract implements Contract {
     for (const k of Object.keys(types)) asIdent(k, `types.${k}`);
     const top: CScope = { names: new Set(), up: null };
     this.body = compileSeq(doc.seq ?? [], 'seq', { types, endian, depth: 0 }, top);
-    this.pointOps = (doc.points === undefined ? [] : asArray(doc.points, 'points')).map((p, i) =>
-      compilePoint(p, `points[${i}]`, top),
-    );
+    const points = doc.points === undefined ? [] : asArray(doc.points, 'points');
+    this.pointOps = points.map((p, i) => compilePoint(p, `points[${i}]`, top));
+    // The closure plan above validated everything; the generator only re-walks a valid document.
+    this.generated =
+      options.generate === false
+        ? undefined
+        : new Gen({ types, endian, depth: 0 }).build(doc.seq ?? [], points, this.trailing);
     this.encoders = new Map();
     const sizes = new Map(this.framing.checksums.map((c) => [c.name, c.alg.size]));
     for (const [msg, spec] of Object.entries(
@@ -104,7 +111,8 @@ export class CompiledContract implements Contract {
     };
     try {
       this.framing.check(s);
-      this.body(s);
+      if (this.generated) this.generated(s);
+      else this.body(s);
       if (s.pos < s.end && !this.trailing)
         return {
           ok: false,
@@ -113,8 +121,10 @@ export class CompiledContract implements Contract {
             reason: `${DecodeReason.length}: ${s.end - s.pos} bytes not described by the contract`,
           },
         };
-      s.sc = { o, up: null };
-      for (const p of this.pointOps) p(s);
+      if (!this.generated) {
+        s.sc = { o, up: null };
+        for (const p of this.pointOps) p(s);
+      }
       return { ok: true, fields: o, points: s.points };
     } catch (e) {
       if (e instanceof DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
@@ -142,6 +152,11 @@ export class CompiledContract implements Contract {
         `contract '${this.id}' has no message '${message}' (has: ${this.messages.join(', ') || 'none'})`,
       );
     return enc.build(params ?? {});
+  }
+
+  /** True when decode runs generated code rather than the closure plan. */
+  get isGenerated(): boolean {
+    return this.generated !== undefined;
   }
 
   /** Parameters of a message, for CLI help and UIs. */

@@ -116,7 +116,7 @@ const BINARY: Record<string, number> = {
 
 type Fn = (args: unknown[]) => unknown;
 const n = (v: unknown): number => Number(v);
-const FUNCTIONS: Record<string, { min: number; max: number; fn: Fn }> = {
+export const FUNCTIONS: Record<string, { min: number; max: number; fn: Fn }> = {
   min: { min: 1, max: 99, fn: (a) => Math.min(...a.map(n)) },
   max: { min: 1, max: 99, fn: (a) => Math.max(...a.map(n)) },
   abs: { min: 1, max: 1, fn: (a) => Math.abs(n(a[0])) },
@@ -157,13 +157,27 @@ function toHex(v: unknown, width: number): string {
   return Math.trunc(n(v)).toString(16).toUpperCase().padStart(width, '0');
 }
 
+/** Parsed expression. Names are checked while parsing; back ends turn the tree into closures or JS source. */
+export type Node =
+  | { k: 'lit'; v: number | string | boolean | undefined }
+  | { k: 'id'; name: string }
+  | { k: 'special'; name: string }
+  | { k: 'un'; op: string; a: Node }
+  | { k: 'bin'; op: string; a: Node; b: Node }
+  | { k: 'cond'; c: Node; a: Node; b: Node }
+  | { k: 'member'; o: Node; key: Node }
+  | { k: 'call'; fn: string; args: Node[] }
+  | { k: 'arr'; items: Node[] };
+
+const SPECIALS = new Set(['ctx', '$offset', '$length', '$remaining', '$index', '$item', '$value']);
+
 class Parser {
   private i = 0;
   constructor(
     private readonly toks: Token[],
     private readonly src: string,
     private readonly path: string,
-    private readonly resolve: NameResolver,
+    private readonly has: (name: string) => boolean,
   ) {}
 
   fail(msg: string): never {
@@ -181,13 +195,13 @@ class Parser {
     this.i++;
   }
 
-  parseAll(): Getter {
-    const g = this.expr(0);
+  parseAll(): Node {
+    const node = this.expr(0);
     if (this.peek().t !== 'end') this.fail('unexpected trailing input');
-    return g;
+    return node;
   }
 
-  expr(minBp: number): Getter {
+  expr(minBp: number): Node {
     let left = this.unary();
     for (;;) {
       const t = this.peek();
@@ -196,9 +210,7 @@ class Parser {
         this.i++;
         const a = this.expr(0);
         this.expect(':');
-        const b = this.expr(0);
-        const c = left;
-        left = (s) => (c(s) ? a(s) : b(s));
+        left = { k: 'cond', c: left, a, b: this.expr(0) };
         continue;
       }
       const bp = BINARY[t.v];
@@ -206,73 +218,67 @@ class Parser {
       this.i++;
       // '**' is right-associative
       const right = this.expr(t.v === '**' ? bp - 1 : bp);
-      left = binary(t.v, left, right);
+      left = { k: 'bin', op: t.v === '===' ? '==' : t.v === '!==' ? '!=' : t.v, a: left, b: right };
     }
     return left;
   }
 
-  unary(): Getter {
+  unary(): Node {
     const t = this.peek();
     if (t.t === 'op' && (t.v === '-' || t.v === '!' || t.v === '~' || t.v === '+')) {
       this.i++;
-      const a = this.unary();
-      if (t.v === '-') return (s) => -n(a(s));
-      if (t.v === '+') return (s) => n(a(s));
-      if (t.v === '!') return (s) => !a(s);
-      return (s) => ~n(a(s));
+      return { k: 'un', op: t.v, a: this.unary() };
     }
     return this.postfix(this.primary());
   }
 
-  postfix(g: Getter): Getter {
+  postfix(node: Node): Node {
     for (;;) {
       if (this.isOp('.')) {
         this.i++;
         const t = this.peek();
         if (t.t !== 'id') this.fail("expected a name after '.'");
         this.i++;
-        const key = t.v;
-        const obj = g;
-        g = (s) => member(obj(s), key);
+        node = { k: 'member', o: node, key: { k: 'lit', v: t.v } };
       } else if (this.isOp('[')) {
         this.i++;
-        const idx = this.expr(0);
+        const key = this.expr(0);
         this.expect(']');
-        const obj = g;
-        g = (s) => member(obj(s), idx(s));
-      } else return g;
+        node = { k: 'member', o: node, key };
+      } else return node;
     }
   }
 
-  primary(): Getter {
+  primary(): Node {
     const t = this.peek();
     this.i++;
-    if (t.t === 'num' || t.t === 'str') {
-      const v = t.v;
-      return () => v;
-    }
+    if (t.t === 'num' || t.t === 'str') return { k: 'lit', v: t.v };
     if (t.t === 'op' && t.v === '(') {
-      const g = this.expr(0);
+      const node = this.expr(0);
       this.expect(')');
-      return g;
+      return node;
     }
     if (t.t === 'op' && t.v === '[') {
-      const items: Getter[] = [];
+      const items: Node[] = [];
       while (!this.isOp(']')) {
         items.push(this.expr(0));
         if (!this.isOp(']')) this.expect(',');
       }
       this.i++;
-      return (s) => items.map((g) => g(s));
+      return { k: 'arr', items };
     }
     if (t.t !== 'id') this.fail('unexpected end or operator');
     if (this.isOp('(')) return this.call(t.v);
-    return this.identifier(t.v);
+    if (t.v === 'true' || t.v === 'false') return { k: 'lit', v: t.v === 'true' };
+    if (t.v === 'null') return { k: 'lit', v: undefined };
+    if (SPECIALS.has(t.v)) return { k: 'special', name: t.v };
+    if (!this.has(t.v)) this.fail(`field '${t.v}' is not defined before use`);
+    return { k: 'id', name: t.v };
   }
 
-  call(name: string): Getter {
+  call(name: string): Node {
     this.i++;
-    const args: Getter[] = [];
+    const args: Node[] = [];
     while (!this.isOp(')')) {
       args.push(this.expr(0));
       if (!this.isOp(')')) this.expect(',');
@@ -280,59 +286,23 @@ class Parser {
     this.i++;
     if (name === 'byte') {
       if (args.length !== 1) this.fail('byte() takes one argument');
-      const a = args[0]!;
-      return (s) => frameByte(s, n(a(s)));
+    } else {
+      const f = FUNCTIONS[name];
+      if (!f) this.fail(`unknown function '${name}'`);
+      if (args.length < f.min || args.length > f.max) this.fail(`wrong number of arguments to ${name}()`);
     }
-    const f = FUNCTIONS[name];
-    if (!f) this.fail(`unknown function '${name}'`);
-    if (args.length < f.min || args.length > f.max) this.fail(`wrong number of arguments to ${name}()`);
-    const fn = f.fn;
-    if (args.length === 1) {
-      const a = args[0]!;
-      return (s) => fn([a(s)]);
-    }
-    return (s) => fn(args.map((g) => g(s)));
-  }
-
-  identifier(name: string): Getter {
-    switch (name) {
-      case 'true':
-        return () => true;
-      case 'false':
-        return () => false;
-      case 'null':
-        return () => undefined;
-      case 'ctx':
-        return (s) => s.ctx;
-      case '$offset':
-        return (s) => s.pos - s.base;
-      case '$length':
-        return (s) => s.stop - s.base;
-      case '$remaining':
-        return (s) => s.end - s.pos;
-      case '$index':
-        return (s) => s.index;
-      case '$item':
-        return (s) => s.item;
-      case '$value':
-        return (s) => s.value;
-    }
-    const g = this.resolve(name);
-    if (!g) this.fail(`field '${name}' is not defined before use`);
-    return g;
+    return { k: 'call', fn: name, args };
   }
 }
 
-function frameByte(s: State, i: number): number {
+export function frameByte(s: State, i: number): number {
   const at = i < 0 ? s.stop + i : s.base + i;
   if (at < s.base || at >= s.stop) throw new NeedBytes(i < 0 ? -i : i + 1);
   return s.buf[at]!;
 }
 
-function member(obj: unknown, key: unknown): unknown {
+export function member(obj: unknown, key: unknown): unknown {
   if (obj === null || obj === undefined) return undefined;
-  if (typeof key === 'string' && (key === '__proto__' || key === 'constructor' || key === 'prototype'))
-    return undefined;
   if (typeof obj === 'object' || typeof obj === 'string') {
     const k = typeof key === 'number' ? key : String(key);
     return Object.hasOwn(obj as object, k) ? (obj as Record<string | number, unknown>)[k] : undefined;
@@ -340,14 +310,90 @@ function member(obj: unknown, key: unknown): unknown {
   return undefined;
 }
 
+export function plus(x: unknown, y: unknown): unknown {
+  return typeof x === 'string' || typeof y === 'string' ? String(x) + String(y) : n(x) + n(y);
+}
+
+// Numbers and numeric strings compare by value so '1' == 1 (YAML keys are strings).
+export function looseEq(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x === 'number' && typeof y === 'string') return y !== '' && x === Number(y);
+  if (typeof y === 'number' && typeof x === 'string') return x !== '' && y === Number(x);
+  return false;
+}
+
+function special(name: string): Getter {
+  switch (name) {
+    case 'ctx':
+      return (s) => s.ctx;
+    case '$offset':
+      return (s) => s.pos - s.base;
+    case '$length':
+      return (s) => s.stop - s.base;
+    case '$remaining':
+      return (s) => s.end - s.pos;
+    case '$index':
+      return (s) => s.index;
+    case '$item':
+      return (s) => s.item;
+    default:
+      return (s) => s.value;
+  }
+}
+
+/** Closure back end. */
+function toClosure(node: Node, resolve: NameResolver): Getter {
+  const c = (x: Node) => toClosure(x, resolve);
+  switch (node.k) {
+    case 'lit': {
+      const v = node.v;
+      return () => v;
+    }
+    case 'id':
+      return resolve(node.name)!;
+    case 'special':
+      return special(node.name);
+    case 'un': {
+      const a = c(node.a);
+      if (node.op === '-') return (s) => -n(a(s));
+      if (node.op === '+') return (s) => n(a(s));
+      if (node.op === '!') return (s) => !a(s);
+      return (s) => ~n(a(s));
+    }
+    case 'cond': {
+      const [k, a, b] = [c(node.c), c(node.a), c(node.b)];
+      return (s) => (k(s) ? a(s) : b(s));
+    }
+    case 'member': {
+      const [o, key] = [c(node.o), c(node.key)];
+      return (s) => member(o(s), key(s));
+    }
+    case 'arr': {
+      const items = node.items.map(c);
+      return (s) => items.map((g) => g(s));
+    }
+    case 'call': {
+      const args = node.args.map(c);
+      if (node.fn === 'byte') {
+        const a = args[0]!;
+        return (s) => frameByte(s, n(a(s)));
+      }
+      const fn = FUNCTIONS[node.fn]!.fn;
+      if (args.length === 1) {
+        const a = args[0]!;
+        return (s) => fn([a(s)]);
+      }
+      return (s) => fn(args.map((g) => g(s)));
+    }
+    case 'bin':
+      return binary(node.op, c(node.a), c(node.b));
+  }
+}
+
 function binary(op: string, a: Getter, b: Getter): Getter {
   switch (op) {
     case '+':
-      return (s) => {
-        const x = a(s);
-        const y = b(s);
-        return typeof x === 'string' || typeof y === 'string' ? String(x) + String(y) : n(x) + n(y);
-      };
+      return (s) => plus(a(s), b(s));
     case '-':
       return (s) => n(a(s)) - n(b(s));
     case '*':
@@ -359,10 +405,8 @@ function binary(op: string, a: Getter, b: Getter): Getter {
     case '**':
       return (s) => n(a(s)) ** n(b(s));
     case '==':
-    case '===':
       return (s) => looseEq(a(s), b(s));
     case '!=':
-    case '!==':
       return (s) => !looseEq(a(s), b(s));
     case '<':
       return (s) => n(a(s)) < n(b(s));
@@ -393,41 +437,46 @@ function binary(op: string, a: Getter, b: Getter): Getter {
   }
 }
 
-// Numbers and numeric strings compare by value so '1' == 1 (YAML keys are strings).
-function looseEq(x: unknown, y: unknown): boolean {
-  if (x === y) return true;
-  if (typeof x === 'number' && typeof y === 'string') return y !== '' && x === Number(y);
-  if (typeof y === 'number' && typeof x === 'string') return x !== '' && y === Number(x);
-  return false;
+export function parseExpr(src: unknown, path: string, has: (name: string) => boolean): Node {
+  if (typeof src === 'number' || typeof src === 'boolean') return { k: 'lit', v: src };
+  if (typeof src !== 'string') throw new ContractError(path, 'expected an expression (string or number)');
+  return new Parser(lex(src, path), src, path, has).parseAll();
 }
 
 export function compileExpr(src: unknown, path: string, resolve: NameResolver): Getter {
-  if (typeof src === 'number' || typeof src === 'boolean') return () => src;
-  if (typeof src !== 'string') throw new ContractError(path, 'expected an expression (string or number)');
-  return new Parser(lex(src, path), src, path, resolve).parseAll();
+  return toClosure(
+    parseExpr(src, path, (name) => resolve(name) !== undefined),
+    resolve,
+  );
 }
 
-/** 'temperature_${channel}' → getter of a string; text outside ${…} is literal. */
-export function compileTemplate(src: string, path: string, resolve: NameResolver): Getter {
-  if (!src.includes('${')) return () => src;
-  const parts: Getter[] = [];
+export type TemplatePart = string | Node;
+
+/** 'temperature_${channel}' → literal text and expressions. */
+export function parseTemplate(src: string, path: string, has: (name: string) => boolean): TemplatePart[] {
+  const parts: TemplatePart[] = [];
   let i = 0;
   while (i < src.length) {
     const open = src.indexOf('${', i);
     if (open < 0) {
-      const lit = src.slice(i);
-      parts.push(() => lit);
+      parts.push(src.slice(i));
       break;
     }
-    if (open > i) {
-      const lit = src.slice(i, open);
-      parts.push(() => lit);
-    }
+    if (open > i) parts.push(src.slice(i, open));
     const close = src.indexOf('}', open);
     if (close < 0) throw new ContractError(path, `unterminated \${ in '${src}'`);
-    parts.push(compileExpr(src.slice(open + 2, close), path, resolve));
+    parts.push(parseExpr(src.slice(open + 2, close), path, has));
     i = close + 1;
   }
+  return parts;
+}
+
+export function compileTemplate(src: string, path: string, resolve: NameResolver): Getter {
+  const parts = parseTemplate(src, path, (name) => resolve(name) !== undefined).map((p): Getter =>
+    typeof p === 'string' ? () => p : toClosure(p, resolve),
+  );
+  if (parts.length === 0) return () => '';
+  if (parts.length === 1 && typeof parts[0] !== 'function') return parts[0]!;
   return (s) => {
     let out = '';
     for (const p of parts) out += String(p(s));

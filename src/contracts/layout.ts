@@ -31,7 +31,7 @@ export interface Cx {
   depth: number;
 }
 
-const MAX_REPEAT = 100_000;
+export const MAX_REPEAT = 100_000;
 const MAX_TYPE_DEPTH = 16;
 
 const FIELD_KEYS = new Set([
@@ -70,7 +70,7 @@ const FIELD_KEYS = new Set([
   'description',
   'order',
 ]);
-const CONTAINERS = new Set(['struct', 'switch', 'transform', 'bits']);
+export const CONTAINERS = new Set(['struct', 'switch', 'transform', 'bits']);
 
 export function fail(s: State, at: number, code: DecodeReason, detail: string): never {
   throw new DecodeFailure(at + s.shift, code, detail);
@@ -112,7 +112,7 @@ export function compileSeq(list: unknown, path: string, cx: Cx, sc: CScope): Op 
 }
 
 /** Inlines a reusable type: `{ name: x, type: myType, unit: V }` = types.myType with the field's keys on top. */
-function expandType(f: Obj, path: string, cx: Cx): { f: Obj; cx: Cx } {
+export function expandType(f: Obj, path: string, cx: Cx): { f: Obj; cx: Cx } {
   let cur = f;
   let c = cx;
   while (typeof cur.type === 'string' && Object.hasOwn(cx.types, cur.type)) {
@@ -126,7 +126,7 @@ function expandType(f: Obj, path: string, cx: Cx): { f: Obj; cx: Cx } {
   return { f: cur, cx: c };
 }
 
-function kindOf(f: Obj, path: string): string {
+export function kindOf(f: Obj, path: string): string {
   if (typeof f.type === 'string') return f.type;
   if (f.type !== undefined) throw new ContractError(`${path}.type`, 'expected a type name');
   if (f.ops !== undefined) return 'transform';

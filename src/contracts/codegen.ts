@@ -1,0 +1,519 @@
+// Generates one JavaScript decode function per contract, for speed. Safety rule: no string from the
+// contract reaches the generated source. Field names are re-checked against the identifier pattern
+// at emission; numbers are emitted with String(number); every other string (labels, units, messages,
+// case keys) and every helper is passed in the K (constants) and F (functions) arrays and referenced
+// by index. Anything the generator does not handle is compiled by the closure compiler and called.
+import { DecodeFailure, DecodeReason } from './errors.ts';
+import {
+  FUNCTIONS,
+  frameByte,
+  looseEq,
+  member,
+  parseExpr,
+  parseTemplate,
+  plus,
+  roundTo,
+  type Node,
+} from './expr.ts';
+import {
+  CONTAINERS,
+  MAX_REPEAT,
+  compileByteOps,
+  compileField,
+  expandType,
+  kindOf,
+  type CScope,
+  type Cx,
+} from './layout.ts';
+import { makeNumReader, parseNumType, readBcd, toHexString, type BcdType } from './primitives.ts';
+import type { State } from './runtime.ts';
+import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
+
+const SAFE_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Run-time helpers the generated code calls (H.x). */
+const H = {
+  fail(s: State, at: number, code: string, detail: string): never {
+    throw new DecodeFailure(at + s.shift, code as DecodeReason, detail);
+  },
+  byte: frameByte,
+  member,
+  plus,
+  eq: looseEq,
+  round: roundTo,
+  hex: toHexString,
+  scalar: (v: unknown) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean',
+  enumOf: (table: Map<string, unknown>, v: unknown) => {
+    const hit = table.get(String(v));
+    return hit === undefined ? v : hit;
+  },
+  hexFmt: (v: unknown, width: number) =>
+    typeof v === 'number' ? '0x' + v.toString(16).toUpperCase().padStart(width, '0') : v,
+  copy: (b: Uint8Array, from: number, to: number, ops: ((x: Uint8Array) => void)[]) => {
+    const c = b.slice(from, to);
+    for (const op of ops) op(c);
+    return c;
+  },
+  bcd: readBcd,
+};
+
+interface GScope {
+  cs: CScope;
+  js: string; // the local holding this level's object
+  up: GScope | null;
+}
+
+interface Loc {
+  buf: string; // buffer variable
+  end: string; // end-of-range variable
+}
+
+class Unsupported extends Error {}
+
+export class Gen {
+  private readonly K: unknown[] = [];
+  private readonly F: unknown[] = [];
+  private readonly out: string[] = [];
+  private n = 0;
+
+  constructor(private readonly cx: Cx) {}
+
+  k(v: unknown): string {
+    let i = this.K.indexOf(v);
+    if (i < 0) i = this.K.push(v) - 1;
+    return `K[${i}]`;
+  }
+  f(fn: unknown): string {
+    return `F[${this.F.push(fn) - 1}]`;
+  }
+  t(prefix = 't'): string {
+    return `${prefix}${this.n++}`;
+  }
+  emit(line: string): void {
+    this.out.push(line);
+  }
+  num(v: unknown): string {
+    const x = asNumber(v, '');
+    return x < 0 ? `(${String(x)})` : String(x);
+  }
+  ident(name: string): string {
+    if (!SAFE_IDENT.test(name)) throw new Unsupported(`unsafe name`);
+    return name;
+  }
+
+  ref(name: string, gs: GScope): string {
+    for (let g: GScope | null = gs; g; g = g.up)
+      if (g.cs.names.has(name)) return `${g.js}.${this.ident(name)}`;
+    throw new Unsupported(`unresolved ${name}`);
+  }
+
+  chain(gs: GScope): string {
+    return gs.up ? `{ o: ${gs.js}, up: ${this.chain(gs.up)} }` : `{ o: ${gs.js}, up: null }`;
+  }
+
+  expr(node: Node, gs: GScope, loc: Loc): string {
+    const e = (x: Node) => this.expr(x, gs, loc);
+    switch (node.k) {
+      case 'lit':
+        if (typeof node.v === 'number') return this.num(node.v);
+        if (typeof node.v === 'boolean') return node.v ? 'true' : 'false';
+        if (node.v === undefined) return 'undefined';
+        return this.k(node.v);
+      case 'id':
+        return this.ref(node.name, gs);
+      case 'special':
+        switch (node.name) {
+          case 'ctx':
+            return 's.ctx';
+          case '$offset':
+            return '(p - s.base)';
+          case '$length':
+            return '(s.stop - s.base)';
+          case '$remaining':
+            return `(${loc.end} - p)`;
+          case '$index':
+            return 's.index';
+          case '$item':
+            return 's.item';
+          default:
+            return 's.value';
+        }
+      case 'un':
+        if (node.op === '!') return `(!${e(node.a)})`;
+        if (node.op === '~') return `(~${e(node.a)})`;
+        return `(${node.op === '-' ? '-' : ''}(+${e(node.a)}))`;
+      case 'cond':
+        return `(${e(node.c)} ? ${e(node.a)} : ${e(node.b)})`;
+      case 'member':
+        return `H.member(${e(node.o)}, ${e(node.key)})`;
+      case 'arr':
+        return `[${node.items.map(e).join(', ')}]`;
+      case 'call':
+        if (node.fn === 'byte') return `H.byte(s, +${e(node.args[0]!)})`;
+        return `${this.f(FUNCTIONS[node.fn]!.fn)}([${node.args.map(e).join(', ')}])`;
+      case 'bin': {
+        const [a, b] = [e(node.a), e(node.b)];
+        switch (node.op) {
+          case '+':
+            return `H.plus(${a}, ${b})`;
+          case '==':
+            return `H.eq(${a}, ${b})`;
+          case '!=':
+            return `(!H.eq(${a}, ${b}))`;
+          case '&&':
+          case '||':
+          case '??':
+            return `(${a} ${node.op} ${b})`;
+          default:
+            return `((+${a}) ${node.op} (+${b}))`;
+        }
+      }
+    }
+  }
+
+  has(gs: GScope): (name: string) => boolean {
+    return (name) => {
+      for (let g: GScope | null = gs; g; g = g.up) if (g.cs.names.has(name)) return true;
+      return false;
+    };
+  }
+
+  exprOf(src: unknown, gs: GScope, loc: Loc): string {
+    return this.expr(parseExpr(src, '', this.has(gs)), gs, loc);
+  }
+
+  template(src: string, gs: GScope, loc: Loc): string {
+    const parts = parseTemplate(src, '', this.has(gs));
+    if (parts.length === 0) return this.k('');
+    return parts
+      .map((p) => (typeof p === 'string' ? this.k(p) : `String(${this.expr(p, gs, loc)})`))
+      .join(' + ');
+  }
+
+  truncCheck(n: string, label: string, loc: Loc): void {
+    this.emit(
+      `if (p + ${n} > ${loc.end}) H.fail(s, p, 'truncated', ${this.k(`need ${n} bytes for '${label}'`)});`,
+    );
+  }
+
+  /** size: number | 'rest' | expression → a local holding the byte count (checked against the range). */
+  size(v: unknown, label: string, gs: GScope, loc: Loc): string {
+    const t = this.t('n');
+    if (v === undefined || v === 'rest') {
+      this.emit(`const ${t} = ${loc.end} - p;`);
+      return t;
+    }
+    this.emit(`const ${t} = ${typeof v === 'number' ? this.num(v) : `+${this.exprOf(v, gs, loc)}`};`);
+    this.emit(
+      `if (!Number.isInteger(${t}) || ${t} < 0) H.fail(s, p, 'invalid', ${this.k(`size of '${label}' is `)} + ${t});`,
+    );
+    this.emit(
+      `if (p + ${t} > ${loc.end}) H.fail(s, p, 'truncated', ${this.k(`need `)} + ${t} + ${this.k(` bytes for '${label}'`)});`,
+    );
+    return t;
+  }
+
+  seq(list: unknown, gs: GScope, loc: Loc, path: string): void {
+    asArray(list, path).forEach((f, i) => this.field(f, gs, loc, `${path}[${i}]`));
+  }
+
+  field(spec: unknown, gs: GScope, loc: Loc, path: string): void {
+    const { f, cx } = expandType(asObject(spec, path), path, this.cx);
+    const kind = kindOf(f, path);
+    const name = f.name as string | undefined;
+    const merge = name === undefined && CONTAINERS.has(kind);
+    const native =
+      ['value', 'skip', 'bytes', 'bcd', 'struct', 'switch', 'transform'].includes(kind) ||
+      parseNumType(kind, undefined, f.words, path);
+    if (!native || kind === 'bits' || (kind === 'bytes' && f.format === 'array')) {
+      this.fallback(spec, gs, loc, path, cx);
+      return;
+    }
+    const cond = f.if === undefined ? undefined : this.exprOf(f.if, gs, loc);
+    if (cond) this.emit(`if (${cond}) {`);
+    if (merge) this.body(f, kind, gs, loc, path, true);
+    else {
+      const v =
+        f.repeat !== undefined ? this.repeat(f, kind, gs, loc, path) : this.element(f, kind, gs, loc, path);
+      if (name !== undefined) this.emit(`${gs.js}.${this.ident(name)} = ${v};`);
+    }
+    if (cond) this.emit('}');
+    if (name !== undefined) gs.cs.names.add(name);
+  }
+
+  fallback(spec: unknown, gs: GScope, loc: Loc, path: string, cx: Cx): void {
+    const op = compileField(spec, path, cx, gs.cs);
+    if (loc.buf !== 'b') throw new Unsupported('fallback inside a transform');
+    this.emit(`s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`);
+  }
+
+  repeat(f: Obj, kind: string, gs: GScope, loc: Loc, path: string): string {
+    const arr = this.t('a');
+    const saved = this.t('i');
+    this.emit(`const ${arr} = []; const ${saved} = s.index;`);
+    if (f.repeat === 'until-end') {
+      const at = this.t('at');
+      this.emit(`while (p < ${loc.end}) { const ${at} = p; s.index = ${arr}.length;`);
+      const v = this.element(f, kind, gs, loc, path);
+      this.emit(`${arr}.push(${v});`);
+      this.emit(
+        `if (p === ${at}) H.fail(s, ${at}, 'invalid', ${this.k('repeated element consumed no bytes')}); }`,
+      );
+    } else {
+      const c = this.t('c');
+      this.emit(`const ${c} = +${this.exprOf(f.repeat, gs, loc)};`);
+      this.emit(
+        `if (!Number.isInteger(${c}) || ${c} < 0 || ${c} > ${MAX_REPEAT}) H.fail(s, p, 'invalid', ${this.k('repeat count ')} + ${c} + ${this.k(' out of range')});`,
+      );
+      const i = this.t('j');
+      this.emit(`for (let ${i} = 0; ${i} < ${c}; ${i}++) { s.index = ${i};`);
+      const v = this.element(f, kind, gs, loc, path);
+      this.emit(`${arr}.push(${v}); }`);
+    }
+    this.emit(`s.index = ${saved};`);
+    return arr;
+  }
+
+  /** One value with checks, scaling, enum, format and point; returns the local that holds it. */
+  element(f: Obj, kind: string, gs: GScope, loc: Loc, path: string): string {
+    const label = typeof f.name === 'string' ? f.name : kind;
+    const at = this.t('at');
+    this.emit(`const ${at} = p;`);
+    const v = this.t('v');
+    this.emit(`let ${v} = ${this.body(f, kind, gs, loc, path, false)};`);
+    if (f.const !== undefined) {
+      const want =
+        kind === 'bytes'
+          ? this.k(toHexString(asBytes(f.const, ''), 0, asBytes(f.const, '').length, false))
+          : this.num(f.const);
+      this.emit(
+        `if (${v} !== ${want}) H.fail(s, ${at}, 'invalid', ${this.k(`'${label}' is `)} + ${v} + ${this.k(', expected ')} + ${want});`,
+      );
+    }
+    if (f.valid !== undefined) {
+      const bad = `H.fail(s, ${at}, 'invalid', ${this.k(`'${label}' = `)} + ${v} + ${this.k(' is not valid')})`;
+      if (Array.isArray(f.valid)) this.emit(`if (!${this.k(new Set(f.valid))}.has(${v})) ${bad};`);
+      else this.emit(`s.value = ${v}; if (!(${this.exprOf(f.valid, gs, loc)})) ${bad};`);
+    }
+    const scale = f.scale === undefined ? 1 : asNumber(f.scale, '');
+    const offset = f.offset === undefined ? 0 : asNumber(f.offset, '');
+    if (scale !== 1 || offset !== 0 || f.decimals !== undefined) {
+      const d = f.decimals ?? Math.max(0, Math.min(15, Math.ceil(-Math.log10(Math.abs(scale) || 1)) + 6));
+      this.emit(
+        `if (typeof ${v} === 'number') ${v} = H.round(${v} * ${this.num(scale)} + ${this.num(offset)}, ${this.num(d)});`,
+      );
+    }
+    if (f.enum !== undefined) {
+      const table = new Map<string, unknown>();
+      for (const [key, lab] of Object.entries(asObject(f.enum, ''))) {
+        table.set(key, lab);
+        if (!table.has(normalizeKey(key))) table.set(normalizeKey(key), lab);
+      }
+      this.emit(`${v} = H.enumOf(${this.k(table)}, ${v});`);
+    }
+    if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') {
+      const width = (parseNumType(kind, undefined, undefined, '')?.size ?? 1) * 2;
+      this.emit(`${v} = H.hexFmt(${v}, ${width});`);
+    }
+    if (f.point !== undefined && f.point !== false) {
+      const name = f.name as string | undefined;
+      const pname =
+        f.point === true
+          ? f.repeat === undefined
+            ? this.k(name ?? 'value')
+            : `${this.k(`${name}[`)} + s.index + ${this.k(']')}`
+          : this.template(f.point as string, gs, loc);
+      const unit = f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, loc)}`;
+      this.emit(
+        `if (H.scalar(${v})) { s.value = ${v}; s.points.push({ name: ${pname}, value: ${v}${unit} }); }`,
+      );
+    }
+    return v;
+  }
+
+  /** The raw value expression (after emitting the statements that read it). */
+  body(f: Obj, kind: string, gs: GScope, loc: Loc, path: string, merge: boolean): string {
+    const label = typeof f.name === 'string' ? f.name : kind;
+    const b = loc.buf;
+    const num = parseNumType(kind, (f.endian as string | undefined) ?? this.cx.endian, f.words, path);
+    if (num) {
+      const n = num.size;
+      this.truncCheck(String(n), label, loc);
+      const v = this.t('r');
+      const le = num.order === 'DCBA';
+      let read: string;
+      if (num.kind === 'int' && n === 1) read = num.signed ? `((${b}[p] << 24) >> 24)` : `${b}[p]`;
+      else if (num.kind === 'int' && n === 2 && (le || num.order === 'ABCD')) {
+        const [hi, lo] = le ? ['p + 1', 'p'] : ['p', 'p + 1'];
+        const u = `((${b}[${hi}] << 8) | ${b}[${lo}])`;
+        read = num.signed ? `((${u} << 16) >> 16)` : u;
+      } else if (num.kind === 'int' && n === 4 && (le || num.order === 'ABCD')) {
+        const ix = le ? ['p + 3', 'p + 2', 'p + 1', 'p'] : ['p', 'p + 1', 'p + 2', 'p + 3'];
+        const u = `((${b}[${ix[0]}] << 24) | (${b}[${ix[1]}] << 16) | (${b}[${ix[2]}] << 8) | ${b}[${ix[3]}])`;
+        read = num.signed ? u : `(${u} >>> 0)`;
+      } else read = `${this.f(makeNumReader(num))}(${b}, p)`;
+      this.emit(`const ${v} = ${read}; p += ${n};`);
+      return v;
+    }
+    switch (kind) {
+      case 'value':
+        return this.exprOf(f.value, gs, loc);
+      case 'skip': {
+        const n = this.size(f.size, label, gs, loc);
+        this.emit(`p += ${n};`);
+        return 'undefined';
+      }
+      case 'bytes': {
+        const sizeSpec = f.size ?? (f.const !== undefined ? asBytes(f.const, '').length : undefined);
+        const n = this.size(sizeSpec, label, gs, loc);
+        const v = this.t('r');
+        this.emit(`const ${v} = H.hex(${b}, p, p + ${n}, ${f.reverse === true}); p += ${n};`);
+        return v;
+      }
+      case 'bcd': {
+        const t: BcdType = {
+          size: asNumber(f.size, ''),
+          littleEndian: ((f.endian as string | undefined) ?? this.cx.endian) === 'little',
+          lowNibbleFirst: f.nibbles === 'low-first',
+          signed: f.signed === true,
+        };
+        this.truncCheck(String(t.size), label, loc);
+        const v = this.t('r');
+        this.emit(`const ${v} = H.bcd(${this.k(t)}, ${b}, p);`);
+        this.emit(
+          `if (${v} !== ${v}) H.fail(s, p, 'invalid', ${this.k(`'${label}' has a digit that is not BCD (`)} + H.hex(${b}, p, p + ${t.size}, ${t.littleEndian}) + ')');`,
+        );
+        this.emit(`p += ${t.size};`);
+        if (f.format !== 'string') return v;
+        const digits = t.size * 2 - (t.signed ? 1 : 0);
+        return `String(Math.abs(${v})).padStart(${digits}, '0')`;
+      }
+      case 'struct':
+        return this.struct(f, gs, loc, path, merge, label);
+      case 'switch':
+        return this.switch(f, gs, loc, path, merge, label);
+      case 'transform':
+        return this.transform(f, gs, loc, path, merge, label);
+    }
+    throw new Unsupported(kind);
+  }
+
+  /** Runs `inner` over a sub-range of `n` bytes, then moves past it. */
+  ranged(n: string, loc: Loc, inner: (loc: Loc) => void): void {
+    const e = this.t('e');
+    this.emit(`{ const ${e} = p + ${n};`);
+    inner({ ...loc, end: e });
+    this.emit(`p = ${e}; }`);
+  }
+
+  scoped(gs: GScope, merge: boolean): { gs: GScope; v: string } {
+    if (merge) return { gs, v: 'undefined' };
+    const o = this.t('o');
+    this.emit(`const ${o} = {};`);
+    return { gs: { cs: { names: new Set(), up: gs.cs }, js: o, up: gs }, v: o };
+  }
+
+  struct(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
+    const inner = this.scoped(gs, merge);
+    if (f.size === undefined) this.seq(f.seq, inner.gs, loc, `${path}.seq`);
+    else {
+      const n = this.size(f.size, label, gs, loc);
+      this.ranged(n, loc, (l) => this.seq(f.seq, inner.gs, l, `${path}.seq`));
+    }
+    return inner.v;
+  }
+
+  switch(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
+    const key = this.t('k');
+    this.emit(`const ${key} = String(${this.exprOf(f.on, gs, loc)});`);
+    const inner = this.scoped(gs, merge);
+    this.emit(`switch (${key}) {`);
+    const seen = new Set<string>();
+    const caseBody = (body: unknown, p: string) => {
+      this.emit('{');
+      if (body !== null) {
+        if (Array.isArray(body)) this.seq(body, inner.gs, loc, p);
+        else this.field(body, inner.gs, loc, p);
+      }
+      this.emit('break; }');
+    };
+    for (const [k, body] of Object.entries(asObject(f.cases, `${path}.cases`))) {
+      const labels = [k, normalizeKey(k)].filter((x) => !seen.has(x));
+      labels.forEach((x) => seen.add(x));
+      if (labels.length === 0) continue;
+      this.emit(labels.map((x) => `case ${this.k(x)}:`).join(' '));
+      caseBody(body, `${path}.cases.${k}`);
+    }
+    this.emit('default:');
+    if (f.default === undefined)
+      this.emit(`H.fail(s, p, 'invalid', ${this.k(`no case of '${label}' for `)} + ${key});`);
+    else caseBody(f.default, `${path}.default`);
+    this.emit('}');
+    return inner.v;
+  }
+
+  transform(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
+    if (loc.buf !== 'b') throw new Unsupported('nested transform');
+    const ops = compileByteOps(f.ops, `${path}.ops`, false);
+    const n = this.size(f.size, label, gs, loc);
+    const inner = this.scoped(gs, merge); // declared outside the block below: it is the field's value
+    const [start, tb, saved] = [this.t('st'), 'tb', this.t('sv')];
+    this.emit(`{ const ${start} = p; const ${tb} = H.copy(b, p, p + ${n}, ${this.f(ops)});`);
+    this.emit(
+      `const ${saved} = [s.buf, s.base, s.stop, s.shift]; s.buf = ${tb}; s.base = 0; s.stop = ${n}; s.shift += ${start}; p = 0;`,
+    );
+    const e = this.t('e');
+    this.emit(`const ${e} = ${n};`);
+    this.seq(f.seq, inner.gs, { buf: tb, end: e }, `${path}.seq`);
+    this.emit(`[s.buf, s.base, s.stop, s.shift] = ${saved}; p = ${start} + ${n}; }`);
+    return inner.v;
+  }
+
+  point(spec: unknown, gs: GScope): void {
+    const o = spec as Obj;
+    const loc = { buf: 'b', end: 'E' };
+    const body = () => {
+      const v = this.t('v');
+      this.emit(`const ${v} = ${this.exprOf(o.value, gs, loc)};`);
+      const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
+      this.emit(
+        `if (H.scalar(${v})) s.points.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
+      );
+    };
+    const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
+    if (cond) this.emit(`if (${cond}) {`);
+    if (o.each === undefined) body();
+    else {
+      const [list, i] = [this.t('l'), this.t('j')];
+      this.emit(`const ${list} = ${this.exprOf(o.each, gs, loc)};`);
+      this.emit(
+        `if (Array.isArray(${list})) for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { s.index = ${i}; s.item = ${list}[${i}];`,
+      );
+      body();
+      this.emit('}');
+    }
+    if (cond) this.emit('}');
+  }
+
+  build(seq: unknown, points: unknown[], trailing: boolean): ((s: State) => void) | undefined {
+    try {
+      const top: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
+      this.emit('const b = s.buf; const o0 = s.sc.o; let p = s.pos; const E = s.end;');
+      this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
+      this.emit('s.pos = p; s.sc = { o: o0, up: null };');
+      if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
+      for (const p of points) this.point(p, top);
+      // The source is assembled only from compiler-emitted tokens, numbers and K/F indexes (see top of file).
+      const factory = new Function(
+        'K',
+        'F',
+        'H',
+        `"use strict"; return function decode(s) {\n${this.out.join('\n')}\n};`,
+      );
+      return factory(this.K, this.F, H) as (s: State) => void;
+    } catch (err) {
+      if (err instanceof Unsupported) return undefined;
+      throw err;
+    }
+  }
+}
