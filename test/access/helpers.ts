@@ -43,10 +43,14 @@ export function canConnect(port: number): Promise<boolean> {
 export class Mosquitto {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'mqiot-access-mosq-'));
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly extra: string[] = [],
+  ) {}
 
-  static async start(port?: number): Promise<Mosquitto> {
-    const m = new Mosquitto(port ?? (await freePort()));
+  /** @param extra more mosquitto.conf lines (e.g. a bridge, or `allow_anonymous false`) */
+  static async start(port?: number, extra: string[] = []): Promise<Mosquitto> {
+    const m = new Mosquitto(port ?? (await freePort()), extra);
     await m.start();
     return m;
   }
@@ -57,11 +61,12 @@ export class Mosquitto {
       conf,
       [
         `listener ${this.port} 127.0.0.1`,
-        'allow_anonymous true',
+        ...(this.extra.some((l) => l.startsWith('allow_anonymous')) ? [] : ['allow_anonymous true']),
         'persistence false',
         'max_inflight_messages 0',
         'max_queued_messages 100000',
         'log_dest none',
+        ...this.extra,
         '',
       ].join('\n'),
     );
