@@ -71,7 +71,7 @@ const DEFAULT_PORTS: Record<string, [number, boolean]> = {
 
 /** Input shape: what a config file or the CLI gives (loose types, validated here). */
 export type AccessOptionsInput = {
-  [K in keyof AccessOptions]?: K extends 'broker1' | 'broker2' ? UpstreamInput | string : unknown;
+  -readonly [K in keyof AccessOptions]?: K extends 'broker1' | 'broker2' ? UpstreamInput | string : unknown;
 };
 
 export interface UpstreamInput {
