@@ -29,6 +29,11 @@ export class DeviceError extends Error {
   }
 }
 
+/** Built-in contracts can list a message's parameters (not part of the Contract interface). */
+interface ParamIntrospection {
+  messageParams(message: string): readonly { name: string }[];
+}
+
 /** Fields that tie an answer to its request; when both carry one, they must agree. */
 const MATCH_FIELDS = ['transaction', 'unit', 'address'] as const;
 /** Request parameters that only concern the link, not the meaning of the answer. */
@@ -88,7 +93,7 @@ export class Device {
         this.config.commandTimeoutMs,
         this.config.commandRetries,
       );
-      const decoded = this.contract.decode(answer.raw, { direction: 'response', ...params });
+      const decoded = this.decode(answer.raw, { direction: 'response', ...params });
       const result: Record<string, unknown> = { raw: Buffer.from(answer.raw).toString('hex') };
       if (decoded.ok) Object.assign(result, { fields: decoded.fields, points: decoded.points });
       const failure = errorOf(answer.fields);
@@ -113,11 +118,14 @@ export class Device {
       this.transaction = (this.transaction + 1) & 0xffff;
       let frame: Uint8Array;
       try {
-        frame = this.contract.encode(message, { ...params, transaction: this.transaction });
+        frame = this.contract.encode(
+          message,
+          this.paramsFor(message, { ...params, transaction: this.transaction }),
+        );
       } catch (err) {
         throw new DeviceError(`${this.config.id}: ${(err as Error).message}`, { cause: err });
       }
-      const sent = this.contract.decode(frame, { direction: 'request' });
+      const sent = this.decode(frame, { direction: 'request' });
       const sentFields = sent.ok ? sent.fields : {};
       let fields: Record<string, unknown> | undefined;
       try {
@@ -126,7 +134,7 @@ export class Device {
           timeoutMs,
           split: (s) => this.contract.split(s),
           accept: (answer) => {
-            const got = this.contract.decode(answer, { direction: 'response' });
+            const got = this.decode(answer, { direction: 'response' });
             if (!got.ok) return false; // bad checksum or garbage: keep waiting, then retry
             for (const key of MATCH_FIELDS)
               if (
@@ -149,6 +157,25 @@ export class Device {
       `${this.config.id}: ${message} failed after ${retries + 1} attempt(s): ${(lastError as Error).message}`,
       { cause: lastError },
     );
+  }
+
+  /** Decodes a copy: the frame itself is forwarded and must stay exactly as the device sent it. */
+  private decode(frame: Uint8Array, ctx: Record<string, unknown>) {
+    return this.contract.decode(Uint8Array.from(frame), ctx);
+  }
+
+  /**
+   * Keeps the parameters the message declares: device-wide ones (unit, address) and the link's
+   * transaction id go to every message, but a contract refuses parameters it does not know.
+   */
+  private paramsFor(message: string, params: Record<string, unknown>): Record<string, unknown> {
+    const declared = (this.contract as Partial<ParamIntrospection>).messageParams?.(message);
+    if (!declared) {
+      const { transaction: _link, ...rest } = params;
+      return rest;
+    }
+    const names = new Set(declared.map((d) => d.name));
+    return Object.fromEntries(Object.entries(params).filter(([k]) => names.has(k)));
   }
 
   private ok(): void {
