@@ -16,3 +16,8 @@ export { PendingMerge, mergeConnack, mergeSuback, mergeUnsuback } from './ack-me
 export { renderPrometheus } from './metrics.ts';
 export { AccessConfigError, UpstreamError, ClientProtocolError } from './errors.ts';
 export { SysTopic } from './sys-topics.ts';
+export {
+  DualBrokerClient,
+  type DualBrokerClientOptions,
+  type DualBrokerClientEvents,
+} from './dual-broker-client.ts';
