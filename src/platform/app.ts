@@ -7,6 +7,7 @@ import type { Clock } from './clock.ts';
 import type { PlatformConfig } from './config.ts';
 import { ContractRegistry, type ContractSource } from './contract-registry.ts';
 import { buildApi, type ApiOptions } from './http/server.ts';
+import { attachToMqtt, type MqttAttachOptions } from './mqtt-attach.ts';
 import { Platform } from './platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from './store/index.ts';
 
@@ -19,6 +20,8 @@ export interface PlatformAppOptions {
   postgresUrl?: string;
   config?: Partial<PlatformConfig>;
   broker?: LocalBroker;
+  /** Or an external broker, over MQTT 5 (optionally a shared subscription). */
+  mqtt?: Omit<MqttAttachOptions, 'logger'>;
   /** Start the HTTP API on this port (0 = any free port); omit to not listen. */
   http?: { host: string; port: number; plugins?: ApiOptions['plugins'] };
   logger?: Logger;
@@ -46,7 +49,15 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
     logger?.warn({ contracts: contracts.unavailable }, 'some contracts could not be loaded');
   const platform = new Platform(options.config ?? {}, { store, contracts, clock: options.clock, logger });
   await platform.start();
-  const attachment = options.broker ? attachToBroker(platform, options.broker) : undefined;
+  let attachment: { detach(): void | Promise<void> } | undefined;
+  try {
+    if (options.broker) attachment = attachToBroker(platform, options.broker);
+    else if (options.mqtt) attachment = await attachToMqtt(platform, { ...options.mqtt, logger });
+  } catch (err) {
+    await platform.stop();
+    await store.close();
+    throw err;
+  }
   const api = await buildApi(platform, {
     logger: options.logger?.child({ component: 'http' }),
     plugins: options.http?.plugins,
@@ -60,7 +71,7 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
     url,
     async close() {
       await api.close();
-      attachment?.detach();
+      await attachment?.detach();
       await platform.stop();
       await store.close();
     },

@@ -12,7 +12,13 @@ import {
 } from '../protocol/envelope.ts';
 import { deviceTelemetryTopic, gatewayDownTopic, parseGatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { CommandManager, type CommandEffect } from './commands/command-manager.ts';
+import {
+  CommandManager,
+  FINAL_STATES,
+  settle,
+  type CommandAnswer,
+  type CommandEffect,
+} from './commands/command-manager.ts';
 import { parsePlatformConfig, type PlatformConfig } from './config.ts';
 import type { ContractRegistry } from './contract-registry.ts';
 import { NotFoundError, PlatformError, PlatformErrorCode } from './errors.ts';
@@ -36,6 +42,8 @@ export interface PlatformDeps {
 
 const DAY_MS = 86_400_000;
 const RETENTION_CHECK_MS = 3_600_000;
+/** How often epochs learnt by other instances (from births they received) are read back. */
+const EPOCH_REFRESH_MS = 60_000;
 
 export class Platform {
   readonly config: Readonly<PlatformConfig>;
@@ -52,6 +60,7 @@ export class Platform {
   #ticker: NodeJS.Timeout | undefined;
   #commandTimer: NodeJS.Timeout | undefined;
   #lastRetention = 0;
+  #lastEpochRefresh = 0;
   #downSeq = 0;
   #started = false;
 
@@ -189,7 +198,20 @@ export class Platform {
   /** Periodic work: silence → offline, heartbeats due, retention. */
   async tick(): Promise<void> {
     const now = this.clock.now();
+    // Another instance (shared subscription) may have heard from a "silent" gateway or device: the
+    // store's last communication time counts too.
+    for (const candidate of this.online.silentCandidates(now)) {
+      const record =
+        candidate.subjectType === 'gateway'
+          ? await this.store.getGateway(candidate.id)
+          : await this.store.getDevice(candidate.id);
+      if (record?.lastSeen) this.online.seen(candidate.subjectType, candidate.id, record.lastSeen);
+    }
     await this.applyOnlineChanges(this.online.tick(now));
+    if (now - this.#lastEpochRefresh >= EPOCH_REFRESH_MS) {
+      this.#lastEpochRefresh = now;
+      await this.#uplink.refreshEpochs();
+    }
     for (const gatewayId of this.heartbeat.tick(now)) this.sendHeartbeat(gatewayId);
     if (this.config.retentionDays > 0 && now - this.#lastRetention >= RETENTION_CHECK_MS) {
       this.#lastRetention = now;
@@ -290,8 +312,28 @@ export class Platform {
     this.#armCommandTimer();
   }
 
+  /** The gateway answered a command or query: settle it here, or in the store if another instance sent it. */
+  async answer(answer: CommandAnswer, now: number): Promise<void> {
+    const effects = this.commands.onAnswer(answer, now);
+    if (effects.length > 0) return this.applyCommandEffects(effects);
+    const stored = await this.store.getCommand(answer.id);
+    if (stored && !FINAL_STATES.has(stored.state)) {
+      await this.applyCommandEffects([{ type: 'save', record: settle(stored, answer, now) }]);
+    }
+  }
+
   async runCommandTimers(): Promise<void> {
-    await this.applyCommandEffects(this.commands.tick(this.clock.now()));
+    const effects = this.commands.tick(this.clock.now());
+    const settledElsewhere = new Set<string>();
+    for (const effect of effects) {
+      if (effect.type !== 'send' || settledElsewhere.has(effect.record.id)) continue;
+      const stored = await this.store.getCommand(effect.record.id);
+      if (stored && FINAL_STATES.has(stored.state)) {
+        settledElsewhere.add(stored.id);
+        this.commands.forget(stored.id);
+      }
+    }
+    await this.applyCommandEffects(effects.filter((e) => !settledElsewhere.has(e.record.id)));
   }
 
   /** One real timer for the earliest command deadline (the state machine itself has no timers). */

@@ -51,6 +51,14 @@ export class UplinkProcessor {
     }
   }
 
+  /** Epochs stored by other instances (shared subscriptions: the birth may have gone to another one). */
+  async refreshEpochs(): Promise<void> {
+    for (const gatewayId of this.#gateways) {
+      const epoch = await this.platform.store.getSetting(epochKey(gatewayId));
+      if (epoch) this.#epochs.set(gatewayId, epoch);
+    }
+  }
+
   enqueue(envelope: UplinkEnvelope, receivedAt: number): void {
     this.#queue.push({ envelope, receivedAt });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
@@ -154,7 +162,7 @@ export class UplinkProcessor {
   }
 
   async #cmdResult(result: CmdResultEnvelope, now: number): Promise<void> {
-    const effects = this.platform.commands.onAnswer(
+    await this.platform.answer(
       {
         kind: 'cmd-result',
         id: result.id,
@@ -165,11 +173,10 @@ export class UplinkProcessor {
       },
       now,
     );
-    await this.platform.applyCommandEffects(effects);
   }
 
   async #status(status: StatusEnvelope, now: number): Promise<void> {
-    const effects = this.platform.commands.onAnswer(
+    await this.platform.answer(
       {
         kind: 'status',
         id: status.id,
@@ -179,7 +186,6 @@ export class UplinkProcessor {
       },
       now,
     );
-    await this.platform.applyCommandEffects(effects);
   }
 
   async #report(report: ReportEnvelope, now: number): Promise<void> {

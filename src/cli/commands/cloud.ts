@@ -1,7 +1,160 @@
+// `mqiot cloud`: the cloud platform (registry, store, commands, HTTP API). With `--broker URL` it attaches
+// to an external MQTT 5 broker and shares the uplinks with other instances through a shared subscription;
+// without it, it runs its own broker (like `mqiot up`, without the demo site).
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, type MqiotConfig } from '../../config/index.ts';
+import { createLogger } from '../../log.ts';
+import { startAllInOne } from '../../platform/all-in-one.ts';
+import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../platform/app.ts';
+import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
+import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'not built yet';
+export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('cloud: not built yet');
+const DEFAULT_SHARE_GROUP = 'mqiot-platform';
+
+const HELP = `usage: mqiot cloud [options]
+
+Runs the platform (decoding, registry, telemetry store, commands, HTTP API).
+
+options:
+  --broker URL            attach to this MQTT 5 broker (mqtt://, mqtts://, ws://) instead of running one
+  --share GROUP|off       shared subscription group for the uplinks, so several instances split the load
+                          (default ${DEFAULT_SHARE_GROUP}; only with --broker)
+  --instance-id ID        MQTT client id suffix of this instance (default: host name and pid)
+  --username U, --password P   broker credentials (or MQIOT_CLOUD_USERNAME / MQIOT_CLOUD_PASSWORD)
+  --postgres URL          store in PostgreSQL (recommended when several instances share the load)
+  --data-dir DIR          SQLite database directory otherwise (default ./data)
+  --http-host HOST        interface for the HTTP API (default 0.0.0.0)
+  --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+  --port PORT             MQTT port of the own broker (default ${DEFAULT_CONFIG.broker.port}; without --broker)
+  --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
+  --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
+  --retention-days DAYS   delete readings older than this (default 0: keep forever)
+  --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
+  -h, --help              show this help`;
+
+const OPTIONS = {
+  broker: { type: 'string' },
+  share: { type: 'string' },
+  'instance-id': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  postgres: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'http-host': { type: 'string' },
+  'http-port': { type: 'string' },
+  port: { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'command-timeout-ms': { type: 'string' },
+  'retention-days': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function intFlag(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new CliError(`cloud: --${flag} expects a whole number ${min}..${max}, got '${value}'`);
+  }
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('cloud', argv, OPTIONS);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.broker !== undefined && !/^(mqtts?|tcp|ssl|tls|wss?):\/\/[^/]+/.test(values.broker)) {
+    throw new CliError(`cloud: --broker expects a URL like mqtt://host:1883, got '${values.broker}'`);
+  }
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
+    throw new CliError(`cloud: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+  }
+  const share =
+    values.share === undefined
+      ? DEFAULT_SHARE_GROUP
+      : /^(off|none)$/i.test(values.share)
+        ? undefined
+        : values.share;
+  if (share !== undefined && !/^[^/+#]+$/.test(share))
+    throw new CliError(`cloud: --share: a group name cannot contain '/', '+' or '#'`);
+  const platform: Partial<PlatformConfig> = {};
+  const heartbeat = intFlag('heartbeat-ms', values['heartbeat-ms'], 1);
+  if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
+  const timeout = intFlag('command-timeout-ms', values['command-timeout-ms'], 1);
+  if (timeout !== undefined) platform.commandTimeoutMs = timeout;
+  const retention = intFlag('retention-days', values['retention-days'], 0);
+  if (retention !== undefined) platform.retentionDays = retention;
+  const httpPort = intFlag('http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
+  const httpHost = values['http-host'] ?? '0.0.0.0';
+  const dataDir = resolve(values['data-dir'] ?? 'data');
+  let config: MqiotConfig;
+  try {
+    const port = intFlag('port', values.port, 0, 65535);
+    config = loadConfig({
+      overrides: {
+        broker: port === undefined ? {} : { port },
+        ...(values['log-level']
+          ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } }
+          : {}),
+      },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+  const logger = createLogger({ level: config.log.level });
+
+  let close: () => Promise<void>;
+  if (values.broker) {
+    const instance = values['instance-id'] ?? `${hostname()}-${process.pid}`;
+    const app = await startPlatformApp({
+      dataDir,
+      postgresUrl: values.postgres,
+      config: platform,
+      logger,
+      http: { host: httpHost, port: httpPort },
+      mqtt: {
+        url: values.broker,
+        clientId: `mqiot-platform-${instance}`,
+        username: values.username ?? process.env.MQIOT_CLOUD_USERNAME,
+        password: values.password ?? process.env.MQIOT_CLOUD_PASSWORD,
+        shareGroup: share,
+      },
+    }).catch((err: Error) => {
+      throw new CliError(`cloud: cannot start: ${err.message}`, 1, { cause: err });
+    });
+    logger.info({ broker: values.broker, share, httpUrl: app.url, instance }, 'mqiot cloud: running');
+    close = () => app.close();
+  } else {
+    const system = await startAllInOne({
+      broker: config.broker,
+      dataDir,
+      http: { host: httpHost, port: httpPort },
+      postgresUrl: values.postgres,
+      platform,
+      logger,
+    });
+    logger.info({ mqttUrl: system.mqttUrl, httpUrl: system.httpUrl }, 'mqiot cloud: running');
+    close = () => system.close();
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+    process.once('SIGINT', resolveSignal);
+    process.once('SIGTERM', resolveSignal);
+  });
+  logger.info({ signal }, 'shutting down');
+  await close();
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
 }

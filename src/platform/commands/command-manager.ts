@@ -103,36 +103,12 @@ export class CommandManager {
     const entry = this.#inFlight.get(answer.id);
     if (!entry) return [];
     this.#inFlight.delete(answer.id);
-    let next: CommandRecord;
-    if (answer.kind === 'cmd-result') {
-      const state = answer.ok ? CommandState.Executed : CommandState.Failed;
-      const detail = {
-        ok: answer.ok,
-        result: answer.result ?? null,
-        error: answer.error ?? null,
-        cached: !!answer.cached,
-      };
-      next = transition(
-        entry.record,
-        { state, at: now, detail },
-        {
-          result: answer.result ?? null,
-          error: answer.ok ? null : (answer.error ?? 'gateway reported failure'),
-        },
-      );
-    } else {
-      const state = answer.complete ? CommandState.Executed : CommandState.Acknowledged;
-      const detail = { complete: answer.complete, error: answer.error ?? null };
-      next = transition(
-        entry.record,
-        { state, at: now, detail },
-        {
-          result: answer.status ?? null,
-          error: answer.complete ? null : (answer.error ?? 'query not completed'),
-        },
-      );
-    }
-    return [{ type: 'save', record: next }];
+    return [{ type: 'save', record: settle(entry.record, answer, now) }];
+  }
+
+  /** Another platform instance settled this command (shared ingest): stop retrying it here. */
+  forget(id: string): void {
+    this.#inFlight.delete(id);
   }
 
   /**
@@ -202,4 +178,38 @@ function transition(
     updatedAt: step.at,
     history: [...record.history, step],
   };
+}
+
+/**
+ * The record after the gateway's answer. Pure, so that an instance that did not send the command
+ * (shared subscriptions spread uplinks over instances) can settle the stored record the same way.
+ */
+export function settle(record: CommandRecord, answer: CommandAnswer, now: number): CommandRecord {
+  if (answer.kind === 'cmd-result') {
+    const state = answer.ok ? CommandState.Executed : CommandState.Failed;
+    const detail = {
+      ok: answer.ok,
+      result: answer.result ?? null,
+      error: answer.error ?? null,
+      cached: !!answer.cached,
+    };
+    return transition(
+      record,
+      { state, at: now, detail },
+      {
+        result: answer.result ?? null,
+        error: answer.ok ? null : (answer.error ?? 'gateway reported failure'),
+      },
+    );
+  }
+  const state = answer.complete ? CommandState.Executed : CommandState.Acknowledged;
+  const detail = { complete: answer.complete, error: answer.error ?? null };
+  return transition(
+    record,
+    { state, at: now, detail },
+    {
+      result: answer.status ?? null,
+      error: answer.complete ? null : (answer.error ?? 'query not completed'),
+    },
+  );
 }

@@ -173,6 +173,30 @@ export class OnlineTracker {
     return changes;
   }
 
+  /**
+   * Gateways and devices tick(now) would declare silent. With several platform instances sharing the
+   * uplinks, another instance may have heard from them: the caller checks the store and reports it
+   * with seen() before calling tick().
+   */
+  silentCandidates(now: number): { subjectType: 'gateway' | 'device'; id: string }[] {
+    const out: { subjectType: 'gateway' | 'device'; id: string }[] = [];
+    for (const [id, state] of this.#gateways) {
+      if (state.online && now - state.lastSeen > this.#config.gatewayValidIntervalMs)
+        out.push({ subjectType: 'gateway', id });
+    }
+    for (const [id, device] of this.#devices) {
+      const allowed = (device.pollMs ?? this.#config.defaultDevicePollMs) * this.#config.deviceMissedPolls;
+      if (device.online && now - device.lastSeen > allowed) out.push({ subjectType: 'device', id });
+    }
+    return out;
+  }
+
+  /** Last communication known from elsewhere (the shared store); never changes the online state. */
+  seen(subjectType: 'gateway' | 'device', id: string, lastSeen: number): void {
+    const state = subjectType === 'gateway' ? this.#gateways.get(id) : this.#devices.get(id);
+    if (state) state.lastSeen = Math.max(state.lastSeen, lastSeen);
+  }
+
   /** Time passed: silent gateways and devices go offline. */
   tick(now: number): OnlineChange[] {
     const changes: OnlineChange[] = [];
