@@ -9,7 +9,8 @@ export interface TestBroker {
   port: number;
   url: string;
   clients: MqttClient[];
-  connect(opts?: IClientOptions): Promise<MqttClient>;
+  /** `setup` runs before CONNECT goes out (attach handlers that must not miss early messages). */
+  connect(opts?: IClientOptions, setup?: (c: MqttClient) => void): Promise<MqttClient>;
   raw(): Promise<net.Socket>;
   close(): Promise<void>;
 }
@@ -36,9 +37,10 @@ export async function startBroker(
     port,
     url,
     clients,
-    async connect(opts: IClientOptions = {}) {
+    async connect(opts: IClientOptions = {}, setup?: (c: MqttClient) => void) {
       const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
       clients.push(c);
+      setup?.(c);
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
         c.once('error', reject);
@@ -56,6 +58,7 @@ export async function startBroker(
       for (const c of clients) c.end(true);
       for (const s of raws) s.destroy();
       await broker.close();
+      await delay(50); // let DISCONNECT packets reach the clients
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
@@ -73,6 +76,24 @@ export async function waitFor(fn: () => boolean, ms = 5000, what = 'condition'):
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** SUBACK codes of one subscribe (MQTT.js rejects the promise when any code is a failure). */
+export function subackCodes(
+  c: MqttClient,
+  filters: string[],
+  qos: 0 | 1 | 2,
+  opts: object = {},
+): Promise<number[]> {
+  return new Promise((resolve) => {
+    const onPacket = (p: { cmd: string; granted?: number[] }): void => {
+      if (p.cmd !== 'suback') return;
+      c.removeListener('packetreceive', onPacket);
+      resolve(p.granted as number[]);
+    };
+    c.on('packetreceive', onPacket);
+    c.subscribe(filters, { qos, ...opts }, () => {});
+  });
 }
 
 /** Collects messages of a client. */
