@@ -23,8 +23,9 @@ interface Entry {
 export class DedupWindow {
   private readonly entries = new Map<number, Entry>();
   // FIFO of keys in arrival order (ring buffer) for eviction by age and by size.
-  private readonly ring: Float64Array;
-  private readonly ringAt: Float64Array;
+  // Grown on demand up to maxEntries: an idle session costs a few hundred bytes, not the whole window.
+  private ring: Float64Array;
+  private ringAt: Float64Array;
   private head = 0;
   private count = 0;
   duplicates = 0;
@@ -33,8 +34,9 @@ export class DedupWindow {
     private readonly options: DedupOptions,
     private readonly clock: Clock,
   ) {
-    this.ring = new Float64Array(options.maxEntries);
-    this.ringAt = new Float64Array(options.maxEntries);
+    const initial = Math.min(options.maxEntries, 16);
+    this.ring = new Float64Array(initial);
+    this.ringAt = new Float64Array(initial);
   }
 
   get size(): number {
@@ -64,11 +66,28 @@ export class DedupWindow {
   }
 
   private remember(key: number, now: number): void {
-    if (this.count === this.ring.length) this.dropOldest();
+    if (this.count === this.ring.length) {
+      if (this.ring.length < this.options.maxEntries) this.grow();
+      else this.dropOldest();
+    }
     const tail = (this.head + this.count) % this.ring.length;
     this.ring[tail] = key;
     this.ringAt[tail] = now;
     this.count++;
+  }
+
+  private grow(): void {
+    const size = Math.min(this.options.maxEntries, this.ring.length * 2);
+    const ring = new Float64Array(size);
+    const ringAt = new Float64Array(size);
+    for (let i = 0; i < this.count; i++) {
+      const j = (this.head + i) % this.ring.length;
+      ring[i] = this.ring[j]!;
+      ringAt[i] = this.ringAt[j]!;
+    }
+    this.ring = ring;
+    this.ringAt = ringAt;
+    this.head = 0;
   }
 
   private evict(now: number): void {

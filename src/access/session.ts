@@ -73,7 +73,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   readonly links: [UpstreamLink, UpstreamLink];
   readonly controller: FailoverController;
   private uplink: UplinkFlows;
-  private downlink: DownlinkFlows;
+  private downlink: DownlinkFlows | undefined;
   private connectMerge: PendingMerge<IConnackPacket> | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private assignedClientId = false;
@@ -101,7 +101,6 @@ export class ClientSession implements UpstreamListener, FlowSink {
     ];
     this.controller = new FailoverController({ failbackHoldMs: options.failbackHoldMs }, clock);
     this.uplink = new UplinkFlows(this, counters);
-    this.downlink = new DownlinkFlows(this, this.newDedup(), false, counters);
     this.lastClientRx = clock.now();
     socket.on('data', (chunk: Buffer) => {
       this.lastClientRx = this.deps.clock.now();
@@ -160,7 +159,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       case PacketType.Puback:
       case PacketType.Pubrec:
       case PacketType.Pubcomp:
-        return this.downlink.clientAck(type, frame);
+        return this.downlink!.clientAck(type, frame);
       case PacketType.Pubrel:
         return this.uplink.clientPubrel(frame);
       case PacketType.Pingreq:
@@ -464,7 +463,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const receiveMaximum = connack.properties?.receiveMaximum;
     if (this.v5 && receiveMaximum !== undefined) this.uplink.setUpstreamLimit(upstream, receiveMaximum);
     if (!initial) {
-      this.downlink.upstreamSession(upstream, connack.sessionPresent);
+      this.downlink!.upstreamSession(upstream, connack.sessionPresent);
       this.resync(upstream, connack.sessionPresent);
     }
     const transition = this.controller.upstreamUp(upstream);
@@ -476,7 +475,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   onFrame(upstream: Upstream, type: number, frame: Buffer): void {
     switch (type) {
       case PacketType.Publish:
-        if (this.phase === Phase.Ready) this.downlink.upstreamPublish(upstream, frame);
+        if (this.phase === Phase.Ready) this.downlink!.upstreamPublish(upstream, frame);
         return;
       case PacketType.Puback:
       case PacketType.Pubrec:
@@ -488,7 +487,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
         }
         return;
       case PacketType.Pubrel:
-        return this.downlink.upstreamPubrel(upstream, frame);
+        return this.downlink!.upstreamPubrel(upstream, frame);
       case PacketType.Suback:
       case PacketType.Unsuback: {
         const packet = parseWhole(this.parser, frame);
@@ -520,7 +519,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const transition = this.controller.upstreamDown(upstream, cause);
     if (transition) this.applyTransition(transition);
     this.uplink.upstreamLost(upstream);
-    this.downlink.upstreamLost(upstream);
+    this.downlink!.upstreamLost(upstream);
     this.scheduleFailback();
     this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
     if (this.pingsPending > 0 && !this.links[0].isUp && !this.links[1].isUp) this.answerPings();

@@ -73,3 +73,11 @@ test('packet ids: round robin, never 0, limit respected, released ids reused lat
   wrap.release(65001);
   assert.equal(wrap.assign(5), 65001);
 });
+
+test('dedup: the window grows on demand and keeps every entry up to maxEntries', () => {
+  const d = new DedupWindow({ maxEntries: 100, windowMs: 1000 }, new FakeClock());
+  for (let k = 1; k <= 100; k++) assert.equal(d.accept(k, 0), true);
+  assert.equal(d.size, 100);
+  for (let k = 1; k <= 100; k++) assert.equal(d.accept(k, 1), false, `key ${k}`);
+  assert.equal(d.duplicates, 100);
+});
