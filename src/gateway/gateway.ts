@@ -16,7 +16,7 @@ import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts'
 import { Batcher } from './batcher.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CommandCache, type CommandOutcome } from './command-cache.ts';
-import type { DeviceConfig, GatewayConfig } from './config.ts';
+import { GatewayConfigError, type DeviceConfig, type GatewayConfig } from './config.ts';
 import { Device } from './device.ts';
 import { listenTcp, listenUdp, type PushListener } from './links/push-listener.ts';
 import { StreamLink, tcpOpener, type DeviceLink } from './links/stream-link.ts';
@@ -39,6 +39,38 @@ export interface GatewayDeps {
   contracts?: (ref: string) => Contract;
   /** Opens a serial line (tests and the CLI use the `serialport` package). */
   openSerial?: (path: string, baudRate: number) => Promise<import('node:stream').Duplex>;
+}
+
+/**
+ * Resolves every device's contract and checks that its poll messages exist, so a typo fails at start
+ * with the field named, not at the first poll.
+ */
+export function resolveContracts(
+  config: GatewayConfig,
+  resolve: (ref: string) => Contract = defaultContract,
+  source = 'config',
+): Map<string, Contract> {
+  const out = new Map<string, Contract>();
+  config.devices.forEach((dc, i) => {
+    let contract: Contract;
+    try {
+      contract = resolve(dc.contract);
+    } catch (err) {
+      throw new GatewayConfigError(`devices[${i}].contract`, (err as Error).message, 'config', {
+        cause: err,
+      });
+    }
+    dc.poll.forEach((p, j) => {
+      if (!contract.messages.includes(p.message))
+        throw new GatewayConfigError(
+          `devices[${i}].poll[${j}].message`,
+          `contract '${contract.id}' has no message '${p.message}' (has: ${contract.messages.join(', ') || 'none'})`,
+          source,
+        );
+    });
+    out.set(dc.id, contract);
+  });
+  return out;
 }
 
 function defaultContract(ref: string): Contract {
@@ -119,11 +151,12 @@ export class Gateway {
     this.stats.startedAt = now;
     this.outbox = new Outbox(this.config.queue);
     this.reports = new ReportTracker(this.config.reports, now);
-    const contracts = this.deps.contracts ?? defaultContract;
     const pollEntries: { key: string; everyMs: number }[] = [];
     try {
+      const contracts = resolveContracts(this.config, this.deps.contracts);
       for (const dc of this.config.devices) {
-        const device = new Device(dc, contracts(dc.contract), await this.linkFor(dc), () => this.clock.now());
+        const contract = contracts.get(dc.id)!;
+        const device = new Device(dc, contract, await this.linkFor(dc, contract), () => this.clock.now());
         this.devices.set(dc.id, device);
         dc.poll.forEach((p, i) => pollEntries.push({ key: `${dc.id}#${i}`, everyMs: p.everyMs }));
       }
@@ -196,11 +229,10 @@ export class Gateway {
 
   // ---- devices -------------------------------------------------------------------------------------
 
-  private async linkFor(dc: DeviceConfig): Promise<DeviceLink | undefined> {
+  private async linkFor(dc: DeviceConfig, contract: Contract): Promise<DeviceLink | undefined> {
     const t = dc.transport;
     if (t.type === 'udp-listen' || t.type === 'tcp-listen') {
       const onFrame = (raw: Buffer) => this.onPushedFrame(dc.id, raw);
-      const contract = (this.deps.contracts ?? defaultContract)(dc.contract);
       const listener =
         t.type === 'udp-listen'
           ? await listenUdp(t.host, t.port, onFrame)

@@ -1,7 +1,75 @@
+// `mqiot gateway --config FILE`: a gateway polling real or simulated devices.
+import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config.ts';
+import { Gateway, resolveContracts } from '../../gateway/gateway.ts';
+import { OutboxError } from '../../gateway/outbox.ts';
+import { createLogger } from '../../log.ts';
+import { LOG_LEVELS, type LogLevel } from '../../config/schema.ts';
+import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'not built yet';
+export const summary = 'run a gateway: poll devices, batch frames into MQTT data groups, buffer offline';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('gateway: not built yet');
+const HELP = `usage: mqiot gateway --config FILE [options]
+
+Polls the devices listed in FILE (YAML or JSON; see examples/gateway-*.yaml), wraps their raw frames
+into data groups on mqiot/gw/{id}/up, executes commands and queries from mqiot/gw/{id}/down, reports
+periodically and keeps everything in a disk queue while offline (docs/protocol.md).
+
+options:
+  -c, --config FILE     gateway configuration (required)
+  --check               validate the configuration and exit
+  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)
+  -h, --help            show this help
+
+environment: MQIOT_GATEWAY_MQTT_USERNAME, MQIOT_GATEWAY_MQTT_PASSWORD override the broker credentials.
+SIGINT/SIGTERM stop gracefully: the queue is drained for up to 2 s and a will with reason "shutdown" is sent.`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  check: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('gateway', argv, OPTIONS);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.config) throw new CliError('gateway: --config FILE is required (see mqiot gateway --help)');
+  const level = values['log-level'];
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level))
+    throw new CliError(`gateway: --log-level expects one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
+  let config;
+  try {
+    config = loadGatewayConfig(values.config);
+    resolveContracts(config, undefined, values.config);
+  } catch (err) {
+    if (err instanceof GatewayConfigError) throw new CliError(`gateway: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+  if (values.check) {
+    console.log(`${values.config}: ok (gateway ${config.id}, ${config.devices.length} device(s))`);
+    return 0;
+  }
+  const logger = createLogger({ name: 'mqiot-gateway', level: level as LogLevel | undefined });
+  const gateway = new Gateway(config, { logger });
+  try {
+    await gateway.start();
+  } catch (err) {
+    if (
+      err instanceof OutboxError ||
+      (err as Error).name === 'ContractError' ||
+      (err as Error).name === 'SerialOpenError'
+    )
+      throw new CliError(`gateway: ${(err as Error).message}`, 1, { cause: err });
+    throw err;
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await gateway.stop();
+  return 0;
 }
