@@ -86,7 +86,7 @@ export function subackCodes(
   opts: object = {},
 ): Promise<number[]> {
   return new Promise((resolve) => {
-    const onPacket = (p: { cmd: string; granted?: number[] }): void => {
+    const onPacket = (p: mqtt.Packet): void => {
       if (p.cmd !== 'suback') return;
       c.removeListener('packetreceive', onPacket);
       resolve(p.granted as number[]);
