@@ -1,6 +1,6 @@
 // Access module benchmark: latency and throughput through the module against a direct connection,
 // failover time (Broker1's death → first message acknowledged by Broker2), memory per proxied client.
-// Run: node --import tsx bench/access/run.ts [--quick]
+// Run: node --expose-gc --import tsx bench/access/run.ts [--quick] [--only latency|failover|silent|memory]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,6 +11,9 @@ import { AccessProxy, parseAccessOptions } from '../../src/access/index.ts';
 import { Mosquitto, Relay, canConnect, freePort, waitFor } from '../../test/access/helpers.ts';
 
 const quick = process.argv.includes('--quick');
+// --only latency|failover|silent|memory runs one part.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const want = (part: string) => only === undefined || only === part;
 const ROUND_TRIPS = quick ? 300 : 2000;
 const THROUGHPUT_MS = quick ? 1000 : 2000;
 const FAILOVERS = quick ? 5 : 20;
@@ -161,6 +164,63 @@ function rssKb(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
+async function connectRaw(port: number, i: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  const connack = new Promise<void>((r) => s.once('data', () => r()));
+  s.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      clientId: `mem-${i}`,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 0,
+    }),
+  );
+  s.write(
+    mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `mem/${i}/#`, qos: 1 }] }),
+  );
+  await connack;
+  return s;
+}
+
+/** JS heap per proxied client, in-process (needs node --expose-gc); includes the bench's own client socket. */
+async function heapPerClient(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    console.log('heap per client: skipped (run node with --expose-gc)');
+    return;
+  }
+  const b1 = await Mosquitto.start();
+  const b2 = await Mosquitto.start();
+  const proxy = new AccessProxy(
+    parseAccessOptions({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      broker1: `mqtt://127.0.0.1:${b1.port}`,
+      broker2: `mqtt://127.0.0.1:${b2.port}`,
+    }),
+  );
+  const { port } = await proxy.listen();
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < 20; i++) sockets.push(await connectRaw(port, i));
+  await sleep(300);
+  gc();
+  const before = process.memoryUsage();
+  for (let i = 20; i < 20 + CLIENTS; i++) sockets.push(await connectRaw(port, i));
+  await sleep(500);
+  gc();
+  const after = process.memoryUsage();
+  const kb = (a: number, b: number) => ((b - a) / CLIENTS / 1024).toFixed(1);
+  console.log(
+    `heap per proxied client (in-process, ${CLIENTS} clients): JS heap ${kb(before.heapUsed, after.heapUsed)} KB, ` +
+      `buffers ${kb(before.arrayBuffers, after.arrayBuffers)} KB`,
+  );
+  for (const s of sockets) s.destroy();
+  await proxy.close();
+  await b1.dispose();
+  await b2.dispose();
+}
+
 async function memoryPerClient(): Promise<void> {
   const b1 = await Mosquitto.start();
   const b2 = await Mosquitto.start();
@@ -224,13 +284,20 @@ async function memoryPerClient(): Promise<void> {
   await b2.dispose();
 }
 
-await latencyAndThroughput();
-const kill = await failoverTimes('kill', FAILOVERS);
-console.log(
-  `failover on socket close (SIGKILL), ${kill.length} runs, ms: median ${f(median(kill))}, worst ${f(Math.max(...kill))} (target < 1000)`,
-);
-const silent = await failoverTimes('silent', SILENT_FAILOVERS);
-console.log(
-  `failover on silence (keep-alive ${SILENT_KEEPALIVE} s), ${silent.length} runs, ms: median ${f(median(silent))}, worst ${f(Math.max(...silent))} (target < ${1500 * SILENT_KEEPALIVE})`,
-);
-await memoryPerClient();
+if (want('latency')) await latencyAndThroughput();
+if (want('failover')) {
+  const kill = await failoverTimes('kill', FAILOVERS);
+  console.log(
+    `failover on socket close (SIGKILL), ${kill.length} runs, ms: median ${f(median(kill))}, worst ${f(Math.max(...kill))} (target < 1000)`,
+  );
+}
+if (want('silent')) {
+  const silent = await failoverTimes('silent', SILENT_FAILOVERS);
+  console.log(
+    `failover on silence (keep-alive ${SILENT_KEEPALIVE} s), ${silent.length} runs, ms: median ${f(median(silent))}, worst ${f(Math.max(...silent))} (target < ${1500 * SILENT_KEEPALIVE})`,
+  );
+}
+if (want('memory')) {
+  await memoryPerClient();
+  await heapPerClient();
+}
