@@ -25,6 +25,7 @@ import {
   type CScope,
   type Cx,
 } from './layout.ts';
+import type { Framing } from './framing.ts';
 import { makeNumReader, parseNumType, readBcd, toHexString, type BcdType } from './primitives.ts';
 import type { State } from './runtime.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
@@ -38,6 +39,14 @@ const H = {
   },
   byte: frameByte,
   member,
+  // Dot access with a key the compiler checked is not a property of any built-in prototype.
+  dot: (o: unknown, k: string) =>
+    typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : member(o, k),
+  idx: (o: unknown, i: unknown) =>
+    Array.isArray(o) && typeof i === 'number' && Number.isInteger(i) && i >= 0 ? o[i] : member(o, i),
+  // Numbers look up by value (no string conversion); other values by their string form, like the closures.
+  caseOf: (byNum: Map<number, number>, byStr: Map<string, number>, v: unknown) =>
+    (typeof v === 'number' ? byNum.get(v) : byStr.get(String(v))) ?? -1,
   plus,
   eq: looseEq,
   round: roundTo,
@@ -55,7 +64,46 @@ const H = {
     return c;
   },
   bcd: readBcd,
+  hexN: (v: number, bytes: number) =>
+    v
+      .toString(16)
+      .toUpperCase()
+      .padStart(bytes * 2, '0'),
 };
+
+const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
+
+// Keys that plain objects, arrays, strings or functions inherit: these go through the checked H.idx path.
+const INHERITED = new Set<string>(
+  [Object.prototype, Array.prototype, String.prototype, Function.prototype].flatMap((p) =>
+    Object.getOwnPropertyNames(p),
+  ),
+);
+INHERITED.add('__proto__');
+
+const NUMERIC_OPS = new Set(['-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>']);
+const NUMERIC_SPECIALS = new Set(['$offset', '$length', '$remaining', '$index']);
+function isNumeric(n: Node): boolean {
+  if (n.k === 'lit') return typeof n.v === 'number';
+  if (n.k === 'bin') return NUMERIC_OPS.has(n.op) || (n.op === '+' && isNumeric(n.a) && isNumeric(n.b));
+  if (n.k === 'un') return n.op !== '!';
+  if (n.k === 'special') return NUMERIC_SPECIALS.has(n.name);
+  if (n.k === 'call')
+    return (
+      n.fn === 'byte' || ['abs', 'floor', 'ceil', 'int', 'round', 'sqrt', 'len', 'num', 'bit'].includes(n.fn)
+    );
+  return false;
+}
+function isString(n: Node): boolean {
+  return (
+    (n.k === 'lit' && typeof n.v === 'string') || (n.k === 'call' && ['hex', 'str', 'substr'].includes(n.fn))
+  );
+}
+function isPlainString(n: Node): boolean {
+  return (
+    n.k === 'lit' && typeof n.v === 'string' && (n.v.trim() === '' ? n.v === '' : Number.isNaN(Number(n.v)))
+  );
+}
 
 interface GScope {
   cs: CScope;
@@ -66,6 +114,8 @@ interface GScope {
 interface Loc {
   buf: string; // buffer variable
   end: string; // end-of-range variable
+  index?: string; // local holding $index inside a generated loop
+  item?: string; // local holding $item inside a generated points loop
 }
 
 class Unsupported extends Error {}
@@ -75,6 +125,7 @@ export class Gen {
   private readonly F: unknown[] = [];
   private readonly out: string[] = [];
   private n = 0;
+  private temps = 0;
 
   constructor(private readonly cx: Cx) {}
 
@@ -88,6 +139,10 @@ export class Gen {
   }
   t(prefix = 't'): string {
     return `${prefix}${this.n++}`;
+  }
+  /** A scratch variable, declared once at the top of the function. */
+  tmp(): string {
+    return `x${this.temps++}`;
   }
   emit(line: string): void {
     this.out.push(line);
@@ -124,7 +179,7 @@ export class Gen {
       case 'special':
         switch (node.name) {
           case 'ctx':
-            return 's.ctx';
+            return 'ctx';
           case '$offset':
             return '(p - s.base)';
           case '$length':
@@ -132,9 +187,9 @@ export class Gen {
           case '$remaining':
             return `(${loc.end} - p)`;
           case '$index':
-            return 's.index';
+            return loc.index ?? 's.index';
           case '$item':
-            return 's.item';
+            return loc.item ?? 's.item';
           default:
             return 's.value';
         }
@@ -145,7 +200,16 @@ export class Gen {
       case 'cond':
         return `(${e(node.c)} ? ${e(node.a)} : ${e(node.b)})`;
       case 'member':
-        return `H.member(${e(node.o)}, ${e(node.key)})`;
+        if (node.key.k === 'lit' && typeof node.key.v === 'string' && !INHERITED.has(node.key.v)) {
+          // Inline so each site keeps its own inline cache; the key passed SAFE_IDENT and is no inherited name.
+          const x = this.tmp();
+          if (SAFE_IDENT.test(node.key.v))
+            return `((${x} = ${e(node.o)}) !== null && typeof ${x} === 'object' ? ${x}.${this.ident(node.key.v)} : H.member(${x}, ${this.k(node.key.v)}))`;
+        }
+        {
+          const x = this.tmp();
+          return `((${x} = ${e(node.o)}) === undefined ? undefined : H.idx(${x}, ${e(node.key)}))`;
+        }
       case 'arr':
         return `[${node.items.map(e).join(', ')}]`;
       case 'call':
@@ -155,11 +219,16 @@ export class Gen {
         const [a, b] = [e(node.a), e(node.b)];
         switch (node.op) {
           case '+':
+            if (isString(node.a) || isString(node.b)) return `(String(${a}) + String(${b}))`;
+            if (isNumeric(node.a) && isNumeric(node.b)) return `(${a} + ${b})`;
             return `H.plus(${a}, ${b})`;
           case '==':
-            return `H.eq(${a}, ${b})`;
-          case '!=':
-            return `(!H.eq(${a}, ${b}))`;
+          case '!=': {
+            // Against a non-numeric string literal, loose equality is plain identity.
+            const plain = isPlainString(node.a) || isPlainString(node.b);
+            const eq = plain ? `(${a} === ${b})` : `H.eq(${a}, ${b})`;
+            return node.op === '==' ? eq : `(!${eq})`;
+          }
           case '&&':
           case '||':
           case '??':
@@ -267,7 +336,7 @@ export class Gen {
       );
       const i = this.t('j');
       this.emit(`for (let ${i} = 0; ${i} < ${c}; ${i}++) { s.index = ${i};`);
-      const v = this.element(f, kind, gs, loc, path);
+      const v = this.element(f, kind, gs, { ...loc, index: i }, path);
       this.emit(`${arr}.push(${v}); }`);
     }
     this.emit(`s.index = ${saved};`);
@@ -321,11 +390,11 @@ export class Gen {
         f.point === true
           ? f.repeat === undefined
             ? this.k(name ?? 'value')
-            : `${this.k(`${name}[`)} + s.index + ${this.k(']')}`
+            : `${this.k(`${name}[`)} + ${loc.index ?? 's.index'} + ${this.k(']')}`
           : this.template(f.point as string, gs, loc);
       const unit = f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, loc)}`;
       this.emit(
-        `if (H.scalar(${v})) { s.value = ${v}; s.points.push({ name: ${pname}, value: ${v}${unit} }); }`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; s.points.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
     }
     return v;
@@ -425,10 +494,12 @@ export class Gen {
 
   switch(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
     const key = this.t('k');
-    this.emit(`const ${key} = String(${this.exprOf(f.on, gs, loc)});`);
+    this.emit(`const ${key} = ${this.exprOf(f.on, gs, loc)};`);
     const inner = this.scoped(gs, merge);
-    this.emit(`switch (${key}) {`);
-    const seen = new Set<string>();
+    // Case keys live in a Map (contract strings never enter the source); the switch runs on its index.
+    const table = new Map<string, number>();
+    const byNum = new Map<number, number>();
+    this.emit(`switch (H.caseOf(${this.k(byNum)}, ${this.k(table)}, ${key})) {`);
     const caseBody = (body: unknown, p: string) => {
       this.emit('{');
       if (body !== null) {
@@ -437,13 +508,14 @@ export class Gen {
       }
       this.emit('break; }');
     };
-    for (const [k, body] of Object.entries(asObject(f.cases, `${path}.cases`))) {
-      const labels = [k, normalizeKey(k)].filter((x) => !seen.has(x));
-      labels.forEach((x) => seen.add(x));
-      if (labels.length === 0) continue;
-      this.emit(labels.map((x) => `case ${this.k(x)}:`).join(' '));
+    Object.entries(asObject(f.cases, `${path}.cases`)).forEach(([k, body], i) => {
+      table.set(k, i);
+      if (!table.has(normalizeKey(k))) table.set(normalizeKey(k), i);
+      const asNum = Number(normalizeKey(k));
+      if (String(asNum) === normalizeKey(k) && !byNum.has(asNum)) byNum.set(asNum, i);
+      this.emit(`case ${i}:`);
       caseBody(body, `${path}.cases.${k}`);
-    }
+    });
     this.emit('default:');
     if (f.default === undefined)
       this.emit(`H.fail(s, p, 'invalid', ${this.k(`no case of '${label}' for `)} + ${key});`);
@@ -472,43 +544,115 @@ export class Gen {
   point(spec: unknown, gs: GScope): void {
     const o = spec as Obj;
     const loc = { buf: 'b', end: 'E' };
-    const body = () => {
+    const body = (loc: Loc) => {
       const v = this.t('v');
       this.emit(`const ${v} = ${this.exprOf(o.value, gs, loc)};`);
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
       this.emit(
-        `if (H.scalar(${v})) s.points.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') s.points.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
     if (cond) this.emit(`if (${cond}) {`);
-    if (o.each === undefined) body();
+    if (o.each === undefined) body(loc);
     else {
       const [list, i] = [this.t('l'), this.t('j')];
       this.emit(`const ${list} = ${this.exprOf(o.each, gs, loc)};`);
       this.emit(
-        `if (Array.isArray(${list})) for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { s.index = ${i}; s.item = ${list}[${i}];`,
+        `if (Array.isArray(${list})) for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`,
       );
-      body();
+      body({ ...loc, index: i, item: `${i}v` });
       this.emit('}');
     }
     if (cond) this.emit('}');
   }
 
-  build(seq: unknown, points: unknown[], trailing: boolean): ((s: State) => void) | undefined {
+  /** Same checks, order, offsets and reasons as Framing.check, as straight-line code. */
+  framing(fr: Framing): void {
+    const { startM, endM, length, min, max } = fr.plan;
+    const none: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
+    const loc = { buf: 'b', end: 'b.length' };
+    this.emit('const b = s.buf; let base = 0;');
+    if (fr.prefixByte >= 0)
+      this.emit(
+        `while (base < ${fr.prefixMax} && base < b.length - 1 && b[base] === ${fr.prefixByte}) base++;`,
+      );
+    this.emit('s.base = base; s.pos = base;');
+    if (startM) {
+      this.emit(
+        `if (b.length - base < ${startM.length}) H.fail(s, b.length, 'truncated', ${this.k('frame too short for its start marker')});`,
+      );
+      startM.forEach((m, i) =>
+        this.emit(
+          `if (b[base + ${i}] !== ${m}) H.fail(s, base + ${i}, 'framing', ${this.k(`start marker 0x${hex2(m)} not found`)});`,
+        ),
+      );
+    }
+    this.emit('let stop = b.length; s.stop = stop;');
+    if (length !== undefined) {
+      this.emit(`const total = +${this.exprOf(length, none, loc)};`);
+      this.emit(
+        `if (!Number.isInteger(total) || total < 1) H.fail(s, base, 'length', ${this.k('frame length ')} + total + ${this.k(' is not valid')});`,
+      );
+      this.emit(
+        `if (base + total > b.length) H.fail(s, b.length, 'truncated', ${this.k('frame needs ')} + total + ${this.k(' bytes, has ')} + (b.length - base));`,
+      );
+      this.emit(
+        `if (base + total < b.length) H.fail(s, base + total, 'length', (b.length - base - total) + ${this.k(' bytes after the end of the frame')});`,
+      );
+      this.emit('stop = base + total;');
+    }
+    this.emit(
+      `if (stop - base < ${min}) H.fail(s, stop, 'truncated', ${this.k(`frame needs at least ${min} bytes, has `)} + (stop - base));`,
+    );
+    this.emit(
+      `if (stop - base > ${max}) H.fail(s, base + ${max}, 'length', ${this.k(`frame longer than ${max} bytes`)});`,
+    );
+    this.emit('s.stop = stop; s.end = stop;');
+    if (endM) {
+      this.emit(
+        `if (stop - base < ${endM.length + (startM?.length ?? 0)}) H.fail(s, stop, 'truncated', ${this.k('frame too short for its end marker')});`,
+      );
+      endM.forEach((m, i) =>
+        this.emit(
+          `if (b[stop - ${endM.length - i}] !== ${m}) H.fail(s, stop - ${endM.length - i}, 'framing', ${this.k(`end marker 0x${hex2(m)} not found`)});`,
+        ),
+      );
+    }
+    for (const c of fr.checksums) {
+      const at = (off: number) => (off < 0 ? `(stop - ${-off})` : `(base + ${off})`);
+      const [from, to, pos, n] = [this.t('cf'), this.t('ct'), this.t('ca'), c.alg.size];
+      this.emit(`const ${from} = ${at(c.from)}, ${to} = ${at(c.to)}, ${pos} = ${at(c.at)};`);
+      this.emit(
+        `if (${from} < base || ${to} > stop || ${from} > ${to} || ${pos} < base || ${pos} + ${n} > stop) H.fail(s, stop, 'truncated', ${this.k(`frame too short for checksum '${c.name}'`)});`,
+      );
+      let stored = '0';
+      for (let i = 0; i < n; i++) stored = `(${stored} * 256 + b[${pos} + ${c.little ? n - 1 - i : i}])`;
+      const [want, got] = [this.t('cw'), this.t('cg')];
+      this.emit(`const ${want} = ${this.f(c.alg.compute)}(b, ${from}, ${to}), ${got} = ${stored};`);
+      this.emit(
+        `if (${want} !== ${got}) H.fail(s, ${pos}, 'checksum', ${this.k(`'${c.name}' is 0x`)} + H.hexN(${got}, ${n}) + ${this.k(', computed 0x')} + H.hexN(${want}, ${n}));`,
+      );
+    }
+  }
+
+  build(seq: unknown, points: unknown[], trailing: boolean, fr: Framing): ((s: State) => void) | undefined {
     try {
       const top: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
-      this.emit('const b = s.buf; const o0 = s.sc.o; let p = s.pos; const E = s.end;');
+      this.framing(fr);
+      this.emit('const o0 = s.sc.o; let p = base; const E = stop;');
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
       this.emit('s.pos = p; s.sc = { o: o0, up: null };');
       if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
       for (const p of points) this.point(p, top);
       // The source is assembled only from compiler-emitted tokens, numbers and K/F indexes (see top of file).
+      const temps = [...Array(this.temps).keys()].map((i) => `x${i}`);
+      const prologue = `const ctx = s.ctx;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
       const factory = new Function(
         'K',
         'F',
         'H',
-        `"use strict"; return function decode(s) {\n${this.out.join('\n')}\n};`,
+        `"use strict"; return function decode(s) {\n${prologue}\n${this.out.join('\n')}\n};`,
       );
       return factory(this.K, this.F, H) as (s: State) => void;
     } catch (err) {

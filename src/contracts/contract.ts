@@ -71,7 +71,7 @@ export class CompiledContract implements Contract {
     this.generated =
       options.generate === false
         ? undefined
-        : new Gen({ types, endian, depth: 0 }).build(doc.seq ?? [], points, this.trailing);
+        : new Gen({ types, endian, depth: 0 }).build(doc.seq ?? [], points, this.trailing, this.framing);
     this.encoders = new Map();
     const sizes = new Map(this.framing.checksums.map((c) => [c.name, c.alg.size]));
     for (const [msg, spec] of Object.entries(
@@ -103,16 +103,19 @@ export class CompiledContract implements Contract {
       end: frame.length,
       shift: 0,
       sc: { o, up: null } as Scope,
-      ctx: this.ctxDefaults ? { ...this.ctxDefaults, ...context } : (context ?? EMPTY_CTX),
+      ctx: this.context(context),
       index: 0,
       item: undefined,
       value: undefined,
       points: [] as Point[],
     };
     try {
-      this.framing.check(s);
-      if (this.generated) this.generated(s);
-      else this.body(s);
+      if (this.generated)
+        this.generated(s); // framing checks included
+      else {
+        this.framing.check(s);
+        this.body(s);
+      }
       if (s.pos < s.end && !this.trailing)
         return {
           ok: false,
@@ -142,6 +145,15 @@ export class CompiledContract implements Contract {
         error: { offset: s.pos, reason: `${DecodeReason.invalid}: ${(e as Error)?.message ?? String(e)}` },
       };
     }
+  }
+
+  /** Context with the contract's defaults; copies only when the caller left a defaulted key out. */
+  private context(given: Record<string, unknown> | undefined): Record<string, unknown> {
+    const d = this.ctxDefaults;
+    if (!d) return given ?? EMPTY_CTX;
+    if (!given) return d;
+    for (const k in d) if (given[k] === undefined) return { ...d, ...given };
+    return given;
   }
 
   encode(message: string, params: Record<string, unknown>): Uint8Array {

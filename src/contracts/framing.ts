@@ -7,7 +7,7 @@ import { NeedBytes, newState, type Getter, type State } from './runtime.ts';
 import { asArray, asBytes, asIdent, asInt, asObject, checkKeys } from './spec.ts';
 import type { SplitResult } from './types.ts';
 
-interface ChecksumDef {
+export interface ChecksumDef {
   name: string;
   alg: ChecksumAlgorithm;
   from: number;
@@ -26,6 +26,16 @@ export interface Framing {
   split(stream: Uint8Array): SplitResult;
   /** Fills checksum fields of an encoded frame (without prefix). */
   finish(frame: Uint8Array): void;
+  /** The parsed rules, for the code generator. */
+  plan: FramingPlan;
+}
+
+export interface FramingPlan {
+  startM: Uint8Array | undefined;
+  endM: Uint8Array | undefined;
+  length: unknown; // the expression source, re-parsed by the generator
+  min: number;
+  max: number;
 }
 
 const FRAMING_KEYS = new Set(['prefix', 'start', 'end', 'length', 'split', 'min', 'max']);
@@ -209,6 +219,7 @@ export function compileFraming(framingSpec: unknown, checksumSpec: unknown, endi
     check,
     split,
     finish,
+    plan: { startM, endM, length: f.length, min, max },
   };
 }
 
