@@ -1,0 +1,130 @@
+// The gateway under faults: restart with a full disk queue, a dead first broker, misbehaving devices.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseGatewayConfig } from '../../src/gateway/config.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { startSimulators } from '../../src/sim/index.ts';
+import { FakePlatform, freePort, startOurBroker, tempDir, waitFor } from './helpers.ts';
+
+function config(
+  id: string,
+  urls: string[],
+  queuePath: string,
+  modbusPort: number,
+  extra: Record<string, unknown> = {},
+) {
+  return parseGatewayConfig({
+    gateway: { id },
+    mqtt: { urls, reconnectMs: 100 },
+    batching: { windowMs: 50 },
+    queue: { path: queuePath },
+    devices: [
+      {
+        id: 'pm-1',
+        contract: 'modbus-tcp',
+        transport: { type: 'tcp', host: '127.0.0.1', port: modbusPort },
+        params: { unit: 1 },
+        poll: [
+          { message: 'read-holding-registers', params: { start: 0, count: 2 }, everyMs: 50, timeoutMs: 300 },
+        ],
+      },
+    ],
+    ...extra,
+  });
+}
+
+test('restart: what was queued offline survives the process, keeps its seq and epoch, and is delivered', async () => {
+  const sims = await startSimulators({ modbusTcp: { units: [1] } });
+  const tmp = tempDir();
+  const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
+  const first = new Gateway(config('gw-restart', [deadUrl], `${tmp.dir}/q.db`, sims.modbusTcp!.port));
+  await first.start();
+  await waitFor('queued while offline', () => first.queueDepth >= 5);
+  const epoch = first.epoch;
+  await first.stop();
+  const queued = first.queueDepth;
+  assert.ok(queued >= 5, 'nothing was lost on stop');
+  const broker = await startOurBroker();
+  const platform = new FakePlatform(broker.url, 'gw-restart', { heartbeatMs: 200 });
+  await platform.start();
+  const second = new Gateway(config('gw-restart', [broker.url], `${tmp.dir}/q.db`, sims.modbusTcp!.port));
+  try {
+    await second.start();
+    assert.equal(second.epoch, epoch, 'same sequence counter');
+    const birth = await waitFor('birth', () => platform.of('birth')[0]);
+    assert.equal(birth.epoch, epoch);
+    await waitFor('the old queue delivered', () => platform.of('data').length >= queued);
+    const seqs = platform.of('data').map((d) => d.seq);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'in order',
+    );
+    assert.ok(seqs[0]! < birth.seq, 'queued messages kept the seq they had before the restart');
+    const firstFrames = platform.of('data').flatMap((d) => d.frames.filter((f) => f.dev === 'pm-1'));
+    assert.equal(firstFrames[0]!.seq, 0, 'from the first frame of the first run');
+  } finally {
+    await second.stop();
+    await platform.stop();
+    await broker.stop();
+    await sims.close();
+    tmp.cleanup();
+  }
+});
+
+test('failover: the first broker URL is dead, the gateway connects to the next one', async () => {
+  const sims = await startSimulators({ modbusTcp: { units: [1] } });
+  const tmp = tempDir();
+  const broker = await startOurBroker();
+  const platform = new FakePlatform(broker.url, 'gw-failover', { heartbeatMs: 200 });
+  await platform.start();
+  const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
+  const gw = new Gateway(
+    config('gw-failover', [deadUrl, broker.url], `${tmp.dir}/q.db`, sims.modbusTcp!.port),
+  );
+  try {
+    await gw.start();
+    await waitFor('data through the second broker', () => platform.of('data').length > 0, 15_000);
+  } finally {
+    await gw.stop();
+    await platform.stop();
+    await broker.stop();
+    await sims.close();
+    tmp.cleanup();
+  }
+});
+
+test('device faults: no answer, late answer and disconnection are retried; polling carries on', async () => {
+  const sims = await startSimulators({ modbusTcp: { units: [1] } });
+  const tmp = tempDir();
+  const broker = await startOurBroker();
+  const platform = new FakePlatform(broker.url, 'gw-faults', { heartbeatMs: 200 });
+  await platform.start();
+  const gw = new Gateway(config('gw-faults', [broker.url], `${tmp.dir}/q.db`, sims.modbusTcp!.port));
+  const frames = () => platform.of('data').flatMap((d) => d.frames).length;
+  const faults = sims.modbusTcp!.faults;
+  try {
+    await gw.start();
+    await waitFor('data', () => frames() > 0);
+    for (const fault of [
+      { mode: 'no-answer', count: 2 },
+      { mode: 'late', count: 2, delayMs: 400 }, // later than the 300 ms timeout: a stale answer to ignore
+      { mode: 'disconnect', count: 1 },
+    ] as const) {
+      faults.set(fault);
+      await waitFor(`${fault.mode} consumed`, () => faults.current().mode === 'none', 10_000);
+      const after = frames();
+      await waitFor(`polling carries on after ${fault.mode}`, () => frames() > after + 3, 10_000);
+    }
+    const status = gw.status();
+    assert.equal(status.complete, true, String(status.error));
+    // stale (late) answers never replace the answer to a newer request: every frame is a full response
+    for (const f of platform.of('data').flatMap((d) => d.frames)) assert.equal(f.raw.length, 13);
+  } finally {
+    await gw.stop();
+    await platform.stop();
+    await broker.stop();
+    await sims.close();
+    tmp.cleanup();
+  }
+});
