@@ -5,18 +5,21 @@ import { serveDlt645Stream, startDlt645TcpServer, type Dlt645Link } from './dlt6
 import { FaultInjector, type FaultSpec } from './faults.ts';
 import { systemClock, type SimClock } from './model.ts';
 import { serveModbusRtu, type StreamSlave } from './modbus/rtu-slave.ts';
-import { PowerMeterUnit, type ModbusUnit } from './modbus/slave.ts';
+import { PowerMeterUnit, StaticUnit, type ModbusUnit } from './modbus/slave.ts';
 import { startModbusTcpServer, type ModbusTcpServer } from './modbus/tcp-server.ts';
 import { startPushSensor, type PushFormat, type PushSensor } from './push-sensor.ts';
 import { closeSerial, openSerial } from './serial.ts';
 
 export { FaultInjector, FAULT_MODES, type FaultMode, type FaultSpec } from './faults.ts';
 export { Dlt645Meter } from './dlt645/meter.ts';
-export { PowerMeterUnit } from './modbus/slave.ts';
+export { PowerMeterUnit, StaticUnit } from './modbus/slave.ts';
+
+/** A unit id (a live power meter) or a unit with a fixed register map. */
+export type UnitSpec = number | { id: number; registers: number[]; coils?: boolean[] };
 
 export interface SimSpec {
-  modbusTcp?: { host?: string; port?: number; units: number[] };
-  modbusRtu?: { path: string; baudRate?: number; units: number[] };
+  modbusTcp?: { host?: string; port?: number; units: UnitSpec[] };
+  modbusRtu?: { path: string; baudRate?: number; units: UnitSpec[] };
   dlt645?:
     | { transport: 'serial'; path: string; baudRate?: number; addresses: string[]; password?: string }
     | { transport: 'tcp'; host?: string; port?: number; addresses: string[]; password?: string };
@@ -42,8 +45,14 @@ export interface Simulators {
   close(): Promise<void>;
 }
 
-function units(ids: number[], clock: SimClock): Map<number, ModbusUnit> {
-  return new Map(ids.map((id) => [id, new PowerMeterUnit(clock, id)]));
+function units(specs: UnitSpec[], clock: SimClock): Map<number, ModbusUnit> {
+  return new Map(
+    specs.map((u): [number, ModbusUnit] =>
+      typeof u === 'number'
+        ? [u, new PowerMeterUnit(clock, u)]
+        : [u.id, new StaticUnit(u.registers, u.coils)],
+    ),
+  );
 }
 
 export async function startSimulators(spec: SimSpec, clock: SimClock = systemClock): Promise<Simulators> {

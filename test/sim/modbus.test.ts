@@ -6,6 +6,7 @@ import { MeterModel } from '../../src/sim/model.ts';
 import { modbusRtuDevice, serveModbusRtu } from '../../src/sim/modbus/rtu-slave.ts';
 import { handlePdu, PowerMeterUnit } from '../../src/sim/modbus/slave.ts';
 import { startModbusTcpServer } from '../../src/sim/modbus/tcp-server.ts';
+import { startSimulators } from '../../src/sim/index.ts';
 import { openSerial, closeSerial } from '../../src/sim/serial.ts';
 import { hex, ptyPair } from './helpers.ts';
 
@@ -151,4 +152,21 @@ test('sim modbus: RTU slave over a socat pty pair, two units, corrupted CRC on d
     await closeSerial(slavePort);
     await pty.close();
   }
+});
+
+test('sim modbus: a static unit serves its fixed register map next to live meters; CLI flags parse', async () => {
+  const { parseSimArgs } = await import('../../src/cli/commands/sim.ts');
+  const spec = parseSimArgs(['--modbus-tcp', '0', '--units', '1', '--static-unit', '7=10,20,30']);
+  assert.ok(spec !== 'help');
+  const sims = await startSimulators(spec);
+  try {
+    const answer = await tcpExchange(sims.modbusTcp!.port, hex('00 09 00 00 00 06 07 03 00 01 00 02'));
+    assert.deepEqual([...answer!], [0, 9, 0, 0, 0, 7, 7, 3, 4, 0, 20, 0, 30]);
+    const beyond = await tcpExchange(sims.modbusTcp!.port, hex('00 0a 00 00 00 06 07 03 00 02 00 02'));
+    assert.deepEqual([...beyond!.subarray(7)], [0x83, 2], 'illegal data address past the map');
+  } finally {
+    await sims.close();
+  }
+  assert.throws(() => parseSimArgs(['--static-unit', '7:1,2']), /--static-unit expects/);
+  assert.throws(() => parseSimArgs([]), /nothing to simulate/);
 });

@@ -1,6 +1,12 @@
 // `mqiot sim`: device simulators a gateway can be pointed at (Modbus TCP/RTU, DL/T 645, push sensors).
 import { createLogger } from '../../log.ts';
-import { FAULT_MODES, startSimulators, type FaultMode, type SimSpec } from '../../sim/index.ts';
+import {
+  FAULT_MODES,
+  startSimulators,
+  type FaultMode,
+  type SimSpec,
+  type UnitSpec,
+} from '../../sim/index.ts';
 import { PushFormat } from '../../sim/push-sensor.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -15,7 +21,8 @@ temperature follows the day). Stop with Ctrl-C.
 options:
   --modbus-tcp PORT          Modbus TCP server on PORT (0 = any free port)
   --modbus-rtu TTY           Modbus RTU slave on serial line TTY (e.g. /dev/ttyUSB0 or a socat pty)
-  --units LIST               Modbus unit ids, comma-separated (default 1,2)
+  --units LIST               Modbus unit ids (live power meters), comma-separated (default 1,2)
+  --static-unit ID=R0,R1,..  an extra Modbus unit with fixed (writable) registers (repeatable)
   --dlt645-tcp PORT          DL/T 645-2007 meters on a TCP port
   --dlt645-serial TTY        DL/T 645-2007 meters on serial line TTY
   --meters LIST              DL/T 645 meter addresses, 12 digits each, comma-separated (default 000000000161)
@@ -33,6 +40,7 @@ const OPTIONS = {
   'modbus-tcp': { type: 'string' },
   'modbus-rtu': { type: 'string' },
   units: { type: 'string' },
+  'static-unit': { type: 'string', multiple: true },
   'dlt645-tcp': { type: 'string' },
   'dlt645-serial': { type: 'string' },
   meters: { type: 'string' },
@@ -61,7 +69,13 @@ export function parseSimArgs(argv: string[]): SimSpec | 'help' {
   const spec: SimSpec = {};
   const host = values.host ?? '127.0.0.1';
   const baudRate = int('baud', values.baud, 50, 4_000_000);
-  const units = (values.units ?? '1,2').split(',').map((u) => int('units', u.trim(), 1, 247)!);
+  const units: UnitSpec[] = (values.units ?? '1,2').split(',').map((u) => int('units', u.trim(), 1, 247)!);
+  for (const spec of values['static-unit'] ?? []) {
+    const m = /^(\d+)=([\d,\s]+)$/.exec(spec);
+    if (!m) throw new CliError(`sim: --static-unit expects ID=R0,R1,..., got '${spec}'`);
+    const registers = m[2]!.split(',').map((r) => int('static-unit', r.trim(), 0, 65535)!);
+    units.push({ id: int('static-unit', m[1], 1, 247)!, registers });
+  }
   const addresses = (values.meters ?? '000000000161').split(',').map((a) => a.trim());
   for (const a of addresses)
     if (!/^\d{12}$/.test(a)) throw new CliError(`sim: --meters expects 12-digit addresses, got '${a}'`);

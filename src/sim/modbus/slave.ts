@@ -93,6 +93,34 @@ export class PowerMeterUnit implements ModbusUnit {
   }
 }
 
+/** A unit with a fixed register map (writable), for devices other than the simulated power meter. */
+export class StaticUnit implements ModbusUnit {
+  private readonly registers: number[];
+  private readonly bits: boolean[];
+
+  constructor(registers: readonly number[], bits: readonly boolean[] = []) {
+    this.registers = registers.map((r) => r & 0xffff);
+    this.bits = [...bits];
+  }
+
+  readRegisters(start: number, count: number): number[] | undefined {
+    return start + count > this.registers.length ? undefined : this.registers.slice(start, start + count);
+  }
+  writeRegisters(start: number, values: number[]): boolean {
+    if (start + values.length > this.registers.length) return false;
+    values.forEach((v, i) => (this.registers[start + i] = v & 0xffff));
+    return true;
+  }
+  readBits(start: number, count: number): boolean[] | undefined {
+    return start + count > this.bits.length ? undefined : this.bits.slice(start, start + count);
+  }
+  writeBits(start: number, values: boolean[]): boolean {
+    if (start + values.length > this.bits.length) return false;
+    values.forEach((v, i) => (this.bits[start + i] = v));
+    return true;
+  }
+}
+
 export type ModbusUnits = ReadonlyMap<number, ModbusUnit>;
 
 /** Handles one request PDU for `unit`; undefined when the unit does not exist (a real slave stays silent). */
