@@ -118,7 +118,8 @@ function applyEnv(config: MqiotConfig, env: NodeJS.ProcessEnv, origins: Origins)
   for (const path of Object.keys(FIELD_CHECKS)) {
     const name = envName(path);
     const raw = env[name];
-    if (raw === undefined) continue;
+    // An empty variable counts as unset (`MQIOT_BROKER_PORT= mqiot broker` keeps the default).
+    if (raw === undefined || raw.trim() === '') continue;
     const parts = path.split('.');
     const leaf = parts.pop() as string;
     let node = config as unknown as Record<string, unknown>;
@@ -137,11 +138,11 @@ function parseEnvValue(raw: string, current: unknown): unknown {
     return raw;
   }
   if (current === null || typeof current === 'number') {
-    // Optional ports: `off` (or empty) turns the listener off.
-    if (/^(off|none|null|)$/i.test(trimmed)) return null;
+    // Optional ports: `off` turns the listener off.
+    if (/^(off|none|null)$/i.test(trimmed)) return null;
     if (!Number.isNaN(Number(trimmed))) return Number(trimmed);
   }
-  if (Array.isArray(current)) return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim());
+  if (Array.isArray(current)) return trimmed.split(',').map((s) => s.trim());
   return raw;
 }
 

@@ -1,0 +1,128 @@
+// Black-box helpers: start `mqiot broker` as a user would (a child process) and talk to it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
+
+/** A port that was free a moment ago: bind port 0 on loopback, read it, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<number | string>;
+}
+
+/** Runs `node bin/mqiot.js ...args`. */
+export function runCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  // The test runner's own MQIOT_* settings must not leak into the broker under test.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQIOT_')));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export interface RunningBroker extends RunningCli {
+  port: number;
+  wsPort: number;
+  metricsPort: number;
+}
+
+/** Starts the broker on free loopback ports and waits until it logged "broker started". */
+export async function startBroker(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningBroker> {
+  const [port, wsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const cli = runCli(
+    [
+      'broker',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--ws-port',
+      String(wsPort),
+      '--metrics-port',
+      String(metricsPort),
+      ...extraArgs,
+    ],
+    env,
+  );
+  await waitUntil(
+    () => cli.stdout().includes('"broker started"'),
+    20_000,
+    () => cli.stderr(),
+  );
+  return { ...cli, port, wsPort, metricsPort };
+}
+
+export async function waitUntil(
+  check: () => boolean,
+  timeoutMs = 10_000,
+  explain?: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms${explain ? `: ${explain()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** MQTT.js client connected (resolves on 'connect', rejects on 'error'). */
+export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+/** Lines of the broker's structured log, parsed. */
+export function logLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
