@@ -8,6 +8,23 @@ export interface BatchInsert {
   columns: readonly string[];
   rows: SqlValue[][];
   suffix: string;
+  /** Hand the rows actually inserted (not skipped by a conflict) to the next deferred op. */
+  collectInserted?: boolean;
+}
+
+/** A statement run once inside the batch's transaction (e.g. a rollup refresh). */
+export interface BatchStatement {
+  sql: string;
+  params: SqlValue[];
+}
+
+/** Ops computed inside the transaction from the rows the previous collecting insert really inserted. */
+export type DeferredOps = (inserted: SqlValue[][]) => (BatchInsert | BatchStatement)[];
+
+export type BatchOp = BatchInsert | BatchStatement | DeferredOps;
+
+export function isBatchInsert(op: BatchOp): op is BatchInsert {
+  return typeof op === 'object' && 'table' in op;
 }
 
 export interface SqlDriver {
@@ -16,7 +33,7 @@ export interface SqlDriver {
   exec(sql: string): Promise<void>;
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
   all<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
-  /** Runs the inserts in one transaction; returns the number of rows each one changed. */
-  batch(inserts: readonly BatchInsert[]): Promise<number[]>;
+  /** Runs the inserts and statements in one transaction; returns the number of rows each one changed. */
+  batch(ops: readonly BatchOp[]): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -1,5 +1,12 @@
 import pg from 'pg';
-import type { BatchInsert, SqlDriver, SqlValue } from './driver.ts';
+import {
+  isBatchInsert,
+  type BatchInsert,
+  type BatchOp,
+  type BatchStatement,
+  type SqlDriver,
+  type SqlValue,
+} from './driver.ts';
 
 // PostgreSQL allows at most 65535 bind parameters per statement.
 const MAX_PARAMS = 65_000;
@@ -56,12 +63,29 @@ export class PostgresDriver implements SqlDriver {
     return result.rows as T[];
   }
 
-  async batch(inserts: readonly BatchInsert[]): Promise<number[]> {
+  async batch(ops: readonly BatchOp[]): Promise<number[]> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       const counts: number[] = [];
-      for (const insert of inserts) counts.push(await insertRows(client, insert));
+      let inserted: SqlValue[][] = [];
+      const run = async (op: BatchInsert | BatchStatement): Promise<number> => {
+        if (!isBatchInsert(op)) {
+          return (await client.query(toPgPlaceholders(op.sql), op.params as unknown[])).rowCount ?? 0;
+        }
+        const result = await insertRows(client, op);
+        if (op.collectInserted) inserted = result.inserted;
+        return result.changes;
+      };
+      for (const op of ops) {
+        if (typeof op !== 'function') {
+          counts.push(await run(op));
+          continue;
+        }
+        let changes = 0;
+        for (const deferred of op(inserted)) changes += await run(deferred);
+        counts.push(changes);
+      }
       await client.query('COMMIT');
       return counts;
     } catch (err) {
@@ -78,10 +102,15 @@ export class PostgresDriver implements SqlDriver {
 }
 
 /** One multi-row INSERT per chunk: far fewer round trips than a statement per row. */
-async function insertRows(client: pg.PoolClient, insert: BatchInsert): Promise<number> {
+async function insertRows(
+  client: pg.PoolClient,
+  insert: BatchInsert,
+): Promise<{ changes: number; inserted: SqlValue[][] }> {
   const width = insert.columns.length;
   const perChunk = Math.max(1, Math.floor(MAX_PARAMS / width));
+  const returning = insert.collectInserted ? ` RETURNING ${insert.columns.join(', ')}` : '';
   let changes = 0;
+  const inserted: SqlValue[][] = [];
   for (let start = 0; start < insert.rows.length; start += perChunk) {
     const chunk = insert.rows.slice(start, start + perChunk);
     const values: string[] = [];
@@ -93,9 +122,12 @@ async function insertRows(client: pg.PoolClient, insert: BatchInsert): Promise<n
       });
       values.push(`(${marks.join(', ')})`);
     }
-    const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES ${values.join(', ')} ${insert.suffix}`;
+    const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES ${values.join(', ')} ${insert.suffix}${returning}`;
     const result = await client.query(sql, params as unknown[]);
     changes += result.rowCount ?? 0;
+    if (returning)
+      for (const row of result.rows as Record<string, SqlValue>[])
+        inserted.push(insert.columns.map((c) => row[c] ?? null));
   }
-  return changes;
+  return { changes, inserted };
 }

@@ -63,6 +63,21 @@ CREATE TABLE IF NOT EXISTS points (
   PRIMARY KEY (device_id, name, ts, seq) ${t.pointsKeyInclude}
 ) ${t.pointsTableOptions};
 
+-- Per-minute rollups of numeric points, recomputed from points for every minute a batch touches, so
+-- aggregates over long ranges read one row per minute instead of every reading.
+CREATE TABLE IF NOT EXISTS rollups (
+  device_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  minute ${t.bigint} NOT NULL,
+  n ${t.bigint} NOT NULL,
+  sum ${t.real} NOT NULL,
+  mn ${t.real} NOT NULL,
+  mx ${t.real} NOT NULL,
+  last_ts ${t.bigint} NOT NULL,
+  last ${t.real},
+  PRIMARY KEY (device_id, name, minute)
+) ${t.pointsTableOptions};
+
 CREATE TABLE IF NOT EXISTS latest (
   device_id TEXT NOT NULL,
   name TEXT NOT NULL,

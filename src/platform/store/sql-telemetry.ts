@@ -2,6 +2,14 @@
 import type { SqlDriver, SqlValue } from './driver.ts';
 import { addClause } from './rows.ts';
 import { csvField, encodeValue, toFrameRow, toPointRow } from './rows.ts';
+import {
+  MINUTE_MS,
+  ROLLUP_COLUMNS,
+  mergePartials,
+  rollupDeltas,
+  rollupUpsertSuffix,
+  type Partial,
+} from './rollups.ts';
 import type {
   AggregateQuery,
   Bucket,
@@ -28,6 +36,18 @@ const FRAME_COLUMNS = [
 ] as const;
 const POINT_COLUMNS = ['device_id', 'name', 'ts', 'seq', 'value_num', 'value_text', 'vtype', 'unit'] as const;
 const LATEST_COLUMNS = ['device_id', 'name', 'ts', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+
+function toPartial(r: Record<string, unknown>): Partial {
+  return {
+    bucket: Number(r.bucket),
+    n: Number(r.n),
+    sum: Number(r.sm),
+    mn: Number(r.mn),
+    mx: Number(r.mx),
+    lastTs: Number(r.last_ts),
+    last: Number(r.last),
+  };
+}
 
 const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
@@ -74,7 +94,22 @@ export class SqlTelemetry {
     }
     const [newFrames] = await this.db.batch([
       { table: 'frames', columns: FRAME_COLUMNS, rows: frames, suffix: 'ON CONFLICT DO NOTHING' },
-      { table: 'points', columns: POINT_COLUMNS, rows: points, suffix: 'ON CONFLICT DO NOTHING' },
+      {
+        table: 'points',
+        columns: POINT_COLUMNS,
+        rows: points,
+        suffix: 'ON CONFLICT DO NOTHING',
+        collectInserted: true,
+      },
+      // Per-minute rollups get exactly the points that were new, in the same transaction.
+      (inserted) => [
+        {
+          table: 'rollups',
+          columns: ROLLUP_COLUMNS,
+          rows: rollupDeltas(inserted),
+          suffix: rollupUpsertSuffix(this.db.dialect),
+        },
+      ],
       {
         table: 'latest',
         columns: LATEST_COLUMNS,
@@ -114,29 +149,54 @@ export class SqlTelemetry {
   }
 
   /**
-   * Buckets are computed in SQL over the (device, point, time) key, so only the matching slice of the
-   * index is read; "last" is looked up once per bucket, not per row.
+   * Buckets are computed in SQL over the (device, point, time) key. For buckets of whole minutes the
+   * grid starts on a minute, full minutes come from the per-minute rollups and only the partial minutes
+   * at the edges are read from the points themselves; other bucket sizes read the points directly.
    */
   async aggregate(q: AggregateQuery): Promise<Bucket[]> {
+    if (q.bucketMs % MINUTE_MS !== 0) {
+      return mergePartials(await this.#rawPartials(q, q.from, q.to, q.from), q.from, q.bucketMs);
+    }
+    const origin = Math.floor(q.from / MINUTE_MS) * MINUTE_MS;
+    const innerFrom = Math.ceil(q.from / MINUTE_MS) * MINUTE_MS;
+    const innerTo = Math.floor(q.to / MINUTE_MS) * MINUTE_MS;
+    if (innerFrom >= innerTo) {
+      return mergePartials(await this.#rawPartials(q, q.from, q.to, origin), origin, q.bucketMs);
+    }
+    const parts = [
+      ...(await this.#rawPartials(q, q.from, innerFrom, origin)),
+      ...(await this.#rollupPartials(q, innerFrom, innerTo, origin)),
+      ...(await this.#rawPartials(q, innerTo, q.to, origin)),
+    ];
+    return mergePartials(parts, origin, q.bucketMs);
+  }
+
+  async #rawPartials(q: AggregateQuery, from: number, to: number, origin: number): Promise<Partial[]> {
+    if (from >= to) return [];
     const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT b.bucket, b.n, b.mn, b.mx, b.av,
+      `SELECT b.bucket, b.n, b.sm, b.mn, b.mx, b.last_ts,
          (SELECT p.value_num FROM points p WHERE p.device_id = ? AND p.name = ? AND p.ts = b.last_ts
             ORDER BY p.seq DESC LIMIT 1) AS last
-       FROM (SELECT CAST((ts - ?) / ? AS INTEGER) AS bucket, COUNT(*) AS n, MIN(value_num) AS mn, MAX(value_num) AS mx,
-               AVG(value_num) AS av, MAX(ts) AS last_ts
+       FROM (SELECT CAST((ts - ?) / ? AS INTEGER) AS bucket, COUNT(*) AS n, SUM(value_num) AS sm,
+               MIN(value_num) AS mn, MAX(value_num) AS mx, MAX(ts) AS last_ts
              FROM points WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? AND value_num IS NOT NULL
-             GROUP BY 1) b
-       ORDER BY b.bucket`,
-      [q.deviceId, q.point, q.from, q.bucketMs, q.deviceId, q.point, q.from, q.to],
+             GROUP BY 1) b`,
+      [q.deviceId, q.point, origin, q.bucketMs, q.deviceId, q.point, from, to],
     );
-    return rows.map((r) => ({
-      start: q.from + Math.floor(Number(r.bucket)) * q.bucketMs,
-      count: Number(r.n),
-      min: Number(r.mn),
-      max: Number(r.mx),
-      avg: Number(r.av),
-      last: Number(r.last),
-    }));
+    return rows.map(toPartial);
+  }
+
+  async #rollupPartials(q: AggregateQuery, from: number, to: number, origin: number): Promise<Partial[]> {
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT b.bucket, b.n, b.sm, b.mn, b.mx, b.last_ts,
+         (SELECT r.last FROM rollups r WHERE r.device_id = ? AND r.name = ? AND r.minute = b.last_minute) AS last
+       FROM (SELECT CAST((minute * ${MINUTE_MS} - ?) / ? AS INTEGER) AS bucket, SUM(n) AS n, SUM(sum) AS sm,
+               MIN(mn) AS mn, MAX(mx) AS mx, MAX(last_ts) AS last_ts, MAX(minute) AS last_minute
+             FROM rollups WHERE device_id = ? AND name = ? AND minute >= ? AND minute < ?
+             GROUP BY 1) b`,
+      [q.deviceId, q.point, origin, q.bucketMs, q.deviceId, q.point, from / MINUTE_MS, to / MINUTE_MS],
+    );
+    return rows.map(toPartial);
   }
 
   async frames(q: FrameQuery): Promise<FrameRow[]> {
@@ -167,6 +227,8 @@ export class SqlTelemetry {
 
   async deleteReadingsBefore(before: number): Promise<number> {
     const { changes } = await this.db.run('DELETE FROM points WHERE ts < ?', [before]);
+    // Minutes that straddle the limit keep their rollup until they are entirely past it.
+    await this.db.run('DELETE FROM rollups WHERE (minute + 1) * ? <= ?', [MINUTE_MS, before]);
     await this.db.run('DELETE FROM frames WHERE ts < ?', [before]);
     return changes;
   }

@@ -1,5 +1,12 @@
 import Database from 'better-sqlite3';
-import type { BatchInsert, SqlDriver, SqlValue } from './driver.ts';
+import {
+  isBatchInsert,
+  type BatchInsert,
+  type BatchOp,
+  type BatchStatement,
+  type SqlDriver,
+  type SqlValue,
+} from './driver.ts';
 
 /** better-sqlite3 in WAL mode; statements are prepared once and cached by their text. */
 export class SqliteDriver implements SqlDriver {
@@ -37,19 +44,29 @@ export class SqliteDriver implements SqlDriver {
     return this.#prepare(sql).all(...params) as T[];
   }
 
-  async batch(inserts: readonly BatchInsert[]): Promise<number[]> {
-    const apply = this.#db.transaction(() =>
-      inserts.map((insert) => {
-        if (insert.rows.length === 0) return 0;
-        const marks = insert.columns.map(() => '?').join(', ');
+  async batch(ops: readonly BatchOp[]): Promise<number[]> {
+    const apply = this.#db.transaction(() => {
+      let inserted: SqlValue[][] = [];
+      const run = (op: BatchInsert | BatchStatement): number => {
+        if (!isBatchInsert(op)) return this.#prepare(op.sql).run(...op.params).changes;
+        if (op.rows.length === 0) return 0;
+        const marks = op.columns.map(() => '?').join(', ');
         const statement = this.#prepare(
-          `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES (${marks}) ${insert.suffix}`,
+          `INSERT INTO ${op.table} (${op.columns.join(', ')}) VALUES (${marks}) ${op.suffix}`,
         );
         let changes = 0;
-        for (const row of insert.rows) changes += statement.run(...row).changes;
+        if (op.collectInserted) inserted = [];
+        for (const row of op.rows) {
+          const n = statement.run(...row).changes;
+          changes += n;
+          if (op.collectInserted && n > 0) inserted.push(row);
+        }
         return changes;
-      }),
-    );
+      };
+      return ops.map((op) =>
+        typeof op === 'function' ? op(inserted).reduce((sum, o) => sum + run(o), 0) : run(op),
+      );
+    });
     return apply();
   }
 
