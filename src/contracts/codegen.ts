@@ -52,8 +52,8 @@ const H = {
   round: roundTo,
   hex: toHexString,
   scalar: (v: unknown) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean',
-  enumOf: (table: Map<string, unknown>, v: unknown) => {
-    const hit = table.get(String(v));
+  enumOf: (byNum: Map<number, unknown>, byStr: Map<string, unknown>, v: unknown) => {
+    const hit = typeof v === 'number' ? byNum.get(v) : byStr.get(String(v));
     return hit === undefined ? v : hit;
   },
   hexFmt: (v: unknown, width: number) =>
@@ -213,8 +213,7 @@ export class Gen {
       case 'arr':
         return `[${node.items.map(e).join(', ')}]`;
       case 'call':
-        if (node.fn === 'byte') return `H.byte(s, +${e(node.args[0]!)})`;
-        return `${this.f(FUNCTIONS[node.fn]!.fn)}([${node.args.map(e).join(', ')}])`;
+        return this.call(node.fn, node.args, e);
       case 'bin': {
         const [a, b] = [e(node.a), e(node.b)];
         switch (node.op) {
@@ -224,8 +223,9 @@ export class Gen {
             return `H.plus(${a}, ${b})`;
           case '==':
           case '!=': {
-            // Against a non-numeric string literal, loose equality is plain identity.
-            const plain = isPlainString(node.a) || isPlainString(node.b);
+            // Against a non-numeric string literal, or between two numbers, loose equality is plain identity.
+            const plain =
+              isPlainString(node.a) || isPlainString(node.b) || (isNumeric(node.a) && isNumeric(node.b));
             const eq = plain ? `(${a} === ${b})` : `H.eq(${a}, ${b})`;
             return node.op === '==' ? eq : `(!${eq})`;
           }
@@ -238,6 +238,34 @@ export class Gen {
         }
       }
     }
+  }
+
+  /** Common functions inline (same results as FUNCTIONS); the rest call the shared implementation. */
+  call(fn: string, args: Node[], e: (x: Node) => string): string {
+    const a = args.map(e);
+    const lit = args[0]?.k === 'lit' ? args[0].v : undefined;
+    switch (fn) {
+      case 'byte':
+        if (typeof lit === 'number' && Number.isInteger(lit) && lit >= 0) {
+          const x = this.tmp();
+          return `((${x} = s.base + ${lit}) < s.stop ? s.buf[${x}] : H.byte(s, ${lit}))`;
+        }
+        return `H.byte(s, +${a[0]})`;
+      case 'substr':
+        return `String(${a[0]}).substr(+${a[1]}${a[2] === undefined ? '' : `, +${a[2]}`})`;
+      case 'abs':
+      case 'floor':
+      case 'ceil':
+        return `Math.${fn}(+${a[0]})`;
+      case 'int':
+        return `Math.trunc(+${a[0]})`;
+      case 'min':
+      case 'max':
+        return `Math.${fn}(${a.map((x) => `+${x}`).join(', ')})`;
+      case 'round':
+        return `H.round(+${a[0]}, ${a[1] === undefined ? '0' : `+${a[1]}`})`;
+    }
+    return `${this.f(FUNCTIONS[fn]!.fn)}([${a.join(', ')}])`;
   }
 
   has(gs: GScope): (name: string) => boolean {
@@ -378,7 +406,10 @@ export class Gen {
         table.set(key, lab);
         if (!table.has(normalizeKey(key))) table.set(normalizeKey(key), lab);
       }
-      this.emit(`${v} = H.enumOf(${this.k(table)}, ${v});`);
+      const byNum = new Map<number, unknown>();
+      for (const [key, lab] of table)
+        if (String(Number(key)) === key && !byNum.has(Number(key))) byNum.set(Number(key), lab);
+      this.emit(`${v} = H.enumOf(${this.k(byNum)}, ${this.k(table)}, ${v});`);
     }
     if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') {
       const width = (parseNumType(kind, undefined, undefined, '')?.size ?? 1) * 2;
@@ -529,15 +560,14 @@ export class Gen {
     const ops = compileByteOps(f.ops, `${path}.ops`, false);
     const n = this.size(f.size, label, gs, loc);
     const inner = this.scoped(gs, merge); // declared outside the block below: it is the field's value
-    const [start, tb, saved] = [this.t('st'), 'tb', this.t('sv')];
+    const [start, tb] = [this.t('st'), 'tb'];
     this.emit(`{ const ${start} = p; const ${tb} = H.copy(b, p, p + ${n}, ${this.f(ops)});`);
-    this.emit(
-      `const ${saved} = [s.buf, s.base, s.stop, s.shift]; s.buf = ${tb}; s.base = 0; s.stop = ${n}; s.shift += ${start}; p = 0;`,
-    );
+    this.emit('const sBase = s.base, sStop = s.stop, sShift = s.shift;');
+    this.emit(`s.buf = ${tb}; s.base = 0; s.stop = ${n}; s.shift += ${start}; p = 0;`);
     const e = this.t('e');
     this.emit(`const ${e} = ${n};`);
     this.seq(f.seq, inner.gs, { buf: tb, end: e }, `${path}.seq`);
-    this.emit(`[s.buf, s.base, s.stop, s.shift] = ${saved}; p = ${start} + ${n}; }`);
+    this.emit(`s.buf = b; s.base = sBase; s.stop = sStop; s.shift = sShift; p = ${start} + ${n}; }`);
     return inner.v;
   }
 

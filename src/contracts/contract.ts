@@ -44,6 +44,7 @@ export class CompiledContract implements Contract {
   private readonly pointOps: PointOp[];
   private readonly encoders: Map<string, Encoder>;
   private readonly ctxDefaults: Record<string, unknown> | undefined;
+  private readonly ctxDefaultKeys: string[];
   private readonly trailing: boolean;
   private readonly testSpec: unknown;
 
@@ -59,6 +60,7 @@ export class CompiledContract implements Contract {
     if (endian !== 'big' && endian !== 'little')
       throw new ContractError('endian', "expected 'big' or 'little'");
     this.ctxDefaults = compileContextDefaults(doc.context);
+    this.ctxDefaultKeys = Object.keys(this.ctxDefaults ?? {});
     this.trailing = doc.trailing === 'allow';
     this.framing = compileFraming(doc.framing, doc.checksums, endian);
     const types = doc.types === undefined ? {} : asObject(doc.types, 'types');
@@ -152,7 +154,8 @@ export class CompiledContract implements Contract {
     const d = this.ctxDefaults;
     if (!d) return given ?? EMPTY_CTX;
     if (!given) return d;
-    for (const k in d) if (given[k] === undefined) return { ...d, ...given };
+    const keys = this.ctxDefaultKeys;
+    for (let i = 0; i < keys.length; i++) if (given[keys[i]!] === undefined) return { ...d, ...given };
     return given;
   }
 
