@@ -128,3 +128,27 @@ test('device faults: no answer, late answer and disconnection are retried; polli
     tmp.cleanup();
   }
 });
+
+for (const qos of [0, 2] as const)
+  test(`QoS ${qos}: uplink published at the configured QoS, the disk queue drains`, async () => {
+    const sims = await startSimulators({ modbusTcp: { units: [1] } });
+    const tmp = tempDir();
+    const broker = await startOurBroker();
+    const platform = new FakePlatform(broker.url, `gw-qos${qos}`, { heartbeatMs: 200 });
+    await platform.start();
+    const base = config(`gw-qos${qos}`, [broker.url], `${tmp.dir}/q.db`, sims.modbusTcp!.port);
+    const gw = new Gateway({ ...base, mqtt: { ...base.mqtt, qos } });
+    try {
+      await gw.start();
+      await waitFor('data', () => platform.of('data').length >= 3);
+      await gw.stop();
+      assert.equal(gw.queueDepth, 0, 'every message left the disk queue');
+      assert.ok(gw.stats.published >= 3);
+    } finally {
+      await gw.stop();
+      await platform.stop();
+      await broker.stop();
+      await sims.close();
+      tmp.cleanup();
+    }
+  });
