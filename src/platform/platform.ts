@@ -25,7 +25,14 @@ import { NotFoundError, PlatformError, PlatformErrorCode } from './errors.ts';
 import type { PlatformListener, PlatformNotification } from './events.ts';
 import { HeartbeatScheduler } from './online/heartbeat.ts';
 import { OnlineTracker, type OnlineChange } from './online/online-tracker.ts';
-import { CommandKind, Lifecycle, type CommandRecord, type PlatformStore } from './store/types.ts';
+import {
+  CommandKind,
+  Lifecycle,
+  type CommandRecord,
+  type DeviceRecord,
+  type GatewayRecord,
+  type PlatformStore,
+} from './store/types.ts';
 import { UplinkProcessor } from './uplink.ts';
 
 /** Where the platform publishes: the broker's local client, or an MQTT.js client for `mqiot cloud`. */
@@ -140,6 +147,18 @@ export class Platform {
       return;
     }
     this.#uplink.enqueue(envelope, this.clock.now());
+  }
+
+  /** Asset edits that change how the platform treats a device or gateway. */
+  deviceUpdated(device: DeviceRecord): void {
+    this.#uplink.deviceUpdated(device.id, device.contractId);
+    this.online.describeDevice(device.id, device.gatewayId, device.pollMs);
+  }
+
+  gatewayUpdated(gateway: GatewayRecord): void {
+    // A retired gateway gets no more heartbeats; any other lifecycle keeps them.
+    if (gateway.lifecycle === Lifecycle.Retired) this.heartbeat.removeGateway(gateway.id);
+    else this.heartbeat.addGateway(gateway.id, this.clock.now());
   }
 
   /** Resolves when every uplink received so far has been processed. */

@@ -51,6 +51,11 @@ export class UplinkProcessor {
     }
   }
 
+  /** The device was edited through the API: decode with its new contract from now on. */
+  deviceUpdated(deviceId: string, contractId: string | null): void {
+    this.#devices.set(deviceId, contractId);
+  }
+
   /** Epochs stored by other instances (shared subscriptions: the birth may have gone to another one). */
   async refreshEpochs(): Promise<void> {
     for (const gatewayId of this.#gateways) {

@@ -115,6 +115,30 @@ describe('HTTP API', () => {
     assert.equal(missing.json().error.code, 'not_found');
   });
 
+  it('decodes with a contract set through the API from the next frame on', async () => {
+    const res = await app.inject({
+      method: 'PATCH',
+      url: '/api/devices/h-1',
+      payload: { contractId: 'toy-temp' },
+    });
+    assert.equal(res.json().contractId, 'toy-temp');
+    clock.set(T0 + 500_000);
+    await uplink({
+      v: 1,
+      k: 'data',
+      gw: 'site-a',
+      seq: 400,
+      ts: clock.now(),
+      frames: [{ dev: 'h-1', c: 'vendor-unknown', ts: clock.now(), seq: 1, raw: toyFrame(0xa1, 99) }],
+    });
+    const latest = await get('/api/devices/h-1/latest');
+    assert.ok(
+      latest.body.items.some(
+        (p: { name: string; value: number }) => p.name === 'temperature' && p.value === 9.9,
+      ),
+    );
+  });
+
   it('answers latest values, raw ranges and aggregates', async () => {
     const latest = await get('/api/devices/t-1/latest');
     assert.deepEqual(latest.body.items[0], {
@@ -301,10 +325,10 @@ describe('HTTP API', () => {
 
   it('works over a real socket', async () => {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const res = await fetch(`${address}/api/devices/h-1`);
+    const res = await fetch(`${address}/api/devices/t-1`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as { device: { contractId: string }; latest: { value: number }[] };
-    assert.equal(body.device.contractId, 'toy-hum');
-    assert.equal(body.latest[0]?.value, 5);
+    assert.equal(body.device.contractId, 'toy-temp');
+    assert.equal(body.latest[0]?.value, 11.9);
   });
 });

@@ -84,6 +84,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => {
       const updated = await store.updateGatewayAsset(req.params.id, req.body, clock.now());
       if (!updated) throw new NotFoundError('gateway', req.params.id);
+      platform.gatewayUpdated(updated);
       await platform.recordEvent('updated', 'gateway', updated.id, clock.now(), {
         fields: Object.keys(req.body),
       });
@@ -184,6 +185,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => {
       const updated = await store.updateDeviceAsset(req.params.id, req.body, clock.now());
       if (!updated) throw new NotFoundError('device', req.params.id);
+      platform.deviceUpdated(updated);
       await platform.recordEvent('updated', 'device', updated.id, clock.now(), {
         fields: Object.keys(req.body),
       });
