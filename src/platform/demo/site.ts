@@ -8,11 +8,35 @@ import { startPushSensor, type PushSensor } from '../../sim/push-sensor.ts';
 import { startSimulators } from '../../sim/index.ts';
 
 export const DEMO_GATEWAY_ID = 'demo-site';
-const MODBUS_UNITS = [1, 2, 3, 4, 5];
+const MODBUS_UNITS = [1, 2, 3, 4];
 const DLT645_ADDRESSES = ['000000000161', '000000000162', '000000000163', '000000000164', '000000000165'];
-/** Push sensors join when a contract for their frames is built in (Cayenne LPP). */
-const PUSH_CONTRACT = 'cayenne-lpp';
-const PUSH_SENSORS = [21, 22];
+/** Sensors that push their frames to the gateway; each joins when a contract for its frames is built in. */
+const PUSH_SENSORS = [
+  {
+    id: 'sensor-21',
+    sensorId: 21,
+    contract: 'cayenne-lpp',
+    format: 'cayenne-lpp',
+    transport: 'udp',
+    model: 'sim environment sensor (Cayenne LPP over UDP)',
+  },
+  {
+    id: 'sensor-22',
+    sensorId: 22,
+    contract: 'cayenne-lpp',
+    format: 'cayenne-lpp',
+    transport: 'udp',
+    model: 'sim environment sensor (Cayenne LPP over UDP)',
+  },
+  {
+    id: 'th10-31',
+    sensorId: 31,
+    contract: 'acme-th10',
+    format: 'fixed',
+    transport: 'tcp',
+    model: 'sim ACME TH-10 (vendor frame over TCP)',
+  },
+] as const;
 
 /**
  * Two workarounds, until the owners fix them: the gateway adds a Modbus TCP `transaction` parameter to
@@ -50,7 +74,8 @@ export async function startDemoSite(
     modbusTcp: { host: '127.0.0.1', port: 0, units: MODBUS_UNITS },
     dlt645: { transport: 'tcp', host: '127.0.0.1', port: 0, addresses: DLT645_ADDRESSES },
   });
-  const withPush = listBuiltinContracts().includes(PUSH_CONTRACT);
+  const builtins = listBuiltinContracts();
+  const pushSensors = PUSH_SENSORS.filter((p) => builtins.includes(p.contract));
   const devices: unknown[] = [
     ...MODBUS_UNITS.map((unit) => ({
       id: `power-meter-${unit}`,
@@ -78,14 +103,12 @@ export async function startDemoSite(
         { name: 'voltage', message: 'read', params: { di: '02010100' }, everyMs: pollMs },
       ],
     })),
-    ...(withPush
-      ? PUSH_SENSORS.map((id) => ({
-          id: `sensor-${id}`,
-          contract: PUSH_CONTRACT,
-          model: 'sim environment sensor (Cayenne LPP over UDP)',
-          transport: { type: 'udp-listen', host: '127.0.0.1', port: 0 },
-        }))
-      : []),
+    ...pushSensors.map((p) => ({
+      id: p.id,
+      contract: p.contract,
+      model: p.model,
+      transport: { type: `${p.transport}-listen`, host: '127.0.0.1', port: 0 },
+    })),
   ];
   const config = parseGatewayConfig({
     gateway: { id: DEMO_GATEWAY_ID },
@@ -99,21 +122,19 @@ export async function startDemoSite(
   const push: PushSensor[] = [];
   try {
     await gateway.start();
-    if (withPush) {
-      for (const id of PUSH_SENSORS) {
-        const port = gateway.listenerPorts.get(`sensor-${id}`);
-        if (port === undefined) continue;
-        push.push(
-          startPushSensor({
-            sensorId: id,
-            format: 'cayenne-lpp',
-            transport: 'udp',
-            host: '127.0.0.1',
-            port,
-            intervalMs: pollMs,
-          }),
-        );
-      }
+    for (const p of pushSensors) {
+      const port = gateway.listenerPorts.get(p.id);
+      if (port === undefined) continue;
+      push.push(
+        startPushSensor({
+          sensorId: p.sensorId,
+          format: p.format,
+          transport: p.transport,
+          host: '127.0.0.1',
+          port,
+          intervalMs: pollMs,
+        }),
+      );
     }
   } catch (err) {
     await gateway.stop().catch(() => undefined);

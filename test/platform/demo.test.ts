@@ -1,0 +1,64 @@
+// `mqiot up --demo` in process: a dozen simulated devices of several protocols register and report.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
+import { startDemoSite } from '../../src/platform/demo/site.ts';
+
+describe('demo site (mqiot up --demo)', () => {
+  let system: AllInOne;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mqiot-demo-'));
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
+      },
+    });
+    system = await startAllInOne({
+      broker: config.broker,
+      dataDir: dir,
+      http: { host: '127.0.0.1', port: 0 },
+      logger: createLogger({ level: 'silent' }),
+      demo: (ctx) => startDemoSite({ ...ctx, pollMs: 300 }),
+    });
+  });
+  after(async () => {
+    await system?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a dozen devices of several protocols register themselves and their readings arrive within seconds', async () => {
+    const deadline = Date.now() + 20_000;
+    let devices: { id: string; contractId: string; online: boolean }[] = [];
+    while (Date.now() < deadline) {
+      const res = await fetch(`${system.httpUrl}/api/devices?limit=100`);
+      devices = ((await res.json()) as { items: typeof devices }).items;
+      if (devices.length === 12 && devices.every((d) => d.online)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(devices.length, 12);
+    assert.ok(
+      devices.every((d) => d.online),
+      JSON.stringify(devices.filter((d) => !d.online).map((d) => d.id)),
+    );
+    const protocols = new Set(devices.map((d) => d.contractId));
+    assert.ok(protocols.size >= 3, `protocols: ${[...protocols].join(', ')}`);
+    const meter = (await (await fetch(`${system.httpUrl}/api/devices/energy-meter-1/latest`)).json()) as {
+      items: { name: string; unit: string }[];
+    };
+    assert.deepEqual(
+      meter.items.map((p) => [p.name, p.unit]),
+      [
+        ['energy_active_forward_total', 'kWh'],
+        ['voltage_a', 'V'],
+      ],
+    );
+  });
+});
