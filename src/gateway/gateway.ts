@@ -1,9 +1,8 @@
 // The gateway: wires devices, the state machines (poll schedule, batching, online status, reports,
 // command cache) and the disk queue to one MQTT session. All protocol decisions live in the machines;
 // this file turns their answers into sockets, timers and publishes.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { builtinContract, loadContract, type Contract } from '../contracts/index.ts';
+import type { Contract } from '../contracts/index.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -16,10 +15,10 @@ import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts'
 import { Batcher } from './batcher.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CommandCache, type CommandOutcome } from './command-cache.ts';
-import { GatewayConfigError, type DeviceConfig, type GatewayConfig } from './config.ts';
+import type { GatewayConfig } from './config.ts';
+import { resolveContracts } from './contracts.ts';
+import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
-import { listenTcp, listenUdp, type PushListener } from './links/push-listener.ts';
-import { StreamLink, tcpOpener, type DeviceLink } from './links/stream-link.ts';
 import { MqttSession } from './mqtt-session.ts';
 import { OnlineTracker } from './online.ts';
 import { Outbox } from './outbox.ts';
@@ -37,49 +36,8 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Resolves a device's contract (built-in id or file); defaults to built-ins and YAML/JSON files. */
   contracts?: (ref: string) => Contract;
-  /** Opens a serial line (tests and the CLI use the `serialport` package). */
-  openSerial?: (path: string, baudRate: number) => Promise<import('node:stream').Duplex>;
-}
-
-/**
- * Resolves every device's contract and checks that its poll messages exist, so a typo fails at start
- * with the field named, not at the first poll.
- */
-export function resolveContracts(
-  config: GatewayConfig,
-  resolve: (ref: string) => Contract = defaultContract,
-  source = 'config',
-): Map<string, Contract> {
-  const out = new Map<string, Contract>();
-  config.devices.forEach((dc, i) => {
-    let contract: Contract;
-    try {
-      contract = resolve(dc.contract);
-    } catch (err) {
-      throw new GatewayConfigError(`devices[${i}].contract`, (err as Error).message, 'config', {
-        cause: err,
-      });
-    }
-    dc.poll.forEach((p, j) => {
-      if (!contract.messages.includes(p.message))
-        throw new GatewayConfigError(
-          `devices[${i}].poll[${j}].message`,
-          `contract '${contract.id}' has no message '${p.message}' (has: ${contract.messages.join(', ') || 'none'})`,
-          source,
-        );
-    });
-    out.set(dc.id, contract);
-  });
-  return out;
-}
-
-function defaultContract(ref: string): Contract {
-  return /\.(ya?ml|json)$/i.test(ref) ? loadContract(readFileSync(ref, 'utf8')) : builtinContract(ref);
-}
-
-async function defaultOpenSerial(path: string, baudRate: number) {
-  const { openSerial } = await import('../sim/serial.ts');
-  return openSerial(path, baudRate);
+  /** Opens a serial line; the `serialport` package by default. */
+  openSerial?: OpenSerial;
 }
 
 export class Gateway {
@@ -97,14 +55,11 @@ export class Gateway {
     heartbeats: 0,
     badDownlink: 0,
   };
-  /** Push listeners' ports by device id (useful with port 0). */
-  readonly listenerPorts = new Map<string, number>();
 
   private readonly clock: Clock;
   private readonly log: Logger | undefined;
   private readonly devices = new Map<string, Device>();
-  private readonly links = new Map<string, DeviceLink>();
-  private readonly listeners: PushListener[] = [];
+  private readonly links: DeviceLinks;
   private readonly online: OnlineTracker;
   private readonly batcher: Batcher;
   private readonly commands: CommandCache;
@@ -131,6 +86,12 @@ export class Gateway {
     this.batcher = new Batcher(config.batching);
     this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
     this.window = new UplinkWindow(config.queue.inflight);
+    this.links = new DeviceLinks(deps.openSerial);
+  }
+
+  /** Push listeners' ports by device id (useful with port 0). */
+  get listenerPorts(): ReadonlyMap<string, number> {
+    return this.links.listenerPorts;
   }
 
   get isOnline(): boolean {
@@ -156,12 +117,13 @@ export class Gateway {
       const contracts = resolveContracts(this.config, this.deps.contracts);
       for (const dc of this.config.devices) {
         const contract = contracts.get(dc.id)!;
-        const device = new Device(dc, contract, await this.linkFor(dc, contract), () => this.clock.now());
+        const link = await this.links.linkFor(dc, contract, (raw) => this.onPushedFrame(dc.id, raw));
+        const device = new Device(dc, contract, link, () => this.clock.now());
         this.devices.set(dc.id, device);
         dc.poll.forEach((p, i) => pollEntries.push({ key: `${dc.id}#${i}`, everyMs: p.everyMs }));
       }
     } catch (err) {
-      await this.closeDevices();
+      await this.links.close();
       this.outbox.close();
       throw err;
     }
@@ -211,7 +173,7 @@ export class Gateway {
     } else {
       await this.session.kill();
     }
-    await this.closeDevices();
+    await this.links.close();
     this.depthAtStop = this.outbox.depth;
     this.outbox.close();
     this.log?.info({ queued: this.depthAtStop }, 'gateway stopped');
@@ -228,37 +190,6 @@ export class Gateway {
   }
 
   // ---- devices -------------------------------------------------------------------------------------
-
-  private async linkFor(dc: DeviceConfig, contract: Contract): Promise<DeviceLink | undefined> {
-    const t = dc.transport;
-    if (t.type === 'udp-listen' || t.type === 'tcp-listen') {
-      const onFrame = (raw: Buffer) => this.onPushedFrame(dc.id, raw);
-      const listener =
-        t.type === 'udp-listen'
-          ? await listenUdp(t.host, t.port, onFrame)
-          : await listenTcp(t.host, t.port, (s) => contract.split(s), onFrame);
-      this.listeners.push(listener);
-      this.listenerPorts.set(dc.id, listener.port);
-      return undefined;
-    }
-    // devices on the same serial line or TCP endpoint share one link (an RS-485 bus, a Modbus gateway)
-    const key = t.type === 'serial' ? `serial:${t.path}` : `tcp:${t.host}:${t.port}`;
-    let link = this.links.get(key);
-    if (!link) {
-      const openSerial = this.deps.openSerial ?? defaultOpenSerial;
-      link =
-        t.type === 'serial'
-          ? new StreamLink(key, () => openSerial(t.path, t.baudRate))
-          : new StreamLink(key, tcpOpener(t.host, t.port));
-      this.links.set(key, link);
-    }
-    return link;
-  }
-
-  private async closeDevices(): Promise<void> {
-    await Promise.all([...this.links.values()].map((l) => l.close()));
-    await Promise.all(this.listeners.map((l) => l.close()));
-  }
 
   private onPushedFrame(dev: string, raw: Buffer): void {
     const device = this.devices.get(dev);

@@ -3,3 +3,4 @@
 export { Gateway, type GatewayDeps } from './gateway.ts';
 export { loadGatewayConfig, parseGatewayConfig, GatewayConfigError, type GatewayConfig } from './config.ts';
 export { systemClock, type Clock } from './clock.ts';
+export { resolveContracts } from './contracts.ts';

@@ -9,7 +9,7 @@ import {
   loadGatewayConfig,
   parseGatewayConfig,
 } from '../../src/gateway/config.ts';
-import { resolveContracts } from '../../src/gateway/gateway.ts';
+import { resolveContracts } from '../../src/gateway/contracts.ts';
 import { tempDir } from './helpers.ts';
 
 const minimal = {

@@ -1,6 +1,7 @@
 // `mqiot gateway --config FILE`: a gateway polling real or simulated devices.
 import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config.ts';
-import { Gateway, resolveContracts } from '../../gateway/gateway.ts';
+import { resolveContracts } from '../../gateway/contracts.ts';
+import { Gateway } from '../../gateway/gateway.ts';
 import { OutboxError } from '../../gateway/outbox.ts';
 import { createLogger } from '../../log.ts';
 import { LOG_LEVELS, type LogLevel } from '../../config/schema.ts';
