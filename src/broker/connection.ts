@@ -1,19 +1,20 @@
 /**
- * Connection: the I/O edge of one MQTT client. Bytes in → mqtt-packet parser → Channel;
+ * Connection: the I/O edge of one MQTT client. Bytes in → PacketReader → Channel;
  * Channel writes → socket, corked once per tick so a burst of packets leaves in one writev.
  * Reading pauses while the client does not read what we send (it would otherwise grow our buffer).
  */
-import mqttPacket from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { Channel, ChannelState, type ChannelOutput } from './channel.ts';
 import type { BrokerCore } from './core.ts';
 import { fromCodecError, ProtocolViolation } from './errors.ts';
+import { PacketReader } from './packet-reader.ts';
 import type { ConnectionMeta, TimerHandle } from './types.ts';
 
 export class Connection implements ChannelOutput {
   readonly channel: Channel;
-  private readonly parser: mqttPacket.Parser & { settings: { protocolVersion?: number } };
+  private readonly reader: PacketReader;
   private corked = false;
   private failed = false;
   private ended = false;
@@ -25,12 +26,10 @@ export class Connection implements ChannelOutput {
     private readonly stream: Duplex,
     meta: ConnectionMeta,
   ) {
-    this.parser = mqttPacket.parser({ protocolVersion: 4 }) as typeof this.parser;
+    this.reader = new PacketReader(broker.options.maximumPacketSize, this);
     this.channel = new Channel(broker, this, meta);
-    this.parser.on('packet', this.onPacket);
-    this.parser.on('error', this.onParseError);
     stream.on('data', this.onData);
-    stream.on('error', this.onError);
+    stream.on('error', this.onSocketError);
     stream.on('close', this.onClose);
     stream.on('end', this.onEnd);
     stream.on('drain', this.onDrain);
@@ -44,20 +43,22 @@ export class Connection implements ChannelOutput {
     this.connectTimer.unref?.();
   }
 
-  private readonly onPacket = (packet: mqttPacket.Packet): void => {
-    this.channel.handlePacket(packet);
-  };
+  // ---- PacketSink ----
 
-  private readonly onParseError = (err: Error): void => {
+  onPacket(packet: Packet): void {
+    this.channel.handlePacket(packet);
+  }
+
+  onError(err: Error): void {
     if (this.failed) return;
     this.failed = true;
     this.channel.fail(fromCodecError(err));
-  };
+  }
 
   private readonly onData = (buf: Buffer): void => {
     this.broker.stats.bytesReceived += buf.length;
     if (this.failed || this.ended) return;
-    this.parser.parse(buf);
+    this.reader.push(buf);
     if (!this.paused && this.stream.writableLength > this.broker.options.maxSocketBuffer) {
       this.paused = true;
       this.stream.pause();
@@ -71,7 +72,7 @@ export class Connection implements ChannelOutput {
     }
   };
 
-  private readonly onError = (err: Error): void => {
+  private readonly onSocketError = (err: Error): void => {
     this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
     this.stream.destroy();
   };
@@ -126,6 +127,6 @@ export class Connection implements ChannelOutput {
   }
 
   setProtocolVersion(version: 3 | 4 | 5): void {
-    this.parser.settings.protocolVersion = version;
+    this.reader.setProtocolVersion(version);
   }
 }

@@ -421,9 +421,11 @@ export class BrokerCore extends EventEmitter {
       this.stats.retainedMessages = this.retained.size;
       return this.store.retained.delete(message.topic);
     }
-    this.retained.set(message.topic, message);
+    // own copy: the payload may be a view into a large socket read buffer
+    const kept: Message = { ...message, payload: Buffer.from(message.payload), encoded: undefined };
+    this.retained.set(message.topic, kept);
     this.stats.retainedMessages = this.retained.size;
-    return this.store.retained.set(message);
+    return this.store.retained.set(kept);
   }
 
   // ---- store write-through for QoS state ----

@@ -16,7 +16,17 @@ interface EncodedShape {
   idOffset: number;
 }
 
-const cacheOf = new WeakMap<Message, (EncodedShape | undefined)[]>();
+/** Cache slot of a delivery shape. */
+export function shapeIndex(v5: boolean, qos: QoS, retain: boolean): number {
+  return (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+}
+
+/** Offers the received wire bytes as the encoding of their own shape (forwarding without re-encoding). */
+export function seedEncoding(message: Message, v5: boolean, frame: Buffer, headerLen: number): void {
+  const topicLen = (frame[headerLen]! << 8) | frame[headerLen + 1]!;
+  const cache: (EncodedShape | undefined)[] = (message.encoded = []);
+  cache[shapeIndex(v5, message.qos, message.retain)] = { bytes: frame, idOffset: headerLen + 2 + topicLen };
+}
 
 export interface PublishExtras {
   subscriptionIds: number[];
@@ -37,17 +47,13 @@ export function encodePublish(
   extras: PublishExtras | undefined,
 ): Buffer {
   if (extras === undefined && !dup && (message.expiresAt === 0 || !v5)) {
-    const shapeIndex = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
-    let cache = cacheOf.get(message);
-    if (cache === undefined) {
-      cache = [];
-      cacheOf.set(message, cache);
-    }
-    let shape = cache[shapeIndex];
+    const index = shapeIndex(v5, qos, retain);
+    const cache = (message.encoded ??= []);
+    let shape = cache[index];
     if (shape === undefined) {
       const bytes = generate(message, v5, qos, retain, qos > 0 ? 1 : 0, false, message.properties);
       shape = { bytes, idOffset: qos > 0 ? packetIdOffset(bytes) : 0 };
-      cache[shapeIndex] = shape;
+      cache[index] = shape;
     }
     if (qos === 0) return shape.bytes;
     const out = Buffer.allocUnsafe(shape.bytes.length);

@@ -32,6 +32,7 @@ export function reasonCodeOf(err: unknown): number {
 
 /** Codec (mqtt-packet) error → violation. */
 export function fromCodecError(err: Error): ProtocolViolation {
+  if (err instanceof ProtocolViolation) return err;
   const m = err.message;
   if (/protocol version/i.test(m))
     return new ProtocolViolation(ReasonCode.UnsupportedProtocolVersion, m, { cause: err });

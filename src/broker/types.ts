@@ -24,6 +24,8 @@ export interface Message {
   expiresAt: number;
   /** Client id of the publisher ('' for the server), for no-local. */
   origin: string;
+  /** Encoded PUBLISH bytes per delivery shape, filled lazily by the encoder (internal). */
+  encoded?: ({ bytes: Buffer; idOffset: number } | undefined)[];
 }
 
 export interface ClientInfo {

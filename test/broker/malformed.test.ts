@@ -60,7 +60,7 @@ async function exchange(
   const parser = mqttPacket.parser({ protocolVersion: version });
   const packets: Packet[] = [];
   parser.on('packet', (p: Packet) => packets.push(p));
-  s.on('data', (d) => parser.parse(d));
+  s.on('data', (d: Buffer) => parser.parse(d));
   let closed = false;
   s.on('close', () => (closed = true));
   s.on('error', () => {});

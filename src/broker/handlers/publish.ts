@@ -8,6 +8,8 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
 import type { Channel } from '../channel.ts';
+import { seedEncoding } from '../encode.ts';
+import type { FramedPublish } from '../packet-reader.ts';
 import { MalformedPacket, ProtocolViolation } from '../errors.ts';
 import type { Message, PublishProperties, QoS } from '../types.ts';
 
@@ -84,6 +86,8 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     expiresAt,
     origin: ch.clientId,
   };
+  const framed = p as Partial<FramedPublish>;
+  if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
   const saving = broker.route(message);
   if (qos === 0) return;
   if (saving === undefined) {

@@ -1,0 +1,158 @@
+/**
+ * Incremental MQTT framing in front of mqtt-packet (rumqttd's "need N more bytes" codec idea).
+ * It cuts the byte stream into whole packets, refuses oversize packets before buffering them
+ * [MQTT-3.1.2-24], and decodes the hot packet — PUBLISH without properties — itself, keeping the
+ * frame bytes so the router can forward them without re-encoding. Every other packet (and any
+ * PUBLISH with v5 properties) is handed, whole, to mqtt-packet's parser.
+ */
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { ReasonCode } from '../protocol/reason-codes.ts';
+import { MalformedPacket, ProtocolViolation } from './errors.ts';
+
+export interface PacketSink {
+  onPacket(packet: Packet): void;
+  onError(err: Error): void;
+}
+
+/** A PUBLISH decoded by the fast path, carrying its wire bytes. */
+export interface FramedPublish extends IPublishPacket {
+  frame: Buffer;
+  headerLen: number;
+}
+
+export class PacketReader {
+  private readonly parser: mqttPacket.Parser & { settings: { protocolVersion?: number } };
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes needed before the pending frame is complete (0 = unknown yet). */
+  private need = 0;
+  private version: 3 | 4 | 5 = 4;
+  private failed = false;
+
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly sink: PacketSink,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion: 4 }) as typeof this.parser;
+    this.parser.on('packet', (p: Packet) => this.sink.onPacket(p));
+    this.parser.on('error', (err: Error) => this.fail(err));
+  }
+
+  setProtocolVersion(version: 3 | 4 | 5): void {
+    this.version = version;
+    this.parser.settings.protocolVersion = version;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    let buf: Buffer;
+    if (this.buffered === 0) {
+      buf = chunk;
+    } else {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.buffered < this.need) return;
+      buf = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    this.need = 0;
+    let pos = 0;
+    const end = buf.length;
+    while (pos < end && !this.failed) {
+      // fixed header: type/flags byte, then 1–4 bytes of remaining length [MQTT-1.5.5]
+      let len = 0;
+      let mult = 1;
+      let i = pos + 1;
+      let complete = false;
+      while (i < end) {
+        const b = buf[i++]!;
+        len += (b & 0x7f) * mult;
+        if ((b & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        mult *= 128;
+        if (mult > 2_097_152) {
+          this.fail(new MalformedPacket('Invalid variable byte integer'));
+          return;
+        }
+      }
+      if (!complete) break;
+      const total = i - pos + len;
+      if (total > this.maxPacketSize) {
+        this.fail(new ProtocolViolation(ReasonCode.PacketTooLarge, `packet of ${total} bytes`));
+        return;
+      }
+      if (end - pos < total) {
+        this.need = total;
+        break;
+      }
+      const frame = buf.subarray(pos, pos + total);
+      const headerLen = i - pos;
+      pos += total;
+      if (frame[0]! >> 4 === 3) {
+        this.publish(frame, headerLen, len);
+      } else {
+        this.parser.parse(frame);
+      }
+    }
+    if (pos < end && !this.failed) {
+      const rest = buf.subarray(pos);
+      this.chunks.push(rest);
+      this.buffered = rest.length;
+    }
+  }
+
+  private publish(frame: Buffer, headerLen: number, len: number): void {
+    const flags = frame[0]! & 0x0f;
+    const qos = (flags >> 1) & 3;
+    if (qos === 3) {
+      this.fail(new MalformedPacket('Packet must not have both QoS bits set to 1')); // [MQTT-3.3.1-4]
+      return;
+    }
+    let p = headerLen;
+    if (frame.length - p < 2) return this.fail(new MalformedPacket('Cannot parse topic'));
+    const topicLen = (frame[p]! << 8) | frame[p + 1]!;
+    p += 2;
+    if (frame.length - p < topicLen) return this.fail(new MalformedPacket('Cannot parse topic'));
+    const topic = frame.toString('utf8', p, p + topicLen);
+    p += topicLen;
+    let messageId: number | undefined;
+    if (qos > 0) {
+      if (frame.length - p < 2) return this.fail(new MalformedPacket('Cannot parse messageId'));
+      messageId = (frame[p]! << 8) | frame[p + 1]!;
+      p += 2;
+    }
+    if (this.version === 5) {
+      if (p >= frame.length) return this.fail(new MalformedPacket('Cannot parse properties'));
+      if (frame[p] !== 0) {
+        // properties present: let the full codec decode them
+        this.parser.parse(frame);
+        return;
+      }
+      p += 1;
+    }
+    const packet: FramedPublish = {
+      cmd: 'publish',
+      topic,
+      payload: frame.subarray(p),
+      qos: qos as 0 | 1 | 2,
+      dup: (flags & 0x08) !== 0,
+      retain: (flags & 0x01) !== 0,
+      messageId,
+      length: len,
+      frame,
+      headerLen,
+    };
+    this.sink.onPacket(packet);
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.chunks = [];
+    this.buffered = 0;
+    this.sink.onError(err);
+  }
+}
