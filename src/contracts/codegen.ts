@@ -95,6 +95,7 @@ function isNumeric(n: Node): boolean {
   return false;
 }
 function isString(n: Node): boolean {
+  if (n.k === 'bin' && n.op === '+') return isString(n.a) || isString(n.b);
   return (
     (n.k === 'lit' && typeof n.v === 'string') || (n.k === 'call' && ['hex', 'str', 'substr'].includes(n.fn))
   );
@@ -218,8 +219,13 @@ export class Gen {
         const [a, b] = [e(node.a), e(node.b)];
         switch (node.op) {
           case '+':
-            if (isString(node.a) || isString(node.b)) return `(String(${a}) + String(${b}))`;
+            // A string on either side makes JS '+' concatenate, exactly like plus() does.
+            if (isString(node.a) || isString(node.b)) return `(${a} + ${b})`;
             if (isNumeric(node.a) && isNumeric(node.b)) return `(${a} + ${b})`;
+            if (isNumeric(node.b)) {
+              const x = this.tmp();
+              return `(typeof (${x} = ${a}) === 'number' ? ${x} + ${b} : H.plus(${x}, ${b}))`;
+            }
             return `H.plus(${a}, ${b})`;
           case '==':
           case '!=': {
@@ -282,9 +288,16 @@ export class Gen {
   template(src: string, gs: GScope, loc: Loc): string {
     const parts = parseTemplate(src, '', this.has(gs));
     if (parts.length === 0) return this.k('');
-    return parts
-      .map((p) => (typeof p === 'string' ? this.k(p) : `String(${this.expr(p, gs, loc)})`))
-      .join(' + ');
+    // '' + x converts like String(x) for every value a decoder produces, and is cheaper.
+    const js = parts.map((p) =>
+      typeof p === 'string'
+        ? this.k(p)
+        : isString(p)
+          ? this.expr(p, gs, loc)
+          : `('' + ${this.expr(p, gs, loc)})`,
+    );
+    if (parts.length === 1 && typeof parts[0] === 'string') return js[0]!;
+    return typeof parts[0] === 'string' || isString(parts[0]!) ? js.join(' + ') : `'' + ${js.join(' + ')}`;
   }
 
   truncCheck(n: string, label: string, loc: Loc): void {
