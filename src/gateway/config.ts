@@ -75,6 +75,8 @@ export interface GatewayConfig {
     reconnectMs: number;
     sessionExpiry: number;
     qos: 0 | 1 | 2;
+    /** For mqtts:// and wss://: files (absolute paths) and whether to check the server certificate. */
+    tls: { caFile?: string; certFile?: string; keyFile?: string; rejectUnauthorized: boolean };
   };
   batching: { windowMs: number; maxFrames: number; maxBytes: number };
   heartbeat: { validIntervalMs: number };
@@ -174,6 +176,7 @@ export function parseGatewayConfig(raw: unknown, source = 'config', baseDir = pr
     reconnectMs: r.int(m, 'reconnectMs', 'mqtt.reconnectMs', DEFAULT_RECONNECT_MS, 10),
     sessionExpiry: r.int(m, 'sessionExpiry', 'mqtt.sessionExpiry', DEFAULT_SESSION_EXPIRY_S, 0, 0xffffffff),
     qos: r.oneOf(m, 'qos', 'mqtt.qos', DEFAULT_QOS, [0, 1, 2] as const),
+    tls: parseTls(r, r.obj(m.tls, 'mqtt.tls'), baseDir),
   };
   const b = r.obj(root.batching, 'batching');
   const batching = {
@@ -274,6 +277,16 @@ function parseDevice(r: Reader, raw: unknown, at: string, baseDir: string): Devi
     commandTimeoutMs: r.int(d, 'commandTimeoutMs', `${at}.commandTimeoutMs`, 2000, 1),
     commandRetries: r.int(d, 'commandRetries', `${at}.commandRetries`, 1, 0, 100),
   };
+}
+
+function parseTls(r: Reader, t: Obj, baseDir: string): GatewayConfig['mqtt']['tls'] {
+  const file = (key: string) => {
+    const v = r.optStr(t, key, `mqtt.tls.${key}`);
+    return v === undefined ? undefined : resolve(baseDir, v);
+  };
+  const rejectUnauthorized = t.rejectUnauthorized ?? true;
+  if (typeof rejectUnauthorized !== 'boolean') r.fail('mqtt.tls.rejectUnauthorized', 'must be true or false');
+  return { caFile: file('caFile'), certFile: file('certFile'), keyFile: file('keyFile'), rejectUnauthorized };
 }
 
 /** A built-in contract id stays as it is; a contract file path becomes absolute. */

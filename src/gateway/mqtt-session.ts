@@ -1,6 +1,7 @@
 // The gateway's MQTT connection (MQTT.js): persistent session, will on the uplink topic (refreshed before
 // each reconnect so it names the birth of the connection it belongs to), downlink subscription, and
 // failover across the configured broker URLs.
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { GatewayConfig } from './config.ts';
 
@@ -50,6 +51,7 @@ export class MqttSession {
       will: { topic: this.upTopic, payload: will, qos: 1, retain: false },
       resubscribe: true,
       queueQoSZero: false,
+      ...tlsOptions(this.config.tls),
     });
     this.client = client;
     client.on('connect', (connack) => {
@@ -96,4 +98,28 @@ export class MqttSession {
     this.connectedFlag = false;
     await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
   }
+}
+
+export class GatewayTlsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GatewayTlsError';
+  }
+}
+
+function tlsOptions(tls: GatewayConfig['mqtt']['tls']) {
+  const read = (file: string | undefined, what: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new GatewayTlsError(`cannot read TLS ${what} ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return {
+    ca: read(tls.caFile, 'CA'),
+    cert: read(tls.certFile, 'certificate'),
+    key: read(tls.keyFile, 'key'),
+    rejectUnauthorized: tls.rejectUnauthorized,
+  };
 }
