@@ -140,7 +140,13 @@ export class Gateway {
       },
     );
     this.birthSeq = this.outbox.reserveSeq();
-    this.session.start(this.willPayload('connection lost'));
+    try {
+      this.session.start(this.willPayload('connection lost'));
+    } catch (err) {
+      await this.links.close();
+      this.outbox.close();
+      throw err;
+    }
     this.log?.info(
       {
         devices: this.devices.size,

@@ -2,7 +2,6 @@
 import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config.ts';
 import { resolveContracts } from '../../gateway/contracts.ts';
 import { Gateway } from '../../gateway/gateway.ts';
-import { OutboxError } from '../../gateway/outbox.ts';
 import { createLogger } from '../../log.ts';
 import { LOG_LEVELS, type LogLevel } from '../../config/schema.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -59,13 +58,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await gateway.start();
   } catch (err) {
-    if (
-      err instanceof OutboxError ||
-      (err as Error).name === 'ContractError' ||
-      (err as Error).name === 'SerialOpenError'
-    )
-      throw new CliError(`gateway: ${(err as Error).message}`, 1, { cause: err });
-    throw err;
+    // disk queue, TLS files, listener ports: the message names what is wrong; no stack trace needed
+    throw new CliError(`gateway: cannot start: ${(err as Error).message}`, 1, { cause: err });
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
