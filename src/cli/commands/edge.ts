@@ -1,7 +1,108 @@
+// `mqiot edge`: a site broker with the contracts stage and a local platform (registry, store, API), bridged
+// to a cloud broker: gateway uplinks go up through a disk queue (in order, nothing lost in an outage) and
+// the cloud platform's downlinks come back down.
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadConfig, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import { createLogger } from '../../log.ts';
+import { startAllInOne } from '../../platform/all-in-one.ts';
+import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
+import { CloudLink } from '../../platform/edge/cloud-link.ts';
+import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'not built yet';
+export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('edge: not built yet');
+const HELP = `usage: mqiot edge --cloud URL [options]
+
+Runs a broker for the site's gateways, decodes and stores their data locally (HTTP API included), and
+forwards every gateway uplink to the cloud broker through a disk queue; downlinks from the cloud
+platform are passed to the gateways.
+
+options:
+  --cloud URL             the cloud MQTT broker (mqtt://, mqtts://, ws://) — required
+  --edge-id ID            this edge's name at the cloud broker (default: host name)
+  --username U, --password P   cloud broker credentials (or MQIOT_EDGE_USERNAME / MQIOT_EDGE_PASSWORD)
+  --forward-telemetry     also forward decoded readings (mqiot/dev/+/telemetry)
+  --data-dir DIR          database and forward queue (default ./data)
+  --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
+  --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
+  --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
+  -h, --help              show this help`;
+
+const OPTIONS = {
+  cloud: { type: 'string' },
+  'edge-id': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  'forward-telemetry': { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'http-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function port(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new CliError(`edge: --${flag} expects a port 0..65535, got '${value}'`);
+  return Number(value);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('edge', argv, OPTIONS);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.cloud) throw new CliError('edge: --cloud URL is required (the cloud MQTT broker)');
+  if (!/^(mqtts?|tcp|ssl|tls|wss?):\/\/[^/]+/.test(values.cloud)) {
+    throw new CliError(`edge: --cloud expects a URL like mqtt://cloud.example:1883, got '${values.cloud}'`);
+  }
+  const overrides: DeepPartial<MqiotConfig> = {
+    broker: { host: values.host, port: port('port', values.port) },
+  };
+  if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
+  let config: MqiotConfig;
+  try {
+    config = loadConfig({ overrides });
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
+    throw err;
+  }
+  const logger = createLogger({ level: config.log.level });
+  const dataDir = resolve(values['data-dir'] ?? 'data');
+  const system = await startAllInOne({
+    broker: config.broker,
+    dataDir,
+    http: { host: config.broker.host, port: port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT },
+    logger,
+  });
+  const edgeId = values['edge-id'] ?? hostname();
+  const link = new CloudLink(system.broker, {
+    cloudUrl: values.cloud,
+    clientId: `mqiot-edge-${edgeId}`,
+    username: values.username ?? process.env.MQIOT_EDGE_USERNAME,
+    password: values.password ?? process.env.MQIOT_EDGE_PASSWORD,
+    queuePath: join(dataDir, 'forward-queue.db'),
+    forwardTelemetry: values['forward-telemetry'] === true,
+    logger: logger.child({ component: 'cloud-link' }),
+  });
+  link.start();
+  logger.info(
+    { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
+    'mqiot edge: running',
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+    process.once('SIGINT', resolveSignal);
+    process.once('SIGTERM', resolveSignal);
+  });
+  logger.info({ signal, queued: link.queue.depth }, 'shutting down');
+  await link.close();
+  await system.close();
+  setTimeout(() => process.exit(0), 1000).unref();
+  return 0;
 }
