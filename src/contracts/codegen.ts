@@ -27,7 +27,7 @@ import {
 } from './layout.ts';
 import type { Framing } from './framing.ts';
 import { makeNumReader, parseNumType, readBcd, toHexString, type BcdType } from './primitives.ts';
-import type { State } from './runtime.ts';
+import { NeedBytes, type State } from './runtime.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
 
 const SAFE_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -64,6 +64,10 @@ const H = {
     return c;
   },
   bcd: readBcd,
+  lengthUnreadable(s: State, err: unknown): never {
+    if (err instanceof NeedBytes) H.fail(s, s.buf.length, 'truncated', 'frame too short to read its length');
+    throw err;
+  },
   hexN: (v: number, bytes: number) =>
     v
       .toString(16)
@@ -633,7 +637,9 @@ export class Gen {
     }
     this.emit('let stop = b.length; s.stop = stop;');
     if (length !== undefined) {
-      this.emit(`const total = +${this.exprOf(length, none, loc)};`);
+      this.emit(
+        `let total; try { total = +${this.exprOf(length, none, loc)}; } catch (err) { H.lengthUnreadable(s, err); }`,
+      );
       this.emit(
         `if (!Number.isInteger(total) || total < 1) H.fail(s, base, 'length', ${this.k('frame length ')} + total + ${this.k(' is not valid')});`,
       );

@@ -4,7 +4,14 @@ import { ContractError } from './errors.ts';
 import type { Contract } from './types.ts';
 
 /** Parses (YAML or JSON text, or an object), validates and compiles a contract; throws ContractError(path, …). */
-export function loadContract(source: string | object, options?: { runTests?: boolean }): Contract {
+export function loadContract(
+  source: string | object,
+  options?: {
+    runTests?: boolean;
+    /** false: interpret the closure plan instead of generating code (for differential tests and debugging) */
+    generate?: boolean;
+  },
+): Contract {
   let doc: unknown = source;
   if (typeof source === 'string') {
     try {
@@ -15,7 +22,7 @@ export function loadContract(source: string | object, options?: { runTests?: boo
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new ContractError('', 'a contract is a mapping with id, seq, …');
-  const contract = new CompiledContract(doc as Record<string, unknown>);
+  const contract = new CompiledContract(doc as Record<string, unknown>, { generate: options?.generate });
   if (options?.runTests !== false) {
     const report = contract.runTests();
     const bad = report.cases.find((c) => !c.ok);

@@ -105,3 +105,31 @@ test('a hostile contract cannot loop forever: zero-size repeats fail, huge count
   assert.ok(!r2.ok && r2.error.reason.startsWith('invalid: repeat count'));
   assert.ok(Date.now() - t0 < 1000);
 });
+
+// The generated decoders and the closure plan are two back ends of one compiler: they must agree on
+// every frame, good or bad (fields, points, error offset and reason).
+for (const id of listBuiltinContracts()) {
+  test(`generated and interpreted decoders of ${id} agree on mutated and random frames`, () => {
+    const fast = builtinContract(id);
+    const slow = loadContract(builtinContractSource(id), { runTests: false, generate: false });
+    assert.equal((fast as unknown as { isGenerated: boolean }).isGenerated, true);
+    const rand = rng(0xbeef + id.length);
+    const frames: Uint8Array[] = [];
+    for (const seed of seedFrames(id)) {
+      frames.push(seed);
+      for (let bit = 0; bit < seed.length * 8; bit += 3) {
+        const m = seed.slice();
+        m[bit >> 3]! ^= 1 << (bit & 7);
+        frames.push(m);
+      }
+      for (let len = 0; len < seed.length; len++) frames.push(seed.subarray(0, len));
+    }
+    for (let i = 0; i < 500; i++)
+      frames.push(Uint8Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 256)));
+    for (const f of frames) {
+      for (const ctx of [undefined, { start: 7, names: ['a'], count: 3 }]) {
+        assert.deepEqual(fast.decode(f, ctx), slow.decode(f, ctx), `${id} ${Buffer.from(f).toString('hex')}`);
+      }
+    }
+  });
+}

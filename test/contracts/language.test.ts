@@ -1,7 +1,7 @@
 // The contract language: validation errors with paths, every field kind, expressions, encode round trips.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ContractError, loadContract, type DecodeResult } from '../../src/contracts/index.ts';
+import { ContractError, loadContract, type Contract, type DecodeResult } from '../../src/contracts/index.ts';
 import { parseHex, toHexString } from '../../src/contracts/primitives.ts';
 
 const hex = (b: Uint8Array): string => toHexString(b, 0, b.length, false);
@@ -9,7 +9,18 @@ function fields(r: DecodeResult): Record<string, unknown> {
   if (!r.ok) assert.fail(`decode failed: ${JSON.stringify(r.error)}`);
   return r.fields;
 }
-const one = (seq: unknown[], extra: Record<string, unknown> = {}) => loadContract({ id: 't', seq, ...extra });
+/** Loads a contract twice (generated code and closure plan); every decode checks that both agree. */
+function one(seq: unknown[], extra: Record<string, unknown> = {}): Contract {
+  const fast = loadContract({ id: 't', seq, ...extra });
+  const slow = loadContract({ id: 't', seq, ...extra }, { generate: false });
+  return Object.assign(Object.create(fast) as Contract, {
+    decode(frame: Uint8Array, ctx?: Record<string, unknown>): DecodeResult {
+      const r = fast.decode(frame, ctx);
+      assert.deepEqual(r, slow.decode(frame, ctx), 'generated and interpreted decoders disagree');
+      return r;
+    },
+  });
+}
 
 test('validation names the path: a size that uses a field not defined before', () => {
   assert.throws(
