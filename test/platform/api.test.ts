@@ -323,8 +323,39 @@ describe('HTTP API', () => {
     assert.equal(res.body.error.code, 'not_found');
   });
 
-  it('works over a real socket', async () => {
+  it('works over a real socket, and streams live telemetry as server-sent events', async () => {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    const stream = await fetch(`${address}/api/stream?device=t-1&types=telemetry`, {
+      signal: controller.signal,
+    });
+    assert.match(String(stream.headers.get('content-type')), /^text\/event-stream/);
+    const reader = stream.body!.getReader();
+    clock.set(T0 + 900_000);
+    await uplink({
+      v: 1,
+      k: 'data',
+      gw: 'site-a',
+      seq: 900,
+      ts: clock.now(),
+      frames: [
+        { dev: 'h-1', c: 'toy-hum', ts: clock.now(), seq: 9, raw: toyFrame(0xb2, 1) },
+        { dev: 't-1', c: 'toy-temp', ts: clock.now(), seq: 900, raw: toyFrame(0xa1, 119) },
+      ],
+    });
+    let text = '';
+    while (!/event: telemetry\ndata: .*\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    controller.abort();
+    const data = JSON.parse(/event: telemetry\ndata: (.*)\n/.exec(text)![1]!) as {
+      dev: string;
+      points: { value: number }[];
+    };
+    assert.equal(data.dev, 't-1', 'only the requested device');
+    assert.equal(data.points[0]?.value, 11.9);
     const res = await fetch(`${address}/api/devices/t-1`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as { device: { contractId: string }; latest: { value: number }[] };
