@@ -16,7 +16,7 @@ import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handl
 import { handlePublish } from './handlers/publish.ts';
 import { handleSubscribe } from './handlers/subscribe.ts';
 import { handleUnsubscribe } from './handlers/unsubscribe.ts';
-import type { Session, SessionLink } from './session.ts';
+import type { Holdable, Session, SessionLink } from './session.ts';
 import type { ClientInfo, ConnectionMeta, Message, QoS, TimerHandle } from './types.ts';
 
 /** What the channel needs from the I/O edge. */
@@ -28,6 +28,9 @@ export interface ChannelOutput {
   readonly bufferedBytes: number;
   /** The negotiated protocol version, for the packet parser. */
   setProtocolVersion(version: 3 | 4 | 5): void;
+  /** Stop / restart reading from the client (flow control towards publishers). */
+  pauseReading?(): void;
+  resumeReading?(): void;
 }
 
 export const ChannelState = { New: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
@@ -40,8 +43,9 @@ export interface Will {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+const PUBACK = 0x40;
 
-export class Channel implements SessionLink {
+export class Channel implements SessionLink, Holdable {
   state: ChannelState = ChannelState.New;
   protocolVersion: 3 | 4 | 5 = 4;
   v5 = false;
@@ -225,6 +229,58 @@ export class Channel implements SessionLink {
   write(bytes: Buffer): void {
     this.broker.stats.packetsSent++;
     this.out.write(bytes);
+  }
+
+  // ---- Holdable: flow control towards this client as a publisher ----
+
+  /** Sessions this client publishes to that are congested; acks wait while > 0. */
+  private holds = 0;
+  /** Withheld PUBACK/PUBREC as (header byte, packet id) pairs, in arrival order. */
+  private deferred: number[] | undefined;
+  private readingPaused = false;
+
+  /**
+   * A subscriber fed by this client is congested: acknowledgements are withheld, so the
+   * client's own in-flight window (v5 Receive Maximum) stops it without losing anything.
+   */
+  hold(): void {
+    this.holds++;
+  }
+
+  release(): void {
+    if (this.holds > 0 && --this.holds === 0) this.flushAcks();
+  }
+
+  /** Sends or withholds an acknowledgement of an incoming QoS 1/2 PUBLISH. */
+  ack(header: number, id: number): void {
+    if (this.holds === 0 && this.deferred === undefined) {
+      this.write(Buffer.from([header, 2, id >> 8, id & 0xff]));
+      return;
+    }
+    (this.deferred ??= []).push(header, id);
+    // QoS 2 ids already count as in flight (session.incomingQoS2); QoS 1 ones count here
+    if (header === PUBACK) this.pendingAcks++;
+    // a client that ignores flow control (3.1.1 has no Receive Maximum) is no longer read
+    if (!this.readingPaused && this.deferred.length >= 2 * this.broker.options.receiveMaximum) {
+      this.readingPaused = true;
+      this.out.pauseReading?.();
+    }
+  }
+
+  private flushAcks(): void {
+    const list = this.deferred;
+    this.deferred = undefined;
+    if (list !== undefined && this.state === ChannelState.Connected) {
+      for (let i = 0; i < list.length; i += 2) {
+        if (list[i] === PUBACK) this.pendingAcks--;
+        const id = list[i + 1]!;
+        this.write(Buffer.from([list[i]!, 2, id >> 8, id & 0xff]));
+      }
+    }
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.out.resumeReading?.();
+    }
   }
 
   // ---- SessionLink ----

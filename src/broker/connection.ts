@@ -18,7 +18,10 @@ export class Connection implements ChannelOutput {
   private corked = false;
   private failed = false;
   private ended = false;
+  /** Paused because the client does not read what we send. */
   private paused = false;
+  /** Paused because a subscriber this client publishes to is congested. */
+  private held = false;
   private connectTimer: TimerHandle | undefined;
 
   constructor(
@@ -68,9 +71,19 @@ export class Connection implements ChannelOutput {
   private readonly onDrain = (): void => {
     if (this.paused) {
       this.paused = false;
-      this.stream.resume();
+      if (!this.held) this.stream.resume();
     }
   };
+
+  pauseReading(): void {
+    this.held = true;
+    this.stream.pause();
+  }
+
+  resumeReading(): void {
+    this.held = false;
+    if (!this.paused && !this.ended) this.stream.resume();
+  }
 
   private readonly onSocketError = (err: Error): void => {
     this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');

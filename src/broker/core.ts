@@ -11,7 +11,7 @@ import type { Channel, Will } from './channel.ts';
 import { willExpiry } from './handlers/connect.ts';
 import { parseBrokerOptions, type BrokerOptions } from './options.ts';
 import { pickMember, RoutePlan } from './route-plan.ts';
-import { Session } from './session.ts';
+import { type Holdable, Session } from './session.ts';
 import { MemorySessionStore } from './store/memory.ts';
 import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
 import { Subscription } from './subscription.ts';
@@ -206,7 +206,7 @@ export class BrokerCore extends EventEmitter {
     const session = ch.session;
     if (!wasConnected || session === null) return;
     this.stats.clientsConnected--;
-    if (session.link === ch) session.link = null;
+    if (session.link === ch) session.detach();
     const will = ch.normalDisconnect ? undefined : ch.will;
     if (session.expiryInterval === 0) {
       if (will !== undefined) this.publishWill(will);
@@ -364,7 +364,7 @@ export class BrokerCore extends EventEmitter {
    * Routes a message to every matching session. Returns a Promise only when the store is
    * asynchronous; the publisher's PUBACK/PUBREC waits for it.
    */
-  route(message: Message): Promise<unknown> | undefined {
+  route(message: Message, publisher?: Holdable): Promise<unknown> | undefined {
     let pending: Promise<unknown>[] | undefined;
     if (message.retain) {
       const r = this.setRetained(message);
@@ -381,37 +381,43 @@ export class BrokerCore extends EventEmitter {
     const deliveries = plan.deliveries;
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i]!;
-      const session = d.session;
       // [MQTT-3.8.3-3] no local
-      if (d.noLocal && session.clientId === message.origin) continue;
-      const qos = d.qos < message.qos ? d.qos : message.qos;
+      if (d.noLocal && d.session.clientId === message.origin) continue;
       // [MQTT-3.3.1-12] retain is cleared on normal delivery unless retain-as-published
-      const rec = session.deliver(
-        message,
-        qos,
-        d.retainAsPublished ? message.retain : false,
-        d.subscriptionIds,
-      );
-      if (rec !== undefined && session.stored) {
-        const r = this.store.saveOutgoing(session.clientId, rec);
-        if (r instanceof Promise) (pending ??= []).push(r);
-      }
+      const retain = d.retainAsPublished ? message.retain : false;
+      const r = this.deliverTo(d.session, message, d.qos, retain, d.subscriptionIds, publisher);
+      if (r !== undefined) (pending ??= []).push(r);
     }
     const groups = plan.groups;
     for (let i = 0; i < groups.length; i++) {
       const sub = pickMember(groups[i]!);
       if (sub === undefined) continue;
       const session = sub.owner;
-      const qos = sub.qos < message.qos ? sub.qos : message.qos;
       const ids =
         sub.subscriptionId !== undefined && session.protocolVersion === 5 ? [sub.subscriptionId] : undefined;
-      const rec = session.deliver(message, qos, sub.retainAsPublished ? message.retain : false, ids);
-      if (rec !== undefined && session.stored) {
-        const r = this.store.saveOutgoing(session.clientId, rec);
-        if (r instanceof Promise) (pending ??= []).push(r);
-      }
+      const retain = sub.retainAsPublished ? message.retain : false;
+      const r = this.deliverTo(session, message, sub.qos, retain, ids, publisher);
+      if (r !== undefined) (pending ??= []).push(r);
     }
     return pending === undefined ? undefined : Promise.all(pending);
+  }
+
+  /** One delivery: granted QoS, flow control towards the publisher, write-through for persistent sessions. */
+  private deliverTo(
+    session: Session,
+    message: Message,
+    grantedQoS: QoS,
+    retain: boolean,
+    ids: number[] | undefined,
+    publisher: Holdable | undefined,
+  ): Promise<unknown> | undefined {
+    const qos = grantedQoS < message.qos ? grantedQoS : message.qos;
+    const rec = session.deliver(message, qos, retain, ids);
+    if (rec === undefined) return undefined;
+    if (publisher !== undefined && session.congested) session.holdPublisher(publisher);
+    if (!session.stored) return undefined;
+    const r = this.store.saveOutgoing(session.clientId, rec);
+    return r instanceof Promise ? r : undefined;
   }
 
   /** [MQTT-3.3.1-5..7] store, replace, or (empty payload) clear the retained message. */

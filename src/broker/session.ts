@@ -25,6 +25,12 @@ export interface SessionLink {
   writePubrel(packetId: number): void;
 }
 
+/** A publisher that can be told to stop reading while a session it feeds is congested. */
+export interface Holdable {
+  hold(): void;
+  release(): void;
+}
+
 /** Counters the session reports to the broker's stats. */
 export interface SessionCounters {
   publishDropped: number;
@@ -50,6 +56,14 @@ export class Session {
   willTimer: TimerHandle | undefined;
   private nextPacketId = 1;
   private seq = 0;
+  /**
+   * Publishers held back because this connected session's queue passed its high-water mark:
+   * rather than dropping acknowledged QoS 1/2 messages, the broker stops reading from the
+   * connections that feed a slow subscriber until the queue drains to the low-water mark.
+   */
+  private blocked: Set<Holdable> | undefined;
+  private readonly highWater: number;
+  private readonly lowWater: number;
 
   constructor(
     readonly clientId: string,
@@ -60,7 +74,38 @@ export class Session {
     private readonly counters: SessionCounters,
     private readonly now: () => number,
     readonly isLocal = false,
-  ) {}
+  ) {
+    this.highWater = Math.max(1, Math.min(maxQueued >> 1, 1000));
+    this.lowWater = this.highWater >> 1;
+  }
+
+  /** True while a connected client's queue is above the high-water mark. */
+  get congested(): boolean {
+    return this.link !== null && this.queuedCount >= this.highWater;
+  }
+
+  /** Holds `publisher` until this session's queue drains. */
+  holdPublisher(publisher: Holdable): void {
+    // a client feeding its own subscription must keep getting acks, or it could not drain itself
+    if ((publisher as unknown) === this.link) return;
+    const set = (this.blocked ??= new Set());
+    if (set.has(publisher)) return;
+    set.add(publisher);
+    publisher.hold();
+  }
+
+  private releasePublishers(): void {
+    const set = this.blocked;
+    if (set === undefined || set.size === 0) return;
+    this.blocked = undefined;
+    for (const p of set) p.release();
+  }
+
+  /** The connection went away: queued messages wait for the next one, publishers go free. */
+  detach(): void {
+    this.link = null;
+    this.releasePublishers();
+  }
 
   get persistent(): boolean {
     return this.expiryInterval > 0;
@@ -151,6 +196,7 @@ export class Session {
       this.sendEntry(link, entry);
       if (this.link === null) break;
     }
+    if (this.blocked !== undefined && this.queuedCount <= this.lowWater) this.releasePublishers();
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
@@ -189,6 +235,7 @@ export class Session {
     this.queue = [];
     this.queueHead = 0;
     this.incomingQoS2.clear();
+    this.releasePublishers();
   }
 
   private sendEntry(link: SessionLink, entry: OutgoingRecord): void {

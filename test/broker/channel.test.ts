@@ -353,3 +353,30 @@ test('[MQTT-3.1.2-?] CONNECT with an authentication method and no hook: CONNACK 
   });
   assert.equal((out.take()[0] as { reasonCode: number }).reasonCode, ReasonCode.BadAuthenticationMethod);
 });
+
+test('flow control: a congested subscriber makes the broker withhold PUBACKs from its publisher, then release them in order', () => {
+  const { broker } = newBroker({ maxQueuedMessages: 4 });
+  const sub = connected(broker, 'slow', { properties: { receiveMaximum: 1 } });
+  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
+  sub.out.take();
+  const pubr = connected(broker, 'fast');
+  for (let i = 1; i <= 4; i++) pubr.ch.handlePacket(pub('fc', 1, i));
+  // 1 in flight, 3 queued (high water 2): acks for messages 3 and 4 are withheld
+  assert.deepEqual(
+    pubr.out.take().map((p) => p.messageId),
+    [1, 2],
+  );
+  let inflight = sub.out.take();
+  for (let round = 0; round < 3; round++) {
+    sub.ch.handlePacket({ cmd: 'puback', messageId: inflight[0]!.messageId });
+    inflight = sub.out.take();
+  }
+  assert.deepEqual(
+    pubr.out.take().map((p) => [p.cmd, p.messageId]),
+    [
+      ['puback', 3],
+      ['puback', 4],
+    ],
+  );
+  assert.equal(broker.stats.publishDropped, 0);
+});

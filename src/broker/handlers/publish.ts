@@ -60,10 +60,10 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
       return;
     }
     // [MQTT-3.3.4-9] more unacknowledged QoS 2 messages than our Receive Maximum: 0x93
-    if (session.incomingQoS2.size + ch.pendingAcks >= o.receiveMaximum) {
+    if (ch.v5 && session.incomingQoS2.size + ch.pendingAcks >= o.receiveMaximum) {
       throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
     }
-  } else if (qos === 1 && ch.pendingAcks >= o.receiveMaximum) {
+  } else if (qos === 1 && ch.v5 && ch.pendingAcks >= o.receiveMaximum) {
     throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
 
@@ -88,7 +88,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   };
   const framed = p as Partial<FramedPublish>;
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
-  const saving = broker.route(message);
+  const saving = broker.route(message, ch);
   if (qos === 0) return;
   if (saving === undefined) {
     acknowledge(ch, qos, id);
@@ -110,11 +110,11 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
 
 function acknowledge(ch: Channel, qos: QoS, id: number): void {
   if (qos === 1) {
-    sendAck(ch, 0x40, id, ReasonCode.Success);
+    ch.ack(0x40, id);
   } else {
     ch.session!.incomingQoS2.add(id);
     ch.broker.persistIncomingQoS2(ch.session!, id, true);
-    sendAck(ch, 0x50, id, ReasonCode.Success);
+    ch.ack(0x50, id);
   }
 }
 
