@@ -1,5 +1,6 @@
 // The contract language: validation errors with paths, every field kind, expressions, encode round trips.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ContractError, loadContract, type Contract, type DecodeResult } from '../../src/contracts/index.ts';
 import { parseHex, toHexString } from '../../src/contracts/primitives.ts';
@@ -329,4 +330,12 @@ test('encoding: params with defaults and ranges, scale, each, if, transforms, pr
   assert.equal(hex(c.encode('set', { t: 0, list: [], flag: true })), 'FEFE0000EE6745');
   assert.throws(() => c.encode('set', { t: 'x', list: [] }), /set\.t: expected a number/);
   assert.throws(() => c.encode('set', { t: 4000, list: [] }), /does not fit in i16/);
+});
+
+test('the first example of docs/contracts.md loads and passes its inline test', () => {
+  const md = readFileSync(new URL('../../docs/contracts.md', import.meta.url), 'utf8');
+  const yaml = /## A first contract[\s\S]*?```yaml\n([\s\S]*?)```/.exec(md)?.[1];
+  assert.ok(yaml);
+  const c = loadContract(yaml);
+  assert.equal(c.runTests().passed, 1);
 });
