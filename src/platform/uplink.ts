@@ -113,7 +113,7 @@ export class UplinkProcessor {
     return false;
   }
 
-  async #gateway(gatewayId: string, now: number): Promise<void> {
+  async #gateway(gatewayId: string, now: number, touch = true): Promise<void> {
     const { platform } = this;
     if (!this.#gateways.has(gatewayId)) {
       this.#gateways.add(gatewayId);
@@ -122,7 +122,7 @@ export class UplinkProcessor {
       }
       platform.heartbeat.addGateway(gatewayId, now);
     }
-    await platform.store.touchGateway(gatewayId, now);
+    if (touch) await platform.store.touchGateway(gatewayId, now);
   }
 
   async #one({ envelope, receivedAt }: Pending): Promise<void> {
@@ -248,9 +248,12 @@ export class UplinkProcessor {
     const { platform } = this;
     const decoded: DecodedFrame[] = [];
     const seenDevices = new Map<string, { gatewayId: string; at: number }>();
+    // Last communication is written once per gateway for the whole run, not once per data group.
+    const seenGateways = new Map<string, number>();
     for (const { envelope, receivedAt } of items) {
       const group = envelope as DataEnvelope;
-      await this.#gateway(group.gw, receivedAt);
+      await this.#gateway(group.gw, receivedAt, false);
+      seenGateways.set(group.gw, Math.max(receivedAt, seenGateways.get(group.gw) ?? 0));
       await platform.applyOnlineChanges(platform.online.uplink(group.gw, receivedAt));
       if (this.#seen(group)) continue;
       const frames = decodeDataGroup(group, this.#epoch(group.gw), receivedAt, platform.contracts, (id) =>
@@ -270,6 +273,7 @@ export class UplinkProcessor {
         decoded.push(frame);
       }
     }
+    for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
     if (decoded.length === 0) return;
     await platform.store.insertReadings(decoded.map((d) => d.reading));
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
