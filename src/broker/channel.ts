@@ -28,6 +28,11 @@ export interface ChannelOutput {
   readonly bufferedBytes: number;
   /** The negotiated protocol version, for the packet parser. */
   setProtocolVersion(version: 3 | 4 | 5): void;
+  /**
+   * True when the output edge calls `touch()` once per received chunk, so the channel need not
+   * read the clock for every packet (keep alive only needs "something arrived").
+   */
+  readonly marksActivity?: boolean;
   /** Stop / restart reading from the client (flow control towards publishers). */
   pauseReading?(): void;
   resumeReading?(): void;
@@ -103,7 +108,7 @@ export class Channel implements SessionLink, Holdable {
   /** One packet from the codec. Never throws: violations close this connection only. */
   handlePacket(packet: Packet): void {
     if (this.state === ChannelState.Closed) return;
-    this.lastSeen = this.broker.clock.now();
+    if (this.out.marksActivity !== true) this.lastSeen = this.broker.clock.now();
     this.broker.stats.packetsReceived++;
     try {
       this.checkSize(packet);
@@ -341,6 +346,11 @@ export class Channel implements SessionLink, Holdable {
   }
 
   // ---- keep alive ----
+
+  /** Bytes arrived from the client (called by the I/O edge once per chunk). */
+  touch(): void {
+    this.lastSeen = this.broker.clock.now();
+  }
 
   /** [MQTT-3.1.2-24] close after 1.5 × keep alive without any packet from the client. */
   startKeepAlive(seconds: number): void {

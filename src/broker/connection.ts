@@ -15,6 +15,7 @@ import type { ConnectionMeta, TimerHandle } from './types.ts';
 export class Connection implements ChannelOutput {
   readonly channel: Channel;
   private readonly reader: PacketReader;
+  readonly marksActivity = true;
   private corked = false;
   private failed = false;
   private ended = false;
@@ -61,6 +62,7 @@ export class Connection implements ChannelOutput {
   private readonly onData = (buf: Buffer): void => {
     this.broker.stats.bytesReceived += buf.length;
     if (this.failed || this.ended) return;
+    this.channel.touch();
     this.reader.push(buf);
     if (!this.paused && this.stream.writableLength > this.broker.options.maxSocketBuffer) {
       this.paused = true;
@@ -87,7 +89,10 @@ export class Connection implements ChannelOutput {
 
   private readonly onSocketError = (err: Error): void => {
     this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
+    // stop writing at once: every write to a destroyed stream would build an Error object
+    this.ended = true;
     this.stream.destroy();
+    this.channel.handleTransportClosed();
   };
 
   private readonly onEnd = (): void => {
@@ -113,7 +118,7 @@ export class Connection implements ChannelOutput {
   // ---- ChannelOutput ----
 
   write(bytes: Buffer): void {
-    if (this.ended) return;
+    if (this.ended || this.stream.destroyed) return;
     this.broker.stats.bytesSent += bytes.length;
     if (!this.corked) {
       this.corked = true;
