@@ -20,6 +20,15 @@ export interface FramedPublish extends IPublishPacket {
   headerLen: number;
 }
 
+/** Acknowledgement packets by their exact first byte (fixed header flags included). */
+const ACKS: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp' | undefined> = {
+  0x40: 'puback',
+  0x50: 'pubrec',
+  0x62: 'pubrel',
+  0x70: 'pubcomp',
+};
+const PINGREQ: Packet = { cmd: 'pingreq', length: 0 } as Packet;
+
 export class PacketReader {
   private readonly parser: mqttPacket.Parser & { settings: { protocolVersion?: number } };
   private chunks: Buffer[] = [];
@@ -91,8 +100,18 @@ export class PacketReader {
       const frame = buf.subarray(pos, pos + total);
       const headerLen = i - pos;
       pos += total;
-      if (frame[0]! >> 4 === 3) {
+      const first = frame[0]!;
+      if (first >> 4 === 3) {
         this.publish(frame, headerLen, len);
+      } else if (len === 2 && ACKS[first] !== undefined) {
+        // PUBACK / PUBREC / PUBREL / PUBCOMP with success: just the packet id
+        this.sink.onPacket({
+          cmd: ACKS[first]!,
+          messageId: (frame[2]! << 8) | frame[3]!,
+          length: 2,
+        } as Packet);
+      } else if (first === 0xc0 && len === 0) {
+        this.sink.onPacket(PINGREQ);
       } else {
         this.parser.parse(frame);
       }

@@ -80,3 +80,20 @@ test('[MQTT-1.5.5-1] a fifth remaining-length byte and QoS 3 are malformed', () 
   b.r.push(Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01]));
   assert.equal((b.errors[0] as ProtocolViolation).reasonCode, ReasonCode.MalformedPacket);
 });
+
+test('acknowledgements and PINGREQ are decoded directly; a PUBREL with wrong flags is malformed [MQTT-3.6.1-1]', () => {
+  const { r, packets, errors } = reader();
+  r.push(Buffer.from([0x40, 2, 0, 7, 0x50, 2, 1, 0, 0x62, 2, 0, 9, 0x70, 2, 0, 10, 0xc0, 0]));
+  assert.deepEqual(
+    packets.map((p) => [p.cmd, p.messageId]),
+    [
+      ['puback', 7],
+      ['pubrec', 256],
+      ['pubrel', 9],
+      ['pubcomp', 10],
+      ['pingreq', undefined],
+    ],
+  );
+  r.push(Buffer.from([0x60, 2, 0, 1]));
+  assert.equal((errors[0] as ProtocolViolation).reasonCode, ReasonCode.MalformedPacket);
+});
