@@ -152,3 +152,39 @@ for (const qos of [0, 2] as const)
       tmp.cleanup();
     }
   });
+
+for (const whenFull of ['drop-oldest', 'drop-newest'] as const)
+  test(`disk queue full (${whenFull}): bounded, drops counted in status, the kept messages delivered`, async () => {
+    const sims = await startSimulators({ modbusTcp: { units: [1] } });
+    const tmp = tempDir();
+    const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
+    const queue = { path: `${tmp.dir}/q.db`, maxMessages: 3, whenFull };
+    const offline = new Gateway(
+      config('gw-full', [deadUrl], `${tmp.dir}/q.db`, sims.modbusTcp!.port, { queue }),
+    );
+    await offline.start();
+    await waitFor('queue overflowed', () => offline.stats.groupsQueued >= 6);
+    assert.equal(offline.queueDepth, 3, 'bounded');
+    const gwStatus = offline.status().status.gateway as { dropped: number };
+    assert.ok(gwStatus.dropped >= 3, `dropped ${gwStatus.dropped}`);
+    await offline.stop();
+    const broker = await startOurBroker();
+    const platform = new FakePlatform(broker.url, 'gw-full', { heartbeatMs: 200 });
+    await platform.start();
+    const gw = new Gateway(
+      config('gw-full', [broker.url], `${tmp.dir}/q.db`, sims.modbusTcp!.port, { queue }),
+    );
+    try {
+      await gw.start();
+      await waitFor('the kept messages', () => platform.of('data').length >= 3);
+      const first = platform.of('data')[0]!.frames[0]!.seq; // frame counter of the first (offline) run
+      if (whenFull === 'drop-newest') assert.equal(first, 0, 'the oldest were kept');
+      else assert.ok(first > 0, `the oldest were dropped (first frame delivered: ${first})`);
+    } finally {
+      await gw.stop();
+      await platform.stop();
+      await broker.stop();
+      await sims.close();
+      tmp.cleanup();
+    }
+  });
