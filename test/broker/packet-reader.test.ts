@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { PacketReader, type FramedPublish } from '../../src/broker/packet-reader.ts';
-import { ProtocolViolation } from '../../src/broker/errors.ts';
+import { fromCodecError, ProtocolViolation } from '../../src/broker/errors.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 
 function reader(max = 1 << 20): { r: PacketReader; packets: Packet[]; errors: Error[] } {
@@ -95,5 +95,6 @@ test('acknowledgements and PINGREQ are decoded directly; a PUBREL with wrong fla
     ],
   );
   r.push(Buffer.from([0x60, 2, 0, 1]));
-  assert.equal((errors[0] as ProtocolViolation).reasonCode, ReasonCode.MalformedPacket);
+  assert.equal(errors.length, 1);
+  assert.equal(fromCodecError(errors[0]!).reasonCode, ReasonCode.MalformedPacket);
 });
