@@ -96,6 +96,8 @@ export class CompiledContract implements Contract {
   }
 
   decode(frame: Uint8Array, context?: Record<string, unknown>): DecodeResult {
+    if (!(frame instanceof Uint8Array))
+      return { ok: false, error: { offset: 0, reason: `${DecodeReason.invalid}: the frame is not bytes` } };
     const o: Record<string, unknown> = {};
     const s: State = {
       buf: frame,

@@ -133,3 +133,12 @@ for (const id of listBuiltinContracts()) {
     }
   });
 }
+
+test('decode of something that is not bytes fails instead of throwing', () => {
+  const c = builtinContract('modbus-rtu');
+  for (const bad of [undefined, null, '01 03', [1, 3], {}]) {
+    const r = c.decode(bad as unknown as Uint8Array);
+    assert.deepEqual(r, { ok: false, error: { offset: 0, reason: 'invalid: the frame is not bytes' } });
+  }
+  assert.ok(c.decode(Buffer.from('010404000008E67DCE', 'hex')).ok); // Buffer is a Uint8Array
+});
