@@ -25,8 +25,9 @@ export const SYS_TOPICS: ReadonlyArray<readonly [string, (stats: BrokerStats, no
   ['clients/connected', (s) => s.clientsConnected],
   ['clients/total', (s) => s.clientsTotal],
   ['clients/maximum', (s) => s.clientsMaximum],
-  ['messages/received', (s) => s.messagesReceived],
-  ['messages/sent', (s) => s.messagesSent],
+  // As in Mosquitto: messages/* counts every MQTT packet, publish/messages/* only PUBLISH.
+  ['messages/received', (s) => s.packetsReceived],
+  ['messages/sent', (s) => s.packetsSent],
   ['publish/messages/received', (s) => s.publishReceived],
   ['publish/messages/sent', (s) => s.publishSent],
   ['publish/messages/dropped', (s) => s.publishDropped],

@@ -52,7 +52,7 @@ describe('mqiot broker (running CLI)', () => {
     const text = await res.text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     assert.ok(value('mqiot_clients_connected') >= 2, text);
-    assert.ok(value('mqiot_publish_received_total') >= 2, text);
+    assert.ok(value('mqiot_messages_received_total') >= 2, text);
     assert.ok(value('mqiot_bytes_received_total') > 0, text);
     assert.ok(value('mqiot_subscriptions') >= 2, text);
     assert.match(text, /^# TYPE mqiot_messages_received_total counter$/m);
