@@ -12,7 +12,11 @@ export interface LocalBroker {
       options: { qos: 0 | 1 | 2 },
       onMessage: (msg: { topic: string; payload: Buffer }) => void,
     ): void;
-    publish(topic: string, payload: Buffer, options?: { qos?: 0 | 1 | 2 }): void;
+    publish(
+      topic: string,
+      payload: Buffer,
+      options?: { qos?: 0 | 1 | 2; properties?: { messageExpiryInterval?: number } },
+    ): void;
     close(): void;
   };
 }
@@ -21,7 +25,13 @@ export const PLATFORM_CLIENT_ID = 'mqiot-platform';
 
 export function attachToBroker(platform: Platform, broker: LocalBroker): { detach(): void } {
   const client = broker.createLocalClient(PLATFORM_CLIENT_ID);
-  platform.attach({ publish: (topic, payload, options) => client.publish(topic, payload, options) });
+  platform.attach({
+    publish: (topic, payload, { qos, expirySeconds }) =>
+      client.publish(topic, payload, {
+        qos,
+        ...(expirySeconds ? { properties: { messageExpiryInterval: expirySeconds } } : {}),
+      }),
+  });
   client.subscribe(ALL_GATEWAYS_UP_FILTER, { qos: 1 }, (msg) =>
     platform.handleUplink(msg.topic, msg.payload),
   );

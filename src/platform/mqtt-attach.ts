@@ -52,8 +52,9 @@ export async function attachToMqtt(
     throw new Error(`the broker refused the subscription to ${filter} (reason ${granted[0]?.qos})`);
   }
   platform.attach({
-    publish: (topic, payload, { qos }) => {
-      client.publish(topic, payload, { qos }, (err) => {
+    publish: (topic, payload, { qos, expirySeconds }) => {
+      const properties = expirySeconds ? { messageExpiryInterval: expirySeconds } : undefined;
+      client.publish(topic, payload, { qos, ...(properties ? { properties } : {}) }, (err) => {
         if (err) options.logger?.warn({ err, topic }, 'platform publish failed');
       });
     },

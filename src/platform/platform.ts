@@ -37,7 +37,8 @@ import { UplinkProcessor } from './uplink.ts';
 
 /** Where the platform publishes: the broker's local client, or an MQTT.js client for `mqiot cloud`. */
 export interface Downlink {
-  publish(topic: string, payload: Buffer, options: { qos: 0 | 1 | 2 }): void;
+  /** `expirySeconds`: MQTT 5 message expiry, so the broker drops a copy the gateway did not fetch in time. */
+  publish(topic: string, payload: Buffer, options: { qos: 0 | 1 | 2; expirySeconds?: number }): void;
 }
 
 export interface PlatformDeps {
@@ -166,14 +167,14 @@ export class Platform {
     return this.#uplink.whenIdle();
   }
 
-  publishDown(gatewayId: string, envelope: DownlinkEnvelope): void {
+  publishDown(gatewayId: string, envelope: DownlinkEnvelope, expirySeconds?: number): void {
     if (!this.#downlink) return;
     const qos = envelope.k === 'heartbeat' ? 0 : this.config.downlinkQos;
-    this.#downlink.publish(
-      gatewayDownTopic(gatewayId),
-      encodeEnvelope({ ...envelope, seq: ++this.#downSeq }),
-      { qos },
-    );
+    const payload = encodeEnvelope({ ...envelope, seq: ++this.#downSeq });
+    this.#downlink.publish(gatewayDownTopic(gatewayId), payload, {
+      qos,
+      ...(expirySeconds ? { expirySeconds } : {}),
+    });
   }
 
   publishTelemetry(deviceId: string, payload: Buffer): void {
@@ -305,18 +306,22 @@ export class Platform {
         continue;
       }
       const ts = this.clock.now();
+      // A copy the gateway has not fetched when this try times out must not run later (after the command
+      // was declared failed): it expires with the try (MQTT 5 expiry has whole seconds; at least 1).
+      const expiry = Math.max(1, Math.floor(this.commands.timeoutOf(record.kind) / 1000));
       if (record.kind === CommandKind.Query) {
         const devs = record.params.devs as string[] | undefined;
-        this.publishDown(record.gatewayId, {
+        const query = {
           v: 1,
           k: 'query',
           gw: record.gatewayId,
           ts,
           id: record.id,
           ...(devs ? { devs } : {}),
-        });
+        } as const;
+        this.publishDown(record.gatewayId, query, expiry);
       } else {
-        this.publishDown(record.gatewayId, {
+        const cmd = {
           v: 1,
           k: 'cmd',
           gw: record.gatewayId,
@@ -325,7 +330,8 @@ export class Platform {
           dev: record.deviceId ?? '',
           action: record.action,
           params: record.params,
-        });
+        } as const;
+        this.publishDown(record.gatewayId, cmd, expiry);
       }
     }
     this.#armCommandTimer();

@@ -67,6 +67,10 @@ export class CommandManager {
     return this.#config;
   }
 
+  timeoutOf(kind: CommandKind): number {
+    return this.#timeout(kind);
+  }
+
   #timeout(kind: CommandKind): number {
     return kind === CommandKind.Query ? this.#config.queryTimeoutMs : this.#config.commandTimeoutMs;
   }
