@@ -15,16 +15,8 @@ import {
   roundTo,
   type Node,
 } from './expr.ts';
-import {
-  CONTAINERS,
-  MAX_REPEAT,
-  compileByteOps,
-  compileField,
-  expandType,
-  kindOf,
-  type CScope,
-  type Cx,
-} from './layout.ts';
+import { compileByteOps } from './containers.ts';
+import { CONTAINERS, MAX_REPEAT, compileField, expandType, kindOf, type CScope, type Cx } from './layout.ts';
 import type { Framing } from './framing.ts';
 import { makeNumReader, parseNumType, readBcd, toHexString, type BcdType } from './primitives.ts';
 import { NeedBytes, type State } from './runtime.ts';

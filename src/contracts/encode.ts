@@ -1,7 +1,8 @@
 // Compiles the `encode` section: named messages (requests, commands) built from parameters.
 import { ContractError } from './errors.ts';
 import { compileExpr } from './expr.ts';
-import { compileByteOps, resolverFor, type CScope } from './layout.ts';
+import { compileByteOps } from './containers.ts';
+import { resolverFor, type CScope } from './layout.ts';
 import { makeNumWriter, parseNumType, writeBcd, type BcdType } from './primitives.ts';
 import { newState, type Getter, type State } from './runtime.ts';
 import {
