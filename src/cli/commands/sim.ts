@@ -1,9 +1,11 @@
 // `mqiot sim`: device simulators a gateway can be pointed at (Modbus TCP/RTU, DL/T 645, push sensors).
+import { createInterface } from 'node:readline';
 import { createLogger } from '../../log.ts';
 import {
   FAULT_MODES,
   startSimulators,
   type FaultMode,
+  type FaultSpec,
   type SimSpec,
   type UnitSpec,
 } from '../../sim/index.ts';
@@ -34,7 +36,10 @@ options:
   --fault MODE               ${FAULT_MODES.join(', ')} (default none)
   --fault-count N            apply the fault to the next N answers only
   --fault-delay MS           delay of a late answer (default 3000)
-  -h, --help                 show this help`;
+  -h, --help                 show this help
+
+While running, a line on standard input changes the fault of every simulator:
+  fault MODE [COUNT] [DELAY_MS]     e.g. 'fault bad-checksum 3', 'fault late 1 5000', 'fault none'`;
 
 const OPTIONS = {
   'modbus-tcp': { type: 'string' },
@@ -120,6 +125,17 @@ export function parseSimArgs(argv: string[]): SimSpec | 'help' {
   return spec;
 }
 
+/** `fault MODE [COUNT] [DELAY_MS]` → the fault, an error text, or undefined for an empty line. */
+export function parseFaultLine(line: string): FaultSpec | string | undefined {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return undefined;
+  const [cmd, mode, count, delay] = words;
+  if (cmd !== 'fault' || !(FAULT_MODES as readonly string[]).includes(mode ?? ''))
+    return `expected 'fault MODE [COUNT] [DELAY_MS]' with MODE one of ${FAULT_MODES.join(', ')}`;
+  const n = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+  return { mode: mode as FaultMode, count: n(count), delayMs: n(delay) };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const spec = parseSimArgs(argv);
   if (spec === 'help') {
@@ -144,10 +160,19 @@ export async function run(argv: string[]): Promise<number> {
   console.log(
     JSON.stringify({ ready: true, modbusTcpPort: sims.modbusTcp?.port, dlt645Port: sims.dlt645?.port }),
   );
+  const input = createInterface({ input: process.stdin, terminal: false });
+  input.on('line', (line: string) => {
+    const fault = parseFaultLine(line);
+    if (fault === undefined) return;
+    if (typeof fault === 'string') return log.warn(fault);
+    sims.setFault(fault);
+    log.info(fault, 'fault set');
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  input.close();
   await sims.close();
   return 0;
 }

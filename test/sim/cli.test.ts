@@ -1,0 +1,47 @@
+// Black box: `mqiot sim` as a user runs it, faults changed on demand through standard input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { parseFaultLine } from '../../src/cli/commands/sim.ts';
+import { hex, waitFor } from './helpers.ts';
+
+const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
+
+test('sim cli: fault lines parse; bad ones explain the syntax', () => {
+  assert.deepEqual(parseFaultLine('fault late 2 500'), { mode: 'late', count: 2, delayMs: 500 });
+  assert.deepEqual(parseFaultLine('fault none'), { mode: 'none', count: undefined, delayMs: undefined });
+  assert.equal(parseFaultLine('   '), undefined);
+  assert.match(parseFaultLine('fault sometimes') as string, /expected 'fault MODE/);
+});
+
+test('sim cli: a Modbus TCP simulator whose fault is switched on through stdin', async (t) => {
+  const child = spawn(process.execPath, [BIN, 'sim', '--modbus-tcp', '0', '--units', '1'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const ready = await waitFor('ready', () => /\{"ready":true[^\n]*\}/.exec(out)?.[0], 20_000);
+  const port = (JSON.parse(ready) as { modbusTcpPort: number }).modbusTcpPort;
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const answers: Buffer[] = [];
+  socket.on('data', (d: Buffer) => answers.push(d));
+  socket.write(hex('00 01 00 00 00 06 01 03 00 00 00 01'));
+  await waitFor('answer', () => answers.length === 1);
+  child.stdin.write('fault no-answer 1\n');
+  await waitFor('fault set', () => out.includes('fault set'));
+  socket.write(hex('00 02 00 00 00 06 01 03 00 00 00 01'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(answers.length, 1, 'no answer while the fault lasts');
+  socket.write(hex('00 03 00 00 00 06 01 03 00 00 00 01'));
+  await waitFor('answered again', () => answers.length === 2);
+  assert.equal(answers[1]!.readUInt16BE(0), 3, 'the answer belongs to the third request');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
