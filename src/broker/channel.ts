@@ -61,6 +61,8 @@ export class Channel implements SessionLink, Holdable {
   sendQuota: number;
   /** Client's Maximum Packet Size [MQTT-3.1.2-24]. */
   clientMaxPacketSize = Infinity;
+  /** v5 Request Problem Information (default 1): reason strings allowed on DISCONNECT. */
+  problemInformation = true;
   /** Client's Topic Alias Maximum (outbound aliases we may use). */
   clientTopicAliasMax = 0;
   private outAliases: Map<string, number> | undefined;
@@ -186,7 +188,8 @@ export class Channel implements SessionLink, Holdable {
       this.close();
       return;
     }
-    this.disconnect(code);
+    // v5: say why, unless the client asked for no problem information
+    this.disconnect(code, err instanceof Error && this.problemInformation ? err.message : undefined);
   }
 
   /** Server-initiated DISCONNECT (v5 only on the wire), then close [MQTT-4.13.2-1]. */
@@ -303,6 +306,7 @@ export class Channel implements SessionLink, Holdable {
     dup: boolean,
   ): boolean {
     let extras: PublishExtras | undefined;
+    let newAlias = false;
     if (this.v5) {
       const ids = subscriptionIds.length > 0 ? subscriptionIds : NO_IDS;
       let alias = 0;
@@ -316,22 +320,17 @@ export class Channel implements SessionLink, Holdable {
         } else if (aliases.size < this.clientTopicAliasMax) {
           alias = aliases.size + 1;
           aliases.set(message.topic, alias);
+          newAlias = true;
         }
       }
       if (ids !== NO_IDS || alias !== 0) extras = { subscriptionIds: ids, topicAlias: alias, omitTopic };
     }
-    const bytes = encodePublish(
-      message,
-      this.v5,
-      qos,
-      retain,
-      packetId,
-      dup,
-      this.broker.clock.now(),
-      extras,
-    );
+    const now = message.expiresAt === 0 ? 0 : this.broker.clock.now();
+    const bytes = encodePublish(message, this.v5, qos, retain, packetId, dup, now, extras);
     if (bytes.length > this.clientMaxPacketSize) {
-      // [MQTT-3.1.2-25] too large for the client: discard as if delivered
+      // [MQTT-3.1.2-25] too large for the client: discard as if delivered; an alias it never
+      // saw must not be used later
+      if (newAlias) this.outAliases!.delete(message.topic);
       this.broker.stats.publishDropped++;
       return false;
     }

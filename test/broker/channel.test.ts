@@ -380,3 +380,52 @@ test('flow control: a congested subscriber makes the broker withhold PUBACKs fro
   );
   assert.equal(broker.stats.publishDropped, 0);
 });
+
+test('[MQTT-3.3.2-?] an outbound topic alias is not assigned by a message too large to send', () => {
+  const { broker } = newBroker();
+  const sub = connected(broker, 'al', { properties: { maximumPacketSize: 60, topicAliasMaximum: 4 } });
+  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'big/t', qos: 0 }] });
+  sub.out.take();
+  broker.publish({ topic: 'big/t', payload: Buffer.alloc(100) });
+  broker.publish({ topic: 'big/t', payload: Buffer.alloc(4) });
+  broker.publish({ topic: 'big/t', payload: Buffer.alloc(4) });
+  const got = sub.out.take() as { topic: string; properties?: { topicAlias?: number } }[];
+  assert.deepEqual(
+    got.map((p) => [p.topic, p.properties?.topicAlias]),
+    [
+      ['big/t', 1],
+      ['', 1],
+    ],
+  );
+});
+
+test('the will obeys authorizePublish: a will on a forbidden topic refuses the CONNECT (0x87)', () => {
+  const { broker } = newBroker(
+    {},
+    { hooks: { authorizePublish: (_c, topic) => !topic.startsWith('other/') } },
+  );
+  const { ch, out } = openChannel(broker);
+  ch.handlePacket({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'sneaky',
+    clean: true,
+    keepalive: 0,
+    will: { topic: 'other/gw', payload: Buffer.from('x'), qos: 0, retain: false },
+  });
+  assert.equal((out.take()[0] as { reasonCode: number }).reasonCode, ReasonCode.NotAuthorized);
+});
+
+test('v5 DISCONNECT for a protocol error carries a reason string unless problem information is off', () => {
+  const { broker } = newBroker();
+  const a = connected(broker, 'why');
+  a.ch.handlePacket(pub('a/#', 0));
+  assert.match(
+    (a.out.take()[0] as { properties?: { reasonString?: string } }).properties?.reasonString ?? '',
+    /topic/,
+  );
+  const b = connected(broker, 'quiet', { properties: { requestProblemInformation: false } });
+  b.ch.handlePacket(pub('a/#', 0));
+  assert.equal((b.out.take()[0] as { properties?: object }).properties, undefined);
+});

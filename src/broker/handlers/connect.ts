@@ -54,6 +54,11 @@ function checkWill(ch: Channel, p: IConnectPacket): boolean {
     ch.refuseConnect(ReasonCode.RetainNotSupported); // [MQTT-3.2.2-13]
     return false;
   }
+  const mayPublish = ch.broker.hooks.authorizePublish;
+  if (mayPublish !== undefined && !mayPublish(ch.info, w.topic, qos, w.retain === true)) {
+    ch.refuseConnect(ReasonCode.NotAuthorized, 'will topic not allowed'); // the will obeys the topic ACL too
+    return false;
+  }
   const props = w.properties;
   const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
   const expiry = props?.messageExpiryInterval ?? 0;
@@ -96,6 +101,7 @@ function applyClientLimits(ch: Channel, p: IConnectPacket): void {
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'maximum packet size 0');
     ch.clientMaxPacketSize = props.maximumPacketSize;
   }
+  if (props.requestProblemInformation === false) ch.problemInformation = false;
   if (props.topicAliasMaximum !== undefined && ch.broker.options.outboundTopicAliases) {
     ch.clientTopicAliasMax = props.topicAliasMaximum;
   }
