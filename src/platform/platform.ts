@@ -2,7 +2,6 @@
 // contracts stage, keeps the registry and online status, stores readings, and drives commands, queries,
 // report acknowledgements and heartbeats down to the gateways. The state machines it uses are pure; this
 // class is the edge that carries out their effects (store writes, MQTT publishes, timers).
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   decodeEnvelope,
@@ -12,21 +11,14 @@ import {
 } from '../protocol/envelope.ts';
 import { deviceTelemetryTopic, gatewayDownTopic, parseGatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { systemClock, type Clock } from './clock.ts';
-import {
-  CommandManager,
-  FINAL_STATES,
-  settle,
-  type CommandAnswer,
-  type CommandEffect,
-} from './commands/command-manager.ts';
+import { CommandManager, type CommandAnswer } from './commands/command-manager.ts';
+import { CommandService } from './commands/command-service.ts';
 import { parsePlatformConfig, type PlatformConfig } from './config.ts';
 import type { ContractRegistry } from './contract-registry.ts';
-import { NotFoundError, PlatformError, PlatformErrorCode } from './errors.ts';
 import type { PlatformListener, PlatformNotification } from './events.ts';
 import { HeartbeatScheduler } from './online/heartbeat.ts';
 import { OnlineTracker, type OnlineChange } from './online/online-tracker.ts';
 import {
-  CommandKind,
   Lifecycle,
   type CommandRecord,
   type DeviceRecord,
@@ -63,10 +55,10 @@ export class Platform {
   readonly heartbeat: HeartbeatScheduler;
   readonly commands: CommandManager;
   readonly #uplink: UplinkProcessor;
+  readonly #commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
   #downlink: Downlink | undefined;
   #ticker: NodeJS.Timeout | undefined;
-  #commandTimer: NodeJS.Timeout | undefined;
   #lastRetention = 0;
   #lastEpochRefresh = 0;
   #downSeq = 0;
@@ -83,6 +75,15 @@ export class Platform {
     const { commandTimeoutMs, queryTimeoutMs, maxTimeouts } = this.config;
     this.commands = new CommandManager({ commandTimeoutMs, queryTimeoutMs, maxTimeouts });
     this.#uplink = new UplinkProcessor(this);
+    this.#commandService = new CommandService({
+      store: this.store,
+      contracts: this.contracts,
+      clock: this.clock,
+      manager: this.commands,
+      publishDown: (gatewayId, envelope, expiry) => this.publishDown(gatewayId, envelope, expiry),
+      notify: (notification) => this.notify(notification),
+      onError: (what, err) => this.#fail(what, err),
+    });
   }
 
   /** Loads the registry into the trackers; `timers: false` leaves ticking to the caller (tests). */
@@ -101,6 +102,7 @@ export class Platform {
         this.config.tickMs,
       );
       this.#ticker.unref?.();
+      this.#commandService.enableTimers(true);
     }
   }
 
@@ -110,8 +112,8 @@ export class Platform {
 
   async stop(): Promise<void> {
     if (this.#ticker) clearInterval(this.#ticker);
-    if (this.#commandTimer) clearTimeout(this.#commandTimer);
-    this.#ticker = this.#commandTimer = undefined;
+    this.#ticker = undefined;
+    this.#commandService.enableTimers(false);
     await this.whenIdle();
     this.#downlink = undefined;
   }
@@ -241,137 +243,27 @@ export class Platform {
     await this.runCommandTimers();
   }
 
-  // ---- commands and queries -------------------------------------------------------------------
+  // ---- commands and queries (carried out by CommandService) ---------------------------------------
 
-  /** A control command to a device (through its gateway). */
-  async sendCommand(input: {
+  sendCommand(input: {
     deviceId: string;
     action: string;
     params?: Record<string, unknown>;
   }): Promise<CommandRecord> {
-    const device = await this.store.getDevice(input.deviceId);
-    if (!device) throw new NotFoundError('device', input.deviceId);
-    if (device.lifecycle !== Lifecycle.Active) {
-      throw new PlatformError(
-        PlatformErrorCode.DeviceNotActive,
-        `device '${device.id}' is ${device.lifecycle}`,
-      );
-    }
-    if (!device.gatewayId)
-      throw new PlatformError(PlatformErrorCode.GatewayUnknown, `device '${device.id}' has no gateway`);
-    const contract = device.contractId ? this.contracts.get(device.contractId) : undefined;
-    const known = contract?.messages ?? [];
-    if (input.action !== 'poll' && known.length > 0 && !known.includes(input.action)) {
-      throw new PlatformError(
-        PlatformErrorCode.InvalidInput,
-        `action '${input.action}' is not one of ${['poll', ...known].join(', ')} (contract ${contract?.id})`,
-      );
-    }
-    return this.#submit({
-      id: `cmd-${randomUUID()}`,
-      kind: CommandKind.Command,
-      gatewayId: device.gatewayId,
-      deviceId: device.id,
-      action: input.action,
-      params: input.params ?? {},
-    });
+    return this.#commandService.sendCommand(input);
   }
 
-  /** A status query to a gateway, optionally about some of its devices. */
-  async sendQuery(input: { gatewayId: string; devices?: string[] }): Promise<CommandRecord> {
-    const gateway = await this.store.getGateway(input.gatewayId);
-    if (!gateway) throw new NotFoundError('gateway', input.gatewayId);
-    return this.#submit({
-      id: `q-${randomUUID()}`,
-      kind: CommandKind.Query,
-      gatewayId: gateway.id,
-      deviceId: input.devices?.length === 1 ? input.devices[0]! : null,
-      action: 'status',
-      params: input.devices ? { devs: input.devices } : {},
-    });
+  sendQuery(input: { gatewayId: string; devices?: string[] }): Promise<CommandRecord> {
+    return this.#commandService.sendQuery(input);
   }
 
-  async #submit(request: Parameters<CommandManager['submit']>[0]): Promise<CommandRecord> {
-    const effects = this.commands.submit(request, this.clock.now());
-    await this.applyCommandEffects(effects);
-    return this.commands.get(request.id) ?? (await this.store.getCommand(request.id))!;
+  /** The gateway answered a command or query. */
+  answer(answer: CommandAnswer, now: number): Promise<void> {
+    return this.#commandService.answer(answer, now);
   }
 
-  async applyCommandEffects(effects: readonly CommandEffect[]): Promise<void> {
-    for (const effect of effects) {
-      const { record } = effect;
-      if (effect.type === 'save') {
-        await this.store.saveCommand(record);
-        this.notify({ type: 'command', record });
-        continue;
-      }
-      const ts = this.clock.now();
-      // A copy the gateway has not fetched when this try times out must not run later (after the command
-      // was declared failed): it expires with the try (MQTT 5 expiry has whole seconds; at least 1).
-      const expiry = Math.max(1, Math.floor(this.commands.timeoutOf(record.kind) / 1000));
-      if (record.kind === CommandKind.Query) {
-        const devs = record.params.devs as string[] | undefined;
-        const query = {
-          v: 1,
-          k: 'query',
-          gw: record.gatewayId,
-          ts,
-          id: record.id,
-          ...(devs ? { devs } : {}),
-        } as const;
-        this.publishDown(record.gatewayId, query, expiry);
-      } else {
-        const cmd = {
-          v: 1,
-          k: 'cmd',
-          gw: record.gatewayId,
-          ts,
-          id: record.id,
-          dev: record.deviceId ?? '',
-          action: record.action,
-          params: record.params,
-        } as const;
-        this.publishDown(record.gatewayId, cmd, expiry);
-      }
-    }
-    this.#armCommandTimer();
-  }
-
-  /** The gateway answered a command or query: settle it here, or in the store if another instance sent it. */
-  async answer(answer: CommandAnswer, now: number): Promise<void> {
-    const effects = this.commands.onAnswer(answer, now);
-    if (effects.length > 0) return this.applyCommandEffects(effects);
-    const stored = await this.store.getCommand(answer.id);
-    if (stored && !FINAL_STATES.has(stored.state)) {
-      await this.applyCommandEffects([{ type: 'save', record: settle(stored, answer, now) }]);
-    }
-  }
-
-  async runCommandTimers(): Promise<void> {
-    const effects = this.commands.tick(this.clock.now());
-    const settledElsewhere = new Set<string>();
-    for (const effect of effects) {
-      if (effect.type !== 'send' || settledElsewhere.has(effect.record.id)) continue;
-      const stored = await this.store.getCommand(effect.record.id);
-      if (stored && FINAL_STATES.has(stored.state)) {
-        settledElsewhere.add(stored.id);
-        this.commands.forget(stored.id);
-      }
-    }
-    await this.applyCommandEffects(effects.filter((e) => !settledElsewhere.has(e.record.id)));
-  }
-
-  /** One real timer for the earliest command deadline (the state machine itself has no timers). */
-  #armCommandTimer(): void {
-    if (this.#commandTimer) clearTimeout(this.#commandTimer);
-    this.#commandTimer = undefined;
-    const next = this.commands.nextDeadline();
-    if (next === undefined || !this.#ticker) return;
-    const delay = Math.max(0, next - this.clock.now());
-    this.#commandTimer = setTimeout(() => {
-      this.#commandTimer = undefined;
-      void this.runCommandTimers().catch((err) => this.#fail('command timer', err));
-    }, delay);
+  runCommandTimers(): Promise<void> {
+    return this.#commandService.runTimers();
   }
 
   #fail(what: string, err: unknown): void {
