@@ -1,0 +1,294 @@
+// Expression and template emission for the code generator (codegen.ts states the safety rule):
+// constants and helpers by index, names re-checked, numbers via String(number).
+import { DecodeFailure, DecodeReason } from './errors.ts';
+import {
+  FUNCTIONS,
+  frameByte,
+  looseEq,
+  member,
+  parseExpr,
+  parseTemplate,
+  plus,
+  roundTo,
+  type Node,
+} from './expr.ts';
+import type { CScope } from './layout.ts';
+import { readBcd, toHexString } from './primitives.ts';
+import { NeedBytes, type State } from './runtime.ts';
+import { asNumber } from './spec.ts';
+
+export const SAFE_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Run-time helpers the generated code calls (H.x). */
+export const H = {
+  fail(s: State, at: number, code: string, detail: string): never {
+    throw new DecodeFailure(at + s.shift, code as DecodeReason, detail);
+  },
+  byte: frameByte,
+  member,
+  // Dot access with a key the compiler checked is not a property of any built-in prototype.
+  dot: (o: unknown, k: string) =>
+    typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : member(o, k),
+  idx: (o: unknown, i: unknown) =>
+    Array.isArray(o) && typeof i === 'number' && Number.isInteger(i) && i >= 0 ? o[i] : member(o, i),
+  // Numbers look up by value (no string conversion); other values by their string form, like the closures.
+  caseOf: (byNum: Map<number, number>, byStr: Map<string, number>, v: unknown) =>
+    (typeof v === 'number' ? byNum.get(v) : byStr.get(String(v))) ?? -1,
+  plus,
+  eq: looseEq,
+  round: roundTo,
+  hex: toHexString,
+  scalar: (v: unknown) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean',
+  enumOf: (byNum: Map<number, unknown>, byStr: Map<string, unknown>, v: unknown) => {
+    const hit = typeof v === 'number' ? byNum.get(v) : byStr.get(String(v));
+    return hit === undefined ? v : hit;
+  },
+  hexFmt: (v: unknown, width: number) =>
+    typeof v === 'number' ? '0x' + v.toString(16).toUpperCase().padStart(width, '0') : v,
+  copy: (b: Uint8Array, from: number, to: number, ops: ((x: Uint8Array) => void)[]) => {
+    const c = b.slice(from, to);
+    for (const op of ops) op(c);
+    return c;
+  },
+  bcd: readBcd,
+  lengthUnreadable(s: State, err: unknown): never {
+    if (err instanceof NeedBytes) H.fail(s, s.buf.length, 'truncated', 'frame too short to read its length');
+    throw err;
+  },
+  hexN: (v: number, bytes: number) =>
+    v
+      .toString(16)
+      .toUpperCase()
+      .padStart(bytes * 2, '0'),
+};
+
+export const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
+
+// Keys that plain objects, arrays, strings or functions inherit: these go through the checked H.idx path.
+const INHERITED = new Set<string>(
+  [Object.prototype, Array.prototype, String.prototype, Function.prototype].flatMap((p) =>
+    Object.getOwnPropertyNames(p),
+  ),
+);
+INHERITED.add('__proto__');
+
+const NUMERIC_OPS = new Set(['-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>']);
+const NUMERIC_SPECIALS = new Set(['$offset', '$length', '$remaining', '$index']);
+export function isNumeric(n: Node): boolean {
+  if (n.k === 'lit') return typeof n.v === 'number';
+  if (n.k === 'bin') return NUMERIC_OPS.has(n.op) || (n.op === '+' && isNumeric(n.a) && isNumeric(n.b));
+  if (n.k === 'un') return n.op !== '!';
+  if (n.k === 'special') return NUMERIC_SPECIALS.has(n.name);
+  if (n.k === 'call')
+    return (
+      n.fn === 'byte' || ['abs', 'floor', 'ceil', 'int', 'round', 'sqrt', 'len', 'num', 'bit'].includes(n.fn)
+    );
+  return false;
+}
+export function isString(n: Node): boolean {
+  if (n.k === 'bin' && n.op === '+') return isString(n.a) || isString(n.b);
+  return (
+    (n.k === 'lit' && typeof n.v === 'string') || (n.k === 'call' && ['hex', 'str', 'substr'].includes(n.fn))
+  );
+}
+export function isPlainString(n: Node): boolean {
+  return (
+    n.k === 'lit' && typeof n.v === 'string' && (n.v.trim() === '' ? n.v === '' : Number.isNaN(Number(n.v)))
+  );
+}
+
+export interface GScope {
+  cs: CScope;
+  js: string; // the local holding this level's object
+  up: GScope | null;
+}
+
+export interface Loc {
+  buf: string; // buffer variable
+  end: string; // end-of-range variable
+  index?: string; // local holding $index inside a generated loop
+  item?: string; // local holding $item inside a generated points loop
+}
+
+export class Unsupported extends Error {}
+
+export class GenBase {
+  protected readonly K: unknown[] = [];
+  protected readonly F: unknown[] = [];
+  protected readonly out: string[] = [];
+  protected n = 0;
+  protected temps = 0;
+
+  k(v: unknown): string {
+    let i = this.K.indexOf(v);
+    if (i < 0) i = this.K.push(v) - 1;
+    return `K[${i}]`;
+  }
+  f(fn: unknown): string {
+    return `F[${this.F.push(fn) - 1}]`;
+  }
+  t(prefix = 't'): string {
+    return `${prefix}${this.n++}`;
+  }
+  /** A scratch variable, declared once at the top of the function. */
+  tmp(): string {
+    return `x${this.temps++}`;
+  }
+  emit(line: string): void {
+    this.out.push(line);
+  }
+  num(v: unknown): string {
+    const x = asNumber(v, '');
+    return x < 0 ? `(${String(x)})` : String(x);
+  }
+  ident(name: string): string {
+    if (!SAFE_IDENT.test(name)) throw new Unsupported(`unsafe name`);
+    return name;
+  }
+
+  ref(name: string, gs: GScope): string {
+    for (let g: GScope | null = gs; g; g = g.up)
+      if (g.cs.names.has(name)) return `${g.js}.${this.ident(name)}`;
+    throw new Unsupported(`unresolved ${name}`);
+  }
+
+  chain(gs: GScope): string {
+    return gs.up ? `{ o: ${gs.js}, up: ${this.chain(gs.up)} }` : `{ o: ${gs.js}, up: null }`;
+  }
+
+  expr(node: Node, gs: GScope, loc: Loc): string {
+    const e = (x: Node) => this.expr(x, gs, loc);
+    switch (node.k) {
+      case 'lit':
+        if (typeof node.v === 'number') return this.num(node.v);
+        if (typeof node.v === 'boolean') return node.v ? 'true' : 'false';
+        if (node.v === undefined) return 'undefined';
+        return this.k(node.v);
+      case 'id':
+        return this.ref(node.name, gs);
+      case 'special':
+        switch (node.name) {
+          case 'ctx':
+            return 'ctx';
+          case '$offset':
+            return '(p - s.base)';
+          case '$length':
+            return '(s.stop - s.base)';
+          case '$remaining':
+            return `(${loc.end} - p)`;
+          case '$index':
+            return loc.index ?? 's.index';
+          case '$item':
+            return loc.item ?? 's.item';
+          default:
+            return 's.value';
+        }
+      case 'un':
+        if (node.op === '!') return `(!${e(node.a)})`;
+        if (node.op === '~') return `(~${e(node.a)})`;
+        return `(${node.op === '-' ? '-' : ''}(+${e(node.a)}))`;
+      case 'cond':
+        return `(${e(node.c)} ? ${e(node.a)} : ${e(node.b)})`;
+      case 'member':
+        if (node.key.k === 'lit' && typeof node.key.v === 'string' && !INHERITED.has(node.key.v)) {
+          // Inline so each site keeps its own inline cache; the key passed SAFE_IDENT and is no inherited name.
+          const x = this.tmp();
+          if (SAFE_IDENT.test(node.key.v))
+            return `((${x} = ${e(node.o)}) !== null && typeof ${x} === 'object' ? ${x}.${this.ident(node.key.v)} : H.member(${x}, ${this.k(node.key.v)}))`;
+        }
+        {
+          const x = this.tmp();
+          return `((${x} = ${e(node.o)}) === undefined ? undefined : H.idx(${x}, ${e(node.key)}))`;
+        }
+      case 'arr':
+        return `[${node.items.map(e).join(', ')}]`;
+      case 'call':
+        return this.call(node.fn, node.args, e);
+      case 'bin': {
+        const [a, b] = [e(node.a), e(node.b)];
+        switch (node.op) {
+          case '+':
+            // A string on either side makes JS '+' concatenate, exactly like plus() does.
+            if (isString(node.a) || isString(node.b)) return `(${a} + ${b})`;
+            if (isNumeric(node.a) && isNumeric(node.b)) return `(${a} + ${b})`;
+            if (isNumeric(node.b)) {
+              const x = this.tmp();
+              return `(typeof (${x} = ${a}) === 'number' ? ${x} + ${b} : H.plus(${x}, ${b}))`;
+            }
+            return `H.plus(${a}, ${b})`;
+          case '==':
+          case '!=': {
+            // Against a non-numeric string literal, or between two numbers, loose equality is plain identity.
+            const plain =
+              isPlainString(node.a) || isPlainString(node.b) || (isNumeric(node.a) && isNumeric(node.b));
+            const eq = plain ? `(${a} === ${b})` : `H.eq(${a}, ${b})`;
+            return node.op === '==' ? eq : `(!${eq})`;
+          }
+          case '&&':
+          case '||':
+          case '??':
+            return `(${a} ${node.op} ${b})`;
+          default:
+            return `((+${a}) ${node.op} (+${b}))`;
+        }
+      }
+    }
+  }
+
+  /** Common functions inline (same results as FUNCTIONS); the rest call the shared implementation. */
+  call(fn: string, args: Node[], e: (x: Node) => string): string {
+    const a = args.map(e);
+    const lit = args[0]?.k === 'lit' ? args[0].v : undefined;
+    switch (fn) {
+      case 'byte':
+        if (typeof lit === 'number' && Number.isInteger(lit) && lit >= 0) {
+          const x = this.tmp();
+          return `((${x} = s.base + ${lit}) < s.stop ? s.buf[${x}] : H.byte(s, ${lit}))`;
+        }
+        return `H.byte(s, +${a[0]})`;
+      case 'substr':
+        return `String(${a[0]}).substr(+${a[1]}${a[2] === undefined ? '' : `, +${a[2]}`})`;
+      case 'abs':
+      case 'floor':
+      case 'ceil':
+        return `Math.${fn}(+${a[0]})`;
+      case 'int':
+        return `Math.trunc(+${a[0]})`;
+      case 'min':
+      case 'max':
+        return `Math.${fn}(${a.map((x) => `+${x}`).join(', ')})`;
+      case 'round':
+        return `H.round(+${a[0]}, ${a[1] === undefined ? '0' : `+${a[1]}`})`;
+    }
+    return `${this.f(FUNCTIONS[fn]!.fn)}([${a.join(', ')}])`;
+  }
+
+  has(gs: GScope): (name: string) => boolean {
+    return (name) => {
+      for (let g: GScope | null = gs; g; g = g.up) if (g.cs.names.has(name)) return true;
+      return false;
+    };
+  }
+
+  exprOf(src: unknown, gs: GScope, loc: Loc): string {
+    return this.expr(parseExpr(src, '', this.has(gs)), gs, loc);
+  }
+
+  template(src: string, gs: GScope, loc: Loc): string {
+    const parts = parseTemplate(src, '', this.has(gs));
+    if (parts.length === 0) return this.k('');
+    // '' + x converts like String(x) for every value a decoder produces, and is cheaper.
+    const js = parts.map((p) =>
+      typeof p === 'string'
+        ? this.k(p)
+        : isString(p)
+          ? this.expr(p, gs, loc)
+          : `('' + ${this.expr(p, gs, loc)})`,
+    );
+    if (parts.length === 1)
+      return js[0]!.startsWith("('' + ") || typeof parts[0] === 'string' || isString(parts[0]!)
+        ? js[0]!
+        : `'' + ${js[0]}`;
+    return typeof parts[0] === 'string' || isString(parts[0]!) ? js.join(' + ') : `'' + ${js.join(' + ')}`;
+  }
+}
