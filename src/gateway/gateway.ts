@@ -223,7 +223,11 @@ export class Gateway {
           };
           this.addFrame(frame);
         },
-        (err: unknown) => this.log?.warn({ dev, req: req.name, err: (err as Error).message }, 'poll failed'),
+        (err: unknown) => {
+          // log the change (first failure), not every failed poll of a device that stays silent
+          const level = device.health.consecutiveErrors === 1 ? 'warn' : 'debug';
+          this.log?.[level]({ dev, req: req.name, err: (err as Error).message }, 'poll failed');
+        },
       )
       .finally(() => {
         this.scheduler.done(key);

@@ -30,6 +30,8 @@ export interface DeviceLink {
 
 type Opener = () => Promise<Duplex>;
 
+export const DEFAULT_RECONNECT_DELAY_MS = 1000;
+
 export class StreamLink implements DeviceLink {
   private stream: Duplex | undefined;
   private opening: Promise<Duplex> | undefined;
@@ -37,10 +39,13 @@ export class StreamLink implements DeviceLink {
   private waiter: { req: LinkRequest; resolve(b: Uint8Array): void } | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** After a failed connect, requests fail at once until then instead of hammering a dead endpoint. */
+  private retryConnectAt = 0;
 
   constructor(
     readonly name: string,
     private readonly open: Opener,
+    private readonly reconnectDelayMs = DEFAULT_RECONNECT_DELAY_MS,
   ) {}
 
   /** Queues the request behind the ones already running on this link. */
@@ -53,6 +58,11 @@ export class StreamLink implements DeviceLink {
   private async connect(): Promise<Duplex> {
     if (this.closed) throw new LinkError('closed', `${this.name}: link closed`);
     if (this.stream && !this.stream.destroyed) return this.stream;
+    if (!this.opening && Date.now() < this.retryConnectAt)
+      throw new LinkError(
+        'connect',
+        `${this.name}: not reachable, next attempt in ${this.retryConnectAt - Date.now()} ms`,
+      );
     this.opening ??= this.open().then(
       (stream) => {
         this.opening = undefined;
@@ -67,6 +77,7 @@ export class StreamLink implements DeviceLink {
       },
       (err: unknown) => {
         this.opening = undefined;
+        this.retryConnectAt = Date.now() + this.reconnectDelayMs;
         throw new LinkError('connect', `${this.name}: ${(err as Error).message}`, { cause: err });
       },
     );
