@@ -6,7 +6,7 @@ import { FakeClock } from '../../src/platform/clock.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { buildApi } from '../../src/platform/http/server.ts';
 import { Platform } from '../../src/platform/platform.ts';
-import { RecordingDownlink, tempStore, toyFrame, toySource } from './helpers.ts';
+import { RecordingDownlink, tempStore, toyFrame, toySource, type Json } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -22,7 +22,7 @@ describe('HTTP API', () => {
   };
   const get = async (url: string) => {
     const res = await app.inject({ method: 'GET', url });
-    return { status: res.statusCode, body: res.json() as Record<string, any> };
+    return { status: res.statusCode, body: res.json() as Json };
   };
 
   before(async () => {

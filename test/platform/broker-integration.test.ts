@@ -10,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { Broker } from '../../src/broker/index.ts';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
+import type { Json } from './helpers.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = '68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16';
@@ -56,7 +57,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
     );
   const api = async (path: string, init?: RequestInit) => {
     const res = await fetch(`${app.url}${path}`, init);
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, body: (await res.json()) as Json };
   };
 
   before(async () => {

@@ -12,6 +12,7 @@ import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
 import { demoContract } from '../../src/platform/demo/site.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
+import type { Json } from './helpers.ts';
 
 async function until<T>(
   what: string,
@@ -41,7 +42,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       headers: init ? { 'content-type': 'application/json' } : {},
       body: init ? JSON.stringify(init.body) : undefined,
     });
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, body: (await res.json()) as Json };
   };
 
   before(async () => {

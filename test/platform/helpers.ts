@@ -97,3 +97,7 @@ export class RecordingDownlink implements Downlink {
       .map((m) => ({ topic: m.topic, body: JSON.parse(m.payload.toString()) as Record<string, unknown> }));
   }
 }
+
+/** HTTP answers in tests are read loosely; the assertions check their shape and values. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
