@@ -2,21 +2,32 @@
  * In-process client (rumqttd's link/local.rs idea): a session like any other, routed by the same
  * engine, but its messages arrive as function calls instead of bytes.
  */
-import { topicMatches, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../protocol/topic.ts';
+import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../protocol/topic.ts';
 import type { BrokerCore } from './core.ts';
 import type { Session, SessionLink } from './session.ts';
 import { Subscription } from './subscription.ts';
+import { TopicTree, type MatchVisitor } from './topic-tree.ts';
 import type { LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
 
 type Handler = (msg: LocalMessage) => void;
+
+/** One handler, indexed by its topic filter in the client's own small trie. */
+interface HandlerEntry {
+  owner: LocalLink;
+  key: string; // the filter as subscribed
+  onMessage: Handler;
+}
 
 export class LocalClientError extends Error {
   override readonly name = 'LocalClientError';
 }
 
-export class LocalLink implements LocalClient, SessionLink {
+export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
-  private readonly handlers = new Map<string, { filter: string; onMessage: Handler }>();
+  /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
+  private readonly handlers = new Map<string, string>();
+  private readonly dispatch = new TopicTree<HandlerEntry>();
+  private current: LocalMessage | undefined;
   private closed = false;
 
   constructor(
@@ -45,13 +56,18 @@ export class LocalLink implements LocalClient, SessionLink {
       0,
       undefined,
     );
-    this.handlers.set(filter, { filter: sub.topicFilter, onMessage });
+    const old = this.handlers.get(filter);
+    if (old !== undefined) this.dispatch.remove(old, filter);
+    this.handlers.set(filter, sub.topicFilter);
+    this.dispatch.add(sub.topicFilter, { owner: this, key: filter, onMessage });
     const isNew = this.broker.subscribe(this.session, sub);
     this.broker.sendRetained(this.session, sub, isNew);
   }
 
   unsubscribe(filter: string): void {
     this.assertOpen();
+    const inner = this.handlers.get(filter);
+    if (inner !== undefined) this.dispatch.remove(inner, filter);
     this.handlers.delete(filter);
     this.broker.unsubscribe(this.session, filter);
   }
@@ -97,19 +113,23 @@ export class LocalLink implements LocalClient, SessionLink {
     this.broker.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
-    for (const h of this.handlers.values()) {
-      if (!topicMatches(h.filter, message.topic)) continue;
-      try {
-        h.onMessage(msg);
-      } catch (err) {
-        this.broker.logger.error(
-          { err, clientId: this.clientId, topic: message.topic },
-          'local subscriber threw',
-        );
-      }
-    }
+    const outer = this.current;
+    this.current = msg;
+    this.dispatch.match(message.topic, this);
+    this.current = outer;
     return true;
   }
+
+  onSubscription(entry: HandlerEntry): void {
+    const msg = this.current!;
+    try {
+      entry.onMessage(msg);
+    } catch (err) {
+      this.broker.logger.error({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber threw');
+    }
+  }
+
+  onSharedGroup(): void {}
 
   writePubrel(): void {}
 }
