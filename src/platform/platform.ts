@@ -42,6 +42,7 @@ export interface PlatformDeps {
 
 const DAY_MS = 86_400_000;
 const RETENTION_CHECK_MS = 3_600_000;
+const RETENTION_SETTING = 'retentionDays';
 /** How often epochs learnt by other instances (from births they received) are read back. */
 const EPOCH_REFRESH_MS = 60_000;
 
@@ -60,12 +61,14 @@ export class Platform {
   #downlink: Downlink | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #lastRetention = 0;
+  #retentionDays: number;
   #lastEpochRefresh = 0;
   #downSeq = 0;
   #started = false;
 
   constructor(config: Partial<PlatformConfig>, deps: PlatformDeps) {
     this.config = parsePlatformConfig(config);
+    this.#retentionDays = this.config.retentionDays;
     this.store = deps.store;
     this.contracts = deps.contracts;
     this.clock = deps.clock ?? systemClock;
@@ -96,6 +99,9 @@ export class Platform {
       if (gw.lifecycle !== Lifecycle.Retired) this.heartbeat.addGateway(gw.id, now);
     }
     await this.#uplink.load();
+    // A retention set through the API outlives restarts; the configured value is the default.
+    const stored = await this.store.getSetting(RETENTION_SETTING);
+    if (stored !== undefined) this.#retentionDays = Number(stored);
     if (options.timers !== false) {
       this.#ticker = setInterval(
         () => void this.tick().catch((err) => this.#fail('tick', err)),
@@ -150,6 +156,17 @@ export class Platform {
       return;
     }
     this.#uplink.enqueue(envelope, this.clock.now());
+  }
+
+  get retentionDays(): number {
+    return this.#retentionDays;
+  }
+
+  /** Days of readings to keep (0 = forever); applied at the next tick and kept across restarts. */
+  async setRetentionDays(days: number): Promise<void> {
+    await this.store.setSetting(RETENTION_SETTING, String(days));
+    this.#retentionDays = days;
+    this.#lastRetention = 0;
   }
 
   /** Asset edits that change how the platform treats a device or gateway. */
@@ -235,9 +252,9 @@ export class Platform {
       await this.#uplink.refreshEpochs();
     }
     for (const gatewayId of this.heartbeat.tick(now)) this.sendHeartbeat(gatewayId);
-    if (this.config.retentionDays > 0 && now - this.#lastRetention >= RETENTION_CHECK_MS) {
+    if (this.#retentionDays > 0 && now - this.#lastRetention >= RETENTION_CHECK_MS) {
       this.#lastRetention = now;
-      const deleted = await this.store.deleteReadingsBefore(now - this.config.retentionDays * DAY_MS);
+      const deleted = await this.store.deleteReadingsBefore(now - this.#retentionDays * DAY_MS);
       if (deleted > 0) this.logger?.info({ deleted }, 'retention: old readings deleted');
     }
     await this.runCommandTimers();

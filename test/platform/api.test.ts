@@ -317,6 +317,20 @@ describe('HTTP API', () => {
     );
   });
 
+  it('changes the retention at run time and applies it at the next tick', async () => {
+    assert.deepEqual((await get('/api/settings')).body, { retentionDays: 0 });
+    const bad = await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: -1 } });
+    assert.equal(bad.statusCode, 400);
+    const before = await platform.store.countPoints('t-1');
+    clock.set(T0 + 86_400_000 + 60_000); // a day after the first readings
+    const res = await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 1 } });
+    assert.deepEqual(res.json(), { retentionDays: 1 });
+    await platform.tick();
+    const after = await platform.store.countPoints('t-1');
+    assert.ok(after < before && after > 0, `readings older than a day deleted (${before} → ${after})`);
+    await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 0 } });
+  });
+
   it('answers unknown routes with a JSON error', async () => {
     const res = await get('/api/nothing');
     assert.equal(res.status, 404);

@@ -9,6 +9,7 @@ import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { eventRoutes } from './routes/events.ts';
 import { registryRoutes } from './routes/registry.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
 
@@ -55,6 +56,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   contractRoutes(app, platform);
   eventRoutes(app, platform);
   streamRoutes(app, platform);
+  settingsRoutes(app, platform);
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await plugin(app);
   await app.ready();
