@@ -39,6 +39,11 @@ export async function attachToMqtt(
     reconnectPeriod: 1000,
   });
   client.on('message', (topic, payload) => platform.handleUplink(topic, payload));
+  // MQTT.js sends the PUBACK when handleMessage calls back: only once the uplink is processed (stored),
+  // so a platform that crashes mid-way gets the message again from the broker instead of losing it.
+  client.handleMessage = (_packet, callback) => {
+    platform.whenIdle().then(() => callback(), callback);
+  };
   client.on('error', (err) => options.logger?.warn({ err }, 'platform MQTT client error'));
   client.on('reconnect', () => options.logger?.info('platform MQTT client reconnecting'));
   await new Promise<void>((resolve, reject) => {
