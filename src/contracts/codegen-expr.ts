@@ -20,6 +20,8 @@ import { asNumber } from './spec.ts';
 export const SAFE_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Run-time helpers the generated code calls (H.x). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => '0x' + i.toString(16).toUpperCase().padStart(2, '0'));
+
 export const H = {
   fail(s: State, at: number, code: string, detail: string): never {
     throw new DecodeFailure(at + s.shift, code as DecodeReason, detail);
@@ -44,12 +46,11 @@ export const H = {
     return hit === undefined ? v : hit;
   },
   hexFmt: (v: unknown, width: number) =>
-    typeof v === 'number' ? '0x' + v.toString(16).toUpperCase().padStart(width, '0') : v,
-  copy: (b: Uint8Array, from: number, to: number, ops: ((x: Uint8Array) => void)[]) => {
-    const c = b.slice(from, to);
-    for (const op of ops) op(c);
-    return c;
-  },
+    typeof v === 'number'
+      ? width === 2 && v >= 0 && v < 256 && Number.isInteger(v)
+        ? HEX_BYTE[v] // a table: control bytes are formatted on every frame
+        : '0x' + v.toString(16).toUpperCase().padStart(width, '0')
+      : v,
   bcd: readBcd,
   lengthUnreadable(s: State, err: unknown): never {
     if (err instanceof NeedBytes) H.fail(s, s.buf.length, 'truncated', 'frame too short to read its length');

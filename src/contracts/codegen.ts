@@ -126,7 +126,8 @@ export class Gen extends GenBase {
     if (scale !== 1 || offset !== 0 || f.decimals !== undefined) {
       const d = f.decimals ?? Math.max(0, Math.min(15, Math.ceil(-Math.log10(Math.abs(scale) || 1)) + 6));
       this.emit(
-        `if (typeof ${v} === 'number') ${v} = H.round(${v} * ${this.num(scale)} + ${this.num(offset)}, ${this.num(d)});`,
+        // roundTo(x, d) = Math.round(x * 10 ** d) / 10 ** d, with the power folded at compile time.
+        `if (typeof ${v} === 'number') ${v} = Math.round((${v} * ${this.num(scale)} + ${this.num(offset)}) * ${this.num(10 ** Number(d))}) / ${this.num(10 ** Number(d))};`,
       );
     }
     if (f.enum !== undefined) {
@@ -286,11 +287,22 @@ export class Gen extends GenBase {
 
   transform(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
     if (loc.buf !== 'b') throw new Unsupported('nested transform');
-    const ops = compileByteOps(f.ops, `${path}.ops`, false);
+    compileByteOps(f.ops, `${path}.ops`, false); // validates
     const n = this.size(f.size, label, gs, loc);
     const inner = this.scoped(gs, merge); // declared outside the block below: it is the field's value
     const [start, tb] = [this.t('st'), 'tb'];
-    this.emit(`{ const ${start} = p; const ${tb} = H.copy(b, p, p + ${n}, ${this.f(ops)});`);
+    // Per-byte add/sub/xor become one expression; they do not depend on position, so any reverses
+    // can be applied after them (an odd number of reverses = one).
+    let byte = `b[${start} + i]`;
+    let reverses = 0;
+    for (const op of f.ops as Record<string, number | boolean>[]) {
+      if (op.reverse !== undefined) reverses++;
+      else if (op.xor !== undefined) byte = `(${byte} ^ ${this.num(op.xor)})`;
+      else if (op.add !== undefined) byte = `((${byte} + ${this.num(op.add)}) & 255)`;
+      else byte = `((${byte} + ${this.num(256 - Number(op.sub))}) & 255)`;
+    }
+    this.emit(`{ const ${start} = p; const ${tb} = new Uint8Array(${n});`);
+    this.emit(`for (let i = 0; i < ${n}; i++) ${tb}[i] = ${byte};${reverses % 2 ? ` ${tb}.reverse();` : ''}`);
     this.emit('const sBase = s.base, sStop = s.stop, sShift = s.shift;');
     this.emit(`s.buf = ${tb}; s.base = 0; s.stop = ${n}; s.shift += ${start}; p = 0;`);
     const e = this.t('e');
