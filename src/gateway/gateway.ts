@@ -167,6 +167,7 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     this.clock.clearTimeout(this.timer);
+    if (!this.session) return; // start() failed or never ran: it closed what it had opened
     for (const group of this.batcher.flush()) this.queueData(group);
     const graceful = options.graceful !== false;
     if (graceful) await this.drain(options.drainMs ?? DEFAULT_DRAIN_MS);
@@ -279,7 +280,8 @@ export class Gateway {
     for (const row of this.outbox.peekAfter(this.window.after, room)) {
       this.window.sent(row.seq);
       this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
-        if (err) return; // connection lost: onClose resets the window and the message goes again
+        // connection lost: onClose resets the window and the message goes again (also after a restart)
+        if (err || !this.outbox.isOpen) return;
         this.outbox.remove(row.seq);
         this.stats.published++;
         if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
@@ -333,6 +335,7 @@ export class Gateway {
   }
 
   private onDownlink(payload: Buffer): void {
+    if (this.stopped) return;
     let msg: Envelope;
     try {
       msg = decodeEnvelope(payload);

@@ -114,3 +114,21 @@ test('gateway config: YAML file, errors name the file', () => {
     tmp.cleanup();
   }
 });
+
+test('gateway: a start that fails (unknown contract) leaves nothing open, and stop() is harmless', async () => {
+  const { Gateway } = await import('../../src/gateway/gateway.ts');
+  const tmp = tempDir();
+  try {
+    const gw = new Gateway(
+      parseGatewayConfig(
+        { ...minimal, devices: [{ ...minimal.devices[0], contract: 'nope' }] },
+        'x',
+        tmp.dir,
+      ),
+    );
+    await assert.rejects(gw.start(), GatewayConfigError);
+    await gw.stop();
+  } finally {
+    tmp.cleanup();
+  }
+});
