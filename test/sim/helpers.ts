@@ -43,7 +43,7 @@ export async function ptyPair(): Promise<PtyPair> {
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false,
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
