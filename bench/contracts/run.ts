@@ -83,12 +83,20 @@ for (const c of CASES) {
     assert.deepEqual(got.points, want.points, c.id);
   }
   const best = { contract: 0, hand: 0, bp: 0 };
+  const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    // Interleaved rounds so machine noise hits all three alike; best of the rounds is kept.
-    best.contract = Math.max(best.contract, fps(ours, c.frame, c.ctx));
-    best.hand = Math.max(best.hand, fps(c.hand, c.frame, c.ctx));
-    best.bp = Math.max(best.bp, fps(c.bp, c.frame, c.ctx));
+    // Interleaved rounds so machine noise hits all three alike; best of the rounds is kept, and the
+    // median of the per-round contract/hand ratios is reported too (robust on a busy machine).
+    const contract = fps(ours, c.frame, c.ctx);
+    const hand = fps(c.hand, c.frame, c.ctx);
+    const bp = fps(c.bp, c.frame, c.ctx);
+    best.contract = Math.max(best.contract, contract);
+    best.hand = Math.max(best.hand, hand);
+    best.bp = Math.max(best.bp, bp);
+    ratios.push(contract / hand);
   }
+  ratios.sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)]!;
   rows.push([
     c.id,
     String(c.frame.length),
@@ -96,10 +104,19 @@ for (const c of CASES) {
     Math.round(best.hand).toLocaleString('en'),
     Math.round(best.bp).toLocaleString('en'),
     `${Math.round((best.contract / best.hand) * 100)}%`,
+    `${Math.round(median * 100)}%`,
   ]);
 }
 
-const head = ['contract', 'bytes', 'contract fps', 'hand-written fps', 'binary-parser fps', 'contract/hand'];
+const head = [
+  'contract',
+  'bytes',
+  'contract fps',
+  'hand-written fps',
+  'binary-parser fps',
+  'contract/hand (best)',
+  'contract/hand (median)',
+];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) =>
   r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
