@@ -9,8 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import net from 'node:net';
+import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
+import { Broker } from '../../src/broker/index.ts';
+import { attachToBroker } from '../../src/platform/broker-attach.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
@@ -103,6 +107,47 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[]) {
   );
 }
 
+/**
+ * The whole path as deployed by `mqiot up`: a gateway (MQTT.js over TCP, QoS 1) publishes the data groups
+ * to the broker, the platform attached in process decodes and stores them.
+ */
+async function measureViaBroker(store: PlatformStore, messages: Buffer[]) {
+  const broker = new Broker();
+  const server = net.createServer((socket) => broker.handle(socket, { transport: 'tcp' }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const contracts = new ContractRegistry(store);
+  await contracts.load();
+  const platform = new Platform({}, { store, contracts });
+  await platform.start({ timers: false });
+  const attachment = attachToBroker(platform, broker);
+  const port = (server.address() as net.AddressInfo).port;
+  const gateway = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: 'bench-gw',
+    reconnectPeriod: 0,
+  });
+  const readings = GROUPS * FRAMES;
+  // Telemetry is published after the readings are committed: the last one means all are stored.
+  let stored = 0;
+  const done = new Promise<void>((resolve) =>
+    platform.subscribe((n) => {
+      if (n.type === 'telemetry' && ++stored === readings) resolve();
+    }),
+  );
+  const start = process.hrtime.bigint();
+  await Promise.all(messages.map((m) => gateway.publishAsync(UP_TOPIC, m, { qos: 1 })));
+  await done;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  console.log(
+    `${'via broker'.padEnd(10)} ${readings} readings over MQTT (QoS 1) into SQLite in ${seconds.toFixed(2)} s: ` +
+      `${Math.round(readings / seconds)} readings/s`,
+  );
+  await gateway.endAsync();
+  attachment.detach();
+  await platform.stop();
+  await broker.close();
+  await new Promise((resolve) => server.close(resolve));
+}
+
 /** Aggregates over one series of `BIG` rows (one reading per second): is it still fast? */
 async function bigSeries(name: string, store: PlatformStore) {
   const batch = 5000;
@@ -175,6 +220,9 @@ async function main() {
     await measure('sqlite', sqlite, messages);
     if (BIG > 0) await bigSeries('sqlite', sqlite);
     await sqlite.close();
+    const viaBroker = await openSqliteStore(join(dir, 'bench-broker.db'));
+    await measureViaBroker(viaBroker, messages);
+    await viaBroker.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
