@@ -11,7 +11,7 @@ import type { Channel, Will } from './channel.ts';
 import { willExpiry } from './handlers/connect.ts';
 import { parseBrokerOptions, type BrokerOptions } from './options.ts';
 import { pickMember, RoutePlan } from './route-plan.ts';
-import { type Holdable, Session } from './session.ts';
+import { type Holdable, Session, type SessionObserver } from './session.ts';
 import { MemorySessionStore } from './store/memory.ts';
 import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
 import { Subscription } from './subscription.ts';
@@ -30,7 +30,7 @@ const NEVER = 0xffffffff;
 const PLAN_CACHE_LIMIT = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export class BrokerCore extends EventEmitter {
+export class BrokerCore extends EventEmitter implements SessionObserver {
   readonly options: Readonly<BrokerOptions>;
   readonly hooks: Partial<BrokerHooks>;
   readonly store: SessionStore;
@@ -146,6 +146,7 @@ export class BrokerCore extends EventEmitter {
       () => this.clock.now(),
       isLocal,
     );
+    session.observer = this;
     this.sessions.set(clientId, session);
     this.stats.sessions = this.sessions.size;
     return session;

@@ -31,6 +31,12 @@ export interface Holdable {
   release(): void;
 }
 
+/** Told when an outgoing record changes or goes away outside an acknowledgement (store write-through). */
+export interface SessionObserver {
+  outgoingChanged(session: Session, rec: OutgoingRecord): void;
+  outgoingFinished(session: Session, rec: OutgoingRecord): void;
+}
+
 /** Counters the session reports to the broker's stats. */
 export interface SessionCounters {
   publishDropped: number;
@@ -48,6 +54,7 @@ export class Session {
   /** Incoming QoS 2 packet ids PUBREC'd and not yet released [MQTT-4.3.3-9]. */
   readonly incomingQoS2 = new Set<number>();
   link: SessionLink | null = null;
+  observer: SessionObserver | undefined;
   /** Saved in the store (its expiry was > 0 at some point). */
   stored = false;
   /** Will waiting for its delay or for the session to end [MQTT-3.1.3-9]. */
@@ -150,7 +157,7 @@ export class Session {
       subscriptionIds: subscriptionIds ?? EMPTY,
     };
     if (link !== null && this.queuedCount === 0 && this.inflight.size < link.sendQuota) {
-      this.sendEntry(link, entry);
+      this.sendEntry(link, entry, false);
       return entry;
     }
     if (this.queuedCount >= this.maxQueued) {
@@ -193,7 +200,7 @@ export class Session {
       const entry = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as unknown as OutgoingRecord;
       this.counters.queuedMessages--;
-      this.sendEntry(link, entry);
+      this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
     if (this.blocked !== undefined && this.queuedCount <= this.lowWater) this.releasePublishers();
@@ -208,7 +215,7 @@ export class Session {
     this.link = link;
     for (const entry of this.inflight.values()) {
       if (entry.state === 'pubrel') link.writePubrel(entry.packetId);
-      else if (!write(link, entry, true)) this.inflight.delete(entry.packetId);
+      else if (!write(link, entry, true)) this.discard(entry);
     }
     this.drain();
   }
@@ -238,10 +245,11 @@ export class Session {
     this.releasePublishers();
   }
 
-  private sendEntry(link: SessionLink, entry: OutgoingRecord): void {
+  private sendEntry(link: SessionLink, entry: OutgoingRecord, fromQueue: boolean): void {
     const exp = entry.message.expiresAt;
     if (exp !== 0 && exp <= this.now()) {
       // [MQTT-3.3.2-5] an expired message is not delivered
+      this.observer?.outgoingFinished(this, entry);
       return;
     }
     entry.packetId = this.allocatePacketId();
@@ -250,9 +258,17 @@ export class Session {
     this.counters.inflightMessages++;
     if (!write(link, entry, false)) {
       // too large for the client [MQTT-3.1.2-25]: discarded as if delivered
-      this.inflight.delete(entry.packetId);
-      this.counters.inflightMessages--;
+      this.discard(entry);
+      return;
     }
+    // a durable store must know the packet id, or a QoS 2 message could be delivered twice
+    // (a record sent straight from deliver() is saved by the router in its final state)
+    if (fromQueue) this.observer?.outgoingChanged(this, entry);
+  }
+
+  private discard(entry: OutgoingRecord): void {
+    if (this.inflight.delete(entry.packetId)) this.counters.inflightMessages--;
+    this.observer?.outgoingFinished(this, entry);
   }
 
   /** Next free non-zero packet id [MQTT-2.2.1-3]. */
