@@ -33,6 +33,7 @@ export interface PostgresDriverOptions {
   /** Schema to use (created if missing); keeps test runs apart. */
   schema?: string;
   max?: number;
+  onIdleError?: (err: Error) => void;
 }
 
 export class PostgresDriver implements SqlDriver {
@@ -47,6 +48,9 @@ export class PostgresDriver implements SqlDriver {
       options: searchPath,
       types: types as pg.CustomTypesConfig,
     });
+    // An idle pooled connection that breaks (server restart) must not crash the process; the pool
+    // replaces it and the next query reports any lasting failure to its caller.
+    this.#pool.on('error', (err) => options.onIdleError?.(err));
   }
 
   async exec(sql: string): Promise<void> {
