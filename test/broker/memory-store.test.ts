@@ -28,3 +28,26 @@ test('memory: a new Broker on the same store restores sessions, subscriptions, q
   assert.equal(retained?.topic, 'r');
   assert.equal(retained?.retain, true);
 });
+
+test('write-through: a queued record gets its packet id when sent and leaves the store when acknowledged', () => {
+  const store = new MemorySessionStore();
+  const { broker } = newBroker({}, { store });
+  const a = connected(broker, 'wt', { properties: { sessionExpiryInterval: 600 } });
+  a.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q', qos: 2 }] });
+  a.ch.handleTransportClosed();
+  broker.publish({ topic: 'q', payload: Buffer.from('x'), qos: 2 });
+  assert.deepEqual(
+    store.loadOutgoing('wt').map((r) => [r.state, r.packetId]),
+    [['queued', 0]],
+  );
+  const b = connected(broker, 'wt', { clean: false, properties: { sessionExpiryInterval: 600 } });
+  const [pub] = b.out.take();
+  assert.deepEqual(
+    store.loadOutgoing('wt').map((r) => [r.state, r.packetId]),
+    [['sent', pub!.messageId]],
+  );
+  b.ch.handlePacket({ cmd: 'pubrec', messageId: pub!.messageId });
+  assert.equal(store.loadOutgoing('wt')[0]?.state, 'pubrel');
+  b.ch.handlePacket({ cmd: 'pubcomp', messageId: pub!.messageId });
+  assert.deepEqual(store.loadOutgoing('wt'), []);
+});
