@@ -141,7 +141,9 @@ export function compileTransform(
   return (s) => {
     const n = size(s);
     const start = s.pos;
-    const copy = s.buf.slice(start, start + n);
+    // A real copy: on a Node Buffer, slice() would be a view and the transform would alter the caller's frame.
+    const copy = new Uint8Array(n);
+    copy.set(s.buf.subarray(start, start + n));
     for (const op of ops) op(copy);
     const { buf, base, stop, end, shift, sc: savedSc } = s;
     let o: Record<string, unknown> | undefined;

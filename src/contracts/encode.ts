@@ -267,7 +267,7 @@ function compileWValue(f: Obj, path: string, ecx: EncodeCx, resolve: ReturnType<
         }
         if (size !== undefined && bytes.length !== size) bad(`expected ${size} bytes, got ${bytes.length}`);
         const p = w.reserve(bytes.length);
-        w.buf.set(reverse ? bytes.slice().reverse() : bytes, p);
+        w.buf.set(reverse ? Uint8Array.from(bytes).reverse() : bytes, p); // from(): never reverse the caller's Buffer
       };
     }
     case 'string': {

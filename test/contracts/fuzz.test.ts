@@ -142,3 +142,20 @@ test('decode of something that is not bytes fails instead of throwing', () => {
   }
   assert.ok(c.decode(Buffer.from('010404000008E67DCE', 'hex')).ok); // Buffer is a Uint8Array
 });
+
+test('decode never modifies the caller’s bytes, also when they are Node Buffers', () => {
+  for (const id of listBuiltinContracts()) {
+    for (const generate of [true, false]) {
+      const c = generate
+        ? builtinContract(id)
+        : loadContract(builtinContractSource(id), { runTests: false, generate });
+      for (const seed of seedFrames(id)) {
+        const buf = Buffer.from(seed);
+        c.decode(buf, { start: 1 });
+        assert.deepEqual(buf, Buffer.from(seed), `${id} (generate: ${generate})`);
+      }
+    }
+  }
+});
+  assert.equal(address.toString('hex'), '000000000161');
+});
