@@ -9,7 +9,6 @@ import { loadConfig } from '../../src/config/index.ts';
 import { Gateway, parseGatewayConfig, type GatewayConfig } from '../../src/gateway/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
-import { demoContract } from '../../src/platform/demo/site.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
@@ -99,7 +98,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     spy = await mqtt.connectAsync(system.mqttUrl, { clientId: 'e2e-spy', reconnectPeriod: 0 });
     await spy.subscribeAsync('mqiot/gw/e2e-site/down', { qos: 1 });
     spy.on('message', (_t, payload) => downlinks.push(decodeEnvelope(payload) as { k: string; id?: string }));
-    gateway = new Gateway(gatewayConfig, { contracts: demoContract });
+    gateway = new Gateway(gatewayConfig);
     await gateway.start();
   });
 
@@ -207,7 +206,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       ['pending', 'sent', 'timed-out', 'sent', 'timed-out', 'sent', 'timed-out', 'failed'],
     );
 
-    gateway = new Gateway(gatewayConfig, { contracts: demoContract });
+    gateway = new Gateway(gatewayConfig);
     await gateway.start();
     await until(
       'gateway online again',

@@ -2,7 +2,7 @@
 // polling them through the broker — a newcomer sees devices register and data flow within seconds.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { builtinContract, listBuiltinContracts, type Contract } from '../../contracts/index.ts';
+import { listBuiltinContracts } from '../../contracts/index.ts';
 import { Gateway, parseGatewayConfig } from '../../gateway/index.ts';
 import { startPushSensor, type PushSensor } from '../../sim/push-sensor.ts';
 import { startSimulators } from '../../sim/index.ts';
@@ -37,26 +37,6 @@ const PUSH_SENSORS = [
     model: 'sim ACME TH-10 (vendor frame over TCP)',
   },
 ] as const;
-
-/**
- * Two workarounds, until the owners fix them: the gateway adds a Modbus TCP `transaction` parameter to
- * every request it encodes (the DL/T 645 encoder refuses it as unknown), and the DL/T 645 decoder
- * undoes the 0x33 offset in the caller's buffer, so the raw frame the gateway forwards would arrive
- * altered. The demo's contracts therefore drop `transaction` where it is foreign and decode copies.
- */
-export function demoContract(ref: string): Contract {
-  const contract = builtinContract(ref);
-  return Object.assign(Object.create(contract) as Contract, {
-    encode: (message: string, params: Record<string, unknown>) => {
-      if (ref === 'modbus-tcp') return contract.encode(message, params);
-      const { transaction: _dropped, ...rest } = params;
-      return contract.encode(message, rest);
-    },
-    decode: (frame: Uint8Array, context?: Record<string, unknown>) =>
-      contract.decode(Uint8Array.from(frame), context),
-    detect: (frame: Uint8Array) => contract.detect(Uint8Array.from(frame)),
-  });
-}
 
 export interface DemoOptions {
   mqttUrl: string;
@@ -118,7 +98,7 @@ export async function startDemoSite(
     queue: { path: join(options.dataDir, `gateway-${DEMO_GATEWAY_ID}.db`) },
     devices,
   });
-  const gateway = new Gateway(config, { logger: options.logger, contracts: demoContract });
+  const gateway = new Gateway(config, { logger: options.logger });
   const push: PushSensor[] = [];
   try {
     await gateway.start();
