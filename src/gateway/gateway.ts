@@ -172,11 +172,8 @@ export class Gateway {
     const graceful = options.graceful !== false;
     if (graceful) await this.drain(options.drainMs ?? DEFAULT_DRAIN_MS);
     this.stopped = true;
-    if (graceful && this.session.connected) {
-      await new Promise<void>((resolve) =>
-        this.session.publish(this.willPayload('shutdown'), 1, () => resolve()),
-      );
-      await this.session.stop();
+    if (graceful) {
+      await this.session.stop(this.willPayload('shutdown'));
     } else {
       await this.session.kill();
     }

@@ -14,6 +14,9 @@ export interface SessionEvents {
   onError(err: Error): void;
 }
 
+/** How long a clean stop waits for the broker before dropping the connection. */
+export const DEFAULT_STOP_TIMEOUT_MS = 2000;
+
 export class MqttSession {
   private client: MqttClient | undefined;
   private connectedFlag = false;
@@ -84,11 +87,28 @@ export class MqttSession {
     this.client.publish(this.upTopic, payload, { qos, retain: false }, (err) => done(err ?? undefined));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Publishes `goodbye` (QoS 1) and disconnects cleanly; if the broker does not answer within
+   * `timeoutMs` (it may have just gone away), the connection is dropped instead.
+   */
+  async stop(goodbye?: Buffer, timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     const client = this.client;
     if (!client) return;
-    this.connectedFlag = false;
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    const graceful = (async () => {
+      if (goodbye && this.connectedFlag)
+        await new Promise<void>((resolve) =>
+          client.publish(this.upTopic, goodbye, { qos: 1 }, () => resolve()),
+        );
+      this.connectedFlag = false;
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      graceful.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.kill();
   }
 
   /** Drops the connection without DISCONNECT (tests: the broker sees a lost connection and sends the will). */

@@ -188,3 +188,36 @@ for (const whenFull of ['drop-oldest', 'drop-newest'] as const)
       tmp.cleanup();
     }
   });
+
+test('stop while the broker has gone silent: the goodbye times out and the gateway still stops', async () => {
+  const { Broker } = await import('../../src/broker/index.ts');
+  const net = await import('node:net');
+  const broker = new Broker();
+  const sockets: import('node:net').Socket[] = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    broker.handle(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `mqtt://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  const tmp = tempDir();
+  const platform = new FakePlatform(url, 'gw-silent', { heartbeatMs: 100 });
+  await platform.start();
+  const sims = await startSimulators({ modbusTcp: { units: [1] } });
+  const gw = new Gateway(config('gw-silent', [url], `${tmp.dir}/q.db`, sims.modbusTcp!.port));
+  try {
+    await gw.start();
+    await waitFor('online', () => gw.isOnline);
+    for (const s of sockets) s.pause(); // the broker stops reading: no PUBACK will ever come
+    const started = Date.now();
+    await gw.stop({ drainMs: 200 });
+    assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
+  } finally {
+    await platform.stop();
+    for (const s of sockets) s.destroy();
+    await broker.close();
+    server.close();
+    await sims.close();
+    tmp.cleanup();
+  }
+});
