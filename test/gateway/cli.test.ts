@@ -1,7 +1,7 @@
 // Black box: `mqiot sim` and `mqiot gateway --config FILE` started as a user would, Mosquitto in between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakePlatform, startMosquitto, tempDir, waitFor } from './helpers.ts';
@@ -63,6 +63,24 @@ devices:
       ['pm-1', 'meter-161'].every((d) => platform.of('data').some((g) => g.frames.some((f) => f.dev === d))),
     20_000,
   );
+  // the debugging path: a JSON downlink typed by hand with Debian's mosquitto_pub
+  const query = JSON.stringify({ v: 1, k: 'query', gw: 'gw-cli', ts: Date.now(), id: 'q-json' });
+  execFileSync('mosquitto_pub', [
+    '-p',
+    String(broker.port),
+    '-h',
+    '127.0.0.1',
+    '-q',
+    '1',
+    '-t',
+    'mqiot/gw/gw-cli/down',
+    '-m',
+    query,
+  ]);
+  const status = await waitFor('status for the JSON query', () =>
+    platform.of('status').find((m) => m.id === 'q-json'),
+  );
+  assert.equal(status.complete, true, String(status.error));
   gw.child.kill('SIGTERM');
   assert.equal(await gw.exited, 0, gw.out());
   const will = await waitFor('shutdown will', () => platform.of('will').find((w) => w.reason === 'shutdown'));
