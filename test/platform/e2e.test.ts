@@ -69,7 +69,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       mqtt: { urls: [system.mqttUrl], reconnectMs: 100 },
       batching: { windowMs: 200 },
       heartbeat: { validIntervalMs: 5000 },
-      reports: { intervalMs: 60_000 },
+      reports: { intervalMs: 500, ackTimeoutMs: 2000 },
       queue: { path: join(dir, 'gw-queue.db') },
       devices: [
         ...[1, 2].map((unit) => ({
@@ -143,6 +143,16 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     });
     const relay = pm.find((p: { name: string }) => p.name === 'holding.8');
     assert.equal(relay.value, 1, 'relay register reads on');
+  });
+
+  it('SPEC periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
+    const reports = await until('two reports stored', async () => {
+      const r = await api('/api/gateways/e2e-site');
+      return r.body.reports.length >= 2 ? r.body.reports : undefined;
+    });
+    const seqs = reports.map((r: { seq: number }) => r.seq);
+    assert.equal(new Set(seqs).size, seqs.length, 'each report once');
+    await until('reports acknowledged', () => gateway.stats.reportsAcked >= 2);
   });
 
   it('a command is executed by the device with feedback', async () => {
