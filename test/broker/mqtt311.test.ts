@@ -172,3 +172,17 @@ test('stats count clients, messages and bytes', () => {
   assert.ok(s.bytesReceived > 0 && s.bytesSent > 0);
   assert.ok(s.subscriptions > 0);
 });
+
+test('shared subscriptions work for 3.1.1 clients too', async () => {
+  const a = await tb.connect({ protocolVersion: 4, clientId: 'v4-sh-a' });
+  const b = await tb.connect({ protocolVersion: 4, clientId: 'v4-sh-b' });
+  const ma = collect(a);
+  const mb = collect(b);
+  await a.subscribeAsync('$share/w/jobs', { qos: 1 });
+  await b.subscribeAsync('$share/w/jobs', { qos: 1 });
+  for (let i = 0; i < 6; i++) tb.broker.publish({ topic: 'jobs', payload: Buffer.from(String(i)), qos: 1 });
+  await waitFor(() => ma.length + mb.length === 6);
+  await delay(100);
+  assert.equal(ma.length + mb.length, 6);
+  assert.ok(ma.length > 0 && mb.length > 0);
+});

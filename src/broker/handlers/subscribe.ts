@@ -56,9 +56,9 @@ function check(ch: Channel, s: ISubscription): number {
   if (shared === null || (shared === undefined && !isValidTopicFilter(filter)))
     return ReasonCode.TopicFilterInvalid;
   if (shared !== undefined) {
-    if (!o.sharedSubscriptionAvailable || !ch.v5) {
-      return ch.v5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.TopicFilterInvalid;
-    }
+    // shared subscriptions are an MQTT 5 feature; 3.1/3.1.1 clients may use them too (as with
+    // Mosquitto and EMQX), which lets older ingest workers share a load
+    if (!o.sharedSubscriptionAvailable) return ReasonCode.SharedSubscriptionsNotSupported;
     // [MQTT-3.8.3-4] no-local on a shared subscription is a protocol error
     if (s.nl === true)
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'no local on shared subscription');
