@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
-import type { IConnackPacket, IPublishPacket, QoS } from 'mqtt-packet';
+import type { IPublishPacket, QoS } from 'mqtt-packet';
 import { mergeSuback } from './ack-merge.ts';
 import { Backoff } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -74,7 +74,9 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
   private readonly waiting: Flight[] = [];
   private failbackTimer: NodeJS.Timeout | undefined;
   private ended = false;
-  private everConnected = false;
+  private started = false;
+  private readonly startingUp: [boolean, boolean] = [false, false];
+  private startTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
   private readonly mergeWaitMs: number;
 
@@ -166,6 +168,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
   async end(force = false): Promise<void> {
     this.ended = true;
     clearTimeout(this.failbackTimer);
+    clearTimeout(this.startTimer);
     for (const t of this.reconnectTimers) clearTimeout(t);
     for (const f of this.waiting.splice(0)) f.reject(new UpstreamError('dual', 'client ended'));
     await Promise.all(this.clients.map((c) => c.endAsync(force)));
@@ -200,15 +203,15 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
 
   private wire(u: Upstream): void {
     const client = this.clients[u];
-    client.on('connect', (connack: IConnackPacket) => {
+    client.on('connect', () => {
       this.backoffs[u].reset();
       this.counters.upstreamConnects[u]++;
-      this.apply(this.controller.upstreamUp(u));
-      if (!this.everConnected) {
-        this.everConnected = true;
-        this.emit('connect');
-      }
-      void connack;
+      if (this.started) return this.apply(this.controller.upstreamUp(u));
+      // At start, as in the module: wait for both CONNACKs (at most mergeWaitMs after the first)
+      // so that a Broker2 that answers first does not take the traffic until the failback.
+      this.startingUp[u] = true;
+      if (this.startingUp[0] && this.startingUp[1]) this.start();
+      else this.startTimer ??= setTimeout(() => this.start(), this.mergeWaitMs);
     });
     client.on('disconnect', (packet: Packet) => {
       // The broker says it is going away (MQTT 5 DISCONNECT, e.g. 0x8B): switch now.
@@ -230,7 +233,22 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     });
   }
 
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    clearTimeout(this.startTimer);
+    for (const u of [Upstream.Broker1, Upstream.Broker2]) {
+      if (this.startingUp[u] && this.clients[u].connected) this.apply(this.controller.upstreamUp(u));
+    }
+    if (this.controller.active !== null) this.emit('connect');
+  }
+
   private linkDown(u: Upstream): void {
+    if (!this.started) {
+      this.startingUp[u] = false;
+      // The other link already answered: no reason to wait for this one.
+      if (this.startingUp[1 - u]) this.start();
+    }
     const cause = this.downCause[u];
     this.downCause[u] = DownCause.SocketClosed;
     if (this.controller.isUp(u)) {

@@ -126,8 +126,20 @@ export class ClientSession implements UpstreamListener, FlowSink {
 
   // ---- FlowSink -------------------------------------------------------------------------------
   sendClient(frame: Buffer): void {
-    if (this.phase !== Phase.Closed) this.socket.write(frame);
+    if (this.phase === Phase.Closed) return;
+    if (!this.corked) {
+      this.corked = true; // see UpstreamLink.send: one write per incoming chunk
+      (this.socket as Duplex & { cork(): void }).cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(frame);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   sendUpstream(upstream: Upstream, frame: Buffer): void {
     this.links[upstream].send(frame);
@@ -624,6 +636,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     for (const request of this.pending.values()) clearTimeout(request.timer);
     this.pending.clear();
     if (wasReady) this.deps.counters.clientsConnected--;
+    if (this.corked) this.uncork(); // a last CONNACK / DISCONNECT must leave before the socket goes
     if (graceful) this.socket.end();
     else this.socket.destroy();
     this.deps.onClose?.(this);

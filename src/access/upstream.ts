@@ -95,8 +95,20 @@ export class UpstreamLink {
     if (this.state !== LinkState.Up || !this.socket) return;
     this.liveness.sent();
     this.bytesOut += frame.length;
+    if (!this.corked) {
+      // Frames forwarded from one incoming chunk leave in one write (one syscall, one TCP segment).
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(frame);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
 
   sendPacket(packet: Packet): void {
     if (this.state !== LinkState.Up) return;
@@ -107,6 +119,7 @@ export class UpstreamLink {
   close(graceful: boolean, disconnect?: Packet): void {
     if (this.state === LinkState.Closed) return;
     const socket = this.socket;
+    if (this.corked) this.uncork();
     if (graceful && this.state === LinkState.Up && socket) {
       socket.end(mqttPacket.generate(disconnect ?? { cmd: 'disconnect' }, this.settings));
     } else socket?.destroy();

@@ -61,53 +61,57 @@ test('CLI options: flags > environment > file', () => {
   assert.match(bad.stderr, /broker2\.url: scheme ftp:/);
 });
 
-test('`mqiot access` end to end: mosquitto_pub through the module reaches Broker1, /metrics counts it', async () => {
-  const b1 = await Mosquitto.start();
-  const b2 = await Mosquitto.start();
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const child = spawn(
+test(
+  '`mqiot access` end to end: mosquitto_pub through the module reaches Broker1, /metrics counts it',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    const b2 = await Mosquitto.start();
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const child = spawn(
     process.execPath,
     [BIN, 'access', '--host', '127.0.0.1', '--listen', String(port), '--broker1', `mqtt://127.0.0.1:${b1.port}`,
       '--broker2', `mqtt://127.0.0.1:${b2.port}`, '--metrics-port', String(metricsPort), '--log-level', 'warn'],
     { stdio: 'ignore' },
   ); // prettier-ignore
-  try {
-    await waitFor(() => canConnect(port), 20_000, 'mqiot access listening');
-    const sub = spawn('mosquitto_sub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(b1.port),
-      '-t',
-      'cli/#',
-      '-C',
-      '1',
-      '-W',
-      '10',
-    ]);
-    let out = '';
-    sub.stdout.on('data', (d) => (out += d));
-    const subDone = new Promise((r) => sub.once('exit', r));
-    await new Promise((r) => setTimeout(r, 300));
-    const pub = spawnSync(
-      'mosquitto_pub',
-      ['-h', '127.0.0.1', '-p', String(port), '-t', 'cli/x', '-m', 'hello', '-q', '1', '-V', 'mqttv5'],
-      {
-        encoding: 'utf8',
-      },
-    );
-    assert.equal(pub.status, 0, pub.stderr);
-    await subDone;
-    assert.equal(out.trim(), 'hello');
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    assert.match(text, /^mqiot_access_messages_published_total\{upstream="broker1"\} 1$/m);
-    assert.match(text, /^mqiot_access_messages_acknowledged_total\{upstream="broker1"\} 1$/m);
-  } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    await b1.dispose();
-    await b2.dispose();
-  }
-});
+    try {
+      await waitFor(() => canConnect(port), 20_000, 'mqiot access listening');
+      const sub = spawn('mosquitto_sub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(b1.port),
+        '-t',
+        'cli/#',
+        '-C',
+        '1',
+        '-W',
+        '10',
+      ]);
+      let out = '';
+      sub.stdout.on('data', (d) => (out += d));
+      const subDone = new Promise((r) => sub.once('exit', r));
+      await new Promise((r) => setTimeout(r, 300));
+      const pub = spawnSync(
+        'mosquitto_pub',
+        ['-h', '127.0.0.1', '-p', String(port), '-t', 'cli/x', '-m', 'hello', '-q', '1', '-V', 'mqttv5'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(pub.status, 0, pub.stderr);
+      await subDone;
+      assert.equal(out.trim(), 'hello');
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.match(text, /^mqiot_access_messages_published_total\{upstream="broker1"\} 1$/m);
+      assert.match(text, /^mqiot_access_messages_acknowledged_total\{upstream="broker1"\} 1$/m);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await b1.dispose();
+      await b2.dispose();
+    }
+  },
+);

@@ -19,93 +19,101 @@ async function watcher(port: number, seen: Map<string, number>): Promise<MqttCli
   return c;
 }
 
-test('DualBrokerClient: QoS 1/2 publishing survives Broker1 SIGKILL with nothing acknowledged lost, then fails back', async () => {
-  const b1 = await Mosquitto.start();
-  const b2 = await Mosquitto.start();
-  cleanup.push(
-    () => b1.dispose(),
-    () => b2.dispose(),
-  );
-  const seen = new Map<string, number>();
-  const w1 = await watcher(b1.port, seen);
-  await watcher(b2.port, seen);
-  await new Promise((r) => setTimeout(r, 200));
-  const dual = await DualBrokerClient.connectAsync({
-    broker1: `mqtt://127.0.0.1:${b1.port}`,
-    broker2: `mqtt://127.0.0.1:${b2.port}`,
-    mqtt: { protocolVersion: 5, keepalive: 5 },
-    failbackHoldMs: 800,
-    backoffBaseMs: 50,
-    backoffCapMs: 300,
-  });
-  cleanup.push(() => dual.end(true));
-  await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
-  const acked: string[] = [];
-  let n = 0;
-  let running = true;
-  const pending: Promise<void>[] = [];
-  const timer = setInterval(() => {
-    if (!running) return;
-    const key = `m${++n}`;
-    const qos = n % 2 === 0 ? 2 : 1;
-    pending.push(dual.publish('dual/load', key, { qos }).then(() => void acked.push(key)));
-  }, 15);
-  await new Promise((r) => setTimeout(r, 500));
-  await b1.stop('SIGKILL');
-  await waitFor(() => dual.active === 'broker2', 5000, 'failover');
-  await new Promise((r) => setTimeout(r, 500));
-  await b1.start();
-  await waitFor(() => w1.connected, 5000, 'watcher on Broker1 back');
-  await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
-  await new Promise((r) => setTimeout(r, 300));
-  running = false;
-  clearInterval(timer);
-  await Promise.all(pending);
-  await new Promise((r) => setTimeout(r, 300));
-  const lost = acked.filter((k) => !seen.has(k));
-  const duplicated = [...seen.values()].reduce((s, c) => s + c - 1, 0);
-  console.log(
-    `# DualBrokerClient kill: sent ${n}, acked ${acked.length}, lost ${lost.length}, duplicated ${duplicated}`,
-  );
-  assert.equal(acked.length, n);
-  assert.deepEqual(lost, []);
-  assert.equal(dual.counters.failovers, 1);
-  assert.equal(dual.counters.failbacks, 1);
-  assert.ok(dual.counters.published[1] > 0 && dual.counters.published[0] > 0);
-});
+test(
+  'DualBrokerClient: QoS 1/2 publishing survives Broker1 SIGKILL with nothing acknowledged lost, then fails back',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    const b2 = await Mosquitto.start();
+    cleanup.push(
+      () => b1.dispose(),
+      () => b2.dispose(),
+    );
+    const seen = new Map<string, number>();
+    const w1 = await watcher(b1.port, seen);
+    await watcher(b2.port, seen);
+    await new Promise((r) => setTimeout(r, 200));
+    const dual = await DualBrokerClient.connectAsync({
+      broker1: `mqtt://127.0.0.1:${b1.port}`,
+      broker2: `mqtt://127.0.0.1:${b2.port}`,
+      mqtt: { protocolVersion: 5, keepalive: 5 },
+      failbackHoldMs: 800,
+      backoffBaseMs: 50,
+      backoffCapMs: 300,
+    });
+    cleanup.push(() => dual.end(true));
+    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    const acked: string[] = [];
+    let n = 0;
+    let running = true;
+    const pending: Promise<void>[] = [];
+    const timer = setInterval(() => {
+      if (!running) return;
+      const key = `m${++n}`;
+      const qos = n % 2 === 0 ? 2 : 1;
+      pending.push(dual.publish('dual/load', key, { qos }).then(() => void acked.push(key)));
+    }, 15);
+    await new Promise((r) => setTimeout(r, 500));
+    await b1.stop('SIGKILL');
+    await waitFor(() => dual.active === 'broker2', 5000, 'failover');
+    await new Promise((r) => setTimeout(r, 500));
+    await b1.start();
+    await waitFor(() => w1.connected, 5000, 'watcher on Broker1 back');
+    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
+    await new Promise((r) => setTimeout(r, 300));
+    running = false;
+    clearInterval(timer);
+    await Promise.all(pending);
+    await new Promise((r) => setTimeout(r, 300));
+    const lost = acked.filter((k) => !seen.has(k));
+    const duplicated = [...seen.values()].reduce((s, c) => s + c - 1, 0);
+    console.log(
+      `# DualBrokerClient kill: sent ${n}, acked ${acked.length}, lost ${lost.length}, duplicated ${duplicated}`,
+    );
+    assert.equal(acked.length, n);
+    assert.deepEqual(lost, []);
+    assert.equal(dual.counters.failovers, 1, JSON.stringify(dual.counters.recent));
+    assert.equal(dual.counters.failbacks, 1);
+    assert.ok(dual.counters.published[1] > 0 && dual.counters.published[0] > 0);
+  },
+);
 
-test('DualBrokerClient: subscriptions on both brokers, a message published on both is delivered once', async () => {
-  const b1 = await Mosquitto.start();
-  const b2 = await Mosquitto.start();
-  cleanup.push(
-    () => b1.dispose(),
-    () => b2.dispose(),
-  );
-  const dual = await DualBrokerClient.connectAsync({
-    broker1: `mqtt://127.0.0.1:${b1.port}`,
-    broker2: `mqtt://127.0.0.1:${b2.port}`,
-  });
-  cleanup.push(() => dual.end(true));
-  const granted = await dual.subscribe('dual/in/#', { qos: 1 });
-  assert.deepEqual(granted, [{ topic: 'dual/in/#', qos: 1 }]);
-  const got: string[] = [];
-  const sources = new Set<string>();
-  dual.on('message', (topic, payload, _p, source) => {
-    got.push(`${topic}=${payload}`);
-    sources.add(source);
-  });
-  const p1 = await mqtt.connectAsync(`mqtt://127.0.0.1:${b1.port}`);
-  const p2 = await mqtt.connectAsync(`mqtt://127.0.0.1:${b2.port}`);
-  cleanup.push(
-    () => p1.endAsync(true),
-    () => p2.endAsync(true),
-  );
-  await p1.publishAsync('dual/in/a', 'same', { qos: 1 });
-  await p2.publishAsync('dual/in/a', 'same', { qos: 1 });
-  await p2.publishAsync('dual/in/a', 'only2', { qos: 1 });
-  await waitFor(() => got.length >= 2, 5000, 'messages');
-  await new Promise((r) => setTimeout(r, 200));
-  assert.deepEqual(got.sort(), ['dual/in/a=only2', 'dual/in/a=same']);
-  assert.ok(sources.has('broker2'));
-  assert.equal(dual.counters.duplicatesDropped, 1);
-});
+test(
+  'DualBrokerClient: subscriptions on both brokers, a message published on both is delivered once',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    const b2 = await Mosquitto.start();
+    cleanup.push(
+      () => b1.dispose(),
+      () => b2.dispose(),
+    );
+    const dual = await DualBrokerClient.connectAsync({
+      broker1: `mqtt://127.0.0.1:${b1.port}`,
+      broker2: `mqtt://127.0.0.1:${b2.port}`,
+    });
+    cleanup.push(() => dual.end(true));
+    const granted = await dual.subscribe('dual/in/#', { qos: 1 });
+    assert.deepEqual(granted, [{ topic: 'dual/in/#', qos: 1 }]);
+    const got: string[] = [];
+    const sources = new Set<string>();
+    dual.on('message', (topic, payload, _p, source) => {
+      got.push(`${topic}=${payload}`);
+      sources.add(source);
+    });
+    const p1 = await mqtt.connectAsync(`mqtt://127.0.0.1:${b1.port}`);
+    const p2 = await mqtt.connectAsync(`mqtt://127.0.0.1:${b2.port}`);
+    cleanup.push(
+      () => p1.endAsync(true),
+      () => p2.endAsync(true),
+    );
+    await p1.publishAsync('dual/in/a', 'same', { qos: 1 });
+    await p2.publishAsync('dual/in/a', 'same', { qos: 1 });
+    await p2.publishAsync('dual/in/a', 'only2', { qos: 1 });
+    await waitFor(() => got.length >= 2, 5000, 'messages');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got.sort(), ['dual/in/a=only2', 'dual/in/a=same']);
+    assert.ok(sources.has('broker2'));
+    assert.equal(dual.counters.duplicatesDropped, 1);
+  },
+);

@@ -40,113 +40,134 @@ function collect(c: MqttClient): string[] {
   return got;
 }
 
-test('a client that connects while Broker1 is down works through Broker2, then fails back when Broker1 comes', async () => {
-  const b2 = await Mosquitto.start();
-  cleanup.push(() => b2.dispose());
-  const b1 = new Mosquitto(await freePort());
-  cleanup.push(() => b1.dispose());
-  const { proxy, port } = await proxyFor(b1.port, b2.port);
-  const terminal = await client(port, { protocolVersion: 5, clientId: 'late-terminal' });
-  const watch2 = await client(b2.port);
-  await watch2.subscribeAsync('late/#', { qos: 1 });
-  const on2 = collect(watch2);
-  await terminal.publishAsync('late/a', 'one', { qos: 1 });
-  await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
-  assert.deepEqual(on2, ['late/a=one']);
-  await b1.start();
-  const watch1 = await client(b1.port);
-  await watch1.subscribeAsync('late/#', { qos: 1 });
-  const on1 = collect(watch1);
-  await waitFor(() => proxy.counters.failbacks === 1, 10_000, 'failback');
-  await terminal.publishAsync('late/a', 'two', { qos: 2 });
-  await waitFor(() => on1.length === 1, 5000, 'message on Broker1');
-  assert.deepEqual(on1, ['late/a=two']);
-  assert.deepEqual(on2, ['late/a=one']);
-  assert.equal(proxy.counters.lastOf('failback')?.cause, 'primary-stable');
-});
+test(
+  'a client that connects while Broker1 is down works through Broker2, then fails back when Broker1 comes',
+  { timeout: 60_000 },
+  async () => {
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const b1 = new Mosquitto(await freePort());
+    cleanup.push(() => b1.dispose());
+    const { proxy, port } = await proxyFor(b1.port, b2.port);
+    const terminal = await client(port, { protocolVersion: 5, clientId: 'late-terminal' });
+    const watch2 = await client(b2.port);
+    await watch2.subscribeAsync('late/#', { qos: 1 });
+    const on2 = collect(watch2);
+    await terminal.publishAsync('late/a', 'one', { qos: 1 });
+    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    assert.deepEqual(on2, ['late/a=one']);
+    await b1.start();
+    const watch1 = await client(b1.port);
+    await watch1.subscribeAsync('late/#', { qos: 1 });
+    const on1 = collect(watch1);
+    await waitFor(() => proxy.counters.failbacks === 1, 10_000, 'failback');
+    await terminal.publishAsync('late/a', 'two', { qos: 2 });
+    await waitFor(() => on1.length === 1, 5000, 'message on Broker1');
+    assert.deepEqual(on1, ['late/a=two']);
+    assert.deepEqual(on2, ['late/a=one']);
+    assert.equal(proxy.counters.lastOf('failback')?.cause, 'primary-stable');
+  },
+);
 
-test('subscriptions reach Broker1 when it comes back; bridged brokers deliver each message once (dedup)', async () => {
-  const b1 = await Mosquitto.start();
-  cleanup.push(() => b1.dispose());
-  // Broker2 bridges everything both ways with Broker1: every message exists on both brokers.
-  const b2 = await Mosquitto.start(undefined, [
-    'connection to-b1',
-    `address 127.0.0.1:${b1.port}`,
-    'topic bridged/# both 1',
-    'cleansession true',
-  ]);
-  cleanup.push(() => b2.dispose());
-  const { proxy, port } = await proxyFor(b1.port, b2.port);
-  const terminal = await client(port, { protocolVersion: 4, clientId: 'dedup-terminal' });
-  const got = collect(terminal);
-  const granted = await terminal.subscribeAsync('bridged/#', { qos: 1 });
-  assert.equal(granted[0]?.qos, 1);
-  await new Promise((r) => setTimeout(r, 500)); // the bridge's own subscriptions
-  const source = await client(b1.port);
-  for (let i = 0; i < 20; i++) await source.publishAsync('bridged/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 0 });
-  await waitFor(() => got.length >= 20, 5000, '20 messages');
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(got.length, 20, 'each message once');
-  assert.deepEqual(
-    got,
-    Array.from({ length: 20 }, (_, i) => `bridged/x=m${i}`),
-  );
-  assert.ok(proxy.counters.duplicatesDropped >= 20, `dropped ${proxy.counters.duplicatesDropped}`);
-  assert.ok(proxy.counters.delivered[0] > 0 || proxy.counters.delivered[1] > 0);
-});
+test(
+  'subscriptions reach Broker1 when it comes back; bridged brokers deliver each message once (dedup)',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    cleanup.push(() => b1.dispose());
+    // Broker2 bridges everything both ways with Broker1: every message exists on both brokers.
+    const b2 = await Mosquitto.start(undefined, [
+      'connection to-b1',
+      `address 127.0.0.1:${b1.port}`,
+      'topic bridged/# both 1',
+      'cleansession true',
+    ]);
+    cleanup.push(() => b2.dispose());
+    const { proxy, port } = await proxyFor(b1.port, b2.port);
+    const terminal = await client(port, { protocolVersion: 4, clientId: 'dedup-terminal' });
+    const got = collect(terminal);
+    const granted = await terminal.subscribeAsync('bridged/#', { qos: 1 });
+    assert.equal(granted[0]?.qos, 1);
+    await new Promise((r) => setTimeout(r, 500)); // the bridge's own subscriptions
+    const source = await client(b1.port);
+    for (let i = 0; i < 20; i++)
+      await source.publishAsync('bridged/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 0 });
+    await waitFor(() => got.length >= 20, 5000, '20 messages');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(got.length, 20, 'each message once');
+    assert.deepEqual(
+      got,
+      Array.from({ length: 20 }, (_, i) => `bridged/x=m${i}`),
+    );
+    assert.ok(proxy.counters.duplicatesDropped >= 20, `dropped ${proxy.counters.duplicatesDropped}`);
+    assert.ok(proxy.counters.delivered[0] > 0 || proxy.counters.delivered[1] > 0);
+  },
+);
 
-test('one broker refuses the CONNECT: the client is accepted and publishes through the other', async () => {
-  const b1 = await Mosquitto.start(undefined, ['allow_anonymous false']);
-  cleanup.push(() => b1.dispose());
-  const b2 = await Mosquitto.start();
-  cleanup.push(() => b2.dispose());
-  const { proxy, port } = await proxyFor(b1.port, b2.port);
-  const watch2 = await client(b2.port);
-  await watch2.subscribeAsync('refused/#', { qos: 1 });
-  const on2 = collect(watch2);
-  const terminal = await client(port, { protocolVersion: 5 });
-  await terminal.publishAsync('refused/x', 'via-b2', { qos: 1 });
-  await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
-  assert.equal([...proxy.sessions][0]?.active, 1);
-});
+test(
+  'one broker refuses the CONNECT: the client is accepted and publishes through the other',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start(undefined, ['allow_anonymous false']);
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const { proxy, port } = await proxyFor(b1.port, b2.port);
+    const watch2 = await client(b2.port);
+    await watch2.subscribeAsync('refused/#', { qos: 1 });
+    const on2 = collect(watch2);
+    const terminal = await client(port, { protocolVersion: 5 });
+    await terminal.publishAsync('refused/x', 'via-b2', { qos: 1 });
+    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    assert.equal([...proxy.sessions][0]?.active, 1);
+  },
+);
 
-test('both brokers refuse: the client gets Broker1’s refusal; both down: server unavailable', async () => {
-  const b1 = await Mosquitto.start(undefined, ['allow_anonymous false']);
-  cleanup.push(() => b1.dispose());
-  const b2 = await Mosquitto.start(undefined, ['allow_anonymous false']);
-  cleanup.push(() => b2.dispose());
-  const { port } = await proxyFor(b1.port, b2.port);
-  await assert.rejects(
-    mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 5 }),
-    /Not authorized/i,
-  );
-  const { proxy, port: port2 } = await proxyFor(await freePort(), await freePort());
-  await assert.rejects(
-    mqtt.connectAsync(`mqtt://127.0.0.1:${port2}`, { reconnectPeriod: 0, protocolVersion: 4 }),
-    /unavailable/i,
-  );
-  assert.equal(proxy.counters.clientsRefused, 1);
-});
+test(
+  'both brokers refuse: the client gets Broker1’s refusal; both down: server unavailable',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start(undefined, ['allow_anonymous false']);
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start(undefined, ['allow_anonymous false']);
+    cleanup.push(() => b2.dispose());
+    const { port } = await proxyFor(b1.port, b2.port);
+    await assert.rejects(
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 5 }),
+      /Not authorized/i,
+    );
+    const { proxy, port: port2 } = await proxyFor(await freePort(), await freePort());
+    await assert.rejects(
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port2}`, { reconnectPeriod: 0, protocolVersion: 4 }),
+      /unavailable/i,
+    );
+    assert.equal(proxy.counters.clientsRefused, 1);
+  },
+);
 
-test('$SYS/access/# is answered by the module (active broker, changes with cause); /metrics shows the failover', async () => {
-  const b1 = await Mosquitto.start();
-  cleanup.push(() => b1.dispose());
-  const b2 = await Mosquitto.start();
-  cleanup.push(() => b2.dispose());
-  const { metricsPort, port } = await proxyFor(b1.port, b2.port, {
-    metricsPort: 0,
-    metricsHost: '127.0.0.1',
-  });
-  const terminal = await client(port);
-  const got = collect(terminal);
-  await terminal.subscribeAsync('$SYS/access/#', { qos: 0 });
-  await waitFor(() => got.includes('$SYS/access/active=broker1'), 5000, 'active broker');
-  await b1.stop('SIGKILL');
-  await waitFor(() => got.includes('$SYS/access/active=broker2'), 5000, 'failover on $SYS');
-  const event = got.filter((m) => m.startsWith('$SYS/access/event=')).at(-1)!;
-  assert.match(event, /"kind":"failover".*"cause":"socket-closed"/);
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  assert.match(text, /^mqiot_access_failovers_total 1$/m);
-  assert.match(text, /^mqiot_access_sessions_active\{upstream="broker2"\} 1$/m);
-  assert.match(text, /^mqiot_access_transitions_by_cause_total\{cause="socket-closed"\} 1$/m);
-});
+test(
+  '$SYS/access/# is answered by the module (active broker, changes with cause); /metrics shows the failover',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const { metricsPort, port } = await proxyFor(b1.port, b2.port, {
+      metricsPort: 0,
+      metricsHost: '127.0.0.1',
+    });
+    const terminal = await client(port);
+    const got = collect(terminal);
+    await terminal.subscribeAsync('$SYS/access/#', { qos: 0 });
+    await waitFor(() => got.includes('$SYS/access/active=broker1'), 5000, 'active broker');
+    await b1.stop('SIGKILL');
+    await waitFor(() => got.includes('$SYS/access/active=broker2'), 5000, 'failover on $SYS');
+    const event = got.filter((m) => m.startsWith('$SYS/access/event=')).at(-1)!;
+    assert.match(event, /"kind":"failover".*"cause":"socket-closed"/);
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(text, /^mqiot_access_failovers_total 1$/m);
+    assert.match(text, /^mqiot_access_sessions_active\{upstream="broker2"\} 1$/m);
+    assert.match(text, /^mqiot_access_transitions_by_cause_total\{cause="socket-closed"\} 1$/m);
+  },
+);
