@@ -38,4 +38,6 @@ export interface Contract {
   detect(frame: Uint8Array): boolean;
   split(stream: Uint8Array): SplitResult;
   runTests(): ContractTestReport;
+  /** The parameters a message declares (name, type, default), so callers can pass only those. */
+  messageParams?(message: string): readonly { name: string; type: string; default?: unknown }[];
 }
