@@ -1,6 +1,7 @@
 // End to end: device simulators → gateway → broker (in process) → contracts stage → platform → HTTP API.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,6 +35,8 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   let gatewayConfig: GatewayConfig;
   let spy: MqttClient;
   let dir: string;
+  let mute: net.Server;
+  const muteSockets = new Set<net.Socket>();
   const downlinks: { k: string; id?: string }[] = [];
   const api = async (path: string, init?: { method: string; body: unknown }) => {
     const res = await fetch(`${system.httpUrl}${path}`, {
@@ -57,9 +60,15 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       broker: config.broker,
       dataDir: dir,
       http: { host: '127.0.0.1', port: 0 },
-      platform: { commandTimeoutMs: 1500, queryTimeoutMs: 30_000, tickMs: 100, heartbeatIntervalMs: 1000 },
+      platform: { commandTimeoutMs: 1000, queryTimeoutMs: 30_000, tickMs: 100, heartbeatIntervalMs: 1000 },
       logger: createLogger({ level: 'silent' }),
     });
+    // A device that never answers: its link accepts the connection and stays silent.
+    mute = net.createServer((socket) => {
+      muteSockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
     sims = await startSimulators({
       modbusTcp: { host: '127.0.0.1', port: 0, units: [1, 2] },
       dlt645: { transport: 'tcp', host: '127.0.0.1', port: 0, addresses: ['000000000161'] },
@@ -93,6 +102,15 @@ describe('end to end: simulators → gateway → broker → platform → API', (
           params: { address: '000000000161' },
           poll: [{ name: 'voltage', message: 'read', params: { di: '02010100' }, everyMs: 300 }],
         },
+        {
+          id: 'mute-1',
+          contract: 'modbus-tcp',
+          transport: { type: 'tcp', host: '127.0.0.1', port: (mute.address() as net.AddressInfo).port },
+          params: { unit: 1 },
+          // The gateway waits far longer than the platform's three tries before giving up on it.
+          commandTimeoutMs: 60_000,
+          commandRetries: 0,
+        },
       ],
     });
     spy = await mqtt.connectAsync(system.mqttUrl, { clientId: 'e2e-spy', reconnectPeriod: 0 });
@@ -106,6 +124,8 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     await spy?.endAsync();
     await gateway?.stop({ graceful: false }).catch(() => undefined);
     await sims?.close();
+    for (const socket of muteSockets) socket.destroy();
+    await new Promise((resolve) => mute?.close(resolve));
     await system?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -113,12 +133,13 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   it('devices are registered automatically with the right contract', async () => {
     const devices = await until('3 devices', async () => {
       const r = await api('/api/devices?gateway=e2e-site');
-      return r.body.total === 3 ? r.body.items : undefined;
+      return r.body.total === 4 ? r.body.items : undefined;
     });
     assert.deepEqual(
       devices.map((d: { id: string; contractId: string }) => [d.id, d.contractId]),
       [
         ['meter-161', 'dlt645-2007'],
+        ['mute-1', 'modbus-tcp'],
         ['pm-1', 'modbus-tcp'],
         ['pm-2', 'modbus-tcp'],
       ],
@@ -173,6 +194,21 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     );
   });
 
+  it('SPEC control command: a command to a device that never answers ends failed after exactly 3 tries', async () => {
+    const sent = await api('/api/devices/mute-1/commands', {
+      method: 'POST',
+      body: { action: 'write-single-register', params: { address: 8, value: 0 } },
+    });
+    assert.equal(sent.status, 202);
+    const failed = await until('failed', async () => {
+      const r = await api(`/api/commands/${sent.body.id}`);
+      return r.body.state === 'failed' ? r.body : undefined;
+    });
+    assert.equal(failed.attempts, 3);
+    assert.equal(failed.error, 'no answer after 3 attempts');
+    assert.equal(downlinks.filter((d) => d.k === 'cmd' && d.id === sent.body.id).length, 3);
+  });
+
   it('SPEC status query: answered within its 30 s window', async () => {
     const sent = await api('/api/gateways/e2e-site/queries', { method: 'POST', body: { devices: ['pm-2'] } });
     assert.equal(sent.status, 202);
@@ -194,7 +230,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     });
     assert.ok(offline.onlineChangedAt > 0);
     const devicesOffline = await api('/api/devices?gateway=e2e-site&online=false');
-    assert.equal(devicesOffline.body.total, 3, 'its devices go offline with it');
+    assert.equal(devicesOffline.body.total, 4, 'its devices go offline with it (mute-1 never came online)');
 
     // SPEC control command: nobody answers while the gateway is away → sent 3 times, then failed.
     const lost = await api('/api/devices/pm-2/commands', {
