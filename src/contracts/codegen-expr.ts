@@ -109,6 +109,7 @@ export interface Loc {
   end: string; // end-of-range variable
   index?: string; // local holding $index inside a generated loop
   item?: string; // local holding $item inside a generated points loop
+  value?: string; // local holding $value inside a valid check
 }
 
 export class Unsupported extends Error {}
@@ -182,7 +183,7 @@ export class GenBase {
           case '$item':
             return loc.item ?? 's.item';
           default:
-            return 's.value';
+            return loc.value ?? 's.value';
         }
       case 'un':
         if (node.op === '!') return `(!${e(node.a)})`;

@@ -92,9 +92,10 @@ export class Gen extends GenBase {
         `if (!Number.isInteger(${c}) || ${c} < 0 || ${c} > ${MAX_REPEAT}) H.fail(s, p, 'invalid', ${this.k('repeat count ')} + ${c} + ${this.k(' out of range')});`,
       );
       const i = this.t('j');
+      this.emit(`${arr}.length = ${c};`); // like the closure plan: sized once, filled by index
       this.emit(`for (let ${i} = 0; ${i} < ${c}; ${i}++) { s.index = ${i};`);
       const v = this.element(f, kind, gs, { ...loc, index: i }, path);
-      this.emit(`${arr}.push(${v}); }`);
+      this.emit(`${arr}[${i}] = ${v}; }`);
     }
     this.emit(`s.index = ${saved};`);
     return arr;
@@ -119,7 +120,7 @@ export class Gen extends GenBase {
     if (f.valid !== undefined) {
       const bad = `H.fail(s, ${at}, 'invalid', ${this.k(`'${label}' = `)} + ${v} + ${this.k(' is not valid')})`;
       if (Array.isArray(f.valid)) this.emit(`if (!${this.k(new Set(f.valid))}.has(${v})) ${bad};`);
-      else this.emit(`s.value = ${v}; if (!(${this.exprOf(f.valid, gs, loc)})) ${bad};`);
+      else this.emit(`if (!(${this.exprOf(f.valid, gs, { ...loc, value: v })})) ${bad};`);
     }
     const scale = f.scale === undefined ? 1 : asNumber(f.scale, '');
     const offset = f.offset === undefined ? 0 : asNumber(f.offset, '');
@@ -425,7 +426,7 @@ export class Gen extends GenBase {
       this.framing(fr);
       this.emit('const o0 = s.sc.o; let p = base; const E = stop;');
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
-      this.emit('s.pos = p; s.sc = { o: o0, up: null };');
+      this.emit('s.pos = p;');
       if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
       if (points.length > 0) this.emit('points(s, o0);');
       const decode = this.take();
