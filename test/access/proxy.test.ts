@@ -41,7 +41,7 @@ function collect(c: MqttClient): string[] {
 }
 
 test(
-  'a client that connects while Broker1 is down works through Broker2, then fails back when Broker1 comes',
+  'a client that connects while Broker1 is down works through Broker2, then fails back; its subscriptions reach Broker1',
   { timeout: 60_000 },
   async () => {
     const b2 = await Mosquitto.start();
@@ -50,6 +50,8 @@ test(
     cleanup.push(() => b1.dispose());
     const { proxy, port } = await proxyFor(b1.port, b2.port);
     const terminal = await client(port, { protocolVersion: 5, clientId: 'late-terminal' });
+    const down = collect(terminal);
+    await terminal.subscribeAsync('late/down/#', { qos: 2 }); // Broker1 is down: it gets it when it comes
     const watch2 = await client(b2.port);
     await watch2.subscribeAsync('late/#', { qos: 1 });
     const on2 = collect(watch2);
@@ -66,11 +68,16 @@ test(
     assert.deepEqual(on1, ['late/a=two']);
     assert.deepEqual(on2, ['late/a=one']);
     assert.equal(proxy.counters.lastOf('failback')?.cause, 'primary-stable');
+    // The subscription made while Broker1 was down was given to it when it came back; QoS 2 down.
+    const source1 = await client(b1.port);
+    await source1.publishAsync('late/down/x', 'from-b1', { qos: 2 });
+    await waitFor(() => down.length === 1, 5000, 'message from Broker1 through the module');
+    assert.deepEqual(down, ['late/down/x=from-b1']);
   },
 );
 
 test(
-  'subscriptions reach Broker1 when it comes back; bridged brokers deliver each message once (dedup)',
+  'bridged brokers: each message is delivered once (dedup), the other copy acknowledged by the module',
   { timeout: 60_000 },
   async () => {
     const b1 = await Mosquitto.start();
@@ -169,5 +176,65 @@ test(
     assert.match(text, /^mqiot_access_failovers_total 1$/m);
     assert.match(text, /^mqiot_access_sessions_active\{upstream="broker2"\} 1$/m);
     assert.match(text, /^mqiot_access_transitions_by_cause_total\{cause="socket-closed"\} 1$/m);
+  },
+);
+
+test(
+  'PINGREQ is answered through the module; packets sent before the CONNACK are handled after it',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const { port } = await proxyFor(b1.port, b2.port);
+    const terminal = await client(port, { keepalive: 1 });
+    let pings = 0;
+    terminal.on('packetreceive', (p) => {
+      if (p.cmd === 'pingresp') pings++;
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(pings >= 1, `PINGRESPs: ${pings}`);
+    assert.equal(terminal.connected, true);
+    // Raw client: CONNECT, SUBSCRIBE and PUBLISH in one write, before any CONNACK.
+    const net = await import('node:net');
+    const mqttPacket = (await import('mqtt-packet')).default;
+    const raw = net.connect({ host: '127.0.0.1', port });
+    cleanup.push(async () => raw.destroy());
+    const types: string[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => types.push(p.cmd));
+    raw.on('data', (d: Buffer) => parser.parse(d));
+    raw.write(
+      Buffer.concat([
+        mqttPacket.generate({
+          cmd: 'connect',
+          clientId: 'eager',
+          protocolVersion: 4,
+          clean: true,
+          keepalive: 0,
+        }),
+        mqttPacket.generate({
+          cmd: 'subscribe',
+          messageId: 1,
+          subscriptions: [{ topic: 'eager/#', qos: 1 }],
+        }),
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic: 'eager/x',
+          payload: Buffer.from('e'),
+          qos: 1,
+          messageId: 2,
+          dup: false,
+          retain: false,
+        }),
+      ]),
+    );
+    await waitFor(
+      () => types.includes('puback') && types.includes('publish'),
+      5000,
+      'CONNACK, SUBACK, PUBACK, PUBLISH',
+    );
+    assert.deepEqual(types.slice(0, 2), ['connack', 'suback']);
   },
 );
