@@ -1,0 +1,147 @@
+// The brokers under test, each in its own process so that its CPU time and memory can be read
+// from /proc/<pid>: ours (the `mqiot broker` CLI), Mosquitto (Debian) and Aedes (npm).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BROKER_NAMES = ['mqiot', 'mosquitto', 'aedes'] as const;
+export type BrokerName = (typeof BROKER_NAMES)[number];
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Clock ticks per second for /proc/<pid>/stat (getconf CLK_TCK is 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+export interface RunningBroker {
+  name: BrokerName;
+  port: number;
+  pid: number;
+  /** User + system CPU seconds used so far. */
+  cpuSeconds(): number;
+  /** Resident set size, bytes. */
+  rssBytes(): number;
+  /** False once the broker process has exited (Aedes can crash under fan-out load). */
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`broker exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`broker did not listen on ${port}`);
+}
+
+function procFigures(pid: number) {
+  return {
+    cpuSeconds(): number {
+      // fields after the ")" of the command name: state is field 3; utime 14, stime 15
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    rssBytes(): number {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
+  };
+}
+
+function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    cleanup?.();
+  };
+}
+
+export async function startBroker(name: BrokerName): Promise<RunningBroker> {
+  const port = await freePort();
+  let child: ChildProcess;
+  let cleanup: (() => void) | undefined;
+  if (name === 'mqiot') {
+    child = spawn(
+      process.execPath,
+      [
+        // BENCH_CPU_PROF=DIR writes a V8 CPU profile of our broker there (see README).
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        join(ROOT, 'bin/mqiot.js'),
+        'broker',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--ws-port',
+        'off',
+        '--metrics-port',
+        'off',
+        '--log-level',
+        'warn',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, MQIOT_BROKER_SYS_INTERVAL: '0' },
+      },
+    );
+  } else if (name === 'mosquitto') {
+    const dir = mkdtempSync(join(tmpdir(), 'mqiot-bench-mosquitto-'));
+    const conf = join(dir, 'mosquitto.conf');
+    // Queue limits raised so that no broker drops QoS 1/2 messages the others would deliver.
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'max_queued_messages 100000',
+        'persistence false',
+        ...(process.env.BENCH_MOSQUITTO_NODELAY ? ['set_tcp_nodelay true'] : []),
+        '',
+      ].join('\n'),
+    );
+    child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
+    cleanup = () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'bench/broker/aedes-server.ts'), String(port)],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      },
+    );
+  }
+  await waitForPort(port, child);
+  const pid = child.pid as number;
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return { name, port, pid, ...procFigures(pid), alive, stop: stopper(child, cleanup) };
+}

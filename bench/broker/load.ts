@@ -1,0 +1,155 @@
+// One load-generator process (publishers, subscribers or idle connections), driven by its parent
+// (run.ts) over IPC: it connects, says `ready`, starts on `go`, and on `stop` reports and exits.
+// Publishers and subscribers run in separate processes so neither starves the other.
+import { nowMs, publishTemplate, RawClient } from './raw-client.ts';
+
+export type Role =
+  | { role: 'sub'; port: number; clients: number; filter: string; qos: 0 | 1 | 2; latency: boolean }
+  | {
+      role: 'pub';
+      port: number;
+      clients: number;
+      topic: string;
+      qos: 0 | 1 | 2;
+      payload: number;
+      /** QoS 1/2 messages in flight per publisher. */
+      window: number;
+      /** Total messages/s over all publishers; 0 = as fast as the broker takes them. */
+      rate: number;
+    }
+  | { role: 'idle'; port: number; clients: number };
+
+/** go: start; mark: end of warm-up, counting starts again from zero; stop: report and exit. */
+export type ToChild = { type: 'go' } | { type: 'mark' } | { type: 'stop' };
+export type FromChild =
+  | { type: 'ready' }
+  | { type: 'done'; count: number; latency?: { p50: number; p99: number; samples: number } };
+
+/** `{i}` in a topic or filter becomes the client's index (pairs publisher i with subscriber i). */
+const name = (template: string, i: number) => template.replaceAll('{i}', String(i));
+const send = (msg: FromChild) => process.send?.(msg);
+
+const MAX_SAMPLES = 200_000;
+const QOS0_BATCH = 32;
+
+async function main(role: Role): Promise<void> {
+  const clients: RawClient[] = [];
+  if (role.role === 'idle') {
+    // idle connections: connect them all, then just hold them
+    for (let i = 0; i < role.clients; i += 50) {
+      const batch = Array.from({ length: Math.min(50, role.clients - i) }, (_, k) =>
+        RawClient.connect(role.port, `bench-idle-${process.pid}-${i + k}`),
+      );
+      clients.push(...(await Promise.all(batch)));
+    }
+  }
+  for (let i = 0; role.role !== 'idle' && i < role.clients; i++) {
+    clients.push(await RawClient.connect(role.port, `bench-${role.role}-${process.pid}-${i}`));
+  }
+  let running = false;
+  let count = 0;
+  const samples = new Float64Array(MAX_SAMPLES);
+  let sampled = 0;
+
+  if (role.role === 'sub') {
+    await Promise.all(clients.map((c, i) => c.subscribe(name(role.filter, i), role.qos)));
+    for (const c of clients) {
+      c.onReceived = (sentAt) => {
+        if (!running) return;
+        count++;
+        if (role.latency && sampled < MAX_SAMPLES) samples[sampled++] = nowMs() - sentAt;
+      };
+    }
+  }
+
+  const stop = () => {
+    running = false;
+    const result: FromChild = { type: 'done', count };
+    if (role.role === 'sub' && role.latency && sampled > 0) {
+      const sorted = samples.subarray(0, sampled).sort();
+      const at = (q: number) => sorted[Math.min(sampled - 1, Math.floor(q * sampled))];
+      result.latency = { p50: at(0.5), p99: at(0.99), samples: sampled };
+    }
+    send(result);
+    for (const c of clients) c.end();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+
+  process.on('message', (msg: ToChild) => {
+    if (msg.type === 'stop') stop();
+    else if (msg.type === 'mark') {
+      count = 0;
+      sampled = 0;
+    } else if (msg.type === 'go') {
+      running = true;
+      if (role.role === 'pub')
+        startPublishing(
+          role,
+          clients,
+          () => running,
+          (n) => (count += n),
+        );
+    }
+  });
+  send({ type: 'ready' });
+}
+
+function startPublishing(
+  role: Extract<Role, { role: 'pub' }>,
+  clients: RawClient[],
+  isRunning: () => boolean,
+  sent: (n: number) => void,
+): void {
+  const templates = clients.map((_, i) => publishTemplate(name(role.topic, i), role.qos, role.payload));
+  if (role.rate > 0) {
+    // Fixed rate: a tick every 2 ms sends what is due, one packet per write so the timestamps are honest.
+    const perTick = (role.rate * 2) / 1000;
+    let due = 0;
+    let next = 0;
+    const timer = setInterval(() => {
+      if (!isRunning()) return clearInterval(timer);
+      due += perTick;
+      while (due >= 1) {
+        const i = next++ % clients.length;
+        clients[i].publishBatch(templates[i], 1);
+        sent(1);
+        due--;
+      }
+    }, 2);
+    return;
+  }
+  clients.forEach((client, i) => {
+    const pump = (): void => {
+      while (isRunning()) {
+        const room = role.qos === 0 ? QOS0_BATCH : role.window - client.inflight;
+        if (room <= 0) {
+          client.onAck = () => {
+            if (client.inflight <= role.window / 2) {
+              client.onAck = undefined;
+              setImmediate(pump);
+            }
+          };
+          return;
+        }
+        const n = Math.min(room, QOS0_BATCH);
+        sent(n);
+        if (!client.publishBatch(templates[i], n)) {
+          client.socket.once('drain', pump);
+          return;
+        }
+        if (role.qos === 0) {
+          // yield to the event loop so acknowledgements and 'stop' are seen
+          setImmediate(pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+main(JSON.parse(process.argv[2] ?? '{}') as Role).catch((err: Error) => {
+  // the broker went away (or refused us): report nothing rather than hang the run
+  console.error(`load generator: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,250 @@
+// Broker benchmark: the same load against mqiot, Mosquitto and Aedes in one run.
+//   node --import tsx bench/broker/run.ts [--quick] [--brokers mqiot,mosquitto,aedes] [--scenarios fan-in,...]
+//                                        [--duration SECONDS] [--json FILE]
+// Each broker runs in its own process; load comes from separate publisher and subscriber processes
+// (load.ts) speaking raw MQTT bytes. See bench/broker/README.md for what each figure means.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BROKER_NAMES, startBroker, type BrokerName, type RunningBroker } from './brokers.ts';
+import type { FromChild, Role, ToChild } from './load.ts';
+
+type Load = Role extends infer R ? (R extends { port: number } ? Omit<R, 'port'> : never) : never;
+
+interface Scenario {
+  id: string;
+  title: string;
+  subs: Extract<Load, { role: 'sub' }>;
+  pubs: Extract<Load, { role: 'pub' }>;
+}
+
+const PAYLOAD = 64;
+
+const SCENARIOS: Scenario[] = [
+  {
+    id: 'fan-in',
+    title: 'fan-in: 20 publishers -> 1 subscriber, QoS 0',
+    pubs: { role: 'pub', clients: 20, topic: 'bench/in/{i}', qos: 0, payload: PAYLOAD, window: 0, rate: 0 },
+    subs: { role: 'sub', clients: 1, filter: 'bench/in/#', qos: 0, latency: false },
+  },
+  {
+    // The publisher uses QoS 1 with a window so that the broker's PUBACKs pace it: unpaced QoS 0
+    // into a 50x fan-out only measures how fast a broker drops or buffers (and crashes Aedes).
+    id: 'fan-out',
+    title: 'fan-out: 1 publisher (QoS 1, window 32) -> 50 subscribers (QoS 0)',
+    pubs: { role: 'pub', clients: 1, topic: 'bench/out', qos: 1, payload: PAYLOAD, window: 32, rate: 0 },
+    subs: { role: 'sub', clients: 50, filter: 'bench/out', qos: 0, latency: false },
+  },
+  ...([0, 1, 2] as const).map((qos): Scenario => ({
+    id: `qos${qos}`,
+    title: `QoS ${qos} throughput: 10 publishers -> 10 subscribers (pairs), window 32`,
+    pubs: {
+      role: 'pub',
+      clients: 10,
+      topic: `bench/q${qos}/{i}`,
+      qos,
+      payload: PAYLOAD,
+      window: 32,
+      rate: 0,
+    },
+    subs: { role: 'sub', clients: 10, filter: `bench/q${qos}/{i}`, qos, latency: false },
+  })),
+  {
+    id: 'latency',
+    title: 'latency: 1 publisher at 2000 msg/s -> 1 subscriber, QoS 1',
+    pubs: { role: 'pub', clients: 1, topic: 'bench/lat', qos: 1, payload: PAYLOAD, window: 1000, rate: 2000 },
+    subs: { role: 'sub', clients: 1, filter: 'bench/lat', qos: 1, latency: true },
+  },
+];
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));
+
+interface LoadProcess {
+  child: ChildProcess;
+  ready: Promise<void>;
+  done: Promise<Extract<FromChild, { type: 'done' }>>;
+  send(msg: ToChild): void;
+}
+
+function startLoad(role: Role): LoadProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(role)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let readyResolve!: () => void;
+  let doneResolve!: (m: Extract<FromChild, { type: 'done' }>) => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const done = new Promise<Extract<FromChild, { type: 'done' }>>((r) => (doneResolve = r));
+  child.on('message', (m: FromChild) => (m.type === 'ready' ? readyResolve() : doneResolve(m)));
+  // A generator that dies (its broker crashed or refused it) counts as ready and done with nothing,
+  // so the run goes on with the other brokers.
+  child.once('exit', () => {
+    readyResolve();
+    doneResolve({ type: 'done', count: 0 });
+  });
+  return { child, ready, done, send: (msg) => child.connected && child.send(msg) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Row {
+  scenario: string;
+  broker: BrokerName;
+  msgsPerSec: number;
+  /** PUBLISH packets the publishers wrote, warm-up included (a sanity check on the deliveries). */
+  published?: number;
+  cpuPerMillion: number;
+  p50?: number;
+  p99?: number;
+  /** The broker process died during the run (it is restarted for the next scenario). */
+  crashed?: boolean;
+}
+
+interface Prepared {
+  broker: RunningBroker;
+  subs: LoadProcess;
+  pubs: LoadProcess;
+}
+
+/**
+ * Starts the load processes for one scenario against every broker at once (subscribers first,
+ * then publishers), so process start-up is paid once per scenario, not once per broker.
+ */
+async function prepare(s: Scenario, brokers: RunningBroker[]): Promise<Prepared[]> {
+  const subs = brokers.map((b) => startLoad({ ...s.subs, port: b.port }));
+  await Promise.all(subs.map((l) => l.ready));
+  const pubs = brokers.map((b) => startLoad({ ...s.pubs, port: b.port }));
+  await Promise.all(pubs.map((l) => l.ready));
+  return brokers.map((broker, i) => ({ broker, subs: subs[i], pubs: pubs[i] }));
+}
+
+async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: number): Promise<Row> {
+  subs.send({ type: 'go' });
+  pubs.send({ type: 'go' });
+  // warm-up (JIT, buffers) is not counted
+  await sleep(Math.min(1000, seconds * 500));
+  subs.send({ type: 'mark' });
+  const cpu0 = broker.alive() ? broker.cpuSeconds() : NaN;
+  await sleep(seconds * 1000);
+  pubs.send({ type: 'stop' });
+  subs.send({ type: 'stop' });
+  const cpu1 = broker.alive() ? broker.cpuSeconds() : NaN;
+  const [received, sent] = await Promise.all([subs.done, pubs.done]);
+  // let the broker drain what is left before the next run
+  await sleep(300);
+  const crashed = !broker.alive();
+  return {
+    scenario: s.id,
+    broker: broker.name,
+    crashed,
+    msgsPerSec: received.count / seconds,
+    published: sent.count,
+    cpuPerMillion: received.count > 0 ? (cpu1 - cpu0) / (received.count / 1e6) : NaN,
+    p50: received.latency?.p50,
+    p99: received.latency?.p99,
+  };
+}
+
+/** RSS growth of the broker over `clients` idle connections, bytes per connection. */
+async function memoryPerConnection(broker: RunningBroker, clients: number): Promise<number> {
+  await sleep(300);
+  const before = broker.rssBytes();
+  const idle = startLoad({ role: 'idle', clients, port: broker.port });
+  await idle.ready;
+  await sleep(1000);
+  const afterRss = broker.rssBytes();
+  idle.send({ type: 'stop' });
+  await idle.done;
+  await sleep(300);
+  return (afterRss - before) / clients;
+}
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? '-'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName[]): string {
+  const lines: string[] = [];
+  const head = [
+    'scenario',
+    'broker',
+    'msgs/s',
+    'CPU s / M msgs',
+    'p50 ms',
+    'p99 ms',
+    'vs mosquitto',
+    'vs aedes',
+  ];
+  lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`);
+  const ratio = (row: Row, other: BrokerName) => {
+    const o = rows.find((r) => r.scenario === row.scenario && r.broker === other);
+    if (!o || row.broker === other || o.msgsPerSec === 0) return '';
+    return `${fmt(row.msgsPerSec / o.msgsPerSec, 2)}x`;
+  };
+  for (const row of rows) {
+    lines.push(
+      `| ${row.scenario} | ${row.broker} | ${fmt(row.msgsPerSec)}${row.crashed ? ' (crashed)' : ''} | ${fmt(row.cpuPerMillion, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${ratio(row, 'mosquitto')} | ${ratio(row, 'aedes')} |`,
+    );
+  }
+  lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
+  lines.push(`|---|${brokers.map(() => '---').join('|')}|`);
+  lines.push(`| KiB | ${brokers.map((b) => fmt((memory.get(b) ?? NaN) / 1024, 1)).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      brokers: { type: 'string' },
+      scenarios: { type: 'string' },
+      duration: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
+  const idleClients = values.quick ? 300 : 1000;
+  const brokerNames = (values.brokers?.split(',') ?? [...BROKER_NAMES]) as BrokerName[];
+  const scenarios = values.scenarios
+    ? SCENARIOS.filter((s) => values.scenarios?.split(',').includes(s.id))
+    : SCENARIOS;
+  const started = Date.now();
+  console.log(`broker benchmark: ${brokerNames.join(', ')}; ${seconds} s per scenario\n`);
+
+  const running: RunningBroker[] = [];
+  try {
+    for (const name of brokerNames) running.push(await startBroker(name));
+    const memory = new Map<BrokerName, number>();
+    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients));
+    const rows: Row[] = [];
+    for (const s of scenarios) {
+      console.log(`# ${s.title}`);
+      // brokers take turns within a scenario, so a change in machine load hits all of them alike
+      for (let i = 0; i < running.length; i++) {
+        if (!running[i].alive()) running[i] = await startBroker(running[i].name);
+      }
+      for (const prepared of await prepare(s, running)) {
+        const b = prepared.broker;
+        const row = await measure(s, prepared, seconds);
+        rows.push(row);
+        console.log(
+          `  ${b.name.padEnd(10)} ${fmt(row.msgsPerSec).padStart(10)} msgs/s  ${fmt(row.cpuPerMillion, 1).padStart(6)} CPU s/M` +
+            (row.p50 !== undefined ? `  p50 ${fmt(row.p50, 2)} ms  p99 ${fmt(row.p99, 2)} ms` : '') +
+            (row.crashed ? '  (broker crashed)' : ''),
+        );
+      }
+    }
+    console.log(`\n${table(rows, memory, brokerNames)}\n`);
+    console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (values.json)
+      writeFileSync(
+        values.json,
+        JSON.stringify({ seconds, rows, memory: Object.fromEntries(memory) }, null, 2),
+      );
+  } finally {
+    await Promise.all(running.map((b) => b.stop()));
+  }
+}
+
+await main();
