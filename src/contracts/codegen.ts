@@ -92,10 +92,9 @@ export class Gen extends GenBase {
         `if (!Number.isInteger(${c}) || ${c} < 0 || ${c} > ${MAX_REPEAT}) H.fail(s, p, 'invalid', ${this.k('repeat count ')} + ${c} + ${this.k(' out of range')});`,
       );
       const i = this.t('j');
-      this.emit(`${arr}.length = ${c};`); // like the closure plan: sized once, filled by index
       this.emit(`for (let ${i} = 0; ${i} < ${c}; ${i}++) { s.index = ${i};`);
       const v = this.element(f, kind, gs, { ...loc, index: i }, path);
-      this.emit(`${arr}[${i}] = ${v}; }`);
+      this.emit(`${arr}.push(${v}); }`);
     }
     this.emit(`s.index = ${saved};`);
     return arr;
