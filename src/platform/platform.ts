@@ -9,7 +9,12 @@ import {
   type DownlinkEnvelope,
   type UplinkEnvelope,
 } from '../protocol/envelope.ts';
-import { deviceTelemetryTopic, gatewayDownTopic, parseGatewayUpTopic } from '../protocol/gateway-topics.ts';
+import {
+  deviceTelemetryTopic,
+  gatewayDownTopic,
+  isValidTopicId,
+  parseGatewayUpTopic,
+} from '../protocol/gateway-topics.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CommandManager, type CommandAnswer } from './commands/command-manager.ts';
 import { CommandService } from './commands/command-service.ts';
@@ -197,6 +202,11 @@ export class Platform {
   }
 
   publishTelemetry(deviceId: string, payload: Buffer): void {
+    if (!isValidTopicId(deviceId)) {
+      // Stored and shown in the API all the same; only the per-device topic cannot carry it.
+      this.logger?.warn({ deviceId }, 'device id is not a valid topic level; telemetry not published');
+      return;
+    }
     this.#downlink?.publish(deviceTelemetryTopic(deviceId), payload, { qos: this.config.telemetryQos });
   }
 

@@ -187,6 +187,24 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
     assert.equal(gw?.onlineChangedAt, clock.now());
   });
 
+  it('stores a reading of a device whose id cannot be a topic level, without publishing it', async () => {
+    const published = downlink.telemetry().length;
+    await send(
+      dataGroup(60, [
+        { dev: 'bad/id', c: 'toy-temp', raw: toyFrame(0xa1, 5), seq: 0 },
+        { dev: 'temp-1', c: 'toy-temp', raw: toyFrame(0xa1, 6), seq: 60 },
+      ]),
+    );
+    assert.equal((await store.latest('bad/id'))[0]?.value, 0.5);
+    assert.deepEqual(
+      downlink
+        .telemetry()
+        .slice(published)
+        .map((t) => t.topic),
+      ['mqiot/dev/temp-1/telemetry'],
+    );
+  });
+
   it('drops an uplink whose envelope names another gateway than its topic', async () => {
     const before = await store.countPoints();
     platform.handleUplink(
