@@ -40,7 +40,7 @@ describe('mqiot up (CLI, black box)', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     urls = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('mqiot up did not start in time')), 20_000);
+      const timer = setTimeout(() => reject(new Error('mqiot up did not start in time')), 30_000);
       createInterface({ input: child.stdout! }).on('line', (line) => {
         try {
           const entry = JSON.parse(line) as { msg?: string; mqttUrl?: string; httpUrl?: string };
@@ -101,7 +101,7 @@ describe('mqiot up (CLI, black box)', () => {
       { qos: 1 },
     );
     let latest: { items: { name: string; value: number; unit: string }[] } = { items: [] };
-    for (let i = 0; i < 200 && latest.items.length === 0; i++) {
+    for (let i = 0; i < 400 && latest.items.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
       latest = (await (await fetch(`${urls.httpUrl}/api/devices/m-1/latest`)).json()) as typeof latest;
     }
