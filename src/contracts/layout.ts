@@ -341,11 +341,11 @@ function compileRepeat(spec: unknown, path: string, resolve: NameResolver, elem:
     const c = Number(count(s));
     if (!Number.isInteger(c) || c < 0 || c > MAX_REPEAT)
       fail(s, s.pos, DecodeReason.invalid, `repeat count ${c} out of range`);
-    const out = new Array<unknown>(c);
+    const out: unknown[] = []; // packed, unlike new Array(c)
     const saved = s.index;
     for (let i = 0; i < c; i++) {
       s.index = i;
-      out[i] = elem(s);
+      out.push(elem(s));
     }
     s.index = saved;
     return out;
