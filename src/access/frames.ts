@@ -43,20 +43,30 @@ export class FrameSplitter {
 
   constructor(private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {}
 
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  /**
+   * Hands out the whole frames of `chunk` (after any bytes kept from before). When `onFrame`
+   * returns false the reader wants to pause: the rest is kept and `resume()` continues with it.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => boolean | void): void {
     let buf = chunk;
     if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
+      buf = chunk.length === 0 ? this.pending : Buffer.concat([this.pending, chunk]);
       this.pending = undefined;
     }
     let offset = 0;
     while (offset < buf.length) {
       const size = frameSize(buf, offset, this.maxFrameBytes);
       if (size === 0 || offset + size > buf.length) break;
-      onFrame(buf.subarray(offset, offset + size));
+      const wantsMore = onFrame(buf.subarray(offset, offset + size));
       offset += size;
+      if (wantsMore === false) break;
     }
     if (offset < buf.length) this.pending = Buffer.from(buf.subarray(offset));
+  }
+
+  /** Continues with the bytes kept when the reader paused. */
+  resume(onFrame: (frame: Buffer) => boolean | void): void {
+    if (this.pending) this.push(Buffer.alloc(0), onFrame);
   }
 
   reset(): void {

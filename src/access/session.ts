@@ -105,7 +105,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     socket.on('data', (chunk: Buffer) => {
       this.lastClientRx = this.deps.clock.now();
       try {
-        this.splitter.push(chunk, (frame) => this.onClientFrame(frame));
+        this.splitter.push(chunk, this.onClientFrameBound);
       } catch (err) {
         this.protocolError((err as Error).message);
       }
@@ -146,6 +146,12 @@ export class ClientSession implements UpstreamListener, FlowSink {
   }
 
   // ---- client side ----------------------------------------------------------------------------
+  /** Returns false when reading must pause (the splitter keeps the rest of the chunk). */
+  private readonly onClientFrameBound = (frame: Buffer): boolean => {
+    this.onClientFrame(frame);
+    return !this.paused;
+  };
+
   private onClientFrame(frame: Buffer): void {
     if (this.phase === Phase.Ready) return this.dispatchClient(frame);
     if (this.phase === Phase.Merging) {
@@ -163,10 +169,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     switch (type) {
       case PacketType.Publish:
         this.uplink.clientPublish(frame);
-        if (!this.paused && this.uplink.inflight >= this.deps.options.maxInflight) {
-          this.paused = true;
-          this.socket.pause();
-        }
+        this.applyBackpressure();
         return;
       case PacketType.Puback:
       case PacketType.Pubrec:
@@ -493,10 +496,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       case PacketType.Pubrec:
       case PacketType.Pubcomp:
         this.uplink.upstreamAck(upstream, type, frame);
-        if (this.paused && this.uplink.inflight < this.deps.options.maxInflight) {
-          this.paused = false;
-          this.socket.resume();
-        }
+        if (this.paused) this.applyBackpressure();
         return;
       case PacketType.Pubrel:
         return this.downlink!.upstreamPubrel(upstream, frame);
@@ -511,6 +511,35 @@ export class ClientSession implements UpstreamListener, FlowSink {
         return;
       default:
         return; // AUTH and anything else from a broker: not forwarded
+    }
+  }
+
+  onDrain(): void {
+    if (this.paused) this.applyBackpressure();
+  }
+
+  /**
+   * Reading from the client stops while too many of its QoS 1/2 messages wait for a broker, or while
+   * the active broker's socket has more queued than it takes (QoS 0 floods): memory stays bounded and
+   * TCP flow control reaches the client. Reading from the brokers is never paused (it carries their
+   * keep-alive); what they send is bounded by Receive Maximum.
+   */
+  private applyBackpressure(): void {
+    const active = this.controller.active;
+    const full =
+      this.uplink.inflight >= this.deps.options.maxInflight ||
+      (active !== null && this.links[active].needsDrain);
+    if (full && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!full && this.paused) {
+      this.paused = false;
+      try {
+        this.splitter.resume(this.onClientFrameBound); // the frames left in the last chunk first
+      } catch (err) {
+        return this.protocolError((err as Error).message);
+      }
+      if (!this.paused) this.socket.resume();
     }
   }
 
@@ -539,6 +568,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
 
   private applyTransition(t: Transition): void {
     this.uplink.setActive(t.to);
+    if (this.paused) this.applyBackpressure();
     this.deps.counters.record({ ...t, clientId: this.clientId });
     this.deps.logger?.info(
       {

@@ -14,6 +14,8 @@ export interface UpstreamListener {
   onConnack(upstream: Upstream, connack: IConnackPacket): void;
   /** Any frame after a successful CONNACK (DISCONNECT and keep-alive are handled here first). */
   onFrame(upstream: Upstream, type: number, frame: Buffer): void;
+  /** The socket's queue has drained (after `needsDrain` was true). */
+  onDrain(upstream: Upstream): void;
   /** The link is gone; a reconnect is scheduled unless the link was closed. */
   onDown(upstream: Upstream, cause: string, wasUp: boolean): void;
 }
@@ -80,6 +82,11 @@ export class UpstreamLink {
     return this.state === LinkState.Up;
   }
 
+  /** More is queued on the socket than its high-water mark: stop feeding it until onDrain. */
+  get needsDrain(): boolean {
+    return this.socket?.writableNeedDrain ?? false;
+  }
+
   /** Starts (and keeps) the link with this CONNECT; our credentials replace the client's when configured. */
   start(connect: IConnectPacket): void {
     const packet: IConnectPacket = { ...connect, keepalive: this.options.upstreamKeepAlive };
@@ -144,6 +151,7 @@ export class UpstreamLink {
         })
       : net.connect({ host: c.host, port: c.port });
     socket.setNoDelay(true);
+    socket.on('drain', () => this.listener.onDrain(this.index));
     this.socket = socket;
     this.connectTimer = setTimeout(
       () => this.fail(socket, DownCause.ConnectFailed, 'CONNACK timeout'),

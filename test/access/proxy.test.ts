@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions, type AccessOptionsInput } from '../../src/access/index.ts';
-import { Mosquitto, freePort, waitFor } from './helpers.ts';
+import { Mosquitto, Relay, freePort, waitFor } from './helpers.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -236,5 +236,47 @@ test(
       'CONNACK, SUBACK, PUBACK, PUBLISH',
     );
     assert.deepEqual(types.slice(0, 2), ['connack', 'suback']);
+  },
+);
+
+test(
+  'both brokers gone: QoS 1 messages wait unacknowledged, the client is paused at maxInflight, all complete after recovery',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const r1 = new Relay(b1.port);
+    const r2 = new Relay(b2.port);
+    await r1.start();
+    await r2.start();
+    cleanup.push(
+      () => r1.close(),
+      () => r2.close(),
+    );
+    const { proxy, port } = await proxyFor(r1.port, r2.port, { maxInflight: 3, upstreamKeepAlive: 1 });
+    const watch = await client(b2.port);
+    await watch.subscribeAsync('wait/#', { qos: 1 });
+    const got = collect(watch);
+    const terminal = await client(port, { keepalive: 30 });
+    r1.freeze();
+    r2.freeze();
+    await waitFor(() => proxy.counters.outages === 1, 5000, 'both links lost');
+    let acked = 0;
+    const sends = Array.from({ length: 10 }, (_, i) =>
+      terminal.publishAsync('wait/x', `w${i}`, { qos: 1 }).then(() => acked++),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
+    const session = [...proxy.sessions][0] as unknown as { uplink: { inflight: number } };
+    assert.equal(session.uplink.inflight, 3, 'the module stopped reading at maxInflight');
+    r2.thaw();
+    await Promise.all(sends);
+    await waitFor(() => got.length === 10, 5000, 'all 10 on Broker2');
+    assert.deepEqual(
+      got,
+      Array.from({ length: 10 }, (_, i) => `wait/x=w${i}`),
+    );
   },
 );
