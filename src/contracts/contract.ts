@@ -5,7 +5,7 @@ import { Gen } from './codegen.ts';
 import { compileEncoder, type Encoder } from './encode.ts';
 import { compileFraming, type Framing } from './framing.ts';
 import { compileSeq, resolverFor, type CScope, type Op } from './layout.ts';
-import { NeedBytes, type Getter, type Scope, type State } from './runtime.ts';
+import { NeedBytes, newState, type Getter, type Scope, type State } from './runtime.ts';
 import { asArray, asIdent, asObject, asString, checkKeys, type Obj } from './spec.ts';
 import { checkTestsShape, runContractTests } from './tests.ts';
 import type { Contract, ContractTestReport, DecodeResult, Point, SplitResult } from './types.ts';
@@ -47,6 +47,8 @@ export class CompiledContract implements Contract {
   private readonly ctxDefaultKeys: string[];
   private readonly trailing: boolean;
   private readonly testSpec: unknown;
+  private readonly state: State = newState(new Uint8Array(0), EMPTY_CTX);
+  private readonly top: Scope = { o: {}, up: null };
 
   constructor(doc: Obj, options: { generate?: boolean } = {}) {
     checkKeys(doc, TOP_KEYS, '');
@@ -99,20 +101,22 @@ export class CompiledContract implements Contract {
     if (!(frame instanceof Uint8Array))
       return { ok: false, error: { offset: 0, reason: `${DecodeReason.invalid}: the frame is not bytes` } };
     const o: Record<string, unknown> = {};
-    const s: State = {
-      buf: frame,
-      base: 0,
-      stop: frame.length,
-      pos: 0,
-      end: frame.length,
-      shift: 0,
-      sc: { o, up: null } as Scope,
-      ctx: this.context(context),
-      index: 0,
-      item: undefined,
-      value: undefined,
-      points: [] as Point[],
-    };
+    // One state object per contract, reset for each frame: decode is synchronous and runs no user code,
+    // so it cannot be re-entered, and the per-frame allocation shows in the profile of small frames.
+    const s = this.state;
+    s.buf = frame;
+    s.base = 0;
+    s.stop = frame.length;
+    s.pos = 0;
+    s.end = frame.length;
+    s.shift = 0;
+    this.top.o = o;
+    s.sc = this.top;
+    s.ctx = this.context(context);
+    s.index = 0;
+    s.item = undefined;
+    s.value = undefined;
+    s.points = [];
     try {
       if (this.generated)
         this.generated(s); // framing checks included
