@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ContractError, loadContract, type Contract, type DecodeResult } from '../../src/contracts/index.ts';
+import {
+  ContractError,
+  detectContract,
+  loadContract,
+  type Contract,
+  type DecodeResult,
+} from '../../src/contracts/index.ts';
 import { parseHex, toHexString } from '../../src/contracts/primitives.ts';
 
 const hex = (b: Uint8Array): string => toHexString(b, 0, b.length, false);
@@ -338,4 +344,13 @@ test('the first example of docs/contracts.md loads and passes its inline test', 
   assert.ok(yaml);
   const c = loadContract(yaml);
   assert.equal(c.runTests().passed, 1);
+});
+
+test('contracts load from JSON text and from YAML text alike; detectContract picks among candidates', () => {
+  const doc = { id: 'j', framing: { start: 0x7e }, seq: [{ const: 0x7e }, { name: 'v', type: 'u8' }] };
+  const fromJson = loadContract(JSON.stringify(doc));
+  assert.deepEqual(fromJson.decode(parseHex('7E 05')), { ok: true, fields: { v: 5 }, points: [] });
+  const other = loadContract({ id: 'k', framing: { start: 0x7f }, seq: [{ const: 0x7f }, { type: 'u8' }] });
+  assert.equal(detectContract(parseHex('7F 01'), [fromJson, other])?.id, 'k');
+  assert.equal(detectContract(parseHex('00 01'), [fromJson, other]), undefined);
 });
