@@ -17,6 +17,24 @@ export type Role =
       /** Total messages/s over all publishers; 0 = as fast as the broker takes them. */
       rate: number;
     }
+  | {
+      /**
+       * Closed loop: publishers and subscribers in this one process; publishing stops while more
+       * than `window` messages are published but not yet delivered to every subscriber, so no broker
+       * is flooded faster than it delivers and throughput is what it sustains end to end.
+       */
+      role: 'closed';
+      port: number;
+      publishers: number;
+      subscribers: number;
+      topic: string;
+      filter: string;
+      qos: 0 | 1 | 2;
+      payload: number;
+      window: number;
+      /** Deliveries per publish when every subscriber matches (the fan-out). */
+      fanout: number;
+    }
   | { role: 'idle'; port: number; clients: number };
 
 /** go: start; mark: end of warm-up, counting starts again from zero; stop: report and exit. */
@@ -43,7 +61,18 @@ async function main(role: Role): Promise<void> {
       clients.push(...(await Promise.all(batch)));
     }
   }
-  for (let i = 0; role.role !== 'idle' && i < role.clients; i++) {
+  const subscribers: RawClient[] = [];
+  if (role.role === 'closed') {
+    for (let i = 0; i < role.subscribers; i++) {
+      const c = await RawClient.connect(role.port, `bench-csub-${process.pid}-${i}`);
+      await c.subscribe(name(role.filter, i), role.qos);
+      subscribers.push(c);
+    }
+    for (let i = 0; i < role.publishers; i++) {
+      clients.push(await RawClient.connect(role.port, `bench-cpub-${process.pid}-${i}`));
+    }
+  }
+  for (let i = 0; (role.role === 'pub' || role.role === 'sub') && i < role.clients; i++) {
     clients.push(await RawClient.connect(role.port, `bench-${role.role}-${process.pid}-${i}`));
   }
   let running = false;
@@ -62,6 +91,17 @@ async function main(role: Role): Promise<void> {
     }
   }
 
+  let closedLoop: { onDelivered(): void } | undefined;
+  if (role.role === 'closed') {
+    for (const c of subscribers) {
+      c.onReceived = () => {
+        if (!running) return;
+        count++;
+        closedLoop?.onDelivered();
+      };
+    }
+  }
+
   const stop = () => {
     running = false;
     const result: FromChild = { type: 'done', count };
@@ -71,7 +111,7 @@ async function main(role: Role): Promise<void> {
       result.latency = { p50: at(0.5), p99: at(0.99), samples: sampled };
     }
     send(result);
-    for (const c of clients) c.end();
+    for (const c of [...clients, ...subscribers]) c.end();
     setTimeout(() => process.exit(0), 200).unref();
   };
 
@@ -89,6 +129,7 @@ async function main(role: Role): Promise<void> {
           () => running,
           (n) => (count += n),
         );
+      if (role.role === 'closed') closedLoop = startClosedLoop(role, clients, () => running);
     }
   });
   send({ type: 'ready' });
@@ -146,6 +187,40 @@ function startPublishing(
     };
     pump();
   });
+}
+
+/** Publishes round-robin while fewer than `window` messages are on their way. */
+function startClosedLoop(
+  role: Extract<Role, { role: 'closed' }>,
+  publishers: RawClient[],
+  isRunning: () => boolean,
+): { onDelivered(): void } {
+  const templates = publishers.map((_, i) => publishTemplate(name(role.topic, i), role.qos, role.payload));
+  let published = 0;
+  let delivered = 0;
+  let next = 0;
+  let scheduled = false;
+  const room = () => role.window - (published - delivered / role.fanout);
+  const pump = (): void => {
+    scheduled = false;
+    let n: number;
+    while (isRunning() && (n = Math.floor(Math.min(room(), 16))) > 0) {
+      const i = next++ % publishers.length;
+      publishers[i].publishBatch(templates[i], n);
+      published += n;
+    }
+  };
+  pump();
+  return {
+    onDelivered() {
+      delivered++;
+      // refill once a quarter of the window is free, batching the writes
+      if (!scheduled && room() >= role.window / 4) {
+        scheduled = true;
+        setImmediate(pump);
+      }
+    },
+  };
 }
 
 main(JSON.parse(process.argv[2] ?? '{}') as Role).catch((err: Error) => {

@@ -12,47 +12,63 @@ import type { FromChild, Role, ToChild } from './load.ts';
 
 type Load = Role extends infer R ? (R extends { port: number } ? Omit<R, 'port'> : never) : never;
 
-interface Scenario {
-  id: string;
-  title: string;
-  subs: Extract<Load, { role: 'sub' }>;
-  pubs: Extract<Load, { role: 'pub' }>;
-}
+/** Either a closed loop in one process, or open-loop publishers and subscribers in two. */
+type Scenario = { id: string; title: string } & (
+  | { closed: Extract<Load, { role: 'closed' }>; subs?: never; pubs?: never }
+  | { closed?: never; subs: Extract<Load, { role: 'sub' }>; pubs: Extract<Load, { role: 'pub' }> }
+);
 
 const PAYLOAD = 64;
 
 const SCENARIOS: Scenario[] = [
   {
     id: 'fan-in',
-    title: 'fan-in: 20 publishers -> 1 subscriber, QoS 0',
-    pubs: { role: 'pub', clients: 20, topic: 'bench/in/{i}', qos: 0, payload: PAYLOAD, window: 0, rate: 0 },
-    subs: { role: 'sub', clients: 1, filter: 'bench/in/#', qos: 0, latency: false },
+    title: 'fan-in: 20 publishers -> 1 subscriber, QoS 0, 640 messages in flight',
+    closed: {
+      role: 'closed',
+      publishers: 20,
+      subscribers: 1,
+      topic: 'bench/in/{i}',
+      filter: 'bench/in/#',
+      qos: 0,
+      payload: PAYLOAD,
+      window: 640,
+      fanout: 1,
+    },
   },
   {
-    // The publisher uses QoS 1 with a window so that the broker's PUBACKs pace it: unpaced QoS 0
-    // into a 50x fan-out only measures how fast a broker drops or buffers (and crashes Aedes).
     id: 'fan-out',
-    title: 'fan-out: 1 publisher (QoS 1, window 32) -> 50 subscribers (QoS 0)',
-    pubs: { role: 'pub', clients: 1, topic: 'bench/out', qos: 1, payload: PAYLOAD, window: 32, rate: 0 },
-    subs: { role: 'sub', clients: 50, filter: 'bench/out', qos: 0, latency: false },
+    title: 'fan-out: 1 publisher -> 50 subscribers, QoS 0, 32 messages in flight',
+    closed: {
+      role: 'closed',
+      publishers: 1,
+      subscribers: 50,
+      topic: 'bench/out',
+      filter: 'bench/out',
+      qos: 0,
+      payload: PAYLOAD,
+      window: 32,
+      fanout: 50,
+    },
   },
   ...([0, 1, 2] as const).map((qos): Scenario => ({
     id: `qos${qos}`,
-    title: `QoS ${qos} throughput: 10 publishers -> 10 subscribers (pairs), window 32`,
-    pubs: {
-      role: 'pub',
-      clients: 10,
+    title: `QoS ${qos}: 10 publisher -> subscriber pairs, 320 messages in flight`,
+    closed: {
+      role: 'closed',
+      publishers: 10,
+      subscribers: 10,
       topic: `bench/q${qos}/{i}`,
+      filter: `bench/q${qos}/{i}`,
       qos,
       payload: PAYLOAD,
-      window: 32,
-      rate: 0,
+      window: 320,
+      fanout: 1,
     },
-    subs: { role: 'sub', clients: 10, filter: `bench/q${qos}/{i}`, qos, latency: false },
   })),
   {
     id: 'latency',
-    title: 'latency: 1 publisher at 2000 msg/s -> 1 subscriber, QoS 1',
+    title: 'latency: 1 publisher at a fixed 2000 msg/s -> 1 subscriber, QoS 1',
     pubs: { role: 'pub', clients: 1, topic: 'bench/lat', qos: 1, payload: PAYLOAD, window: 1000, rate: 2000 },
     subs: { role: 'sub', clients: 1, filter: 'bench/lat', qos: 1, latency: true },
   },
@@ -102,8 +118,9 @@ export interface Row {
 
 interface Prepared {
   broker: RunningBroker;
+  /** The process whose count is the deliveries (the closed loop, or the subscribers). */
   subs: LoadProcess;
-  pubs: LoadProcess;
+  pubs?: LoadProcess;
 }
 
 /**
@@ -111,6 +128,11 @@ interface Prepared {
  * then publishers), so process start-up is paid once per scenario, not once per broker.
  */
 async function prepare(s: Scenario, brokers: RunningBroker[]): Promise<Prepared[]> {
+  if (s.closed) {
+    const loops = brokers.map((b) => startLoad({ ...s.closed, port: b.port }));
+    await Promise.all(loops.map((l) => l.ready));
+    return brokers.map((broker, i) => ({ broker, subs: loops[i] }));
+  }
   const subs = brokers.map((b) => startLoad({ ...s.subs, port: b.port }));
   await Promise.all(subs.map((l) => l.ready));
   const pubs = brokers.map((b) => startLoad({ ...s.pubs, port: b.port }));
@@ -120,16 +142,16 @@ async function prepare(s: Scenario, brokers: RunningBroker[]): Promise<Prepared[
 
 async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: number): Promise<Row> {
   subs.send({ type: 'go' });
-  pubs.send({ type: 'go' });
+  pubs?.send({ type: 'go' });
   // warm-up (JIT, buffers) is not counted
   await sleep(Math.min(1000, seconds * 500));
   subs.send({ type: 'mark' });
   const cpu0 = broker.alive() ? broker.cpuSeconds() : NaN;
   await sleep(seconds * 1000);
-  pubs.send({ type: 'stop' });
+  pubs?.send({ type: 'stop' });
   subs.send({ type: 'stop' });
   const cpu1 = broker.alive() ? broker.cpuSeconds() : NaN;
-  const [received, sent] = await Promise.all([subs.done, pubs.done]);
+  const [received, sent] = await Promise.all([subs.done, pubs?.done]);
   // let the broker drain what is left before the next run
   await sleep(300);
   const crashed = !broker.alive();
@@ -138,7 +160,7 @@ async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: n
     broker: broker.name,
     crashed,
     msgsPerSec: received.count / seconds,
-    published: sent.count,
+    published: sent?.count,
     cpuPerMillion: received.count > 0 ? (cpu1 - cpu0) / (received.count / 1e6) : NaN,
     p50: received.latency?.p50,
     p99: received.latency?.p99,
@@ -221,9 +243,11 @@ async function main(): Promise<void> {
     for (const s of scenarios) {
       console.log(`# ${s.title}`);
       // brokers take turns within a scenario, so a change in machine load hits all of them alike
-      for (let i = 0; i < running.length; i++) {
-        if (!running[i].alive()) running[i] = await startBroker(running[i].name);
-      }
+      // Fresh brokers for every scenario: what one scenario leaves in socket buffers (unpaced QoS 0
+      // fan-in leaves a lot) must not cost CPU in the next, nor crash a broker there.
+      const old = running.splice(0);
+      await Promise.all(old.map((b) => b.stop()));
+      running.push(...(await Promise.all(brokerNames.map((name) => startBroker(name)))));
       for (const prepared of await prepare(s, running)) {
         const b = prepared.broker;
         const row = await measure(s, prepared, seconds);
