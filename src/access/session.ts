@@ -5,13 +5,12 @@ import mqttPacket, {
   type IConnectPacket,
   type IDisconnectPacket,
   type ISubscribePacket,
-  type ISubscription,
   type IUnsubscribePacket,
   type Packet,
 } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { ConnectReturnCode, ReasonCode } from '../protocol/reason-codes.ts';
-import { PendingMerge, connackCode, mergeConnack, mergeSuback, mergeUnsuback } from './ack-merge.ts';
+import { PendingMerge, connackCode, mergeConnack } from './ack-merge.ts';
 import type { Clock } from './clock.ts';
 import type { AccessOptions } from './config.ts';
 import type { AccessCounters } from './counters.ts';
@@ -19,8 +18,9 @@ import { DedupWindow } from './dedup.ts';
 import { DownlinkFlows } from './downlink.ts';
 import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
 import { FrameSplitter, PINGREQ_FRAME, PINGRESP_FRAME, PacketType, frameType } from './frames.ts';
-import { SysTopic, activeName, isLocalFilter, matchesAny, statsPayload } from './sys-topics.ts';
-import { LAST_PUBLISH_ID, UplinkFlows, type FlowSink } from './uplink.ts';
+import { SubscriptionSync } from './subscriptions.ts';
+import { SysTopic, activeName, matchesAny, statsPayload } from './sys-topics.ts';
+import { UplinkFlows, type FlowSink } from './uplink.ts';
 import { UpstreamLink, parseWhole, type UpstreamListener } from './upstream.ts';
 
 export interface SessionDeps {
@@ -35,28 +35,9 @@ export interface SessionDeps {
 const Phase = { Connect: 0, Merging: 1, Ready: 2, Closed: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-type ControlReply = readonly number[];
-interface ControlRequest {
-  readonly kind: 'subscribe' | 'unsubscribe';
-  readonly clientPacketId: number;
-  readonly merge: PendingMerge<ControlReply>;
-  /** Final codes per filter of the client's packet; forwarded positions filled on completion. */
-  readonly codes: number[];
-  readonly forwarded: number[];
-  readonly filters: string[];
-  readonly requested: number[];
-  timer?: NodeJS.Timeout;
-}
-
-interface StoredSubscription {
-  readonly subscription: ISubscription;
-  readonly properties?: ISubscribePacket['properties'];
-}
-
 const ALL_UPSTREAMS = [Upstream.Broker1, Upstream.Broker2] as const;
 /** Our PINGRESP when no broker answers the forwarded PINGREQ in this time (the module itself is alive). */
 const PING_ANSWER_MS = 1000;
-const FIRST_CONTROL_ID = LAST_PUBLISH_ID + 1;
 
 /**
  * One client of the access module: its connection, and its two sessions upstream. The merges,
@@ -77,12 +58,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private connectMerge: PendingMerge<IConnackPacket> | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private assignedClientId = false;
-  private readonly pending = new Map<number, ControlRequest>();
-  private controlCursor = FIRST_CONTROL_ID;
-  private readonly subscriptions = new Map<string, StoredSubscription>();
-  private readonly dirty: [boolean, boolean] = [false, false];
-  private readonly pendingUnsubscribes: [Set<string>, Set<string>] = [new Set(), new Set()];
-  private readonly sysFilters = new Set<string>();
+  private readonly subs: SubscriptionSync;
   private failbackTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -101,6 +77,15 @@ export class ClientSession implements UpstreamListener, FlowSink {
     ];
     this.controller = new FailoverController({ failbackHoldMs: options.failbackHoldMs }, clock);
     this.uplink = new UplinkFlows(this, counters);
+    this.subs = new SubscriptionSync(
+      {
+        isUp: (u) => this.links[u].isUp,
+        sendUpstream: (u, packet) => this.links[u].sendPacket(packet),
+        sendClient: (packet) => this.sendPacket(packet),
+      },
+      clock,
+      { mergeWaitMs: options.mergeWaitMs, timeoutMs: options.connectTimeoutMs, sysTopics: options.sysTopics },
+    );
     this.lastClientRx = clock.now();
     socket.on('data', (chunk: Buffer) => {
       this.lastClientRx = this.deps.clock.now();
@@ -179,10 +164,13 @@ export class ClientSession implements UpstreamListener, FlowSink {
         return this.uplink.clientPubrel(frame);
       case PacketType.Pingreq:
         return this.onPingreq();
-      case PacketType.Subscribe:
-        return this.onSubscribe(parseWhole(this.parser, frame) as ISubscribePacket);
+      case PacketType.Subscribe: {
+        const local = this.subs.subscribe(parseWhole(this.parser, frame) as ISubscribePacket);
+        if (local.length > 0) this.sendSysState(local);
+        return;
+      }
       case PacketType.Unsubscribe:
-        return this.onUnsubscribe(parseWhole(this.parser, frame) as IUnsubscribePacket);
+        return this.subs.unsubscribe(parseWhole(this.parser, frame) as IUnsubscribePacket);
       case PacketType.Disconnect:
         return this.onClientDisconnect(parseWhole(this.parser, frame) as IDisconnectPacket);
       default:
@@ -196,6 +184,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.settings = { protocolVersion: packet.protocolVersion ?? 4 };
     this.parser = mqttPacket.parser(this.settings);
     this.v5 = this.settings.protocolVersion === 5;
+    this.subs.v5 = this.v5;
     this.downlink = new DownlinkFlows(this, this.newDedup(), this.v5, counters);
     counters.clientsTotal++;
     let clientId = packet.clientId;
@@ -296,174 +285,6 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.close(true);
   }
 
-  // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
-  private onSubscribe(packet: ISubscribePacket): void {
-    const codes: number[] = [];
-    const forwarded: number[] = [];
-    const local: string[] = [];
-    packet.subscriptions.forEach((s, i) => {
-      if (this.deps.options.sysTopics && isLocalFilter(s.topic)) {
-        this.sysFilters.add(s.topic);
-        local.push(s.topic);
-        codes.push(ReasonCode.GrantedQoS0);
-      } else {
-        forwarded.push(i);
-        codes.push(s.qos);
-        this.subscriptions.set(s.topic, { subscription: s, properties: packet.properties });
-        for (const u of ALL_UPSTREAMS) this.pendingUnsubscribes[u].delete(s.topic);
-      }
-    });
-    const subs = forwarded.map((i) => packet.subscriptions[i]!);
-    const sent = this.sendControl(subs.length === 0 ? [] : ALL_UPSTREAMS, (messageId) => ({
-      cmd: 'subscribe',
-      messageId,
-      subscriptions: subs,
-      ...(packet.properties && { properties: packet.properties }),
-    }));
-    const request: ControlRequest = {
-      kind: 'subscribe',
-      clientPacketId: packet.messageId!,
-      merge: new PendingMerge(
-        sent.upstreams,
-        this.deps.clock,
-        this.deps.options.mergeWaitMs,
-        this.deps.options.connectTimeoutMs,
-      ),
-      codes,
-      forwarded,
-      filters: subs.map((s) => s.topic),
-      requested: subs.map((s) => s.qos),
-    };
-    this.track(sent.id, request);
-    if (local.length > 0) this.sendSysState(local);
-  }
-
-  private onUnsubscribe(packet: IUnsubscribePacket): void {
-    const codes: number[] = [];
-    const forwarded: number[] = [];
-    packet.unsubscriptions.forEach((filter, i) => {
-      if (this.sysFilters.delete(filter)) {
-        codes.push(ReasonCode.Success);
-        return;
-      }
-      forwarded.push(i);
-      codes.push(this.subscriptions.delete(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
-      for (const u of ALL_UPSTREAMS) if (!this.links[u].isUp) this.pendingUnsubscribes[u].add(filter);
-    });
-    const filters = forwarded.map((i) => packet.unsubscriptions[i]!);
-    const sent = this.sendControl(filters.length === 0 ? [] : ALL_UPSTREAMS, (messageId) => ({
-      cmd: 'unsubscribe',
-      messageId,
-      unsubscriptions: filters,
-      ...(packet.properties && { properties: packet.properties }),
-    }));
-    this.track(sent.id, {
-      kind: 'unsubscribe',
-      clientPacketId: packet.messageId!,
-      merge: new PendingMerge(
-        sent.upstreams,
-        this.deps.clock,
-        this.deps.options.mergeWaitMs,
-        this.deps.options.connectTimeoutMs,
-      ),
-      codes,
-      forwarded,
-      filters,
-      requested: [],
-    });
-  }
-
-  /** Sends a control packet to the wanted upstreams that are up; the others are synced when they return. */
-  private sendControl(
-    wanted: readonly Upstream[],
-    build: (id: number) => Packet,
-  ): { id: number; upstreams: Upstream[] } {
-    const upstreams: Upstream[] = [];
-    let id = 0;
-    for (const u of wanted) {
-      if (!this.links[u].isUp) {
-        this.dirty[u] = true;
-        continue;
-      }
-      if (id === 0) id = this.nextControlId();
-      this.links[u].sendPacket(build(id));
-      upstreams.push(u);
-    }
-    return { id, upstreams };
-  }
-
-  private track(id: number, request: ControlRequest): void {
-    if (id !== 0) this.pending.set(id, request);
-    this.checkControl(id, request);
-  }
-
-  private nextControlId(): number {
-    for (let n = 0; n <= 65535 - FIRST_CONTROL_ID; n++) {
-      this.controlCursor = this.controlCursor >= 65535 ? FIRST_CONTROL_ID : this.controlCursor + 1;
-      if (!this.pending.has(this.controlCursor)) return this.controlCursor;
-    }
-    return this.controlCursor; // 536 requests outstanding at once: reuse (the oldest will time out)
-  }
-
-  private onControlReply(upstream: Upstream, packet: Packet): void {
-    if ((packet.cmd !== 'suback' && packet.cmd !== 'unsuback') || packet.messageId === undefined) return;
-    const request = this.pending.get(packet.messageId);
-    if (request === undefined) return; // SUBACK of a re-sync after a reconnect
-    const codes = (packet.granted ?? []) as number[];
-    const ok = packet.cmd === 'unsuback' ? true : codes.some((c) => c < 0x80);
-    request.merge.reply(upstream, codes, ok);
-    this.checkControl(packet.messageId, request);
-  }
-
-  private checkControl(id: number, request: ControlRequest): void {
-    clearTimeout(request.timer);
-    if (!request.merge.isComplete()) {
-      const delay = Math.max(0, request.merge.nextDeadline() - this.deps.clock.now()) + 1;
-      request.timer = setTimeout(() => this.checkControl(id, request), delay);
-      return;
-    }
-    if (id !== 0) this.pending.delete(id);
-    const replies = request.merge.replies;
-    if (request.kind === 'subscribe') {
-      const merged = mergeSuback(replies, request.requested);
-      merged.forEach((code, j) => {
-        request.codes[request.forwarded[j]!] = code;
-        if (code >= 0x80) this.subscriptions.delete(request.filters[j]!); // refused everywhere
-      });
-      this.sendPacket({ cmd: 'suback', messageId: request.clientPacketId, granted: request.codes });
-    } else {
-      if (this.v5) {
-        const merged = mergeUnsuback(replies, request.forwarded.length);
-        const anyReply = replies[0] !== undefined || replies[1] !== undefined;
-        if (anyReply) merged.forEach((code, j) => (request.codes[request.forwarded[j]!] = code));
-      }
-      const unsuback: Packet = { cmd: 'unsuback', messageId: request.clientPacketId, granted: [] };
-      if (this.v5) unsuback.granted = request.codes;
-      this.sendPacket(unsuback);
-    }
-  }
-
-  /** A broker came back: give it the subscriptions it lacks. */
-  private resync(upstream: Upstream, sessionPresent: boolean): void {
-    const link = this.links[upstream];
-    if (!sessionPresent || this.dirty[upstream]) {
-      for (const { subscription, properties } of this.subscriptions.values()) {
-        link.sendPacket({
-          cmd: 'subscribe',
-          messageId: this.nextControlId(),
-          subscriptions: [subscription],
-          ...(properties && { properties }),
-        });
-      }
-    }
-    const gone = this.pendingUnsubscribes[upstream];
-    if (gone.size > 0 && sessionPresent) {
-      link.sendPacket({ cmd: 'unsubscribe', messageId: this.nextControlId(), unsubscriptions: [...gone] });
-    }
-    gone.clear();
-    this.dirty[upstream] = false;
-  }
-
   // ---- upstream side (UpstreamListener) -------------------------------------------------------
   onConnack(upstream: Upstream, connack: IConnackPacket): void {
     const accepted = connackCode(connack, this.v5) === ReasonCode.Success;
@@ -479,7 +300,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     if (this.v5 && receiveMaximum !== undefined) this.uplink.setUpstreamLimit(upstream, receiveMaximum);
     if (!initial) {
       this.downlink!.upstreamSession(upstream, connack.sessionPresent);
-      this.resync(upstream, connack.sessionPresent);
+      this.subs.resync(upstream, connack.sessionPresent);
     }
     const transition = this.controller.upstreamUp(upstream);
     if (transition) this.applyTransition(transition);
@@ -503,7 +324,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       case PacketType.Suback:
       case PacketType.Unsuback: {
         const packet = parseWhole(this.parser, frame);
-        if (packet) this.onControlReply(upstream, packet);
+        if (packet) this.subs.onReply(upstream, packet);
         return;
       }
       case PacketType.Pingresp:
@@ -549,12 +370,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       this.connectMerge.lost(upstream);
       this.checkConnectMerge();
     }
-    for (const [id, request] of this.pending) {
-      if (request.merge.isWaitingFor(upstream)) {
-        request.merge.lost(upstream);
-        this.checkControl(id, request);
-      }
-    }
+    this.subs.upstreamLost(upstream);
     if (!wasUp) return;
     this.deps.counters.upstreamDowns[upstream]++;
     const transition = this.controller.upstreamDown(upstream, cause);
@@ -636,8 +452,8 @@ export class ClientSession implements UpstreamListener, FlowSink {
   }
 
   private publishSys(topic: string, payload: string): void {
-    if (this.sysFilters.size === 0 || this.phase !== Phase.Ready) return;
-    if (matchesAny(this.sysFilters, topic))
+    if (this.subs.sysFilters.size === 0 || this.phase !== Phase.Ready) return;
+    if (matchesAny(this.subs.sysFilters, topic))
       this.sendPacket({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
   }
 
@@ -663,8 +479,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     clearTimeout(this.failbackTimer);
     clearInterval(this.keepAliveTimer);
     clearTimeout(this.pingTimer);
-    for (const request of this.pending.values()) clearTimeout(request.timer);
-    this.pending.clear();
+    this.subs.close();
     if (wasReady) this.deps.counters.clientsConnected--;
     if (this.corked) this.uncork(); // a last CONNACK / DISCONNECT must leave before the socket goes
     if (graceful) this.socket.end();
