@@ -41,7 +41,13 @@ export type Role =
 export type ToChild = { type: 'go' } | { type: 'mark' } | { type: 'stop' };
 export type FromChild =
   | { type: 'ready' }
-  | { type: 'done'; count: number; latency?: { p50: number; p99: number; samples: number } };
+  | {
+      type: 'done';
+      count: number;
+      /** This generator process's own CPU seconds since `mark` (to see whether it was the bottleneck). */
+      cpuSeconds?: number;
+      latency?: { p50: number; p99: number; samples: number };
+    };
 
 /** `{i}` in a topic or filter becomes the client's index (pairs publisher i with subscriber i). */
 const name = (template: string, i: number) => template.replaceAll('{i}', String(i));
@@ -102,9 +108,15 @@ async function main(role: Role): Promise<void> {
     }
   }
 
+  let cpuAtMark: NodeJS.CpuUsage | undefined;
   const stop = () => {
     running = false;
-    const result: FromChild = { type: 'done', count };
+    const cpu = cpuAtMark ? process.cpuUsage(cpuAtMark) : undefined;
+    const result: FromChild = {
+      type: 'done',
+      count,
+      cpuSeconds: cpu ? (cpu.user + cpu.system) / 1e6 : undefined,
+    };
     if (role.role === 'sub' && role.latency && sampled > 0) {
       const sorted = samples.subarray(0, sampled).sort();
       const at = (q: number) => sorted[Math.min(sampled - 1, Math.floor(q * sampled))];
@@ -120,6 +132,7 @@ async function main(role: Role): Promise<void> {
     else if (msg.type === 'mark') {
       count = 0;
       sampled = 0;
+      cpuAtMark = process.cpuUsage();
     } else if (msg.type === 'go') {
       running = true;
       if (role.role === 'pub')

@@ -112,8 +112,10 @@ export interface Row {
   cpuPerMillion: number;
   p50?: number;
   p99?: number;
-  /** The broker process died during the run (it is restarted for the next scenario). */
+  /** The broker process died during the run. */
   crashed?: boolean;
+  /** CPU use of the delivering generator process during the window, percent of one core. */
+  generatorCpu?: number;
 }
 
 interface Prepared {
@@ -162,6 +164,7 @@ async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: n
     msgsPerSec: received.count / seconds,
     published: sent?.count,
     cpuPerMillion: received.count > 0 ? (cpu1 - cpu0) / (received.count / 1e6) : NaN,
+    generatorCpu: received.cpuSeconds === undefined ? undefined : (received.cpuSeconds / seconds) * 100,
     p50: received.latency?.p50,
     p99: received.latency?.p99,
   };
@@ -206,7 +209,7 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   };
   for (const row of rows) {
     lines.push(
-      `| ${row.scenario} | ${row.broker} | ${fmt(row.msgsPerSec)}${row.crashed ? ' (crashed)' : ''} | ${fmt(row.cpuPerMillion, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${ratio(row, 'mosquitto')} | ${ratio(row, 'aedes')} |`,
+      `| ${row.scenario} | ${row.broker} | ${fmt(row.msgsPerSec)}${row.crashed ? ' (crashed)' : ''} | ${fmt(row.cpuPerMillion, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${ratio(row, 'mosquitto')} | ${ratio(row, 'aedes')} | ${fmt(row.generatorCpu)} |`,
     );
   }
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
@@ -255,6 +258,7 @@ async function main(): Promise<void> {
         console.log(
           `  ${b.name.padEnd(10)} ${fmt(row.msgsPerSec).padStart(10)} msgs/s  ${fmt(row.cpuPerMillion, 1).padStart(6)} CPU s/M` +
             (row.p50 !== undefined ? `  p50 ${fmt(row.p50, 2)} ms  p99 ${fmt(row.p99, 2)} ms` : '') +
+            `  (generator ${fmt(row.generatorCpu)}% CPU)` +
             (row.crashed ? '  (broker crashed)' : ''),
         );
       }
