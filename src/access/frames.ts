@@ -188,6 +188,13 @@ export function publishFingerprint(frame: Buffer, v5: boolean): number {
   return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
 }
 
+/** Length of an MQTT 5 PUBLISH's property block (0 for the common case without properties). */
+export function publishPropertiesLength(frame: Buffer): number {
+  const h = fixedHeaderLength(frame);
+  const offset = h + 2 + frame.readUInt16BE(h) + (publishQos(frame) > 0 ? 2 : 0);
+  return varintAt(frame, offset).value;
+}
+
 /** Topic of a PUBLISH frame (only decoded where needed: local `$SYS` handling, logs). */
 export function publishTopic(frame: Buffer): string {
   const h = fixedHeaderLength(frame);

@@ -17,7 +17,14 @@ import type { AccessCounters } from './counters.ts';
 import { DedupWindow } from './dedup.ts';
 import { DownlinkFlows } from './downlink.ts';
 import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
-import { FrameSplitter, PINGREQ_FRAME, PINGRESP_FRAME, PacketType, frameType } from './frames.ts';
+import {
+  FrameSplitter,
+  PINGREQ_FRAME,
+  PINGRESP_FRAME,
+  PacketType,
+  frameType,
+  publishPropertiesLength,
+} from './frames.ts';
 import { SubscriptionSync } from './subscriptions.ts';
 import { SysTopic, activeName, matchesAny, statsPayload } from './sys-topics.ts';
 import { UplinkFlows, type FlowSink } from './uplink.ts';
@@ -153,6 +160,10 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const type = frameType(frame);
     switch (type) {
       case PacketType.Publish:
+        if (this.v5 && publishPropertiesLength(frame) > 0 && this.usesTopicAlias(frame)) {
+          // We granted Topic Alias Maximum 0: an alias would not survive a failover [MQTT-3.3.2-9].
+          return this.protocolError('topic alias used', ReasonCode.TopicAliasInvalid);
+        }
         this.uplink.clientPublish(frame);
         this.applyBackpressure();
         return;
@@ -462,10 +473,14 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.sendClient(mqttPacket.generate(packet, this.settings));
   }
 
-  private protocolError(message: string): void {
+  private usesTopicAlias(frame: Buffer): boolean {
+    const packet = parseWhole(this.parser, frame);
+    return packet?.cmd === 'publish' && packet.properties?.topicAlias !== undefined;
+  }
+
+  private protocolError(message: string, reasonCode: number = ReasonCode.ProtocolError): void {
     this.deps.logger?.warn({ clientId: this.clientId, message }, 'client protocol error');
-    if (this.v5 && this.phase === Phase.Ready)
-      this.sendPacket({ cmd: 'disconnect', reasonCode: ReasonCode.ProtocolError }); // [MQTT-4.13.1-1]
+    if (this.v5 && this.phase === Phase.Ready) this.sendPacket({ cmd: 'disconnect', reasonCode }); // [MQTT-4.13.1-1]
     this.close(false);
   }
 

@@ -280,3 +280,66 @@ test(
     );
   },
 );
+
+test(
+  'MQTT 5: properties pass through untouched; a topic alias (we grant none) ends the connection with 0x94 [MQTT-3.3.2-9]',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    cleanup.push(() => b1.dispose());
+    const b2 = await Mosquitto.start();
+    cleanup.push(() => b2.dispose());
+    const { port } = await proxyFor(b1.port, b2.port);
+    const watch = await client(b1.port, { protocolVersion: 5 });
+    await watch.subscribeAsync('props/#', { qos: 1 });
+    const seen: unknown[] = [];
+    watch.on('message', (_t, _p, packet) => seen.push({ ...packet.properties?.userProperties }));
+    const terminal = await client(port, { protocolVersion: 5 });
+    await terminal.publishAsync('props/x', 'p', {
+      qos: 1,
+      properties: { userProperties: { site: 'north' } },
+    });
+    await waitFor(() => seen.length === 1, 5000, 'message with properties');
+    assert.deepEqual(seen, [{ site: 'north' }]);
+
+    const net = await import('node:net');
+    const mqttPacket = (await import('mqtt-packet')).default;
+    const raw = net.connect({ host: '127.0.0.1', port });
+    cleanup.push(async () => raw.destroy());
+    const got: { cmd: string; reasonCode?: number }[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    parser.on('packet', (p) => got.push(p));
+    raw.on('data', (d: Buffer) => parser.parse(d));
+    const closed = new Promise((r) => raw.once('close', r));
+    const v5 = { protocolVersion: 5 };
+    raw.write(
+      mqttPacket.generate(
+        { cmd: 'connect', clientId: 'alias', protocolVersion: 5, clean: true, keepalive: 0 },
+        v5,
+      ),
+    );
+    await waitFor(() => got.length === 1, 5000, 'CONNACK');
+    raw.write(
+      mqttPacket.generate(
+        {
+          cmd: 'publish',
+          topic: 'props/a',
+          payload: Buffer.from('x'),
+          qos: 0,
+          dup: false,
+          retain: false,
+          properties: { topicAlias: 1 },
+        },
+        v5,
+      ),
+    );
+    await closed;
+    assert.deepEqual(
+      got.map((p) => [p.cmd, p.reasonCode]),
+      [
+        ['connack', 0],
+        ['disconnect', 0x94],
+      ],
+    );
+  },
+);
