@@ -155,7 +155,7 @@ export class Gen extends GenBase {
           : this.template(f.point as string, gs, loc);
       const unit = f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, loc)}`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; s.points.push({ name: ${pname}, value: ${v}${unit} }); }`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
     }
     return v;
@@ -320,7 +320,7 @@ export class Gen extends GenBase {
       this.emit(`const ${v} = ${this.exprOf(o.value, gs, loc)};`);
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') s.points.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') pts.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
@@ -412,7 +412,7 @@ export class Gen extends GenBase {
   /** The body emitted so far, with its prologue (context and scratch variables); starts a new body. */
   private take(): string {
     const temps = [...Array(this.temps).keys()].map((i) => `x${i}`);
-    const prologue = `const ctx = s.ctx;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
+    const prologue = `const ctx = s.ctx, pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
     const body = `${prologue}\n${this.out.join('\n')}`;
     this.out.length = 0;
     this.temps = 0;
@@ -427,18 +427,14 @@ export class Gen extends GenBase {
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
       this.emit('s.pos = p;');
       if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
-      if (points.length > 0) this.emit('points(s, o0);');
-      const decode = this.take();
-      // Points get their own function: a smaller decode function optimises better.
-      this.emit('const b = s.buf, p = s.pos, E = s.end;');
       for (const p of points) this.point(p, top);
-      const pointsFn = this.take();
+      const decode = this.take();
       // The source is assembled only from compiler-emitted tokens, numbers and K/F indexes (see top of file).
       const factory = new Function(
         'K',
         'F',
         'H',
-        `"use strict";\nfunction points(s, o0) {\n${pointsFn}\n}\nreturn function decode(s) {\n${decode}\n};`,
+        `"use strict";\nreturn function decode(s) {\n${decode}\n};`,
       );
       return factory(this.K, this.F, H) as (s: State) => void;
     } catch (err) {
