@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DualBrokerClient } from '../../src/access/index.ts';
-import { Mosquitto, waitFor } from './helpers.ts';
+import { Mosquitto, Relay, waitFor } from './helpers.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -115,5 +115,46 @@ test(
     assert.deepEqual(got.sort(), ['dual/in/a=only2', 'dual/in/a=same']);
     assert.ok(sources.has('broker2'));
     assert.equal(dual.counters.duplicatesDropped, 1);
+  },
+);
+
+test(
+  'DualBrokerClient: Broker1 gone silent (keep-alive 1 s): failover, every publish acknowledged, failback',
+  { timeout: 60_000 },
+  async () => {
+    const b1 = await Mosquitto.start();
+    const b2 = await Mosquitto.start();
+    cleanup.push(
+      () => b1.dispose(),
+      () => b2.dispose(),
+    );
+    const relay = new Relay(b1.port);
+    await relay.start();
+    cleanup.push(() => relay.close());
+    const dual = await DualBrokerClient.connectAsync({
+      broker1: `mqtt://127.0.0.1:${relay.port}`,
+      broker2: `mqtt://127.0.0.1:${b2.port}`,
+      mqtt: { keepalive: 1 },
+      failbackHoldMs: 500,
+      backoffBaseMs: 50,
+      backoffCapMs: 300,
+    });
+    cleanup.push(() => dual.end(true));
+    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    let n = 0;
+    const sends: Promise<void>[] = [];
+    const timer = setInterval(() => sends.push(dual.publish('silent/x', `m${++n}`, { qos: 1 })), 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const frozenAt = Date.now();
+    relay.freeze();
+    await waitFor(() => dual.active === 'broker2', 10_000, 'failover');
+    const failoverMs = Date.now() - frozenAt;
+    relay.thaw();
+    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
+    clearInterval(timer);
+    await Promise.all(sends);
+    console.log(`# DualBrokerClient silent: failover after ${failoverMs} ms, ${n} publishes acknowledged`);
+    assert.ok(failoverMs < 3000, `${failoverMs} ms`);
+    assert.equal(dual.counters.lastOf('failover')?.cause, 'keepalive-timeout');
   },
 );
