@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { report, runScenario, type Fault } from './scenario.ts';
 
-// mqiot's broker as Broker1 (killed, stopped, silenced) with Mosquitto or mqiot as Broker2.
+// mqiot's broker as Broker1 (killed, stopped) with Mosquitto or mqiot as Broker2; the silent case
+// is in failover-mqiot-silent.test.ts (files stay short; they run in parallel).
 const cases: [Fault, 'mosquitto' | 'mqiot', 4 | 5][] = [
   ['kill', 'mosquitto', 4],
   ['stop', 'mqiot', 5],
-  ['silent', 'mqiot', 5],
 ];
 
 for (const [fault, broker2, pv] of cases) {
