@@ -260,7 +260,21 @@ export class Gen extends GenBase {
     // Case keys live in a Map (contract strings never enter the source); the switch runs on its index.
     const table = new Map<string, number>();
     const byNum = new Map<number, number>();
-    this.emit(`switch (H.caseOf(${this.k(byNum)}, ${this.k(table)}, ${key})) {`);
+    const entries = Object.entries(asObject(f.cases, `${path}.cases`));
+    // All keys integers: switch on the value itself (a jump table), numbers emitted by the compiler;
+    // strings ('0x11', '17') are mapped to their integer first, so they match as in the closure plan.
+    const ints = entries.map(([k]) => Number(normalizeKey(k)));
+    const allInt =
+      ints.every((n, i) => Number.isSafeInteger(n) && String(n) === normalizeKey(entries[i]![0])) &&
+      new Set(ints).size === ints.length; // '16' and '0x10' in one switch: leave it to the Map path
+    if (allInt) {
+      const toInt = new Map<string, number>();
+      entries.forEach(([k], i) => {
+        if (!toInt.has(k)) toInt.set(k, ints[i]!);
+        if (!toInt.has(String(ints[i]))) toInt.set(String(ints[i]), ints[i]!);
+      });
+      this.emit(`switch (typeof ${key} === 'number' ? ${key} : H.intKey(${this.k(toInt)}, ${key})) {`);
+    } else this.emit(`switch (H.caseOf(${this.k(byNum)}, ${this.k(table)}, ${key})) {`);
     const caseBody = (body: unknown, p: string) => {
       this.emit('{');
       if (body !== null) {
@@ -269,12 +283,14 @@ export class Gen extends GenBase {
       }
       this.emit('break; }');
     };
-    Object.entries(asObject(f.cases, `${path}.cases`)).forEach(([k, body], i) => {
+    entries.forEach(([k, body], i) => {
       table.set(k, i);
       if (!table.has(normalizeKey(k))) table.set(normalizeKey(k), i);
       const asNum = Number(normalizeKey(k));
       if (String(asNum) === normalizeKey(k) && !byNum.has(asNum)) byNum.set(asNum, i);
-      this.emit(`case ${i}:`);
+      if (allInt) {
+        this.emit(`case ${this.num(ints[i])}:`);
+      } else this.emit(`case ${i}:`);
       caseBody(body, `${path}.cases.${k}`);
     });
     this.emit('default:');

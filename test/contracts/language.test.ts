@@ -354,3 +354,23 @@ test('contracts load from JSON text and from YAML text alike; detectContract pic
   assert.equal(detectContract(parseHex('7F 01'), [fromJson, other])?.id, 'k');
   assert.equal(detectContract(parseHex('00 01'), [fromJson, other]), undefined);
 });
+
+test('switch keys: numbers, numeric strings and hex spellings match alike; misses go to default', () => {
+  const c = one([
+    { name: 'sel', type: 'u8' },
+    {
+      on: "sel == 0 ? '0x10' : (sel == 1 ? '16' : (sel == 2 ? 16 : (sel == 3 ? -1 : (sel == 4 ? '016' : sel))))",
+      cases: { '0x10': [{ name: 'hit', value: "'sixteen'" }], '-1': [{ name: 'hit', value: "'minus one'" }] },
+      default: [{ name: 'hit', value: "'default'" }],
+    },
+  ]);
+  const hit = (sel: number) => fields(c.decode(Uint8Array.of(sel))).hit;
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(hit), [
+    'sixteen',
+    'sixteen',
+    'sixteen',
+    'minus one',
+    'default',
+    'default',
+  ]);
+});
