@@ -70,6 +70,11 @@ export class Channel implements SessionLink, Holdable {
   readonly inAliases = new Map<number, string>();
   /** Incoming QoS 1/2 PUBLISHes not yet acknowledged because the store is writing. */
   pendingAcks = 0;
+  /**
+   * The last acknowledgement still waiting (for the store or a local handler); later ones queue
+   * behind it so PUBACKs/PUBRECs leave in the order the PUBLISHes came [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+   */
+  ackTail: Promise<void> | undefined;
   /** Packets that arrived while an asynchronous authentication was running. */
   pending: Packet[] | undefined;
   authMethod: string | undefined;
@@ -262,13 +267,17 @@ export class Channel implements SessionLink, Holdable {
     if (this.holds > 0 && --this.holds === 0) this.flushAcks();
   }
 
-  /** Sends or withholds an acknowledgement of an incoming QoS 1/2 PUBLISH. */
-  ack(header: number, id: number): void {
+  /**
+   * Sends or withholds an acknowledgement of an incoming QoS 1/2 PUBLISH. A v5 failure reason
+   * (>= 0x80) rides in the same queue so withheld acks keep their order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+   */
+  ack(header: number, id: number, reason: number = ReasonCode.Success): void {
     if (this.holds === 0 && this.deferred === undefined) {
-      this.write(Buffer.from([header, 2, id >> 8, id & 0xff]));
+      this.write(ackBytes(header, id, reason));
       return;
     }
-    (this.deferred ??= []).push(header, id);
+    // the reason travels in the header slot's upper byte: one number per field, no object per ack
+    (this.deferred ??= []).push(header | (reason << 8), id);
     // QoS 2 ids already count as in flight (session.incomingQoS2); QoS 1 ones count here
     if (header === PUBACK) this.pendingAcks++;
     // a client that ignores flow control (3.1.1 has no Receive Maximum) is no longer read
@@ -283,9 +292,9 @@ export class Channel implements SessionLink, Holdable {
     this.deferred = undefined;
     if (list !== undefined && this.state === ChannelState.Connected) {
       for (let i = 0; i < list.length; i += 2) {
-        if (list[i] === PUBACK) this.pendingAcks--;
-        const id = list[i + 1]!;
-        this.write(Buffer.from([list[i]!, 2, id >> 8, id & 0xff]));
+        const header = list[i]! & 0xff;
+        if (header === PUBACK) this.pendingAcks--;
+        this.write(ackBytes(header, list[i + 1]!, list[i]! >> 8));
       }
     }
     if (this.readingPaused) {
@@ -384,3 +393,10 @@ export class Channel implements SessionLink, Holdable {
 const V5 = { protocolVersion: 5 } as const;
 const V4 = { protocolVersion: 4 } as const;
 const NO_IDS: number[] = [];
+
+/** PUBACK/PUBREC: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]), 5 with a v5 failure reason. */
+function ackBytes(header: number, id: number, reason: number): Buffer {
+  return reason === ReasonCode.Success
+    ? Buffer.from([header, 2, id >> 8, id & 0xff])
+    : Buffer.from([header, 3, id >> 8, id & 0xff, reason]);
+}

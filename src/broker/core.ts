@@ -363,7 +363,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
 
   /**
    * Routes a message to every matching session. Returns a Promise only when the store is
-   * asynchronous; the publisher's PUBACK/PUBREC waits for it.
+   * asynchronous or a local handler returned one for a client's QoS 1/2 message; the publisher's
+   * PUBACK/PUBREC waits for it. A rejection from a local handler is a LocalDeliveryRefused.
    */
   route(message: Message, publisher?: Holdable): Promise<unknown> | undefined {
     let pending: Promise<unknown>[] | undefined;
@@ -414,7 +415,11 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   ): Promise<unknown> | undefined {
     const qos = grantedQoS < message.qos ? grantedQoS : message.qos;
     const rec = session.deliver(message, qos, retain, ids);
-    if (rec === undefined) return undefined;
+    if (rec === undefined) {
+      // a local handler may take responsibility for a client's QoS 1/2 message (docs/broker.md)
+      if (session.isLocal && publisher !== undefined && qos > 0) return session.link?.takeResult?.();
+      return undefined;
+    }
     if (publisher !== undefined && session.congested) session.holdPublisher(publisher);
     if (!session.stored) return undefined;
     const r = this.store.saveOutgoing(session.clientId, rec);

@@ -9,7 +9,11 @@ import { Subscription } from './subscription.ts';
 import { TopicTree, type MatchVisitor } from './topic-tree.ts';
 import type { LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
 
-type Handler = (msg: LocalMessage) => void;
+/**
+ * A handler may return a Promise to take responsibility for a client's QoS 1/2 message: the
+ * publisher's PUBACK/PUBREC waits for it, and a rejection refuses the message (docs/broker.md).
+ */
+type Handler = (msg: LocalMessage) => unknown;
 
 /** One handler, indexed by its topic filter in the client's own small trie. */
 interface HandlerEntry {
@@ -22,12 +26,19 @@ export class LocalClientError extends Error {
   override readonly name = 'LocalClientError';
 }
 
+/** A local handler's promise rejected: the message is not acknowledged to its publisher. */
+export class LocalDeliveryRefused extends Error {
+  override readonly name = 'LocalDeliveryRefused';
+}
+
 export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
   /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
   private readonly handlers = new Map<string, string>();
   private readonly dispatch = new TopicTree<HandlerEntry>();
   private current: LocalMessage | undefined;
+  /** Promises the handlers of the current writePublish returned (rarely more than one). */
+  private results: PromiseLike<unknown> | PromiseLike<unknown>[] | undefined;
   private closed = false;
 
   constructor(
@@ -115,6 +126,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     if (message.properties !== undefined) msg.properties = message.properties;
     const outer = this.current;
     this.current = msg;
+    this.results = undefined;
     this.dispatch.match(message.topic, this);
     this.current = outer;
     return true;
@@ -122,11 +134,34 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
 
   onSubscription(entry: HandlerEntry): void {
     const msg = this.current!;
+    let r: unknown;
     try {
-      entry.onMessage(msg);
+      r = entry.onMessage(msg);
     } catch (err) {
       this.broker.logger.error({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber threw');
+      return;
     }
+    // the fast path: nothing to wait for (any non-thenable result, e.g. `(m) => list.push(m)`)
+    if (typeof (r as PromiseLike<unknown> | undefined)?.then !== 'function') return;
+    const p = r as PromiseLike<unknown>;
+    // logged here because nobody may wait for it (QoS 0, server-originated messages)
+    p.then(undefined, (err: unknown) =>
+      this.broker.logger.warn({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber refused'),
+    );
+    const held = this.results;
+    if (held === undefined) this.results = p;
+    else if (Array.isArray(held)) held.push(p);
+    else this.results = [held, p];
+  }
+
+  takeResult(): Promise<unknown> | undefined {
+    const held = this.results;
+    if (held === undefined) return undefined;
+    this.results = undefined;
+    const all = Array.isArray(held) ? Promise.all(held) : Promise.resolve(held);
+    return all.then(undefined, (err: unknown) => {
+      throw new LocalDeliveryRefused(`local client ${this.clientId} refused the message`, { cause: err });
+    });
   }
 
   onSharedGroup(): void {}

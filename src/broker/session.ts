@@ -23,6 +23,11 @@ export interface SessionLink {
     dup: boolean,
   ): boolean;
   writePubrel(packetId: number): void;
+  /**
+   * Local clients only: the promise(s) returned by the handlers the last writePublish ran, so the
+   * publisher's PUBACK/PUBREC waits for them; undefined when every handler returned synchronously.
+   */
+  takeResult?(): Promise<unknown> | undefined;
 }
 
 /** A publisher that can be told to stop reading while a session it feeds is congested. */

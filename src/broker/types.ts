@@ -118,7 +118,11 @@ export interface LocalMessage {
 
 export interface LocalClient {
   readonly clientId: string;
-  subscribe(filter: string, options: { qos: QoS }, onMessage: (msg: LocalMessage) => void): void;
+  /**
+   * `onMessage` may return a Promise: for a client's QoS 1/2 PUBLISH delivered at QoS >= 1, the
+   * PUBACK/PUBREC then waits for it, and a rejection refuses the message (docs/broker.md).
+   */
+  subscribe(filter: string, options: { qos: QoS }, onMessage: (msg: LocalMessage) => unknown): void;
   unsubscribe(filter: string): void;
   publish(
     topic: string,

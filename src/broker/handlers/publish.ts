@@ -7,7 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
-import type { Channel } from '../channel.ts';
+import { ChannelState, type Channel } from '../channel.ts';
+import { LocalDeliveryRefused } from '../local-client.ts';
 import { seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
 import { MalformedPacket, ProtocolViolation } from '../errors.ts';
@@ -89,24 +90,32 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   const framed = p as Partial<FramedPublish>;
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
   const saving = broker.route(message, ch);
-  if (qos === 0) return;
-  if (saving === undefined) {
+  if (qos === 0) {
+    saving?.then(undefined, (err: unknown) => broker.logger.error({ err }, 'QoS 0 message not saved'));
+    return;
+  }
+  // the fast path: nothing to wait for, nothing waiting before it
+  if (saving === undefined && ch.ackTail === undefined) {
     acknowledge(ch, qos, id);
     return;
   }
   ch.pendingAcks++;
-  saving.then(
-    () => {
-      ch.pendingAcks--;
-      acknowledge(ch, qos, id);
-    },
-    (err: unknown) => {
-      ch.pendingAcks--;
-      broker.logger.error({ err }, 'store failed; message not acknowledged');
-      ch.disconnect(ReasonCode.UnspecifiedError);
-    },
-  );
+  // settled, never rejecting: an early failure must not surface as an unhandled rejection while
+  // it waits for the acks before it
+  const outcome =
+    saving === undefined ? undefined : saving.then(NO_ERROR, (err: unknown) => err ?? new Error('refused'));
+  const before = ch.ackTail;
+  const tail: Promise<void> = (before === undefined ? outcome! : before.then(() => outcome)).then((err) => {
+    if (ch.ackTail === tail) ch.ackTail = undefined;
+    ch.pendingAcks--;
+    if (ch.state !== ChannelState.Connected) return; // gone: the client resends on its next connection
+    if (err === undefined) acknowledge(ch, qos, id);
+    else notAccepted(ch, qos, id, err);
+  });
+  ch.ackTail = tail;
 }
+
+const NO_ERROR = (): undefined => undefined;
 
 function acknowledge(ch: Channel, qos: QoS, id: number): void {
   if (qos === 1) {
@@ -116,6 +125,21 @@ function acknowledge(ch: Channel, qos: QoS, id: number): void {
     ch.broker.persistIncomingQoS2(ch.session!, id, true);
     ch.ack(0x50, id);
   }
+}
+
+/**
+ * The message was not taken: a local handler refused it or the store failed. The client must keep
+ * it. A v5 client is told in the PUBACK/PUBREC (0x80 ends this QoS flow [MQTT-4.3.2-?]; the client
+ * sends the message again as a new PUBLISH); a refused QoS 2 id is not remembered, so it is not a
+ * duplicate. 3.1.1 has no negative acknowledgement: the connection is closed and the unacknowledged
+ * PUBLISH is resent on reconnect [MQTT-4.4.0-1]. A store failure closes the connection in both
+ * versions: routing may have half happened and only a resend after reconnect is safe.
+ */
+function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
+  const refused = err instanceof LocalDeliveryRefused;
+  ch.broker.logger.warn({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
+  if (refused && ch.v5) ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.UnspecifiedError);
+  else ch.disconnect(ReasonCode.UnspecifiedError);
 }
 
 /** Refused message: v5 says why in the ack; 3.1.1 acknowledges and drops (no reason codes). */
