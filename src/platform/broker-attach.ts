@@ -1,6 +1,7 @@
 // Attaches the platform to the broker in process (SPEC/STYLE: a local client, not loopback TCP): it
 // subscribes to every gateway's uplink and publishes downlinks and decoded telemetry through the same
-// routing as network clients.
+// routing as network clients. The uplink handler returns the platform's "stored" promise, so the broker
+// acknowledges a gateway's QoS 1/2 uplink only once it is stored (docs/architecture.md).
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from './platform.ts';
 
@@ -10,7 +11,8 @@ export interface LocalBroker {
     subscribe(
       filter: string,
       options: { qos: 0 | 1 | 2 },
-      onMessage: (msg: { topic: string; payload: Buffer }) => void,
+      // a returned promise holds the gateway's PUBACK/PUBREC until the uplink is stored (docs/broker.md)
+      onMessage: (msg: { topic: string; payload: Buffer }) => unknown,
     ): void;
     publish(
       topic: string,

@@ -15,6 +15,9 @@ import { PlatformError, PlatformErrorCode } from './errors.ts';
 export const DEFAULT_TICK_MS = 1000;
 export const DEFAULT_RETENTION_DAYS = 0; // 0 = keep readings forever
 export const DEFAULT_MAX_INGEST_BATCH = 200; // data groups stored in one transaction
+/** A failed uplink store write is retried this many times (backoff doubling from ingestRetryMs), then refused. */
+export const DEFAULT_INGEST_RETRIES = 3;
+export const DEFAULT_INGEST_RETRY_MS = 200;
 
 export interface PlatformConfig {
   heartbeatIntervalMs: number;
@@ -28,6 +31,8 @@ export interface PlatformConfig {
   tickMs: number;
   retentionDays: number;
   maxIngestBatch: number;
+  ingestRetries: number;
+  ingestRetryMs: number;
   downlinkQos: 0 | 1 | 2;
   telemetryQos: 0 | 1 | 2;
 }
@@ -43,6 +48,8 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   tickMs: DEFAULT_TICK_MS,
   retentionDays: DEFAULT_RETENTION_DAYS,
   maxIngestBatch: DEFAULT_MAX_INGEST_BATCH,
+  ingestRetries: DEFAULT_INGEST_RETRIES,
+  ingestRetryMs: DEFAULT_INGEST_RETRY_MS,
   downlinkQos: 1,
   telemetryQos: 1,
 });
@@ -50,7 +57,7 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
 export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
   const config = { ...DEFAULT_PLATFORM_CONFIG, ...input };
   for (const [key, value] of Object.entries(config)) {
-    const min = key === 'retentionDays' ? 0 : key.endsWith('Qos') ? 0 : 1;
+    const min = key === 'retentionDays' || key === 'ingestRetries' ? 0 : key.endsWith('Qos') ? 0 : 1;
     const max = key.endsWith('Qos') ? 2 : Number.MAX_SAFE_INTEGER;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new PlatformError(

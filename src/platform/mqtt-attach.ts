@@ -38,11 +38,26 @@ export async function attachToMqtt(
     properties: { sessionExpiryInterval: options.sessionExpiry ?? DEFAULT_PLATFORM_SESSION_EXPIRY_S },
     reconnectPeriod: 1000,
   });
-  client.on('message', (topic, payload) => platform.handleUplink(topic, payload));
-  // MQTT.js sends the PUBACK when handleMessage calls back: only once the uplink is processed (stored),
-  // so a platform that crashes mid-way gets the message again from the broker instead of losing it.
+  // MQTT.js emits 'message' and then calls handleMessage; it sends the PUBACK when handleMessage calls
+  // back: only once this uplink is stored, so a platform that crashes mid-way gets the message again
+  // from the broker instead of losing it.
+  let stored: Promise<void> | undefined;
+  client.on('message', (topic, payload) => {
+    stored = platform.handleUplink(topic, payload);
+  });
   client.handleMessage = (_packet, callback) => {
-    platform.whenIdle().then(() => callback(), callback);
+    const done = stored;
+    stored = undefined;
+    if (!done) return callback();
+    done.then(
+      () => callback(),
+      (err: unknown) => {
+        // not stored: no PUBACK; dropping the connection makes the broker resend it from the session
+        options.logger?.warn({ err }, 'uplink not stored; reconnecting so the broker resends it');
+        client.stream?.destroy();
+        callback(err as Error);
+      },
+    );
   };
   client.on('error', (err) => options.logger?.warn({ err }, 'platform MQTT client error'));
   client.on('reconnect', () => options.logger?.info('platform MQTT client reconnecting'));

@@ -144,8 +144,13 @@ export class Platform {
     }
   }
 
-  /** One message from `mqiot/gw/{id}/up`. Processed in arrival order; see whenIdle(). */
-  handleUplink(topic: string, payload: Buffer): void {
+  /**
+   * One message from `mqiot/gw/{id}/up`, processed in arrival order (see whenIdle()). The promise
+   * resolves once the uplink is stored and rejects when the store keeps failing: the broker
+   * acknowledges the gateway's PUBLISH only then. Undefined for a message that is refused for good
+   * (undecodable, another gateway's): it is logged and acknowledged, since a resend cannot help.
+   */
+  handleUplink(topic: string, payload: Buffer): Promise<void> | undefined {
     const gatewayId = parseGatewayUpTopic(topic);
     if (!gatewayId) return;
     let envelope: UplinkEnvelope;
@@ -160,7 +165,7 @@ export class Platform {
       this.logger?.warn({ topic, gw: envelope.gw }, 'uplink envelope names another gateway; dropped');
       return;
     }
-    this.#uplink.enqueue(envelope, this.clock.now());
+    return this.#uplink.enqueue(envelope, this.clock.now());
   }
 
   get retentionDays(): number {

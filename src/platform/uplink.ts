@@ -1,5 +1,9 @@
 // Processes gateway uplinks in arrival order, one handler per envelope kind. Consecutive data groups are
-// decoded and stored in one transaction (the batched insert is what makes ingest fast).
+// decoded and stored in one transaction (the batched insert is what makes ingest fast). Every uplink's
+// promise resolves once it is stored, so the broker acknowledges it to the gateway only then; a store
+// error is retried with backoff, then the promise rejects and the gateway keeps and resends the message
+// (the store is idempotent on gateway/epoch/seq, so a resend is harmless).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   BirthEnvelope,
   CmdResultEnvelope,
@@ -15,6 +19,13 @@ import type { Platform } from './platform.ts';
 interface Pending {
   envelope: UplinkEnvelope;
   receivedAt: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** An uplink could not be stored after every retry; its publisher is not acknowledged. */
+export class UplinkStoreError extends Error {
+  override readonly name = 'UplinkStoreError';
 }
 
 /** Ordered kinds are applied at most once per (gateway, epoch, seq) (docs/protocol.md). */
@@ -30,6 +41,10 @@ export class UplinkProcessor {
   readonly #epochs = new Map<string, string>();
   /** `${gw}\0${epoch}` → highest applied seq of the ordered stream. */
   readonly #applied = new Map<string, number>();
+  /** `${key}\0${seq}` of messages that failed below the high-water mark: their resend is applied. */
+  readonly #holes = new Set<string>();
+  /** #applied entries changed by the attempt in progress, with their value before it (rolled back on failure). */
+  #undo: Map<string, number | undefined> | undefined;
 
   constructor(private readonly platform: Platform) {}
 
@@ -64,9 +79,13 @@ export class UplinkProcessor {
     }
   }
 
-  enqueue(envelope: UplinkEnvelope, receivedAt: number): void {
-    this.#queue.push({ envelope, receivedAt });
+  /** Resolves once the uplink is stored; rejects (UplinkStoreError) when the store keeps failing. */
+  enqueue(envelope: UplinkEnvelope, receivedAt: number): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.#queue.push({ envelope, receivedAt, resolve, reject });
+    });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
+    return done;
   }
 
   async whenIdle(): Promise<void> {
@@ -82,21 +101,63 @@ export class UplinkProcessor {
           data.push(item);
           continue;
         }
-        if (data.length) await this.#safely(() => this.#data(data));
+        if (data.length) await this.#settle(data, () => this.#data(data));
         data = [];
-        await this.#safely(() => this.#one(item));
+        await this.#settle([item], () => this.#one(item));
       }
-      if (data.length) await this.#safely(() => this.#data(data));
+      if (data.length) await this.#settle(data, () => this.#data(data));
     }
   }
 
-  async #safely(work: () => Promise<void>): Promise<void> {
-    try {
-      await work();
-    } catch (err) {
-      // One bad message must not stop the stream; the error is logged with its cause.
-      this.platform.logger?.error({ err }, 'uplink processing failed');
+  /**
+   * Runs `work` for a run of uplinks and settles their promises together: retried with backoff while
+   * the store fails, then rejected so the publishers keep the messages. The stream goes on either way.
+   */
+  async #settle(items: Pending[], work: () => Promise<void>): Promise<void> {
+    const { ingestRetries, ingestRetryMs } = this.platform.config;
+    for (let attempt = 0; ; attempt++) {
+      this.#undo = new Map();
+      try {
+        await work();
+        this.#undo = undefined;
+        for (const item of items) item.resolve();
+        return;
+      } catch (err) {
+        this.#rollback();
+        if (attempt < ingestRetries) {
+          this.platform.logger?.warn({ err, attempt: attempt + 1 }, 'uplink not stored; retrying');
+          await sleep(ingestRetryMs * 2 ** attempt);
+          continue;
+        }
+        this.platform.logger?.error({ err, messages: items.length }, 'uplink not stored; not acknowledged');
+        for (const { envelope } of items) this.#markHole(envelope);
+        const failure = new UplinkStoreError(`uplink not stored after ${attempt + 1} attempts`, {
+          cause: err,
+        });
+        for (const item of items) item.reject(failure);
+        return;
+      }
     }
+  }
+
+  /** Undoes the dedup marks of a failed attempt, so the retry (or the resend) is applied. */
+  #rollback(): void {
+    const undo = this.#undo;
+    this.#undo = undefined;
+    if (!undo) return;
+    for (const [key, prev] of undo) {
+      if (prev === undefined) this.#applied.delete(key);
+      else this.#applied.set(key, prev);
+    }
+  }
+
+  /** A later message may already have raised the high-water mark: the resend of this one must still go in. */
+  #markHole(envelope: UplinkEnvelope): void {
+    if (DEDUPED_KINDS.has(envelope.k)) this.#holes.add(`${this.#key(envelope.gw)}\u0000${envelope.seq}`);
+  }
+
+  #key(gatewayId: string): string {
+    return `${gatewayId}\u0000${this.#epoch(gatewayId)}`;
   }
 
   #epoch(gatewayId: string): string {
@@ -106,9 +167,13 @@ export class UplinkProcessor {
   /** True when this ordered message was already applied (a resend after an outage). */
   #seen(envelope: UplinkEnvelope): boolean {
     if (!DEDUPED_KINDS.has(envelope.k)) return false;
-    const key = `${envelope.gw}\u0000${this.#epoch(envelope.gw)}`;
+    const key = this.#key(envelope.gw);
     const last = this.#applied.get(key);
-    if (last !== undefined && envelope.seq <= last) return true;
+    if (last !== undefined && envelope.seq <= last) {
+      if (this.#holes.size === 0) return true;
+      return !this.#holes.delete(`${key}\u0000${envelope.seq}`);
+    }
+    if (this.#undo && !this.#undo.has(key)) this.#undo.set(key, last);
     this.#applied.set(key, envelope.seq);
     return false;
   }
@@ -116,10 +181,11 @@ export class UplinkProcessor {
   async #gateway(gatewayId: string, now: number, touch = true): Promise<void> {
     const { platform } = this;
     if (!this.#gateways.has(gatewayId)) {
-      this.#gateways.add(gatewayId);
       if (await platform.store.ensureGateway(gatewayId, now)) {
         await platform.recordEvent('registered', 'gateway', gatewayId, now);
       }
+      // only once stored: a failed write is tried again with the message's retry or resend
+      this.#gateways.add(gatewayId);
       platform.heartbeat.addGateway(gatewayId, now);
     }
     if (touch) await platform.store.touchGateway(gatewayId, now);
