@@ -1,0 +1,133 @@
+// The acknowledgement path in process: a gateway's QoS 1 uplink is PUBACKed by the broker only once the
+// platform has stored it; a store that fails is retried, then the PUBLISH is refused (v5 reason 0x80) and
+// the gateway's resend is stored exactly once.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient, Packet } from 'mqtt';
+import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
+import { ContractRegistry } from '../../src/platform/contract-registry.ts';
+import { attachToBroker } from '../../src/platform/broker-attach.ts';
+import { Platform } from '../../src/platform/platform.ts';
+import type { PlatformStore } from '../../src/platform/store/index.ts';
+import { startBroker, type TestBroker } from '../broker/helpers.ts';
+import { tempStore, toyFrame, toySource } from './helpers.ts';
+
+const GW = 'gw-ack';
+const UP = `mqiot/gw/${GW}/up`;
+
+describe('uplink acknowledgement waits for the store (real broker, real SQLite)', () => {
+  let tb: TestBroker;
+  let store: PlatformStore;
+  let cleanup: () => Promise<void>;
+  let platform: Platform;
+  let detach: () => void;
+  let client: MqttClient;
+  /** insertReadings fails while this is > 0 (counts down per call); Infinity = until reset. */
+  let failures = 0;
+  let inserts = 0;
+  const codes: number[] = [];
+
+  const group = (seq: number, value: number): Buffer =>
+    encodeEnvelope({
+      v: 1,
+      k: 'data',
+      gw: GW,
+      seq,
+      ts: Date.now(),
+      frames: [{ dev: 'ack-temp', c: 'toy-temp', ts: Date.now(), seq, raw: toyFrame(0xa1, value) }],
+    } as Envelope);
+  /** Resolves with the publish error (undefined = acknowledged with success). */
+  const publish = (payload: Buffer): Promise<Error | undefined> =>
+    new Promise((resolve) => client.publish(UP, payload, { qos: 1 }, (err) => resolve(err ?? undefined)));
+  const stored = async (): Promise<number[]> =>
+    (await store.frames({ deviceId: 'ack-temp', limit: 1000 })).map((f) => f.groupSeq);
+
+  before(async () => {
+    tb = await startBroker();
+    ({ store, cleanup } = await tempStore());
+    // the real store, except insertReadings can be made to fail
+    const real = store;
+    const flaky = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'insertReadings') {
+          return async (...args: Parameters<PlatformStore['insertReadings']>) => {
+            inserts++;
+            if (failures > 0) {
+              failures--;
+              throw new Error('disk I/O error (injected)');
+            }
+            return target.insertReadings(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const contracts = new ContractRegistry(real, toySource);
+    await contracts.load();
+    platform = new Platform({ ingestRetries: 2, ingestRetryMs: 20 }, { store: flaky, contracts });
+    await platform.start({ timers: false });
+    detach = attachToBroker(platform, tb.broker).detach;
+    client = await tb.connect({ protocolVersion: 5, clientId: 'mqiot-gw-ack' });
+    client.on('packetreceive', (p: Packet) => {
+      if (p.cmd === 'puback') codes.push(p.reasonCode ?? 0);
+    });
+  });
+  after(async () => {
+    detach();
+    await platform.stop();
+    await tb.close();
+    await cleanup();
+  });
+
+  it('the PUBACK of a data group comes only once its readings are in the store', async () => {
+    const seen: number[][] = [];
+    for (let seq = 1; seq <= 5; seq++) {
+      await new Promise<void>((resolve, reject) =>
+        client.publish(UP, group(seq, 10 + seq), { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          // read synchronously at the PUBACK: SQLite answers from the committed state
+          void stored().then((s) => {
+            seen.push(s);
+            resolve();
+          }, reject);
+        }),
+      );
+    }
+    for (let i = 0; i < 5; i++) assert.ok(seen[i]!.includes(i + 1), `group ${i + 1} acked before stored`);
+  });
+
+  it('a store error is retried with backoff: the gateway sees a normal PUBACK and one copy is stored', async () => {
+    failures = 2; // ingestRetries = 2: the third attempt succeeds
+    const before = inserts;
+    assert.equal(await publish(group(6, 16)), undefined);
+    assert.equal(inserts - before, 3);
+    assert.deepEqual(
+      (await stored()).filter((s) => s === 6),
+      [6],
+    );
+  });
+
+  it('a store that keeps failing refuses the PUBLISH with 0x80; the resend after a later group is stored once', async () => {
+    failures = Infinity;
+    codes.length = 0;
+    const err = await publish(group(7, 17));
+    assert.ok(err, 'the refused PUBLISH reports an error to the gateway');
+    assert.deepEqual(codes, [0x80]);
+    assert.equal((await stored()).includes(7), false);
+    failures = 0;
+    // a later group goes in first (the gateway keeps 7 in its outbox and sends it again later)
+    assert.equal(await publish(group(8, 18)), undefined);
+    assert.equal(await publish(group(7, 17)), undefined);
+    assert.equal(await publish(group(7, 17)), undefined); // a duplicate resend is harmless
+    const all = await stored();
+    assert.deepEqual(all.filter((s) => s === 7 || s === 8).sort(), [7, 8]);
+    assert.equal(await store.countPoints('ack-temp'), 8);
+  });
+
+  it('an undecodable uplink is acknowledged at once and dropped (a resend cannot help)', async () => {
+    codes.length = 0;
+    assert.equal(await publish(Buffer.from('not an envelope')), undefined);
+    assert.deepEqual(codes, [0]);
+  });
+});
