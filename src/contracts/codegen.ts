@@ -7,7 +7,7 @@ import { compileByteOps } from './containers.ts';
 import { H, Unsupported, hex2, type GScope, type Loc, GenBase } from './codegen-expr.ts';
 import { CONTAINERS, MAX_REPEAT, compileField, expandType, kindOf, type Cx } from './layout.ts';
 import type { Framing } from './framing.ts';
-import { makeNumReader, parseNumType, toHexString, type BcdType } from './primitives.ts';
+import { makeNumReader, parseNumType, permutation, toHexString, type BcdType } from './primitives.ts';
 import type { State } from './runtime.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
 
@@ -49,7 +49,7 @@ export class Gen extends GenBase {
     const name = f.name as string | undefined;
     const merge = name === undefined && CONTAINERS.has(kind);
     const native =
-      ['value', 'skip', 'bytes', 'bcd', 'struct', 'switch', 'transform'].includes(kind) ||
+      ['value', 'skip', 'bytes', 'bcd', 'flags', 'struct', 'switch', 'transform'].includes(kind) ||
       parseNumType(kind, undefined, f.words, path);
     if (!native || kind === 'bits' || (kind === 'bytes' && f.format === 'array')) {
       this.fallback(spec, gs, loc, path, cx);
@@ -139,7 +139,16 @@ export class Gen extends GenBase {
       const byNum = new Map<number, unknown>();
       for (const [key, lab] of table)
         if (String(Number(key)) === key && !byNum.has(Number(key))) byNum.set(Number(key), lab);
-      this.emit(`${v} = H.enumOf(${this.k(byNum)}, ${this.k(table)}, ${v});`);
+      const keys = [...byNum.keys()];
+      if (keys.length > 0 && keys.every((n) => Number.isInteger(n) && n >= 0 && n <= 1023)) {
+        // Small integer keys: a packed array indexed by the value (a non-index number reads undefined).
+        const arr: unknown[] = Array.from({ length: Math.max(...keys) + 1 }, () => undefined);
+        for (const [n, lab] of byNum) arr[n] = lab;
+        const x = this.tmp();
+        this.emit(
+          `if (typeof ${v} === 'number') { if ((${x} = ${this.k(Object.freeze(arr))}[${v}]) !== undefined) ${v} = ${x}; } else ${v} = H.enumOf(${this.k(byNum)}, ${this.k(table)}, ${v});`,
+        );
+      } else this.emit(`${v} = H.enumOf(${this.k(byNum)}, ${this.k(table)}, ${v});`);
     }
     if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') {
       const width = (parseNumType(kind, undefined, undefined, '')?.size ?? 1) * 2;
@@ -170,17 +179,13 @@ export class Gen extends GenBase {
       const n = num.size;
       this.truncCheck(String(n), label, loc);
       const v = this.t('r');
-      const le = num.order === 'DCBA';
       let read: string;
-      if (num.kind === 'int' && n === 1) read = num.signed ? `((${b}[p] << 24) >> 24)` : `${b}[p]`;
-      else if (num.kind === 'int' && n === 2 && (le || num.order === 'ABCD')) {
-        const [hi, lo] = le ? ['p + 1', 'p'] : ['p', 'p + 1'];
-        const u = `((${b}[${hi}] << 8) | ${b}[${lo}])`;
-        read = num.signed ? `((${u} << 16) >> 16)` : u;
-      } else if (num.kind === 'int' && n === 4 && (le || num.order === 'ABCD')) {
-        const ix = le ? ['p + 3', 'p + 2', 'p + 1', 'p'] : ['p', 'p + 1', 'p + 2', 'p + 3'];
-        const u = `((${b}[${ix[0]}] << 24) | (${b}[${ix[1]}] << 16) | (${b}[${ix[2]}] << 8) | ${b}[${ix[3]}])`;
-        read = num.signed ? u : `(${u} >>> 0)`;
+      if (num.kind === 'int' && n <= 4) {
+        // Straight byte reads in the contract's byte/word order: big-endian byte i sits at perm[i].
+        const perm = permutation(n, num.order);
+        const u = perm.map((at, i) => `(${b}[p + ${at}] << ${8 * (n - 1 - i)})`).join(' | ');
+        if (n === 4) read = num.signed ? `(${u})` : `((${u}) >>> 0)`;
+        else read = num.signed ? `(((${u}) << ${32 - 8 * n}) >> ${32 - 8 * n})` : `(${u})`;
       } else read = `${this.f(makeNumReader(num))}(${b}, p)`;
       this.emit(`const ${v} = ${read}; p += ${n};`);
       return v;
@@ -217,6 +222,21 @@ export class Gen extends GenBase {
         if (f.format !== 'string') return v;
         const digits = t.size * 2 - (t.signed ? 1 : 0);
         return `String(Math.abs(${v})).padStart(${digits}, '0')`;
+      }
+      case 'flags': {
+        // Same bits, names and key order as the closure plan (validated there); one object literal.
+        const n = f.size === undefined ? 1 : asNumber(f.size, '');
+        const little = ((f.endian as string | undefined) ?? this.cx.endian) === 'little';
+        this.truncCheck(String(n), label, loc);
+        let raw = '0';
+        for (let i = 0; i < n; i++) raw = `(${raw} * 256 + ${b}[p + ${little ? n - 1 - i : i}])`;
+        const r = this.t('r');
+        this.emit(`const ${r} = ${raw}; p += ${n};`);
+        const props = Object.entries(asObject(f.flags, '')).map(([bit, nm]) => {
+          if (nm === '__proto__') throw new Unsupported('flag name');
+          return `${this.ident(String(nm))}: ((${r} >>> ${this.num(Number(bit))}) & 1) === 1`;
+        });
+        return `{ ${props.join(', ')} }`;
       }
       case 'struct':
         return this.struct(f, gs, loc, path, merge, label);
