@@ -1,0 +1,205 @@
+// Crash test, black box: `mqiot up` is killed (SIGKILL) while a gateway streams data groups, and
+// restarted on the same data directory. The gateway (a raw MQTT.js client with the gateway's outbox rule:
+// keep every message until its PUBACK) sends again whatever was not acknowledged. Every data group that
+// was ever acknowledged must be in the SQLite file, each exactly once.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { encodeEnvelope } from '../../src/protocol/envelope.ts';
+
+const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
+const GW = 'crash-gw';
+const UP = `mqiot/gw/${GW}/up`;
+const GROUPS = 400; // data groups seq 2..GROUPS+1 (seq 1 is the birth)
+const KILL_AFTER_ACKS = 30;
+const KILLS = 3;
+// a DL/T 645 reading (energy 0.26 kWh), as in up-cli.test.ts
+const FRAME = Uint8Array.from(Buffer.from('6861010000000068910833333433593333338A16', 'hex'));
+
+interface Up {
+  child: ChildProcess;
+  mqttUrl: string;
+}
+
+function startUp(dir: string): Promise<Up> {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'up',
+      '--data-dir',
+      dir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--ws-port',
+      'off',
+      '--metrics-port',
+      'off',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('mqiot up did not start in time')), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; mqttUrl?: string };
+        if (entry.msg === 'mqiot up: running') {
+          clearTimeout(timer);
+          resolve({ child, mqttUrl: entry.mqttUrl! });
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mqiot up exited early with ${code}`));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<unknown> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', r));
+}
+
+const envelope = (seq: number): Buffer =>
+  seq === 1
+    ? encodeEnvelope({
+        v: 1,
+        k: 'birth',
+        gw: GW,
+        seq,
+        ts: Date.now(),
+        epoch: 'e1',
+        devices: [{ dev: 'crash-meter', c: 'dlt645-2007' }],
+      })
+    : encodeEnvelope({
+        v: 1,
+        k: 'data',
+        gw: GW,
+        seq,
+        ts: Date.now(),
+        frames: [{ dev: 'crash-meter', c: 'dlt645-2007', ts: Date.now(), seq, raw: FRAME }],
+      });
+
+describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqiot-crash-'));
+  const children: ChildProcess[] = [];
+  const clients: MqttClient[] = [];
+  after(async () => {
+    for (const c of clients) c.end(true);
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited(child);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'every acknowledged group is stored exactly once after repeated SIGKILL and restart',
+    { timeout: 120_000 },
+    async () => {
+      // the gateway's outbox: seq → payload, removed only on a successful PUBACK
+      const outbox = new Map<number, Buffer>();
+      for (let seq = 1; seq <= GROUPS + 1; seq++) outbox.set(seq, envelope(seq));
+      const acked = new Set<number>();
+      let onAck = (): void => {};
+
+      const connect = async (url: string): Promise<MqttClient> => {
+        const c = await mqtt.connectAsync(url, {
+          protocolVersion: 5,
+          clientId: `mqiot-gw-${GW}`,
+          reconnectPeriod: 0,
+          connectTimeout: 10_000,
+        });
+        clients.push(c);
+        c.on('error', () => {});
+        return c;
+      };
+      const send = (c: MqttClient, seq: number): void => {
+        c.publish(UP, outbox.get(seq)!, { qos: 1 }, (err) => {
+          if (err) return; // kept: sent again on the next connection
+          outbox.delete(seq);
+          acked.add(seq);
+          onAck();
+        });
+      };
+
+      // 1. stream; kill the platform mid-stream each time KILL_AFTER_ACKS more groups are acknowledged,
+      //    restart it on the same data directory, and let the gateway send its outbox again, in order
+      const ackedBeforeKill = new Set<number>();
+      for (let round = 0; ; round++) {
+        const up = await startUp(dir);
+        children.push(up.child);
+        const c = await connect(up.mqttUrl);
+        const last = round === KILLS;
+        const target = acked.size + KILL_AFTER_ACKS;
+        let killed = false;
+        const done = new Promise<void>((resolve) => {
+          onAck = () => {
+            if (last ? outbox.size === 0 : !killed && acked.size >= target) {
+              killed = !last;
+              if (killed) up.child.kill('SIGKILL');
+              resolve();
+            }
+          };
+        });
+        for (const seq of [...outbox.keys()].sort((a, b) => a - b)) {
+          if (killed) break;
+          send(c, seq);
+          if (seq % 4 === 0) await new Promise((r) => setTimeout(r, 2));
+        }
+        await done;
+        if (last) {
+          await c.endAsync();
+          up.child.kill('SIGTERM');
+          await exited(up.child);
+          break;
+        }
+        for (const seq of acked) ackedBeforeKill.add(seq);
+        await exited(up.child);
+        c.end(true);
+        assert.ok(outbox.size > 0, 'the kill came before the stream was through');
+      }
+
+      // 3. the store: every group once, every acknowledged-before-the-kill group among them
+      const db = new Database(join(dir, 'platform.db'), { readonly: true });
+      try {
+        const rows = db
+          .prepare(
+            'SELECT group_seq AS seq, COUNT(*) AS n FROM frames WHERE gateway_id = ? GROUP BY group_seq',
+          )
+          .all(GW) as { seq: number; n: number }[];
+        const stored = new Map(rows.map((r) => [Number(r.seq), r.n]));
+        for (const seq of ackedBeforeKill) {
+          if (seq === 1) continue; // the birth
+          assert.equal(
+            stored.get(seq),
+            1,
+            `group ${seq} was acknowledged before the kill but is not stored once`,
+          );
+        }
+        for (let seq = 2; seq <= GROUPS + 1; seq++) assert.equal(stored.get(seq), 1, `group ${seq}`);
+        assert.equal(stored.size, GROUPS);
+        const points = db
+          .prepare('SELECT COUNT(*) AS n FROM points WHERE device_id = ?')
+          .get('crash-meter') as { n: number };
+        assert.equal(Number(points.n), GROUPS);
+      } finally {
+        db.close();
+      }
+    },
+  );
+});
