@@ -77,9 +77,13 @@ INHERITED.add('__proto__');
 
 const NUMERIC_OPS = new Set(['-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>']);
 const NUMERIC_SPECIALS = new Set(['$offset', '$length', '$remaining', '$index']);
-export function isNumeric(n: Node): boolean {
+/** True when `n` always evaluates to a number; `num` says which field names are known to hold one. */
+export function isNumeric(n: Node, num: (name: string) => boolean = () => false): boolean {
   if (n.k === 'lit') return typeof n.v === 'number';
-  if (n.k === 'bin') return NUMERIC_OPS.has(n.op) || (n.op === '+' && isNumeric(n.a) && isNumeric(n.b));
+  if (n.k === 'id') return num(n.name);
+  if (n.k === 'cond') return isNumeric(n.a, num) && isNumeric(n.b, num);
+  if (n.k === 'bin')
+    return NUMERIC_OPS.has(n.op) || (n.op === '+' && isNumeric(n.a, num) && isNumeric(n.b, num));
   if (n.k === 'un') return n.op !== '!';
   if (n.k === 'special') return NUMERIC_SPECIALS.has(n.name);
   if (n.k === 'call')
@@ -122,6 +126,48 @@ export class GenBase {
   protected readonly out: string[] = [];
   protected n = 0;
   protected temps = 0;
+  /**
+   * Field values held in locals of the generated code, newest last: a reference to a field reads the
+   * local instead of the scope object, and knows whether it is a number. An entry with js null makes
+   * the name unknown again (assigned in a block that has closed); name null makes every name unknown
+   * (a closure fallback may have written any field).
+   */
+  private known: { gs: GScope | null; name: string | null; js: string | null; num: boolean }[] = [];
+
+  /** Records that field `name` of scope `gs` now holds the value of local `js`. */
+  setLocal(gs: GScope, name: string, js: string, num: boolean): void {
+    this.known.push({ gs, name, js, num });
+  }
+  forgetAll(): void {
+    this.known.push({ gs: null, name: null, js: null, num: false });
+  }
+  /** Before a block: returns the mark to pass to leave() after it. */
+  mark(): number {
+    return this.known.length;
+  }
+  /** After a block: locals declared in it are out of scope, and the names it assigned are unknown. */
+  leave(mark: number): void {
+    for (const e of this.known.splice(mark)) this.known.push({ ...e, js: null });
+  }
+  local(gs: GScope, name: string): { js: string | null; num: boolean } | undefined {
+    for (let i = this.known.length - 1; i >= 0; i--) {
+      const e = this.known[i]!;
+      if (e.name === null) return undefined;
+      if (e.gs === gs && e.name === name) return e.js === null ? undefined : { js: e.js, num: e.num };
+    }
+    return undefined;
+  }
+  /** The scope level that defines `name` (innermost first). */
+  owner(name: string, gs: GScope): GScope | undefined {
+    for (let g: GScope | null = gs; g; g = g.up) if (g.cs.names.has(name)) return g;
+    return undefined;
+  }
+  numId(gs: GScope): (name: string) => boolean {
+    return (name) => {
+      const g = this.owner(name, gs);
+      return g !== undefined && this.local(g, name)?.num === true;
+    };
+  }
 
   k(v: unknown): string {
     let i = this.K.indexOf(v);
@@ -151,9 +197,9 @@ export class GenBase {
   }
 
   ref(name: string, gs: GScope): string {
-    for (let g: GScope | null = gs; g; g = g.up)
-      if (g.cs.names.has(name)) return `${g.js}.${this.ident(name)}`;
-    throw new Unsupported(`unresolved ${name}`);
+    const g = this.owner(name, gs);
+    if (!g) throw new Unsupported(`unresolved ${name}`);
+    return this.local(g, name)?.js ?? `${g.js}.${this.ident(name)}`;
   }
 
   chain(gs: GScope): string {
@@ -162,6 +208,7 @@ export class GenBase {
 
   expr(node: Node, gs: GScope, loc: Loc): string {
     const e = (x: Node) => this.expr(x, gs, loc);
+    const isNum = (x: Node) => isNumeric(x, this.numId(gs));
     switch (node.k) {
       case 'lit':
         if (typeof node.v === 'number') return this.num(node.v);
@@ -214,8 +261,8 @@ export class GenBase {
           case '+':
             // A string on either side makes JS '+' concatenate, exactly like plus() does.
             if (isString(node.a) || isString(node.b)) return `(${a} + ${b})`;
-            if (isNumeric(node.a) && isNumeric(node.b)) return `(${a} + ${b})`;
-            if (isNumeric(node.b)) {
+            if (isNum(node.a) && isNum(node.b)) return `(${a} + ${b})`;
+            if (isNum(node.b)) {
               const x = this.tmp();
               return `(typeof (${x} = ${a}) === 'number' ? ${x} + ${b} : H.plus(${x}, ${b}))`;
             }
@@ -223,8 +270,7 @@ export class GenBase {
           case '==':
           case '!=': {
             // Against a non-numeric string literal, or between two numbers, loose equality is plain identity.
-            const plain =
-              isPlainString(node.a) || isPlainString(node.b) || (isNumeric(node.a) && isNumeric(node.b));
+            const plain = isPlainString(node.a) || isPlainString(node.b) || (isNum(node.a) && isNum(node.b));
             const eq = plain ? `(${a} === ${b})` : `H.eq(${a}, ${b})`;
             return node.op === '==' ? eq : `(!${eq})`;
           }
@@ -232,8 +278,8 @@ export class GenBase {
           case '||':
           case '??':
             return `(${a} ${node.op} ${b})`;
-          default:
-            return `((+${a}) ${node.op} (+${b}))`;
+          default: // numbers need no conversion
+            return `(${isNum(node.a) ? a : `(+${a})`} ${node.op} ${isNum(node.b) ? b : `(+${b})`})`;
         }
       }
     }

@@ -4,7 +4,8 @@
 // case keys) and every helper is passed in the K (constants) and F (functions) arrays and referenced
 // by index. Anything the generator does not handle is compiled by the closure compiler and called.
 import { compileByteOps } from './containers.ts';
-import { H, Unsupported, hex2, type GScope, type Loc, GenBase } from './codegen-expr.ts';
+import { H, Unsupported, hex2, isNumeric, type GScope, type Loc, GenBase } from './codegen-expr.ts';
+import { parseExpr } from './expr.ts';
 import { CONTAINERS, MAX_REPEAT, compileField, expandType, kindOf, type Cx } from './layout.ts';
 import type { Framing } from './framing.ts';
 import { makeNumReader, parseNumType, permutation, toHexString, type BcdType } from './primitives.ts';
@@ -56,14 +57,23 @@ export class Gen extends GenBase {
       return;
     }
     const cond = f.if === undefined ? undefined : this.exprOf(f.if, gs, loc);
+    const m = this.mark();
     if (cond) this.emit(`if (${cond}) {`);
     if (merge) this.body(f, kind, gs, loc, path, true);
     else {
+      const num = f.repeat === undefined && this.isNumber(f, kind, gs, path);
       const v =
         f.repeat !== undefined ? this.repeat(f, kind, gs, loc, path) : this.element(f, kind, gs, loc, path);
-      if (name !== undefined) this.emit(`${gs.js}.${this.ident(name)} = ${v};`);
+      if (name !== undefined) {
+        this.emit(`${gs.js}.${this.ident(name)} = ${v};`);
+        // Later references read the local (and skip conversions when it is a number).
+        this.setLocal(gs, name, v, num);
+      }
     }
-    if (cond) this.emit('}');
+    if (cond) {
+      this.emit('}');
+      this.leave(m);
+    }
     if (name !== undefined) gs.cs.names.add(name);
   }
 
@@ -71,12 +81,25 @@ export class Gen extends GenBase {
     const op = compileField(spec, path, cx, gs.cs);
     if (loc.buf !== 'b') throw new Unsupported('fallback inside a transform');
     this.emit(`s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`);
+    this.forgetAll(); // the closure op writes scope objects the locals do not see
+  }
+
+  /** Whether the value element() produces for `f` is always a number (no enum, no hex format). */
+  isNumber(f: Obj, kind: string, gs: GScope, path: string): boolean {
+    if (f.enum !== undefined) return false;
+    if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') return false;
+    const num = parseNumType(kind, (f.endian as string | undefined) ?? this.cx.endian, f.words, path);
+    if (num) return num.kind === 'float' || num.size <= 6; // 64-bit integers may be decimal strings
+    if (kind === 'bcd') return f.format !== 'string'; // a bad digit fails the decode
+    if (kind === 'value') return isNumeric(parseExpr(f.value, '', this.has(gs)), this.numId(gs));
+    return false;
   }
 
   repeat(f: Obj, kind: string, gs: GScope, loc: Loc, path: string): string {
     const arr = this.t('a');
     const saved = this.t('i');
     this.emit(`const ${arr} = []; const ${saved} = s.index;`);
+    const m = this.mark();
     if (f.repeat === 'until-end') {
       const at = this.t('at');
       this.emit(`while (p < ${loc.end}) { const ${at} = p; s.index = ${arr}.length;`);
@@ -96,6 +119,7 @@ export class Gen extends GenBase {
       const v = this.element(f, kind, gs, { ...loc, index: i }, path);
       this.emit(`${arr}.push(${v}); }`);
     }
+    this.leave(m);
     this.emit(`s.index = ${saved};`);
     return arr;
   }
@@ -251,9 +275,11 @@ export class Gen extends GenBase {
   /** Runs `inner` over a sub-range of `n` bytes, then moves past it. */
   ranged(n: string, loc: Loc, inner: (loc: Loc) => void): void {
     const e = this.t('e');
+    const m = this.mark();
     this.emit(`{ const ${e} = p + ${n};`);
     inner({ ...loc, end: e });
     this.emit(`p = ${e}; }`);
+    this.leave(m);
   }
 
   scoped(gs: GScope, merge: boolean): { gs: GScope; v: string } {
@@ -296,12 +322,14 @@ export class Gen extends GenBase {
       this.emit(`switch (typeof ${key} === 'number' ? ${key} : H.intKey(${this.k(toInt)}, ${key})) {`);
     } else this.emit(`switch (H.caseOf(${this.k(byNum)}, ${this.k(table)}, ${key})) {`);
     const caseBody = (body: unknown, p: string) => {
+      const m = this.mark();
       this.emit('{');
       if (body !== null) {
         if (Array.isArray(body)) this.seq(body, inner.gs, loc, p);
         else this.field(body, inner.gs, loc, p);
       }
       this.emit('break; }');
+      this.leave(m);
     };
     entries.forEach(([k, body], i) => {
       table.set(k, i);
@@ -337,6 +365,7 @@ export class Gen extends GenBase {
       else if (op.add !== undefined) byte = `((${byte} + ${this.num(op.add)}) & 255)`;
       else byte = `((${byte} + ${this.num(256 - Number(op.sub))}) & 255)`;
     }
+    const m = this.mark();
     this.emit(`{ const ${start} = p; const ${tb} = new Uint8Array(${n});`);
     this.emit(`for (let i = 0; i < ${n}; i++) ${tb}[i] = ${byte};${reverses % 2 ? ` ${tb}.reverse();` : ''}`);
     this.emit('const sBase = s.base, sStop = s.stop, sShift = s.shift;');
@@ -345,6 +374,7 @@ export class Gen extends GenBase {
     this.emit(`const ${e} = ${n};`);
     this.seq(f.seq, inner.gs, { buf: tb, end: e }, `${path}.seq`);
     this.emit(`s.buf = b; s.base = sBase; s.stop = sStop; s.shift = sShift; p = ${start} + ${n}; }`);
+    this.leave(m);
     return inner.v;
   }
 
