@@ -1,10 +1,10 @@
 // The listeners in front of a real Broker, in process: TCP, WebSocket (subprotocol negotiation),
 // TLS with a throw-away certificate, the metrics endpoint, start-up failures and draining.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
@@ -83,34 +83,12 @@ describe('WebSocket listener', () => {
 });
 
 describe('TLS listener', () => {
+  // a committed throw-away certificate (fixtures/README.md), so no openssl binary is needed
+  const cert = fileURLToPath(new URL('./fixtures/cert.pem', import.meta.url));
+  const key = fileURLToPath(new URL('./fixtures/key.pem', import.meta.url));
   let dir: string;
-  let cert: string;
-  let key: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-tls-'));
-    cert = join(dir, 'cert.pem');
-    key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -126,7 +104,6 @@ describe('TLS listener', () => {
       listeners.map((l) => l.transport),
       ['tcp', 'tls'],
     );
-    const { readFileSync } = await import('node:fs');
     const client = await connectClient(`mqtts://127.0.0.1:${tlsPort}`, {
       ca: readFileSync(cert),
       clientId: 'tls-1',
