@@ -1,0 +1,159 @@
+// Generated-code paths (inline integer reads in every order, inline flags, enums by array, field values
+// kept in locals across blocks and closure fallbacks): on every frame, the generated decoder must give
+// exactly what the closure plan gives.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadContract, type Contract } from '../../src/contracts/index.ts';
+
+/** Deterministic pseudo-random bytes (xorshift), so a failure names a reproducible frame. */
+function frames(count: number, minLen: number, maxLen: number, seed: number): Uint8Array[] {
+  let x = seed;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const b = new Uint8Array(minLen + (next() % (maxLen - minLen + 1)));
+    for (let j = 0; j < b.length; j++) b[j] = next() & 0xff;
+    out.push(b);
+  }
+  return out;
+}
+
+function both(doc: Record<string, unknown>): { fast: Contract; slow: Contract } {
+  const fast = loadContract({ id: 't', ...doc }, { runTests: false });
+  const slow = loadContract({ id: 't', ...doc }, { runTests: false, generate: false });
+  assert.equal((fast as unknown as { isGenerated: boolean }).isGenerated, true, 'decoder is generated');
+  return { fast, slow };
+}
+
+function agree(doc: Record<string, unknown>, list: Uint8Array[], ctx?: Record<string, unknown>): number {
+  const { fast, slow } = both(doc);
+  let ok = 0;
+  for (const f of list) {
+    const copy = f.slice();
+    const r = fast.decode(f, ctx);
+    assert.deepEqual(r, slow.decode(f, ctx), `frame ${Buffer.from(f).toString('hex')}`);
+    assert.deepEqual(f, copy, 'input not mutated');
+    if (r.ok) ok++;
+  }
+  return ok;
+}
+
+test('integers of 1-4 bytes in every byte and word order read inline like the closure plan', () => {
+  const seq = [
+    { name: 'a', type: 'u24' },
+    { name: 'b', type: 'i24le' },
+    { name: 'c', type: 'u32', words: 'CDAB' },
+    { name: 'd', type: 'i32', words: 'BADC' },
+    { name: 'e', type: 'i32le' },
+    { name: 'f', type: 'u32le', words: 'CDAB' },
+    { name: 'g', type: 'i16le' },
+    { name: 'h', type: 'i8' },
+  ];
+  const ok = agree({ seq, trailing: 'allow' }, frames(3000, 22, 30, 7));
+  assert.ok(ok > 1000, `${ok} frames decoded`);
+  const { fast } = both({ seq });
+  const r = fast.decode(
+    Uint8Array.from([
+      1, 2, 3, 0xff, 0xff, 0xff, 3, 4, 1, 2, 2, 1, 4, 3, 1, 0, 0, 0x80, 3, 4, 1, 2, 0xfe, 0xff, 0x80,
+    ]),
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, {
+    a: 0x010203,
+    b: -1,
+    c: 0x01020304,
+    d: 0x01020304,
+    e: -0x7fffffff,
+    f: 0x01020304, // words override the byte order suffix
+    g: -2,
+    h: -128,
+  });
+});
+
+test('flags of 1-4 bytes in both byte orders decode inline like the closure plan', () => {
+  const seq = [
+    { name: 'f1', type: 'flags', flags: { 0: 'a', 7: 'b', 3: 'c' } },
+    { name: 'f2', type: 'flags', size: 2, endian: 'little', flags: { 15: 'hi', 0: 'lo' }, point: true },
+    { name: 'f4', type: 'flags', size: 4, flags: { 31: 'top', 16: 'mid', 1: 'low', 2: 'low' } },
+  ];
+  assert.ok(agree({ seq }, frames(2000, 6, 8, 11)) > 100);
+  const { fast } = both({ seq });
+  const r = fast.decode(Uint8Array.from([0x81, 0x01, 0x80, 0x80, 0x01, 0x00, 0x04]));
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, {
+    f1: { a: true, c: false, b: true },
+    f2: { lo: true, hi: true },
+    f4: { low: true, mid: true, top: true },
+  });
+});
+
+test('enums with small integer keys (array lookup) and other keys match the closure plan', () => {
+  const seq = [
+    { name: 'a', type: 'u8', enum: { 0: 'zero', 2: 'two', '0x05': 'five', 255: 'max' } },
+    { name: 'b', type: 'i8', enum: { 1: 'one', '-1': 'minus one' } },
+    { name: 'c', value: 'a', enum: { two: 'TWO', 3: 'three' } },
+    { name: 'd', type: 'u8', scale: 0.5, enum: { 1: 'half-two', 0.5: 'half-one' } },
+    { name: 'e', type: 'u16', enum: { 4096: 'big', 1: 'one' } },
+  ];
+  assert.ok(agree({ seq }, frames(3000, 5, 6, 3)) > 100);
+  const { fast } = both({ seq });
+  const r = fast.decode(Uint8Array.from([2, 0xff, 2, 0x10, 0x00]));
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, { a: 'two', b: 'minus one', c: 'TWO', d: 'half-two', e: 'big' });
+});
+
+test('field values in locals: reassigned in blocks, switch arms, repeats and closure fallbacks', () => {
+  // `x` is redefined inside an if, a switch arm, a sized struct and a bits fallback; every later
+  // reference must see the value the closure plan sees.
+  const seq = [
+    { name: 'x', type: 'u8' },
+    { name: 'k', type: 'u8' },
+    { name: 'x', type: 'u8', if: 'k % 2 == 0' },
+    { name: 'y', value: 'x + 1' },
+    {
+      on: 'k % 4',
+      cases: {
+        0: [{ name: 'x', type: 'u8' }],
+        1: { name: 'x', value: "'text'" },
+        2: { name: 'z', type: 'u8', repeat: 'x % 3' },
+      },
+      default: [
+        {
+          name: 'x',
+          type: 'bits',
+          fields: [
+            { name: 'hi', bits: 4 },
+            { name: 'lo', bits: 4 },
+          ],
+        },
+      ],
+    },
+    { name: 'w', value: 'x + 1' },
+    { name: 'v', value: 'x == 3 ? y * 2 : y - 1' },
+    { type: 'struct', size: 1, seq: [{ name: 'x', type: 'u8' }] },
+    { name: 'u', value: 'x + y', point: true },
+    { name: 'bitsy', type: 'bits', fields: [{ name: 'x', bits: 8 }] },
+    { name: 't', value: 'x * 2', point: true },
+  ];
+  assert.ok(agree({ seq, trailing: 'allow' }, frames(4000, 2, 9, 5)) > 500);
+});
+
+test('Modbus-style direction and switch-key expressions over typed locals agree on random frames', () => {
+  const seq = [
+    { name: 'code', type: 'u8' },
+    { name: 'function', value: 'code & 0x7F' },
+    { name: 'dir', value: "code >= 0x80 ? 'exception' : (function == 15 || function == 16 ? 'w' : 'r')" },
+    {
+      on: "code >= 0x80 ? 0 : function + (dir == 'w' ? 100 : 0)",
+      cases: { 0: [{ name: 'e', type: 'u8' }] },
+      default: [],
+    },
+    { name: 'table', value: 'function', enum: { 1: 'coil', 3: 'holding', 16: 'holding' } },
+  ];
+  assert.ok(agree({ seq, trailing: 'allow' }, frames(3000, 1, 3, 9)) > 1000);
+});
