@@ -39,6 +39,8 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   private current: LocalMessage | undefined;
   /** Promises the handlers of the current writePublish returned (rarely more than one). */
   private results: PromiseLike<unknown> | PromiseLike<unknown>[] | undefined;
+  /** The results of the last writePublish, until takeResult() picks them up. */
+  private taken: PromiseLike<unknown> | PromiseLike<unknown>[] | undefined;
   private closed = false;
 
   constructor(
@@ -124,11 +126,15 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     this.broker.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
+    // saved and restored: a handler may publish, and that routing may come back to this client
     const outer = this.current;
+    const outerResults = this.results;
     this.current = msg;
     this.results = undefined;
     this.dispatch.match(message.topic, this);
+    this.taken = this.results;
     this.current = outer;
+    this.results = outerResults;
     return true;
   }
 
@@ -155,9 +161,9 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   }
 
   takeResult(): Promise<unknown> | undefined {
-    const held = this.results;
+    const held = this.taken;
     if (held === undefined) return undefined;
-    this.results = undefined;
+    this.taken = undefined;
     const all = Array.isArray(held) ? Promise.all(held) : Promise.resolve(held);
     return all.then(undefined, (err: unknown) => {
       throw new LocalDeliveryRefused(`local client ${this.clientId} refused the message`, { cause: err });

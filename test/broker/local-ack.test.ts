@@ -169,3 +169,25 @@ test('a rejecting handler on QoS 0 and server-originated messages only logs (no 
   other.close();
   local.close();
 });
+
+test('a handler that publishes to its own client does not mix the inner promise into the outer ack', async () => {
+  const local = tb.broker.createLocalClient('nest');
+  let inner = 0;
+  local.subscribe('nest/b', { qos: 1 }, () => {
+    inner++;
+    return Promise.reject(new Error('inner refuses'));
+  });
+  local.subscribe('nest/a', { qos: 1 }, () => {
+    local.publish('nest/b', Buffer.from('echo'), { qos: 1 });
+    return delay(20);
+  });
+  const c = await tb.connect({ protocolVersion: 5, clientId: 'pub-nest' });
+  const codes: number[] = [];
+  c.on('packetreceive', (p: Packet) => {
+    if (p.cmd === 'puback') codes.push(p.reasonCode ?? 0);
+  });
+  await c.publishAsync('nest/a', 'x', { qos: 1 });
+  assert.equal(inner, 1);
+  assert.deepEqual(codes, [0]);
+  local.close();
+});
