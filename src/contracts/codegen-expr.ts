@@ -129,17 +129,17 @@ export class GenBase {
   /**
    * Field values held in locals of the generated code, newest last: a reference to a field reads the
    * local instead of the scope object, and knows whether it is a number. An entry with js null makes
-   * the name unknown again (assigned in a block that has closed); name null makes every name unknown
-   * (a closure fallback may have written any field).
+   * the name unknown again (assigned in a block that has closed, or by a closure op).
    */
-  private known: { gs: GScope | null; name: string | null; js: string | null; num: boolean }[] = [];
+  private known: { gs: GScope; name: string; js: string | null; num: boolean }[] = [];
 
   /** Records that field `name` of scope `gs` now holds the value of local `js`. */
   setLocal(gs: GScope, name: string, js: string, num: boolean): void {
     this.known.push({ gs, name, js, num });
   }
-  forgetAll(): void {
-    this.known.push({ gs: null, name: null, js: null, num: false });
+  /** Field `name` of `gs` was written where its local is not known (e.g. by a closure op). */
+  forget(gs: GScope, name: string): void {
+    this.known.push({ gs, name, js: null, num: false });
   }
   /** Before a block: returns the mark to pass to leave() after it. */
   mark(): number {
@@ -149,10 +149,9 @@ export class GenBase {
   leave(mark: number): void {
     for (const e of this.known.splice(mark)) this.known.push({ ...e, js: null });
   }
-  local(gs: GScope, name: string): { js: string | null; num: boolean } | undefined {
+  local(gs: GScope, name: string): { js: string; num: boolean } | undefined {
     for (let i = this.known.length - 1; i >= 0; i--) {
       const e = this.known[i]!;
-      if (e.name === null) return undefined;
       if (e.gs === gs && e.name === name) return e.js === null ? undefined : { js: e.js, num: e.num };
     }
     return undefined;
@@ -199,7 +198,14 @@ export class GenBase {
   ref(name: string, gs: GScope): string {
     const g = this.owner(name, gs);
     if (!g) throw new Unsupported(`unresolved ${name}`);
-    return this.local(g, name)?.js ?? `${g.js}.${this.ident(name)}`;
+    const local = this.local(g, name);
+    if (local) return local.js;
+    if (!this.scopeReady(g)) throw new Unsupported('field read before its scope object exists');
+    return `${g.js}.${this.ident(name)}`;
+  }
+  /** False while the fields of `g` are still only in locals (see Gen.flush). */
+  scopeReady(_g: GScope): boolean {
+    return true;
   }
 
   chain(gs: GScope): string {

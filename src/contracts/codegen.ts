@@ -12,9 +12,34 @@ import { makeNumReader, parseNumType, permutation, toHexString, type BcdType } f
 import type { State } from './runtime.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
 
+// Field kinds whose element reads only bytes, locals and the context: no scope object is touched.
+const SIMPLE = new Set(['value', 'skip', 'bytes', 'bcd', 'flags']);
+
 export class Gen extends GenBase {
+  /**
+   * The top-level fields that come before anything that reads the scope object are built as one object
+   * literal (one allocation with its final shape, like a hand-written decoder) when the first such
+   * construct comes, or at the end: [name, local] in field order. null once the object exists.
+   */
+  private pending: [string, string][] | null = null;
+  private top: GScope | null = null;
+
   constructor(private readonly cx: Cx) {
     super();
+  }
+
+  override scopeReady(g: GScope): boolean {
+    return g !== this.top || this.pending === null;
+  }
+
+  /** Creates the top-level object from the pending fields (same keys, order and values as assigning them). */
+  flush(): void {
+    if (this.pending === null) return;
+    if (this.pending.length > 0)
+      this.emit(
+        `o0 = { ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }; s.sc.o = o0;`,
+      );
+    this.pending = null;
   }
 
   truncCheck(n: string, label: string, loc: Loc): void {
@@ -49,6 +74,14 @@ export class Gen extends GenBase {
     const kind = kindOf(f, path);
     const name = f.name as string | undefined;
     const merge = name === undefined && CONTAINERS.has(kind);
+    if (gs === this.top && this.pending !== null) {
+      const simple =
+        !merge &&
+        f.if === undefined &&
+        name !== '__proto__' &&
+        (SIMPLE.has(kind) || parseNumType(kind, undefined, f.words, path) !== undefined);
+      if (!simple) this.flush();
+    }
     const native =
       ['value', 'skip', 'bytes', 'bcd', 'flags', 'struct', 'switch', 'transform'].includes(kind) ||
       parseNumType(kind, undefined, f.words, path);
@@ -64,7 +97,10 @@ export class Gen extends GenBase {
       const num = f.repeat === undefined && this.isNumber(f, kind, gs, path);
       const v =
         f.repeat !== undefined ? this.repeat(f, kind, gs, loc, path) : this.element(f, kind, gs, loc, path);
-      if (name !== undefined) {
+      if (name !== undefined && gs === this.top && this.pending !== null) {
+        this.pending.push([name, v]);
+        this.setLocal(gs, name, v, num);
+      } else if (name !== undefined) {
         this.emit(`${gs.js}.${this.ident(name)} = ${v};`);
         // Later references read the local (and skip conversions when it is a number).
         this.setLocal(gs, name, v, num);
@@ -78,10 +114,21 @@ export class Gen extends GenBase {
   }
 
   fallback(spec: unknown, gs: GScope, loc: Loc, path: string, cx: Cx): void {
-    const op = compileField(spec, path, cx, gs.cs);
+    // The closure op writes into this level's object exactly the names it declares at this level
+    // (its own, or those of an unnamed container it merges): record them to forget their locals.
+    const names = gs.cs.names;
+    const written = new Set<string>();
+    const add = names.add.bind(names);
+    names.add = (n: string) => (written.add(n), add(n));
+    let op;
+    try {
+      op = compileField(spec, path, cx, gs.cs);
+    } finally {
+      delete (names as { add?: unknown }).add;
+    }
     if (loc.buf !== 'b') throw new Unsupported('fallback inside a transform');
     this.emit(`s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`);
-    this.forgetAll(); // the closure op writes scope objects the locals do not see
+    for (const n of written) this.forget(gs, n);
   }
 
   /** Whether the value element() produces for `f` is always a number (no enum, no hex format). */
@@ -489,8 +536,11 @@ export class Gen extends GenBase {
     try {
       const top: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
       this.framing(fr);
-      this.emit('const o0 = s.sc.o; let p = base; const E = stop;');
+      this.emit('let o0 = s.sc.o; let p = base; const E = stop;');
+      this.top = top;
+      this.pending = [];
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
+      this.flush();
       this.emit('s.pos = p;');
       if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
       for (const p of points) this.point(p, top);

@@ -136,7 +136,8 @@ export class CompiledContract implements Contract {
         s.sc = { o, up: null };
         for (const p of this.pointOps) p(s);
       }
-      return { ok: true, fields: o, points: s.points };
+      // The generated decoder may replace the top-level object with one built in a single literal.
+      return { ok: true, fields: this.top.o, points: s.points };
     } catch (e) {
       if (e instanceof DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
       if (e instanceof NeedBytes)

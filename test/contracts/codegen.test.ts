@@ -138,6 +138,15 @@ test('field values in locals: reassigned in blocks, switch arms, repeats and clo
     { type: 'struct', size: 1, seq: [{ name: 'x', type: 'u8' }] },
     { name: 'u', value: 'x + y', point: true },
     { name: 'bitsy', type: 'bits', fields: [{ name: 'x', bits: 8 }] },
+    { name: 'x', type: 'u8' }, // a local again
+    { name: 's', value: 'x + 1' },
+    {
+      type: 'bits',
+      fields: [
+        { name: 'x', bits: 3 },
+        { name: 'q', bits: 5 },
+      ],
+    }, // unnamed: merges x
     { name: 't', value: 'x * 2', point: true },
   ];
   assert.ok(agree({ seq, trailing: 'allow' }, frames(4000, 2, 9, 5)) > 500);
@@ -147,6 +156,7 @@ test('Modbus-style direction and switch-key expressions over typed locals agree 
   const seq = [
     { name: 'code', type: 'u8' },
     { name: 'function', value: 'code & 0x7F' },
+    { name: 'code', value: 'code' }, // a duplicate in the top-level object literal
     { name: 'dir', value: "code >= 0x80 ? 'exception' : (function == 15 || function == 16 ? 'w' : 'r')" },
     {
       on: "code >= 0x80 ? 0 : function + (dir == 'w' ? 100 : 0)",
