@@ -7,12 +7,30 @@ import type { MqttClient, Packet } from 'mqtt';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { attachToBroker } from '../../src/platform/broker-attach.ts';
+import { attachToMqtt } from '../../src/platform/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
-import { startBroker, type TestBroker } from '../broker/helpers.ts';
+import { startBroker, waitFor, type TestBroker } from '../broker/helpers.ts';
 import { tempStore, toyFrame, toySource } from './helpers.ts';
 
 const GW = 'gw-ack';
+
+/** The real store, except insertReadings can be made to fail. */
+function flakyStore(real: PlatformStore, hooks: { fail(): boolean; called(): void }): PlatformStore {
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'insertReadings') {
+        return async (...args: Parameters<PlatformStore['insertReadings']>) => {
+          hooks.called();
+          if (hooks.fail()) throw new Error('disk I/O error (injected)');
+          return target.insertReadings(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
 const UP = `mqiot/gw/${GW}/up`;
 
 describe('uplink acknowledgement waits for the store (real broker, real SQLite)', () => {
@@ -45,23 +63,10 @@ describe('uplink acknowledgement waits for the store (real broker, real SQLite)'
   before(async () => {
     tb = await startBroker();
     ({ store, cleanup } = await tempStore());
-    // the real store, except insertReadings can be made to fail
     const real = store;
-    const flaky = new Proxy(real, {
-      get(target, prop, receiver) {
-        if (prop === 'insertReadings') {
-          return async (...args: Parameters<PlatformStore['insertReadings']>) => {
-            inserts++;
-            if (failures > 0) {
-              failures--;
-              throw new Error('disk I/O error (injected)');
-            }
-            return target.insertReadings(...args);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
+    const flaky = flakyStore(real, {
+      fail: () => (failures > 0 ? (failures--, true) : false),
+      called: () => inserts++,
     });
     const contracts = new ContractRegistry(real, toySource);
     await contracts.load();
@@ -129,5 +134,57 @@ describe('uplink acknowledgement waits for the store (real broker, real SQLite)'
     codes.length = 0;
     assert.equal(await publish(Buffer.from('not an envelope')), undefined);
     assert.deepEqual(codes, [0]);
+  });
+});
+
+describe('mqiot cloud path: an instance that cannot store an uplink does not PUBACK it', () => {
+  let tb: TestBroker;
+  let store: PlatformStore;
+  let cleanup: () => Promise<void>;
+  let platform: Platform;
+  let detach: () => Promise<void>;
+  let failures = 0;
+
+  before(async () => {
+    tb = await startBroker();
+    ({ store, cleanup } = await tempStore());
+    const contracts = new ContractRegistry(store, toySource);
+    await contracts.load();
+    const flaky = flakyStore(store, {
+      fail: () => (failures > 0 ? (failures--, true) : false),
+      called: () => {},
+    });
+    platform = new Platform({ ingestRetries: 1, ingestRetryMs: 10 }, { store: flaky, contracts });
+    await platform.start({ timers: false });
+    ({ detach } = await attachToMqtt(platform, { url: tb.url, clientId: 'mqiot-platform-cloud' }));
+  });
+  after(async () => {
+    await detach();
+    await platform.stop();
+    await tb.close();
+    await cleanup();
+  });
+
+  it('the instance reconnects, the broker redelivers from its session, the group is stored once', async () => {
+    const gw = await tb.connect({ protocolVersion: 5, clientId: 'mqiot-gw-cloud' });
+    failures = 2; // both attempts of the first delivery fail
+    const payload = encodeEnvelope({
+      v: 1,
+      k: 'data',
+      gw: 'gw-cloud',
+      seq: 1,
+      ts: Date.now(),
+      frames: [{ dev: 'cloud-temp', c: 'toy-temp', ts: Date.now(), seq: 1, raw: toyFrame(0xa1, 42) }],
+    });
+    await gw.publishAsync('mqiot/gw/gw-cloud/up', payload, { qos: 1 });
+    await waitFor(() => failures === 0, 10_000, 'the failed attempts');
+    const end = Date.now() + 15_000;
+    while ((await store.countPoints('cloud-temp')) === 0) {
+      if (Date.now() > end) throw new Error('the redelivered group was never stored');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await platform.whenIdle();
+    assert.equal(await store.countPoints('cloud-temp'), 1);
+    assert.equal((await store.frames({ deviceId: 'cloud-temp' })).length, 1);
   });
 });
