@@ -35,10 +35,8 @@ export class Gen extends GenBase {
   /** Creates the top-level object from the pending fields (same keys, order and values as assigning them). */
   flush(): void {
     if (this.pending === null) return;
-    if (this.pending.length > 0)
-      this.emit(
-        `o0 = { ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }; s.sc.o = o0;`,
-      );
+    // Always emitted at the top level of the function, so it runs on every successful decode.
+    this.emit(`o0 = { ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }; s.sc.o = o0;`);
     this.pending = null;
   }
 
@@ -74,18 +72,20 @@ export class Gen extends GenBase {
     const kind = kindOf(f, path);
     const name = f.name as string | undefined;
     const merge = name === undefined && CONTAINERS.has(kind);
+    const native =
+      ['value', 'skip', 'bytes', 'bcd', 'flags', 'struct', 'switch', 'transform'].includes(kind) ||
+      parseNumType(kind, undefined, f.words, path);
+    const fallback = !native || (kind === 'bytes' && f.format === 'array');
     if (gs === this.top && this.pending !== null) {
       const simple =
+        !fallback &&
         !merge &&
         f.if === undefined &&
         name !== '__proto__' &&
         (SIMPLE.has(kind) || parseNumType(kind, undefined, f.words, path) !== undefined);
-      if (!simple) this.flush();
+      if (!simple) this.flush(); // what follows may read or write the top-level object
     }
-    const native =
-      ['value', 'skip', 'bytes', 'bcd', 'flags', 'struct', 'switch', 'transform'].includes(kind) ||
-      parseNumType(kind, undefined, f.words, path);
-    if (!native || kind === 'bits' || (kind === 'bytes' && f.format === 'array')) {
+    if (fallback) {
       this.fallback(spec, gs, loc, path, cx);
       return;
     }
@@ -145,11 +145,17 @@ export class Gen extends GenBase {
   repeat(f: Obj, kind: string, gs: GScope, loc: Loc, path: string): string {
     const arr = this.t('a');
     const saved = this.t('i');
-    this.emit(`const ${arr} = []; const ${saved} = s.index;`);
+    const first = this.out.length;
+    this.emit(`const ${saved} = s.index;`);
     const m = this.mark();
+    let head: number;
+    let bare: string; // the loop head without the s.index update
     if (f.repeat === 'until-end') {
       const at = this.t('at');
-      this.emit(`while (p < ${loc.end}) { const ${at} = p; s.index = ${arr}.length;`);
+      this.emit(`const ${arr} = [];`);
+      head = this.out.length;
+      bare = `while (p < ${loc.end}) { const ${at} = p;`;
+      this.emit(`${bare} s.index = ${arr}.length;`);
       const v = this.element(f, kind, gs, loc, path);
       this.emit(`${arr}.push(${v});`);
       this.emit(
@@ -158,16 +164,28 @@ export class Gen extends GenBase {
     } else {
       const c = this.t('c');
       this.emit(`const ${c} = +${this.exprOf(f.repeat, gs, loc)};`);
+      // (c | 0) === c is Number.isInteger within the range checked first, and cheaper.
       this.emit(
-        `if (!Number.isInteger(${c}) || ${c} < 0 || ${c} > ${MAX_REPEAT}) H.fail(s, p, 'invalid', ${this.k('repeat count ')} + ${c} + ${this.k(' out of range')});`,
+        `if (!(${c} >= 0 && ${c} <= ${MAX_REPEAT} && (${c} | 0) === ${c})) H.fail(s, p, 'invalid', ${this.k('repeat count ')} + ${c} + ${this.k(' out of range')});`,
       );
+      // Sized up front (every slot is written before the array is used; a failure discards it), within
+      // a bound so a bad count in a short frame allocates little.
+      this.emit(`const ${arr} = ${c} <= 1024 ? new Array(${c}) : [];`);
       const i = this.t('j');
-      this.emit(`for (let ${i} = 0; ${i} < ${c}; ${i}++) { s.index = ${i};`);
+      head = this.out.length;
+      bare = `for (let ${i} = 0; ${i} < ${c}; ${i}++) {`;
+      this.emit(`${bare} s.index = ${i};`);
       const v = this.element(f, kind, gs, { ...loc, index: i }, path);
-      this.emit(`${arr}.push(${v}); }`);
+      this.emit(`${arr}[${i}] = ${v}; }`);
     }
     this.leave(m);
-    this.emit(`s.index = ${saved};`);
+    // $index is a local in generated code; only closure ops (called with s) read s.index.
+    if (this.out.slice(head + 1).some((l) => /F\[\d+\]\(s\)|s\.index/.test(l)))
+      this.emit(`s.index = ${saved};`);
+    else {
+      this.out[head] = bare;
+      this.out.splice(first, 1);
+    }
     return arr;
   }
 
@@ -536,7 +554,7 @@ export class Gen extends GenBase {
     try {
       const top: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
       this.framing(fr);
-      this.emit('let o0 = s.sc.o; let p = base; const E = stop;');
+      this.emit('let o0; let p = base; const E = stop;');
       this.top = top;
       this.pending = [];
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');

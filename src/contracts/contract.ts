@@ -100,7 +100,6 @@ export class CompiledContract implements Contract {
   decode(frame: Uint8Array, context?: Record<string, unknown>): DecodeResult {
     if (!(frame instanceof Uint8Array))
       return { ok: false, error: { offset: 0, reason: `${DecodeReason.invalid}: the frame is not bytes` } };
-    const o: Record<string, unknown> = {};
     // One state object per contract, reset for each frame: decode is synchronous and runs no user code,
     // so it cannot be re-entered, and the per-frame allocation shows in the profile of small frames.
     const s = this.state;
@@ -110,7 +109,8 @@ export class CompiledContract implements Contract {
     s.pos = 0;
     s.end = frame.length;
     s.shift = 0;
-    this.top.o = o;
+    // The generated decoder creates the top-level object itself (one literal); the closure plan fills this one.
+    if (!this.generated) this.top.o = {};
     s.sc = this.top;
     s.ctx = this.context(context);
     s.index = 0;
@@ -133,7 +133,7 @@ export class CompiledContract implements Contract {
           },
         };
       if (!this.generated) {
-        s.sc = { o, up: null };
+        s.sc = { o: this.top.o, up: null };
         for (const p of this.pointOps) p(s);
       }
       // The generated decoder may replace the top-level object with one built in a single literal.

@@ -167,3 +167,41 @@ test('Modbus-style direction and switch-key expressions over typed locals agree 
   ];
   assert.ok(agree({ seq, trailing: 'allow' }, frames(3000, 1, 3, 9)) > 1000);
 });
+
+test('the top-level object literal: closure fallbacks first, in the middle, or not at all', () => {
+  const list = frames(1500, 0, 8, 13);
+  for (const seq of [
+    [
+      { name: 'raw', type: 'bytes', size: 2, format: 'array' },
+      { name: 'a', type: 'u8' },
+    ],
+    [
+      { name: 'a', type: 'u8' },
+      { name: 'raw', type: 'bytes', size: 2, format: 'array' },
+      { name: 'b', value: 'a + 1' },
+    ],
+    [
+      {
+        type: 'bits',
+        fields: [
+          { name: 'x', bits: 4 },
+          { name: 'y', bits: 4 },
+        ],
+      },
+      { name: 'z', value: 'x' },
+    ],
+    [
+      { name: 'a', type: 'u8', repeat: 2 },
+      { name: 'n', type: 'u8', if: 'a[0] > 9' },
+    ],
+    [],
+  ])
+    agree({ seq, trailing: 'allow' }, list);
+  // A generated decoder never reuses the previous frame's object.
+  const { fast } = both({ seq: [{ name: 'a', type: 'u8', if: '$length > 1' }], trailing: 'allow' });
+  const r1 = fast.decode(Uint8Array.from([1, 2]));
+  const r2 = fast.decode(Uint8Array.from([3]));
+  assert.ok(r1.ok && r2.ok);
+  assert.deepEqual(r1.fields, { a: 1 });
+  assert.deepEqual(r2.fields, {});
+});
