@@ -185,52 +185,57 @@ export function handAcme(b: Uint8Array): DecodeResult {
   return { ok: true, fields, points };
 }
 
+// Module-level readers and straight-line code: a per-frame closure or a loop over a literal table of
+// axes would make the hand-written side slower than a careful developer's and flatter the contract.
+const i16 = (b: Uint8Array, p: number) => (((b[p]! << 8) | b[p + 1]!) << 16) >> 16;
+const i24 = (b: Uint8Array, p: number) => (((b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!) << 8) >> 8;
+
 export function handCayenne(b: Uint8Array): DecodeResult {
   const items: Record<string, unknown>[] = [];
   const points: Point[] = [];
-  const i16 = (p: number) => (((b[p]! << 8) | b[p + 1]!) << 16) >> 16;
-  const i24 = (p: number) => (((b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!) << 8) >> 8;
   let p = 0;
   while (p < b.length) {
     if (p + 2 > b.length) return fail(p, 'truncated');
     const channel = b[p]!;
     const kind = b[p + 1]!;
     p += 2;
-    const item: Record<string, unknown> = { channel, kind };
     if (kind === 103) {
       if (p + 2 > b.length) return fail(p, 'truncated');
-      item.temperature = i16(p) / 10;
-      points.push({ name: `temperature_${channel}`, value: item.temperature as number, unit: '°C' });
+      const temperature = i16(b, p) / 10;
+      items.push({ channel, kind, temperature });
+      points.push({ name: `temperature_${channel}`, value: temperature, unit: '°C' });
       p += 2;
     } else if (kind === 104) {
       if (p + 1 > b.length) return fail(p, 'truncated');
-      item.humidity = b[p]! / 2;
-      points.push({ name: `humidity_${channel}`, value: item.humidity as number, unit: '%' });
+      const humidity = b[p]! / 2;
+      items.push({ channel, kind, humidity });
+      points.push({ name: `humidity_${channel}`, value: humidity, unit: '%' });
       p += 1;
     } else if (kind === 113) {
       if (p + 6 > b.length) return fail(p, 'truncated');
-      for (const [k, o] of [
-        ['x', 0],
-        ['y', 2],
-        ['z', 4],
-      ] as const) {
-        item[k] = i16(p + o) / 1000;
-        points.push({ name: `accelerometer_${channel}_${k}`, value: item[k] as number, unit: 'G' });
-      }
+      const x = i16(b, p) / 1000;
+      const y = i16(b, p + 2) / 1000;
+      const z = i16(b, p + 4) / 1000;
+      items.push({ channel, kind, x, y, z });
+      points.push(
+        { name: `accelerometer_${channel}_x`, value: x, unit: 'G' },
+        { name: `accelerometer_${channel}_y`, value: y, unit: 'G' },
+        { name: `accelerometer_${channel}_z`, value: z, unit: 'G' },
+      );
       p += 6;
     } else if (kind === 136) {
       if (p + 9 > b.length) return fail(p, 'truncated');
-      item.latitude = i24(p) / 10000;
-      item.longitude = i24(p + 3) / 10000;
-      item.altitude = i24(p + 6) / 100;
+      const latitude = i24(b, p) / 10000;
+      const longitude = i24(b, p + 3) / 10000;
+      const altitude = i24(b, p + 6) / 100;
+      items.push({ channel, kind, latitude, longitude, altitude });
       points.push(
-        { name: `gps_${channel}_latitude`, value: item.latitude as number, unit: '°' },
-        { name: `gps_${channel}_longitude`, value: item.longitude as number, unit: '°' },
-        { name: `gps_${channel}_altitude`, value: item.altitude as number, unit: 'm' },
+        { name: `gps_${channel}_latitude`, value: latitude, unit: '°' },
+        { name: `gps_${channel}_longitude`, value: longitude, unit: '°' },
+        { name: `gps_${channel}_altitude`, value: altitude, unit: 'm' },
       );
       p += 9;
     } else return fail(p - 1, 'invalid');
-    items.push(item);
   }
   return { ok: true, fields: { items }, points };
 }

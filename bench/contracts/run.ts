@@ -87,6 +87,10 @@ for (const c of CASES) {
     assert.ok(got.ok, `${c.id}: ${JSON.stringify(got)}`);
     assert.deepEqual(got.points, want.points, c.id);
   }
+  // The hand-written decoder does all the contract's work: the same fields too, not only the points.
+  const hand = c.hand(c.frame, c.ctx);
+  assert.ok(hand.ok && want.ok);
+  assert.deepEqual(hand.fields, want.fields, `${c.id}: hand-written fields`);
   const best = { contract: 0, hand: 0, bp: 0 };
   const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
