@@ -18,6 +18,9 @@ export const DEFAULT_COMMAND_CACHE_SIZE = 1000;
 export const DEFAULT_COMMAND_CACHE_TTL_MS = 600_000;
 export const DEFAULT_QUEUE_MAX_MESSAGES = 100_000;
 export const DEFAULT_QUEUE_INFLIGHT = 32;
+/** First resend of a message the broker refused (error PUBACK/PUBREC); doubles per round up to the max. */
+export const DEFAULT_QUEUE_RETRY_MS = 1000;
+export const DEFAULT_QUEUE_RETRY_MAX_MS = 30_000;
 export const DEFAULT_POLL_EVERY_MS = 5000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
 export const DEFAULT_REQUEST_RETRIES = 2;
@@ -82,7 +85,14 @@ export interface GatewayConfig {
   heartbeat: { validIntervalMs: number };
   reports: { intervalMs: number; ackTimeoutMs: number; maxPending: number };
   commands: { cacheSize: number; cacheTtlMs: number };
-  queue: { path: string; maxMessages: number; whenFull: QueueFullPolicy; inflight: number };
+  queue: {
+    path: string;
+    maxMessages: number;
+    whenFull: QueueFullPolicy;
+    inflight: number;
+    retryMs: number;
+    retryMaxMs: number;
+  };
   devices: DeviceConfig[];
 }
 
@@ -212,7 +222,10 @@ export function parseGatewayConfig(raw: unknown, source = 'config', baseDir = pr
       Object.values(QueueFullPolicy),
     ),
     inflight: r.int(q, 'inflight', 'queue.inflight', DEFAULT_QUEUE_INFLIGHT, 1, 65535),
+    retryMs: r.int(q, 'retryMs', 'queue.retryMs', DEFAULT_QUEUE_RETRY_MS, 1),
+    retryMaxMs: r.int(q, 'retryMaxMs', 'queue.retryMaxMs', DEFAULT_QUEUE_RETRY_MAX_MS, 1),
   };
+  if (queue.retryMaxMs < queue.retryMs) r.fail('queue.retryMaxMs', 'must be at least queue.retryMs');
   const devices = r
     .list(root, 'devices', 'devices')
     .map((d, i) => parseDevice(r, d, `devices[${i}]`, baseDir));

@@ -19,13 +19,13 @@ import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
-import { MqttSession } from './mqtt-session.ts';
+import { MqttSession, PublishRejectedError } from './mqtt-session.ts';
 import { OnlineTracker } from './online.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type OutboxRow } from './outbox.ts';
 import { PollScheduler } from './poll-scheduler.ts';
 import { ReportTracker } from './reports.ts';
 import { buildReport, buildStatus, type GatewayStats } from './status.ts';
-import { UplinkWindow } from './uplink-window.ts';
+import { DEFAULT_RETRY_JITTER, UplinkWindow } from './uplink-window.ts';
 
 export const SOFTWARE = 'mqiot-gateway 0.1.0';
 /** How long a graceful stop waits for the disk queue to drain. */
@@ -38,6 +38,8 @@ export interface GatewayDeps {
   contracts?: (ref: string) => Contract;
   /** Opens a serial line; the `serialport` package by default. */
   openSerial?: OpenSerial;
+  /** Random numbers in [0, 1) for the jitter of resend backoffs; Math.random by default. */
+  random?: () => number;
 }
 
 export class Gateway {
@@ -46,6 +48,7 @@ export class Gateway {
     framesQueued: 0,
     groupsQueued: 0,
     published: 0,
+    refused: 0,
     commandsExecuted: 0,
     commandsCached: 0,
     queries: 0,
@@ -85,7 +88,11 @@ export class Gateway {
     this.online = new OnlineTracker(config.heartbeat.validIntervalMs);
     this.batcher = new Batcher(config.batching);
     this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
-    this.window = new UplinkWindow(config.queue.inflight);
+    this.window = new UplinkWindow(
+      config.queue.inflight,
+      { initialMs: config.queue.retryMs, maxMs: config.queue.retryMaxMs, jitter: DEFAULT_RETRY_JITTER },
+      deps.random,
+    );
     this.links = new DeviceLinks(deps.openSerial);
   }
 
@@ -269,22 +276,53 @@ export class Gateway {
     return result.seq;
   }
 
-  /** Sends queued messages in seq order while the link is usable (connected and online). */
+  private get linkUsable(): boolean {
+    return !this.stopped && (this.session?.connected ?? false) && this.online.online;
+  }
+
+  /**
+   * Sends queued messages in seq order while the link is usable (connected and online): first the
+   * refused messages whose backoff has passed (oldest first, same seq), then new ones — the window
+   * has no room for new ones while a refused message is not yet accepted.
+   */
   private pump(): void {
-    if (this.stopped || !this.session?.connected || !this.online.online) return;
+    if (!this.linkUsable) return;
+    for (const seq of this.window.due(this.clock.now())) {
+      const row = this.outbox.get(seq);
+      if (row) this.publishQueued(row);
+      else this.window.forget(seq); // dropped by the full-queue policy meanwhile
+    }
     const room = this.window.room;
     if (room === 0) return;
     for (const row of this.outbox.peekAfter(this.window.after, room)) {
       this.window.sent(row.seq);
-      this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
-        // connection lost: onClose resets the window and the message goes again (also after a restart)
-        if (err || !this.outbox.isOpen) return;
-        this.outbox.remove(row.seq);
-        this.stats.published++;
-        if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
-        if (this.window.acked(row.seq)) this.pump();
-      });
+      this.publishQueued(row);
     }
+  }
+
+  private publishQueued(row: OutboxRow): void {
+    this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
+      if (!this.outbox.isOpen) return;
+      if (err instanceof PublishRejectedError) {
+        // the platform could not store it: it stays queued and goes again after a backoff
+        this.stats.refused++;
+        const at = this.window.rejected(row.seq, this.clock.now());
+        if (at !== undefined) {
+          this.log?.warn(
+            { seq: row.seq, kind: row.kind, reasonCode: err.reasonCode, retryInMs: at - this.clock.now() },
+            'uplink refused by the broker: kept, resent after a backoff',
+          );
+          this.wake();
+        }
+        return;
+      }
+      // connection lost: onClose resets the window and the message goes again (also after a restart)
+      if (err) return;
+      this.outbox.remove(row.seq);
+      this.stats.published++;
+      if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
+      if (this.window.acked(row.seq)) this.pump();
+    });
   }
 
   // ---- MQTT session --------------------------------------------------------------------------------
@@ -429,6 +467,10 @@ export class Gateway {
       this.log?.warn({ queued: this.outbox.depth }, 'offline: heartbeat lapsed, buffering to disk');
     for (const group of this.batcher.tick(now)) this.queueData(group);
     for (const key of this.scheduler.due(now)) this.runPoll(key);
+    // refused messages due for their resend (only while the link is usable: else a reconnect or the
+    // next heartbeat pumps them)
+    const retryAt = this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity;
+    if (retryAt <= now) this.pump();
     const { makeReport, resend } = this.reports.tick(now, this.session.connected && this.online.online);
     if (makeReport) {
       this.stats.reportsQueued++;
@@ -449,6 +491,7 @@ export class Gateway {
       this.batcher.nextAt() ?? Infinity,
       this.scheduler.nextAt() ?? Infinity,
       this.reports.nextAt(),
+      this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity,
     );
     if (next === this.wakeAt && this.timer !== undefined) return;
     this.clock.clearTimeout(this.timer);

@@ -3,6 +3,7 @@
 // failover across the configured broker URLs.
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { GatewayConfig } from './config.ts';
 
 export interface SessionEvents {
@@ -81,10 +82,23 @@ export class MqttSession {
     if (this.client) this.client.options.will = { topic: this.upTopic, payload, qos: 1, retain: false };
   }
 
-  /** Publishes on the uplink; `done` runs when the broker acknowledged it (QoS 1/2) or it was written (QoS 0). */
+  /**
+   * Publishes on the uplink; `done` runs when the broker acknowledged it (QoS 1/2) or it was written
+   * (QoS 0). A refusal (MQTT 5 PUBACK/PUBREC with a reason code >= 0x80) is a `PublishRejectedError`;
+   * MQTT.js has then already freed the packet id and dropped the message from its own store, so it
+   * will not resend it: the caller must.
+   */
   publish(payload: Buffer, qos: 0 | 1 | 2, done: (err?: Error) => void): void {
     if (!this.client || !this.connectedFlag) return done(new Error('not connected'));
-    this.client.publish(this.upTopic, payload, { qos, retain: false }, (err) => done(err ?? undefined));
+    this.client.publish(this.upTopic, payload, { qos, retain: false }, (err) => {
+      if (!err) return done();
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'number') return done(err);
+      // MQTT.js reports every reason code other than 0x00 and 0x10 as an error, but below 0x80 the
+      // broker accepted the message (MQTT 5.0 §2.4: such codes indicate success)
+      if (code < ReasonCode.UnspecifiedError) return done();
+      done(new PublishRejectedError(code, { cause: err }));
+    });
   }
 
   /**
@@ -117,6 +131,17 @@ export class MqttSession {
     if (!client) return;
     this.connectedFlag = false;
     await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+  }
+}
+
+/** The broker refused a publish: MQTT 5 PUBACK/PUBREC with a reason code >= 0x80 (§3.4.2.1, §3.5.2.1). */
+export class PublishRejectedError extends Error {
+  constructor(
+    readonly reasonCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`publish refused by the broker: reason code 0x${reasonCode.toString(16)}`, options);
+    this.name = 'PublishRejectedError';
   }
 }
 

@@ -71,6 +71,7 @@ export class Outbox {
       insert: this.db.prepare('INSERT INTO outbox (seq, kind, payload) VALUES (?, ?, ?)'),
       remove: this.db.prepare('DELETE FROM outbox WHERE seq = ?'),
       oldest: this.db.prepare<[], { seq: number }>('SELECT seq FROM outbox ORDER BY seq LIMIT 1'),
+      one: this.db.prepare<[number], OutboxRow>('SELECT seq, kind, payload FROM outbox WHERE seq = ?'),
       after: this.db.prepare<[number, number], OutboxRow>(
         'SELECT seq, kind, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -130,6 +131,11 @@ export class Outbox {
   /** Up to `limit` queued messages with seq greater than `after`, oldest first. */
   peekAfter(after: number, limit: number): OutboxRow[] {
     return this.stmts.after.all(after, limit);
+  }
+
+  /** The queued message with this seq (undefined once acknowledged or dropped). */
+  get(seq: number): OutboxRow | undefined {
+    return this.stmts.one.get(seq);
   }
 
   /** The broker has the message: it leaves the queue. */

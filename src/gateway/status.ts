@@ -6,6 +6,8 @@ export interface GatewayStats {
   framesQueued: number;
   groupsQueued: number;
   published: number;
+  /** Uplink publishes the broker refused (error PUBACK/PUBREC); each is resent after a backoff. */
+  refused: number;
   commandsExecuted: number;
   commandsCached: number;
   queries: number;
