@@ -17,11 +17,14 @@ const SIMPLE = new Set(['value', 'skip', 'bytes', 'bcd', 'flags']);
 
 export class Gen extends GenBase {
   /**
-   * The top-level fields that come before anything that reads the scope object are built as one object
-   * literal (one allocation with its final shape, like a hand-written decoder) when the first such
-   * construct comes, or at the end: [name, local] in field order. null once the object exists.
+   * The fields of a structure level (the top level, a struct, a transform) that come before anything
+   * that reads or writes its object are built as one object literal (one allocation with its final
+   * shape, like a hand-written decoder) when the first such construct comes, or at the end of the
+   * level: [name, local] in field order. Only the innermost level can be pending (a container field is
+   * never simple, so its level is flushed before it opens). null once the object exists.
    */
   private pending: [string, string][] | null = null;
+  private pendingGs: GScope | null = null;
   private top: GScope | null = null;
 
   constructor(private readonly cx: Cx) {
@@ -29,15 +32,18 @@ export class Gen extends GenBase {
   }
 
   override scopeReady(g: GScope): boolean {
-    return g !== this.top || this.pending === null;
+    return g !== this.pendingGs || this.pending === null;
   }
 
-  /** Creates the top-level object from the pending fields (same keys, order and values as assigning them). */
+  /** Creates the pending level's object from its fields (same keys, order and values as assigning them). */
   flush(): void {
-    if (this.pending === null) return;
-    // Always emitted at the top level of the function, so it runs on every successful decode.
-    this.emit(`o0 = { ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }; s.sc.o = o0;`);
+    if (this.pending === null || this.pendingGs === null) return;
+    // Always emitted in the straight-line code of its level, so it runs whenever the level completes.
+    const lit = `{ ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }`;
+    if (this.pendingGs === this.top) this.emit(`o0 = ${lit}; s.sc.o = o0;`);
+    else this.emit(`${this.pendingGs.js} = ${lit};`);
     this.pending = null;
+    this.pendingGs = null;
   }
 
   truncCheck(n: string, label: string, loc: Loc): void {
@@ -76,7 +82,7 @@ export class Gen extends GenBase {
       ['value', 'skip', 'bytes', 'bcd', 'flags', 'struct', 'switch', 'transform'].includes(kind) ||
       parseNumType(kind, undefined, f.words, path);
     const fallback = !native || (kind === 'bytes' && f.format === 'array');
-    if (gs === this.top && this.pending !== null) {
+    if (gs === this.pendingGs && this.pending !== null) {
       const simple =
         !fallback &&
         !merge &&
@@ -97,7 +103,7 @@ export class Gen extends GenBase {
       const num = f.repeat === undefined && this.isNumber(f, kind, gs, path);
       const v =
         f.repeat !== undefined ? this.repeat(f, kind, gs, loc, path) : this.element(f, kind, gs, loc, path);
-      if (name !== undefined && gs === this.top && this.pending !== null) {
+      if (name !== undefined && gs === this.pendingGs && this.pending !== null) {
         this.pending.push([name, v]);
         this.setLocal(gs, name, v, num);
       } else if (name !== undefined) {
@@ -347,20 +353,33 @@ export class Gen extends GenBase {
     this.leave(m);
   }
 
-  scoped(gs: GScope, merge: boolean): { gs: GScope; v: string } {
+  /** A new structure level; `deferred`: its object is built by flush() at the end of its straight-line seq. */
+  scoped(gs: GScope, merge: boolean, deferred = false): { gs: GScope; v: string } {
     if (merge) return { gs, v: 'undefined' };
     const o = this.t('o');
-    this.emit(`const ${o} = {};`);
-    return { gs: { cs: { names: new Set(), up: gs.cs }, js: o, up: gs }, v: o };
+    const inner: GScope = { cs: { names: new Set(), up: gs.cs }, js: o, up: gs };
+    this.flush(); // (already done: the container field that opens this level is not simple)
+    if (deferred) {
+      this.emit(`let ${o};`);
+      this.pending = [];
+      this.pendingGs = inner;
+    } else this.emit(`const ${o} = {};`);
+    return { gs: inner, v: o };
   }
 
   struct(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
-    const inner = this.scoped(gs, merge);
-    if (f.size === undefined) this.seq(f.seq, inner.gs, loc, `${path}.seq`);
-    else {
-      const n = this.size(f.size, label, gs, loc);
-      this.ranged(n, loc, (l) => this.seq(f.seq, inner.gs, l, `${path}.seq`));
+    if (f.size === undefined) {
+      const inner = this.scoped(gs, merge, true);
+      this.seq(f.seq, inner.gs, loc, `${path}.seq`);
+      this.flush();
+      return inner.v;
     }
+    const n = this.size(f.size, label, gs, loc);
+    const inner = this.scoped(gs, merge, true);
+    this.ranged(n, loc, (l) => {
+      this.seq(f.seq, inner.gs, l, `${path}.seq`);
+      this.flush();
+    });
     return inner.v;
   }
 
@@ -418,7 +437,7 @@ export class Gen extends GenBase {
     if (loc.buf !== 'b') throw new Unsupported('nested transform');
     compileByteOps(f.ops, `${path}.ops`, false); // validates
     const n = this.size(f.size, label, gs, loc);
-    const inner = this.scoped(gs, merge); // declared outside the block below: it is the field's value
+    const inner = this.scoped(gs, merge, true); // declared outside the block below: it is the field's value
     const [start, tb] = [this.t('st'), 'tb'];
     // Per-byte add/sub/xor become one expression; they do not depend on position, so any reverses
     // can be applied after them (an odd number of reverses = one).
@@ -438,6 +457,7 @@ export class Gen extends GenBase {
     const e = this.t('e');
     this.emit(`const ${e} = ${n};`);
     this.seq(f.seq, inner.gs, { buf: tb, end: e }, `${path}.seq`);
+    this.flush();
     this.emit(`s.buf = b; s.base = sBase; s.stop = sStop; s.shift = sShift; p = ${start} + ${n}; }`);
     this.leave(m);
     return inner.v;
@@ -556,6 +576,7 @@ export class Gen extends GenBase {
       this.framing(fr);
       this.emit('let o0; let p = base; const E = stop;');
       this.top = top;
+      this.pendingGs = top;
       this.pending = [];
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
       this.flush();

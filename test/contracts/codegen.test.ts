@@ -205,3 +205,54 @@ test('the top-level object literal: closure fallbacks first, in the middle, or n
   assert.deepEqual(r1.fields, { a: 1 });
   assert.deepEqual(r2.fields, {});
 });
+
+test('struct and transform objects built as literals: nested, sized, repeated, conditional, with fallbacks', () => {
+  const list = frames(2000, 0, 12, 17);
+  const inner = [
+    { name: 'a', type: 'u8' },
+    { name: 'b', value: 'a * 2' },
+    {
+      name: 'in',
+      type: 'struct',
+      seq: [
+        { name: 'c', type: 'u8' },
+        { name: 'd', value: 'c + a' },
+      ],
+    },
+    { name: 'e', type: 'u8', if: 'a > 100' },
+  ];
+  for (const seq of [
+    [{ name: 's', type: 'struct', seq: inner }],
+    [{ name: 's', type: 'struct', size: 4, seq: inner }],
+    [{ name: 's', type: 'struct', seq: inner, repeat: 'until-end' }],
+    [
+      { name: 'k', type: 'u8' },
+      { name: 's', type: 'struct', seq: inner, if: 'k % 2 == 1' },
+    ],
+    [{ name: 's', type: 'struct', seq: [{ type: 'bits', fields: [{ name: 'x', bits: 8 }] }, ...inner] }],
+    [
+      { name: 's', type: 'struct', seq: [] },
+      { name: 'n', type: 'u8' },
+    ],
+    [
+      {
+        name: 's',
+        type: 'struct',
+        size: 2,
+        seq: [
+          { name: 'a', type: 'u8' },
+          { name: 'b', type: 'u8' },
+        ],
+      },
+      { name: 'z', value: 's.a + s.b' },
+    ],
+    [
+      { name: 's', type: 'struct', seq: [{ name: 'a', type: 'u8' }] },
+      { name: 'z', value: 's.a' },
+    ],
+    [{ name: 't', type: 'transform', size: 2, ops: [{ sub: 0x33 }], seq: [{ name: 'a', type: 'u16' }] }],
+    [{ name: 't', type: 'transform', size: 4, ops: [{ xor: 0x55 }, { reverse: true }], seq: inner }],
+    [{ name: 'w', on: 1, cases: { 1: [{ name: 's', type: 'struct', seq: inner }] } }],
+  ])
+    agree({ seq, trailing: 'allow' }, list);
+});
