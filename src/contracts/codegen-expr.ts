@@ -126,6 +126,8 @@ export class GenBase {
   protected readonly out: string[] = [];
   protected n = 0;
   protected temps = 0;
+  /** Whether some generated expression reads $value from the state (not from a local). */
+  protected readsValue = false;
   /**
    * Field values held in locals of the generated code, newest last: a reference to a field reads the
    * local instead of the scope object, and knows whether it is a number. An entry with js null makes
@@ -238,7 +240,9 @@ export class GenBase {
           case '$item':
             return loc.item ?? 's.item';
           default:
-            return loc.value ?? 's.value';
+            if (loc.value !== undefined) return loc.value;
+            this.readsValue = true;
+            return 's.value';
         }
       case 'un':
         if (node.op === '!') return `(!${e(node.a)})`;

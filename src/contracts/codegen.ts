@@ -256,8 +256,9 @@ export class Gen extends GenBase {
           ? f.repeat === undefined
             ? this.k(name ?? 'value')
             : `${this.k(`${name}[`)} + ${loc.index ?? 's.index'} + ${this.k(']')}`
-          : this.template(f.point as string, gs, loc);
-      const unit = f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, loc)}`;
+          : this.template(f.point as string, gs, { ...loc, value: v });
+      const unit =
+        f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, { ...loc, value: v })}`;
       this.emit(
         `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
@@ -583,7 +584,9 @@ export class Gen extends GenBase {
       this.emit('s.pos = p;');
       if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
       for (const p of points) this.point(p, top);
-      const decode = this.take();
+      let decode = this.take();
+      // s.value mirrors the closure plan for a $value read outside a check or point; none: drop the stores.
+      if (!this.readsValue) decode = decode.replace(/ s\.value = v\d+;/g, '');
       // The source is assembled only from compiler-emitted tokens, numbers and K/F indexes (see top of file).
       const factory = new Function(
         'K',

@@ -256,3 +256,21 @@ test('struct and transform objects built as literals: nested, sized, repeated, c
   ])
     agree({ seq, trailing: 'allow' }, list);
 });
+
+test('$value in point names and units, and read outside a check, agrees with the closure plan', () => {
+  const list = frames(500, 0, 4, 23);
+  agree(
+    { seq: [{ name: 'a', type: 'u8', point: 'p_${$value}', unit: 'u${$value}' }], trailing: 'allow' },
+    list,
+  );
+  agree(
+    {
+      seq: [
+        { name: 'a', type: 'u8', point: true },
+        { name: 'b', value: '$value' },
+      ],
+      trailing: 'allow',
+    },
+    list,
+  );
+});
