@@ -192,8 +192,10 @@ export class Gateway {
 
   private async drain(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
-    while (this.outbox.depth > 0 && this.session.connected && this.online.online && Date.now() < deadline)
+    while (this.outbox.depth > 0 && this.session.connected && this.online.online && Date.now() < deadline) {
+      this.pump(); // the wake-up timer is off while stopping: resend refused messages whose backoff passed
       await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   status(devs?: string[]): { complete: boolean; status: Record<string, unknown>; error?: string } {
@@ -309,7 +311,13 @@ export class Gateway {
         const at = this.window.rejected(row.seq, this.clock.now());
         if (at !== undefined) {
           this.log?.warn(
-            { seq: row.seq, kind: row.kind, reasonCode: err.reasonCode, retryInMs: at - this.clock.now() },
+            {
+              seq: row.seq,
+              kind: row.kind,
+              reasonCode: err.reasonCode,
+              retryInMs: at - this.clock.now(),
+              holdingAbove: this.window.after, // newer messages wait until the refused ones are accepted
+            },
             'uplink refused by the broker: kept, resent after a backoff',
           );
           this.wake();

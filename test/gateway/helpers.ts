@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { Broker } from '../../src/broker/index.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -32,6 +33,8 @@ export async function freePort(): Promise<number> {
 
 export interface TestBroker {
   name: string;
+  /** Our broker only: the running instance (for local clients); replaced by each start(). */
+  broker?: Broker;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -40,18 +43,19 @@ export interface TestBroker {
 
 /** Our broker (src/broker) in-process behind a net.Server on loopback; stop/start keep the port. */
 export async function startOurBroker(): Promise<TestBroker> {
-  const { Broker } = await import('../../src/broker/index.ts');
+  const { Broker: BrokerClass } = await import('../../src/broker/index.ts');
   let port = 0;
   let server: net.Server | undefined;
-  let broker: InstanceType<typeof Broker> | undefined;
+  let broker: Broker | undefined;
   const sockets = new Set<net.Socket>();
   const handle: TestBroker = {
     name: 'mqiot broker',
     url: '',
     port: 0,
     async start() {
-      const b = new Broker();
+      const b = new BrokerClass();
       broker = b;
+      handle.broker = b;
       server = net.createServer((socket) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
