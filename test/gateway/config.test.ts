@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import {
   DEFAULT_BATCH_WINDOW_MS,
   DEFAULT_QOS,
+  DEFAULT_QUEUE_RETRY_MAX_MS,
+  DEFAULT_QUEUE_RETRY_MS,
   GatewayConfigError,
   loadGatewayConfig,
   parseGatewayConfig,
@@ -34,6 +36,8 @@ test('gateway config: defaults (batching 1 s, QoS 1), device params merged into 
   assert.equal(c.mqtt.clientId, 'mqiot-gw-gw-1');
   assert.equal(c.queue.path, '/etc/mqiot/mqiot-gateway-gw-1.db', 'relative to the config file');
   assert.equal(c.queue.whenFull, 'drop-oldest');
+  assert.equal(c.queue.retryMs, DEFAULT_QUEUE_RETRY_MS, 'resend of a refused message after 1 s');
+  assert.equal(c.queue.retryMaxMs, DEFAULT_QUEUE_RETRY_MAX_MS);
   assert.deepEqual(c.devices[0]!.poll[0]!.params, { unit: 3, start: 0, count: 2 });
   assert.ok(Object.isFrozen(c.devices[0]!.poll[0]));
   assert.throws(() => ((c as { id: string }).id = 'x'), TypeError);
@@ -47,6 +51,12 @@ const bad: [string, (o: typeof minimal & Record<string, unknown>) => void, strin
   ['qos 3', (o) => ((o as Record<string, unknown>).mqtt = { urls: ['mqtt://h'], qos: 3 }), 'mqtt.qos'],
   ['negative window', (o) => (o.batching = { windowMs: -1 }), 'batching.windowMs'],
   ['unknown full policy', (o) => (o.queue = { whenFull: 'block' }), 'queue.whenFull'],
+  ['zero retry delay', (o) => (o.queue = { retryMs: 0 }), 'queue.retryMs'],
+  [
+    'retry bound below the first delay',
+    (o) => (o.queue = { retryMs: 500, retryMaxMs: 100 }),
+    'queue.retryMaxMs',
+  ],
   [
     'unknown transport',
     (o) => (o.devices[0]!.transport = { type: 'carrier-pigeon' } as never),

@@ -34,7 +34,7 @@ interface StoreStandIn {
   strictOrder: boolean;
 }
 
-async function run(t: TestContext, inflight: number, store: StoreStandIn) {
+async function run(t: TestContext, inflight: number, store: StoreStandIn, qos: 1 | 2 = 1) {
   const broker = await startOurBroker();
   const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
   const tmp = tempDir();
@@ -51,7 +51,7 @@ async function run(t: TestContext, inflight: number, store: StoreStandIn) {
   const missing = new Set<number>(); // refused and not accepted since
   let refusalsLeft = store.refuseFirst;
   let heartbeatTimer: NodeJS.Timeout | undefined;
-  local.subscribe('mqiot/gw/+/up', { qos: 1 }, (m: LocalMessage) => {
+  local.subscribe('mqiot/gw/+/up', { qos }, (m: LocalMessage) => {
     const env = decodeEnvelope(m.payload);
     if (env.k === 'birth') {
       // let a few groups pile up in the disk queue first, so the window sends several at once
@@ -77,7 +77,7 @@ async function run(t: TestContext, inflight: number, store: StoreStandIn) {
 
   const config = parseGatewayConfig({
     gateway: { id: GW },
-    mqtt: { urls: [broker.url], reconnectMs: 100 }, // MQTT 5 by default
+    mqtt: { urls: [broker.url], reconnectMs: 100, qos }, // MQTT 5 by default
     batching: { windowMs: 60 },
     heartbeat: { validIntervalMs: 10_000 },
     reports: { intervalMs: 600_000 },
@@ -198,4 +198,10 @@ test('error PUBACK (0x80): a store that accepts later groups meanwhile still get
   );
   const after = deliveries.slice(lastResend + 1).map((d) => d.seq);
   assert.ok(after.length >= 5 && increasing(after), `then the stream goes on in order: ${after.join(',')}`);
+});
+
+test('error PUBREC (0x80) at QoS 2: refused groups are resent and accepted once, in order', async (t) => {
+  const { deliveries, seqs } = await run(t, 1, { refuseFirst: 3, strictOrder: false }, 2);
+  assert.ok(increasing(seqs), `accepted in seq order: ${seqs.join(',')}`);
+  assert.equal(deliveries.filter((d) => d.outcome === 'refused').length, 3);
 });
