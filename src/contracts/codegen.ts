@@ -12,6 +12,15 @@ import { makeNumReader, parseNumType, permutation, toHexString, type BcdType } f
 import type { State } from './runtime.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
 
+/** Two BCD digits per byte → their value 0–99, or -1 when a nibble is not a digit (either nibble order). */
+const bcdTable = (lowFirst: boolean) =>
+  Int8Array.from({ length: 256 }, (_, byte) => {
+    const [hi, lo] = lowFirst ? [byte & 15, byte >> 4] : [byte >> 4, byte & 15];
+    return hi > 9 || lo > 9 ? -1 : hi * 10 + lo;
+  });
+const BCD_HIGH_FIRST = bcdTable(false);
+const BCD_LOW_FIRST = bcdTable(true);
+
 // Field kinds whose element reads only bytes, locals and the context: no scope object is touched.
 const SIMPLE = new Set(['value', 'skip', 'bytes', 'bcd', 'flags']);
 
@@ -310,7 +319,17 @@ export class Gen extends GenBase {
         };
         this.truncCheck(String(t.size), label, loc);
         const v = this.t('r');
-        this.emit(`const ${v} = H.bcd(${this.k(t)}, ${b}, p);`);
+        if (!t.signed && t.size <= 6) {
+          // Unsigned, at most 12 digits (exact): per byte a table gives its two digits' value, or -1 when
+          // a nibble is not a digit; any -1 makes the OR of all of them negative.
+          const table = this.k(t.lowNibbleFirst ? BCD_LOW_FIRST : BCD_HIGH_FIRST);
+          const ds = [...Array(t.size).keys()].map((i) => {
+            const x = this.tmp();
+            return { x, read: `(${x} = ${table}[${b}[p + ${t.littleEndian ? t.size - 1 - i : i}]])` };
+          });
+          const value = ds.slice(1).reduce((acc, d) => `(${acc} * 100 + ${d.x})`, ds[0]!.x);
+          this.emit(`const ${v} = (${ds.map((d) => d.read).join(' | ')}) < 0 ? NaN : ${value};`);
+        } else this.emit(`const ${v} = H.bcd(${this.k(t)}, ${b}, p);`);
         this.emit(
           `if (${v} !== ${v}) H.fail(s, p, 'invalid', ${this.k(`'${label}' has a digit that is not BCD (`)} + H.hex(${b}, p, p + ${t.size}, ${t.littleEndian}) + ')');`,
         );

@@ -274,3 +274,25 @@ test('$value in point names and units, and read outside a check, agrees with the
     list,
   );
 });
+
+test('BCD of 1-6 bytes inline (either byte and nibble order) and signed or longer via the helper agree', () => {
+  const seq = [
+    { name: 'a', type: 'bcd', size: 1 },
+    { name: 'b', type: 'bcd', size: 2, endian: 'little' },
+    { name: 'c', type: 'bcd', size: 3, nibbles: 'low-first' },
+    { name: 'd', type: 'bcd', size: 4, endian: 'little', nibbles: 'low-first', scale: 0.01 },
+    { name: 'e', type: 'bcd', size: 2, signed: true },
+    { name: 'f', type: 'bcd', size: 6, format: 'string' },
+    { name: 'g', type: 'bcd', size: 7 },
+  ];
+  // Mostly valid digits (each nibble 0-9 with high probability) so that many frames decode.
+  const list = frames(3000, 20, 26, 29).map((f) =>
+    f.map((x) => (x % 64 !== 0 ? (((x >> 4) % 10) << 4) | ((x & 15) % 10) : x)),
+  );
+  assert.ok(agree({ seq, trailing: 'allow' }, list) > 100);
+  const { fast } = both({ seq: seq.slice(0, 4) });
+  const r = fast.decode(Uint8Array.from([0x12, 0x34, 0x12, 0x21, 0x43, 0x65, 0x21, 0x43, 0x65, 0x87]));
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, { a: 12, b: 1234, c: 123456, d: 785634.12 });
+  assert.equal(fast.decode(Uint8Array.from([0x1a, 0, 0, 0, 0, 0, 0, 0, 0, 0])).ok, false);
+});
