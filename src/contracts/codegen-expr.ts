@@ -92,8 +92,11 @@ export function isNumeric(n: Node, num: (name: string) => boolean = () => false)
     );
   return false;
 }
-export function isString(n: Node): boolean {
-  if (n.k === 'bin' && n.op === '+') return isString(n.a) || isString(n.b);
+/** True when `n` always evaluates to a string; `str` says which field names are known to hold one. */
+export function isString(n: Node, str: (name: string) => boolean = () => false): boolean {
+  if (n.k === 'bin' && n.op === '+') return isString(n.a, str) || isString(n.b, str);
+  if (n.k === 'id') return str(n.name);
+  if (n.k === 'cond') return isString(n.a, str) && isString(n.b, str);
   return (
     (n.k === 'lit' && typeof n.v === 'string') || (n.k === 'call' && ['hex', 'str', 'substr'].includes(n.fn))
   );
@@ -120,6 +123,9 @@ export interface Loc {
 
 export class Unsupported extends Error {}
 
+/** What the compiler knows a field's local holds. */
+export type ValueType = 'number' | 'string' | undefined;
+
 export class GenBase {
   protected readonly K: unknown[] = [];
   protected readonly F: unknown[] = [];
@@ -133,15 +139,15 @@ export class GenBase {
    * local instead of the scope object, and knows whether it is a number. An entry with js null makes
    * the name unknown again (assigned in a block that has closed, or by a closure op).
    */
-  private known: { gs: GScope; name: string; js: string | null; num: boolean }[] = [];
+  private known: { gs: GScope; name: string; js: string | null; ty: ValueType }[] = [];
 
   /** Records that field `name` of scope `gs` now holds the value of local `js`. */
-  setLocal(gs: GScope, name: string, js: string, num: boolean): void {
-    this.known.push({ gs, name, js, num });
+  setLocal(gs: GScope, name: string, js: string, ty: ValueType): void {
+    this.known.push({ gs, name, js, ty });
   }
   /** Field `name` of `gs` was written where its local is not known (e.g. by a closure op). */
   forget(gs: GScope, name: string): void {
-    this.known.push({ gs, name, js: null, num: false });
+    this.known.push({ gs, name, js: null, ty: undefined });
   }
   /** Before a block: returns the mark to pass to leave() after it. */
   mark(): number {
@@ -151,10 +157,10 @@ export class GenBase {
   leave(mark: number): void {
     for (const e of this.known.splice(mark)) this.known.push({ ...e, js: null });
   }
-  local(gs: GScope, name: string): { js: string; num: boolean } | undefined {
+  local(gs: GScope, name: string): { js: string; ty: ValueType } | undefined {
     for (let i = this.known.length - 1; i >= 0; i--) {
       const e = this.known[i]!;
-      if (e.gs === gs && e.name === name) return e.js === null ? undefined : { js: e.js, num: e.num };
+      if (e.gs === gs && e.name === name) return e.js === null ? undefined : { js: e.js, ty: e.ty };
     }
     return undefined;
   }
@@ -164,9 +170,12 @@ export class GenBase {
     return undefined;
   }
   numId(gs: GScope): (name: string) => boolean {
+    return this.typeId(gs, 'number');
+  }
+  typeId(gs: GScope, ty: ValueType): (name: string) => boolean {
     return (name) => {
       const g = this.owner(name, gs);
-      return g !== undefined && this.local(g, name)?.num === true;
+      return g !== undefined && this.local(g, name)?.ty === ty;
     };
   }
 
@@ -217,6 +226,7 @@ export class GenBase {
   expr(node: Node, gs: GScope, loc: Loc): string {
     const e = (x: Node) => this.expr(x, gs, loc);
     const isNum = (x: Node) => isNumeric(x, this.numId(gs));
+    const isStr = (x: Node) => isString(x, this.typeId(gs, 'string'));
     switch (node.k) {
       case 'lit':
         if (typeof node.v === 'number') return this.num(node.v);
@@ -270,7 +280,7 @@ export class GenBase {
         switch (node.op) {
           case '+':
             // A string on either side makes JS '+' concatenate, exactly like plus() does.
-            if (isString(node.a) || isString(node.b)) return `(${a} + ${b})`;
+            if (isStr(node.a) || isStr(node.b)) return `(${a} + ${b})`;
             if (isNum(node.a) && isNum(node.b)) return `(${a} + ${b})`;
             if (isNum(node.b)) {
               const x = this.tmp();
@@ -280,7 +290,11 @@ export class GenBase {
           case '==':
           case '!=': {
             // Against a non-numeric string literal, or between two numbers, loose equality is plain identity.
-            const plain = isPlainString(node.a) || isPlainString(node.b) || (isNum(node.a) && isNum(node.b));
+            const plain =
+              isPlainString(node.a) ||
+              isPlainString(node.b) ||
+              (isNum(node.a) && isNum(node.b)) ||
+              (isStr(node.a) && isStr(node.b)); // looseEq of two strings is ===
             const eq = plain ? `(${a} === ${b})` : `H.eq(${a}, ${b})`;
             return node.op === '==' ? eq : `(!${eq})`;
           }
@@ -337,18 +351,19 @@ export class GenBase {
   template(src: string, gs: GScope, loc: Loc): string {
     const parts = parseTemplate(src, '', this.has(gs));
     if (parts.length === 0) return this.k('');
+    const isStr = (x: Node) => isString(x, this.typeId(gs, 'string'));
     // '' + x converts like String(x) for every value a decoder produces, and is cheaper.
     const js = parts.map((p) =>
       typeof p === 'string'
         ? this.k(p)
-        : isString(p)
+        : isStr(p)
           ? this.expr(p, gs, loc)
           : `('' + ${this.expr(p, gs, loc)})`,
     );
     if (parts.length === 1)
-      return js[0]!.startsWith("('' + ") || typeof parts[0] === 'string' || isString(parts[0]!)
+      return js[0]!.startsWith("('' + ") || typeof parts[0] === 'string' || isStr(parts[0]!)
         ? js[0]!
         : `'' + ${js[0]}`;
-    return typeof parts[0] === 'string' || isString(parts[0]!) ? js.join(' + ') : `'' + ${js.join(' + ')}`;
+    return typeof parts[0] === 'string' || isStr(parts[0]!) ? js.join(' + ') : `'' + ${js.join(' + ')}`;
   }
 }

@@ -4,7 +4,17 @@
 // case keys) and every helper is passed in the K (constants) and F (functions) arrays and referenced
 // by index. Anything the generator does not handle is compiled by the closure compiler and called.
 import { compileByteOps } from './containers.ts';
-import { H, Unsupported, hex2, isNumeric, type GScope, type Loc, GenBase } from './codegen-expr.ts';
+import {
+  H,
+  Unsupported,
+  hex2,
+  isNumeric,
+  isString,
+  type GScope,
+  type Loc,
+  type ValueType,
+  GenBase,
+} from './codegen-expr.ts';
 import { parseExpr } from './expr.ts';
 import { CONTAINERS, MAX_REPEAT, compileField, expandType, kindOf, type Cx } from './layout.ts';
 import type { Framing } from './framing.ts';
@@ -109,16 +119,16 @@ export class Gen extends GenBase {
     if (cond) this.emit(`if (${cond}) {`);
     if (merge) this.body(f, kind, gs, loc, path, true);
     else {
-      const num = f.repeat === undefined && this.isNumber(f, kind, gs, path);
+      const ty = f.repeat === undefined ? this.typeOf(f, kind, gs, path) : undefined;
       const v =
         f.repeat !== undefined ? this.repeat(f, kind, gs, loc, path) : this.element(f, kind, gs, loc, path);
       if (name !== undefined && gs === this.pendingGs && this.pending !== null) {
         this.pending.push([name, v]);
-        this.setLocal(gs, name, v, num);
+        this.setLocal(gs, name, v, ty);
       } else if (name !== undefined) {
         this.emit(`${gs.js}.${this.ident(name)} = ${v};`);
         // Later references read the local (and skip conversions when it is a number).
-        this.setLocal(gs, name, v, num);
+        this.setLocal(gs, name, v, ty);
       }
     }
     if (cond) {
@@ -146,15 +156,20 @@ export class Gen extends GenBase {
     for (const n of written) this.forget(gs, n);
   }
 
-  /** Whether the value element() produces for `f` is always a number (no enum, no hex format). */
-  isNumber(f: Obj, kind: string, gs: GScope, path: string): boolean {
-    if (f.enum !== undefined) return false;
-    if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') return false;
+  /** Whether the value element() produces for `f` is always a number or always a string. */
+  typeOf(f: Obj, kind: string, gs: GScope, path: string): ValueType {
+    if (f.enum !== undefined) return undefined;
     const num = parseNumType(kind, (f.endian as string | undefined) ?? this.cx.endian, f.words, path);
-    if (num) return num.kind === 'float' || num.size <= 6; // 64-bit integers may be decimal strings
-    if (kind === 'bcd') return f.format !== 'string'; // a bad digit fails the decode
-    if (kind === 'value') return isNumeric(parseExpr(f.value, '', this.has(gs)), this.numId(gs));
-    return false;
+    if (f.format === 'hex' && kind !== 'bytes' && kind !== 'bcd') return num ? 'string' : undefined;
+    if (num) return num.kind === 'float' || num.size <= 6 ? 'number' : undefined; // u64 may be a string
+    if (kind === 'bcd') return f.format === 'string' ? 'string' : 'number'; // a bad digit fails the decode
+    if (kind === 'bytes') return 'string'; // hex text (format 'array' is a closure fallback)
+    if (kind === 'value') {
+      const node = parseExpr(f.value, '', this.has(gs));
+      if (isNumeric(node, this.numId(gs))) return 'number';
+      if (isString(node, this.typeId(gs, 'string'))) return 'string';
+    }
+    return undefined;
   }
 
   repeat(f: Obj, kind: string, gs: GScope, loc: Loc, path: string): string {

@@ -296,3 +296,33 @@ test('BCD of 1-6 bytes inline (either byte and nibble order) and signed or longe
   assert.deepEqual(r.fields, { a: 12, b: 1234, c: 123456, d: 785634.12 });
   assert.equal(fast.decode(Uint8Array.from([0x1a, 0, 0, 0, 0, 0, 0, 0, 0, 0])).ok, false);
 });
+
+test('string-typed locals (bytes, hex format, BCD strings): comparisons and concatenation agree', () => {
+  const seq = [
+    { name: 'raw', type: 'bytes', size: 2 },
+    { name: 'eq1', value: "raw == '0102'" },
+    { name: 'eq2', value: 'raw == 102' },
+    { name: 'h', type: 'u8', format: 'hex' },
+    { name: 'eq3', value: "h == '0x05' || h == raw" },
+    { name: 'd', type: 'bcd', size: 1, format: 'string' },
+    { name: 'eq4', value: "d == '07' ? 1 : (d == 7 ? 2 : 0)" },
+    { name: 'cat', value: 'raw + h + d', point: 'n_${raw}_${d}' },
+  ];
+  const list = frames(3000, 4, 5, 31).map((f, i) =>
+    i % 3 === 0 ? Uint8Array.from([1, 2, 5, 7, ...f.subarray(4)]) : f,
+  );
+  assert.ok(agree({ seq, trailing: 'allow' }, list) > 900);
+  const { fast } = both({ seq });
+  const r = fast.decode(Uint8Array.from([1, 2, 5, 7]));
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, {
+    raw: '0102',
+    eq1: true,
+    eq2: true, // a numeric string equals its number
+    h: '0x05',
+    eq3: true,
+    d: '07',
+    eq4: 1,
+    cat: '01020x0507',
+  });
+});
