@@ -65,6 +65,48 @@ export const H = {
       .padStart(bytes * 2, '0'),
 };
 
+/** Most distinct heads and names one NameCache keeps; past them names are built per call, as before. */
+const MAX_HEADS = 64;
+const MAX_NAMES = 8192;
+/** Largest integer tail a NameCache indexes (Modbus addresses are 0–65535). */
+export const MAX_TAIL = 65535;
+
+/**
+ * Point names built from a string head, a constant middle and a small non-negative integer tail
+ * (`table + '.' + (ctx.start + $index)`): one per generated site, passed by index in K. Each name is
+ * built once and then read from a table indexed by the integer, so a frame's point names cost no
+ * string concatenation. Strings are immutable, so sharing them between decodes changes nothing; the
+ * table is bounded, and past its bounds names are built per call exactly as without it.
+ */
+export class NameCache {
+  private readonly byHead = new Map<string, (string | undefined)[]>();
+  private names = 0;
+  // The last head's row: a site's head is usually the same string (one enum label) frame after frame,
+  // and comparing it is cheaper than hashing it.
+  private lastHead: string | undefined = undefined;
+  private lastRow: (string | undefined)[] = [];
+  constructor(private readonly mid: string) {}
+  /** head + mid + String(tail), for 0 <= tail <= MAX_TAIL an integer (checked by the caller). */
+  get(head: string, tail: number): string {
+    let row = head === this.lastHead ? this.lastRow : this.byHead.get(head);
+    if (row === undefined) {
+      if (this.byHead.size >= MAX_HEADS) return head + this.mid + tail;
+      row = [];
+      this.byHead.set(head, row);
+    }
+    this.lastHead = head;
+    this.lastRow = row;
+    const hit = row[tail];
+    if (hit !== undefined) return hit;
+    const name = head + this.mid + tail;
+    if (this.names < MAX_NAMES) {
+      row[tail] = name;
+      this.names++;
+    }
+    return name;
+  }
+}
+
 export const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
 
 // Keys that plain objects, arrays, strings or functions inherit: these go through the checked H.idx path.
@@ -276,6 +318,8 @@ export class GenBase {
       case 'call':
         return this.call(node.fn, node.args, e);
       case 'bin': {
+        const cached = node.op === '+' ? this.cachedName(node, gs, loc) : undefined;
+        if (cached !== undefined) return cached;
         const [a, b] = [e(node.a), e(node.b)];
         switch (node.op) {
           case '+':
@@ -307,6 +351,31 @@ export class GenBase {
         }
       }
     }
+  }
+
+  /**
+   * `head + 'lit' + … + 'lit' + tail` (one or more string literals in the middle; `head` may be absent):
+   * when the head evaluates to a string and the tail to an integer 0–MAX_TAIL, the result comes from a
+   * NameCache (same string: head + literals + String(tail)); otherwise the same JS '+' chain as without
+   * it (a string literal on the left makes each '+' concatenate). undefined: not this shape.
+   */
+  cachedName(node: Node & { k: 'bin' }, gs: GScope, loc: Loc): string | undefined {
+    const mids: string[] = [];
+    let left: Node = node.a;
+    while (left.k === 'bin' && left.op === '+' && left.b.k === 'lit' && typeof left.b.v === 'string') {
+      mids.unshift(left.b.v);
+      left = left.a;
+    }
+    const head: Node | undefined = left.k === 'lit' && typeof left.v === 'string' ? undefined : left;
+    if (head === undefined) mids.unshift((left as { v: string }).v);
+    if (mids.length === 0) return undefined; // no string literal before the tail
+    const cache = this.k(new NameCache(mids.join('')));
+    const mid = this.k(mids.join(''));
+    const [h, t] = [this.tmp(), this.tmp()];
+    const hv = head === undefined ? this.k('') : h;
+    const setH = head === undefined ? '' : `(${h} = ${this.expr(head, gs, loc)}), `;
+    const isHeadStr = head === undefined ? '' : `typeof ${h} === 'string' && `;
+    return `(${setH}(${t} = ${this.expr(node.b, gs, loc)}), ${isHeadStr}typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${cache}.get(${hv}, ${t}) : (${head === undefined ? mid : `(${h} + ${mid})`} + ${t}))`;
   }
 
   /** Common functions inline (same results as FUNCTIONS); the rest call the shared implementation. */

@@ -326,3 +326,45 @@ test('string-typed locals (bytes, hex format, BCD strings): comparisons and conc
     cat: '01020x0507',
   });
 });
+
+test('point names head + literal + integer come from a per-site table, same strings as the closure plan', () => {
+  // Head: an enum label (string), or the raw number when the enum misses (not cached); tail: start +
+  // $index from the context, which may be an integer in or out of 0–65535, a fraction, -0 or a string.
+  const doc = {
+    seq: [
+      { name: 'kind', type: 'u8', enum: { 1: 'coil', 2: 'holding', 3: 'input' } },
+      { name: 'regs', type: 'u8', repeat: 'until-end' },
+    ],
+    points: [
+      { each: 'regs', name: "${kind + '.' + (ctx.start + $index)}", value: '$item' },
+      { each: 'regs', name: "${'r' + '/' + ($item * 300)}", value: '$index' },
+      { name: "${'const.' + ctx.start}", value: 'kind' },
+    ],
+  };
+  const list = frames(400, 1, 12, 11);
+  for (const start of [0, 3, 65530, 65535, 70000, -1, -0, 1.5, '7', undefined, Number.NaN])
+    agree(doc, list, { start });
+  const { fast } = both(doc);
+  const r = fast.decode(Uint8Array.of(2, 9, 9), { start: 65535 });
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.points.map((p) => p.name),
+    ['holding.65535', 'holding.65536', 'r/2700', 'r/2700', 'const.65535'],
+  );
+  // Every name is right also past the table's bounds (many heads, many integers).
+  const many = {
+    seq: [
+      { name: 'h', type: 'u8' },
+      { name: 'hs', value: "'h' + h" },
+      { name: 'v', type: 'u16' },
+    ],
+    points: [{ name: "${hs + ':' + v}", value: 'v' }],
+  };
+  const { fast: f2, slow: s2 } = both(many);
+  for (let i = 0; i < 20000; i++) {
+    const frame = Uint8Array.of(i % 97, (i * 7919) >> 8, (i * 7919) & 255);
+    const want = s2.decode(frame);
+    assert.deepEqual(f2.decode(frame), want);
+    assert.equal(want.ok && want.points[0]!.name, `h${frame[0]}:${(frame[1]! << 8) | frame[2]!}`);
+  }
+});
