@@ -31,6 +31,9 @@ const bcdTable = (lowFirst: boolean) =>
 const BCD_HIGH_FIRST = bcdTable(false);
 const BCD_LOW_FIRST = bcdTable(true);
 
+/** Longest points list allocated at its full length up front (a longer one grows as it is filled). */
+const MAX_PRESIZE = 1024;
+
 // Field kinds whose element reads only bytes, locals and the context: no scope object is touched.
 const SIMPLE = new Set(['value', 'skip', 'bytes', 'bcd', 'flags']);
 
@@ -45,6 +48,8 @@ export class Gen extends GenBase {
   private pending: [string, string][] | null = null;
   private pendingGs: GScope | null = null;
   private top: GScope | null = null;
+  /** Whether a points rule may replace `pts` with an array of its final length. */
+  private presized = false;
 
   constructor(private readonly cx: Cx) {
     super();
@@ -501,12 +506,13 @@ export class Gen extends GenBase {
   point(spec: unknown, gs: GScope): void {
     const o = spec as Obj;
     const loc = { buf: 'b', end: 'E' };
-    const body = (loc: Loc) => {
+    const body = (loc: Loc, q?: string) => {
       const v = this.t('v');
       this.emit(`const ${v} = ${this.exprOf(o.value, gs, loc)};`);
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
+      const point = `{ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} }`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') pts.push({ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} });`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `pts.push(${point})` : `pts[${q}++] = ${point}`};`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
@@ -514,12 +520,19 @@ export class Gen extends GenBase {
     if (o.each === undefined) body(loc);
     else {
       const [list, i] = [this.t('l'), this.t('j')];
+      const q = this.t('q');
+      this.presized = true;
       this.emit(`const ${list} = ${this.exprOf(o.each, gs, loc)};`);
+      // The first rule that makes points fills an array of the list's length (as a hand-written decoder
+      // would) instead of growing one; a later rule appends at the end. Trimmed when some item was not
+      // a scalar. The array is new for each frame (decode() takes it from s.points).
+      this.emit(`if (Array.isArray(${list})) { let ${q} = pts.length;`);
       this.emit(
-        `if (Array.isArray(${list})) for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`,
+        `if (${q} === 0 && ${list}.length > 0 && ${list}.length <= ${MAX_PRESIZE}) s.points = pts = new Array(${list}.length);`,
       );
-      body({ ...loc, index: i, item: `${i}v` });
-      this.emit('}');
+      this.emit(`for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`);
+      body({ ...loc, index: i, item: `${i}v` }, q);
+      this.emit(`} if (${q} < pts.length) pts.length = ${q}; }`);
     }
     if (cond) this.emit('}');
   }
@@ -598,7 +611,7 @@ export class Gen extends GenBase {
   /** The body emitted so far, with its prologue (context and scratch variables); starts a new body. */
   private take(): string {
     const temps = [...Array(this.temps).keys()].map((i) => `x${i}`);
-    const prologue = `const ctx = s.ctx, pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
+    const prologue = `const ctx = s.ctx; ${this.presized ? 'let' : 'const'} pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
     const body = `${prologue}\n${this.out.join('\n')}`;
     this.out.length = 0;
     this.temps = 0;

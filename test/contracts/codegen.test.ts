@@ -368,3 +368,46 @@ test('point names head + literal + integer come from a per-site table, same stri
     assert.equal(want.ok && want.points[0]!.name, `h${frame[0]}:${(frame[1]! << 8) | frame[2]!}`);
   }
 });
+
+test('each-rules fill a points array of the list length, trimmed when items are skipped, appended after', () => {
+  // regs: numbers; parts: objects (not scalars: no point) or numbers; a field point comes first when flagged.
+  const doc = {
+    seq: [
+      { name: 'flag', type: 'u8' },
+      { name: 'lead', type: 'u8', point: true, if: 'flag & 1' },
+      { name: 'n', type: 'u8' },
+      { name: 'regs', type: 'u8', repeat: 'n % 8' },
+      {
+        name: 'parts',
+        type: 'u8',
+        repeat: 'until-end',
+        enum: { 1: 'one', 2: 'two' },
+      },
+    ],
+    points: [
+      { each: 'regs', name: 'r${$index}', value: '$item' },
+      { if: 'flag & 2', each: 'parts', name: 'p${$index}', value: "$item == 'one' ? ctx.none : $item" },
+      { each: 'parts', name: 'q${$index}', value: '$item' },
+    ],
+  };
+  const ok = agree(doc, frames(3000, 2, 20, 23));
+  assert.ok(ok > 1000, `${ok} frames decoded`);
+  const { fast } = both(doc);
+  const r = fast.decode(Uint8Array.of(2, 2, 7, 9, 1, 5));
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.points.map((p) => `${p.name}=${String(p.value)}`),
+    ['r0=7', 'r1=9', 'p1=5', 'q0=one', 'q1=5'],
+  );
+  assert.equal(r.points.length, 5);
+  // A long list (past the up-front bound) still gives every point.
+  const long = {
+    seq: [{ name: 'v', type: 'u8', repeat: 'until-end' }],
+    points: [{ each: 'v', name: 'v${$index}', value: '$item' }],
+  };
+  const { fast: f2, slow: s2 } = both(long);
+  const frame = Uint8Array.from({ length: 1500 }, (_, i) => i & 255);
+  const got = f2.decode(frame);
+  assert.deepEqual(got, s2.decode(frame));
+  assert.equal(got.ok && got.points.length, 1500);
+});
