@@ -249,10 +249,16 @@ export class Gen extends GenBase {
     const offset = f.offset === undefined ? 0 : asNumber(f.offset, '');
     if (scale !== 1 || offset !== 0 || f.decimals !== undefined) {
       const d = f.decimals ?? Math.max(0, Math.min(15, Math.ceil(-Math.log10(Math.abs(scale) || 1)) + 6));
-      this.emit(
-        // roundTo(x, d) = Math.round(x * 10 ** d) / 10 ** d, with the power folded at compile time.
-        `if (typeof ${v} === 'number') ${v} = Math.round((${v} * ${this.num(scale)} + ${this.num(offset)}) * ${this.num(10 ** Number(d))}) / ${this.num(10 ** Number(d))};`,
-      );
+      const div = this.exactDivisor(f, kind, scale, offset, Number(d));
+      if (div !== undefined) {
+        // + 0: a signed BCD zero reads as -0, and the rounding path's `+ offset` turns it into 0.
+        const z = kind === 'bcd' && f.signed === true ? ' + 0' : '';
+        this.emit(div === 1 ? (z ? `${v} = ${v} + 0;` : '') : `${v} = ${v} / ${div}${z};`);
+      } else
+        this.emit(
+          // roundTo(x, d) = Math.round(x * 10 ** d) / 10 ** d, with the power folded at compile time.
+          `if (typeof ${v} === 'number') ${v} = Math.round((${v} * ${this.num(scale)} + ${this.num(offset)}) * ${this.num(10 ** Number(d))}) / ${this.num(10 ** Number(d))};`,
+        );
     }
     if (f.enum !== undefined) {
       const table = new Map<string, unknown>();
@@ -293,6 +299,30 @@ export class Gen extends GenBase {
       );
     }
     return v;
+  }
+
+  /**
+   * D when `roundTo(raw * scale + offset, d)` equals `raw / D` for every raw value the field can read
+   * (an integer: an inline integer read or a numeric BCD), so the generated code divides, as a
+   * hand-written decoder does. Holds when offset = 0, scale is the double nearest 1/D, D divides 10^d
+   * and m = |raw| · 10^d / D < 2^50: then raw · scale · 10^d is within 3 · 2^-53 · m < 0.5 of the
+   * integer m, so Math.round gives m exactly, and m / 10^d and raw / D are both the correctly rounded
+   * value of the same real number. (D = 1: rounding an integer to d decimals returns it.) A -0 raw
+   * value (signed BCD) becomes 0 on the rounding path, through `+ offset`: the caller adds 0 too.
+   */
+  exactDivisor(f: Obj, kind: string, scale: number, offset: number, d: number): number | undefined {
+    if (offset !== 0 || !Number.isInteger(d) || d < 0 || d > 15 || f.enum !== undefined) return undefined;
+    let maxAbs: number;
+    const num = parseNumType(kind, (f.endian as string | undefined) ?? this.cx.endian, f.words, '');
+    if (num) {
+      if (num.kind !== 'int' || num.size > 4) return undefined; // the reads inlined by body()
+      maxAbs = 2 ** (8 * num.size);
+    } else if (kind === 'bcd' && f.format !== 'string') maxAbs = 10 ** (2 * asNumber(f.size, ''));
+    else return undefined;
+    const D = Math.round(1 / scale);
+    if (!(D >= 1 && 1 / D === scale && 10 ** d % D === 0 && maxAbs * (10 ** d / D) < 2 ** 50))
+      return undefined;
+    return D;
   }
 
   /** The raw value expression (after emitting the statements that read it). */

@@ -411,3 +411,63 @@ test('each-rules fill a points array of the list length, trimmed when items are 
   assert.deepEqual(got, s2.decode(frame));
   assert.equal(got.ok && got.points.length, 1500);
 });
+
+test('scale 1/D on integer reads and BCD divides by D: same numbers as rounding, for every 16-bit value', () => {
+  const scales: [string, number, number | undefined][] = [
+    ['i16', 0.1, undefined],
+    ['u16', 0.5, undefined],
+    ['i16', 0.001, undefined],
+    ['u16le', 0.01, undefined],
+    ['i16', 0.0001, undefined],
+    ['i16', 0.25, undefined], // D = 4 divides 10^7
+    ['u16', 1, 2], // decimals only: an integer stays itself
+    ['i16', 0.1, 3],
+    ['u16', 0.3, undefined], // not 1/D: rounds as before
+    ['i16', 0.1, 0], // 10^0 is not a multiple of 10: rounds as before
+  ];
+  for (const [type, scale, decimals] of scales) {
+    const doc = {
+      seq: [{ name: 'v', type, scale, ...(decimals === undefined ? {} : { decimals }), point: 'v' }],
+    };
+    const { fast, slow } = both(doc);
+    for (let raw = 0; raw < 65536; raw++) {
+      const frame = Uint8Array.of(raw >> 8, raw & 255);
+      const [a, b] = [fast.decode(frame), slow.decode(frame)];
+      // Object.is: -0 and 0 differ too.
+      assert.ok(a.ok && b.ok && Object.is(a.fields.v, b.fields.v), `${type} ${scale} ${decimals} ${raw}`);
+    }
+  }
+  const src = (doc: Record<string, unknown>) =>
+    String((both(doc).fast as unknown as { generated: unknown }).generated);
+  assert.match(src({ seq: [{ name: 'v', type: 'i16', scale: 0.1 }] }), /(v\d+) = \1 \/ 10;/);
+  assert.doesNotMatch(src({ seq: [{ name: 'v', type: 'u16', scale: 0.3 }] }), /(v\d+) = \1 \/ \d+;/);
+  assert.doesNotMatch(src({ seq: [{ name: 'v', type: 'u32', scale: 0.1 }] }), /(v\d+) = \1 \/ \d+;/);
+  // Wider reads and BCD (signed too), sampled: 24/32-bit, 4-byte BCD, and a u32 too wide for the division.
+  const wide = {
+    seq: [
+      { name: 'a', type: 'i24', scale: 0.0001 },
+      { name: 'b', type: 'u32', scale: 0.1 },
+      { name: 'c', type: 'i32le', scale: 0.01 },
+      { name: 'd', type: 'bcd', size: 4, scale: 0.01 },
+      { name: 'e', type: 'bcd', size: 3, signed: true, scale: 0.0001 },
+      { name: 'f', type: 'bcd', size: 2, signed: true, scale: 0.001, decimals: 3 },
+      { name: 'g', type: 'bcd', size: 1, signed: true, decimals: 2 }, // D = 1; -0 must become 0
+    ],
+  };
+  const list = frames(4000, 21, 21, 99).map((f) => {
+    // Mostly valid BCD digits, so the BCD fields decode.
+    for (let i = 11; i < 21; i++) f[i] = ((f[i]! >> 4) % 10) * 16 + ((f[i]! & 15) % 10);
+    return f;
+  });
+  const { fast, slow } = both(wide);
+  let ok = 0;
+  for (const f of list) {
+    const [a, b] = [fast.decode(f), slow.decode(f)];
+    assert.deepEqual(a, b);
+    if (a.ok && b.ok) {
+      for (const k of Object.keys(b.fields)) assert.ok(Object.is(a.fields[k], b.fields[k]), k);
+      ok++;
+    }
+  }
+  assert.ok(ok > 1000, `${ok} decoded`);
+});
