@@ -85,12 +85,15 @@ export class NameCache {
   // and comparing it is cheaper than hashing it.
   private lastHead: string | undefined = undefined;
   private lastRow: (string | undefined)[] = [];
-  constructor(private readonly mid: string) {}
-  /** head + mid + String(tail), for 0 <= tail <= MAX_TAIL an integer (checked by the caller). */
+  constructor(
+    private readonly mid: string,
+    private readonly post = '',
+  ) {}
+  /** head + mid + String(tail) + post, for 0 <= tail <= MAX_TAIL an integer (checked by the caller). */
   get(head: string, tail: number): string {
     let row = head === this.lastHead ? this.lastRow : this.byHead.get(head);
     if (row === undefined) {
-      if (this.byHead.size >= MAX_HEADS) return head + this.mid + tail;
+      if (this.byHead.size >= MAX_HEADS) return head + this.mid + tail + this.post;
       row = [];
       this.byHead.set(head, row);
     }
@@ -98,7 +101,7 @@ export class NameCache {
     this.lastRow = row;
     const hit = row[tail];
     if (hit !== undefined) return hit;
-    const name = head + this.mid + tail;
+    const name = head + this.mid + tail + this.post;
     if (this.names < MAX_NAMES) {
       row[tail] = name;
       this.names++;
@@ -421,6 +424,35 @@ export class GenBase {
     const parts = parseTemplate(src, '', this.has(gs));
     if (parts.length === 0) return this.k('');
     const isStr = (x: Node) => isString(x, this.typeId(gs, 'string'));
+    const [pre, x, post = ''] = parts;
+    if (
+      typeof pre === 'string' &&
+      x !== undefined &&
+      typeof x !== 'string' &&
+      typeof post === 'string' &&
+      parts.length <= 3
+    ) {
+      // 'text${n}' or 'text${n}text' with n a small non-negative integer: the name from a NameCache.
+      const t = this.tmp();
+      const cache = this.k(new NameCache(pre, post));
+      const built = `${this.k(pre)} + ('' + ${t})${post === '' ? '' : ` + ${this.k(post)}`}`;
+      return `((${t} = ${this.expr(x, gs, loc)}), typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${cache}.get('', ${t}) : ${built})`;
+    }
+    const [h, mid, n, end = ''] = parts;
+    if (
+      typeof h !== 'string' &&
+      typeof mid === 'string' &&
+      n !== undefined &&
+      typeof n !== 'string' &&
+      typeof end === 'string' &&
+      parts.length <= 4
+    ) {
+      // '${head}text${n}' or '${head}text${n}text', head a string at run time: as above, per head.
+      const [th, tn] = [this.tmp(), this.tmp()];
+      const cache = this.k(new NameCache(mid, end));
+      const built = `'' + ${th} + ${this.k(mid)} + ('' + ${tn})${end === '' ? '' : ` + ${this.k(end)}`}`;
+      return `((${th} = ${this.expr(h, gs, loc)}), (${tn} = ${this.expr(n, gs, loc)}), typeof ${th} === 'string' && typeof ${tn} === 'number' && (${tn} >>> 0) === ${tn} && ${tn} <= ${MAX_TAIL} ? ${cache}.get(${th}, ${tn}) : ${built})`;
+    }
     // '' + x converts like String(x) for every value a decoder produces, and is cheaper.
     const js = parts.map((p) =>
       typeof p === 'string'

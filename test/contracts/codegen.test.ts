@@ -471,3 +471,29 @@ test('scale 1/D on integer reads and BCD divides by D: same numbers as rounding,
   }
   assert.ok(ok > 1000, `${ok} decoded`);
 });
+
+test('point name templates text${n}, text${n}text, ${head}text${n}(text) use the name table, same strings', () => {
+  const doc = {
+    seq: [
+      { name: 'n', type: 'i8' },
+      { name: 'k', type: 'u8', enum: { 1: 'one', 2: 'two' } },
+      { name: 'h', value: 'k' },
+    ],
+    points: [
+      { name: 'a_${n * ctx.m}', value: 'n' },
+      { name: 'b_${n * ctx.m}_x', value: 'n' },
+      { name: '${h}.${n * ctx.m}', value: 'n' },
+      { name: '${h}.${n * ctx.m}!', value: 'n' },
+      { name: '${h}:${ctx.m}', value: 'n' },
+    ],
+  };
+  const list = frames(600, 2, 2, 5);
+  for (const m of [1, 1000, 0.5, -1, '3', undefined]) agree(doc, list, { m });
+  const { fast } = both(doc);
+  const r = fast.decode(Uint8Array.of(7, 2), { m: 1 });
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.points.map((p) => p.name),
+    ['a_7', 'b_7_x', 'two.7', 'two.7!', 'two:1'],
+  );
+});
