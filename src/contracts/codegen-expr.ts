@@ -79,12 +79,15 @@ export const MAX_TAIL = 65535;
  * table is bounded, and past its bounds names are built per call exactly as without it.
  */
 export class NameCache {
-  private readonly byHead = new Map<string, (string | undefined)[]>();
+  // Per head, 256 chunks of 256 names (tail >> 8, tail & 255), all arrays of fixed length created
+  // with new Array: one element kind everywhere and never a sparse (dictionary) array, so the reads
+  // stay fast in every contract that shares this code.
+  private readonly byHead = new Map<string, Chunk[]>();
   private names = 0;
   // The last head's row: a site's head is usually the same string (one enum label) frame after frame,
   // and comparing it is cheaper than hashing it.
   private lastHead: string | undefined = undefined;
-  private lastRow: (string | undefined)[] = [];
+  private lastRow: Chunk[] = newChunk() as Chunk[];
   constructor(
     private readonly mid: string,
     private readonly post = '',
@@ -94,21 +97,24 @@ export class NameCache {
     let row = head === this.lastHead ? this.lastRow : this.byHead.get(head);
     if (row === undefined) {
       if (this.byHead.size >= MAX_HEADS) return head + this.mid + tail + this.post;
-      row = [];
+      row = newChunk() as Chunk[];
       this.byHead.set(head, row);
     }
     this.lastHead = head;
     this.lastRow = row;
-    const hit = row[tail];
+    const chunk = row[tail >> 8];
+    const hit = chunk === undefined ? undefined : chunk[tail & 255];
     if (hit !== undefined) return hit;
     const name = head + this.mid + tail + this.post;
     if (this.names < MAX_NAMES) {
-      row[tail] = name;
+      (chunk ?? (row[tail >> 8] = newChunk()))[tail & 255] = name;
       this.names++;
     }
     return name;
   }
 }
+type Chunk = (string | undefined)[];
+const newChunk = (): Chunk => new Array<string | undefined>(256);
 
 export const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
 
