@@ -82,12 +82,12 @@ export class NameCache {
   // Per head, 256 chunks of 256 names (tail >> 8, tail & 255), all arrays of fixed length created
   // with new Array: one element kind everywhere and never a sparse (dictionary) array, so the reads
   // stay fast in every contract that shares this code.
-  private readonly byHead = new Map<string, Chunk[]>();
+  private readonly byHead = new Map<string, Row>();
   private names = 0;
   // The last head's row: a site's head is usually the same string (one enum label) frame after frame,
   // and comparing it is cheaper than hashing it.
   private lastHead: string | undefined = undefined;
-  private lastRow: Chunk[] = newChunk() as Chunk[];
+  private lastRow: Row = newRow();
   constructor(
     private readonly mid: string,
     private readonly post = '',
@@ -97,7 +97,7 @@ export class NameCache {
     let row = head === this.lastHead ? this.lastRow : this.byHead.get(head);
     if (row === undefined) {
       if (this.byHead.size >= MAX_HEADS) return head + this.mid + tail + this.post;
-      row = newChunk() as Chunk[];
+      row = newRow();
       this.byHead.set(head, row);
     }
     this.lastHead = head;
@@ -114,7 +114,9 @@ export class NameCache {
   }
 }
 type Chunk = (string | undefined)[];
+type Row = (Chunk | undefined)[];
 const newChunk = (): Chunk => new Array<string | undefined>(256);
+const newRow = (): Row => new Array<Chunk | undefined>(256);
 
 export const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
 
