@@ -86,8 +86,9 @@ export class NameCache {
   private names = 0;
   // The last head's row: a site's head is usually the same string (one enum label) frame after frame,
   // and comparing it is cheaper than hashing it.
-  private lastHead: string | undefined = undefined;
-  private lastRow: Row = newRow();
+  // Read by the generated code too (see lookup()), so each site keeps its own inline caches.
+  lastHead: string | undefined = undefined;
+  lastRow: Row = newRow();
   constructor(
     private readonly mid: string,
     private readonly post = '',
@@ -365,6 +366,16 @@ export class GenBase {
   }
 
   /**
+   * A NameCache read for head `h` and tail `t` (locals): the last head's chunk is read inline, so the
+   * element loads have this site's own inline caches (a shared method would see every contract's
+   * arrays); a miss calls get(), which builds, stores and returns the name.
+   */
+  lookup(cache: NameCache, h: string, t: string): string {
+    const [c, y] = [this.tmp(), this.tmp()];
+    return `((${c} = ${this.k(cache)}).lastHead === ${h} && (${y} = ${c}.lastRow[${t} >> 8]) !== undefined && (${y} = ${y}[${t} & 255]) !== undefined ? ${y} : ${c}.get(${h}, ${t}))`;
+  }
+
+  /**
    * `head + 'lit' + … + 'lit' + tail` (one or more string literals in the middle; `head` may be absent):
    * when the head evaluates to a string and the tail to an integer 0–MAX_TAIL, the result comes from a
    * NameCache (same string: head + literals + String(tail)); otherwise the same JS '+' chain as without
@@ -380,13 +391,13 @@ export class GenBase {
     const head: Node | undefined = left.k === 'lit' && typeof left.v === 'string' ? undefined : left;
     if (head === undefined) mids.unshift((left as { v: string }).v);
     if (mids.length === 0) return undefined; // no string literal before the tail
-    const cache = this.k(new NameCache(mids.join('')));
+    const cache = new NameCache(mids.join(''));
     const mid = this.k(mids.join(''));
     const [h, t] = [this.tmp(), this.tmp()];
     const hv = head === undefined ? this.k('') : h;
     const setH = head === undefined ? '' : `(${h} = ${this.expr(head, gs, loc)}), `;
     const isHeadStr = head === undefined ? '' : `typeof ${h} === 'string' && `;
-    return `(${setH}(${t} = ${this.expr(node.b, gs, loc)}), ${isHeadStr}typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${cache}.get(${hv}, ${t}) : (${head === undefined ? mid : `(${h} + ${mid})`} + ${t}))`;
+    return `(${setH}(${t} = ${this.expr(node.b, gs, loc)}), ${isHeadStr}typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${this.lookup(cache, hv, t)} : (${head === undefined ? mid : `(${h} + ${mid})`} + ${t}))`;
   }
 
   /** Common functions inline (same results as FUNCTIONS); the rest call the shared implementation. */
@@ -442,9 +453,9 @@ export class GenBase {
     ) {
       // 'text${n}' or 'text${n}text' with n a small non-negative integer: the name from a NameCache.
       const t = this.tmp();
-      const cache = this.k(new NameCache(pre, post));
+      const cache = new NameCache(pre, post);
       const built = `${this.k(pre)} + ('' + ${t})${post === '' ? '' : ` + ${this.k(post)}`}`;
-      return `((${t} = ${this.expr(x, gs, loc)}), typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${cache}.get('', ${t}) : ${built})`;
+      return `((${t} = ${this.expr(x, gs, loc)}), typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${this.lookup(cache, this.k(''), t)} : ${built})`;
     }
     const [h, mid, n, end = ''] = parts;
     if (
@@ -457,9 +468,9 @@ export class GenBase {
     ) {
       // '${head}text${n}' or '${head}text${n}text', head a string at run time: as above, per head.
       const [th, tn] = [this.tmp(), this.tmp()];
-      const cache = this.k(new NameCache(mid, end));
+      const cache = new NameCache(mid, end);
       const built = `'' + ${th} + ${this.k(mid)} + ('' + ${tn})${end === '' ? '' : ` + ${this.k(end)}`}`;
-      return `((${th} = ${this.expr(h, gs, loc)}), (${tn} = ${this.expr(n, gs, loc)}), typeof ${th} === 'string' && typeof ${tn} === 'number' && (${tn} >>> 0) === ${tn} && ${tn} <= ${MAX_TAIL} ? ${cache}.get(${th}, ${tn}) : ${built})`;
+      return `((${th} = ${this.expr(h, gs, loc)}), (${tn} = ${this.expr(n, gs, loc)}), typeof ${th} === 'string' && typeof ${tn} === 'number' && (${tn} >>> 0) === ${tn} && ${tn} <= ${MAX_TAIL} ? ${this.lookup(cache, th, tn)} : ${built})`;
     }
     // '' + x converts like String(x) for every value a decoder produces, and is cheaper.
     const js = parts.map((p) =>
