@@ -19,7 +19,9 @@ import { parseExpr } from './expr.ts';
 import { CONTAINERS, MAX_REPEAT, compileField, expandType, kindOf, type Cx } from './layout.ts';
 import type { Framing } from './framing.ts';
 import { makeNumReader, parseNumType, permutation, toHexString, type BcdType } from './primitives.ts';
-import type { State } from './runtime.ts';
+import { NeedBytes, type Scope, type State } from './runtime.ts';
+import { DecodeFailure, DecodeReason } from './errors.ts';
+import type { DecodeResult } from './types.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
 
 /** Two BCD digits per byte → their value 0–99, or -1 when a nibble is not a digit (either nibble order). */
@@ -50,6 +52,8 @@ export class Gen extends GenBase {
   private top: GScope | null = null;
   /** Whether a points rule may replace `pts` with an array of its final length. */
   private presized = false;
+  /** K references (`K[i]`) of the context keys that have defaults. */
+  private ctxKeys: string[] = [];
 
   constructor(private readonly cx: Cx) {
     super();
@@ -648,7 +652,20 @@ export class Gen extends GenBase {
     return body;
   }
 
-  build(seq: unknown, points: unknown[], trailing: boolean, fr: Framing): ((s: State) => void) | undefined {
+  /**
+   * The contract's whole decode entry (state reset, context defaults, `try`, result objects) is
+   * generated per contract, so no call site on the hot path is shared by all contracts: shared code
+   * collects every contract's feedback and is optimised less well for each. `ctxKeys` are the context
+   * keys with defaults (validated identifiers, referenced through K by index like any other string).
+   */
+  build(
+    seq: unknown,
+    points: unknown[],
+    trailing: boolean,
+    fr: Framing,
+    ctxKeys: readonly string[] = [],
+  ): { source: string; entry: EntryFactory } | undefined {
+    this.ctxKeys = ctxKeys.map((k) => this.k(k));
     try {
       const top: GScope = { cs: { names: new Set(), up: null }, js: 'o0', up: null };
       this.framing(fr);
@@ -665,16 +682,58 @@ export class Gen extends GenBase {
       // s.value mirrors the closure plan for a $value read outside a check or point; none: drop the stores.
       if (!this.readsValue) decode = decode.replace(/ s\.value = v\d+;/g, '');
       // The source is assembled only from compiler-emitted tokens, numbers and K/F indexes (see top of file).
-      const factory = new Function(
-        'K',
-        'F',
-        'H',
-        `"use strict";\nreturn function decode(s) {\n${decode}\n};`,
-      );
-      return factory(this.K, this.F, H) as (s: State) => void;
+      const source = `"use strict";\nconst decode = function decode(s) {\n${decode}\n};\n${entry(trailing, this.ctxKeys)}`;
+      const factory = new Function('K', 'F', 'H', 'W', source);
+      return { source, entry: factory(this.K, this.F, H, W) as EntryFactory };
     } catch (err) {
       if (err instanceof Unsupported) return undefined;
       throw err;
     }
   }
+}
+
+/** What the entry needs from its contract: state and top scope, context defaults; see `entry`. */
+export type EntryFactory = (
+  state: State,
+  top: Scope,
+  defaults: Record<string, unknown> | undefined,
+  empty: Record<string, unknown>,
+) => (frame: Uint8Array, context?: Record<string, unknown>) => DecodeResult;
+
+/** Error classes and fixed reasons of the entry (the same texts `CompiledContract` builds). */
+const W = {
+  DecodeFailure,
+  NeedBytes,
+  notBytes: `${DecodeReason.invalid}: the frame is not bytes`,
+  undescribed: ' bytes not described by the contract',
+  truncated: `${DecodeReason.truncated}: byte(`,
+  pastEnd: ') is past the end of the frame',
+  invalid: `${DecodeReason.invalid}: `,
+};
+
+/**
+ * Source of the per-contract decode entry (the same steps and results as the closure plan's
+ * `CompiledContract.decode`). Only fixed text; `ctxKeys` are K references.
+ */
+function entry(trailing: boolean, ctxKeys: readonly string[]): string {
+  const ctx =
+    ctxKeys.length === 0
+      ? 'context === undefined ? empty : context'
+      : `context === undefined ? defaults : (${ctxKeys.map((i) => `context[${i}] === undefined`).join(' || ')}) ? { ...defaults, ...context } : context`;
+  return `return function entryFactory(s, top, defaults, empty) {
+  return function decodeFrame(frame, context) {
+    if (!(frame instanceof Uint8Array)) return { ok: false, error: { offset: 0, reason: W.notBytes } };
+    s.buf = frame; s.base = 0; s.stop = frame.length; s.pos = 0; s.end = frame.length; s.shift = 0;
+    s.sc = top; s.ctx = ${ctx}; s.index = 0; s.item = undefined; s.value = undefined; s.points = [];
+    try {
+      decode(s);
+      ${trailing ? '' : 'if (s.pos < s.end) return { ok: false, error: { offset: s.pos, reason: `length: ${s.end - s.pos}` + W.undescribed } };'}
+      return { ok: true, fields: top.o, points: s.points };
+    } catch (e) {
+      if (e instanceof W.DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
+      if (e instanceof W.NeedBytes) return { ok: false, error: { offset: s.stop, reason: W.truncated + (e.total - 1) + W.pastEnd } };
+      return { ok: false, error: { offset: s.pos, reason: W.invalid + (e?.message ?? String(e)) } };
+    }
+  };
+};`;
 }

@@ -39,8 +39,10 @@ export class CompiledContract implements Contract {
   readonly messages: readonly string[];
   private readonly framing: Framing;
   private readonly body: Op;
-  /** The generated decoder (body + points), when the contract uses only constructs the generator handles. */
-  private readonly generated: ((s: State) => void) | undefined;
+  /** Whether decode is the generated entry (body + points), when the generator handles every construct. */
+  private readonly generated: boolean;
+  /** The generated source, for tests that check what the generator emitted. */
+  private readonly source: string | undefined;
   private readonly pointOps: PointOp[];
   private readonly encoders: Map<string, Encoder>;
   private readonly ctxDefaults: Record<string, unknown> | undefined;
@@ -72,10 +74,20 @@ export class CompiledContract implements Contract {
     const points = doc.points === undefined ? [] : asArray(doc.points, 'points');
     this.pointOps = points.map((p, i) => compilePoint(p, `points[${i}]`, top));
     // The closure plan above validated everything; the generator only re-walks a valid document.
-    this.generated =
+    const entry =
       options.generate === false
         ? undefined
-        : new Gen({ types, endian, depth: 0 }).build(doc.seq ?? [], points, this.trailing, this.framing);
+        : new Gen({ types, endian, depth: 0 }).build(
+            doc.seq ?? [],
+            points,
+            this.trailing,
+            this.framing,
+            this.ctxDefaultKeys,
+          );
+    this.generated = entry !== undefined;
+    this.source = entry?.source;
+    // The generated entry replaces the shared `decode` method on this instance (see Gen.build).
+    if (entry) this.decode = entry.entry(this.state, this.top, this.ctxDefaults, EMPTY_CTX);
     this.encoders = new Map();
     const sizes = new Map(this.framing.checksums.map((c) => [c.name, c.alg.size]));
     for (const [msg, spec] of Object.entries(
@@ -97,6 +109,7 @@ export class CompiledContract implements Contract {
     Object.freeze(this);
   }
 
+  /** The closure plan's decode; a generated contract has its own entry in place of this method. */
   decode(frame: Uint8Array, context?: Record<string, unknown>): DecodeResult {
     if (!(frame instanceof Uint8Array))
       return { ok: false, error: { offset: 0, reason: `${DecodeReason.invalid}: the frame is not bytes` } };
@@ -109,8 +122,7 @@ export class CompiledContract implements Contract {
     s.pos = 0;
     s.end = frame.length;
     s.shift = 0;
-    // The generated decoder creates the top-level object itself (one literal); the closure plan fills this one.
-    if (!this.generated) this.top.o = {};
+    this.top.o = {};
     s.sc = this.top;
     s.ctx = this.context(context);
     s.index = 0;
@@ -118,12 +130,8 @@ export class CompiledContract implements Contract {
     s.value = undefined;
     s.points = [];
     try {
-      if (this.generated)
-        this.generated(s); // framing checks included
-      else {
-        this.framing.check(s);
-        this.body(s);
-      }
+      this.framing.check(s);
+      this.body(s);
       if (s.pos < s.end && !this.trailing)
         return {
           ok: false,
@@ -132,11 +140,8 @@ export class CompiledContract implements Contract {
             reason: `${DecodeReason.length}: ${s.end - s.pos} bytes not described by the contract`,
           },
         };
-      if (!this.generated) {
-        s.sc = { o: this.top.o, up: null };
-        for (const p of this.pointOps) p(s);
-      }
-      // The generated decoder may replace the top-level object with one built in a single literal.
+      s.sc = { o: this.top.o, up: null };
+      for (const p of this.pointOps) p(s);
       return { ok: true, fields: this.top.o, points: s.points };
     } catch (e) {
       if (e instanceof DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
@@ -178,7 +183,7 @@ export class CompiledContract implements Contract {
 
   /** True when decode runs generated code rather than the closure plan. */
   get isGenerated(): boolean {
-    return this.generated !== undefined;
+    return this.generated;
   }
 
   /** Parameters of a message, for CLI help and UIs. */

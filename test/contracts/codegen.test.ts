@@ -438,7 +438,7 @@ test('scale 1/D on integer reads and BCD divides by D: same numbers as rounding,
     }
   }
   const src = (doc: Record<string, unknown>) =>
-    String((both(doc).fast as unknown as { generated: unknown }).generated);
+    String((both(doc).fast as unknown as { source: unknown }).source);
   assert.match(src({ seq: [{ name: 'v', type: 'i16', scale: 0.1 }] }), /(v\d+) = \1 \/ 10;/);
   assert.doesNotMatch(src({ seq: [{ name: 'v', type: 'u16', scale: 0.3 }] }), /(v\d+) = \1 \/ \d+;/);
   assert.doesNotMatch(src({ seq: [{ name: 'v', type: 'u32', scale: 0.1 }] }), /(v\d+) = \1 \/ \d+;/);

@@ -20,13 +20,16 @@ function fields(r: DecodeResult): Record<string, unknown> {
 function one(seq: unknown[], extra: Record<string, unknown> = {}): Contract {
   const fast = loadContract({ id: 't', seq, ...extra });
   const slow = loadContract({ id: 't', seq, ...extra }, { generate: false });
-  return Object.assign(Object.create(fast) as Contract, {
-    decode(frame: Uint8Array, ctx?: Record<string, unknown>): DecodeResult {
-      const r = fast.decode(frame, ctx);
-      assert.deepEqual(r, slow.decode(frame, ctx), 'generated and interpreted decoders disagree');
-      return r;
+  // defineProperty: a generated contract's own `decode` is read-only (the instance is frozen).
+  return Object.create(fast, {
+    decode: {
+      value(frame: Uint8Array, ctx?: Record<string, unknown>): DecodeResult {
+        const r = fast.decode(frame, ctx);
+        assert.deepEqual(r, slow.decode(frame, ctx), 'generated and interpreted decoders disagree');
+        return r;
+      },
     },
-  });
+  }) as Contract;
 }
 
 test('validation names the path: a size that uses a field not defined before', () => {
