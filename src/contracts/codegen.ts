@@ -33,6 +33,10 @@ const bcdTable = (lowFirst: boolean) =>
 const BCD_HIGH_FIRST = bcdTable(false);
 const BCD_LOW_FIRST = bcdTable(true);
 
+/** Upper-case hex text of each byte value, and the longest fixed-size `bytes` field read as text inline. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => hex2(i));
+const MAX_INLINE_HEX = 8;
+
 /** Longest points list allocated at its full length up front (a longer one grows as it is filled). */
 const MAX_PRESIZE = 1024;
 
@@ -361,6 +365,14 @@ export class Gen extends GenBase {
         const sizeSpec = f.size ?? (f.const !== undefined ? asBytes(f.const, '').length : undefined);
         const n = this.size(sizeSpec, label, gs, loc);
         const v = this.t('r');
+        if (typeof sizeSpec === 'number' && sizeSpec >= 1 && sizeSpec <= MAX_INLINE_HEX) {
+          // A fixed size (DL/T 645's address and identifier): the text from a per-byte table, inline
+          // (the same text as H.hex, without its loop and call).
+          const X = this.k(HEX_PAIRS);
+          const at = [...Array(sizeSpec).keys()].map((i) => (f.reverse === true ? sizeSpec - 1 - i : i));
+          this.emit(`const ${v} = '' + ${at.map((i) => `${X}[${b}[p + ${i}]]`).join(' + ')}; p += ${n};`);
+          return v;
+        }
         this.emit(`const ${v} = H.hex(${b}, p, p + ${n}, ${f.reverse === true}); p += ${n};`);
         return v;
       }
