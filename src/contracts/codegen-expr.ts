@@ -189,6 +189,12 @@ export class GenBase {
   /** Whether some generated expression reads $value from the state (not from a local). */
   protected readsValue = false;
   /**
+   * `ctx.<name>` reads, one local each, computed once per frame in the prologue: the context is not
+   * changed while a frame decodes (expressions have no side effects), so the value is the same, and a
+   * points loop no longer reads `ctx.names` and `ctx.start` again for every register. name → local.
+   */
+  protected readonly ctxReads = new Map<string, string>();
+  /**
    * Field values held in locals of the generated code, newest last: a reference to a field reads the
    * local instead of the scope object, and knows whether it is a number. An entry with js null makes
    * the name unknown again (assigned in a block that has closed, or by a closure op).
@@ -317,6 +323,11 @@ export class GenBase {
       case 'member':
         if (node.key.k === 'lit' && typeof node.key.v === 'string' && !INHERITED.has(node.key.v)) {
           // Inline so each site keeps its own inline cache; the key passed SAFE_IDENT and is no inherited name.
+          if (node.o.k === 'special' && node.o.name === 'ctx' && SAFE_IDENT.test(node.key.v)) {
+            let local = this.ctxReads.get(node.key.v);
+            if (local === undefined) this.ctxReads.set(node.key.v, (local = `c${this.ctxReads.size}`));
+            return local;
+          }
           const x = this.tmp();
           if (SAFE_IDENT.test(node.key.v))
             return `((${x} = ${e(node.o)}) !== null && typeof ${x} === 'object' ? ${x}.${this.ident(node.key.v)} : H.member(${x}, ${this.k(node.key.v)}))`;

@@ -657,7 +657,12 @@ export class Gen extends GenBase {
   /** The body emitted so far, with its prologue (context and scratch variables); starts a new body. */
   private take(): string {
     const temps = [...Array(this.temps).keys()].map((i) => `x${i}`);
-    const prologue = `const ctx = s.ctx; ${this.presized ? 'let' : 'const'} pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
+    const reads = [...this.ctxReads].map(
+      ([key, local]) =>
+        ` const ${local} = ctx !== null && typeof ctx === 'object' ? ctx.${this.ident(key)} : H.member(ctx, ${this.k(key)});`,
+    );
+    this.ctxReads.clear();
+    const prologue = `const ctx = s.ctx;${reads.join('')} ${this.presized ? 'let' : 'const'} pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
     const body = `${prologue}\n${this.out.join('\n')}`;
     this.out.length = 0;
     this.temps = 0;
