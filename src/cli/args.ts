@@ -14,3 +14,19 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     throw new CliError(`${command}: ${(err as Error).message}`, 2, { cause: err });
   }
 }
+
+/** A whole-number flag within [min, max]; undefined when the flag was not given. */
+export function intFlag(
+  command: string,
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new CliError(`${command}: --${flag} expects a whole number ${min}..${max}, got '${value}'`);
+  }
+  return n;
+}

@@ -13,6 +13,7 @@ import type { AccessOptions, AccessOptionsInput, UpstreamInput } from '../../acc
 import { createLogger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'dual-broker access module: two brokers behind one address (failover, failback)';
 
@@ -178,10 +179,7 @@ export async function run(argv: string[]): Promise<number> {
     },
     'access module started',
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
   await proxy.close();
   setTimeout(() => process.exit(0), 1000).unref();

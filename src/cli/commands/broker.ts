@@ -13,6 +13,7 @@ import {
 import { createLogger, type Logger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'run the MQTT broker alone (TCP, WebSocket, TLS, /metrics, $SYS)';
 
@@ -116,27 +117,13 @@ export async function run(argv: string[]): Promise<number> {
   const sys = new SysPublisher(broker, { interval: config.broker.sys.interval, version: `mqiot ${version}` });
   sys.start();
   logger.info({ version, pid: process.pid }, 'broker started');
-  const signal = await waitForSignal();
+  const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
   await shutdown(broker, listeners, sys, logger);
   logger.info('broker stopped');
   // Nothing should keep the loop alive now; if a stray handle does, do not hang the terminal.
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      // A second Ctrl-C while shutting down means "now".
-      process.once('SIGINT', () => process.exit(130));
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
 
 /** Stop accepting, let the broker say goodbye (v5: DISCONNECT 0x8B), then wait for the sockets to go. */

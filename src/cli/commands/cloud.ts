@@ -8,8 +8,9 @@ import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../platform/app.ts';
 import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
-import { parseCommandArgs } from '../args.ts';
+import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -54,20 +55,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function intFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new CliError(`cloud: --${flag} expects a whole number ${min}..${max}, got '${value}'`);
-  }
-  return n;
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('cloud', argv, OPTIONS);
   if (values.help) {
@@ -89,18 +76,18 @@ export async function run(argv: string[]): Promise<number> {
   if (share !== undefined && !/^[^/+#]+$/.test(share))
     throw new CliError(`cloud: --share: a group name cannot contain '/', '+' or '#'`);
   const platform: Partial<PlatformConfig> = {};
-  const heartbeat = intFlag('heartbeat-ms', values['heartbeat-ms'], 1);
+  const heartbeat = intFlag('cloud', 'heartbeat-ms', values['heartbeat-ms'], 1);
   if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
-  const timeout = intFlag('command-timeout-ms', values['command-timeout-ms'], 1);
+  const timeout = intFlag('cloud', 'command-timeout-ms', values['command-timeout-ms'], 1);
   if (timeout !== undefined) platform.commandTimeoutMs = timeout;
-  const retention = intFlag('retention-days', values['retention-days'], 0);
+  const retention = intFlag('cloud', 'retention-days', values['retention-days'], 0);
   if (retention !== undefined) platform.retentionDays = retention;
-  const httpPort = intFlag('http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
+  const httpPort = intFlag('cloud', 'http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
   let config: MqiotConfig;
   try {
-    const port = intFlag('port', values.port, 0, 65535);
+    const port = intFlag('cloud', 'port', values.port, 0, 65535);
     config = loadConfig({
       overrides: {
         broker: port === undefined ? {} : { port },
@@ -149,10 +136,7 @@ export async function run(argv: string[]): Promise<number> {
     logger.info({ mqttUrl: system.mqttUrl, httpUrl: system.httpUrl }, 'mqiot cloud: running');
     close = () => system.close();
   }
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
-    process.once('SIGINT', resolveSignal);
-    process.once('SIGTERM', resolveSignal);
-  });
+  const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
   await close();
   setTimeout(() => process.exit(0), 1000).unref();

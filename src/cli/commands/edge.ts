@@ -10,6 +10,7 @@ import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
 import { CloudLink } from '../../platform/edge/cloud-link.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -96,10 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
     'mqiot edge: running',
   );
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
-    process.once('SIGINT', resolveSignal);
-    process.once('SIGTERM', resolveSignal);
-  });
+  const signal = await waitForStopSignal();
   logger.info({ signal, queued: link.queue.depth }, 'shutting down');
   await link.close();
   await system.close();

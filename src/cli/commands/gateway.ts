@@ -6,6 +6,7 @@ import { createLogger } from '../../log.ts';
 import { LOG_LEVELS, type LogLevel } from '../../config/schema.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'run a gateway: poll devices, batch frames into MQTT data groups, buffer offline';
 
@@ -61,10 +62,7 @@ export async function run(argv: string[]): Promise<number> {
     // disk queue, TLS files, listener ports: the message names what is wrong; no stack trace needed
     throw new CliError(`gateway: cannot start: ${(err as Error).message}`, 1, { cause: err });
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await waitForStopSignal();
   await gateway.stop();
   return 0;
 }

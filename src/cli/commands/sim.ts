@@ -12,6 +12,7 @@ import {
 import { PushFormat } from '../../sim/push-sensor.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary = 'device simulators: Modbus TCP/RTU, DL/T 645 meters (serial or TCP), push sensors';
 
@@ -168,10 +169,7 @@ export async function run(argv: string[]): Promise<number> {
     sims.setFault(fault);
     log.info(fault, 'fault set');
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await waitForStopSignal();
   input.close();
   await sims.close();
   return 0;

@@ -12,8 +12,9 @@ import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
 import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
-import { parseCommandArgs } from '../args.ts';
+import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { waitForStopSignal } from '../signals.ts';
 
 export const summary =
   'all in one: broker with contracts, platform and HTTP API on SQLite (--demo adds a simulated site)';
@@ -62,22 +63,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function intFlag(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max)
-    throw new CliError(`up: --${flag} expects a whole number ${min}..${max}, got '${value}'`);
-  return n;
-}
-
 function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
   if (value !== undefined && allowOff && /^(off|none)$/i.test(value)) return null;
-  return intFlag(flag, value, 0, 65535);
+  return intFlag('up', flag, value, 0, 65535);
 }
 
 export function parseUpArgs(argv: string[]) {
@@ -92,11 +80,11 @@ export function parseUpArgs(argv: string[]) {
   if (values['log-level'] !== undefined)
     overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
   const platform: Partial<PlatformConfig> = {};
-  const heartbeat = intFlag('heartbeat-ms', values['heartbeat-ms'], 1);
+  const heartbeat = intFlag('up', 'heartbeat-ms', values['heartbeat-ms'], 1);
   if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
-  const timeout = intFlag('command-timeout-ms', values['command-timeout-ms'], 1);
+  const timeout = intFlag('up', 'command-timeout-ms', values['command-timeout-ms'], 1);
   if (timeout !== undefined) platform.commandTimeoutMs = timeout;
-  const retention = intFlag('retention-days', values['retention-days'], 0);
+  const retention = intFlag('up', 'retention-days', values['retention-days'], 0);
   if (retention !== undefined) platform.retentionDays = retention;
   if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
     throw new CliError(`up: --postgres expects a postgres:// URL, got '${values.postgres}'`);
@@ -154,23 +142,10 @@ export async function run(argv: string[]): Promise<number> {
     `mqiot up: MQTT ${system.mqttUrl}  API ${system.httpUrl}/api (OpenAPI: ${system.httpUrl}/api/docs)  data ${args.dataDir}` +
       `${args.demo ? '  (demo site running)' : ''}\n`,
   );
-  const signal = await waitForSignal();
+  const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
   await system.close();
   logger.info('stopped');
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130));
-      resolveSignal(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
