@@ -54,8 +54,6 @@ export class Gen extends GenBase {
   private pending: [string, string][] | null = null;
   private pendingGs: GScope | null = null;
   private top: GScope | null = null;
-  /** Whether a points rule may replace `pts` with an array of its final length. */
-  private presized = false;
   /** K references (`K[i]`) of the context keys that have defaults. */
   private ctxKeys: string[] = [];
 
@@ -165,7 +163,10 @@ export class Gen extends GenBase {
       delete (names as { add?: unknown }).add;
     }
     if (loc.buf !== 'b') throw new Unsupported('fallback inside a transform');
-    this.emit(`s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`);
+    // The closure may push points into s.points: give it a real array first (see W.noPoints).
+    this.emit(
+      `if (pts === W.noPoints) s.points = pts = []; s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`,
+    );
     for (const n of written) this.forget(gs, n);
   }
 
@@ -303,7 +304,7 @@ export class Gen extends GenBase {
       const unit =
         f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, { ...loc, value: v })}`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; if (pts === W.noPoints) s.points = pts = []; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
     }
     return v;
@@ -558,7 +559,7 @@ export class Gen extends GenBase {
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
       const point = `{ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} }`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `pts.push(${point})` : `pts[${q}++] = ${point}`};`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `{ if (pts === W.noPoints) s.points = pts = []; pts.push(${point}); }` : `pts[${q}++] = ${point}`};`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
@@ -567,14 +568,13 @@ export class Gen extends GenBase {
     else {
       const [list, i] = [this.t('l'), this.t('j')];
       const q = this.t('q');
-      this.presized = true;
       this.emit(`const ${list} = ${this.exprOf(o.each, gs, loc)};`);
       // The first rule that makes points fills an array of the list's length (as a hand-written decoder
       // would) instead of growing one; a later rule appends at the end. Trimmed when some item was not
-      // a scalar. The array is new for each frame (decode() takes it from s.points).
+      // a scalar. The array is new for each frame (decode() takes it from s.points; see W.noPoints).
       this.emit(`if (Array.isArray(${list})) { let ${q} = pts.length;`);
       this.emit(
-        `if (${q} === 0 && ${list}.length > 0 && ${list}.length <= ${MAX_PRESIZE}) s.points = pts = new Array(${list}.length);`,
+        `if (${q} === 0 && ${list}.length > 0 && ${list}.length <= ${MAX_PRESIZE}) s.points = pts = new Array(${list}.length); else if (pts === W.noPoints) s.points = pts = [];`,
       );
       this.emit(`for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`);
       body({ ...loc, index: i, item: `${i}v` }, q);
@@ -662,7 +662,7 @@ export class Gen extends GenBase {
         ` const ${local} = ctx !== null && typeof ctx === 'object' ? ctx.${this.ident(key)} : H.member(ctx, ${this.k(key)});`,
     );
     this.ctxReads.clear();
-    const prologue = `const ctx = s.ctx;${reads.join('')} ${this.presized ? 'let' : 'const'} pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
+    const prologue = `const ctx = s.ctx;${reads.join('')} let pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
     const body = `${prologue}\n${this.out.join('\n')}`;
     this.out.length = 0;
     this.temps = 0;
@@ -726,6 +726,12 @@ const W = {
   truncated: `${DecodeReason.truncated}: byte(`,
   pastEnd: ') is past the end of the frame',
   invalid: `${DecodeReason.invalid}: `,
+  /**
+   * s.points until the frame makes its first point: a presized points rule then allocates the one
+   * array of its final length (no empty array made per frame only to be replaced); every other writer
+   * swaps in [] first. Frozen, so a writer that missed the swap fails loudly instead of sharing state.
+   */
+  noPoints: Object.freeze([]) as readonly never[],
 };
 
 /**
@@ -741,11 +747,11 @@ function entry(trailing: boolean, ctxKeys: readonly string[]): string {
   return function decodeFrame(frame, context) {
     if (!(frame instanceof Uint8Array)) return { ok: false, error: { offset: 0, reason: W.notBytes } };
     s.buf = frame; s.base = 0; s.stop = frame.length; s.pos = 0; s.end = frame.length; s.shift = 0;
-    s.sc = top; s.ctx = ${ctx}; s.index = 0; s.item = undefined; s.value = undefined; s.points = [];
+    s.sc = top; s.ctx = ${ctx}; s.index = 0; s.item = undefined; s.value = undefined; s.points = W.noPoints;
     try {
       decode(s);
       ${trailing ? '' : 'if (s.pos < s.end) return { ok: false, error: { offset: s.pos, reason: `length: ${s.end - s.pos}` + W.undescribed } };'}
-      return { ok: true, fields: top.o, points: s.points };
+      return { ok: true, fields: top.o, points: s.points === W.noPoints ? [] : s.points };
     } catch (e) {
       if (e instanceof W.DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
       if (e instanceof W.NeedBytes) return { ok: false, error: { offset: s.stop, reason: W.truncated + (e.total - 1) + W.pastEnd } };
