@@ -3,17 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Broker } from '../../broker/index.ts';
 import { startListeners, type Listener } from '../../broker/server/index.ts';
 import { SysPublisher } from '../../broker/sys.ts';
-import {
-  ConfigError,
-  DEFAULT_CONFIG,
-  loadConfig,
-  type DeepPartial,
-  type MqiotConfig,
-} from '../../config/index.ts';
+import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
 import { createLogger, type Logger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
+import { loadCommandConfig } from '../config.ts';
 
 export const summary = 'run the MQTT broker alone (TCP, WebSocket, TLS, /metrics, $SYS)';
 
@@ -95,14 +90,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let config: MqiotConfig;
-  try {
-    config = loadConfig({ file: args.file, overrides: args.overrides });
-  } catch (err) {
-    if (err instanceof ConfigError)
-      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
-    throw err;
-  }
+  const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
   const version = packageVersion();
   const broker = new Broker(config.broker.mqtt, { logger: logger.child({ component: 'broker' }) });

@@ -3,7 +3,7 @@
 // without it, it runs its own broker (like `mqiot up`, without the demo site).
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, type MqiotConfig } from '../../config/index.ts';
+import { DEFAULT_CONFIG, type MqiotConfig } from '../../config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../platform/app.ts';
@@ -11,6 +11,7 @@ import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/con
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
+import { loadCommandConfig } from '../config.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -85,22 +86,13 @@ export async function run(argv: string[]): Promise<number> {
   const httpPort = intFlag('cloud', 'http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
-  let config: MqiotConfig;
-  try {
-    const port = intFlag('cloud', 'port', values.port, 0, 65535);
-    config = loadConfig({
-      overrides: {
-        broker: port === undefined ? {} : { port },
-        ...(values['log-level']
-          ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } }
-          : {}),
-      },
-    });
-  } catch (err) {
-    if (err instanceof ConfigError)
-      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
-    throw err;
-  }
+  const port = intFlag('cloud', 'port', values.port, 0, 65535);
+  const config = loadCommandConfig({
+    overrides: {
+      broker: port === undefined ? {} : { port },
+      ...(values['log-level'] ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } } : {}),
+    },
+  });
   const logger = createLogger({ level: config.log.level });
 
   let close: () => Promise<void>;

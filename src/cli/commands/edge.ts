@@ -3,7 +3,7 @@
 // the cloud platform's downlinks come back down.
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, loadConfig, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import { type DeepPartial, type MqiotConfig } from '../../config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
@@ -11,6 +11,7 @@ import { CloudLink } from '../../platform/edge/cloud-link.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
+import { loadCommandConfig } from '../config.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -66,14 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     broker: { host: values.host, port: port('port', values.port) },
   };
   if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
-  let config: MqiotConfig;
-  try {
-    config = loadConfig({ overrides });
-  } catch (err) {
-    if (err instanceof ConfigError)
-      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
-    throw err;
-  }
+  const config = loadCommandConfig({ overrides });
   const logger = createLogger({ level: config.log.level });
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const system = await startAllInOne({

@@ -1,13 +1,7 @@
 // `mqiot up`: everything in one process — broker with contracts, platform, HTTP API — on SQLite under a
 // data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
 import { resolve } from 'node:path';
-import {
-  ConfigError,
-  DEFAULT_CONFIG,
-  loadConfig,
-  type DeepPartial,
-  type MqiotConfig,
-} from '../../config/index.ts';
+import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
@@ -15,6 +9,7 @@ import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/con
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
+import { loadCommandConfig } from '../config.ts';
 
 export const summary =
   'all in one: broker with contracts, platform and HTTP API on SQLite (--demo adds a simulated site)';
@@ -108,14 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let config: MqiotConfig;
-  try {
-    config = loadConfig({ file: args.file, overrides: args.overrides });
-  } catch (err) {
-    if (err instanceof ConfigError)
-      throw new CliError(`configuration error: ${err.message}`, 2, { cause: err });
-    throw err;
-  }
+  const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
   const demo = args.demo ? (await import('../../platform/demo/site.ts')).startDemoSite : undefined;
   let system;
