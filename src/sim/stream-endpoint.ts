@@ -1,5 +1,6 @@
 // Serves request/response frames on one byte stream (a TCP socket or a serial port): collects bytes,
 // cuts frames, asks the device for the answer and applies the fault of the moment.
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { corrupt, type FaultInjector } from './faults.ts';
 
@@ -73,5 +74,48 @@ export function serveStream(
     stream.off('data', onData);
     for (const t of timers) clearTimeout(t);
     timers.clear();
+  };
+}
+
+/** A TCP server that serves `device` on every connection (simulators reached over TCP). */
+export interface TcpEndpoint {
+  readonly port: number;
+  readonly faults: FaultInjector;
+  /** Requests received so far, over all connections. */
+  readonly requests: number;
+  close(): Promise<void>;
+}
+
+export async function serveTcp(
+  device: FrameDevice,
+  faults: FaultInjector,
+  options: { host?: string; port?: number } = {},
+): Promise<TcpEndpoint> {
+  const sockets = new Set<net.Socket>();
+  let requests = 0;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    const stop = serveStream(socket, device, faults, () => requests++);
+    socket.on('close', () => {
+      stop();
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  return {
+    faults,
+    port: (server.address() as net.AddressInfo).port,
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

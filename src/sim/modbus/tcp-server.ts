@@ -1,7 +1,6 @@
 // Modbus TCP server: MBAP header (transaction, protocol 0, length, unit) + PDU on a TCP listener.
-import net from 'node:net';
 import { FaultInjector } from '../faults.ts';
-import { serveStream, type FrameDevice } from '../stream-endpoint.ts';
+import { serveTcp, type FrameDevice, type TcpEndpoint } from '../stream-endpoint.ts';
 import { handlePdu, type ModbusUnits } from './slave.ts';
 
 const MBAP_LENGTH = 7;
@@ -31,44 +30,11 @@ export function modbusTcpDevice(units: ModbusUnits): FrameDevice {
   };
 }
 
-export interface ModbusTcpServer {
-  readonly port: number;
-  readonly faults: FaultInjector;
-  readonly requests: number;
-  close(): Promise<void>;
-}
+export type ModbusTcpServer = TcpEndpoint;
 
 export async function startModbusTcpServer(
   units: ModbusUnits,
   options: { host?: string; port?: number; faults?: FaultInjector } = {},
 ): Promise<ModbusTcpServer> {
-  const faults = options.faults ?? new FaultInjector();
-  const device = modbusTcpDevice(units);
-  const sockets = new Set<net.Socket>();
-  let requests = 0;
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    const stop = serveStream(socket, device, faults, () => requests++);
-    socket.on('close', () => {
-      stop();
-      sockets.delete(socket);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    faults,
-    get requests() {
-      return requests;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return serveTcp(modbusTcpDevice(units), options.faults ?? new FaultInjector(), options);
 }
