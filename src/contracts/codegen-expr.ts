@@ -119,6 +119,13 @@ type Row = (Chunk | undefined)[];
 const newChunk = (): Chunk => new Array<string | undefined>(256);
 const newRow = (): Row => new Array<Chunk | undefined>(256);
 
+/**
+ * The same text as a string from V8's string table (property keys live there). The generated code
+ * compares constants and labels with ===, and two such strings compare by address instead of by
+ * content; strings from the YAML parser are not in the table.
+ */
+export const internalize = (s: string): string => Object.keys({ [s]: 0 })[0] ?? s;
+
 export const hex2 = (v: number) => v.toString(16).toUpperCase().padStart(2, '0');
 
 // Keys that plain objects, arrays, strings or functions inherit: these go through the checked H.idx path.
@@ -195,6 +202,11 @@ export class GenBase {
    */
   protected readonly ctxReads = new Map<string, string>();
   /**
+   * Inside a points loop: lines to run once before the loop (the generator puts them there), for
+   * what does not change from one item to the next. null elsewhere.
+   */
+  protected hoist: string[] | null = null;
+  /**
    * Field values held in locals of the generated code, newest last: a reference to a field reads the
    * local instead of the scope object, and knows whether it is a number. An entry with js null makes
    * the name unknown again (assigned in a block that has closed, or by a closure op).
@@ -240,6 +252,7 @@ export class GenBase {
   }
 
   k(v: unknown): string {
+    if (typeof v === 'string') v = internalize(v);
     let i = this.K.indexOf(v);
     if (i < 0) i = this.K.push(v) - 1;
     return `K[${i}]`;
@@ -404,11 +417,28 @@ export class GenBase {
     if (mids.length === 0) return undefined; // no string literal before the tail
     const cache = new NameCache(mids.join(''));
     const mid = this.k(mids.join(''));
+    if (this.hoist !== null && head?.k === 'id') return this.hoistedName(cache, mid, head, node.b, gs, loc);
     const [h, t] = [this.tmp(), this.tmp()];
     const hv = head === undefined ? this.k('') : h;
     const setH = head === undefined ? '' : `(${h} = ${this.expr(head, gs, loc)}), `;
     const isHeadStr = head === undefined ? '' : `typeof ${h} === 'string' && `;
     return `(${setH}(${t} = ${this.expr(node.b, gs, loc)}), ${isHeadStr}typeof ${t} === 'number' && (${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL} ? ${this.lookup(cache, hv, t)} : (${head === undefined ? mid : `(${h} + ${mid})`} + ${t}))`;
+  }
+
+  /**
+   * cachedName in a points loop whose head is a field: fields do not change while points are made, so
+   * the head and its cache row are read once before the loop, and each item only indexes the row.
+   * Reading a field cannot throw, so reading it early changes no result. Same values as cachedName.
+   */
+  hoistedName(cache: NameCache, mid: string, head: Node, tail: Node, gs: GScope, loc: Loc): string {
+    const c = this.k(cache);
+    const [h, row] = [this.t('hd'), this.t('row')];
+    this.hoist!.push(
+      `const ${h} = ${this.expr(head, gs, loc)}; const ${row} = typeof ${h} === 'string' && ${c}.lastHead === ${h} ? ${c}.lastRow : null;`,
+    );
+    const [t, y] = [this.tmp(), this.tmp()];
+    const int = `(${t} >>> 0) === ${t} && ${t} <= ${MAX_TAIL}`;
+    return `((${t} = ${this.expr(tail, gs, loc)}), ${row} !== null && ${int} && (${y} = ${row}[${t} >> 8]) !== undefined && (${y} = ${y}[${t} & 255]) !== undefined ? ${y} : typeof ${h} === 'string' && typeof ${t} === 'number' && ${int} ? ${c}.get(${h}, ${t}) : ((${h} + ${mid}) + ${t}))`;
   }
 
   /** Common functions inline (same results as FUNCTIONS); the rest call the shared implementation. */

@@ -8,6 +8,7 @@ import {
   H,
   Unsupported,
   hex2,
+  internalize,
   isNumeric,
   isString,
   type GScope,
@@ -23,6 +24,13 @@ import { NeedBytes, type Scope, type State } from './runtime.ts';
 import { DecodeFailure, DecodeReason } from './errors.ts';
 import type { DecodeResult } from './types.ts';
 import { asArray, asBytes, asNumber, asObject, normalizeKey, type Obj } from './spec.ts';
+
+/** Whether a field spec (or a types table) declares a `point` anywhere inside it. */
+function hasPointKey(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasPointKey);
+  if (v === null || typeof v !== 'object') return false;
+  return Object.entries(v).some(([k, x]) => (k === 'point' && x !== false) || hasPointKey(x));
+}
 
 /** Two BCD digits per byte → their value 0–99, or -1 when a nibble is not a digit (either nibble order). */
 const bcdTable = (lowFirst: boolean) =>
@@ -56,6 +64,11 @@ export class Gen extends GenBase {
   private top: GScope | null = null;
   /** K references (`K[i]`) of the context keys that have defaults. */
   private ctxKeys: string[] = [];
+  /**
+   * Whether code emitted so far may have made points (a field's `point`, a closure op). Until then
+   * `pts` is certainly W.noPoints, and the first points rule allocates its array without asking.
+   */
+  private mayHavePoints = false;
 
   constructor(private readonly cx: Cx) {
     super();
@@ -70,7 +83,7 @@ export class Gen extends GenBase {
     if (this.pending === null || this.pendingGs === null) return;
     // Always emitted in the straight-line code of its level, so it runs whenever the level completes.
     const lit = `{ ${this.pending.map(([n, v]) => `${this.ident(n)}: ${v}`).join(', ')} }`;
-    if (this.pendingGs === this.top) this.emit(`o0 = ${lit}; s.sc.o = o0;`);
+    if (this.pendingGs === this.top) this.emit(`o0 = ${lit};`);
     else this.emit(`${this.pendingGs.js} = ${lit};`);
     this.pending = null;
     this.pendingGs = null;
@@ -163,9 +176,10 @@ export class Gen extends GenBase {
       delete (names as { add?: unknown }).add;
     }
     if (loc.buf !== 'b') throw new Unsupported('fallback inside a transform');
-    // The closure may push points into s.points: give it a real array first (see W.noPoints).
+    // The closure may push points into s.points: give it the frame's real array (see W.noPoints).
+    if (hasPointKey(spec) || hasPointKey(cx.types)) this.mayHavePoints = true;
     this.emit(
-      `if (pts === W.noPoints) s.points = pts = []; s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`,
+      `if (pts === W.noPoints) pts = []; s.points = pts; s.pos = p; s.end = ${loc.end}; s.sc = ${this.chain(gs)}; ${this.f(op)}(s); p = s.pos;`,
     );
     for (const n of written) this.forget(gs, n);
   }
@@ -282,7 +296,7 @@ export class Gen extends GenBase {
       if (keys.length > 0 && keys.every((n) => Number.isInteger(n) && n >= 0 && n <= 1023)) {
         // Small integer keys: a packed array indexed by the value (a non-index number reads undefined).
         const arr: unknown[] = Array.from({ length: Math.max(...keys) + 1 }, () => undefined);
-        for (const [n, lab] of byNum) arr[n] = lab;
+        for (const [n, lab] of byNum) arr[n] = typeof lab === 'string' ? internalize(lab) : lab;
         const x = this.tmp();
         this.emit(
           `if (typeof ${v} === 'number') { if ((${x} = ${this.k(Object.freeze(arr))}[${v}]) !== undefined) ${v} = ${x}; } else ${v} = H.enumOf(${this.k(byNum)}, ${this.k(table)}, ${v});`,
@@ -303,8 +317,9 @@ export class Gen extends GenBase {
           : this.template(f.point as string, gs, { ...loc, value: v });
       const unit =
         f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, { ...loc, value: v })}`;
+      this.mayHavePoints = true;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; if (pts === W.noPoints) s.points = pts = []; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; if (pts === W.noPoints) pts = []; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
     }
     return v;
@@ -559,7 +574,7 @@ export class Gen extends GenBase {
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
       const point = `{ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} }`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `{ if (pts === W.noPoints) s.points = pts = []; pts.push(${point}); }` : `pts[${q}++] = ${point}`};`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `{ if (pts === W.noPoints) pts = []; pts.push(${point}); }` : `pts[${q}++] = ${point}`};`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
@@ -571,16 +586,30 @@ export class Gen extends GenBase {
       this.emit(`const ${list} = ${this.exprOf(o.each, gs, loc)};`);
       // The first rule that makes points fills an array of the list's length (as a hand-written decoder
       // would) instead of growing one; a later rule appends at the end. Trimmed when some item was not
-      // a scalar. The array is new for each frame (decode() takes it from s.points; see W.noPoints).
-      this.emit(`if (Array.isArray(${list})) { let ${q} = pts.length;`);
-      this.emit(
-        `if (${q} === 0 && ${list}.length > 0 && ${list}.length <= ${MAX_PRESIZE}) s.points = pts = new Array(${list}.length); else if (pts === W.noPoints) s.points = pts = [];`,
-      );
-      this.emit(`for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`);
-      body({ ...loc, index: i, item: `${i}v` }, q);
+      // a scalar. The array is new for each frame (see W.noPoints).
+      if (this.mayHavePoints) {
+        this.emit(`if (Array.isArray(${list})) { let ${q} = pts.length;`);
+        this.emit(
+          `if (${q} === 0 && ${list}.length > 0 && ${list}.length <= ${MAX_PRESIZE}) pts = new Array(${list}.length); else if (pts === W.noPoints) pts = [];`,
+        );
+      } else {
+        this.emit(`if (Array.isArray(${list})) { let ${q} = 0;`);
+        this.emit(`pts = ${list}.length <= ${MAX_PRESIZE} ? new Array(${list}.length) : [];`);
+      }
+      // Names of the form `field + '.' + (… $index)` look up their cache row once, before the loop.
+      const at = this.out.length;
+      this.hoist = [];
+      try {
+        this.emit(`for (let ${i} = 0; ${i} < ${list}.length; ${i}++) { const ${i}v = ${list}[${i}];`);
+        body({ ...loc, index: i, item: `${i}v` }, q);
+      } finally {
+        this.out.splice(at, 0, ...this.hoist);
+        this.hoist = null;
+      }
       this.emit(`} if (${q} < pts.length) pts.length = ${q}; }`);
     }
     if (cond) this.emit('}');
+    this.mayHavePoints = true;
   }
 
   /** Same checks, order, offsets and reasons as Framing.check, as straight-line code. */
@@ -662,7 +691,7 @@ export class Gen extends GenBase {
         ` const ${local} = ctx !== null && typeof ctx === 'object' ? ctx.${this.ident(key)} : H.member(ctx, ${this.k(key)});`,
     );
     this.ctxReads.clear();
-    const prologue = `const ctx = s.ctx;${reads.join('')} let pts = s.points;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
+    const prologue = `const ctx = s.ctx;${reads.join('')} let pts = W.noPoints;${temps.length ? ` let ${temps.join(', ')};` : ''}`;
     const body = `${prologue}\n${this.out.join('\n')}`;
     this.out.length = 0;
     this.temps = 0;
@@ -693,8 +722,11 @@ export class Gen extends GenBase {
       this.seq(seq, top, { buf: 'b', end: 'E' }, 'seq');
       this.flush();
       this.emit('s.pos = p;');
-      if (!trailing) this.emit('if (p < E) return; // decode() reports the undescribed bytes');
+      if (!trailing) this.emit('if (p < E) return undefined; // the entry reports the undescribed bytes');
       for (const p of points) this.point(p, top);
+      // The result is made here, from locals: storing this frame's new objects into the long-lived
+      // state (s.points, a scope's o) costs a write barrier each, which shows on small frames.
+      this.emit(`return { ok: true, fields: o0, points: pts === W.noPoints ? [] : pts };`);
       let decode = this.take();
       // s.value mirrors the closure plan for a $value read outside a check or point; none: drop the stores.
       if (!this.readsValue) decode = decode.replace(/ s\.value = v\d+;/g, '');
@@ -749,9 +781,8 @@ function entry(trailing: boolean, ctxKeys: readonly string[]): string {
     s.buf = frame; s.base = 0; s.stop = frame.length; s.pos = 0; s.end = frame.length; s.shift = 0;
     s.sc = top; s.ctx = ${ctx}; s.index = 0; s.item = undefined; s.value = undefined; s.points = W.noPoints;
     try {
-      decode(s);
-      ${trailing ? '' : 'if (s.pos < s.end) return { ok: false, error: { offset: s.pos, reason: `length: ${s.end - s.pos}` + W.undescribed } };'}
-      return { ok: true, fields: top.o, points: s.points === W.noPoints ? [] : s.points };
+      const done = decode(s);
+      ${trailing ? 'return done;' : 'return done !== undefined ? done : { ok: false, error: { offset: s.pos, reason: `length: ${s.end - s.pos}` + W.undescribed } };'}
     } catch (e) {
       if (e instanceof W.DecodeFailure) return { ok: false, error: { offset: e.offset, reason: e.reason } };
       if (e instanceof W.NeedBytes) return { ok: false, error: { offset: s.stop, reason: W.truncated + (e.total - 1) + W.pastEnd } };

@@ -497,3 +497,53 @@ test('point name templates text${n}, text${n}text, ${head}text${n}(text) use the
     ['a_7', 'b_7_x', 'two.7', 'two.7!', 'two:1'],
   );
 });
+
+test('points loops: a field head read once before the loop gives the same names as the closure plan', () => {
+  // The head changes from frame to frame (labels, an unmatched number, a string from the frame), the
+  // tail is anything the context gives; a field's own point comes first in one of the documents, so
+  // both ways of allocating the points array are exercised.
+  const seq = [
+    { name: 'k', type: 'u8', enum: { 1: 'holding', 2: 'input', 3: 'coil' } },
+    { name: 'regs', type: 'u8', repeat: 3 },
+  ];
+  const rules = [
+    { each: 'regs', name: '${ctx.names[$index] ?? k + "." + (ctx.start + $index)}', value: '$item' },
+    { each: 'regs', name: '${k}/${$item}', value: '$index' },
+  ];
+  const list = frames(300, 4, 4, 11).map((f) => ((f[0] = f[0]! % 5), f));
+  const starts = [0, 3, 65534, 70000, -2, 1.5, '7', undefined];
+  for (const doc of [
+    { seq, points: rules },
+    { seq: [{ name: 'first', type: 'u8', point: 'first' }, ...seq], points: rules, trailing: 'allow' },
+  ]) {
+    for (const start of starts) agree(doc, list, { start });
+    agree(doc, list, { start: 1, names: ['a', undefined, 'c'] });
+  }
+  const { fast } = both({ seq, points: rules });
+  assert.match(String((fast as unknown as { source: unknown }).source), /const hd\d+ = /);
+  const names = (b: number[], start: number) => {
+    const r = fast.decode(Uint8Array.from(b), { start });
+    assert.ok(r.ok);
+    return r.points.map((p) => p.name);
+  };
+  // Alternating heads: each frame's names follow its own head.
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(names([1, 5, 6, 7], 10), [
+      'holding.10',
+      'holding.11',
+      'holding.12',
+      'holding/5',
+      'holding/6',
+      'holding/7',
+    ]);
+    assert.deepEqual(names([2, 5, 6, 7], 65535), [
+      'input.65535',
+      'input.65536',
+      'input.65537',
+      'input/5',
+      'input/6',
+      'input/7',
+    ]);
+    assert.deepEqual(names([4, 0, 0, 0], 0), ['4.0', '4.1', '4.2', '4/0', '4/0', '4/0']);
+  }
+});
