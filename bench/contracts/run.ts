@@ -1,5 +1,5 @@
 // Frames per second per core for each built-in contract, side by side with a hand-written decoder
-// and with binary-parser, in one run. Usage: node --import tsx bench/contracts/run.ts [--ms 100] [--rounds 8]
+// and with binary-parser, in one run. Usage: node --import tsx bench/contracts/run.ts [--ms 100] [--rounds 15]
 import assert from 'node:assert/strict';
 import { parseArgs } from 'node:util';
 import { builtinContract, type DecodeResult } from '../../src/contracts/index.ts';
@@ -52,7 +52,7 @@ const CASES: Case[] = [
 ];
 
 const { values } = parseArgs({
-  options: { ms: { type: 'string', default: '100' }, rounds: { type: 'string', default: '8' } },
+  options: { ms: { type: 'string', default: '100' }, rounds: { type: 'string', default: '15' } },
 });
 const MS = Number(values.ms);
 const ROUNDS = Number(values.rounds);

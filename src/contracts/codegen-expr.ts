@@ -34,8 +34,9 @@ export const H = {
   idx: (o: unknown, i: unknown) =>
     Array.isArray(o) && typeof i === 'number' && Number.isInteger(i) && i >= 0 ? o[i] : member(o, i),
   // Numbers look up by value (no string conversion); other values by their string form, like the closures.
-  // A string's integer case key; NaN (matches no case) when there is none.
-  intKey: (toInt: Map<string, number>, v: unknown) => toInt.get(String(v)) ?? Number.NaN,
+  // The case label for a value that is not a number (its integer, or a text key's token); NaN
+  // (matches no case) when there is none.
+  intKey: (toCase: Map<string, unknown>, v: unknown) => toCase.get(String(v)) ?? Number.NaN,
   caseOf: (byNum: Map<number, number>, byStr: Map<string, number>, v: unknown) =>
     (typeof v === 'number' ? byNum.get(v) : byStr.get(String(v))) ?? -1,
   plus,

@@ -116,6 +116,34 @@ export class Gen extends GenBase {
     asArray(list, path).forEach((f, i) => this.field(f, gs, loc, `${path}[${i}]`));
   }
 
+  /** A field that is only read into a local (it can wait in a pending object literal). */
+  simple(f: Obj, kind: string, path: string): boolean {
+    return (
+      !(kind === 'bytes' && f.format === 'array') &&
+      f.if === undefined &&
+      f.name !== '__proto__' &&
+      (SIMPLE.has(kind) || parseNumType(kind, undefined, f.words, path) !== undefined)
+    );
+  }
+
+  /**
+   * An unnamed switch whose every case (and default) holds only simple fields: each case can build the
+   * level's object itself, pending fields and its own in one literal, as a hand-written decoder builds
+   * a Cayenne LPP item, instead of creating it before the switch and adding the case's fields to it.
+   */
+  literalPerCase(f: Obj, kind: string, merge: boolean, path: string): boolean {
+    if (kind !== 'switch' || !merge || f.if !== undefined) return false;
+    const bodies = Object.values(asObject(f.cases, `${path}.cases`));
+    if (f.default !== undefined) bodies.push(f.default);
+    return bodies.every((body) =>
+      (body === null ? [] : Array.isArray(body) ? body : [body]).every((spec, i) => {
+        const at = `${path}.cases[${i}]`;
+        const { f: c } = expandType(asObject(spec, at), at, this.cx);
+        return this.simple(c, kindOf(c, at), at);
+      }),
+    );
+  }
+
   field(spec: unknown, gs: GScope, loc: Loc, path: string): void {
     const { f, cx } = expandType(asObject(spec, path), path, this.cx);
     const kind = kindOf(f, path);
@@ -126,13 +154,9 @@ export class Gen extends GenBase {
       parseNumType(kind, undefined, f.words, path);
     const fallback = !native || (kind === 'bytes' && f.format === 'array');
     if (gs === this.pendingGs && this.pending !== null) {
-      const simple =
-        !fallback &&
-        !merge &&
-        f.if === undefined &&
-        name !== '__proto__' &&
-        (SIMPLE.has(kind) || parseNumType(kind, undefined, f.words, path) !== undefined);
-      if (!simple) this.flush(); // what follows may read or write the top-level object
+      const simple = !fallback && !merge && this.simple(f, kind, path);
+      // What follows may read or write the level's object: it must exist first.
+      if (!simple && !this.literalPerCase(f, kind, merge, path)) this.flush();
     }
     if (fallback) {
       this.fallback(spec, gs, loc, path, cx);
@@ -489,24 +513,34 @@ export class Gen extends GenBase {
     const key = this.t('k');
     this.emit(`const ${key} = ${this.exprOf(f.on, gs, loc)};`);
     const inner = this.scoped(gs, merge);
-    // Case keys live in a Map (contract strings never enter the source); the switch runs on its index.
+    // Case keys live in a Map (contract strings never enter the source). The closure plan's lookup:
+    // a number by value (byNum), anything else by its text (table: the key, then its normal form).
     const table = new Map<string, number>();
     const byNum = new Map<number, number>();
     const entries = Object.entries(asObject(f.cases, `${path}.cases`));
-    // All keys integers: switch on the value itself (a jump table), numbers emitted by the compiler;
-    // strings ('0x11', '17') are mapped to their integer first, so they match as in the closure plan.
+    entries.forEach(([k], i) => {
+      table.set(k, i);
+      if (!table.has(normalizeKey(k))) table.set(normalizeKey(k), i);
+      const asNum = Number(normalizeKey(k));
+      if (String(asNum) === normalizeKey(k) && !byNum.has(asNum)) byNum.set(asNum, i);
+    });
+    // Integer keys (and text keys that are not numbers at all): switch on a number's value itself, a
+    // jump table with the numbers emitted by the compiler; text is mapped first to its case's integer,
+    // or to a token object standing for a text key, which no number equals. The same case as the Map.
     const ints = entries.map(([k]) => Number(normalizeKey(k)));
-    const allInt =
-      ints.every((n, i) => Number.isSafeInteger(n) && String(n) === normalizeKey(entries[i]![0])) &&
-      new Set(ints).size === ints.length; // '16' and '0x10' in one switch: leave it to the Map path
-    if (allInt) {
-      const toInt = new Map<string, number>();
-      entries.forEach(([k], i) => {
-        if (!toInt.has(k)) toInt.set(k, ints[i]!);
-        if (!toInt.has(String(ints[i]))) toInt.set(String(ints[i]), ints[i]!);
-      });
-      this.emit(`switch (typeof ${key} === 'number' ? ${key} : H.intKey(${this.k(toInt)}, ${key})) {`);
+    const isInt = (i: number) => String(ints[i]) === normalizeKey(entries[i]![0]);
+    const direct =
+      entries.every((_, i) => (isInt(i) ? Number.isSafeInteger(ints[i]) : Number.isNaN(ints[i]))) &&
+      new Set(ints.filter((_, i) => isInt(i))).size === ints.filter((_, i) => isInt(i)).length;
+    const tokens = entries.map((_, i) => (isInt(i) ? ints[i]! : Object.freeze({ case: i })));
+    const caseLabel = direct ? tokens.map((t) => (typeof t === 'number' ? this.num(t) : this.k(t))) : [];
+    if (direct) {
+      const toCase = new Map<string, unknown>();
+      for (const [text, i] of table) toCase.set(text, tokens[i]);
+      this.emit(`switch (typeof ${key} === 'number' ? ${key} : H.intKey(${this.k(toCase)}, ${key})) {`);
     } else this.emit(`switch (H.caseOf(${this.k(byNum)}, ${this.k(table)}, ${key})) {`);
+    // Still pending here only when literalPerCase() held: each case ends by building the object.
+    const pending = gs === this.pendingGs && this.pending !== null ? [...this.pending] : null;
     const caseBody = (body: unknown, p: string) => {
       const m = this.mark();
       this.emit('{');
@@ -514,17 +548,15 @@ export class Gen extends GenBase {
         if (Array.isArray(body)) this.seq(body, inner.gs, loc, p);
         else this.field(body, inner.gs, loc, p);
       }
+      if (pending !== null) {
+        this.flush();
+        [this.pending, this.pendingGs] = [[...pending], gs];
+      }
       this.emit('break; }');
       this.leave(m);
     };
     entries.forEach(([k, body], i) => {
-      table.set(k, i);
-      if (!table.has(normalizeKey(k))) table.set(normalizeKey(k), i);
-      const asNum = Number(normalizeKey(k));
-      if (String(asNum) === normalizeKey(k) && !byNum.has(asNum)) byNum.set(asNum, i);
-      if (allInt) {
-        this.emit(`case ${this.num(ints[i])}:`);
-      } else this.emit(`case ${i}:`);
+      this.emit(`case ${direct ? caseLabel[i] : i}:`);
       caseBody(body, `${path}.cases.${k}`);
     });
     this.emit('default:');
@@ -532,6 +564,8 @@ export class Gen extends GenBase {
       this.emit(`H.fail(s, p, 'invalid', ${this.k(`no case of '${label}' for `)} + ${key});`);
     else caseBody(f.default, `${path}.default`);
     this.emit('}');
+    // Every case that does not fail has built the object.
+    if (pending !== null) [this.pending, this.pendingGs] = [null, null];
     return inner.v;
   }
 

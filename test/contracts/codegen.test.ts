@@ -547,3 +547,90 @@ test('points loops: a field head read once before the loop gives the same names 
     assert.deepEqual(names([4, 0, 0, 0], 0), ['4.0', '4.1', '4.2', '4/0', '4/0', '4/0']);
   }
 });
+
+test('an unnamed switch of simple cases builds its level in one literal per case, same fields as the closure plan', () => {
+  const item = {
+    seq: [
+      { name: 'ch', type: 'u8' },
+      { name: 'kind', type: 'u8' },
+      {
+        on: 'kind % 5',
+        cases: {
+          0: { name: 't', type: 'i16', scale: 0.1, point: 't_${ch}', valid: '$value > -100 || ch == 0' },
+          1: [
+            { name: 'x', type: 'i8' },
+            { name: 'ch', type: 'u8' }, // the same name again: keeps its place, takes the new value
+          ],
+          2: [{ name: 'b', type: 'bcd', size: 1 }, { type: 'u8' }],
+          3: null,
+        },
+        default: [{ name: 'raw', type: 'u16le', enum: { 1: 'one' } }],
+      },
+    ],
+  };
+  const doc = {
+    types: { item },
+    seq: [{ name: 'items', type: 'item', repeat: 'until-end' }],
+    points: [{ each: 'items', name: 'kind_${$index}', value: '$item.kind' }],
+  };
+  const ok = agree(doc, frames(3000, 2, 12, 21));
+  assert.ok(ok > 300, `${ok} frames decoded`);
+  const { fast } = both(doc);
+  const src = String((fast as unknown as { source: unknown }).source);
+  assert.match(src, /o\d+ = \{ ch: v\d+, kind: v\d+, t: v\d+ \};/);
+  const r = fast.decode(Uint8Array.of(7, 6, 4, 2, 0, 3));
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields.items, [
+    { ch: 2, kind: 6, x: 4 },
+    { ch: 0, kind: 3 },
+  ]);
+  assert.deepEqual(Object.keys((r.fields.items as object[])[0]!), ['ch', 'kind', 'x']);
+});
+
+test('a switch on integer and text keys picks the same case as the closure plan for every kind of key value', () => {
+  const on =
+    "b == 0 ? 'error' : b == 1 ? '17' : b == 2 ? 17 : b == 3 ? true : b == 4 ? 1.5 : b == 5 ? 'x' : " +
+    "b == 6 ? '0x11' : b == 7 ? 'Error' : b == 8 ? '-3' : b == 9 ? -3 : b == 10 ? ctx.none : b";
+  const doc = {
+    seq: [
+      { name: 'b', type: 'u8' },
+      {
+        on,
+        cases: {
+          error: { name: 'e', value: 1 },
+          Error: { name: 'E', value: 1 },
+          '0x11': { name: 'seventeen', value: 1 },
+          true: { name: 'yes', value: 1 },
+          '-3': { name: 'minus3', value: 1 },
+          undefined: { name: 'undef', value: 1 },
+          200: { name: 'two_hundred', value: 1 },
+        },
+        default: { name: 'other', value: 'b' },
+      },
+    ],
+  };
+  const all = Array.from({ length: 256 }, (_, i) => Uint8Array.of(i));
+  assert.equal(agree(doc, all), 256);
+  const { fast } = both(doc);
+  assert.match(String((fast as unknown as { source: unknown }).source), /switch \(typeof k\d+ === 'number'/);
+  const field = (b: number) => {
+    const r = fast.decode(Uint8Array.of(b));
+    assert.ok(r.ok);
+    return Object.keys(r.fields)[1];
+  };
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 200, 11].map(field), [
+    'e',
+    'seventeen',
+    'seventeen',
+    'yes',
+    'other',
+    'other',
+    'seventeen',
+    'E',
+    'minus3',
+    'minus3',
+    'undef',
+    'two_hundred',
+    'other',
+  ]);
+});
