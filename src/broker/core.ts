@@ -143,7 +143,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       version,
       this.options.maxQueuedMessages,
       this.stats,
-      () => this.clock.now(),
+      this.clock,
+      this.options.slowSubscriberHoldMs,
       isLocal,
     );
     session.observer = this;

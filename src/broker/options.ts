@@ -29,6 +29,13 @@ export interface BrokerOptions {
   maxInflightOutgoing: number;
   /** Messages queued per session beyond the in-flight window (offline or slow clients); more are dropped. */
   maxQueuedMessages: number;
+  /**
+   * How long, ms, a connected subscriber whose queue is past its high-water mark may hold back the
+   * clients that publish to it. After that they go free and that subscriber's queue grows to
+   * maxQueuedMessages, then drops (as Mosquitto and EMQX do), so one stuck client cannot stall the
+   * others. 0 = hold as long as it takes.
+   */
+  slowSubscriberHoldMs: number;
   /** Bytes buffered towards one socket above which QoS 0 messages to it are dropped. */
   maxSocketBuffer: number;
   /** Time a new connection has to send CONNECT, ms. */
@@ -57,6 +64,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   outboundTopicAliases: true,
   maxInflightOutgoing: 1024,
   maxQueuedMessages: 100_000,
+  slowSubscriberHoldMs: 5000,
   maxSocketBuffer: 8 * 1024 * 1024,
   connectTimeout: 10_000,
   responseInformation: '',
@@ -100,6 +108,7 @@ export function parseBrokerOptions(input: Partial<BrokerOptions> = {}): Readonly
   intIn(o, 'v3SessionExpiry', 0, 0xffffffff);
   intIn(o, 'maxInflightOutgoing', 1, 65535);
   intIn(o, 'maxQueuedMessages', 0, 100_000_000);
+  intIn(o, 'slowSubscriberHoldMs', 0, 3_600_000);
   intIn(o, 'maxSocketBuffer', 1024, 2 ** 31);
   intIn(o, 'connectTimeout', 1, 3_600_000);
   for (const f of [

@@ -5,7 +5,7 @@
  */
 import type { OutgoingRecord } from './store/types.ts';
 import type { Subscription } from './subscription.ts';
-import type { Message, QoS, TimerHandle } from './types.ts';
+import type { Clock, Message, QoS, TimerHandle } from './types.ts';
 
 /** What a session needs from whatever carries its messages (a network channel or a local client). */
 export interface SessionLink {
@@ -76,6 +76,11 @@ export class Session {
   private blocked: Set<Holdable> | undefined;
   private readonly highWater: number;
   private readonly lowWater: number;
+  /** Runs while publishers are held; when it fires they go free (holdLimitMs). */
+  private holdTimer: TimerHandle | undefined;
+  /** Held its publishers for holdLimitMs without draining: holds none until its queue drains. */
+  private shedding = false;
+  private readonly now: () => number;
 
   constructor(
     readonly clientId: string,
@@ -84,16 +89,19 @@ export class Session {
     public protocolVersion: 3 | 4 | 5,
     private readonly maxQueued: number,
     private readonly counters: SessionCounters,
-    private readonly now: () => number,
+    private readonly clock: Clock,
+    /** How long publishers may be held for this session (BrokerOptions.slowSubscriberHoldMs); 0 = no limit. */
+    private readonly holdLimitMs: number,
     readonly isLocal = false,
   ) {
+    this.now = () => clock.now();
     this.highWater = Math.max(1, Math.min(maxQueued >> 1, 1000));
     this.lowWater = this.highWater >> 1;
   }
 
   /** True while a connected client's queue is above the high-water mark. */
   get congested(): boolean {
-    return this.link !== null && this.queuedCount >= this.highWater;
+    return this.link !== null && !this.shedding && this.queuedCount >= this.highWater;
   }
 
   /** Holds `publisher` until this session's queue drains. */
@@ -104,9 +112,22 @@ export class Session {
     if (set.has(publisher)) return;
     set.add(publisher);
     publisher.hold();
+    if (this.holdTimer === undefined && this.holdLimitMs > 0)
+      this.holdTimer = this.clock.setTimeout(this.onHoldLimit, this.holdLimitMs);
   }
 
+  /** Still congested after holdLimitMs: a stuck subscriber must not stall its publishers for good. */
+  private readonly onHoldLimit = (): void => {
+    this.holdTimer = undefined;
+    this.shedding = true;
+    this.releasePublishers();
+  };
+
   private releasePublishers(): void {
+    if (this.holdTimer !== undefined) {
+      this.clock.clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     const set = this.blocked;
     if (set === undefined || set.size === 0) return;
     this.blocked = undefined;
@@ -116,6 +137,7 @@ export class Session {
   /** The connection went away: queued messages wait for the next one, publishers go free. */
   detach(): void {
     this.link = null;
+    this.shedding = false;
     this.releasePublishers();
   }
 
@@ -208,7 +230,10 @@ export class Session {
       this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
-    if (this.blocked !== undefined && this.queuedCount <= this.lowWater) this.releasePublishers();
+    if (this.queuedCount <= this.lowWater) {
+      this.shedding = false;
+      if (this.blocked !== undefined) this.releasePublishers();
+    }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;

@@ -381,6 +381,65 @@ test('flow control: a congested subscriber makes the broker withhold PUBACKs fro
   assert.equal(broker.stats.publishDropped, 0);
 });
 
+test('flow control is bounded: a subscriber that stays stuck frees its publishers after slowSubscriberHoldMs, then drops past its queue', () => {
+  const { broker, clock } = newBroker({ maxQueuedMessages: 8, slowSubscriberHoldMs: 5000 });
+  const sub = connected(broker, 'stuck', { properties: { receiveMaximum: 1 } });
+  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
+  sub.out.take();
+  const pubr = connected(broker, 'fast');
+  for (let i = 1; i <= 6; i++) pubr.ch.handlePacket(pub('fc', 1, i));
+  // 1 in flight, queue past its high-water mark (4) from message 5: acks from there on are withheld
+  assert.deepEqual(
+    pubr.out.take().map((p) => p.messageId),
+    [1, 2, 3, 4],
+  );
+  clock.advance(4999);
+  assert.deepEqual(pubr.out.take(), [], 'still held just before the limit');
+  clock.advance(1);
+  assert.deepEqual(
+    pubr.out.take().map((p) => [p.cmd, p.messageId]),
+    [
+      ['puback', 5],
+      ['puback', 6],
+    ],
+  );
+  // No longer held: acked at once; the stuck queue fills to maxQueuedMessages, then drops.
+  for (let i = 7; i <= 12; i++) pubr.ch.handlePacket(pub('fc', 1, i));
+  assert.deepEqual(
+    pubr.out.take().map((p) => p.messageId),
+    [7, 8, 9, 10, 11, 12],
+  );
+  assert.equal(broker.stats.publishDropped, 3); // 1 in flight + 8 queued kept out of 12
+  // The subscriber recovers: once its queue drains, flow control holds publishers again.
+  let inflight = sub.out.take();
+  for (let round = 0; round < 9; round++) {
+    assert.equal(inflight.length, 1, `round ${round}`);
+    sub.ch.handlePacket({ cmd: 'puback', messageId: inflight[0]!.messageId });
+    inflight = sub.out.take();
+  }
+  for (let i = 13; i <= 18; i++) pubr.ch.handlePacket(pub('fc', 1, i));
+  assert.deepEqual(
+    pubr.out.take().map((p) => p.messageId),
+    [13, 14, 15, 16],
+  );
+});
+
+test('slowSubscriberHoldMs 0 holds publishers as long as the subscriber stays congested', () => {
+  const { broker, clock } = newBroker({ maxQueuedMessages: 4, slowSubscriberHoldMs: 0 });
+  const sub = connected(broker, 'slow', { properties: { receiveMaximum: 1 } });
+  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
+  sub.out.take();
+  const pubr = connected(broker, 'fast');
+  for (let i = 1; i <= 4; i++) pubr.ch.handlePacket(pub('fc', 1, i));
+  assert.deepEqual(
+    pubr.out.take().map((p) => p.messageId),
+    [1, 2],
+  );
+  clock.advance(3_600_000);
+  assert.deepEqual(pubr.out.take(), []);
+  assert.equal(broker.stats.publishDropped, 0);
+});
+
 test('[MQTT-3.3.2-?] an outbound topic alias is not assigned by a message too large to send', () => {
   const { broker } = newBroker();
   const sub = connected(broker, 'al', { properties: { maximumPacketSize: 60, topicAliasMaximum: 4 } });
