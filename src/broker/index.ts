@@ -9,5 +9,6 @@ export type * from './types.ts';
 export { systemClock } from './types.ts';
 export type * from './store/types.ts';
 export { MemorySessionStore, MemoryRetainedStore } from './store/memory.ts';
+export { SqliteSessionStore, SqliteStoreError, type SqliteStoreOptions } from './store/sqlite.ts';
 export { LocalClientError, LocalDeliveryRefused } from './local-client.ts';
 export { ProtocolViolation, MalformedPacket } from './errors.ts';

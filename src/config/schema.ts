@@ -40,6 +40,12 @@ export interface BrokerConfig {
   /** HTTP port serving Prometheus text on `/metrics`; null turns it off. */
   metricsPort: number | null;
   sys: SysConfig;
+  /**
+   * Where sessions and retained messages are kept: a SQLite file (durable: a broker crash loses nothing
+   * it acknowledged), `off` (or null) for memory only, or `auto`: memory for `mqiot broker`,
+   * `<data-dir>/broker.db` for `mqiot up` and `mqiot edge`. See `persistencePath`.
+   */
+  persistence: string | null;
   mqtt: MqttConfig;
 }
 
@@ -59,6 +65,9 @@ export const DEFAULT_TLS_PORT = 8883;
 export const DEFAULT_METRICS_PORT = 9883;
 export const DEFAULT_SYS_INTERVAL = 10;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+/** `broker.persistence` default: the command decides (memory for `mqiot broker`, a file under the data dir for `mqiot up`). */
+export const PERSISTENCE_AUTO = 'auto';
+export const PERSISTENCE_OFF = 'off';
 
 export const DEFAULT_MQTT: MqttConfig = DEFAULT_BROKER_OPTIONS;
 
@@ -70,6 +79,7 @@ export const DEFAULT_CONFIG: MqiotConfig = {
     tls: { port: DEFAULT_TLS_PORT, cert: null, key: null, ca: null },
     metricsPort: DEFAULT_METRICS_PORT,
     sys: { interval: DEFAULT_SYS_INTERVAL },
+    persistence: PERSISTENCE_AUTO,
     mqtt: { ...DEFAULT_MQTT, denySubscribe: [...DEFAULT_MQTT.denySubscribe] },
   },
   log: { level: DEFAULT_LOG_LEVEL },
@@ -118,9 +128,20 @@ export const FIELD_CHECKS: Readonly<Record<string, Check>> = {
   'broker.tls.ca': optionalText,
   'broker.metricsPort': optionalPort,
   'broker.sys.interval': integer(0, 86_400),
+  'broker.persistence': optionalText,
   ...mqttChecks(),
   'log.level': oneOf(LOG_LEVELS),
 };
+
+/**
+ * The SQLite file of `broker.persistence`, or null for memory only. `autoPath` is what `auto` means
+ * for the command at hand (null for `mqiot broker`, `<data-dir>/broker.db` for `mqiot up`).
+ */
+export function persistencePath(value: string | null, autoPath: string | null): string | null {
+  if (value === null || /^(off|none|memory|null|false)$/i.test(value.trim())) return null;
+  if (value.trim().toLowerCase() === PERSISTENCE_AUTO) return autoPath;
+  return value;
+}
 
 /**
  * The broker validates its own ranges (parseBrokerOptions, run by loadConfig); here only the type of

@@ -1,9 +1,10 @@
 // `mqiot up`: broker with its listeners, the platform attached in process, and the HTTP API, in one
 // process on SQLite under a data directory; optionally a simulated demo site.
 import { mkdirSync } from 'node:fs';
-import { Broker } from '../broker/index.ts';
+import { join, resolve } from 'node:path';
+import { Broker, SqliteSessionStore } from '../broker/index.ts';
 import { startListeners, type Listener } from '../broker/server/index.ts';
-import type { BrokerConfig } from '../config/schema.ts';
+import { persistencePath, type BrokerConfig } from '../config/schema.ts';
 import type { Logger } from 'pino';
 import { startPlatformApp, type PlatformApp } from './app.ts';
 import type { PlatformConfig } from './config.ts';
@@ -29,11 +30,23 @@ export interface AllInOne {
 }
 
 const SHUTDOWN_GRACE_MS = 2000;
+/** The broker's session store under the data directory when `broker.persistence` is `auto`. */
+export const BROKER_DB_FILE = 'broker.db';
 
 export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
   const { logger } = options;
   mkdirSync(options.dataDir, { recursive: true });
-  const broker = new Broker(options.broker.mqtt, { logger: logger.child({ component: 'broker' }) });
+  // sessions and retained messages are durable by default here; broker.close() closes the store
+  const storePath = persistencePath(options.broker.persistence, join(options.dataDir, BROKER_DB_FILE));
+  const store =
+    storePath === null
+      ? undefined
+      : new SqliteSessionStore({
+          path: resolve(storePath),
+          logger: logger.child({ component: 'broker-store' }),
+        });
+  const broker = new Broker(options.broker.mqtt, { logger: logger.child({ component: 'broker' }), store });
+  logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   const listeners = await startListeners(broker, options.broker, logger.child({ component: 'server' })).catch(
     async (err) => {
       await broker.close();

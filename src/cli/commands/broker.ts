@@ -1,9 +1,10 @@
 // `mqiot broker`: the MQTT broker alone, with its TCP, WebSocket, TLS and metrics listeners.
 import { readFileSync } from 'node:fs';
-import { Broker } from '../../broker/index.ts';
+import { resolve } from 'node:path';
+import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
 import { startListeners, type Listener } from '../../broker/server/index.ts';
 import { SysPublisher } from '../../broker/sys.ts';
-import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import { DEFAULT_CONFIG, persistencePath, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
 import { createLogger, type Logger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -22,12 +23,15 @@ options:
   --ws-port PORT|off    MQTT over WebSocket, subprotocol "mqtt" (default ${DEFAULT_CONFIG.broker.wsPort})
   --metrics-port PORT|off
                         Prometheus text on http://HOST:PORT/metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
+  --persistence FILE|off
+                        keep sessions, queued QoS 1/2 messages and retained messages in this SQLite
+                        file, so a restart or crash loses nothing acknowledged (default off: memory)
   --config FILE         YAML or JSON configuration (see config/mqiot.example.yaml)
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default ${DEFAULT_CONFIG.log.level})
   -h, --help            show this help
 
 Every setting can also come from the environment, e.g. MQIOT_BROKER_PORT=1884,
-MQIOT_BROKER_MQTT_MAX_KEEP_ALIVE=60. Precedence: flags > environment > file > defaults.
+MQIOT_BROKER_MQTT_MAX_KEEP_ALIVE=60, MQIOT_BROKER_PERSISTENCE=/var/lib/mqiot/broker.db. Precedence: flags > environment > file > defaults.
 SIGINT/SIGTERM stop the broker gracefully (MQTT 5 clients receive DISCONNECT 0x8B).`;
 
 const OPTIONS = {
@@ -35,6 +39,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'ws-port': { type: 'string' },
   'metrics-port': { type: 'string' },
+  persistence: { type: 'string' },
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -55,6 +60,27 @@ function portFlag(flag: string, value: string | undefined, allowOff: boolean): n
   return n;
 }
 
+function persistenceFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw new CliError("broker: --persistence expects a file or 'off', got ''");
+  return value;
+}
+
+/** The durable store of `broker.persistence`, or undefined for memory (`off`, and `auto` for this command). */
+function openStore(config: MqiotConfig, logger: Logger): SqliteSessionStore | undefined {
+  const path = persistencePath(config.broker.persistence, null);
+  if (path === null) return undefined;
+  try {
+    return new SqliteSessionStore({
+      path: resolve(path),
+      logger: logger.child({ component: 'broker-store' }),
+    });
+  } catch (err) {
+    if (err instanceof SqliteStoreError) throw new CliError(`broker: ${err.message}`, 1, { cause: err });
+    throw err;
+  }
+}
+
 export function parseBrokerArgs(argv: string[]): {
   help: boolean;
   file?: string;
@@ -66,6 +92,7 @@ export function parseBrokerArgs(argv: string[]): {
     port: portFlag('port', values.port, false) ?? undefined,
     wsPort: portFlag('ws-port', values['ws-port'], true),
     metricsPort: portFlag('metrics-port', values['metrics-port'], true),
+    persistence: persistenceFlag(values.persistence),
   };
   const overrides: DeepPartial<MqiotConfig> = { broker };
   if (values['log-level'] !== undefined)
@@ -93,7 +120,9 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
   const version = packageVersion();
-  const broker = new Broker(config.broker.mqtt, { logger: logger.child({ component: 'broker' }) });
+  const store = openStore(config, logger);
+  const broker = new Broker(config.broker.mqtt, { logger: logger.child({ component: 'broker' }), store });
+  logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   let listeners: Listener[];
   try {
     listeners = await startListeners(broker, config.broker, logger.child({ component: 'server' }));

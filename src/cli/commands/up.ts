@@ -1,6 +1,7 @@
 // `mqiot up`: everything in one process — broker with contracts, platform, HTTP API — on SQLite under a
 // data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
 import { resolve } from 'node:path';
+import { SqliteStoreError } from '../../broker/index.ts';
 import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
@@ -24,6 +25,8 @@ HTTP API in one process, with an embedded SQLite database under the data directo
 options:
   --demo                  also start a simulated site: device simulators and a gateway polling them
   --data-dir DIR          where the database (and the demo gateway's queue) live (default ./${DEFAULT_DATA_DIR})
+  --persistence FILE|off  broker sessions, queued QoS 1/2 and retained messages (default DIR/broker.db;
+                          off: memory only, lost on restart)
   --host HOST             interface for MQTT (default ${DEFAULT_CONFIG.broker.host})
   --port PORT             MQTT over TCP (default ${DEFAULT_CONFIG.broker.port}; 0 = any free port)
   --ws-port PORT|off      MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
@@ -47,6 +50,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'ws-port': { type: 'string' },
   'metrics-port': { type: 'string' },
+  persistence: { type: 'string' },
   'http-host': { type: 'string' },
   'http-port': { type: 'string' },
   postgres: { type: 'string' },
@@ -70,7 +74,10 @@ export function parseUpArgs(argv: string[]) {
     port: portFlag('port', values.port, false) ?? undefined,
     wsPort: portFlag('ws-port', values['ws-port'], true),
     metricsPort: portFlag('metrics-port', values['metrics-port'], true),
+    persistence: values.persistence,
   };
+  if (values.persistence?.trim() === '')
+    throw new CliError("up: --persistence expects a file or 'off', got ''");
   const overrides: DeepPartial<MqiotConfig> = { broker };
   if (values['log-level'] !== undefined)
     overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
@@ -120,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`up: cannot listen: ${e.message}`, 1, { cause: err });
+    if (err instanceof SqliteStoreError) throw new CliError(`up: ${err.message}`, 1, { cause: err });
     throw err;
   }
   logger.info(

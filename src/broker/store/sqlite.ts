@@ -1,0 +1,500 @@
+/**
+ * Durable SessionStore/RetainedStore on SQLite (better-sqlite3): sessions, subscriptions, outgoing
+ * QoS 1/2 messages, incoming QoS 2 ids and retained messages survive a crash of the broker process.
+ *
+ * Durability: WAL with `synchronous = NORMAL` — a committed transaction survives the process being
+ * killed (SIGKILL, OOM, crash); after an OS crash or power loss the last transactions may be lost
+ * (`synchronous: 'FULL'` closes that gap at the cost of an fsync per commit).
+ *
+ * Group commit: the first write of an event-loop turn opens a transaction and schedules one COMMIT
+ * with setImmediate; every write of that turn returns the same Promise, settled after the COMMIT. The
+ * broker waits on it before PUBACK/PUBREC, so an acknowledged message is committed, and all messages
+ * read from the sockets in one turn share one commit.
+ *
+ * Writes the broker does not wait for (session header, subscriptions, acknowledgement clean-up) are
+ * fire-and-forget: their failures are logged here, and their promises never surface as unhandled
+ * rejections. Loads are synchronous (they run once, at start).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Message, PublishProperties, QoS } from '../types.ts';
+import type {
+  OutgoingRecord,
+  RetainedStore,
+  SessionRecord,
+  SessionStore,
+  SubscriptionRecord,
+} from './types.ts';
+
+/** Bumped when the tables change; a file with a newer version is refused, not misread. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export const SqliteSynchronous = { Normal: 'NORMAL', Full: 'FULL' } as const;
+export type SqliteSynchronous = (typeof SqliteSynchronous)[keyof typeof SqliteSynchronous];
+
+export interface SqliteStoreOptions {
+  /** Database file (created with its directory if missing). */
+  path: string;
+  /** NORMAL (default): survives a process crash; FULL: also an OS crash / power loss. */
+  synchronous?: SqliteSynchronous;
+  /** How long opening waits for another process holding the file (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Where failures of writes nobody waits for are reported. */
+  logger?: Logger;
+}
+
+export class SqliteStoreError extends Error {
+  override name = 'SqliteStoreError';
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  client_id TEXT PRIMARY KEY,
+  expiry_interval INTEGER NOT NULL,
+  disconnected_at INTEGER NOT NULL,
+  protocol_version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subscriptions (
+  client_id TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  qos INTEGER NOT NULL,
+  no_local INTEGER NOT NULL,
+  retain_as_published INTEGER NOT NULL,
+  retain_handling INTEGER NOT NULL,
+  subscription_id INTEGER,
+  PRIMARY KEY (client_id, filter)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outgoing (
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  packet_id INTEGER NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  subscription_ids TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  message_qos INTEGER NOT NULL,
+  message_retain INTEGER NOT NULL,
+  properties TEXT,
+  expires_at INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  PRIMARY KEY (client_id, seq)
+);
+CREATE TABLE IF NOT EXISTS incoming_qos2 (
+  client_id TEXT NOT NULL,
+  packet_id INTEGER NOT NULL,
+  PRIMARY KEY (client_id, packet_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS retained (
+  topic TEXT PRIMARY KEY,
+  payload BLOB NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  properties TEXT,
+  expires_at INTEGER NOT NULL,
+  origin TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+interface MessageRow {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+  properties: string | null;
+  expires_at: number;
+  origin: string;
+}
+
+interface OutgoingRow extends Omit<MessageRow, 'qos' | 'retain'> {
+  seq: number;
+  state: OutgoingRecord['state'];
+  packet_id: number;
+  qos: number;
+  retain: number;
+  subscription_ids: string;
+  message_qos: number;
+  message_retain: number;
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const noop = (): void => {};
+
+/** A rejected promise that is already "handled", so a caller that drops it causes no unhandled rejection. */
+function failed(err: Error): Promise<void> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
+
+/** The retained part: writes join the turn's transaction, the load is synchronous. */
+export interface SqliteRetainedStore extends RetainedStore {
+  set(message: Message): Promise<void>;
+  delete(topic: string): Promise<void>;
+  load(): Message[];
+}
+
+export class SqliteSessionStore implements SessionStore {
+  readonly retained: SqliteRetainedStore;
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly logger: Logger | undefined;
+  private batch: Batch | undefined;
+  private closed = false;
+  /** Transactions committed so far (for tests and figures). */
+  commits = 0;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.logger = options.logger;
+    this.db = openDatabase(options);
+    this.stmt = prepareStatements(this.db);
+    this.retained = {
+      set: (m) => this.write(() => this.stmt.setRetained.run(messageParams(m))),
+      delete: (topic) => this.write(() => this.stmt.deleteRetained.run(topic)),
+      load: () => (this.stmt.loadRetained.all() as MessageRow[]).map(rowToMessage),
+    };
+  }
+
+  // ---- group commit ----
+
+  /** Runs `fn` inside this turn's transaction; resolves once that transaction is committed. */
+  private write(fn: () => unknown): Promise<void> {
+    if (this.closed) return failed(new SqliteStoreError('broker store is closed'));
+    let batch = this.batch;
+    if (batch === undefined) {
+      try {
+        this.db.exec('BEGIN');
+      } catch (err) {
+        return this.fail('cannot begin a transaction', err);
+      }
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(noop);
+      batch = this.batch = { promise, resolve, reject };
+      setImmediate(() => this.commit(batch!));
+    }
+    try {
+      fn();
+    } catch (err) {
+      // some errors (disk full, I/O) roll the whole transaction back: its earlier writes are lost too
+      if (!this.db.inTransaction) this.abort(batch, err);
+      return this.fail('write failed', err);
+    }
+    return batch.promise;
+  }
+
+  private commit(batch: Batch): void {
+    if (this.batch !== batch) return; // already committed by close() or aborted
+    this.batch = undefined;
+    try {
+      this.db.exec('COMMIT');
+      this.commits++;
+      batch.resolve();
+    } catch (err) {
+      this.abort(batch, err);
+    }
+  }
+
+  private abort(batch: Batch, err: unknown): void {
+    if (this.batch === batch) this.batch = undefined;
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch {
+      // the transaction is gone either way
+    }
+    const e = new SqliteStoreError(`transaction failed: ${(err as Error).message}`, { cause: err });
+    this.logger?.error({ err: e }, 'broker store: transaction rolled back');
+    batch.reject(e);
+  }
+
+  private fail(what: string, err: unknown): Promise<void> {
+    const e = new SqliteStoreError(`${what}: ${(err as Error).message}`, { cause: err });
+    this.logger?.error({ err: e }, 'broker store: write failed');
+    return failed(e);
+  }
+
+  // ---- sessions ----
+
+  loadSessions(): SessionRecord[] {
+    const subs = new Map<string, SubscriptionRecord[]>();
+    for (const r of this.stmt.loadSubscriptions.all() as SubscriptionRow[]) {
+      let list = subs.get(r.client_id);
+      if (list === undefined) subs.set(r.client_id, (list = []));
+      list.push({
+        filter: r.filter,
+        qos: r.qos as QoS,
+        noLocal: r.no_local === 1,
+        retainAsPublished: r.retain_as_published === 1,
+        retainHandling: r.retain_handling as 0 | 1 | 2,
+        subscriptionId: r.subscription_id ?? undefined,
+      });
+    }
+    return (this.stmt.loadSessions.all() as SessionRow[]).map((r) => ({
+      clientId: r.client_id,
+      expiryInterval: r.expiry_interval,
+      disconnectedAt: r.disconnected_at,
+      protocolVersion: r.protocol_version as 3 | 4 | 5,
+      subscriptions: subs.get(r.client_id) ?? [],
+    }));
+  }
+
+  saveSession(rec: Omit<SessionRecord, 'subscriptions'>): Promise<void> {
+    return this.write(() =>
+      this.stmt.saveSession.run(rec.clientId, rec.expiryInterval, rec.disconnectedAt, rec.protocolVersion),
+    );
+  }
+
+  deleteSession(clientId: string): Promise<void> {
+    return this.write(() => {
+      this.stmt.deleteSession.run(clientId);
+      this.stmt.deleteSessionSubscriptions.run(clientId);
+      this.stmt.deleteSessionOutgoing.run(clientId);
+      this.stmt.deleteSessionIncoming.run(clientId);
+    });
+  }
+
+  saveSubscription(clientId: string, sub: SubscriptionRecord): Promise<void> {
+    return this.write(() =>
+      this.stmt.saveSubscription.run(
+        clientId,
+        sub.filter,
+        sub.qos,
+        sub.noLocal ? 1 : 0,
+        sub.retainAsPublished ? 1 : 0,
+        sub.retainHandling,
+        sub.subscriptionId ?? null,
+      ),
+    );
+  }
+
+  deleteSubscription(clientId: string, filter: string): Promise<void> {
+    return this.write(() => this.stmt.deleteSubscription.run(clientId, filter));
+  }
+
+  // ---- outgoing QoS 1/2 ----
+
+  saveOutgoing(clientId: string, rec: OutgoingRecord): Promise<void> {
+    // the record is serialised now: the broker changes state/packetId in place and saves again
+    return this.write(() => {
+      const m = messageParams(rec.message);
+      this.stmt.saveOutgoing.run({
+        client_id: clientId,
+        seq: rec.seq,
+        state: rec.state,
+        packet_id: rec.packetId,
+        out_qos: rec.qos,
+        out_retain: rec.retain ? 1 : 0,
+        subscription_ids: JSON.stringify(rec.subscriptionIds),
+        ...m,
+      });
+    });
+  }
+
+  deleteOutgoing(clientId: string, seq: number): Promise<void> {
+    return this.write(() => this.stmt.deleteOutgoing.run(clientId, seq));
+  }
+
+  loadOutgoing(clientId: string): OutgoingRecord[] {
+    return (this.stmt.loadOutgoing.all(clientId) as OutgoingRow[]).map((r) => ({
+      seq: r.seq,
+      state: r.state,
+      packetId: r.packet_id,
+      qos: r.qos as QoS,
+      retain: r.retain === 1,
+      subscriptionIds: JSON.parse(r.subscription_ids) as number[],
+      message: rowToMessage({ ...r, qos: r.message_qos, retain: r.message_retain }),
+    }));
+  }
+
+  // ---- incoming QoS 2 ----
+
+  saveIncomingQoS2(clientId: string, packetId: number): Promise<void> {
+    return this.write(() => this.stmt.saveIncoming.run(clientId, packetId));
+  }
+
+  deleteIncomingQoS2(clientId: string, packetId: number): Promise<void> {
+    return this.write(() => this.stmt.deleteIncoming.run(clientId, packetId));
+  }
+
+  loadIncomingQoS2(clientId: string): number[] {
+    return (this.stmt.loadIncoming.all(clientId) as { packet_id: number }[]).map((r) => r.packet_id);
+  }
+
+  /** Commits what is pending (its waiters resolve) and closes the file. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    if (this.batch !== undefined) this.commit(this.batch);
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Opens (creating if needed) and migrates the file; errors become SqliteStoreError naming the file. */
+function openDatabase(options: SqliteStoreOptions): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    db = new Database(options.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    // one broker per file: the lock is held until the process ends (the OS releases it if it dies)
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? SqliteSynchronous.Normal}`);
+    migrate(db);
+    return db;
+  } catch (err) {
+    db?.close();
+    const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+    const why = `${(err as Error).message}${busy ? ' (is another broker using this file?)' : ''}`;
+    throw new SqliteStoreError(`cannot open broker store ${options.path}: ${why}`, { cause: err });
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new Error(`schema version ${version} is newer than this mqiot (${SQLITE_SCHEMA_VERSION})`);
+  }
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    // a write takes the exclusive lock now: a second broker on this file fails at start, not later
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)").run(
+      new Date().toISOString(),
+    );
+  })();
+}
+
+interface SessionRow {
+  client_id: string;
+  expiry_interval: number;
+  disconnected_at: number;
+  protocol_version: number;
+}
+
+interface SubscriptionRow {
+  client_id: string;
+  filter: string;
+  qos: number;
+  no_local: number;
+  retain_as_published: number;
+  retain_handling: number;
+  subscription_id: number | null;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    loadSessions: db.prepare('SELECT * FROM sessions'),
+    loadSubscriptions: db.prepare('SELECT * FROM subscriptions ORDER BY client_id, filter'),
+    saveSession: db.prepare(
+      `INSERT INTO sessions (client_id, expiry_interval, disconnected_at, protocol_version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval,
+         disconnected_at = excluded.disconnected_at, protocol_version = excluded.protocol_version`,
+    ),
+    deleteSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+    deleteSessionSubscriptions: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
+    deleteSessionOutgoing: db.prepare('DELETE FROM outgoing WHERE client_id = ?'),
+    deleteSessionIncoming: db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ?'),
+    saveSubscription: db.prepare(
+      `INSERT OR REPLACE INTO subscriptions
+         (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteSubscription: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
+    saveOutgoing: db.prepare(
+      `INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, topic, payload,
+         message_qos, message_retain, properties, expires_at, origin)
+       VALUES (@client_id, @seq, @state, @packet_id, @out_qos, @out_retain, @subscription_ids, @topic, @payload,
+         @qos, @retain, @properties, @expires_at, @origin)
+       ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id,
+         qos = excluded.qos, retain = excluded.retain, subscription_ids = excluded.subscription_ids`,
+    ),
+    deleteOutgoing: db.prepare('DELETE FROM outgoing WHERE client_id = ? AND seq = ?'),
+    loadOutgoing: db.prepare('SELECT * FROM outgoing WHERE client_id = ? ORDER BY seq'),
+    saveIncoming: db.prepare('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
+    deleteIncoming: db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
+    loadIncoming: db.prepare('SELECT packet_id FROM incoming_qos2 WHERE client_id = ? ORDER BY packet_id'),
+    setRetained: db.prepare(
+      `INSERT OR REPLACE INTO retained (topic, payload, qos, retain, properties, expires_at, origin)
+       VALUES (@topic, @payload, @qos, @retain, @properties, @expires_at, @origin)`,
+    ),
+    deleteRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
+    loadRetained: db.prepare('SELECT * FROM retained ORDER BY topic'),
+  };
+}
+
+// ---- message (de)serialisation ----
+
+/** The last message encoded: a message routed to many persistent sessions is encoded once (messages are immutable once routed). */
+let lastMessage: Message | undefined;
+let lastRow: MessageRow | undefined;
+
+function messageParams(m: Message): MessageRow {
+  if (m === lastMessage) return lastRow!;
+  const row: MessageRow = {
+    topic: m.topic,
+    payload: m.payload,
+    qos: m.qos,
+    retain: m.retain ? 1 : 0,
+    properties: encodeProperties(m.properties),
+    expires_at: m.expiresAt,
+    origin: m.origin,
+  };
+  lastMessage = m;
+  lastRow = row;
+  return row;
+}
+
+function rowToMessage(r: MessageRow): Message {
+  return {
+    topic: r.topic,
+    payload: r.payload,
+    qos: r.qos as QoS,
+    retain: r.retain === 1,
+    properties: decodeProperties(r.properties),
+    expiresAt: r.expires_at,
+    origin: r.origin,
+  };
+}
+
+/**
+ * Properties as JSON. Binary properties (Correlation Data) are stored base64 and listed by name in
+ * `bin`, so no property value (a user property named like a marker, say) can be misread as binary.
+ */
+export function encodeProperties(p: PublishProperties | undefined): string | null {
+  if (p === undefined) return null;
+  const v: Record<string, unknown> = {};
+  const bin: string[] = [];
+  for (const [key, value] of Object.entries(p)) {
+    if (value instanceof Uint8Array) {
+      v[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+      bin.push(key);
+    } else {
+      v[key] = value;
+    }
+  }
+  return JSON.stringify(bin.length > 0 ? { v, bin } : { v });
+}
+
+export function decodeProperties(json: string | null): PublishProperties | undefined {
+  if (json === null) return undefined;
+  const { v, bin } = JSON.parse(json) as { v: Record<string, unknown>; bin?: string[] };
+  if (bin !== undefined) for (const key of bin) v[key] = Buffer.from(v[key] as string, 'base64');
+  return v as PublishProperties;
+}
