@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   access: () => import('./commands/access.ts'),
   sim: () => import('./commands/sim.ts'),
   contract: () => import('./commands/contract.ts'),
+  passwd: () => import('./commands/passwd.ts'),
 };
 
 function usage(): string {

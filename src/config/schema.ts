@@ -3,6 +3,7 @@
 // once and freezes it. Components receive their section in their constructor (no global config).
 
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../broker/options.ts';
+import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../broker/auth/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -46,6 +47,8 @@ export interface BrokerConfig {
    * `<data-dir>/broker.db` for `mqiot up` and `mqiot edge`. See `persistencePath`.
    */
   persistence: string | null;
+  /** Who may connect and which topics each client may use (docs/broker.md "Authentication and ACLs"). */
+  auth: AuthConfig;
   mqtt: MqttConfig;
 }
 
@@ -80,6 +83,7 @@ export const DEFAULT_CONFIG: MqiotConfig = {
     metricsPort: DEFAULT_METRICS_PORT,
     sys: { interval: DEFAULT_SYS_INTERVAL },
     persistence: PERSISTENCE_AUTO,
+    auth: { ...DEFAULT_AUTH_CONFIG },
     mqtt: { ...DEFAULT_MQTT, denySubscribe: [...DEFAULT_MQTT.denySubscribe] },
   },
   log: { level: DEFAULT_LOG_LEVEL },
@@ -129,6 +133,10 @@ export const FIELD_CHECKS: Readonly<Record<string, Check>> = {
   'broker.metricsPort': optionalPort,
   'broker.sys.interval': integer(0, 86_400),
   'broker.persistence': optionalText,
+  'broker.auth.allowAnonymous': boolean,
+  'broker.auth.passwordFile': optionalText,
+  'broker.auth.aclFile': optionalText,
+  'broker.auth.gatewayAcl': boolean,
   ...mqttChecks(),
   'log.level': oneOf(LOG_LEVELS),
 };

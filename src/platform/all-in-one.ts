@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Broker, SqliteSessionStore } from '../broker/index.ts';
+import { BrokerAuth, reloadOnSighup } from '../broker/auth/index.ts';
 import { startListeners, type Listener } from '../broker/server/index.ts';
 import { persistencePath, type BrokerConfig } from '../config/schema.ts';
 import type { Logger } from 'pino';
@@ -36,6 +37,8 @@ export const BROKER_DB_FILE = 'broker.db';
 export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
   const { logger } = options;
   mkdirSync(options.dataDir, { recursive: true });
+  // password / ACL files of broker.auth; in-process parts (local clients) are not subject to them
+  const auth = new BrokerAuth(options.broker.auth, { logger: logger.child({ component: 'broker-auth' }) });
   // sessions and retained messages are durable by default here; broker.close() closes the store
   const storePath = persistencePath(options.broker.persistence, join(options.dataDir, BROKER_DB_FILE));
   const store =
@@ -45,7 +48,11 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
           path: resolve(storePath),
           logger: logger.child({ component: 'broker-store' }),
         });
-  const broker = new Broker(options.broker.mqtt, { logger: logger.child({ component: 'broker' }), store });
+  const broker = new Broker(options.broker.mqtt, {
+    logger: logger.child({ component: 'broker' }),
+    store,
+    hooks: auth.hooks,
+  });
   logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   const listeners = await startListeners(broker, options.broker, logger.child({ component: 'server' })).catch(
     async (err) => {
@@ -72,10 +79,12 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   const mqttUrl = `mqtt://${mqttHost}:${tcp?.port ?? options.broker.port}`;
   const httpUrl = app.url!.replace('0.0.0.0', '127.0.0.1');
   let demo: { close(): Promise<void> } | undefined;
+  const stopReload = reloadOnSighup(auth, logger);
   const close = async () => {
     await demo?.close().catch((err) => logger.error({ err }, 'demo site close failed'));
     await app.close().catch((err) => logger.error({ err }, 'platform close failed'));
     await closeBroker(broker, listeners);
+    stopReload();
   };
   if (options.demo) {
     try {

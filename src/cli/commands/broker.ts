@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
+import { AuthFileError, BrokerAuth, reloadOnSighup } from '../../broker/auth/index.ts';
 import { startListeners, type Listener } from '../../broker/server/index.ts';
 import { SysPublisher } from '../../broker/sys.ts';
 import { DEFAULT_CONFIG, persistencePath, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
@@ -26,13 +27,21 @@ options:
   --persistence FILE|off
                         keep sessions, queued QoS 1/2 messages and retained messages in this SQLite
                         file, so a restart or crash loses nothing acknowledged (default off: memory)
+  --password-file FILE  Mosquitto password file (mqiot passwd or mosquitto_passwd writes it): a client
+                        giving a username must give its password
+  --acl-file FILE       Mosquitto ACL file (topic / pattern / user lines): which topics each client may
+                        publish to and subscribe to
+  --no-anonymous        refuse clients without a username (default: allowed; production: refuse)
+  --gateway-acl         username gw-<id> may only publish to mqiot/gw/<id>/up and subscribe to
+                        mqiot/gw/<id>/down
   --config FILE         YAML or JSON configuration (see config/mqiot.example.yaml)
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default ${DEFAULT_CONFIG.log.level})
   -h, --help            show this help
 
 Every setting can also come from the environment, e.g. MQIOT_BROKER_PORT=1884,
 MQIOT_BROKER_MQTT_MAX_KEEP_ALIVE=60, MQIOT_BROKER_PERSISTENCE=/var/lib/mqiot/broker.db. Precedence: flags > environment > file > defaults.
-SIGINT/SIGTERM stop the broker gracefully (MQTT 5 clients receive DISCONNECT 0x8B).`;
+SIGINT/SIGTERM stop the broker gracefully (MQTT 5 clients receive DISCONNECT 0x8B). SIGHUP re-reads the
+password and ACL files.`;
 
 const OPTIONS = {
   host: { type: 'string' },
@@ -40,6 +49,10 @@ const OPTIONS = {
   'ws-port': { type: 'string' },
   'metrics-port': { type: 'string' },
   persistence: { type: 'string' },
+  'password-file': { type: 'string' },
+  'acl-file': { type: 'string' },
+  'no-anonymous': { type: 'boolean' },
+  'gateway-acl': { type: 'boolean' },
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -81,6 +94,16 @@ function openStore(config: MqiotConfig, logger: Logger): SqliteSessionStore | un
   }
 }
 
+/** The password / ACL files of `broker.auth`, loaded; a bad file is a user error naming file and line. */
+function openAuth(config: MqiotConfig, logger: Logger): BrokerAuth {
+  try {
+    return new BrokerAuth(config.broker.auth, { logger: logger.child({ component: 'broker-auth' }) });
+  } catch (err) {
+    if (err instanceof AuthFileError) throw new CliError(`broker: ${err.message}`, 1, { cause: err });
+    throw err;
+  }
+}
+
 export function parseBrokerArgs(argv: string[]): {
   help: boolean;
   file?: string;
@@ -93,6 +116,12 @@ export function parseBrokerArgs(argv: string[]): {
     wsPort: portFlag('ws-port', values['ws-port'], true),
     metricsPort: portFlag('metrics-port', values['metrics-port'], true),
     persistence: persistenceFlag(values.persistence),
+    auth: {
+      passwordFile: values['password-file'],
+      aclFile: values['acl-file'],
+      allowAnonymous: values['no-anonymous'] === true ? false : undefined,
+      gatewayAcl: values['gateway-acl'] === true ? true : undefined,
+    },
   };
   const overrides: DeepPartial<MqiotConfig> = { broker };
   if (values['log-level'] !== undefined)
@@ -120,8 +149,15 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
   const version = packageVersion();
+  const auth = openAuth(config, logger);
   const store = openStore(config, logger);
-  const broker = new Broker(config.broker.mqtt, { logger: logger.child({ component: 'broker' }), store });
+  const broker = new Broker(config.broker.mqtt, {
+    logger: logger.child({ component: 'broker' }),
+    store,
+    hooks: auth.hooks,
+  });
+  logger.info(auth.describe(), 'broker auth');
+  const stopReload = reloadOnSighup(auth, logger);
   logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   let listeners: Listener[];
   try {
@@ -136,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
   logger.info({ version, pid: process.pid }, 'broker started');
   const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
+  stopReload();
   await shutdown(broker, listeners, sys, logger);
   logger.info('broker stopped');
   // Nothing should keep the loop alive now; if a stray handle does, do not hang the terminal.

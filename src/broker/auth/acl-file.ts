@@ -1,0 +1,249 @@
+/**
+ * Mosquitto ACL files (mosquitto.conf(5), `acl_file`), compiled once into a matcher.
+ *
+ *   # comment
+ *   topic read public/#            ← before any `user` line: anonymous clients
+ *   user alice
+ *   topic readwrite alice/#        ← alice only
+ *   topic deny alice/secret
+ *   pattern write sensors/%u/data  ← every client, %u = username, %c = client id
+ *
+ * Decision, as Mosquitto's default ACL check makes it: first the client's own `topic` rules (its
+ * user's, or the anonymous ones when it has no username), a matching `deny` first, then a matching
+ * grant; then the `pattern` rules the same way; nothing matched: denied. read = subscribe and
+ * receive, write = publish (will messages included).
+ *
+ * SUBSCRIBE differs from Mosquitto 2.0, which grants every subscription and drops unreadable
+ * messages at delivery: our broker has no per-delivery hook, so a filter is granted only when one
+ * read rule covers all of it and no deny rule of the same stage shares a topic with it.
+ */
+import { readFileSync } from 'node:fs';
+import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.ts';
+import type { ClientInfo } from '../types.ts';
+import { AuthFileError } from './errors.ts';
+import {
+  compileFilter,
+  filterCovers,
+  filterMatchesTopic,
+  filtersOverlap,
+  type CompiledFilter,
+} from './topic-rules.ts';
+
+export const Access = { Deny: 0, Read: 1, Write: 2, ReadWrite: 3 } as const;
+export type Access = (typeof Access)[keyof typeof Access];
+
+const ACCESS_WORDS: Readonly<Record<string, Access>> = {
+  deny: Access.Deny,
+  read: Access.Read,
+  write: Access.Write,
+  readwrite: Access.ReadWrite,
+};
+
+export interface AclRule {
+  readonly access: Access;
+  readonly filter: string;
+  readonly line: number;
+}
+
+export interface ParsedAcl {
+  readonly file: string;
+  /** `topic` lines before the first `user` line. */
+  readonly anonymous: readonly AclRule[];
+  readonly users: ReadonlyMap<string, readonly AclRule[]>;
+  readonly patterns: readonly AclRule[];
+}
+
+function hasWildcard(value: string): boolean {
+  return value.includes('+') || value.includes('#');
+}
+
+/** A value that %u / %c may put into a pattern: exactly one ordinary topic level. */
+function isSafeLevel(value: string): boolean {
+  return value !== '' && !value.includes('/') && !value.startsWith('$') && !hasWildcard(value);
+}
+
+export function parseAclFile(text: string, file: string): ParsedAcl {
+  const anonymous: AclRule[] = [];
+  const users = new Map<string, AclRule[]>();
+  const patterns: AclRule[] = [];
+  let current: AclRule[] = anonymous;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.search(/\s/);
+    const keyword = space === -1 ? line : line.slice(0, space);
+    const rest = space === -1 ? '' : line.slice(space + 1).trim();
+    if (keyword === 'user') {
+      if (rest === '') throw new AuthFileError(file, lineNo, "'user' needs a username");
+      current = users.get(rest) ?? [];
+      users.set(rest, current);
+    } else if (keyword === 'topic' || keyword === 'pattern') {
+      const rule = parseRule(keyword, rest, file, lineNo);
+      (keyword === 'topic' ? current : patterns).push(rule);
+    } else {
+      throw new AuthFileError(file, lineNo, `unknown keyword '${keyword}' (expected user, topic or pattern)`);
+    }
+  }
+  return { file, anonymous, users, patterns };
+}
+
+function parseRule(keyword: string, rest: string, file: string, line: number): AclRule {
+  const space = rest.search(/\s/);
+  const first = space === -1 ? rest : rest.slice(0, space);
+  let access: Access = Access.ReadWrite;
+  let filter = rest;
+  if (Object.hasOwn(ACCESS_WORDS, first)) {
+    access = ACCESS_WORDS[first]!;
+    filter = space === -1 ? '' : rest.slice(space + 1).trim();
+  }
+  if (filter === '') throw new AuthFileError(file, line, `'${keyword}' needs a topic filter`);
+  if (!isValidTopicFilter(filter)) {
+    throw new AuthFileError(
+      file,
+      line,
+      `'${filter}' is not a valid topic filter (wildcards only as whole levels)`,
+    );
+  }
+  return { access, filter, line };
+}
+
+/** Grants and denials of one stage (topic rules, or patterns after substitution), split for speed. */
+interface Stage {
+  readonly deny: readonly CompiledFilter[];
+  readonly read: readonly CompiledFilter[];
+  readonly write: readonly CompiledFilter[];
+}
+
+const EMPTY_STAGE: Stage = { deny: [], read: [], write: [] };
+/** Decisions remembered per client (publish topics); cleared when full. */
+const MAX_CACHED_TOPICS = 1024;
+
+function compileStage(rules: readonly AclRule[], substitute?: (filter: string) => string): Stage {
+  const deny: CompiledFilter[] = [];
+  const read: CompiledFilter[] = [];
+  const write: CompiledFilter[] = [];
+  for (const r of rules) {
+    const f = compileFilter(substitute ? substitute(r.filter) : r.filter);
+    if (r.access === Access.Deny) deny.push(f);
+    if (r.access & Access.Read) read.push(f);
+    if (r.access & Access.Write) write.push(f);
+  }
+  return { deny, read, write };
+}
+
+/** The rules that apply to one connected client, patterns already substituted. */
+class ClientRules {
+  readonly topics: Stage;
+  /** undefined: the pattern stage denies (unsafe username / client id). */
+  readonly patterns: Stage | undefined;
+  readonly published = new Map<string, boolean>();
+
+  constructor(topics: Stage, patterns: Stage | undefined) {
+    this.topics = topics;
+    this.patterns = patterns;
+  }
+}
+
+const Verdict = { Deny: 0, Allow: 1, NoMatch: 2 } as const;
+type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+function publishVerdict(stage: Stage, topic: string): Verdict {
+  for (const f of stage.deny) if (filterMatchesTopic(f, topic)) return Verdict.Deny;
+  for (const f of stage.write) if (filterMatchesTopic(f, topic)) return Verdict.Allow;
+  return Verdict.NoMatch;
+}
+
+function subscribeVerdict(stage: Stage, filter: CompiledFilter): Verdict {
+  for (const f of stage.deny) if (filtersOverlap(f, filter)) return Verdict.Deny;
+  for (const f of stage.read) if (filterCovers(f, filter)) return Verdict.Allow;
+  return Verdict.NoMatch;
+}
+
+/** A compiled ACL file. Immutable: a reload builds a new one (and so drops every cache). */
+export class Acl {
+  readonly file: string;
+  readonly #anonymous: Stage;
+  readonly #users: ReadonlyMap<string, Stage>;
+  readonly #patterns: readonly AclRule[];
+  readonly #patternsUseUser: boolean;
+  readonly #patternsUseClient: boolean;
+  readonly #clients = new WeakMap<ClientInfo, ClientRules>();
+
+  constructor(parsed: ParsedAcl) {
+    this.file = parsed.file;
+    this.#anonymous = compileStage(parsed.anonymous);
+    this.#users = new Map([...parsed.users].map(([user, rules]) => [user, compileStage(rules)]));
+    this.#patterns = parsed.patterns;
+    this.#patternsUseUser = parsed.patterns.some((p) => p.filter.includes('%u'));
+    this.#patternsUseClient = parsed.patterns.some((p) => p.filter.includes('%c'));
+  }
+
+  static load(file: string): Acl {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new AuthFileError(file, undefined, `cannot read ACL file: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return new Acl(parseAclFile(text, file));
+  }
+
+  /** PUBLISH (and a will message): may this client send to this topic? */
+  canPublish(client: ClientInfo, topic: string): boolean {
+    const rules = this.#rulesOf(client);
+    const cached = rules.published.get(topic);
+    if (cached !== undefined) return cached;
+    let verdict = publishVerdict(rules.topics, topic);
+    if (verdict === Verdict.NoMatch)
+      verdict = rules.patterns ? publishVerdict(rules.patterns, topic) : Verdict.Deny;
+    const allowed = verdict === Verdict.Allow;
+    if (rules.published.size >= MAX_CACHED_TOPICS) rules.published.clear();
+    rules.published.set(topic, allowed);
+    return allowed;
+  }
+
+  /** SUBSCRIBE: may this client subscribe to this filter (`$share/group/` stripped)? */
+  canSubscribe(client: ClientInfo, filter: string): boolean {
+    const shared = parseSharedFilter(filter);
+    const f = compileFilter(shared ? shared.filter : filter);
+    const rules = this.#rulesOf(client);
+    let verdict = subscribeVerdict(rules.topics, f);
+    if (verdict === Verdict.NoMatch)
+      verdict = rules.patterns ? subscribeVerdict(rules.patterns, f) : Verdict.Deny;
+    return verdict === Verdict.Allow;
+  }
+
+  #rulesOf(client: ClientInfo): ClientRules {
+    let rules = this.#clients.get(client);
+    if (rules === undefined) {
+      rules = this.#compileFor(client);
+      this.#clients.set(client, rules);
+    }
+    return rules;
+  }
+
+  #compileFor(client: ClientInfo): ClientRules {
+    const { username, clientId } = client;
+    const topics = username === undefined ? this.#anonymous : (this.#users.get(username) ?? EMPTY_STAGE);
+    if (this.#patterns.length === 0) return new ClientRules(topics, EMPTY_STAGE);
+    // CVE-2017-7650: Mosquitto gives no pattern to a client whose username or client id holds a
+    // wildcard, as `pattern readwrite devices/%u/#` would then reach other clients' subtrees
+    if ((username !== undefined && hasWildcard(username)) || hasWildcard(clientId))
+      return new ClientRules(topics, undefined);
+    // further than Mosquitto: a '/' (moves into another subtree), a leading '$' or an empty value
+    // (drops a level) refuses the patterns that would substitute it
+    if (this.#patternsUseUser && username !== undefined && !isSafeLevel(username))
+      return new ClientRules(topics, undefined);
+    if (this.#patternsUseClient && !isSafeLevel(clientId)) return new ClientRules(topics, undefined);
+    // a %u pattern does not apply to a client without a username (Mosquitto skips it)
+    const applicable =
+      username === undefined ? this.#patterns.filter((p) => !p.filter.includes('%u')) : this.#patterns;
+    const substitute = (filter: string): string =>
+      filter.replaceAll('%u', username ?? '').replaceAll('%c', clientId);
+    return new ClientRules(topics, compileStage(applicable, substitute));
+  }
+}
