@@ -5,11 +5,11 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connectClient, freePort, runCli, waitUntil, type RunningCli } from '../cli/helpers.ts';
+import { connectClient, freePort, logLines, runCli, waitUntil, type RunningCli } from '../cli/helpers.ts';
 
 const N_QOS1 = 200;
 const N_QOS2 = 100;
@@ -47,6 +47,41 @@ async function startBroker(db: string): Promise<{ cli: RunningCli; url: string }
     () => cli.stderr() + cli.stdout(),
   );
   return { cli, url: `mqtt://127.0.0.1:${port}` };
+}
+
+/** `mqiot up` on port 0 (MQTT and HTTP); resolves with its MQTT URL from the "running" log line. */
+async function startUp(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ cli: RunningCli; url: string }> {
+  const cli = runCli(
+    [
+      'up',
+      '--data-dir',
+      dataDir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--ws-port',
+      'off',
+      '--metrics-port',
+      'off',
+      '--log-level',
+      'info',
+    ],
+    env,
+  );
+  running.push(cli);
+  await waitUntil(
+    () => cli.stdout().includes('"mqiot up: running"'),
+    30_000,
+    () => cli.stderr() + cli.stdout(),
+  );
+  const line = logLines(cli.stdout()).find((l) => l.msg === 'mqiot up: running');
+  return { cli, url: String(line?.mqttUrl) };
 }
 
 /** Connects with the message handler attached first: queued messages arrive right after CONNACK. */
@@ -135,4 +170,44 @@ test('SIGKILL after PUBACK/PUBCOMP loses nothing: queued QoS 1 and QoS 2 message
   await reader.endAsync();
 
   await second.cli.stop();
+});
+
+test('mqiot up keeps broker sessions in <data-dir>/broker.db by default: queued messages survive SIGKILL', async () => {
+  const dataDir = join(dir, 'up');
+  const first = await startUp(dataDir);
+  assert.ok(existsSync(join(dataDir, 'broker.db')), 'broker.db created in the data dir');
+  const sub = await connectClient(first.url, session('up-sub'));
+  clients.push(sub);
+  await sub.subscribeAsync('up/crash/#', { qos: 1 });
+  await sub.endAsync();
+  const pub = await connectClient(first.url, { clientId: 'up-pub', protocolVersion: 5 });
+  clients.push(pub);
+  const n = 50;
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => pub.publishAsync(`up/crash/${i}`, `u${i}`, { qos: 1 })),
+  );
+  await pub.endAsync(true);
+  first.cli.child.kill('SIGKILL');
+  await first.cli.exited;
+
+  const second = await startUp(dataDir);
+  const got = new Set<string>();
+  const back = await connectCollecting(second.url, session('up-sub'), (_t, p) => got.add(p.toString()));
+  await waitUntil(
+    () => got.size === n,
+    20_000,
+    () => `${got.size}/${n}`,
+  );
+  for (let i = 0; i < n; i++) assert.ok(got.has(`u${i}`), `u${i} delivered`);
+  await back.endAsync();
+  await second.cli.stop();
+});
+
+test('mqiot up with MQIOT_BROKER_PERSISTENCE=off keeps broker sessions in memory (no broker.db)', async () => {
+  const dataDir = join(dir, 'up-off');
+  const up = await startUp(dataDir, { MQIOT_BROKER_PERSISTENCE: 'off' });
+  const store = logLines(up.cli.stdout()).find((l) => l.msg === 'broker store');
+  assert.equal(store?.persistence, 'memory');
+  assert.equal(existsSync(join(dataDir, 'broker.db')), false);
+  assert.equal(await up.cli.stop(), 0);
 });

@@ -294,16 +294,22 @@ export class SqliteSessionStore implements SessionStore {
     // the record is serialised now: the broker changes state/packetId in place and saves again
     return this.write(() => {
       const m = messageParams(rec.message);
-      this.stmt.saveOutgoing.run({
-        client_id: clientId,
-        seq: rec.seq,
-        state: rec.state,
-        packet_id: rec.packetId,
-        out_qos: rec.qos,
-        out_retain: rec.retain ? 1 : 0,
-        subscription_ids: JSON.stringify(rec.subscriptionIds),
-        ...m,
-      });
+      this.stmt.saveOutgoing.run(
+        clientId,
+        rec.seq,
+        rec.state,
+        rec.packetId,
+        rec.qos,
+        rec.retain ? 1 : 0,
+        rec.subscriptionIds.length === 0 ? '[]' : JSON.stringify(rec.subscriptionIds),
+        m.topic,
+        m.payload,
+        m.qos,
+        m.retain,
+        m.properties,
+        m.expires_at,
+        m.origin,
+      );
     });
   }
 
@@ -420,8 +426,7 @@ function prepareStatements(db: Database.Database) {
     saveOutgoing: db.prepare(
       `INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, topic, payload,
          message_qos, message_retain, properties, expires_at, origin)
-       VALUES (@client_id, @seq, @state, @packet_id, @out_qos, @out_retain, @subscription_ids, @topic, @payload,
-         @qos, @retain, @properties, @expires_at, @origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id,
          qos = excluded.qos, retain = excluded.retain, subscription_ids = excluded.subscription_ids`,
     ),
