@@ -402,7 +402,13 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       const r = this.deliverTo(session, message, sub.qos, retain, ids, publisher);
       if (r !== undefined) (pending ??= []).push(r);
     }
-    return pending === undefined ? undefined : Promise.all(pending);
+    if (pending === undefined) return undefined;
+    const all = Promise.all(pending);
+    // marked handled: callers with nobody to acknowledge (server publish, wills, local clients) drop it,
+    // and a store failure must not become an unhandled rejection (the store logs it); the PUBLISH
+    // handler still sees the rejection through its own handler
+    all.catch(IGNORE);
+    return all;
   }
 
   /** One delivery: granted QoS, flow control towards the publisher, write-through for persistent sessions. */
@@ -457,6 +463,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     else void this.store.deleteIncomingQoS2(session.clientId, packetId);
   }
 }
+
+const IGNORE = (): void => {};
 
 function isChannel(link: unknown): link is Channel {
   return typeof (link as Channel).disconnect === 'function';

@@ -265,3 +265,23 @@ test('sqlite: a failing store write is not acknowledged — the publisher is dis
   assert.equal(pub.out.ended, true, 'connection closed so the client resends');
   await broker.close();
 });
+
+test('sqlite: a store failure on a message nobody acknowledges (server publish, will) is no unhandled rejection', async () => {
+  const store = new SqliteSessionStore({ path: freshFile() });
+  const { broker } = newBroker({}, { store });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): void => {
+    unhandled.push(err);
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    store.close(); // every write rejects from now on
+    broker.publish({ topic: 'state', payload: Buffer.from('v'), qos: 1, retain: true });
+    await delay(20);
+    assert.deepEqual(unhandled, []);
+    assert.equal(broker.stats.retainedMessages, 1, 'kept in memory even though the store failed');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await broker.close();
+  }
+});
