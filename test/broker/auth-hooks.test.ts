@@ -1,0 +1,175 @@
+/**
+ * BrokerAuth wired into a real broker in process: local clients are not subject to the rules, the
+ * config leaves (file, env) reach it, and `mqiot up`'s startAllInOne with gateway credentials and
+ * gatewayAcl still carries a real gateway's data to the platform.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { BrokerAuth, DEFAULT_AUTH_CONFIG, hashPassword } from '../../src/broker/auth/index.ts';
+import type { LocalMessage } from '../../src/broker/types.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
+import { Gateway, parseGatewayConfig } from '../../src/gateway/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { startAllInOne } from '../../src/platform/all-in-one.ts';
+import { ReasonCode } from '../../src/protocol/reason-codes.ts';
+import { startSimulators } from '../../src/sim/index.ts';
+import { collect, startBroker, subackCodes, waitFor, type TestBroker } from './helpers.ts';
+
+let dir: string;
+let pwFile: string;
+let aclFile: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mqiot-auth-hooks-'));
+  pwFile = join(dir, 'passwd');
+  aclFile = join(dir, 'acl');
+  writeFileSync(
+    pwFile,
+    `alice:${await hashPassword('alice-pw')}\ngw-site-a:${await hashPassword('gw-pw')}\n`,
+  );
+  writeFileSync(aclFile, 'user alice\ntopic readwrite x/#\n');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('default config: no hooks at all (nothing on the publish path)', () => {
+  const auth = new BrokerAuth(DEFAULT_AUTH_CONFIG);
+  assert.deepEqual(Object.keys(auth.hooks), []);
+  const withAcl = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, aclFile });
+  assert.deepEqual(Object.keys(withAcl.hooks).sort(), ['authorizePublish', 'authorizeSubscribe']);
+});
+
+test('local clients pass no hooks: the platform publishes and subscribes anywhere', async () => {
+  const auth = new BrokerAuth({ allowAnonymous: false, passwordFile: pwFile, aclFile, gatewayAcl: true });
+  let tb: TestBroker | undefined;
+  try {
+    tb = await startBroker({}, { hooks: auth.hooks });
+    const local = tb.broker.createLocalClient('platform');
+    const got: LocalMessage[] = [];
+    local.subscribe('#', { qos: 1 }, (m) => void got.push(m));
+    const alice = await tb.connect({
+      protocolVersion: 5,
+      username: 'alice',
+      password: Buffer.from('alice-pw'),
+    });
+    const seen = collect(alice);
+    assert.deepEqual(await subackCodes(alice, ['x/#', 'y/#'], 1), [1, ReasonCode.NotAuthorized]);
+    local.publish('x/from-platform', Buffer.from('1'), { qos: 1 });
+    local.publish('y/not-for-alice', Buffer.from('2'), { qos: 1 });
+    await alice.publishAsync('x/from-alice', 'a', { qos: 1 });
+    await waitFor(() => seen.length === 2 && got.length === 3, 5000, 'deliveries');
+    // alice gets what she may read, from the platform and from herself, not y/...
+    assert.deepEqual(seen.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform']);
+    assert.deepEqual(got.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform', 'y/not-for-alice']);
+    local.close();
+  } finally {
+    await tb?.close();
+  }
+});
+
+test('broker.auth from a config file and the environment; a bad value names the field', () => {
+  const file = join(dir, 'mqiot.yaml');
+  writeFileSync(file, `broker:\n  auth:\n    passwordFile: ${pwFile}\n    gatewayAcl: true\n`);
+  const config = loadConfig({
+    file,
+    env: { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'false', MQIOT_BROKER_AUTH_ACL_FILE: aclFile },
+  });
+  assert.deepEqual(config.broker.auth, {
+    allowAnonymous: false,
+    passwordFile: pwFile,
+    aclFile,
+    gatewayAcl: true,
+  });
+  assert.throws(
+    () => loadConfig({ env: { MQIOT_BROKER_AUTH_GATEWAY_ACL: 'perhaps' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /broker\.auth\.gatewayAcl/.test(err.message) &&
+      /MQIOT_BROKER_AUTH_GATEWAY_ACL/.test(err.message),
+  );
+  writeFileSync(file, 'broker:\n  auth:\n    passwordFile: 42\n');
+  assert.throws(() => loadConfig({ file, env: {} }), /broker\.auth\.passwordFile/);
+});
+
+test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reaches the platform', async () => {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      broker: {
+        host: '127.0.0.1',
+        port: 0,
+        wsPort: null,
+        metricsPort: null,
+        sys: { interval: 0 },
+        persistence: 'off',
+        auth: { allowAnonymous: false, passwordFile: pwFile, gatewayAcl: true },
+      },
+      log: { level: 'silent' },
+    },
+  });
+  const system = await startAllInOne({
+    broker: config.broker,
+    dataDir: join(dir, 'up'),
+    http: { host: '127.0.0.1', port: 0 },
+    platform: { tickMs: 100, heartbeatIntervalMs: 1000 },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const sims = await startSimulators({ modbusTcp: { host: '127.0.0.1', port: 0, units: [1] } });
+  const gateway = new Gateway(
+    parseGatewayConfig({
+      gateway: { id: 'site-a' },
+      mqtt: { urls: [system.mqttUrl], reconnectMs: 100, username: 'gw-site-a', password: 'gw-pw' },
+      batching: { windowMs: 100 },
+      queue: { path: join(dir, 'gw-queue.db') },
+      devices: [
+        {
+          id: 'pm-1',
+          contract: 'modbus-tcp',
+          transport: { type: 'tcp', host: '127.0.0.1', port: sims.modbusTcp!.port },
+          params: { unit: 1 },
+          poll: [
+            {
+              name: 'meter',
+              message: 'read-holding-registers',
+              params: { start: 0, count: 11 },
+              everyMs: 200,
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  try {
+    // anonymous and a wrong password are refused on the same broker
+    const refused = await new Promise<number | undefined>((resolve) => {
+      const c = mqtt.connect(system.mqttUrl, { protocolVersion: 5, reconnectPeriod: 0 });
+      c.once('connect', () => resolve(0));
+      c.once('error', (err) => resolve((err as Error & { code?: number }).code));
+      c.once('close', () => c.end(true));
+    });
+    assert.equal(refused, ReasonCode.NotAuthorized);
+    await gateway.start();
+    const latest = async (): Promise<unknown[]> => {
+      const res = await fetch(`${system.httpUrl}/api/devices/pm-1/latest`);
+      return res.ok ? ((await res.json()) as { items: unknown[] }).items : [];
+    };
+    const deadline = Date.now() + 20_000;
+    let items: unknown[] = [];
+    while (items.length === 0 && Date.now() < deadline) {
+      items = await latest();
+      if (items.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(items.length > 0, 'readings of pm-1 reached the platform through the authenticated gateway');
+    const gw = (await (await fetch(`${system.httpUrl}/api/gateways/site-a`)).json()) as {
+      gateway: { online: boolean };
+    };
+    assert.equal(gw.gateway.online, true);
+  } finally {
+    await gateway.stop({ graceful: false }).catch(() => undefined);
+    await sims.close();
+    await system.close();
+  }
+});
