@@ -152,8 +152,7 @@ export class SqliteSessionStore implements SessionStore {
   private readonly logger: Logger | undefined;
   private batch: Batch | undefined;
   private closed = false;
-  /** Transactions committed so far (for tests and figures). */
-  commits = 0;
+  private committed = 0;
   private readonly stmt: ReturnType<typeof prepareStatements>;
 
   constructor(options: SqliteStoreOptions) {
@@ -166,6 +165,11 @@ export class SqliteSessionStore implements SessionStore {
       delete: (topic) => this.write(() => this.stmt.deleteRetained.run(topic)),
       load: () => (this.stmt.loadRetained.all() as MessageRow[]).map(rowToMessage),
     };
+  }
+
+  /** Transactions committed so far (for tests and figures). */
+  get commits(): number {
+    return this.committed;
   }
 
   // ---- group commit ----
@@ -205,7 +209,7 @@ export class SqliteSessionStore implements SessionStore {
     this.batch = undefined;
     try {
       this.db.exec('COMMIT');
-      this.commits++;
+      this.committed++;
       batch.resolve();
     } catch (err) {
       this.abort(batch, err);
