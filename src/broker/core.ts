@@ -6,13 +6,14 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ReasonCode } from '../protocol/reason-codes.ts';
-import { hasWildcard, parseSharedFilter, topicMatches } from '../protocol/topic.ts';
+import { hasWildcard, parseSharedFilter } from '../protocol/topic.ts';
 import type { Channel, Will } from './channel.ts';
 import { willExpiry } from './handlers/connect.ts';
 import { parseBrokerOptions, type BrokerOptions } from './options.ts';
 import { pickMember, RoutePlan } from './route-plan.ts';
 import { type Holdable, Session, type SessionObserver } from './session.ts';
 import { MemorySessionStore } from './store/memory.ts';
+import { RetainedIndex } from './retained-index.ts';
 import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree } from './topic-tree.ts';
@@ -40,7 +41,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   readonly sessions = new Map<string, Session>();
   readonly channels = new Set<Channel>();
   protected readonly tree = new TopicTree<Subscription>();
-  protected readonly retained = new Map<string, Message>();
+  protected readonly retained = new RetainedIndex();
   private readonly plans = new Map<string, RoutePlan>();
   /** Resolves once sessions and retained messages are loaded from the store. */
   readonly ready: Promise<void>;
@@ -343,9 +344,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       if (m !== undefined) this.deliverRetained(session, m, sub.qos, ids);
       return;
     }
-    for (const m of this.retained.values()) {
-      if (topicMatches(filter, m.topic)) this.deliverRetained(session, m, sub.qos, ids);
-    }
+    for (const m of this.retained.match(filter)) this.deliverRetained(session, m, sub.qos, ids);
   }
 
   private deliverRetained(session: Session, m: Message, qos: QoS, ids: number[] | undefined): void {
