@@ -354,12 +354,17 @@ test('[MQTT-3.1.2-?] CONNECT with an authentication method and no hook: CONNACK 
   assert.equal((out.take()[0] as { reasonCode: number }).reasonCode, ReasonCode.BadAuthenticationMethod);
 });
 
-test('flow control: a congested subscriber makes the broker withhold PUBACKs from its publisher, then release them in order', () => {
-  const { broker } = newBroker({ maxQueuedMessages: 4 });
+/** A subscriber to 'fc' at QoS 1 that takes one message at a time, and a publisher feeding it. */
+function slowSubscriber(options: Parameters<typeof newBroker>[0]) {
+  const { broker, clock } = newBroker(options);
   const sub = connected(broker, 'slow', { properties: { receiveMaximum: 1 } });
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
   sub.out.take();
-  const pubr = connected(broker, 'fast');
+  return { broker, clock, sub, pubr: connected(broker, 'fast') };
+}
+
+test('flow control: a congested subscriber makes the broker withhold PUBACKs from its publisher, then release them in order', () => {
+  const { broker, sub, pubr } = slowSubscriber({ maxQueuedMessages: 4 });
   for (let i = 1; i <= 4; i++) pubr.ch.handlePacket(pub('fc', 1, i));
   // 1 in flight, 3 queued (high water 2): acks for messages 3 and 4 are withheld
   assert.deepEqual(
@@ -382,11 +387,7 @@ test('flow control: a congested subscriber makes the broker withhold PUBACKs fro
 });
 
 test('flow control is bounded: a subscriber that stays stuck frees its publishers after slowSubscriberHoldMs, then drops past its queue', () => {
-  const { broker, clock } = newBroker({ maxQueuedMessages: 8, slowSubscriberHoldMs: 5000 });
-  const sub = connected(broker, 'stuck', { properties: { receiveMaximum: 1 } });
-  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
-  sub.out.take();
-  const pubr = connected(broker, 'fast');
+  const { broker, clock, sub, pubr } = slowSubscriber({ maxQueuedMessages: 8, slowSubscriberHoldMs: 5000 });
   for (let i = 1; i <= 6; i++) pubr.ch.handlePacket(pub('fc', 1, i));
   // 1 in flight, queue past its high-water mark (4) from message 5: acks from there on are withheld
   assert.deepEqual(
@@ -425,11 +426,7 @@ test('flow control is bounded: a subscriber that stays stuck frees its publisher
 });
 
 test('slowSubscriberHoldMs 0 holds publishers as long as the subscriber stays congested', () => {
-  const { broker, clock } = newBroker({ maxQueuedMessages: 4, slowSubscriberHoldMs: 0 });
-  const sub = connected(broker, 'slow', { properties: { receiveMaximum: 1 } });
-  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fc', qos: 1 }] });
-  sub.out.take();
-  const pubr = connected(broker, 'fast');
+  const { broker, clock, pubr } = slowSubscriber({ maxQueuedMessages: 4, slowSubscriberHoldMs: 0 });
   for (let i = 1; i <= 4; i++) pubr.ch.handlePacket(pub('fc', 1, i));
   assert.deepEqual(
     pubr.out.take().map((p) => p.messageId),
