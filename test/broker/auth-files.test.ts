@@ -16,12 +16,7 @@ import {
   parsePasswordFile,
   setPasswordLine,
 } from '../../src/broker/auth/index.ts';
-import {
-  compileFilter,
-  filterCovers,
-  filterMatchesTopic,
-  filtersOverlap,
-} from '../../src/broker/auth/topic-rules.ts';
+import { compileFilter, FilterSet, filterCovers, filtersOverlap } from '../../src/broker/auth/topic-rules.ts';
 import { topicMatches } from '../../src/protocol/topic.ts';
 import type { ClientInfo } from '../../src/broker/types.ts';
 
@@ -33,7 +28,7 @@ function client(username: string | undefined, clientId = 'c1'): ClientInfo {
 
 // ---- topic relations ----
 
-test('filterMatchesTopic agrees with the reference matcher, $ rule included [MQTT-4.7.2-1]', () => {
+test('FilterSet (the PUBLISH trie) agrees with the reference matcher, alone and in sets', () => {
   const filters = [
     '#',
     '+',
@@ -49,13 +44,38 @@ test('filterMatchesTopic agrees with the reference matcher, $ rule included [MQT
     'a//b',
     'a/',
     '/a',
+    '$SYS',
   ];
-  const topics = ['a', 'a/b', 'a/b/c', 'a/c', 'b', 'a/', '/a', 'a//b', '$SYS/x', '$SYS', 'x/b', 'a/x/c'];
-  for (const f of filters) {
-    for (const t of topics) {
-      assert.equal(filterMatchesTopic(compileFilter(f), t), topicMatches(f, t), `${f} vs ${t}`);
+  const topics = [
+    'a',
+    'a/b',
+    'a/b/c',
+    'a/c',
+    'b',
+    'a/',
+    '/a',
+    'a//b',
+    '$SYS/x',
+    '$SYS',
+    'x/b',
+    'a/x/c',
+    '$other/a',
+  ];
+  for (let size = 1; size <= 3; size++) {
+    for (let start = 0; start < filters.length; start++) {
+      const chosen = Array.from({ length: size }, (_, k) => filters[(start + k * 5) % filters.length]!);
+      const set = new FilterSet();
+      for (const f of chosen) set.add(compileFilter(f));
+      for (const t of topics) {
+        assert.equal(
+          set.matches(t),
+          chosen.some((f) => topicMatches(f, t)),
+          `${chosen.join(',')} vs ${t}`,
+        );
+      }
     }
   }
+  assert.equal(new FilterSet().matches('a'), false);
 });
 
 test('filterCovers: a subscription inside a rule, not wider', () => {

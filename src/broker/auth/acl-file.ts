@@ -24,8 +24,8 @@ import { AuthFileError } from './errors.ts';
 import {
   compileFilter,
   filterCovers,
-  filterMatchesTopic,
   filtersOverlap,
+  FilterSet,
   type CompiledFilter,
 } from './topic-rules.ts';
 
@@ -113,10 +113,12 @@ function parseRule(keyword: string, rest: string, file: string, line: number): A
 interface Stage {
   readonly deny: readonly CompiledFilter[];
   readonly read: readonly CompiledFilter[];
-  readonly write: readonly CompiledFilter[];
+  /** The same denials, and the write grants, as tries for PUBLISH. */
+  readonly denySet: FilterSet;
+  readonly writeSet: FilterSet;
 }
 
-const EMPTY_STAGE: Stage = { deny: [], read: [], write: [] };
+const EMPTY_STAGE: Stage = { deny: [], read: [], denySet: new FilterSet(), writeSet: new FilterSet() };
 /** Decisions remembered per client (publish topics); cleared when full. */
 const MAX_CACHED_TOPICS = 1024;
 
@@ -130,7 +132,11 @@ function compileStage(rules: readonly AclRule[], substitute?: (filter: string) =
     if (r.access & Access.Read) read.push(f);
     if (r.access & Access.Write) write.push(f);
   }
-  return { deny, read, write };
+  const denySet = new FilterSet();
+  const writeSet = new FilterSet();
+  for (const f of deny) denySet.add(f);
+  for (const f of write) writeSet.add(f);
+  return { deny, read, denySet, writeSet };
 }
 
 /** The rules that apply to one connected client, patterns already substituted. */
@@ -150,8 +156,8 @@ const Verdict = { Deny: 0, Allow: 1, NoMatch: 2 } as const;
 type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 function publishVerdict(stage: Stage, topic: string): Verdict {
-  for (const f of stage.deny) if (filterMatchesTopic(f, topic)) return Verdict.Deny;
-  for (const f of stage.write) if (filterMatchesTopic(f, topic)) return Verdict.Allow;
+  if (stage.denySet.matches(topic)) return Verdict.Deny;
+  if (stage.writeSet.matches(topic)) return Verdict.Allow;
   return Verdict.NoMatch;
 }
 

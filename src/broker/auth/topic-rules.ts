@@ -1,8 +1,8 @@
 /**
- * Topic filter relations an ACL needs, on filters split into levels once at load time:
- * does a filter match a topic name (PUBLISH), does one filter lie inside another (SUBSCRIBE allowed
- * by a rule), do two filters share a topic (SUBSCRIBE touching a denied rule). All follow the
- * `$` rule: a wildcard in the first level does not match a topic that starts with `$` [MQTT-4.7.2-1].
+ * Topic filter relations an ACL needs, on filters split into levels once at load time: does a
+ * set of filters match a topic name (PUBLISH, a trie), does one filter lie inside another
+ * (SUBSCRIBE allowed by a rule), do two filters share a topic (SUBSCRIBE touching a denied rule).
+ * All follow the `$` rule: a wildcard in the first level does not match a `$` topic [MQTT-4.7.2-1].
  */
 
 /** A topic filter split into levels, with the facts the matchers need precomputed. */
@@ -16,28 +16,6 @@ export interface CompiledFilter {
 export function compileFilter(filter: string): CompiledFilter {
   const levels = filter.split('/');
   return { filter, levels, wildFirst: levels[0] === '+' || levels[0] === '#' };
-}
-
-/**
- * True when the filter matches the topic name. Walks the topic in place (no split, no allocation):
- * this runs on every PUBLISH whose decision is not cached.
- */
-export function filterMatchesTopic(f: CompiledFilter, topic: string): boolean {
-  if (f.wildFirst && topic.charCodeAt(0) === 0x24 /* $ */) return false; // [MQTT-4.7.2-1]
-  const levels = f.levels;
-  let start = 0;
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    if (level === '#') return true; // [MQTT-4.7.1-2] also matches the parent level
-    if (start > topic.length) return false; // the topic has fewer levels
-    let end = topic.indexOf('/', start);
-    if (end === -1) end = topic.length;
-    if (level !== '+') {
-      if (end - start !== level.length || !topic.startsWith(level, start)) return false;
-    }
-    start = end + 1;
-  }
-  return start === topic.length + 1; // every level of the topic consumed
 }
 
 /** True when every topic that `inner` matches is also matched by `outer` (inner ⊆ outer). */
@@ -79,4 +57,64 @@ export function filtersOverlap(a: CompiledFilter, b: CompiledFilter): boolean {
   // one is longer: it overlaps only if its next (and last) level is `#` (`a/#` matches `a`)
   const longer = al.length > bl.length ? al : bl;
   return longer.length === n + 1 && longer[n] === '#';
+}
+
+class TrieNode {
+  readonly children = new Map<string, TrieNode>();
+  plus: TrieNode | undefined;
+  /** A filter ends here with `#`: everything below (and this level itself) matches. */
+  hash = false;
+  /** A filter ends exactly here. */
+  end = false;
+}
+
+/**
+ * A set of filters as a trie of levels: "does any of them match this topic" costs one walk of the
+ * topic's levels (with a branch per `+`), however many filters there are. Used for ACL grants and
+ * denials on the PUBLISH path.
+ */
+export class FilterSet {
+  readonly #root = new TrieNode();
+  size = 0;
+
+  add(f: CompiledFilter): void {
+    let node = this.#root;
+    for (const level of f.levels) {
+      if (level === '#') {
+        node.hash = true;
+        this.size++;
+        return;
+      }
+      if (level === '+') {
+        node = node.plus ??= new TrieNode();
+      } else {
+        let next = node.children.get(level);
+        if (next === undefined) node.children.set(level, (next = new TrieNode()));
+        node = next;
+      }
+    }
+    node.end = true;
+    this.size++;
+  }
+
+  /** True when some filter of the set matches the topic name [MQTT-4.7.2-1 included]. */
+  matches(topic: string): boolean {
+    if (this.size === 0) return false;
+    const levels = topic.split('/');
+    const root = this.#root;
+    // a `$` topic is matched by no filter starting with a wildcard [MQTT-4.7.2-1]
+    if (topic.charCodeAt(0) === 0x24 /* $ */) {
+      const next = root.children.get(levels[0]!);
+      return next !== undefined && walk(next, levels, 1);
+    }
+    return walk(root, levels, 0);
+  }
+}
+
+function walk(node: TrieNode, levels: readonly string[], i: number): boolean {
+  if (node.hash) return true;
+  if (i === levels.length) return node.end;
+  const next = node.children.get(levels[i]!);
+  if (next !== undefined && walk(next, levels, i + 1)) return true;
+  return node.plus !== undefined && walk(node.plus, levels, i + 1);
 }
