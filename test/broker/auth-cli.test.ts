@@ -14,6 +14,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { BIN, ROOT, runCli, startBroker, waitUntil, freePort, type RunningBroker } from '../cli/helpers.ts';
 import { Mosquitto } from '../access/helpers.ts';
 import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.ts';
+import { PasswordFile } from '../../src/broker/auth/index.ts';
 
 const run = promisify(execFile);
 
@@ -264,6 +265,22 @@ test('SIGHUP re-reads the password file; a broken ACL file keeps the previous on
   const alice = await login(broker.port, 'alice', 5);
   assert.deepEqual(await subscribeCodes(alice, ['alice/x']), [1]);
   writeFileSync(aclFile, ACL);
+});
+
+test('mqiot passwd refuses what mosquitto_passwd refuses, and replaces a user in place', async () => {
+  const file = join(dir, 'pw-cli');
+  const colon = runCli(['passwd', file, 'a:b', '--password', 'x']);
+  assert.equal(await colon.exited, 2);
+  assert.match(colon.stderr(), /must not contain ':'/);
+  const missing = runCli(['passwd', file]);
+  assert.equal(await missing.exited, 2);
+  await mqiotPasswd(file, 'u1', 'first');
+  await mqiotPasswd(file, 'u2', 'other');
+  await mqiotPasswd(file, 'u1', 'second');
+  const pf = PasswordFile.load(file);
+  assert.equal(pf.size, 2);
+  assert.equal(await pf.verify('u1', Buffer.from('second')), true);
+  assert.equal(await pf.verify('u1', Buffer.from('first')), false);
 });
 
 test('environment override MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=false refuses anonymous clients', async () => {

@@ -42,6 +42,54 @@ test('default config: no hooks at all (nothing on the publish path)', () => {
   assert.deepEqual(Object.keys(withAcl.hooks).sort(), ['authorizePublish', 'authorizeSubscribe']);
 });
 
+test('authenticate: anonymous, names without a password file, passwords', async () => {
+  const req = (username?: string, password?: string) => ({
+    clientId: 'c',
+    username,
+    password: password === undefined ? undefined : Buffer.from(password),
+    protocolVersion: 5 as const,
+    remoteAddress: undefined,
+    transport: 'tcp' as const,
+    authenticationMethod: undefined,
+    authenticationData: undefined,
+  });
+  const open = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, allowAnonymous: true });
+  assert.equal(open.authenticate(req()), true);
+  assert.equal(open.authenticate(req('anyone', 'anything')), true, 'no password file: a username is a name');
+  const closed = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, allowAnonymous: false });
+  assert.deepEqual(closed.authenticate(req()), { reasonCode: ReasonCode.NotAuthorized });
+  assert.deepEqual(closed.authenticate(req('anyone', 'x')), { reasonCode: ReasonCode.NotAuthorized });
+  const files = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, allowAnonymous: true, passwordFile: pwFile });
+  assert.equal(files.authenticate(req()), true, 'anonymous still allowed beside a password file');
+  assert.equal(await files.authenticate(req('alice', 'alice-pw')), true);
+  const bad = { reasonCode: ReasonCode.BadUserNameOrPassword };
+  assert.deepEqual(await files.authenticate(req('alice', 'gw-pw')), bad);
+  assert.deepEqual(await files.authenticate(req('alice')), bad);
+  assert.deepEqual(await files.authenticate(req('nobody', 'alice-pw')), bad);
+});
+
+test('reload: a broken file throws and the previous rules stay', () => {
+  const acl = join(dir, 'reload-acl');
+  writeFileSync(acl, 'topic write a/#\n');
+  const auth = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, aclFile: acl });
+  const anon = {
+    clientId: 'c',
+    username: undefined,
+    protocolVersion: 4 as const,
+    remoteAddress: undefined,
+    transport: 'tcp' as const,
+  };
+  assert.equal(auth.canPublish(anon, 'a/1'), true);
+  writeFileSync(acl, 'topic write b/#\n');
+  auth.reload();
+  assert.equal(auth.canPublish(anon, 'a/1'), false, 'the cached decision went with the old rules');
+  assert.equal(auth.canPublish(anon, 'b/1'), true);
+  writeFileSync(acl, 'topic write c/#\ntopic write bad/#/x\n');
+  assert.throws(() => auth.reload(), /reload-acl:2: /);
+  assert.equal(auth.canPublish(anon, 'b/1'), true);
+  assert.equal(auth.canPublish(anon, 'c/1'), false);
+});
+
 test('local clients pass no hooks: the platform publishes and subscribes anywhere', async () => {
   const auth = new BrokerAuth({ allowAnonymous: false, passwordFile: pwFile, aclFile, gatewayAcl: true });
   let tb: TestBroker | undefined;
