@@ -4,7 +4,7 @@
 // 2. End to end: `mqiot broker` (CLI, child process) with no ACL vs an ACL of N patterns under one
 //    first level where only the last one grants the publishers; 4 QoS 0 publishers -> 1 subscriber,
 //    closed loop (publishing pauses while more than a window is undelivered), each publisher on one
-//    topic (decisions cached) or cycling over 1500 topics (more than the 1024 cached per client:
+//    topic (decisions cached) or cycling over 1500 topics (more than the 64 cached per client:
 //    every decision computed).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -284,6 +284,25 @@ test('ACL: %u and %c patterns apply to everyone, with their deny', () => {
   );
 });
 
+test('ACL: placeholders inside a level, and %u and %c together', () => {
+  const acl = new Acl(
+    parseAclFile('pattern write dev-%u/x\npattern read a/%u-%c/#\npattern write $SYS/c/%c/state\n', 'acl'),
+  );
+  const bob = client('bob', 'c9');
+  assert.equal(acl.canPublish(bob, 'dev-bob/x'), true);
+  assert.equal(acl.canPublish(bob, 'dev-bo/x'), false);
+  assert.equal(acl.canPublish(bob, 'dev-bob/y'), false);
+  assert.equal(acl.canSubscribe(bob, 'a/bob-c9/q'), true);
+  assert.equal(acl.canSubscribe(bob, 'a/bob-c8/q'), false);
+  assert.equal(
+    acl.canPublish(client(undefined, 'c9'), 'dev-/x'),
+    false,
+    'no username: %u patterns do not apply',
+  );
+  assert.equal(acl.canPublish(bob, '$SYS/c/c9/state'), true, 'a literal $ first level in a pattern');
+  assert.equal(acl.canPublish(bob, '$SYS/c/c8/state'), false);
+});
+
 test('ACL: a username or client id with +, #, / or a leading $ cannot widen a pattern (CVE-2017-7650)', () => {
   const acl = new Acl(parseAclFile('pattern readwrite devices/%u/#\npattern read in/%c\n', 'acl'));
   // with plain substitution `devices/+/#` would grant every device's subtree

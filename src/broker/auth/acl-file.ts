@@ -25,8 +25,10 @@ import {
   compileFilter,
   filterCovers,
   filtersOverlap,
+  expandTemplate,
   FilterSet,
   type CompiledFilter,
+  type Substitution,
 } from './topic-rules.ts';
 
 export const Access = { Deny: 0, Read: 1, Write: 2, ReadWrite: 3 } as const;
@@ -119,45 +121,48 @@ interface Stage {
 }
 
 const EMPTY_STAGE: Stage = { deny: [], read: [], denySet: new FilterSet(), writeSet: new FilterSet() };
-/** Decisions remembered per client (publish topics); cleared when full. */
-const MAX_CACHED_TOPICS = 1024;
+/**
+ * Decisions remembered per client (publish topics); cleared when full. Small: a gateway or a sensor
+ * publishes to a handful of topics, and a computed decision costs well under a microsecond.
+ */
+export const MAX_CACHED_TOPICS = 64;
 
-function compileStage(rules: readonly AclRule[], substitute?: (filter: string) => string): Stage {
+function compileStage(rules: readonly AclRule[], templated = false): Stage {
   const deny: CompiledFilter[] = [];
   const read: CompiledFilter[] = [];
-  const write: CompiledFilter[] = [];
-  for (const r of rules) {
-    const f = compileFilter(substitute ? substitute(r.filter) : r.filter);
-    if (r.access === Access.Deny) deny.push(f);
-    if (r.access & Access.Read) read.push(f);
-    if (r.access & Access.Write) write.push(f);
-  }
   const denySet = new FilterSet();
   const writeSet = new FilterSet();
-  for (const f of deny) denySet.add(f);
-  for (const f of write) writeSet.add(f);
+  for (const r of rules) {
+    const f = compileFilter(r.filter);
+    if (r.access === Access.Deny) {
+      deny.push(f);
+      denySet.add(f, templated);
+    }
+    if (r.access & Access.Read) read.push(f);
+    if (r.access & Access.Write) writeSet.add(f, templated);
+  }
   return { deny, read, denySet, writeSet };
 }
 
-/** The rules that apply to one connected client, patterns already substituted. */
+/** What one connected client needs: its topic rules, whether patterns apply, its recent decisions. */
 class ClientRules {
   readonly topics: Stage;
   /** undefined: the pattern stage denies (unsafe username / client id). */
-  readonly patterns: Stage | undefined;
+  readonly subst: Substitution | undefined;
   readonly published = new Map<string, boolean>();
 
-  constructor(topics: Stage, patterns: Stage | undefined) {
+  constructor(topics: Stage, subst: Substitution | undefined) {
     this.topics = topics;
-    this.patterns = patterns;
+    this.subst = subst;
   }
 }
 
 const Verdict = { Deny: 0, Allow: 1, NoMatch: 2 } as const;
 type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-function publishVerdict(stage: Stage, topic: string): Verdict {
-  if (stage.denySet.matches(topic)) return Verdict.Deny;
-  if (stage.writeSet.matches(topic)) return Verdict.Allow;
+function publishVerdict(stage: Stage, topic: string, subst?: Substitution): Verdict {
+  if (stage.denySet.matches(topic, subst)) return Verdict.Deny;
+  if (stage.writeSet.matches(topic, subst)) return Verdict.Allow;
   return Verdict.NoMatch;
 }
 
@@ -167,12 +172,31 @@ function subscribeVerdict(stage: Stage, filter: CompiledFilter): Verdict {
   return Verdict.NoMatch;
 }
 
+/** Patterns at SUBSCRIBE (rare): substituted on the fly, nothing kept per client. */
+function patternSubscribeVerdict(
+  rules: readonly AclRule[],
+  subst: Substitution,
+  filter: CompiledFilter,
+): Verdict {
+  let allowed = false;
+  for (const r of rules) {
+    const expanded = expandTemplate(r.filter, subst);
+    if (expanded === undefined) continue; // a %u pattern, a client without a username
+    const f = compileFilter(expanded);
+    if (r.access === Access.Deny && filtersOverlap(f, filter)) return Verdict.Deny;
+    if (r.access & Access.Read && !allowed) allowed = filterCovers(f, filter);
+  }
+  return allowed ? Verdict.Allow : Verdict.NoMatch;
+}
+
 /** A compiled ACL file. Immutable: a reload builds a new one (and so drops every cache). */
 export class Acl {
   readonly file: string;
   readonly #anonymous: Stage;
   readonly #users: ReadonlyMap<string, Stage>;
   readonly #patterns: readonly AclRule[];
+  /** The patterns once for all clients, placeholders kept as template levels. */
+  readonly #patternStage: Stage;
   readonly #patternsUseUser: boolean;
   readonly #patternsUseClient: boolean;
   readonly #clients = new WeakMap<ClientInfo, ClientRules>();
@@ -182,6 +206,7 @@ export class Acl {
     this.#anonymous = compileStage(parsed.anonymous);
     this.#users = new Map([...parsed.users].map(([user, rules]) => [user, compileStage(rules)]));
     this.#patterns = parsed.patterns;
+    this.#patternStage = compileStage(parsed.patterns, true);
     this.#patternsUseUser = parsed.patterns.some((p) => p.filter.includes('%u'));
     this.#patternsUseClient = parsed.patterns.some((p) => p.filter.includes('%c'));
   }
@@ -205,7 +230,7 @@ export class Acl {
     if (cached !== undefined) return cached;
     let verdict = publishVerdict(rules.topics, topic);
     if (verdict === Verdict.NoMatch)
-      verdict = rules.patterns ? publishVerdict(rules.patterns, topic) : Verdict.Deny;
+      verdict = rules.subst ? publishVerdict(this.#patternStage, topic, rules.subst) : Verdict.Deny;
     const allowed = verdict === Verdict.Allow;
     if (rules.published.size >= MAX_CACHED_TOPICS) rules.published.clear();
     rules.published.set(topic, allowed);
@@ -219,7 +244,7 @@ export class Acl {
     const rules = this.#rulesOf(client);
     let verdict = subscribeVerdict(rules.topics, f);
     if (verdict === Verdict.NoMatch)
-      verdict = rules.patterns ? subscribeVerdict(rules.patterns, f) : Verdict.Deny;
+      verdict = rules.subst ? patternSubscribeVerdict(this.#patterns, rules.subst, f) : Verdict.Deny;
     return verdict === Verdict.Allow;
   }
 
@@ -235,7 +260,8 @@ export class Acl {
   #compileFor(client: ClientInfo): ClientRules {
     const { username, clientId } = client;
     const topics = username === undefined ? this.#anonymous : (this.#users.get(username) ?? EMPTY_STAGE);
-    if (this.#patterns.length === 0) return new ClientRules(topics, EMPTY_STAGE);
+    const subst: Substitution = { username, clientId };
+    if (this.#patterns.length === 0) return new ClientRules(topics, subst);
     // CVE-2017-7650: Mosquitto gives no pattern to a client whose username or client id holds a
     // wildcard, as `pattern readwrite devices/%u/#` would then reach other clients' subtrees
     if ((username !== undefined && hasWildcard(username)) || hasWildcard(clientId))
@@ -245,11 +271,8 @@ export class Acl {
     if (this.#patternsUseUser && username !== undefined && !isSafeLevel(username))
       return new ClientRules(topics, undefined);
     if (this.#patternsUseClient && !isSafeLevel(clientId)) return new ClientRules(topics, undefined);
-    // a %u pattern does not apply to a client without a username (Mosquitto skips it)
-    const applicable =
-      username === undefined ? this.#patterns.filter((p) => !p.filter.includes('%u')) : this.#patterns;
-    const substitute = (filter: string): string =>
-      filter.replaceAll('%u', username ?? '').replaceAll('%c', clientId);
-    return new ClientRules(topics, compileStage(applicable, substitute));
+    // a %u pattern does not apply to a client without a username (Mosquitto skips it): the
+    // template levels expand to nothing then (expandTemplate)
+    return new ClientRules(topics, subst);
   }
 }

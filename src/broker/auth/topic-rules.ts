@@ -59,9 +59,30 @@ export function filtersOverlap(a: CompiledFilter, b: CompiledFilter): boolean {
   return longer.length === n + 1 && longer[n] === '#';
 }
 
+/** The values `%u` and `%c` stand for in ACL patterns. */
+export interface Substitution {
+  readonly username: string | undefined;
+  readonly clientId: string;
+}
+
+/** True when a filter level holds a placeholder. */
+export function isTemplateLevel(level: string): boolean {
+  return level.includes('%u') || level.includes('%c');
+}
+
+/** A level or filter with `%u` / `%c` replaced; undefined when it needs a username the client lacks. */
+export function expandTemplate(template: string, s: Substitution): string | undefined {
+  if (template === '%u') return s.username;
+  if (template === '%c') return s.clientId;
+  if (s.username === undefined && template.includes('%u')) return undefined;
+  return template.replaceAll('%u', s.username ?? '').replaceAll('%c', s.clientId);
+}
+
 class TrieNode {
   readonly children = new Map<string, TrieNode>();
   plus: TrieNode | undefined;
+  /** Levels with placeholders (ACL patterns), compared after substitution. */
+  templates: { level: string; node: TrieNode }[] | undefined;
   /** A filter ends here with `#`: everything below (and this level itself) matches. */
   hash = false;
   /** A filter ends exactly here. */
@@ -70,14 +91,15 @@ class TrieNode {
 
 /**
  * A set of filters as a trie of levels: "does any of them match this topic" costs one walk of the
- * topic's levels (with a branch per `+`), however many filters there are. Used for ACL grants and
- * denials on the PUBLISH path.
+ * topic's levels (with a branch per `+` or placeholder), however many filters there are. Used for
+ * ACL grants and denials on the PUBLISH path. Levels holding `%u` / `%c` (ACL patterns) stay
+ * templates: one trie serves every client, which passes its own values to `matches`.
  */
 export class FilterSet {
   readonly #root = new TrieNode();
   size = 0;
 
-  add(f: CompiledFilter): void {
+  add(f: CompiledFilter, templated = false): void {
     let node = this.#root;
     for (const level of f.levels) {
       if (level === '#') {
@@ -87,6 +109,11 @@ export class FilterSet {
       }
       if (level === '+') {
         node = node.plus ??= new TrieNode();
+      } else if (templated && isTemplateLevel(level)) {
+        node.templates ??= [];
+        let entry = node.templates.find((t) => t.level === level);
+        if (entry === undefined) node.templates.push((entry = { level, node: new TrieNode() }));
+        node = entry.node;
       } else {
         let next = node.children.get(level);
         if (next === undefined) node.children.set(level, (next = new TrieNode()));
@@ -98,23 +125,43 @@ export class FilterSet {
   }
 
   /** True when some filter of the set matches the topic name [MQTT-4.7.2-1 included]. */
-  matches(topic: string): boolean {
+  matches(topic: string, subst?: Substitution): boolean {
     if (this.size === 0) return false;
     const levels = topic.split('/');
     const root = this.#root;
     // a `$` topic is matched by no filter starting with a wildcard [MQTT-4.7.2-1]
     if (topic.charCodeAt(0) === 0x24 /* $ */) {
       const next = root.children.get(levels[0]!);
-      return next !== undefined && walk(next, levels, 1);
+      if (next !== undefined && walk(next, levels, 1, subst)) return true;
+      return root.templates !== undefined && walkTemplates(root.templates, levels, 0, subst);
     }
-    return walk(root, levels, 0);
+    return walk(root, levels, 0, subst);
   }
 }
 
-function walk(node: TrieNode, levels: readonly string[], i: number): boolean {
+function walk(
+  node: TrieNode,
+  levels: readonly string[],
+  i: number,
+  subst: Substitution | undefined,
+): boolean {
   if (node.hash) return true;
   if (i === levels.length) return node.end;
   const next = node.children.get(levels[i]!);
-  if (next !== undefined && walk(next, levels, i + 1)) return true;
-  return node.plus !== undefined && walk(node.plus, levels, i + 1);
+  if (next !== undefined && walk(next, levels, i + 1, subst)) return true;
+  if (node.plus !== undefined && walk(node.plus, levels, i + 1, subst)) return true;
+  return node.templates !== undefined && walkTemplates(node.templates, levels, i, subst);
+}
+
+function walkTemplates(
+  templates: readonly { level: string; node: TrieNode }[],
+  levels: readonly string[],
+  i: number,
+  subst: Substitution | undefined,
+): boolean {
+  if (subst === undefined) return false;
+  for (const t of templates) {
+    if (expandTemplate(t.level, subst) === levels[i] && walk(t.node, levels, i + 1, subst)) return true;
+  }
+  return false;
 }
