@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
-import type { AuthResult, AuthenticateRequest, BrokerHooks, ClientInfo, QoS } from '../types.ts';
+import type { AuthResult, AuthenticateRequest, BrokerHooks, ClientInfo } from '../types.ts';
 import { Acl } from './acl-file.ts';
 import { GatewayAcl } from './gateway-acl.ts';
 import { PasswordFile, type PasswordCacheOptions } from './password-file.ts';
@@ -75,7 +75,7 @@ export class BrokerAuth {
     }
     if (config.aclFile !== null || config.gatewayAcl) {
       hooks.authorizePublish = (client, topic) => this.canPublish(client, topic);
-      hooks.authorizeSubscribe = (client, filter, qos) => this.canSubscribe(client, filter, qos);
+      hooks.authorizeSubscribe = (client, filter) => this.canSubscribe(client, filter);
     }
     this.hooks = hooks;
     if (!config.allowAnonymous && config.passwordFile === null) {
@@ -140,12 +140,15 @@ export class BrokerAuth {
   }
 
   canPublish(client: ClientInfo, topic: string): boolean {
-    const gw = this.#gateways?.canPublish(client, topic);
-    if (gw !== undefined) return gw;
-    return this.#acl === undefined ? true : this.#acl.canPublish(client, topic);
+    let ok = this.#gateways?.canPublish(client, topic);
+    if (ok === undefined) ok = this.#acl === undefined ? true : this.#acl.canPublish(client, topic);
+    // debug only: a misbehaving client may send thousands a second
+    if (!ok)
+      this.#logger?.debug({ clientId: client.clientId, username: client.username, topic }, 'publish refused');
+    return ok;
   }
 
-  canSubscribe(client: ClientInfo, filter: string, _qos?: QoS): boolean {
+  canSubscribe(client: ClientInfo, filter: string): boolean {
     let ok = this.#gateways?.canSubscribe(client, filter);
     if (ok === undefined) ok = this.#acl === undefined ? true : this.#acl.canSubscribe(client, filter);
     if (!ok)
