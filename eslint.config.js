@@ -24,4 +24,21 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'warn',
     },
   },
+  {
+    // the web dashboard's plain ES modules run in the browser
+    files: ['src/web/static/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        HTMLElement: 'readonly',
+        Node: 'readonly',
+        CSS: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
 );

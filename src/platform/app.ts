@@ -9,6 +9,7 @@ import { ContractRegistry, type ContractSource } from './contract-registry.ts';
 import { buildApi, type ApiOptions } from './http/server.ts';
 import { attachToMqtt, type MqttAttachOptions } from './mqtt-attach.ts';
 import { Platform } from './platform.ts';
+import { dashboardRoutes } from '../web/plugin.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from './store/index.ts';
 
 export const DEFAULT_HTTP_PORT = 8080;
@@ -60,7 +61,8 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
   }
   const api = await buildApi(platform, {
     logger: options.logger?.child({ component: 'http' }),
-    plugins: options.http?.plugins,
+    // the web dashboard at / is served wherever the API is (mqiot up, cloud, edge)
+    plugins: [dashboardRoutes, ...(options.http?.plugins ?? [])],
   });
   let url: string | undefined;
   if (options.http) url = await api.listen({ host: options.http.host, port: options.http.port });

@@ -1,0 +1,50 @@
+// The dashboard's entry: hash routing between the pages and the live-connection indicator.
+// Each page's `render(main, params)` puts its own root element into `main` at once, fills it as data
+// arrives, and returns a cleanup (unsubscribe, stop timers); a page left before its data arrived only
+// fills its detached root.
+import { clear, errorBox } from './dom.js';
+import { onState } from './live.js';
+import * as contracts from './pages/contracts.js';
+import * as device from './pages/device.js';
+import * as overview from './pages/overview.js';
+
+const LIVE_TEXT = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  closed: 'offline',
+};
+
+/** `#/`, `#/device/<id>`, `#/contracts` → the page and its parameters. */
+export function route(hash) {
+  const path = hash.replace(/^#/, '') || '/';
+  const dev = /^\/device\/(.+)$/.exec(path);
+  if (dev) return { page: device, nav: 'overview', params: { id: decodeURIComponent(dev[1]) } };
+  if (path === '/contracts') return { page: contracts, nav: 'contracts', params: {} };
+  return { page: overview, nav: 'overview', params: {} };
+}
+
+let cleanup;
+
+function show() {
+  const main = document.getElementById('main');
+  cleanup?.();
+  cleanup = undefined;
+  clear(main);
+  const { page, nav, params } = route(location.hash);
+  for (const a of document.querySelectorAll('[data-nav]'))
+    a.classList.toggle('active', a.getAttribute('data-nav') === nav);
+  try {
+    cleanup = page.render(main, params);
+  } catch (err) {
+    main.append(errorBox(err));
+  }
+}
+
+onState((state) => {
+  const el = document.getElementById('live');
+  el.dataset.state = state;
+  el.textContent = LIVE_TEXT[state] ?? state;
+});
+window.addEventListener('hashchange', show);
+show();

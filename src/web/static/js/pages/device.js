@@ -1,0 +1,173 @@
+// One device: asset data, latest values (live), a history chart per numeric point, recent events and
+// a form to send commands and status queries, with each one's state transitions as they happen.
+import { api, query } from '../api.js';
+import { badge, clear, definitionList, emptyState, errorBox, h, table } from '../dom.js';
+import { formatAgo, formatTime, formatValue, RANGES } from '../format.js';
+import { subscribe } from '../live.js';
+import { commandPanel } from './device-commands.js';
+import { historyPanel } from './device-history.js';
+
+const EVENT_LIMIT = 20;
+
+function assetRows(d) {
+  const attributes = Object.entries(d.attributes ?? {});
+  return [
+    ['Id', d.id],
+    ['Name', d.name],
+    ['Type', d.type],
+    ['Model', d.model],
+    ['Gateway', d.gatewayId],
+    ['Contract', d.contractId],
+    ['Location', d.location],
+    ['Tags', d.tags?.length ? d.tags.join(', ') : null],
+    ['Installed', d.installDate],
+    ['Lifecycle', d.lifecycle],
+    ['Poll interval', d.pollMs ? `${d.pollMs / 1000} s` : null],
+    ['Registered', formatTime(d.createdAt)],
+    ['Last data', d.lastSeen ? `${formatTime(d.lastSeen)} (${formatAgo(d.lastSeen)})` : null],
+    ...attributes.map(([k, v]) => [k, formatValue(v)]),
+  ];
+}
+
+function latestRow(p) {
+  return h(
+    'tr',
+    { 'data-point': p.name },
+    h('td', {}, p.name),
+    h('td', { class: 'num value' }, formatValue(p.value)),
+    h('td', { class: 'unit' }, p.unit ?? ''),
+    h('td', { class: 'time' }, formatTime(p.ts)),
+  );
+}
+
+function eventItem(e) {
+  const detail = Object.entries(e.detail ?? {})
+    .map(([k, v]) => `${k}: ${formatValue(v)}`)
+    .join(', ');
+  return h(
+    'li',
+    {},
+    h('time', { class: 'muted' }, formatTime(e.ts)),
+    ' ',
+    h('strong', {}, e.kind),
+    detail ? h('span', { class: 'muted' }, ` — ${detail}`) : null,
+  );
+}
+
+export function render(main, { id }) {
+  const title = h('h1', {}, id);
+  const state = h('p', { class: 'state-line' });
+  const status = h('div');
+  const asset = h('div');
+  const latestBox = h('div');
+  const eventsBox = h('ul', { class: 'events' });
+  const history = historyPanel(id, RANGES);
+  const commands = commandPanel(id);
+  const root = h(
+    'section',
+    { class: 'page device' },
+    h('p', {}, h('a', { href: '#/' }, '← Overview')),
+    title,
+    state,
+    status,
+    h(
+      'div',
+      { class: 'columns' },
+      h('div', {}, h('h2', {}, 'Latest values'), latestBox),
+      h('div', {}, h('h2', {}, 'Asset'), asset),
+    ),
+    h('h2', {}, 'History'),
+    history.element,
+    h(
+      'div',
+      { class: 'columns' },
+      h('div', {}, h('h2', {}, 'Commands and queries'), commands.element),
+      h('div', {}, h('h2', {}, 'Recent events'), eventsBox),
+    ),
+  );
+  main.append(root);
+
+  const latest = new Map();
+  let device;
+
+  function drawDevice() {
+    title.textContent = device.name ?? device.id;
+    clear(
+      state,
+      badge(device.online),
+      ' ',
+      h('span', { class: 'muted' }, `since ${formatTime(device.onlineChangedAt)}`),
+      device.name ? h('span', { class: 'muted' }, ` · ${device.id}`) : null,
+    );
+    clear(asset, definitionList(assetRows(device)));
+  }
+
+  function drawLatest() {
+    const rows = [...latest.values()].sort((a, b) =>
+      a.name.localeCompare(b.name, undefined, { numeric: true }),
+    );
+    clear(
+      latestBox,
+      rows.length
+        ? table(['Point', 'Value', 'Unit', 'Time'], rows.map(latestRow), { class: 'latest' })
+        : emptyState('No readings yet.'),
+    );
+  }
+
+  async function loadDevice() {
+    const body = await api(`/api/devices/${encodeURIComponent(id)}`);
+    device = body.device;
+    for (const p of body.latest) latest.set(p.name, p);
+    drawDevice();
+    drawLatest();
+    history.setPoints(body.latest, device.pollMs);
+    commands.setDevice(device);
+  }
+
+  async function loadEvents() {
+    const body = await api(`/api/events${query({ subjectType: 'device', subject: id, limit: EVENT_LIMIT })}`);
+    clear(
+      eventsBox,
+      body.items.length ? body.items.map(eventItem) : h('li', { class: 'muted' }, 'No events.'),
+    );
+  }
+
+  const stops = [
+    subscribe('telemetry', (m) => {
+      if (m.dev !== id || !m.ok) return;
+      const units = new Map([...latest.values()].map((p) => [p.name, p.unit]));
+      for (const p of m.points) {
+        const prev = latest.get(p.name);
+        if (prev && prev.ts > m.ts) continue;
+        latest.set(p.name, {
+          name: p.name,
+          value: p.value,
+          unit: p.unit ?? units.get(p.name) ?? null,
+          ts: m.ts,
+        });
+      }
+      drawLatest();
+      for (const p of m.points)
+        latestBox.querySelector(`tr[data-point="${CSS.escape(p.name)}"]`)?.classList.add('fresh');
+      history.newData(m);
+    }),
+    subscribe('event', (e) => {
+      if (e.subjectType !== 'device' || e.subjectId !== id) return;
+      eventsBox.querySelector('li.muted:only-child')?.remove();
+      eventsBox.prepend(eventItem(e));
+      while (eventsBox.children.length > EVENT_LIMIT) eventsBox.lastElementChild.remove();
+      loadDevice().catch(() => {}); // online state and asset data may have changed
+    }),
+    subscribe('command', (record) => commands.update(record)),
+  ];
+
+  loadDevice()
+    .then(() => Promise.all([loadEvents(), commands.load()]))
+    .catch((err) =>
+      clear(status, errorBox(err, err.status === 404 ? `No device '${id}'` : 'Could not load the device')),
+    );
+  return () => {
+    for (const stop of stops) stop();
+    history.dispose();
+  };
+}

@@ -1,0 +1,177 @@
+// Overview: gateways and devices with their online state and the time it last changed, kept current
+// through the live stream (a new device, an online/offline change or a reading shows without reload).
+import { api } from '../api.js';
+import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
+import { formatAgo, formatTime } from '../format.js';
+import { subscribe } from '../live.js';
+
+const DEVICE_LIMIT = 1000;
+const RELOAD_DEBOUNCE_MS = 300;
+const CLOCK_TICK_MS = 5000;
+
+function when(ms) {
+  if (ms === null || ms === undefined) return h('span', { class: 'muted' }, 'never');
+  return h(
+    'time',
+    { datetime: new Date(ms).toISOString(), title: new Date(ms).toString(), 'data-ms': ms },
+    formatTime(ms),
+    h('span', { class: 'muted ago' }, ` · ${formatAgo(ms)}`),
+  );
+}
+
+/** Refreshes the "… ago" parts in place (rebuilding rows would swallow a click in progress). */
+function tickAgo(root) {
+  for (const el of root.querySelectorAll('time[data-ms] .ago')) {
+    el.textContent = ` · ${formatAgo(Number(el.parentElement.getAttribute('data-ms')))}`;
+  }
+}
+
+function setCell(row, selector, node) {
+  const cell = row?.querySelector(selector);
+  if (cell) cell.replaceChildren(node);
+}
+
+function deviceLink(d) {
+  return h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.name ?? d.id);
+}
+
+function deviceRow(d) {
+  return h(
+    'tr',
+    { 'data-device': d.id },
+    h('td', {}, deviceLink(d), d.name ? h('div', { class: 'muted small' }, d.id) : null),
+    h('td', {}, d.gatewayId ?? '—'),
+    h('td', {}, d.contractId ?? '—'),
+    h('td', { class: 'state' }, badge(d.online)),
+    h('td', { class: 'since' }, when(d.onlineChangedAt)),
+    h('td', { class: 'last-data' }, when(d.lastSeen)),
+  );
+}
+
+function gatewayRow(g, devices) {
+  const own = devices.filter((d) => d.gatewayId === g.id);
+  return h(
+    'tr',
+    { 'data-gateway': g.id },
+    h('td', {}, g.name ?? g.id, g.name ? h('div', { class: 'muted small' }, g.id) : null),
+    h('td', { class: 'state' }, badge(g.online)),
+    h('td', { class: 'since' }, when(g.onlineChangedAt)),
+    h('td', {}, when(g.lastSeen)),
+    h('td', { class: 'num' }, `${own.filter((d) => d.online).length} / ${own.length}`),
+  );
+}
+
+export function render(main) {
+  const summary = h('p', { class: 'summary' });
+  const status = h('div');
+  const gatewaysBox = h('div');
+  const devicesBox = h('div');
+  const search = h('input', {
+    type: 'search',
+    placeholder: 'Filter by name, id, gateway or contract',
+    class: 'filter',
+  });
+  const root = h(
+    'section',
+    { class: 'page overview' },
+    h('h1', {}, 'Overview'),
+    summary,
+    status,
+    h('h2', {}, 'Gateways'),
+    gatewaysBox,
+    h('div', { class: 'row' }, h('h2', {}, 'Devices'), search),
+    devicesBox,
+  );
+  main.append(root);
+
+  let gateways = [];
+  let devices = new Map();
+  let total = 0;
+  let loaded = false;
+
+  function draw() {
+    if (!loaded) return;
+    const list = [...devices.values()];
+    const online = list.filter((d) => d.online).length;
+    summary.textContent =
+      `${total} device${total === 1 ? '' : 's'}, ${online} online · ` +
+      `${gateways.length} gateway${gateways.length === 1 ? '' : 's'}, ${gateways.filter((g) => g.online).length} online`;
+    clear(
+      gatewaysBox,
+      gateways.length
+        ? table(
+            ['Gateway', 'State', 'Since', 'Last heard', 'Devices online'],
+            gateways.map((g) => gatewayRow(g, list)),
+            {
+              class: 'gateways',
+            },
+          )
+        : emptyState('No gateways yet.'),
+    );
+    const needle = search.value.trim().toLowerCase();
+    const shown = needle
+      ? list.filter((d) =>
+          [d.id, d.name, d.gatewayId, d.contractId].some((v) => v && v.toLowerCase().includes(needle)),
+        )
+      : list;
+    clear(
+      devicesBox,
+      list.length === 0
+        ? emptyState('No devices yet — start a gateway or run with --demo (npm start).')
+        : shown.length === 0
+          ? emptyState('No device matches the filter.')
+          : table(['Device', 'Gateway', 'Contract', 'State', 'Since', 'Last data'], shown.map(deviceRow), {
+              class: 'devices',
+            }),
+      total > list.length
+        ? h('p', { class: 'muted' }, `Showing the first ${list.length} of ${total} devices.`)
+        : null,
+    );
+  }
+
+  async function load() {
+    try {
+      const [g, d] = await Promise.all([api('/api/gateways'), api(`/api/devices?limit=${DEVICE_LIMIT}`)]);
+      gateways = g.items;
+      devices = new Map(d.items.map((x) => [x.id, x]));
+      total = d.total;
+      loaded = true;
+      clear(status);
+      draw();
+    } catch (err) {
+      clear(status, errorBox(err, 'Could not load gateways and devices'));
+    }
+  }
+
+  let reloadTimer;
+  const reloadSoon = () => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(load, RELOAD_DEBOUNCE_MS);
+  };
+
+  const stops = [
+    subscribe('telemetry', (m) => {
+      const d = devices.get(m.dev);
+      if (!d) return reloadSoon(); // a device seen for the first time
+      d.lastSeen = Math.max(d.lastSeen ?? 0, m.ts);
+      const row = devicesBox.querySelector(`tr[data-device="${CSS.escape(d.id)}"]`);
+      setCell(row, '.last-data', when(d.lastSeen));
+      row?.classList.remove('fresh');
+      void row?.offsetWidth; // restart the highlight animation
+      row?.classList.add('fresh');
+    }),
+    subscribe('event', (e) => {
+      if (e.subjectType !== 'device' && e.subjectType !== 'gateway') return;
+      // online/offline, registered, identified, updated: the registry has the truth, read it again
+      reloadSoon();
+    }),
+  ];
+  search.addEventListener('input', draw);
+  const clock = setInterval(() => tickAgo(root), CLOCK_TICK_MS);
+  load();
+  return () => {
+    for (const stop of stops) stop();
+    clearTimeout(reloadTimer);
+    clearInterval(clock);
+  };
+}

@@ -1,0 +1,147 @@
+// A small real site for the dashboard tests: the broker in process on a loopback port, the platform
+// attached to it with SQLite in a temporary directory and its HTTP API (with the dashboard) on port 0,
+// and an MQTT.js client standing in for a gateway that publishes births and data groups of real
+// frames and answers commands for the devices it is told to.
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { Broker } from '../../src/broker/index.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  type DeviceInfo,
+  type Envelope,
+  type Frame,
+} from '../../src/protocol/envelope.ts';
+
+export const GATEWAY_ID = 'site-web';
+
+export const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+const toHex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+
+/** DL/T 645-2007 read response, forward active energy (DI 00 01 00 00), `hundredths` of a kWh. */
+export function dltEnergyFrame(hundredths: number): string {
+  const bcd = String(hundredths).padStart(8, '0');
+  const data = [0, 1, 2, 3].map((i) => parseInt(bcd.slice(6 - 2 * i, 8 - 2 * i), 16) + 0x33);
+  const body = [0x68, 0x61, 0x01, 0, 0, 0, 0, 0x68, 0x91, 0x08, 0x33, 0x33, 0x34, 0x33, ...data];
+  const cs = body.reduce((a, b) => a + b, 0) & 0xff;
+  return toHex([...body, cs, 0x16]);
+}
+
+/** Modbus TCP read-holding-registers response with two registers. */
+export function modbusTcpFrame(transaction: number, r0: number, r1: number): string {
+  return toHex([
+    transaction >> 8,
+    transaction & 0xff,
+    0,
+    0,
+    0,
+    7,
+    1,
+    3,
+    4,
+    r0 >> 8,
+    r0 & 0xff,
+    r1 >> 8,
+    r1 & 0xff,
+  ]);
+}
+
+export interface Site {
+  app: PlatformApp;
+  url: string;
+  birth(devices: DeviceInfo[]): Promise<void>;
+  data(frames: Omit<Frame, 'seq'>[]): Promise<void>;
+  /** Devices whose commands the gateway answers with ok (others get no answer). */
+  answers: Set<string>;
+  api(path: string, init?: { method?: string; json?: unknown }): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close(): Promise<void>;
+}
+
+export async function startSite(): Promise<Site> {
+  const dir = mkdtempSync(join(tmpdir(), 'mqiot-web-'));
+  const broker = new Broker();
+  const server = net.createServer((socket) =>
+    broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const app = await startPlatformApp({
+    dataDir: dir,
+    broker,
+    http: { host: '127.0.0.1', port: 0 },
+    config: { commandTimeoutMs: 300, queryTimeoutMs: 300, tickMs: 50, gatewayValidIntervalMs: 60_000 },
+  });
+  const gateway: MqttClient = await new Promise((resolve, reject) => {
+    const client = mqtt.connect({
+      host: '127.0.0.1',
+      port,
+      clientId: `mqiot-gw-${GATEWAY_ID}`,
+      reconnectPeriod: 0,
+    });
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+  });
+  let seq = 0;
+  const frameSeq = new Map<string, number>();
+  const up = (envelope: Envelope) =>
+    gateway.publishAsync(`mqiot/gw/${GATEWAY_ID}/up`, encodeEnvelope(envelope), { qos: 1 });
+  const answers = new Set<string>();
+  await gateway.subscribeAsync(`mqiot/gw/${GATEWAY_ID}/down`, { qos: 1 });
+  gateway.on('message', (_topic, payload) => {
+    const e = decodeEnvelope(payload);
+    if (e.k !== 'cmd' || !answers.has(e.dev)) return;
+    void up({
+      v: 1,
+      k: 'cmd-result',
+      gw: GATEWAY_ID,
+      seq: ++seq,
+      ts: Date.now(),
+      id: e.id,
+      dev: e.dev,
+      ok: true,
+      result: { written: e.params },
+    });
+  });
+  const url = app.url!;
+  return {
+    app,
+    url,
+    answers,
+    async birth(devices) {
+      await up({ v: 1, k: 'birth', gw: GATEWAY_ID, seq: ++seq, ts: Date.now(), epoch: 'web-ep1', devices });
+    },
+    async data(frames) {
+      await up({
+        v: 1,
+        k: 'data',
+        gw: GATEWAY_ID,
+        seq: ++seq,
+        ts: Date.now(),
+        frames: frames.map((f) => {
+          const n = frameSeq.get(f.dev) ?? 0;
+          frameSeq.set(f.dev, n + 1);
+          return { ...f, seq: n };
+        }),
+      });
+    },
+    async api(path, init = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method: init.method ?? 'GET',
+        headers: init.json === undefined ? {} : { 'content-type': 'application/json' },
+        body: init.json === undefined ? undefined : JSON.stringify(init.json),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    async close() {
+      gateway.end(true);
+      await app.close();
+      await broker.close();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
