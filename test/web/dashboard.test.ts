@@ -42,6 +42,7 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
   };
 
   before(async () => {
+    assert.ok(existsSync(CHROMIUM), `Chromium is required in CI and was not found at ${CHROMIUM}`);
     site = await startSite();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -220,6 +221,15 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
     assert.deepEqual(steps, ['pending', 'sent', 'executed']);
     assert.match((await done.textContent()) ?? '', /write-single-register/);
 
+    await page.getByRole('button', { name: 'Query gateway status' }).click();
+    const query = page.locator('li.command[data-state="executed"]', { hasText: 'status query' });
+    await query.waitFor(WAIT);
+    assert.match(
+      (await query.textContent()) ?? '',
+      /"devices":\["pm-1"\]/,
+      'the gateway answered for this device',
+    );
+
     await go('#/device/meter-161');
     await page.locator('select[name="action"] option[value="read"]').waitFor({ state: 'attached', ...WAIT });
     await page.selectOption('select[name="action"]', 'poll');
@@ -280,6 +290,44 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
         `offset ${expected.body.error.offset}`,
       );
     }
+
+    // upload: a contract whose inline test fails is refused with the failing case; a good one is stored
+    const contract = (value: string) =>
+      [
+        'id: web-test-temp',
+        'version: 1.0.0',
+        'name: Web test sensor',
+        'endian: big',
+        'seq:',
+        '  - { const: [0x7E] }',
+        "  - { name: temperature, type: i16, scale: 0.1, unit: '°C', point: temperature }",
+        'tests:',
+        '  - name: 21.5 degrees',
+        '    hex: 7E 00 D7',
+        `    points: { temperature: { value: ${value}, unit: '°C' } }`,
+      ].join('\n');
+    await page.fill('textarea[name="source"]', contract('99'));
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.locator('.upload + div .error').waitFor(WAIT);
+    assert.match(
+      await text('.upload + div .error'),
+      /^Not stored: 1 of 1 inline tests failed \(contract_tests_failed\)/,
+    );
+    assert.match(await text('.failed-tests'), /^21\.5 degrees: /);
+    await page.fill('textarea[name="source"]', contract('21.5'));
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.locator('tr[data-contract="web-test-temp"]').waitFor(WAIT);
+    assert.match(await text('tr[data-contract="web-test-temp"]'), /Web test sensor\s*1\.0\.0\s*stored/);
+    assert.match(
+      await text('.upload + div .ok'),
+      /Stored web-test-temp version 1\.0\.0; inline tests: 1 passed, 0 failed/,
+    );
+    await decode('web-test-temp', '7E FF 38');
+    assert.deepEqual(await page.locator('.decode-ok tr[data-point="temperature"] td').allTextContents(), [
+      'temperature',
+      '-20',
+      '°C',
+    ]);
 
     await decode('dlt645-2007', 'zz 61');
     assert.match(await text('.decode-output .error'), /^Cannot decode: frame: must be hex bytes/);

@@ -1,7 +1,7 @@
 // A small real site for the dashboard tests: the broker in process on a loopback port, the platform
 // attached to it with SQLite in a temporary directory and its HTTP API (with the dashboard) on port 0,
 // and an MQTT.js client standing in for a gateway that publishes births and data groups of real
-// frames and answers commands for the devices it is told to.
+// frames, answers commands for the devices it is told to and answers every status query.
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -93,6 +93,19 @@ export async function startSite(): Promise<Site> {
   await gateway.subscribeAsync(`mqiot/gw/${GATEWAY_ID}/down`, { qos: 1 });
   gateway.on('message', (_topic, payload) => {
     const e = decodeEnvelope(payload);
+    if (e.k === 'query') {
+      void up({
+        v: 1,
+        k: 'status',
+        gw: GATEWAY_ID,
+        seq: ++seq,
+        ts: Date.now(),
+        id: e.id,
+        complete: true,
+        status: { devices: e.devs ?? [], queue: 0 },
+      });
+      return;
+    }
     if (e.k !== 'cmd' || !answers.has(e.dev)) return;
     void up({
       v: 1,

@@ -2,11 +2,12 @@
 // the API's own `{ error: { code, message } }`, or what went wrong on the way.
 
 export class ApiError extends Error {
-  constructor(message, { status, code, cause } = {}) {
+  constructor(message, { status, code, details, cause } = {}) {
     super(message, { cause });
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -41,7 +42,7 @@ export async function api(path, { method = 'GET', json, text, type } = {}) {
   if (!res.ok) {
     const e = body?.error;
     const message = e?.message ? `${e.message}${e.code ? ` (${e.code})` : ''}` : `HTTP ${res.status}`;
-    throw new ApiError(message, { status: res.status, code: e?.code });
+    throw new ApiError(message, { status: res.status, code: e?.code, details: e?.details });
   }
   return body;
 }

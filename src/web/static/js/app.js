@@ -41,7 +41,11 @@ function show() {
   }
 }
 
+let lastState;
 onState((state) => {
+  // after an interruption the page may have missed notifications: read everything again
+  if (state === 'live' && (lastState === 'reconnecting' || lastState === 'closed')) show();
+  lastState = state;
   const el = document.getElementById('live');
   el.dataset.state = state;
   el.textContent = LIVE_TEXT[state] ?? state;

@@ -1,10 +1,12 @@
 // One server-sent events connection (/api/stream) shared by every page. Pages subscribe to a type
-// (telemetry, event, command) and unsubscribe when they go away; the browser reconnects by itself.
+// (telemetry, event, command) and unsubscribe when they go away; the browser reconnects by itself
+// (and we do when it gives up).
 
 const listeners = { telemetry: new Set(), event: new Set(), command: new Set() };
 const stateListeners = new Set();
 let source;
 let state = 'connecting';
+const RETRY_CLOSED_MS = 5000;
 
 function setState(next) {
   state = next;
@@ -14,10 +16,13 @@ function setState(next) {
 function connect() {
   source = new EventSource('/api/stream');
   source.addEventListener('open', () => setState('live'));
-  // EventSource retries on its own; readyState tells whether it gave up (CLOSED) or is retrying.
-  source.addEventListener('error', () =>
-    setState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting'),
-  );
+  // EventSource retries on its own after a network error, but gives up (CLOSED) when an answer is not
+  // an event stream (e.g. a proxy's error page while the platform restarts): then we start over.
+  source.addEventListener('error', () => {
+    if (source.readyState !== EventSource.CLOSED) return setState('reconnecting');
+    setState('closed');
+    setTimeout(connect, RETRY_CLOSED_MS);
+  });
   for (const type of Object.keys(listeners)) {
     source.addEventListener(type, (e) => {
       let data;

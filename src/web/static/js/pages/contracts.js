@@ -192,7 +192,18 @@ export function render(main) {
       await load();
       picker.value = contract.id;
     } catch (err) {
-      uploadOutput.append(errorBox(err, 'Not stored'));
+      const failed = (err.details?.cases ?? []).filter((c) => !c.ok);
+      clear(
+        uploadOutput,
+        errorBox(err, 'Not stored'),
+        failed.length
+          ? h(
+              'ul',
+              { class: 'failed-tests' },
+              failed.map((c) => h('li', {}, `${c.name}: ${c.message ?? 'failed'}`)),
+            )
+          : null,
+      );
     }
   }
 
