@@ -281,6 +281,13 @@ test('mqiot passwd refuses what mosquitto_passwd refuses, and replaces a user in
   assert.equal(pf.size, 2);
   assert.equal(await pf.verify('u1', Buffer.from('second')), true);
   assert.equal(await pf.verify('u1', Buffer.from('first')), false);
+  const del = runCli(['passwd', file, 'u2', '--delete']);
+  assert.equal(await del.exited, 0);
+  const after = PasswordFile.load(file);
+  assert.deepEqual([after.size, after.has('u1'), after.has('u2')], [1, true, false]);
+  const again = runCli(['passwd', file, 'u2', '-D']);
+  assert.equal(await again.exited, 1);
+  assert.match(again.stderr(), /has no user 'u2'/);
 });
 
 test('environment override MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=false refuses anonymous clients', async () => {

@@ -14,6 +14,7 @@ import {
   hashPassword,
   parseAclFile,
   parsePasswordFile,
+  removePasswordLine,
   setPasswordLine,
 } from '../../src/broker/auth/index.ts';
 import { compileFilter, FilterSet, filterCovers, filtersOverlap } from '../../src/broker/auth/topic-rules.ts';
@@ -200,6 +201,9 @@ test('setPasswordLine replaces a user in place and appends a new one', () => {
   assert.equal(setPasswordLine(text, 'carol', '$7$c'), '# header\nalice:$7$old\nbob:$7$b\ncarol:$7$c\n');
   assert.equal(setPasswordLine('', 'carol', '$7$c'), 'carol:$7$c\n');
   assert.equal(setPasswordLine('al:$7$x\n', 'a', '$7$y'), 'al:$7$x\na:$7$y\n');
+  assert.equal(removePasswordLine(text, 'alice'), '# header\nbob:$7$b\n');
+  assert.equal(removePasswordLine(text, 'al'), undefined);
+  assert.equal(removePasswordLine('bob:$7$b\n', 'bob'), '');
 });
 
 // ---- ACL file ----

@@ -21,6 +21,7 @@ export {
   checkUsername,
   hashPassword,
   parsePasswordFile,
+  removePasswordLine,
   setPasswordLine,
 } from './password-file.ts';
 

@@ -148,6 +148,14 @@ export function setPasswordLine(text: string, username: string, hashed: string):
   return `${lines.join('\n')}\n`;
 }
 
+/** The text of a password file without `username`'s line; undefined when the user is not in it. */
+export function removePasswordLine(text: string, username: string): string | undefined {
+  const lines = text.replace(/\r?\n$/, '').split(/\r?\n/);
+  const kept = lines.filter((l) => l.trimStart().startsWith('#') || !l.startsWith(`${username}:`));
+  if (kept.length === lines.length) return undefined;
+  return kept.length === 0 ? '' : `${kept.join('\n')}\n`;
+}
+
 type Cached = { ok: boolean; until: number };
 
 /** A loaded password file with a verification cache. Reloading means building a new one. */

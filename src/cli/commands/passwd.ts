@@ -1,42 +1,105 @@
-// `mqiot passwd FILE USER`: add or change a user in a Mosquitto password file (like mosquitto_passwd).
+// `mqiot passwd FILE USER`: add, change or delete a user in a Mosquitto password file (like
+// mosquitto_passwd), for `mqiot broker --password-file`.
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
   checkUsername,
   DEFAULT_PBKDF2_ITERATIONS,
   hashPassword,
+  removePasswordLine,
   setPasswordLine,
 } from '../../broker/auth/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 
-export const summary = 'add or change a user in a password file (Mosquitto format, for --password-file)';
+export const summary =
+  'add, change or delete a user in a password file (Mosquitto format, for --password-file)';
 
 const HELP = `usage: mqiot passwd FILE USERNAME [--password PASSWORD]
+       mqiot passwd FILE USERNAME --delete
 
 Sets USERNAME's password in FILE, a Mosquitto password file (created if missing, mode 0600), as
 mosquitto_passwd does: $7$ = PBKDF2-SHA512, ${DEFAULT_PBKDF2_ITERATIONS} iterations, random salt.
-Without --password the password is read from the first line of standard input, so it stays out of
-the shell history:  echo "$DEVICE_SECRET" | mqiot passwd /etc/mqiot/passwd gw-site-a
+Without --password the password is asked for twice on a terminal (not echoed), or read from the
+first line of standard input, so it stays out of the shell history:
+  echo "$DEVICE_SECRET" | mqiot passwd /etc/mqiot/passwd gw-site-a
 
 options:
   --password PASSWORD   the password (visible in the process list: prefer stdin)
+  -D, --delete          remove USERNAME from FILE
   -h, --help            show this help
 
 A running broker reads the file again on SIGHUP.`;
 
 const OPTIONS = {
   password: { type: 'string' },
+  delete: { type: 'boolean', short: 'D' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function readStdinLine(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('password: ');
   let text = '';
   for await (const chunk of process.stdin) {
     text += (chunk as Buffer).toString('utf8');
     if (text.includes('\n')) break;
   }
   return text.split(/\r?\n/)[0]!;
+}
+
+/** One line from the terminal without echo (raw mode): Enter ends it, Backspace edits, Ctrl-C aborts. */
+function readHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let text = '';
+    const finish = (err?: Error): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new CliError('passwd: cancelled', 130));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function askPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readStdinLine();
+  const first = await readHidden('password: ');
+  const again = await readHidden('password again: ');
+  if (first !== again) throw new CliError('passwd: the two passwords differ', 2);
+  return first;
+}
+
+function readFile(file: string): string {
+  if (!existsSync(file)) return '';
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`passwd: cannot read ${file}: ${(err as Error).message}`, 1, { cause: err });
+  }
+}
+
+/** Write beside, then rename: a broker reloading on SIGHUP never reads half a file. */
+function writeFile(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch (err) {
+    throw new CliError(`passwd: cannot write ${file}: ${(err as Error).message}`, 1, { cause: err });
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -49,26 +112,16 @@ export async function run(argv: string[]): Promise<number> {
   const [file, username] = positionals as [string, string];
   const problem = checkUsername(username);
   if (problem !== undefined) throw new CliError(`passwd: ${problem}`, 2);
-  const password = values.password ?? (await readStdinLine());
+  if (values.delete === true) {
+    const updated = removePasswordLine(readFile(file), username);
+    if (updated === undefined) throw new CliError(`passwd: ${file} has no user '${username}'`, 1);
+    writeFile(file, updated);
+    console.error(`${file}: user '${username}' deleted`);
+    return 0;
+  }
+  const password = values.password ?? (await askPassword());
   if (password === '') throw new CliError('passwd: the password is empty', 2);
-  let text = '';
-  if (existsSync(file)) {
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new CliError(`passwd: cannot read ${file}: ${(err as Error).message}`, 1, { cause: err });
-    }
-  }
-  const updated = setPasswordLine(text, username, await hashPassword(password));
-  // write beside, then rename: a broker reloading on SIGHUP never reads half a file
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, updated, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
-  } catch (err) {
-    throw new CliError(`passwd: cannot write ${file}: ${(err as Error).message}`, 1, { cause: err });
-  }
+  writeFile(file, setPasswordLine(readFile(file), username, await hashPassword(password)));
   console.error(`${file}: password set for '${username}'`);
   return 0;
 }
