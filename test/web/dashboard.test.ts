@@ -226,7 +226,7 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
     await query.waitFor(WAIT);
     assert.match(
       (await query.textContent()) ?? '',
-      /"devices":\["pm-1"\]/,
+      /"devices": \[\s*"pm-1"\s*\]/,
       'the gateway answered for this device',
     );
 
@@ -243,6 +243,37 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
     assert.equal(failedSteps[0], 'pending');
     assert.equal(failedSteps.at(-1), 'failed');
     assert.equal(failedSteps.filter((s) => s === 'timed-out').length, 3, failedSteps.join(' → '));
+  });
+
+  it('gateway page: online state, its devices, its reports and a status query answered by the gateway', async () => {
+    await site.report({ uptimeS: 4242, queueDepth: 0 });
+    await go('');
+    await page.locator(`tr[data-gateway="${GATEWAY_ID}"] a.gateway-link`).click();
+    await page.locator('.page.gateway h1', { hasText: GATEWAY_ID }).waitFor(WAIT);
+    assert.equal(await text('.page.gateway .state-line .badge'), 'online');
+    await page.locator('.page.gateway table.devices tr[data-device]').nth(2).waitFor(WAIT);
+    const rows = await page
+      .locator('.page.gateway table.devices tr[data-device]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-device')).sort());
+    assert.deepEqual(rows, ['meter-161', 'pm-1', 'xss-1']);
+    assert.equal(await page.locator('img').count(), 0);
+    await page.locator('.reports', { hasText: '"uptimeS":4242' }).waitFor(WAIT);
+
+    // the query sent from pm-1's page is listed already; the new one comes first
+    await page.locator('.page.gateway li.command').first().waitFor(WAIT);
+    const before = await page.locator('.page.gateway li.command').count();
+    await page.getByRole('button', { name: 'Query status' }).click();
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('.page.gateway li.command').length === n,
+      before + 1,
+      WAIT,
+    );
+    const answered = page.locator('.page.gateway li.command').first();
+    await page.locator('.page.gateway li.command[data-state="executed"]').nth(before).waitFor(WAIT);
+    const steps = await answered
+      .locator('li.step')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    assert.deepEqual(steps, ['pending', 'sent', 'executed']);
   });
 
   it('contracts: decodes pasted DL/T 645 and Modbus frames and shows the byte offset of a bad one', async () => {

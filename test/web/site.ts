@@ -55,6 +55,7 @@ export interface Site {
   url: string;
   birth(devices: DeviceInfo[]): Promise<void>;
   data(frames: Omit<Frame, 'seq'>[]): Promise<void>;
+  report(report: Record<string, unknown>): Promise<void>;
   /** Devices whose commands the gateway answers with ok (others get no answer). */
   answers: Set<string>;
   api(path: string, init?: { method?: string; json?: unknown }): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -140,6 +141,9 @@ export async function startSite(): Promise<Site> {
           return { ...f, seq: n };
         }),
       });
+    },
+    async report(report) {
+      await up({ v: 1, k: 'report', gw: GATEWAY_ID, seq: ++seq, ts: Date.now(), report });
     },
     async api(path, init = {}) {
       const res = await fetch(`${url}${path}`, {

@@ -6,6 +6,7 @@ import { clear, errorBox } from './dom.js';
 import { onState } from './live.js';
 import * as contracts from './pages/contracts.js';
 import * as device from './pages/device.js';
+import * as gateway from './pages/gateway.js';
 import * as overview from './pages/overview.js';
 
 const LIVE_TEXT = {
@@ -15,11 +16,13 @@ const LIVE_TEXT = {
   closed: 'offline',
 };
 
-/** `#/`, `#/device/<id>`, `#/contracts` → the page and its parameters. */
+/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts` → the page and its parameters. */
 export function route(hash) {
   const path = hash.replace(/^#/, '') || '/';
   const dev = /^\/device\/(.+)$/.exec(path);
   if (dev) return { page: device, nav: 'overview', params: { id: decodeURIComponent(dev[1]) } };
+  const gw = /^\/gateway\/(.+)$/.exec(path);
+  if (gw) return { page: gateway, nav: 'overview', params: { id: decodeURIComponent(gw[1]) } };
   if (path === '/contracts') return { page: contracts, nav: 'contracts', params: {} };
   return { page: overview, nav: 'overview', params: {} };
 }

@@ -1,11 +1,11 @@
 // A small SVG line chart: one series of (time, value) with an optional min–max band, time on x,
 // value on y, a few labelled grid lines. The geometry functions are pure (no DOM) and tested alone.
 import { s } from './dom.js';
-import { formatAxisTime, formatNumber } from './format.js';
+import { formatAxisTime } from './format.js';
 
 const WIDTH = 480;
 const HEIGHT = 170;
-const PAD = { left: 48, right: 10, top: 10, bottom: 24 };
+const PAD = { left: 62, right: 10, top: 10, bottom: 24 };
 
 /** About `count` round values (1, 2 or 5 × 10^n apart) covering [min, max]. */
 export function niceTicks(min, max, count = 4) {
@@ -23,6 +23,13 @@ export function niceTicks(min, max, count = 4) {
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step)
     ticks.push(+v.toPrecision(12));
   return ticks;
+}
+
+/** A y-axis label: fixed decimals, exponent form for very large or small magnitudes. */
+export function formatTick(v, decimals) {
+  const abs = Math.abs(v);
+  if (abs >= 1e7 || (abs !== 0 && abs < 1e-4)) return v.toExponential(2);
+  return v.toFixed(Math.min(decimals, 6));
 }
 
 /** The value range to draw: the data's, widened a little, and never empty. */
@@ -77,9 +84,12 @@ export function lineChart({ points, from, to, unit, gapMs, label }) {
   const x = (t) => PAD.left + ((t - from) / (to - from)) * innerW;
   const y = (v) => PAD.top + (1 - (v - lo) / (hi - lo)) * innerH;
 
-  const grid = niceTicks(lo, hi, 4).map((v) => [
+  const ticks = niceTicks(lo, hi, 4);
+  // as many decimals as the tick step needs, so close values get distinct labels
+  const decimals = ticks.length > 1 ? Math.max(0, -Math.floor(Math.log10(ticks[1] - ticks[0]) + 1e-9)) : 2;
+  const grid = ticks.map((v) => [
     s('line', { class: 'grid', x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v) }),
-    s('text', { class: 'tick', x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, formatNumber(v)),
+    s('text', { class: 'tick', x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, formatTick(v, decimals)),
   ]);
   const span = to - from;
   const timeTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => {

@@ -46,12 +46,6 @@ export function formatAxisTime(ms, spanMs) {
   return date.toLocaleDateString([], { day: 'numeric', month: 'short' });
 }
 
-export function formatNumber(n) {
-  const abs = Math.abs(n);
-  if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return n.toExponential(2);
-  return String(+n.toFixed(abs >= 100 ? 0 : abs >= 1 ? 2 : 3));
-}
-
 export const RANGES = [
   { label: '15 min', ms: 15 * MINUTE },
   { label: '1 h', ms: HOUR },

@@ -4,7 +4,8 @@ import { api, query } from '../api.js';
 import { badge, clear, definitionList, emptyState, errorBox, h, table } from '../dom.js';
 import { formatAgo, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
-import { commandPanel } from './device-commands.js';
+import { gatewayLink } from '../registry-view.js';
+import { commandPanel } from './command-panels.js';
 import { historyPanel } from './device-history.js';
 
 const EVENT_LIMIT = 20;
@@ -16,7 +17,7 @@ function assetRows(d) {
     ['Name', d.name],
     ['Type', d.type],
     ['Model', d.model],
-    ['Gateway', d.gatewayId],
+    ['Gateway', gatewayLink(d.gatewayId)],
     ['Contract', d.contractId],
     ['Location', d.location],
     ['Tags', d.tags?.length ? d.tags.join(', ') : null],
@@ -40,7 +41,7 @@ function latestRow(p) {
   );
 }
 
-function eventItem(e) {
+export function eventItem(e) {
   const detail = Object.entries(e.detail ?? {})
     .map(([k, v]) => `${k}: ${formatValue(v)}`)
     .join(', ');

@@ -2,58 +2,19 @@
 // through the live stream (a new device, an online/offline change or a reading shows without reload).
 import { api } from '../api.js';
 import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
-import { formatAgo, formatTime } from '../format.js';
 import { subscribe } from '../live.js';
+import { DEVICE_HEADERS, deviceRow, gatewayLink, markReading, tickAgo, when } from '../registry-view.js';
 
 const DEVICE_LIMIT = 1000;
 const RELOAD_DEBOUNCE_MS = 300;
 const CLOCK_TICK_MS = 5000;
-
-function when(ms) {
-  if (ms === null || ms === undefined) return h('span', { class: 'muted' }, 'never');
-  return h(
-    'time',
-    { datetime: new Date(ms).toISOString(), title: new Date(ms).toString(), 'data-ms': ms },
-    formatTime(ms),
-    h('span', { class: 'muted ago' }, ` · ${formatAgo(ms)}`),
-  );
-}
-
-/** Refreshes the "… ago" parts in place (rebuilding rows would swallow a click in progress). */
-function tickAgo(root) {
-  for (const el of root.querySelectorAll('time[data-ms] .ago')) {
-    el.textContent = ` · ${formatAgo(Number(el.parentElement.getAttribute('data-ms')))}`;
-  }
-}
-
-function setCell(row, selector, node) {
-  const cell = row?.querySelector(selector);
-  if (cell) cell.replaceChildren(node);
-}
-
-function deviceLink(d) {
-  return h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.name ?? d.id);
-}
-
-function deviceRow(d) {
-  return h(
-    'tr',
-    { 'data-device': d.id },
-    h('td', {}, deviceLink(d), d.name ? h('div', { class: 'muted small' }, d.id) : null),
-    h('td', {}, d.gatewayId ?? '—'),
-    h('td', {}, d.contractId ?? '—'),
-    h('td', { class: 'state' }, badge(d.online)),
-    h('td', { class: 'since' }, when(d.onlineChangedAt)),
-    h('td', { class: 'last-data' }, when(d.lastSeen)),
-  );
-}
 
 function gatewayRow(g, devices) {
   const own = devices.filter((d) => d.gatewayId === g.id);
   return h(
     'tr',
     { 'data-gateway': g.id },
-    h('td', {}, g.name ?? g.id, g.name ? h('div', { class: 'muted small' }, g.id) : null),
+    h('td', {}, gatewayLink(g.id, g.name), g.name ? h('div', { class: 'muted small' }, g.id) : null),
     h('td', { class: 'state' }, badge(g.online)),
     h('td', { class: 'since' }, when(g.onlineChangedAt)),
     h('td', {}, when(g.lastSeen)),
@@ -120,7 +81,7 @@ export function render(main) {
         ? emptyState('No devices yet — start a gateway or run with --demo (npm start).')
         : shown.length === 0
           ? emptyState('No device matches the filter.')
-          : table(['Device', 'Gateway', 'Contract', 'State', 'Since', 'Last data'], shown.map(deviceRow), {
+          : table(DEVICE_HEADERS, shown.map(deviceRow), {
               class: 'devices',
             }),
       total > list.length
@@ -154,11 +115,7 @@ export function render(main) {
       const d = devices.get(m.dev);
       if (!d) return reloadSoon(); // a device seen for the first time
       d.lastSeen = Math.max(d.lastSeen ?? 0, m.ts);
-      const row = devicesBox.querySelector(`tr[data-device="${CSS.escape(d.id)}"]`);
-      setCell(row, '.last-data', when(d.lastSeen));
-      row?.classList.remove('fresh');
-      void row?.offsetWidth; // restart the highlight animation
-      row?.classList.add('fresh');
+      markReading(devicesBox, d.id, d.lastSeen);
     }),
     subscribe('event', (e) => {
       if (e.subjectType !== 'device' && e.subjectType !== 'gateway') return;

@@ -1,9 +1,9 @@
-// The device page's commands: a form for a control command (an encoder of the device's contract, or
-// `poll`) or a status query to its gateway, and the recent ones with their state transitions
-// (pending → sent → executed / failed), updated live.
+// Command and query panels with each record's state transitions (pending → sent → executed / failed),
+// updated live: on the device page a form for a control command (an encoder of the device's contract,
+// or `poll`) and a status query to its gateway; on the gateway page its status queries.
 import { api, query } from '../api.js';
 import { clear, errorBox, h } from '../dom.js';
-import { formatTime, formatValue } from '../format.js';
+import { formatTime } from '../format.js';
 
 const LIST_LIMIT = 10;
 
@@ -34,7 +34,12 @@ function commandItem(record) {
     record.error !== null && record.error !== undefined
       ? h('div', { class: 'error small' }, record.error)
       : record.result !== null && record.result !== undefined
-        ? h('pre', { class: 'result small' }, formatValue(record.result))
+        ? h(
+            'details',
+            { class: 'result small' },
+            h('summary', {}, 'answer'),
+            h('pre', {}, JSON.stringify(record.result, null, 2)),
+          )
         : null;
   return h(
     'li',
@@ -52,8 +57,68 @@ function commandItem(record) {
   );
 }
 
-export function commandPanel(deviceId) {
+/** Recent commands or queries that `belongs` to the page, newest first, kept current by `update`. */
+function recordList(belongs, filter) {
   const records = new Map();
+  const element = h('ul', { class: 'commands' });
+  const draw = () => {
+    const items = [...records.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, LIST_LIMIT);
+    clear(element, items.length ? items.map(commandItem) : h('li', { class: 'muted' }, 'None yet.'));
+  };
+  const put = (record) => {
+    if (isNewer(record, records.get(record.id))) records.set(record.id, record);
+    draw();
+  };
+  return {
+    element,
+    put,
+    async load() {
+      const { items } = await api(`/api/commands${query({ ...filter, limit: LIST_LIMIT })}`);
+      for (const r of items) records.set(r.id, r);
+      draw();
+    },
+    /** A command notification from the live stream: kept if it belongs here or was sent from here. */
+    update(record) {
+      if (belongs(record) || records.has(record.id)) put(record);
+    },
+  };
+}
+
+/** POSTs a command or query; the record goes to `list`, a refusal into `status` as a message. */
+async function send(list, status, path, json) {
+  clear(status);
+  try {
+    list.put(await api(path, { method: 'POST', json }));
+  } catch (err) {
+    status.append(errorBox(err, 'Not sent'));
+  }
+}
+
+/** The gateway page's status queries: a button and the recent queries with their transitions. */
+export function queryPanel(gatewayId) {
+  const list = recordList((r) => r.kind === 'query' && r.gatewayId === gatewayId, {
+    gateway: gatewayId,
+    kind: 'query',
+  });
+  const status = h('div');
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      name: 'query',
+      onclick: () => send(list, status, `/api/gateways/${encodeURIComponent(gatewayId)}/queries`, {}),
+    },
+    'Query status',
+  );
+  return {
+    element: h('div', { class: 'command-panel' }, h('div', { class: 'row' }, button), status, list.element),
+    load: list.load,
+    update: list.update,
+  };
+}
+
+export function commandPanel(deviceId) {
+  const list = recordList((r) => r.deviceId === deviceId, { device: deviceId });
   const action = h(
     'select',
     { name: 'action', 'aria-label': 'command' },
@@ -66,24 +131,7 @@ export function commandPanel(deviceId) {
     'aria-label': 'parameters (JSON)',
   });
   const formStatus = h('div');
-  const list = h('ul', { class: 'commands' });
   let device;
-
-  function draw() {
-    const items = [...records.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, LIST_LIMIT);
-    clear(list, items.length ? items.map(commandItem) : h('li', { class: 'muted' }, 'No commands yet.'));
-  }
-
-  async function send(path, json) {
-    clear(formStatus);
-    try {
-      const record = await api(path, { method: 'POST', json });
-      if (isNewer(record, records.get(record.id))) records.set(record.id, record);
-      draw();
-    } catch (err) {
-      formStatus.append(errorBox(err, 'Not sent'));
-    }
-  }
 
   const form = h(
     'form',
@@ -103,7 +151,7 @@ export function commandPanel(deviceId) {
           clear(formStatus, errorBox(err, 'Parameters'));
           return;
         }
-        send(`/api/devices/${encodeURIComponent(deviceId)}/commands`, {
+        send(list, formStatus, `/api/devices/${encodeURIComponent(deviceId)}/commands`, {
           action: action.value,
           params: parsed,
         });
@@ -122,7 +170,9 @@ export function commandPanel(deviceId) {
           name: 'query',
           onclick: () => {
             if (device?.gatewayId)
-              send(`/api/gateways/${encodeURIComponent(device.gatewayId)}/queries`, { devices: [deviceId] });
+              send(list, formStatus, `/api/gateways/${encodeURIComponent(device.gatewayId)}/queries`, {
+                devices: [deviceId],
+              });
             else clear(formStatus, errorBox('this device has no gateway to query'));
           },
         },
@@ -133,7 +183,7 @@ export function commandPanel(deviceId) {
   );
 
   return {
-    element: h('div', { class: 'command-panel' }, form, list),
+    element: h('div', { class: 'command-panel' }, form, list.element),
     /** Fills the action list from the device's contract (its encoders). */
     async setDevice(d) {
       device = d;
@@ -146,17 +196,7 @@ export function commandPanel(deviceId) {
         // the form still offers `poll`; the contracts page shows why contracts cannot be read
       }
     },
-    async load() {
-      const { items } = await api(`/api/commands${query({ device: deviceId, limit: LIST_LIMIT })}`);
-      for (const r of items) records.set(r.id, r);
-      draw();
-    },
-    /** A command notification from the live stream: ours if it is for this device or one we sent. */
-    update(record) {
-      if (record.deviceId !== deviceId && !records.has(record.id)) return;
-      if (!isNewer(record, records.get(record.id))) return;
-      records.set(record.id, record);
-      draw();
-    },
+    load: list.load,
+    update: list.update,
   };
 }

@@ -1,0 +1,135 @@
+// One gateway: online state and asset data, its devices (live), its latest reports, its events and
+// status queries sent to it.
+import { api, query } from '../api.js';
+import { badge, clear, definitionList, emptyState, errorBox, h, table } from '../dom.js';
+import { formatTime, formatValue } from '../format.js';
+import { subscribe } from '../live.js';
+import { DEVICE_HEADERS, deviceRow, markReading, tickAgo, when } from '../registry-view.js';
+import { queryPanel } from './command-panels.js';
+import { eventItem } from './device.js';
+
+const EVENT_LIMIT = 20;
+const RELOAD_DEBOUNCE_MS = 300;
+const CLOCK_TICK_MS = 5000;
+
+function assetRows(g) {
+  return [
+    ['Id', g.id],
+    ['Name', g.name],
+    ['Type', g.type],
+    ['Model', g.model],
+    ['Location', g.location],
+    ['Tags', g.tags?.length ? g.tags.join(', ') : null],
+    ['Installed', g.installDate],
+    ['Lifecycle', g.lifecycle],
+    ['Registered', formatTime(g.createdAt)],
+    ['Last heard', when(g.lastSeen)],
+    ...Object.entries(g.attributes ?? {}).map(([k, v]) => [k, formatValue(v)]),
+  ];
+}
+
+function reportItem(r) {
+  return h(
+    'li',
+    {},
+    h('time', { class: 'muted' }, formatTime(r.ts)),
+    ` #${r.seq} `,
+    h('code', { class: 'small' }, formatValue(r.body)),
+  );
+}
+
+export function render(main, { id }) {
+  const title = h('h1', {}, id);
+  const state = h('p', { class: 'state-line' });
+  const status = h('div');
+  const asset = h('div');
+  const devicesBox = h('div');
+  const reportsBox = h('ul', { class: 'events reports' });
+  const eventsBox = h('ul', { class: 'events' });
+  const queries = queryPanel(id);
+  const root = h(
+    'section',
+    { class: 'page gateway' },
+    h('p', {}, h('a', { href: '#/' }, '← Overview')),
+    title,
+    state,
+    status,
+    h(
+      'div',
+      { class: 'columns' },
+      h('div', {}, h('h2', {}, 'Asset'), asset),
+      h('div', {}, h('h2', {}, 'Status queries'), queries.element),
+    ),
+    h('h2', {}, 'Devices'),
+    devicesBox,
+    h(
+      'div',
+      { class: 'columns' },
+      h('div', {}, h('h2', {}, 'Latest reports'), reportsBox),
+      h('div', {}, h('h2', {}, 'Recent events'), eventsBox),
+    ),
+  );
+  main.append(root);
+  let deviceIds = new Set();
+
+  async function load() {
+    try {
+      const [detail, events] = await Promise.all([
+        api(`/api/gateways/${encodeURIComponent(id)}`),
+        api(`/api/events${query({ subjectType: 'gateway', subject: id, limit: EVENT_LIMIT })}`),
+      ]);
+      const g = detail.gateway;
+      deviceIds = new Set(detail.devices.map((d) => d.id));
+      title.textContent = g.name ?? g.id;
+      clear(
+        state,
+        badge(g.online),
+        ' ',
+        h('span', { class: 'muted' }, `since ${formatTime(g.onlineChangedAt)}`),
+        g.name ? h('span', { class: 'muted' }, ` · ${g.id}`) : null,
+      );
+      clear(asset, definitionList(assetRows(g)));
+      clear(
+        devicesBox,
+        detail.devices.length
+          ? table(DEVICE_HEADERS, detail.devices.map(deviceRow), { class: 'devices' })
+          : emptyState('No devices behind this gateway yet.'),
+      );
+      clear(
+        reportsBox,
+        detail.reports.length ? detail.reports.map(reportItem) : h('li', { class: 'muted' }, 'No reports.'),
+      );
+      clear(
+        eventsBox,
+        events.items.length ? events.items.map(eventItem) : h('li', { class: 'muted' }, 'No events.'),
+      );
+      clear(status);
+    } catch (err) {
+      clear(status, errorBox(err, 'Could not load the gateway'));
+    }
+  }
+
+  let reloadTimer;
+  const reloadSoon = () => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(load, RELOAD_DEBOUNCE_MS);
+  };
+  const stops = [
+    subscribe('telemetry', (m) => {
+      if (deviceIds.has(m.dev)) markReading(devicesBox, m.dev, m.ts);
+    }),
+    subscribe('event', (e) => {
+      if ((e.subjectType === 'gateway' && e.subjectId === id) || deviceIds.has(e.subjectId)) reloadSoon();
+    }),
+    subscribe('command', (record) => queries.update(record)),
+  ];
+  const clock = setInterval(() => tickAgo(root), CLOCK_TICK_MS);
+  load().then(() =>
+    queries.load().catch((err) => clear(status, errorBox(err, 'Could not load the queries'))),
+  );
+  return () => {
+    for (const stop of stops) stop();
+    clearTimeout(reloadTimer);
+    clearInterval(clock);
+  };
+}
