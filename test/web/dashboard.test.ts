@@ -151,17 +151,51 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
     );
   });
 
-  it('device page: asset data and an SVG history chart per numeric point, with a range selector', async () => {
-    await site.api('/api/devices/pm-1', {
-      method: 'PATCH',
-      json: { location: 'Plant room 2', type: 'power meter' },
+  it('device page: a frame that fails to decode is listed live and opens in the contracts try box', async () => {
+    await go('#/device/meter-161');
+    await page.locator('table.latest').waitFor(WAIT);
+    assert.equal(await page.locator('.bad-frames').isVisible(), false, 'hidden while there are none');
+    const bad = vector('bad', /DL\/T 645 response with a wrong checksum/);
+    await site.data([
+      { dev: 'meter-161', c: 'dlt645-2007', ts: Date.now(), raw: hex(bad), ctx: { di: '00010000' } },
+    ]);
+    const item = page.locator('.bad-frames li.bad-frame').first();
+    await item.waitFor(WAIT);
+    const expected = await site.api('/api/contracts/dlt645-2007/try', {
+      method: 'POST',
+      json: { frame: bad },
     });
+    assert.equal(
+      await item.locator('.reason').textContent(),
+      `byte ${expected.body.error.offset}: ${expected.body.error.reason}`,
+    );
+    await item.getByRole('link', { name: 'try it' }).click();
+    await page.locator('.page.contracts .decode-error').waitFor(WAIT);
+    assert.equal(await page.locator('select[name="contract"]').inputValue(), 'dlt645-2007');
+    assert.match(
+      await text('.decode-error'),
+      new RegExp(`^Error at byte offset ${expected.body.error.offset}: `),
+    );
+  });
+
+  it('device page: asset data edited in place, an SVG history chart per numeric point, range selector, CSV', async () => {
     await go('#/device/pm-1');
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.fill('.asset-editor input[name="location"]', 'Plant room 2');
+    await page.fill('.asset-editor input[name="type"]', 'power meter');
+    await page.fill('.asset-editor input[name="tags"]', 'roof, phase-a');
+    await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Plant room 2').waitFor(WAIT);
     const props = await text('dl.props');
     assert.match(props, /Gateway\s*site-web/);
     assert.match(props, /Contract\s*modbus-tcp/);
     assert.match(props, /Type\s*power meter/);
+    assert.match(props, /Tags\s*roof, phase-a/);
+    const stored = await site.api('/api/devices/pm-1');
+    assert.deepEqual(
+      [stored.body.device.location, stored.body.device.type, stored.body.device.tags],
+      ['Plant room 2', 'power meter', ['roof', 'phase-a']],
+    );
 
     const line = page.locator('figure[data-point="holding.0"] svg.chart path.line');
     await line.waitFor(WAIT);
@@ -179,6 +213,10 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
       await page.locator('figure[data-point="holding.1"] svg.chart path.line').count(),
       'a chart per point',
     );
+
+    const csvHref = await page.locator('a.csv').getAttribute('href');
+    const csv = await (await fetch(`${site.url}${csvHref}`)).text();
+    assert.equal(csv.split('\n').filter((l) => l.startsWith('pm-1,holding.0,')).length, 10, csv);
 
     await page.getByRole('button', { name: '24 h' }).click();
     await page.locator('button[data-range="24 h"][aria-pressed="true"]').waitFor(WAIT);

@@ -16,14 +16,15 @@ const LIVE_TEXT = {
   closed: 'offline',
 };
 
-/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts` → the page and its parameters. */
+/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]` → the page and its parameters. */
 export function route(hash) {
-  const path = hash.replace(/^#/, '') || '/';
+  const [path = '/', search = ''] = (hash.replace(/^#/, '') || '/').split('?');
+  const q = Object.fromEntries(new URLSearchParams(search));
   const dev = /^\/device\/(.+)$/.exec(path);
   if (dev) return { page: device, nav: 'overview', params: { id: decodeURIComponent(dev[1]) } };
   const gw = /^\/gateway\/(.+)$/.exec(path);
   if (gw) return { page: gateway, nav: 'overview', params: { id: decodeURIComponent(gw[1]) } };
-  if (path === '/contracts') return { page: contracts, nav: 'contracts', params: {} };
+  if (path === '/contracts') return { page: contracts, nav: 'contracts', params: q };
   return { page: overview, nav: 'overview', params: {} };
 }
 

@@ -92,7 +92,8 @@ function contractRow(c) {
   );
 }
 
-export function render(main) {
+/** `params.contract` and `params.frame` (from a device's failed frame) fill the try box and decode. */
+export function render(main, params = {}) {
   const listBox = h('div');
   const picker = h('select', { name: 'contract', 'aria-label': 'contract' });
   const frame = h('textarea', {
@@ -234,6 +235,11 @@ export function render(main) {
       clear(listBox, errorBox(err, 'Could not load the contracts'));
     }
   }
-  load();
+  load().then(() => {
+    if (!params.frame) return;
+    if (params.contract) picker.value = params.contract;
+    frame.value = params.frame;
+    decode();
+  });
   return () => {};
 }

@@ -45,10 +45,11 @@ export function historyPanel(deviceId, ranges) {
     ),
   );
   const charts = h('div', { class: 'charts' });
+  const csv = h('a', { class: 'csv', download: `${deviceId}.csv` }, 'CSV of this range');
   const element = h(
     'div',
     { class: 'history' },
-    h('div', { class: 'range', role: 'group', 'aria-label': 'time range' }, buttons),
+    h('div', { class: 'range', role: 'group', 'aria-label': 'time range' }, buttons, csv),
     charts,
   );
 
@@ -79,6 +80,7 @@ export function historyPanel(deviceId, ranges) {
     }
     const to = Date.now();
     const from = to - range;
+    csv.href = `/api/devices/${encodeURIComponent(deviceId)}/telemetry.csv${query({ from, to })}`;
     const bucket = bucketFor(range);
     const cards = await Promise.all(
       numeric.map(async (p) => {

@@ -1,11 +1,13 @@
 // One device: asset data, latest values (live), a history chart per numeric point, recent events and
 // a form to send commands and status queries, with each one's state transitions as they happen.
 import { api, query } from '../api.js';
-import { badge, clear, definitionList, emptyState, errorBox, h, table } from '../dom.js';
+import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
 import { formatAgo, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
+import { assetPanel } from './asset-editor.js';
 import { gatewayLink } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
+import { badFramesPanel } from './device-frames.js';
 import { historyPanel } from './device-history.js';
 
 const EVENT_LIMIT = 20;
@@ -59,11 +61,12 @@ export function render(main, { id }) {
   const title = h('h1', {}, id);
   const state = h('p', { class: 'state-line' });
   const status = h('div');
-  const asset = h('div');
+  const asset = assetPanel(`/api/devices/${encodeURIComponent(id)}`, assetRows);
   const latestBox = h('div');
   const eventsBox = h('ul', { class: 'events' });
   const history = historyPanel(id, RANGES);
   const commands = commandPanel(id);
+  const badFrames = badFramesPanel(id);
   const root = h(
     'section',
     { class: 'page device' },
@@ -75,10 +78,11 @@ export function render(main, { id }) {
       'div',
       { class: 'columns' },
       h('div', {}, h('h2', {}, 'Latest values'), latestBox),
-      h('div', {}, h('h2', {}, 'Asset'), asset),
+      h('div', {}, h('h2', {}, 'Asset'), asset.element),
     ),
     h('h2', {}, 'History'),
     history.element,
+    badFrames.element,
     h(
       'div',
       { class: 'columns' },
@@ -100,7 +104,7 @@ export function render(main, { id }) {
       h('span', { class: 'muted' }, `since ${formatTime(device.onlineChangedAt)}`),
       device.name ? h('span', { class: 'muted' }, ` · ${device.id}`) : null,
     );
-    clear(asset, definitionList(assetRows(device)));
+    asset.set(device);
   }
 
   function drawLatest() {
@@ -135,7 +139,8 @@ export function render(main, { id }) {
 
   const stops = [
     subscribe('telemetry', (m) => {
-      if (m.dev !== id || !m.ok) return;
+      if (m.dev !== id) return;
+      if (!m.ok) return badFrames.failed();
       const units = new Map([...latest.values()].map((p) => [p.name, p.unit]));
       for (const p of m.points) {
         const prev = latest.get(p.name);
@@ -163,12 +168,11 @@ export function render(main, { id }) {
   ];
 
   loadDevice()
-    .then(() => Promise.all([loadEvents(), commands.load()]))
-    .catch((err) =>
-      clear(status, errorBox(err, err.status === 404 ? `No device '${id}'` : 'Could not load the device')),
-    );
+    .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load()]))
+    .catch((err) => clear(status, errorBox(err, 'Could not load the device')));
   return () => {
     for (const stop of stops) stop();
     history.dispose();
+    badFrames.dispose();
   };
 }

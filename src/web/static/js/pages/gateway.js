@@ -1,9 +1,10 @@
 // One gateway: online state and asset data, its devices (live), its latest reports, its events and
 // status queries sent to it.
 import { api, query } from '../api.js';
-import { badge, clear, definitionList, emptyState, errorBox, h, table } from '../dom.js';
+import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
 import { formatTime, formatValue } from '../format.js';
 import { subscribe } from '../live.js';
+import { assetPanel } from './asset-editor.js';
 import { DEVICE_HEADERS, deviceRow, markReading, tickAgo, when } from '../registry-view.js';
 import { queryPanel } from './command-panels.js';
 import { eventItem } from './device.js';
@@ -42,7 +43,7 @@ export function render(main, { id }) {
   const title = h('h1', {}, id);
   const state = h('p', { class: 'state-line' });
   const status = h('div');
-  const asset = h('div');
+  const asset = assetPanel(`/api/gateways/${encodeURIComponent(id)}`, assetRows);
   const devicesBox = h('div');
   const reportsBox = h('ul', { class: 'events reports' });
   const eventsBox = h('ul', { class: 'events' });
@@ -57,7 +58,7 @@ export function render(main, { id }) {
     h(
       'div',
       { class: 'columns' },
-      h('div', {}, h('h2', {}, 'Asset'), asset),
+      h('div', {}, h('h2', {}, 'Asset'), asset.element),
       h('div', {}, h('h2', {}, 'Status queries'), queries.element),
     ),
     h('h2', {}, 'Devices'),
@@ -88,7 +89,7 @@ export function render(main, { id }) {
         h('span', { class: 'muted' }, `since ${formatTime(g.onlineChangedAt)}`),
         g.name ? h('span', { class: 'muted' }, ` · ${g.id}`) : null,
       );
-      clear(asset, definitionList(assetRows(g)));
+      asset.set(g);
       clear(
         devicesBox,
         detail.devices.length
