@@ -1,12 +1,15 @@
 // The web dashboard: plain HTML, ES modules and CSS from ./static, served as they are (no build step)
 // next to the HTTP API, which the pages call from the browser.
 import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { PlatformErrorCode } from '../platform/errors.ts';
 
 export const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
+/** The platform's live stream, which the pages keep open. */
+const STREAM_PATH = '/api/stream';
 /** Where the assets are served; `/` serves index.html. */
 export const ASSET_PREFIX = '/web/';
 
@@ -54,10 +57,31 @@ export function loadAssets(dir: string = STATIC_DIR): Map<string, Asset> {
 }
 
 /**
+ * An open dashboard holds a server-sent events response (/api/stream) that never ends by itself, and
+ * Fastify's close waits for in-flight responses: without this, `mqiot up` would not stop while a
+ * browser shows the dashboard. Open streams are ended when the server starts closing; the browser
+ * reconnects to whatever runs next.
+ */
+export function endStreamsOnClose(app: FastifyInstance, path = STREAM_PATH): void {
+  const open = new Set<ServerResponse>();
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith(path)) return;
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+  app.addHook('preClose', (done) => {
+    for (const res of open) res.end();
+    open.clear();
+    done();
+  });
+}
+
+/**
  * Registers `GET /` and `GET /web/*` on the API's Fastify instance. Files are read once at start and
  * looked up by exact name, so no request path ever reaches the file system.
  */
 export function dashboardRoutes(app: FastifyInstance, options: { dir?: string } = {}): void {
+  endStreamsOnClose(app);
   const assets = loadAssets(options.dir);
   const index = assets.get('index.html');
   if (!index) throw new Error(`web dashboard: index.html missing in ${options.dir ?? STATIC_DIR}`);
