@@ -13,7 +13,7 @@ import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 
 export const summary =
-  'all in one: broker with contracts, platform and HTTP API on SQLite (--demo adds a simulated site)';
+  'all in one: broker with contracts, platform, HTTP API and web dashboard on SQLite (--demo adds a simulated site)';
 
 const DEFAULT_DATA_DIR = 'data';
 
@@ -32,7 +32,7 @@ options:
   --ws-port PORT|off      MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
   --metrics-port PORT|off Prometheus /metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
   --http-host HOST        interface for the HTTP API (default: same as --host)
-  --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+  --http-port PORT        web dashboard at /, HTTP API, OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
   --postgres URL          store in PostgreSQL instead of SQLite (postgres://user:pass@host/db)
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout before a resend (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
@@ -135,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
     'mqiot up: running',
   );
   process.stderr.write(
-    `mqiot up: MQTT ${system.mqttUrl}  API ${system.httpUrl}/api (OpenAPI: ${system.httpUrl}/api/docs)  data ${args.dataDir}` +
+    `mqiot up: MQTT ${system.mqttUrl}  dashboard ${system.httpUrl}/  API ${system.httpUrl}/api (OpenAPI: ${system.httpUrl}/api/docs)  data ${args.dataDir}` +
       `${args.demo ? '  (demo site running)' : ''}\n`,
   );
   const signal = await waitForStopSignal();
