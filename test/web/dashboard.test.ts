@@ -214,6 +214,12 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
       'a chart per point',
     );
 
+    const tips = await page
+      .locator('figure[data-point="holding.0"] svg.chart circle.hit title')
+      .allTextContents();
+    assert.equal(tips.length, drawn, 'a tooltip per value');
+    assert.match(tips[0]!, /: 100$/, 'the first reading, with its time');
+    assert.match(tips.at(-1)!, /: 190$/, 'the last reading');
     const csvHref = await page.locator('a.csv').getAttribute('href');
     const csv = await (await fetch(`${site.url}${csvHref}`)).text();
     assert.equal(csv.split('\n').filter((l) => l.startsWith('pm-1,holding.0,')).length, 10, csv);

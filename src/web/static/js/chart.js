@@ -32,6 +32,12 @@ export function formatTick(v, decimals) {
   return v.toFixed(Math.min(decimals, 6));
 }
 
+function pointTitle(p, unit) {
+  const u = unit ? ` ${unit}` : '';
+  const range = p.min !== undefined && p.max !== undefined && p.min !== p.max ? ` (${p.min}–${p.max})` : '';
+  return `${new Date(p.t).toLocaleString()}: ${+p.v.toFixed(6)}${u}${range}`;
+}
+
 /** The value range to draw: the data's, widened a little, and never empty. */
 export function valueDomain(points) {
   let lo = Infinity;
@@ -118,5 +124,9 @@ export function lineChart({ points, from, to, unit, gapMs, label }) {
     bandPath(points, x, y) ? s('path', { class: 'band', d: bandPath(points, x, y) }) : null,
     points.length ? s('path', { class: 'line', d: linePath(points, x, y, gapMs) }) : null,
     last ? s('circle', { class: 'dot', cx: x(last.t), cy: y(last.v), r: 3 }) : null,
+    // invisible targets whose tooltips give each bucket's time and values
+    points.map((p) =>
+      s('circle', { class: 'hit', cx: x(p.t), cy: y(p.v), r: 5 }, s('title', {}, pointTitle(p, unit))),
+    ),
   );
 }

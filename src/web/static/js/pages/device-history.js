@@ -57,8 +57,9 @@ export function historyPanel(deviceId, ranges) {
     const body = await api(
       `/api/devices/${encodeURIComponent(deviceId)}/aggregates${query({ point: point.name, from, to, bucket })}`,
     );
+    // a bucket is drawn at its middle, kept inside the window for the partial buckets at its edges
     const series = body.items.map((b) => ({
-      t: b.start + body.bucketMs / 2,
+      t: Math.min(to, Math.max(from, b.start + body.bucketMs / 2)),
       v: b.avg,
       min: b.min,
       max: b.max,
