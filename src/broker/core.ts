@@ -456,10 +456,15 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     if (session.stored) void this.store.saveOutgoing(session.clientId, rec);
   }
 
-  persistIncomingQoS2(session: Session, packetId: number, add: boolean): void {
-    if (!session.stored) return;
-    if (add) void this.store.saveIncomingQoS2(session.clientId, packetId);
-    else void this.store.deleteIncomingQoS2(session.clientId, packetId);
+  /** Saves or forgets a received QoS 2 id of a stored session; the save's promise, if the store is durable. */
+  persistIncomingQoS2(session: Session, packetId: number, add: boolean): Promise<unknown> | undefined {
+    if (!session.stored) return undefined;
+    if (!add) {
+      void this.store.deleteIncomingQoS2(session.clientId, packetId);
+      return undefined;
+    }
+    const r = this.store.saveIncomingQoS2(session.clientId, packetId);
+    return r instanceof Promise ? r : undefined;
   }
 }
 

@@ -116,6 +116,46 @@ test('sqlite: in-flight QoS 2 state survives a reopen (PUBREL resent, incoming i
   await b2.close();
 });
 
+test('[MQTT-4.3.3-9] sqlite: a QoS 2 id is committed with its message — gone before PUBREC, the resend is not delivered again', async () => {
+  const path = freshFile();
+  const { broker: b1 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
+  const sub = connected(b1, 'keep', { properties: { sessionExpiryInterval: 600 } });
+  sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2', qos: 2 }] });
+  sub.out.take();
+  sub.ch.handleTransportClosed();
+  const pubr = connected(b1, 'pub', { properties: { sessionExpiryInterval: 600 } });
+  const publish = (dup: boolean) => ({
+    cmd: 'publish' as const,
+    topic: 'q2',
+    payload: Buffer.from('once'),
+    qos: 2 as const,
+    retain: false,
+    dup,
+    messageId: 9,
+  });
+  pubr.ch.handlePacket(publish(false));
+  pubr.ch.handleTransportClosed(); // the publisher is gone before its PUBREC could go out
+  await delay(20); // the commit
+  assert.deepEqual(pubr.out.take(), []);
+  await b1.close(); // the broker stops here: what the file holds is what a crash would leave
+
+  const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
+  const back = connected(b2, 'pub', { clean: false, properties: { sessionExpiryInterval: 600 } });
+  back.ch.handlePacket(publish(true));
+  await delay(20);
+  assert.deepEqual(
+    back.out.take().map((p) => [p.cmd, p.messageId]),
+    [['pubrec', 9]],
+  );
+  const again = connected(b2, 'keep', { clean: false, properties: { sessionExpiryInterval: 600 } });
+  const got = again.out.take().filter((p) => p.cmd === 'publish') as { payload: Buffer }[];
+  assert.deepEqual(
+    got.map((p) => p.payload.toString()),
+    ['once'],
+  );
+  await b2.close();
+});
+
 test('sqlite: messages round-trip exactly (payload bytes, MQTT 5 properties, expiry, origin)', async () => {
   const path = freshFile();
   const message: Message = {

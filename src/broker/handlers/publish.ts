@@ -89,7 +89,12 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   };
   const framed = p as Partial<FramedPublish>;
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
-  const saving = broker.route(message, ch);
+  // [MQTT-4.3.3-9] a QoS 2 packet id is saved with what its message routes (one commit in a durable
+  // store), so a crash before PUBREC reaches the client cannot turn its resend into a second delivery
+  const idSaved = qos === 2 ? broker.persistIncomingQoS2(session, id, true) : undefined;
+  const routed = broker.route(message, ch);
+  const saving =
+    idSaved === undefined ? routed : routed === undefined ? idSaved : Promise.all([idSaved, routed]);
   if (qos === 0) {
     saving?.then(undefined, (err: unknown) => broker.logger.error({ err }, 'QoS 0 message not saved'));
     return;
@@ -108,6 +113,9 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   const tail: Promise<void> = (before === undefined ? outcome! : before.then(() => outcome)).then((err) => {
     if (ch.ackTail === tail) ch.ackTail = undefined;
     ch.pendingAcks--;
+    // Routed: the id counts as received even if the client has gone, so its resend is not routed again.
+    if (qos === 2 && err === undefined) session.incomingQoS2.add(id);
+    if (qos === 2 && err !== undefined) broker.persistIncomingQoS2(session, id, false);
     if (ch.state !== ChannelState.Connected) return; // gone: the client resends on its next connection
     if (err === undefined) acknowledge(ch, qos, id);
     else notAccepted(ch, qos, id, err);
@@ -117,12 +125,12 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
 
 const NO_ERROR = (): undefined => undefined;
 
+/** The message is routed (and, for QoS 2, its id is saved: see handlePublish). */
 function acknowledge(ch: Channel, qos: QoS, id: number): void {
   if (qos === 1) {
     ch.ack(0x40, id);
   } else {
     ch.session!.incomingQoS2.add(id);
-    ch.broker.persistIncomingQoS2(ch.session!, id, true);
     ch.ack(0x50, id);
   }
 }
