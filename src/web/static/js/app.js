@@ -48,7 +48,13 @@ function show() {
 let lastState;
 onState((state) => {
   // after an interruption the page may have missed notifications: read everything again
-  if (state === 'live' && (lastState === 'reconnecting' || lastState === 'closed')) show();
+  // (pages without live data, such as a half-typed contract, are left alone)
+  if (
+    state === 'live' &&
+    (lastState === 'reconnecting' || lastState === 'closed') &&
+    route(location.hash).page.live
+  )
+    show();
   lastState = state;
   const el = document.getElementById('live');
   el.dataset.state = state;

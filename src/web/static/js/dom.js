@@ -6,8 +6,11 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 function build(el, attrs, children) {
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
-    else if (key === 'class' && el instanceof HTMLElement) el.className = value;
+    if (key.startsWith('on')) {
+      // handlers are our functions; an `on…` attribute from a string would be a script
+      if (typeof value !== 'function') throw new TypeError(`${key}: expected a function`);
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'class' && el instanceof HTMLElement) el.className = value;
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   append(el, children);

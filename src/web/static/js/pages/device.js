@@ -57,6 +57,9 @@ export function eventItem(e) {
   );
 }
 
+/** Shows live data: read again after the event stream was interrupted. */
+export const live = true;
+
 export function render(main, { id }) {
   const title = h('h1', {}, id);
   const state = h('p', { class: 'state-line' });

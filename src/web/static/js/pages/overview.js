@@ -22,6 +22,9 @@ function gatewayRow(g, devices) {
   );
 }
 
+/** Shows live data: read again after the event stream was interrupted. */
+export const live = true;
+
 export function render(main) {
   const summary = h('p', { class: 'summary' });
   const status = h('div');
