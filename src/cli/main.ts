@@ -42,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
   return (await command.run(rest)) ?? 0;
 }
 
+/** Errors that name the user's file and problem; by name, so this file loads no broker or SQLite code. */
+const STARTUP_ERRORS = new Set(['AuthFileError', 'SqliteStoreError', 'ConfigError']);
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code !== 0) process.exitCode = code;
@@ -50,6 +53,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof CliError) {
       console.error(`mqiot: ${err.message}`);
       process.exitCode = err.exitCode;
+    } else if (err instanceof Error && STARTUP_ERRORS.has(err.name)) {
+      // a file the user pointed at is unusable (an auth file's line, a store another broker holds):
+      // its message says which and why, whichever command opened it
+      console.error(`mqiot: ${err.message}`);
+      process.exitCode = 1;
     } else {
       console.error(err);
       process.exitCode = 1;
