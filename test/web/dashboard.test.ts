@@ -4,6 +4,7 @@
 // decoding, readable errors, and names from devices shown as text.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
@@ -24,6 +25,14 @@ const vector = (group: string, name: RegExp) => {
   assert.ok(v, `vector ${name} in ${group}`);
   return v.hex;
 };
+
+async function until(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 const XSS_NAME = '<img src=x onerror="window.__xss = 1">';
 const WAIT = { timeout: 10_000 };
@@ -408,6 +417,41 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
     assert.match(await text('.decode-output .error'), /^Cannot decode: frame: must be hex bytes/);
     await decode('dlt645-2007', '68 16', '{"di": ');
     assert.match(await text('.decode-output .error'), /^Context: /);
+  });
+
+  it('after the live stream was interrupted, the overview reads again what it missed', async () => {
+    const streams = new Set<ServerResponse>();
+    const track = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url?.startsWith('/api/stream')) streams.add(res);
+    };
+    site.app.api.server.on('request', track);
+    await go('');
+    await page.locator('tr[data-device="pm-1"]').waitFor(WAIT);
+    await page.locator('#live[data-state="live"]').waitFor(WAIT);
+    await page.reload(); // a stream opened while we listen
+    await page.locator('#live[data-state="live"]').waitFor(WAIT);
+    site.app.api.server.off('request', track);
+    assert.ok(streams.size > 0, 'the page holds a stream');
+    // the connection drops, and reconnecting fails until we let it through again
+    await page.route('**/api/stream*', (route) => route.abort());
+    for (const res of streams) res.destroy();
+    await page.locator('#live[data-state="reconnecting"], #live[data-state="closed"]').waitFor(WAIT);
+    await site.birth([{ dev: 'late-1', c: 'dlt645-2007', pollMs: MINUTE }]);
+    await site.data([
+      {
+        dev: 'late-1',
+        c: 'dlt645-2007',
+        ts: Date.now(),
+        raw: hex(dltEnergyFrame(7)),
+        ctx: { di: '00010000' },
+      },
+    ]);
+    await until(async () => (await site.api('/api/devices/late-1')).body.device?.online === true);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.notEqual(await page.locator('#live').getAttribute('data-state'), 'live', 'still disconnected');
+    assert.equal(await page.locator('tr[data-device="late-1"]').count(), 0, 'missed while disconnected');
+    await page.unroute('**/api/stream*');
+    await page.locator('tr[data-device="late-1"] .badge[data-online="true"]').waitFor({ timeout: 20_000 });
   });
 
   it('API failures are shown as readable messages', async () => {
