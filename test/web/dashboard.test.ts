@@ -413,6 +413,27 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
       '°C',
     ]);
 
+    // edit: the stored source comes back into the box; a new version replaces the listed one
+    await page.locator('tr[data-contract="web-test-temp"] button[name="edit"]').click();
+    await page.waitForFunction(
+      () => (document.querySelector('textarea[name="source"]') as HTMLTextAreaElement | null)?.value,
+      undefined,
+      WAIT,
+    );
+    const edited = (await page.locator('textarea[name="source"]').inputValue())
+      .replace('version: 1.0.0', 'version: 1.1.0')
+      .replace('name: Web test sensor', 'name: Web test sensor mk2');
+    assert.match(edited, /id: web-test-temp[\s\S]*version: 1\.1\.0/);
+    await page.fill('textarea[name="source"]', edited);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.locator('tr[data-contract="web-test-temp"]', { hasText: '1.1.0' }).waitFor(WAIT);
+    assert.match(await text('tr[data-contract="web-test-temp"]'), /Web test sensor mk2/);
+    assert.equal(
+      await page.locator('tr[data-contract="dlt645-2007"] button[name="edit"]').count(),
+      0,
+      'built-ins are not edited',
+    );
+
     await decode('dlt645-2007', 'zz 61');
     assert.match(await text('.decode-output .error'), /^Cannot decode: frame: must be hex bytes/);
     await decode('dlt645-2007', '68 16', '{"di": ');

@@ -80,7 +80,7 @@ function decodeResult(result, frameText) {
   );
 }
 
-function contractRow(c) {
+function contractRow(c, { onTry, onEdit }) {
   return h(
     'tr',
     { 'data-contract': c.id },
@@ -89,6 +89,14 @@ function contractRow(c) {
     h('td', {}, c.version),
     h('td', {}, c.builtin ? 'built-in' : 'stored'),
     h('td', { class: 'small' }, (c.messages ?? []).join(', ') || '—'),
+    h(
+      'td',
+      { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', name: 'try', onclick: () => onTry(c) }, 'Try'),
+      c.builtin
+        ? null
+        : h('button', { type: 'button', class: 'secondary', name: 'edit', onclick: () => onEdit(c) }, 'Edit'),
+    ),
   );
 }
 
@@ -214,6 +222,31 @@ export function render(main, params = {}) {
     if (!frame.value) clear(output, emptyState(`No example frame for ${picker.value}.`));
   });
 
+  function tryContract(c) {
+    picker.value = c.id;
+    frame.value = EXAMPLES[c.id] ?? frame.value;
+    tryForm.scrollIntoView({ block: 'start' });
+    frame.focus();
+  }
+
+  /** The stored contract's newest source into the upload box, to be changed and stored as a new version. */
+  async function editContract(c) {
+    clear(uploadOutput);
+    try {
+      const { items } = await api(`/api/contracts/${encodeURIComponent(c.id)}/versions`);
+      const newest = items[items.length - 1];
+      if (!newest) throw new Error(`no stored source for ${c.id}`);
+      source.value = newest.source;
+      uploadOutput.append(
+        h('p', { class: 'muted' }, `${c.id} ${newest.version}: change it, raise its version and upload.`),
+      );
+      uploadForm.scrollIntoView({ block: 'start' });
+      source.focus();
+    } catch (err) {
+      uploadOutput.append(errorBox(err, 'Cannot edit'));
+    }
+  }
+
   async function load() {
     try {
       const { items, unavailable } = await api('/api/contracts');
@@ -223,9 +256,11 @@ export function render(main, params = {}) {
       clear(
         listBox,
         items.length
-          ? table(['Id', 'Name', 'Version', 'Source', 'Messages'], items.map(contractRow), {
-              class: 'contract-list',
-            })
+          ? table(
+              ['Id', 'Name', 'Version', 'Source', 'Messages', ''],
+              items.map((c) => contractRow(c, { onTry: tryContract, onEdit: editContract })),
+              { class: 'contract-list' },
+            )
           : emptyState('No contracts.'),
         unavailable.length
           ? errorBox(`could not be loaded: ${unavailable.join(', ')}`, 'Stored contracts')
