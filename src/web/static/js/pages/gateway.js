@@ -10,7 +10,7 @@ import { queryPanel } from './command-panels.js';
 import { eventItem } from './device.js';
 
 const EVENT_LIMIT = 20;
-const RELOAD_DEBOUNCE_MS = 300;
+const RELOAD_DELAY_MS = 300;
 const CLOCK_TICK_MS = 5000;
 
 function assetRows(g) {
@@ -114,9 +114,12 @@ export function render(main, { id }) {
   }
 
   let reloadTimer;
+  // one read per burst of notifications, and a steady stream of them cannot postpone it forever
   const reloadSoon = () => {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(load, RELOAD_DEBOUNCE_MS);
+    reloadTimer ??= setTimeout(() => {
+      reloadTimer = undefined;
+      load();
+    }, RELOAD_DELAY_MS);
   };
   const stops = [
     subscribe('telemetry', (m) => {

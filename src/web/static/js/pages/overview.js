@@ -6,7 +6,7 @@ import { subscribe } from '../live.js';
 import { DEVICE_HEADERS, deviceRow, gatewayLink, markReading, tickAgo, when } from '../registry-view.js';
 
 const DEVICE_LIMIT = 1000;
-const RELOAD_DEBOUNCE_MS = 300;
+const RELOAD_DELAY_MS = 300;
 const CLOCK_TICK_MS = 5000;
 
 function gatewayRow(g, devices) {
@@ -108,15 +108,19 @@ export function render(main) {
   }
 
   let reloadTimer;
+  // one read per burst of notifications, and a steady stream of them cannot postpone it forever
   const reloadSoon = () => {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(load, RELOAD_DEBOUNCE_MS);
+    reloadTimer ??= setTimeout(() => {
+      reloadTimer = undefined;
+      load();
+    }, RELOAD_DELAY_MS);
   };
 
   const stops = [
     subscribe('telemetry', (m) => {
       const d = devices.get(m.dev);
-      if (!d) return reloadSoon(); // a device seen for the first time
+      // a device seen for the first time (unless the list is cut at DEVICE_LIMIT and it is beyond)
+      if (!d) return total <= devices.size ? reloadSoon() : undefined;
       d.lastSeen = Math.max(d.lastSeen ?? 0, m.ts);
       markReading(devicesBox, d.id, d.lastSeen);
     }),
