@@ -354,6 +354,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       void this.store.retained.delete(m.topic);
       return;
     }
+    const canRead = this.hooks.authorizeDeliver;
+    if (canRead !== undefined && session.client !== undefined && !canRead(session.client, m.topic)) return;
     // [MQTT-3.3.1-8] retained messages sent on subscribe keep the retain flag
     const rec = session.deliver(m, qos < m.qos ? qos : m.qos, true, ids);
     if (rec !== undefined && session.stored) void this.store.saveOutgoing(session.clientId, rec);
@@ -419,6 +421,9 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     ids: number[] | undefined,
     publisher: Holdable | undefined,
   ): Promise<unknown> | undefined {
+    const canRead = this.hooks.authorizeDeliver;
+    if (canRead !== undefined && session.client !== undefined && !canRead(session.client, message.topic))
+      return undefined;
     const qos = grantedQoS < message.qos ? grantedQoS : message.qos;
     const rec = session.deliver(message, qos, retain, ids);
     if (rec === undefined) {

@@ -5,7 +5,7 @@
  */
 import type { OutgoingRecord } from './store/types.ts';
 import type { Subscription } from './subscription.ts';
-import type { Clock, Message, QoS, TimerHandle } from './types.ts';
+import type { ClientInfo, Clock, Message, QoS, TimerHandle } from './types.ts';
 
 /** What a session needs from whatever carries its messages (a network channel or a local client). */
 export interface SessionLink {
@@ -59,6 +59,8 @@ export class Session {
   /** Incoming QoS 2 packet ids PUBREC'd and not yet released [MQTT-4.3.3-9]. */
   readonly incomingQoS2 = new Set<number>();
   link: SessionLink | null = null;
+  /** Who this session belongs to, as of its last connection (for BrokerHooks.authorizeDeliver). */
+  client: ClientInfo | undefined = undefined;
   observer: SessionObserver | undefined;
   /** Saved in the store (its expiry was > 0 at some point). */
   stored = false;

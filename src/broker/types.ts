@@ -66,6 +66,13 @@ export interface BrokerHooks {
    * a number ≥ 0x80 refuses with that reason code, a QoS 0..2 grants at most that QoS.
    */
   authorizeSubscribe(client: ClientInfo, filter: string, qos: QoS): boolean | number;
+  /**
+   * Delivery: may this client receive a message on this topic (a read ACL checked per message, as
+   * Mosquitto does, so a broad subscription gets only what the client may read)? false skips this
+   * subscriber. Synchronous (hot path); not asked for local clients, nor for a session restored
+   * from a store whose client has not connected since (its subscriptions were checked).
+   */
+  authorizeDeliver(client: ClientInfo, topic: string): boolean;
 }
 
 export interface BrokerStats {

@@ -198,8 +198,8 @@ for (const version of [4, 5] as const) {
       bob.end();
     });
 
-    test('subscribe: denied filters get 0x87 (v5) / 0x80 (3.1.1), the others their QoS', async () => {
-      const alice = await login(broker.port, 'alice', version);
+    test('subscribe: nothing readable under a filter: 0x87 (v5) / 0x80 (3.1.1); a wider one is granted and filtered per message, as Mosquitto', async () => {
+      const alice = await login(broker.port, 'alice', version, { clientId: `alice-wide-${version}` });
       const failure = version === 5 ? ReasonCode.NotAuthorized : 0x80;
       assert.deepEqual(
         await subscribeCodes(alice, [
@@ -210,8 +210,27 @@ for (const version of [4, 5] as const) {
           '#',
           'devices/alice/t',
         ]),
-        [failure, 1, failure, failure, failure, 1],
+        [1, 1, failure, failure, 1, 1],
       );
+      const seen = received(alice);
+      const observer = await login(broker.port, 'observer', version);
+      const watched = received(observer);
+      assert.deepEqual(await subscribeCodes(observer, ['devices/#']), [1]);
+      const bob = await login(broker.port, 'bob', version);
+      // bob may write its own devices/bob/# (pattern) and alice/inbox; alice may read only the latter
+      assert.equal(await pubackCode(bob, `devices/bob/w${version}`, 'not-for-alice'), 0);
+      assert.equal(await pubackCode(bob, 'alice/inbox', `inbox${version}`), 0);
+      await waitUntil(() => seen.includes(`alice/inbox inbox${version}`), 5000);
+      await waitUntil(() => watched.includes(`devices/bob/w${version} not-for-alice`), 5000);
+      await new Promise((r) => setTimeout(r, 200)); // anything wrongly delivered would have arrived
+      assert.deepEqual(
+        seen.filter((m) => m.startsWith('devices/')),
+        [],
+        'a topic alice may not read is not delivered through her # subscription',
+      );
+      alice.end();
+      observer.end();
+      bob.end();
     });
 
     test('gateway convention: gw-site-a publishes only to its up topic, subscribes only to its down topic', async () => {

@@ -231,7 +231,10 @@ pattern deny devices/%u/locked
 test('ACL: anonymous rules apply to clients without a username', () => {
   const acl = new Acl(parseAclFile(ACL, 'acl'));
   const anon = client(undefined);
-  assert.equal(acl.canSubscribe(anon, 'public/#'), false, 'public/# touches the denied public/private');
+  assert.equal(acl.canSubscribe(anon, 'public/#'), true, 'granted: delivery skips public/private');
+  assert.equal(acl.canRead(anon, 'public/news'), true);
+  assert.equal(acl.canRead(anon, 'public/private'), false, 'deny wins at delivery');
+  assert.equal(acl.canRead(anon, 'alice/x'), false);
   assert.equal(acl.canSubscribe(anon, 'public/news'), true);
   assert.equal(acl.canSubscribe(anon, 'public/private'), false);
   assert.equal(acl.canPublish(anon, 'public/news'), false, 'read only');
@@ -247,12 +250,18 @@ test('ACL: user rules, read/write/readwrite/deny, and a user gets no anonymous r
   assert.equal(acl.canSubscribe(alice, 'alice/x/#'), true);
   assert.equal(acl.canPublish(alice, 'alice/secret'), false, 'deny overrides readwrite alice/#');
   assert.equal(acl.canSubscribe(alice, 'alice/secret'), false);
-  assert.equal(acl.canSubscribe(alice, 'alice/#'), false, 'a filter touching a denied topic is refused');
+  assert.equal(acl.canSubscribe(alice, 'alice/#'), true, 'granted: delivery skips alice/secret');
+  assert.equal(acl.canRead(alice, 'alice/secret'), false);
+  assert.equal(acl.canRead(alice, 'alice/x'), true);
   assert.equal(acl.canPublish(alice, 'telemetry/alice'), true);
   assert.equal(acl.canSubscribe(alice, 'telemetry/alice'), false, 'write only');
   assert.equal(acl.canSubscribe(alice, 'commands/x/alice'), true);
   assert.equal(acl.canSubscribe(alice, 'commands/+/alice'), true);
-  assert.equal(acl.canSubscribe(alice, 'commands/#'), false, 'wider than the rule');
+  assert.equal(acl.canSubscribe(alice, 'commands/#'), true, 'wider than the rule: granted, filtered');
+  assert.equal(acl.canRead(alice, 'commands/x/alice'), true);
+  assert.equal(acl.canRead(alice, 'commands/x/bob'), false);
+  assert.equal(acl.canSubscribe(alice, 'nothing/+'), false, 'nothing readable under it: refused');
+  assert.equal(acl.canRead(alice, 'telemetry/alice'), false, 'write only');
   assert.equal(acl.canPublish(alice, 'commands/x/alice'), false, 'read only');
   assert.equal(
     acl.canPublish(alice, 'shared/topic with space'),
@@ -275,7 +284,12 @@ test('ACL: %u and %c patterns apply to everyone, with their deny', () => {
   const acl = new Acl(parseAclFile(ACL, 'acl'));
   const carol = client('carol', 'carol-phone');
   assert.equal(acl.canPublish(carol, 'devices/carol/temp'), true);
-  assert.equal(acl.canSubscribe(carol, 'devices/carol/#'), false, 'touches devices/carol/locked');
+  assert.equal(acl.canSubscribe(carol, 'devices/carol/#'), true, 'granted: delivery skips the locked one');
+  assert.equal(acl.canRead(carol, 'devices/carol/locked'), false, 'pattern deny at delivery');
+  assert.equal(acl.canRead(carol, 'devices/carol/temp'), true);
+  assert.equal(acl.canRead(carol, 'devices/dave/temp'), false, '%u is carol');
+  assert.equal(acl.canRead(carol, 'clients/carol-phone/inbox'), true, '%c');
+  assert.equal(acl.canSubscribe(carol, 'devices/carol/locked'), false, 'all of it denied: refused');
   assert.equal(acl.canSubscribe(carol, 'devices/carol/temp'), true);
   assert.equal(acl.canPublish(carol, 'devices/carol/locked'), false);
   assert.equal(acl.canPublish(carol, 'devices/dave/temp'), false);

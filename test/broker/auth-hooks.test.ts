@@ -39,7 +39,13 @@ test('default config: no hooks at all (nothing on the publish path)', () => {
   const auth = new BrokerAuth(DEFAULT_AUTH_CONFIG);
   assert.deepEqual(Object.keys(auth.hooks), []);
   const withAcl = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, aclFile });
-  assert.deepEqual(Object.keys(withAcl.hooks).sort(), ['authorizePublish', 'authorizeSubscribe']);
+  assert.deepEqual(Object.keys(withAcl.hooks).sort(), [
+    'authorizeDeliver',
+    'authorizePublish',
+    'authorizeSubscribe',
+  ]);
+  const gatewaysOnly = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, gatewayAcl: true });
+  assert.deepEqual(Object.keys(gatewaysOnly.hooks).sort(), ['authorizePublish', 'authorizeSubscribe']);
 });
 
 test('authenticate: anonymous, names without a password file, passwords', async () => {

@@ -13,9 +13,11 @@
  * grant; then the `pattern` rules the same way; nothing matched: denied. read = subscribe and
  * receive, write = publish (will messages included).
  *
- * SUBSCRIBE differs from Mosquitto 2.0, which grants every subscription and drops unreadable
- * messages at delivery: our broker has no per-delivery hook, so a filter is granted only when one
- * read rule covers all of it and no deny rule of the same stage shares a topic with it.
+ * Reading is checked per message at delivery (BrokerHooks.authorizeDeliver), as Mosquitto does: a
+ * subscription to `#` by a client that may read `public/#` gets the public messages only. SUBSCRIBE
+ * itself is granted when some read rule shares a topic with the filter and no deny rule covers all
+ * of it; a filter under which nothing is readable is refused (0x87, 3.1.1: 0x80), where Mosquitto
+ * 2.0 would grant it and deliver nothing.
  */
 import { readFileSync } from 'node:fs';
 import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.ts';
@@ -115,12 +117,19 @@ function parseRule(keyword: string, rest: string, file: string, line: number): A
 interface Stage {
   readonly deny: readonly CompiledFilter[];
   readonly read: readonly CompiledFilter[];
-  /** The same denials, and the write grants, as tries for PUBLISH. */
+  /** The same denials, and the write and read grants, as tries for PUBLISH and delivery. */
   readonly denySet: FilterSet;
   readonly writeSet: FilterSet;
+  readonly readSet: FilterSet;
 }
 
-const EMPTY_STAGE: Stage = { deny: [], read: [], denySet: new FilterSet(), writeSet: new FilterSet() };
+const EMPTY_STAGE: Stage = {
+  deny: [],
+  read: [],
+  denySet: new FilterSet(),
+  writeSet: new FilterSet(),
+  readSet: new FilterSet(),
+};
 /**
  * Decisions remembered per client (publish topics); cleared when full. Small: a gateway or a sensor
  * publishes to a handful of topics, and a computed decision costs well under a microsecond.
@@ -132,16 +141,20 @@ function compileStage(rules: readonly AclRule[], templated = false): Stage {
   const read: CompiledFilter[] = [];
   const denySet = new FilterSet();
   const writeSet = new FilterSet();
+  const readSet = new FilterSet();
   for (const r of rules) {
     const f = compileFilter(r.filter);
     if (r.access === Access.Deny) {
       deny.push(f);
       denySet.add(f, templated);
     }
-    if (r.access & Access.Read) read.push(f);
+    if (r.access & Access.Read) {
+      read.push(f);
+      readSet.add(f, templated);
+    }
     if (r.access & Access.Write) writeSet.add(f, templated);
   }
-  return { deny, read, denySet, writeSet };
+  return { deny, read, denySet, writeSet, readSet };
 }
 
 /** What one connected client needs: its topic rules, whether patterns apply, its recent decisions. */
@@ -150,6 +163,7 @@ class ClientRules {
   /** undefined: the pattern stage denies (unsafe username / client id). */
   readonly subst: Substitution | undefined;
   readonly published = new Map<string, boolean>();
+  readonly received = new Map<string, boolean>();
 
   constructor(topics: Stage, subst: Substitution | undefined) {
     this.topics = topics;
@@ -160,15 +174,15 @@ class ClientRules {
 const Verdict = { Deny: 0, Allow: 1, NoMatch: 2 } as const;
 type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-function publishVerdict(stage: Stage, topic: string, subst?: Substitution): Verdict {
+function topicVerdict(stage: Stage, grants: FilterSet, topic: string, subst?: Substitution): Verdict {
   if (stage.denySet.matches(topic, subst)) return Verdict.Deny;
-  if (stage.writeSet.matches(topic, subst)) return Verdict.Allow;
+  if (grants.matches(topic, subst)) return Verdict.Allow;
   return Verdict.NoMatch;
 }
 
 function subscribeVerdict(stage: Stage, filter: CompiledFilter): Verdict {
-  for (const f of stage.deny) if (filtersOverlap(f, filter)) return Verdict.Deny;
-  for (const f of stage.read) if (filterCovers(f, filter)) return Verdict.Allow;
+  for (const f of stage.deny) if (filterCovers(f, filter)) return Verdict.Deny;
+  for (const f of stage.read) if (filtersOverlap(f, filter)) return Verdict.Allow;
   return Verdict.NoMatch;
 }
 
@@ -183,8 +197,8 @@ function patternSubscribeVerdict(
     const expanded = expandTemplate(r.filter, subst);
     if (expanded === undefined) continue; // a %u pattern, a client without a username
     const f = compileFilter(expanded);
-    if (r.access === Access.Deny && filtersOverlap(f, filter)) return Verdict.Deny;
-    if (r.access & Access.Read && !allowed) allowed = filterCovers(f, filter);
+    if (r.access === Access.Deny && filterCovers(f, filter)) return Verdict.Deny;
+    if (r.access & Access.Read && !allowed) allowed = filtersOverlap(f, filter);
   }
   return allowed ? Verdict.Allow : Verdict.NoMatch;
 }
@@ -226,14 +240,32 @@ export class Acl {
   /** PUBLISH (and a will message): may this client send to this topic? */
   canPublish(client: ClientInfo, topic: string): boolean {
     const rules = this.#rulesOf(client);
-    const cached = rules.published.get(topic);
+    return this.#decide(rules, rules.published, rules.topics.writeSet, this.#patternStage.writeSet, topic);
+  }
+
+  /** Delivery: may this client receive a message on this topic (read, as Mosquitto checks it)? */
+  canRead(client: ClientInfo, topic: string): boolean {
+    const rules = this.#rulesOf(client);
+    return this.#decide(rules, rules.received, rules.topics.readSet, this.#patternStage.readSet, topic);
+  }
+
+  #decide(
+    rules: ClientRules,
+    cache: Map<string, boolean>,
+    grants: FilterSet,
+    patternGrants: FilterSet,
+    topic: string,
+  ): boolean {
+    const cached = cache.get(topic);
     if (cached !== undefined) return cached;
-    let verdict = publishVerdict(rules.topics, topic);
+    let verdict = topicVerdict(rules.topics, grants, topic);
     if (verdict === Verdict.NoMatch)
-      verdict = rules.subst ? publishVerdict(this.#patternStage, topic, rules.subst) : Verdict.Deny;
+      verdict = rules.subst
+        ? topicVerdict(this.#patternStage, patternGrants, topic, rules.subst)
+        : Verdict.Deny;
     const allowed = verdict === Verdict.Allow;
-    if (rules.published.size >= MAX_CACHED_TOPICS) rules.published.clear();
-    rules.published.set(topic, allowed);
+    if (cache.size >= MAX_CACHED_TOPICS) cache.clear();
+    cache.set(topic, allowed);
     return allowed;
   }
 

@@ -29,6 +29,11 @@ export class GatewayAcl {
     return t === undefined ? undefined : t !== null && topic === t.up;
   }
 
+  /** Whether this rule decides for the client (its username names a gateway). */
+  governs(client: ClientInfo): boolean {
+    return this.#topicsOf(client) !== undefined;
+  }
+
   canSubscribe(client: ClientInfo, filter: string): boolean | undefined {
     const t = this.#topicsOf(client);
     return t === undefined ? undefined : t !== null && filter === t.down;

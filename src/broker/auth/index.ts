@@ -78,6 +78,9 @@ export class BrokerAuth {
       hooks.authorizePublish = (client, topic) => this.canPublish(client, topic);
       hooks.authorizeSubscribe = (client, filter) => this.canSubscribe(client, filter);
     }
+    if (config.aclFile !== null) {
+      hooks.authorizeDeliver = (client, topic) => this.canRead(client, topic);
+    }
     this.hooks = hooks;
     if (!config.allowAnonymous && config.passwordFile === null) {
       this.#logger?.warn(
@@ -147,6 +150,12 @@ export class BrokerAuth {
     if (!ok)
       this.#logger?.debug({ clientId: client.clientId, username: client.username, topic }, 'publish refused');
     return ok;
+  }
+
+  /** Delivery (ACL file only; a gateway's subscription to its own down topic is all it can read). */
+  canRead(client: ClientInfo, topic: string): boolean {
+    if (this.#gateways?.governs(client) === true) return true;
+    return this.#acl === undefined ? true : this.#acl.canRead(client, topic);
   }
 
   canSubscribe(client: ClientInfo, filter: string): boolean {
