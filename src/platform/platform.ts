@@ -30,6 +30,7 @@ import {
   type GatewayRecord,
   type PlatformStore,
 } from './store/types.ts';
+import { RulesEngine } from './rules/rules-engine.ts';
 import { UplinkProcessor } from './uplink.ts';
 
 /** Where the platform publishes: the broker's local client, or an MQTT.js client for `mqiot cloud`. */
@@ -60,6 +61,8 @@ export class Platform {
   readonly online: OnlineTracker;
   readonly heartbeat: HeartbeatScheduler;
   readonly commands: CommandManager;
+  /** Linkage rules, fed with this platform's readings and online changes (src/platform/rules). */
+  readonly rules: RulesEngine;
   readonly #uplink: UplinkProcessor;
   readonly #commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
@@ -92,6 +95,15 @@ export class Platform {
       notify: (notification) => this.notify(notification),
       onError: (what, err) => this.#fail(what, err),
     });
+    this.rules = new RulesEngine({
+      store: this.store,
+      clock: this.clock,
+      sendCommand: (input) => this.sendCommand(input),
+      publish: (topic, payload, options) => this.#downlink?.publish(topic, payload, options),
+      notify: (notification) => this.notify(notification),
+      logger: this.logger,
+    });
+    this.subscribe((notification) => this.rules.onNotification(notification));
   }
 
   /** Loads the registry into the trackers; `timers: false` leaves ticking to the caller (tests). */
@@ -104,6 +116,7 @@ export class Platform {
       if (gw.lifecycle !== Lifecycle.Retired) this.heartbeat.addGateway(gw.id, now);
     }
     await this.#uplink.load();
+    await this.rules.load();
     // A retention set through the API outlives restarts; the configured value is the default.
     const stored = await this.store.getSetting(RETENTION_SETTING);
     if (stored !== undefined) this.#retentionDays = Number(stored);
@@ -126,6 +139,7 @@ export class Platform {
     this.#ticker = undefined;
     this.#commandService.enableTimers(false);
     await this.whenIdle();
+    await this.rules.whenIdle();
     this.#downlink = undefined;
   }
 
@@ -273,6 +287,7 @@ export class Platform {
       if (deleted > 0) this.logger?.info({ deleted }, 'retention: old readings deleted');
     }
     await this.runCommandTimers();
+    await this.rules.tick();
   }
 
   // ---- commands and queries (carried out by CommandService) ---------------------------------------

@@ -9,6 +9,7 @@ import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { eventRoutes } from './routes/events.ts';
 import { registryRoutes } from './routes/registry.ts';
+import { ruleRoutes } from './routes/rules.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { telemetryRoutes } from './routes/telemetry.ts';
@@ -35,7 +36,9 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         version: '0.1.0',
         description: 'Gateways, devices, telemetry, commands and queries, contracts and events.',
       },
-      tags: ['gateways', 'devices', 'telemetry', 'commands', 'contracts', 'events'].map((name) => ({ name })),
+      tags: ['gateways', 'devices', 'telemetry', 'commands', 'contracts', 'events', 'rules'].map((name) => ({
+        name,
+      })),
     },
   });
 
@@ -57,6 +60,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   eventRoutes(app, platform);
   streamRoutes(app, platform);
   settingsRoutes(app, platform);
+  ruleRoutes(app, platform);
   app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of options.plugins ?? []) await plugin(app);
   await app.ready();

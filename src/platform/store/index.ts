@@ -5,16 +5,18 @@ import type { SqlDriver } from './driver.ts';
 import { PostgresDriver } from './postgres-driver.ts';
 import { schemaSql } from './schema.ts';
 import { SqlRegistry } from './sql-registry.ts';
+import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
 import { SqliteDriver } from './sqlite-driver.ts';
 import type { PlatformStore } from './types.ts';
 
 export type * from './types.ts';
 
-/** Binds every method of the two halves onto one object that satisfies PlatformStore. */
+/** Binds every method of the parts onto one object that satisfies PlatformStore. */
 function composeStore(driver: SqlDriver): PlatformStore {
   const telemetry = new SqlTelemetry(driver);
   const registry = new SqlRegistry(driver);
+  const rules = new SqlRules(driver);
   const bind = <T extends object>(target: T) =>
     Object.fromEntries(
       Object.getOwnPropertyNames(Object.getPrototypeOf(target))
@@ -25,6 +27,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     kind: driver.dialect,
     ...bind(telemetry),
     ...bind(registry),
+    ...bind(rules),
     close: () => driver.close(),
   } as PlatformStore;
 }

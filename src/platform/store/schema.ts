@@ -168,6 +168,13 @@ CREATE TABLE IF NOT EXISTS contract_versions (
   PRIMARY KEY (id, version)
 );
 
+CREATE TABLE IF NOT EXISTS rules (
+  id TEXT PRIMARY KEY,
+  definition TEXT NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL

@@ -144,7 +144,7 @@ export interface EventRecord {
   id: number;
   ts: number;
   kind: string;
-  subjectType: 'gateway' | 'device' | 'command' | 'contract';
+  subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'rule';
   subjectId: string;
   detail: Record<string, unknown>;
 }
@@ -220,6 +220,14 @@ export interface ReportInput {
   body: unknown;
 }
 
+/** A linkage rule as stored: the validated JSON document (src/platform/rules/rule.ts) and its times. */
+export interface RuleRow {
+  id: string;
+  definition: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface PlatformStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -283,4 +291,12 @@ export interface PlatformStore {
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+
+  // linkage rules
+  listRules(): Promise<RuleRow[]>;
+  getRule(id: string): Promise<RuleRow | undefined>;
+  /** Inserts or replaces the rule (createdAt of an existing rule is kept). */
+  saveRule(rule: RuleRow): Promise<void>;
+  /** Returns true when the rule existed. */
+  deleteRule(id: string): Promise<boolean>;
 }
