@@ -8,6 +8,7 @@ import * as contracts from './pages/contracts.js';
 import * as device from './pages/device.js';
 import * as gateway from './pages/gateway.js';
 import * as overview from './pages/overview.js';
+import * as rules from './pages/rules.js';
 
 const LIVE_TEXT = {
   connecting: 'connecting…',
@@ -16,7 +17,7 @@ const LIVE_TEXT = {
   closed: 'offline',
 };
 
-/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]` → the page and its parameters. */
+/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]`, `#/rules` → the page and its parameters. */
 export function route(hash) {
   const [path = '/', search = ''] = (hash.replace(/^#/, '') || '/').split('?');
   const q = Object.fromEntries(new URLSearchParams(search));
@@ -25,6 +26,7 @@ export function route(hash) {
   const gw = /^\/gateway\/(.+)$/.exec(path);
   if (gw) return { page: gateway, nav: 'overview', params: { id: decodeURIComponent(gw[1]) } };
   if (path === '/contracts') return { page: contracts, nav: 'contracts', params: q };
+  if (path === '/rules') return { page: rules, nav: 'rules', params: {} };
   return { page: overview, nav: 'overview', params: {} };
 }
 
