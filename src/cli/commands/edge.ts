@@ -8,6 +8,7 @@ import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
 import { CloudLink } from '../../platform/edge/cloud-link.ts';
+import { RulesMirror } from '../../platform/rules/rules-mirror.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -26,6 +27,8 @@ options:
   --edge-id ID            this edge's name at the cloud broker (default: host name)
   --username U, --password P   cloud broker credentials (or MQIOT_EDGE_USERNAME / MQIOT_EDGE_PASSWORD)
   --forward-telemetry     also forward decoded readings (mqiot/dev/+/telemetry)
+  --cloud-api URL         the cloud platform's HTTP API: its linkage rules are copied here (every
+                          minute, last copy kept) and run by the edge while the cloud link is down
   --data-dir DIR          database and forward queue (default ./data)
   --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
   --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
@@ -38,6 +41,7 @@ const OPTIONS = {
   username: { type: 'string' },
   password: { type: 'string' },
   'forward-telemetry': { type: 'boolean' },
+  'cloud-api': { type: 'string' },
   'data-dir': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -63,6 +67,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!/^(mqtts?|tcp|ssl|tls|wss?):\/\/[^/]+/.test(values.cloud)) {
     throw new CliError(`edge: --cloud expects a URL like mqtt://cloud.example:1883, got '${values.cloud}'`);
   }
+  if (values['cloud-api'] !== undefined && !/^https?:\/\/[^/]+/.test(values['cloud-api'])) {
+    throw new CliError(
+      `edge: --cloud-api expects a URL like http://cloud.example:8080, got '${values['cloud-api']}'`,
+    );
+  }
   const overrides: DeepPartial<MqiotConfig> = {
     broker: { host: values.host, port: port('port', values.port) },
   };
@@ -87,12 +96,24 @@ export async function run(argv: string[]): Promise<number> {
     logger: logger.child({ component: 'cloud-link' }),
   });
   link.start();
+  const rules = values['cloud-api']
+    ? new RulesMirror(
+        { engine: system.app.platform.rules, store: system.app.store, clock: system.app.platform.clock },
+        {
+          cloudApiUrl: values['cloud-api'],
+          cloudUp: () => link.connected,
+          logger: logger.child({ component: 'rules-mirror' }),
+        },
+      )
+    : undefined;
+  await rules?.start();
   logger.info(
     { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
     'mqiot edge: running',
   );
   const signal = await waitForStopSignal();
   logger.info({ signal, queued: link.queue.depth }, 'shutting down');
+  await rules?.stop();
   await link.close();
   await system.close();
   setTimeout(() => process.exit(0), 1000).unref();

@@ -72,6 +72,11 @@ export class CloudLink {
     });
   }
 
+  /** True while the link to the cloud broker is up (rules copied from the cloud stand by then). */
+  get connected(): boolean {
+    return this.#client?.connected === true;
+  }
+
   /** Publishes queued messages in order, each after the previous one was acknowledged. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;

@@ -25,7 +25,7 @@ export const RULE_ALERT_EVENT = 'rule-alert';
  * Readings older than this (device time) are not acted on: a gateway replaying its buffer after an
  * outage must not trip relays for a situation that is long over.
  */
-export const DEFAULT_MAX_READING_AGE_MS = 5 * 60_000;
+export const DEFAULT_MAX_READING_AGE_MS = 60_000;
 /** Rules changed by another platform instance (or pulled from the cloud) are picked up this often. */
 export const DEFAULT_RULES_RELOAD_MS = 30_000;
 
@@ -68,6 +68,7 @@ export class RulesEngine {
   readonly #reloadMs: number;
   #lastReload = 0;
   #work: Promise<void> = Promise.resolve();
+  #standby: (ruleId: string) => boolean = () => false;
 
   constructor(private readonly deps: RulesEngineDeps) {
     this.#maxAgeMs = deps.maxReadingAgeMs ?? DEFAULT_MAX_READING_AGE_MS;
@@ -229,6 +230,15 @@ export class RulesEngine {
     }
   }
 
+  /**
+   * Rules for which `standby(id)` is true keep their state (they see every reading, so a condition
+   * already acted on is known) but carry out nothing: on an edge, the rules copied from the cloud stand
+   * by while the cloud, which runs them too, is reachable (src/platform/rules/rules-mirror.ts).
+   */
+  setStandby(standby: (ruleId: string) => boolean): void {
+    this.#standby = standby;
+  }
+
   /** Resolves when every firing so far has carried out its actions and been recorded. */
   whenIdle(): Promise<void> {
     return this.#work;
@@ -250,6 +260,10 @@ export class RulesEngine {
   }
 
   #fire(entry: Entry, subject: string, firing: Firing): void {
+    if (this.#standby(entry.rule.id)) {
+      this.deps.logger?.debug({ rule: entry.rule.id, subject }, 'rule on standby: firing left to the cloud');
+      return;
+    }
     // Decisions are taken in order, synchronously; the actions run one firing after the other.
     this.#work = this.#work
       .then(() => this.#carryOut(entry.rule, subject, firing))
