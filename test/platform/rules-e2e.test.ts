@@ -224,6 +224,10 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
     assert.equal(history[0].detail.value, 4);
     assert.equal(history[0].detail.commandId, cmd.id);
     assert.deepEqual((await api('/api/rules/heater-on')).body.status, { 'sensor-21': 'fired' });
+    // the events API lists rule events by subject too
+    const byRule = await api('/api/events?subjectType=rule');
+    assert.equal(byRule.status, 200);
+    assert.ok(byRule.body.items.some((e: { kind: string }) => e.kind === 'rule-fired'));
   });
 
   it('does not fire again while cold, nor between the thresholds; fires again after a reset above 8', async () => {

@@ -26,7 +26,7 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            subjectType: { type: 'string', enum: ['gateway', 'device', 'command', 'contract'] },
+            subjectType: { type: 'string', enum: ['gateway', 'device', 'command', 'contract', 'rule'] },
             subject: { type: 'string' },
             kind: { type: 'string' },
             from: timeSchema,
