@@ -11,7 +11,16 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { BIN, ROOT, runCli, startBroker, waitUntil, freePort, type RunningBroker } from '../cli/helpers.ts';
+import {
+  BIN,
+  ROOT,
+  brokerArgs,
+  runCli,
+  startBroker,
+  waitUntil,
+  freePort,
+  type RunningBroker,
+} from '../cli/helpers.ts';
 import { Mosquitto } from '../access/helpers.ts';
 import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.ts';
 import { PasswordFile } from '../../src/broker/auth/index.ts';
@@ -323,30 +332,13 @@ test('a malformed ACL file stops the broker with the file and line; a bad env va
   const bad = join(dir, 'bad-acl');
   writeFileSync(bad, 'user alice\ntopic read a/b\ntopic sideways a/#/b\n');
   const port = await freePort();
-  const cli = runCli([
-    'broker',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--ws-port',
-    'off',
-    '--metrics-port',
-    'off',
-    '--acl-file',
-    bad,
-  ]);
+  const cli = runCli(brokerArgs(port, '--acl-file', bad));
   assert.equal(await cli.exited, 1);
   assert.match(
     cli.stderr(),
     new RegExp(`${bad.replaceAll('/', '\\/')}:3: 'sideways a/#/b' is not a valid topic filter`),
   );
-  const env = runCli(
-    ['broker', '--host', '127.0.0.1', '--port', String(port), '--ws-port', 'off', '--metrics-port', 'off'],
-    {
-      MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'maybe',
-    },
-  );
+  const env = runCli(brokerArgs(port), { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'maybe' });
   assert.notEqual(await env.exited, 0);
   assert.match(env.stderr(), /broker\.auth\.allowAnonymous/);
 });

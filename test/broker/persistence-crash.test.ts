@@ -9,7 +9,16 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connectClient, freePort, logLines, runCli, waitUntil, type RunningCli } from '../cli/helpers.ts';
+import {
+  brokerArgs,
+  connectClient,
+  freePort,
+  logLines,
+  runCli,
+  startUp,
+  waitUntil,
+  type RunningCli,
+} from '../cli/helpers.ts';
 
 const N_QOS1 = 200;
 const N_QOS2 = 100;
@@ -19,27 +28,13 @@ const running: RunningCli[] = [];
 const clients: MqttClient[] = [];
 after(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true)));
-  for (const cli of running)
-    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
-  await Promise.all(running.map((cli) => cli.exited));
+  await Promise.all(running.map((cli) => cli.kill()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function startBroker(db: string): Promise<{ cli: RunningCli; url: string }> {
   const port = await freePort();
-  const cli = runCli([
-    'broker',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--persistence',
-    db,
-    '--ws-port',
-    'off',
-    '--metrics-port',
-    'off',
-  ]);
+  const cli = runCli(brokerArgs(port, '--persistence', db));
   running.push(cli);
   await waitUntil(
     () => cli.stdout().includes('"broker started"'),
@@ -49,39 +44,14 @@ async function startBroker(db: string): Promise<{ cli: RunningCli; url: string }
   return { cli, url: `mqtt://127.0.0.1:${port}` };
 }
 
-/** `mqiot up` on port 0 (MQTT and HTTP); resolves with its MQTT URL from the "running" log line. */
-async function startUp(
+/** `mqiot up` on port 0 (MQTT and HTTP); its MQTT URL comes from the "running" log line. */
+async function startUpLogged(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<{ cli: RunningCli; url: string }> {
-  const cli = runCli(
-    [
-      'up',
-      '--data-dir',
-      dataDir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--http-port',
-      '0',
-      '--ws-port',
-      'off',
-      '--metrics-port',
-      'off',
-      '--log-level',
-      'info',
-    ],
-    env,
-  );
-  running.push(cli);
-  await waitUntil(
-    () => cli.stdout().includes('"mqiot up: running"'),
-    30_000,
-    () => cli.stderr() + cli.stdout(),
-  );
-  const line = logLines(cli.stdout()).find((l) => l.msg === 'mqiot up: running');
-  return { cli, url: String(line?.mqttUrl) };
+  const up = await startUp(dataDir, ['--log-level', 'info'], env);
+  running.push(up);
+  return { cli: up, url: up.mqttUrl };
 }
 
 /** Connects with the message handler attached first: queued messages arrive right after CONNACK. */
@@ -174,7 +144,7 @@ test('SIGKILL after PUBACK/PUBCOMP loses nothing: queued QoS 1 and QoS 2 message
 
 test('mqiot up keeps broker sessions in <data-dir>/broker.db by default: queued messages survive SIGKILL', async () => {
   const dataDir = join(dir, 'up');
-  const first = await startUp(dataDir);
+  const first = await startUpLogged(dataDir);
   assert.ok(existsSync(join(dataDir, 'broker.db')), 'broker.db created in the data dir');
   const sub = await connectClient(first.url, session('up-sub'));
   clients.push(sub);
@@ -190,7 +160,7 @@ test('mqiot up keeps broker sessions in <data-dir>/broker.db by default: queued 
   first.cli.child.kill('SIGKILL');
   await first.cli.exited;
 
-  const second = await startUp(dataDir);
+  const second = await startUpLogged(dataDir);
   const got = new Set<string>();
   const back = await connectCollecting(second.url, session('up-sub'), (_t, p) => got.add(p.toString()));
   await waitUntil(
@@ -205,7 +175,7 @@ test('mqiot up keeps broker sessions in <data-dir>/broker.db by default: queued 
 
 test('mqiot up with MQIOT_BROKER_PERSISTENCE=off keeps broker sessions in memory (no broker.db)', async () => {
   const dataDir = join(dir, 'up-off');
-  const up = await startUp(dataDir, { MQIOT_BROKER_PERSISTENCE: 'off' });
+  const up = await startUpLogged(dataDir, { MQIOT_BROKER_PERSISTENCE: 'off' });
   const store = logLines(up.cli.stdout()).find((l) => l.msg === 'broker store');
   assert.equal(store?.persistence, 'memory');
   assert.equal(existsSync(join(dataDir, 'broker.db')), false);

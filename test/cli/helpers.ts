@@ -29,6 +29,8 @@ export interface RunningCli {
   exited: Promise<number | string>;
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<number | string>;
+  /** SIGKILL if still running (cleanup after a test), then wait for the exit. */
+  kill(): Promise<number | string>;
 }
 
 /** Runs `node bin/mqiot.js ...args`. */
@@ -56,7 +58,88 @@ export function runCli(args: string[], env: Record<string, string> = {}): Runnin
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
   };
+}
+
+/** `broker` on loopback at `port` with WebSocket and metrics off, then `extra`. */
+export function brokerArgs(port: number, ...extra: string[]): string[] {
+  return [
+    'broker',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ws-port',
+    'off',
+    '--metrics-port',
+    'off',
+    ...extra,
+  ];
+}
+
+/** `up` on loopback with MQTT and HTTP on port 0, WebSocket and metrics off, data in `dataDir`. */
+export function upArgs(dataDir: string, ...extra: string[]): string[] {
+  return [
+    'up',
+    '--data-dir',
+    dataDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--http-port',
+    '0',
+    '--ws-port',
+    'off',
+    '--metrics-port',
+    'off',
+    ...extra,
+  ];
+}
+
+export interface RunningUp extends RunningCli {
+  mqttUrl: string;
+  httpUrl: string;
+}
+
+const UP_RUNNING = 'mqiot up: running';
+
+/**
+ * Starts `mqiot up` (see upArgs) and waits for its "running" log line, which carries the URLs it listens
+ * on (the ports are 0, so only the log knows them). If it exits or times out first, it is killed and this
+ * rejects with its output.
+ */
+export async function startUp(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningUp> {
+  const cli = runCli(upArgs(dataDir, ...extraArgs), env);
+  const ended = (): boolean => cli.child.exitCode !== null || cli.child.signalCode !== null;
+  let line: Record<string, unknown> | undefined;
+  try {
+    await waitUntil(
+      () =>
+        (line = completeLogLines(cli.stdout()).find((l) => l.msg === UP_RUNNING)) !== undefined || ended(),
+      30_000,
+      () => cli.stderr() + cli.stdout(),
+    );
+  } catch (err) {
+    await cli.kill();
+    throw err;
+  }
+  if (line === undefined)
+    throw new Error(`mqiot up exited early with ${await cli.exited}: ${cli.stderr() + cli.stdout()}`);
+  return { ...cli, mqttUrl: String(line.mqttUrl), httpUrl: String(line.httpUrl) };
+}
+
+/** The JSON log lines written so far; the last, still unterminated line is left for the next look. */
+function completeLogLines(text: string): Array<Record<string, unknown>> {
+  return logLines(text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
 export interface RunningBroker extends RunningCli {

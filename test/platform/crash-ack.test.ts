@@ -3,17 +3,15 @@
 // keep every message until its PUBACK) sends again whatever was not acknowledged. Every data group that
 // was ever acknowledged must be in the SQLite file, each exactly once.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
+import { startUp, type RunningUp } from '../cli/helpers.ts';
 
-const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 const GW = 'crash-gw';
 const UP = `mqiot/gw/${GW}/up`;
 const GROUPS = 400; // data groups seq 2..GROUPS+1 (seq 1 is the birth)
@@ -21,58 +19,6 @@ const KILL_AFTER_ACKS = 30;
 const KILLS = 3;
 // a DL/T 645 reading (energy 0.26 kWh), as in up-cli.test.ts
 const FRAME = Uint8Array.from(Buffer.from('6861010000000068910833333433593333338A16', 'hex'));
-
-interface Up {
-  child: ChildProcess;
-  mqttUrl: string;
-}
-
-function startUp(dir: string): Promise<Up> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'up',
-      '--data-dir',
-      dir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--http-port',
-      '0',
-      '--ws-port',
-      'off',
-      '--metrics-port',
-      'off',
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('mqiot up did not start in time')), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; mqttUrl?: string };
-        if (entry.msg === 'mqiot up: running') {
-          clearTimeout(timer);
-          resolve({ child, mqttUrl: entry.mqttUrl! });
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mqiot up exited early with ${code}`));
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<unknown> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((r) => child.once('exit', r));
-}
 
 const envelope = (seq: number): Buffer =>
   seq === 1
@@ -96,14 +42,11 @@ const envelope = (seq: number): Buffer =>
 
 describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqiot-crash-'));
-  const children: ChildProcess[] = [];
+  const running: RunningUp[] = [];
   const clients: MqttClient[] = [];
   after(async () => {
     for (const c of clients) c.end(true);
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited(child);
-    }
+    for (const up of running) await up.kill();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -142,7 +85,7 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
       const ackedBeforeKill = new Set<number>();
       for (let round = 0; ; round++) {
         const up = await startUp(dir);
-        children.push(up.child);
+        running.push(up);
         const c = await connect(up.mqttUrl);
         const last = round === KILLS;
         const target = acked.size + KILL_AFTER_ACKS;
@@ -164,12 +107,11 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
         await done;
         if (last) {
           await c.endAsync();
-          up.child.kill('SIGTERM');
-          await exited(up.child);
+          await up.stop();
           break;
         }
         for (const seq of acked) ackedBeforeKill.add(seq);
-        await exited(up.child);
+        await up.exited;
         c.end(true);
         assert.ok(outbox.size > 0, 'the kill came before the stream was through');
       }

@@ -1,15 +1,13 @@
 // Black box: `mqiot up --demo` started as a user would, its dashboard opened in headless Chromium.
 // The demo site's twelve simulated devices must show online, and their values must move live.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { startUp, type RunningUp } from '../cli/helpers.ts';
 
-const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 const CHROMIUM = process.env.MQIOT_CHROMIUM ?? '/usr/bin/chromium';
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 const SKIP =
@@ -20,50 +18,14 @@ const DEMO_DEVICES = 12;
 const WAIT = { timeout: 20_000 };
 
 describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { skip: SKIP }, () => {
-  let child: ChildProcess;
+  let up: RunningUp | undefined;
   let dir: string;
-  let httpUrl: string;
   let browser: Browser;
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium is required in CI and was not found at ${CHROMIUM}`);
     dir = mkdtempSync(join(tmpdir(), 'mqiot-web-up-'));
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'up',
-        '--demo',
-        '--data-dir',
-        dir,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--http-port',
-        '0',
-        '--ws-port',
-        'off',
-        '--metrics-port',
-        'off',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    httpUrl = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('mqiot up did not start in time')), 30_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const entry = JSON.parse(line) as { msg?: string; httpUrl?: string };
-          if (entry.msg === 'mqiot up: running') {
-            clearTimeout(timer);
-            resolve(entry.httpUrl!);
-          }
-        } catch {
-          // not a log line
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`mqiot up exited early with ${code}`)));
-    });
+    up = await startUp(dir, ['--demo']);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
@@ -72,10 +34,7 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
 
   after(async () => {
     await browser?.close();
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await up?.kill();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -83,7 +42,7 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${httpUrl}/`);
+    await page.goto(`${up!.httpUrl}/`);
     await page.locator('tr[data-gateway="demo-site"] .badge[data-online="true"]').waitFor(WAIT);
     await page.waitForFunction(
       (n) => document.querySelectorAll('table.devices .badge[data-online="true"]').length === n,
@@ -106,10 +65,9 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
     assert.deepEqual(errors, []);
 
     // with the dashboard still open (its event stream never ends by itself) the process stops
-    child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([
-      new Promise((r) => child.once('exit', r)),
+      up!.stop(),
       new Promise((r) => (timer = setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))),
     ]);
     clearTimeout(timer);
