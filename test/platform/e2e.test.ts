@@ -6,27 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { loadConfig } from '../../src/config/index.ts';
 import { Gateway, parseGatewayConfig, type GatewayConfig } from '../../src/gateway/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
+import type { AllInOne } from '../../src/platform/all-in-one.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { startEdge, until } from './live-fixtures.ts';
 
 describe('end to end: simulators → gateway → broker → platform → API', () => {
   let system: AllInOne;
@@ -49,19 +34,11 @@ describe('end to end: simulators → gateway → broker → platform → API', (
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-e2e-'));
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
-        log: { level: 'silent' },
-      },
-    });
-    system = await startAllInOne({
-      broker: config.broker,
-      dataDir: dir,
-      http: { host: '127.0.0.1', port: 0 },
-      platform: { commandTimeoutMs: 1000, queryTimeoutMs: 30_000, tickMs: 100, heartbeatIntervalMs: 1000 },
-      logger: createLogger({ level: 'silent' }),
+    system = await startEdge(dir, {
+      commandTimeoutMs: 1000,
+      queryTimeoutMs: 30_000,
+      tickMs: 100,
+      heartbeatIntervalMs: 1000,
     });
     // A device that never answers: its link accepts the connection and stays silent.
     mute = net.createServer((socket) => {

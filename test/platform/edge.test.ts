@@ -2,61 +2,29 @@
 // edge's disk queue and arrive afterwards, in order and once; cloud commands reach the gateway.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
-import { CloudLink } from '../../src/platform/edge/cloud-link.ts';
+import type { MqttClient } from 'mqtt';
+import type { AllInOne } from '../../src/platform/all-in-one.ts';
+import type { PlatformApp } from '../../src/platform/app.ts';
+import type { CloudLink } from '../../src/platform/edge/cloud-link.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
+import {
+  connectGateway,
+  startEdgeAndCloud,
+  until,
+  type EdgeAndCloud,
+  type TcpBroker,
+} from './live-fixtures.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = hex('68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16');
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** The cloud broker behind a TCP server that the test can take down and bring back on the same port. */
-class CloudBroker {
-  readonly broker = new Broker();
-  readonly sockets = new Set<net.Socket>();
-  server: net.Server | undefined;
-  port = 0;
-  async listen(): Promise<void> {
-    this.server = net.createServer((socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-      this.broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-  async down(): Promise<void> {
-    const closed = new Promise((resolve) => this.server!.close(resolve));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-}
-
 describe('edge bridged to a cloud', () => {
   let dir: string;
-  let cloud: CloudBroker;
+  let site: EdgeAndCloud;
+  let cloud: TcpBroker;
   let cloudApp: PlatformApp;
   let edge: AllInOne;
   let link: CloudLink;
@@ -80,45 +48,19 @@ describe('edge bridged to a cloud', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-edge-'));
-    cloud = new CloudBroker();
-    await cloud.listen();
-    const cloudUrl = `mqtt://127.0.0.1:${cloud.port}`;
-    cloudApp = await startPlatformApp({
-      dataDir: join(dir, 'cloud'),
-      mqtt: { url: cloudUrl, clientId: 'mqiot-platform-cloud', shareGroup: 'platform' },
-      config: { commandTimeoutMs: 5000 },
-    });
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
-      },
-    });
-    edge = await startAllInOne({
-      broker: config.broker,
-      dataDir: join(dir, 'edge'),
-      http: { host: '127.0.0.1', port: 0 },
-      logger: createLogger({ level: 'silent' }),
-    });
-    link = new CloudLink(edge.broker, {
-      cloudUrl,
-      clientId: 'mqiot-edge-test',
-      queuePath: join(dir, 'edge', 'forward.db'),
-      reconnectMs: 100,
-    });
-    link.start();
-    gateway = await mqtt.connectAsync(edge.mqttUrl, { clientId: 'mqiot-gw-site-e', reconnectPeriod: 0 });
-    await gateway.subscribeAsync('mqiot/gw/site-e/down', { qos: 1 });
+    site = await startEdgeAndCloud(
+      dir,
+      { clientId: 'mqiot-platform-cloud', shareGroup: 'platform', config: { commandTimeoutMs: 5000 } },
+      'mqiot-edge-test',
+    );
+    ({ cloud, cloudApp, edge, link } = site);
+    gateway = await connectGateway(edge.mqttUrl, 'site-e');
     gateway.on('message', (_t, payload) => down.push(decodeEnvelope(payload)));
   });
 
   after(async () => {
     await gateway?.endAsync();
-    await link?.close();
-    await edge?.close();
-    await cloudApp?.close();
-    await cloud?.broker.close();
-    await cloud?.down().catch(() => undefined);
+    await site?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

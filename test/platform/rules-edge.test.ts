@@ -3,18 +3,14 @@
 // not two); in a cloud outage the edge carries the rule out itself; a failed pull keeps the last copy.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import type { MqttClient } from 'mqtt';
+import type { AllInOne } from '../../src/platform/all-in-one.ts';
+import type { PlatformApp } from '../../src/platform/app.ts';
+import type { CloudLink } from '../../src/platform/edge/cloud-link.ts';
 import { systemClock } from '../../src/platform/clock.ts';
-import { CloudLink } from '../../src/platform/edge/cloud-link.ts';
 import { RulesMirror, RulesMirrorError } from '../../src/platform/rules/rules-mirror.ts';
 import {
   decodeEnvelope,
@@ -22,48 +18,20 @@ import {
   type CmdEnvelope,
   type Envelope,
 } from '../../src/protocol/envelope.ts';
+import {
+  connectGateway,
+  startEdgeAndCloud,
+  until,
+  type EdgeAndCloud,
+  type TcpBroker,
+} from './live-fixtures.ts';
+import { freePort } from '../cli/helpers.ts';
 
 const GW = 'site-r';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Modbus TCP read-holding-registers answer: holding.3 = `value`. */
 function modbusFrame(value: number): Uint8Array {
   return Uint8Array.from([0, 1, 0, 0, 0, 7, 1, 3, 4, value >> 8, value & 0xff, 0, 0]);
-}
-
-/** The cloud broker behind a TCP server that the test can take down and bring back on the same port. */
-class CloudBroker {
-  readonly broker = new Broker();
-  readonly sockets = new Set<net.Socket>();
-  server: net.Server | undefined;
-  port = 0;
-  async listen(): Promise<void> {
-    this.server = net.createServer((socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-      this.broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-  async down(): Promise<void> {
-    const closed = new Promise((resolve) => this.server!.close(resolve));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
 }
 
 const RULE = {
@@ -81,7 +49,8 @@ const RULE = {
 
 describe('linkage rules at the edge (copied from the cloud, run locally in an outage)', () => {
   let dir: string;
-  let cloud: CloudBroker;
+  let site: EdgeAndCloud;
+  let cloud: TcpBroker;
   let cloudApp: PlatformApp;
   let edge: AllInOne;
   let link: CloudLink;
@@ -124,36 +93,17 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-rules-edge-'));
-    cloud = new CloudBroker();
-    await cloud.listen();
-    const cloudUrl = `mqtt://127.0.0.1:${cloud.port}`;
-    cloudApp = await startPlatformApp({
-      dataDir: join(dir, 'cloud'),
-      mqtt: { url: cloudUrl, clientId: 'mqiot-platform-cloud-r' },
-      http: { host: '127.0.0.1', port: 0 },
-      config: { commandTimeoutMs: 5000 },
-    });
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
+    site = await startEdgeAndCloud(
+      dir,
+      {
+        clientId: 'mqiot-platform-cloud-r',
+        http: { host: '127.0.0.1', port: 0 },
+        config: { commandTimeoutMs: 5000 },
       },
-    });
-    edge = await startAllInOne({
-      broker: config.broker,
-      dataDir: join(dir, 'edge'),
-      http: { host: '127.0.0.1', port: 0 },
-      logger: createLogger({ level: 'silent' }),
-    });
-    link = new CloudLink(edge.broker, {
-      cloudUrl,
-      clientId: 'mqiot-edge-rules-test',
-      queuePath: join(dir, 'edge', 'forward.db'),
-      reconnectMs: 100,
-    });
-    link.start();
-    gateway = await mqtt.connectAsync(edge.mqttUrl, { clientId: `mqiot-gw-${GW}`, reconnectPeriod: 0 });
-    await gateway.subscribeAsync(`mqiot/gw/${GW}/down`, { qos: 1 });
+      'mqiot-edge-rules-test',
+    );
+    ({ cloud, cloudApp, edge, link } = site);
+    gateway = await connectGateway(edge.mqttUrl, GW);
     // The gateway executes every command and acknowledges it.
     gateway.on('message', (_t, payload) => {
       const e = decodeEnvelope(payload);
@@ -177,11 +127,7 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
   after(async () => {
     await mirror?.stop();
     await gateway?.endAsync();
-    await link?.close();
-    await edge?.close();
-    await cloudApp?.close();
-    await cloud?.broker.close();
-    await cloud?.down().catch(() => undefined);
+    await site?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -239,10 +185,7 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
   });
 
   it('a pull that fails keeps the last copy (an edge restarted in an outage still has its rules)', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as net.AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await freePort(); // nothing listens there
     const offline = new RulesMirror(
       { engine: edge.app.platform.rules, store: edge.app.store, clock: systemClock },
       { cloudApiUrl: `http://127.0.0.1:${port}`, cloudUp: () => false },
