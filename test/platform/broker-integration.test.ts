@@ -2,53 +2,31 @@
 // gateway and a dashboard, the real built-in contracts and frames from the shared vectors.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
+import type { MqttClient } from 'mqtt';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import type { Json } from './helpers.ts';
+import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
+import { connectClient } from '../cli/helpers.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = '68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16';
 const DLT_VOLTAGE = '68 61 01 00 00 00 00 68 91 06 33 34 34 35 34 43 10 16';
 const MODBUS_TCP = '00 01 00 00 00 07 01 03 04 00 05 00 06';
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('platform attached to the broker (real MQTT over TCP)', () => {
-  let broker: Broker;
-  let server: net.Server;
+  let tcp: TcpBroker;
   let app: PlatformApp;
   let dir: string;
-  let port: number;
   let gateway: MqttClient;
   let dashboard: MqttClient;
   const down: Envelope[] = [];
   const telemetry: { topic: string; body: Record<string, unknown> }[] = [];
   let seq = 100;
 
-  const connect = (clientId: string, extra: mqtt.IClientOptions = {}) =>
-    new Promise<MqttClient>((resolve, reject) => {
-      const client = mqtt.connect({ host: '127.0.0.1', port, clientId, reconnectPeriod: 0, ...extra });
-      client.once('connect', () => resolve(client));
-      client.once('error', reject);
-    });
   const up = (envelope: Envelope) =>
     new Promise<void>((resolve, reject) =>
       gateway.publish('mqiot/gw/site-1/up', encodeEnvelope(envelope), { qos: 1 }, (err) =>
@@ -62,24 +40,19 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-int-'));
-    broker = new Broker();
-    server = net.createServer((socket) =>
-      broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as net.AddressInfo).port;
+    tcp = await TcpBroker.start();
     app = await startPlatformApp({
       dataDir: dir,
-      broker,
+      broker: tcp.broker,
       http: { host: '127.0.0.1', port: 0 },
       config: { commandTimeoutMs: 300, queryTimeoutMs: 300, tickMs: 50, gatewayValidIntervalMs: 60_000 },
     });
-    dashboard = await connect('dashboard');
+    dashboard = await connectClient(tcp.url, { clientId: 'dashboard' });
     await dashboard.subscribeAsync('mqiot/dev/+/telemetry', { qos: 1 });
     dashboard.on('message', (topic, payload) =>
       telemetry.push({ topic, body: JSON.parse(payload.toString()) }),
     );
-    gateway = await connect('mqiot-gw-site-1', {
+    gateway = await connectGateway(tcp.url, 'site-1', {
       clean: false,
       will: {
         topic: 'mqiot/gw/site-1/up',
@@ -96,7 +69,6 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
         retain: false,
       },
     });
-    await gateway.subscribeAsync('mqiot/gw/site-1/down', { qos: 1 });
     gateway.on('message', (_topic, payload) => down.push(decodeEnvelope(payload)));
   });
 
@@ -104,8 +76,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
     dashboard?.end(true);
     gateway?.end(true);
     await app?.close();
-    await broker?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await tcp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

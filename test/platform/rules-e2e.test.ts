@@ -3,12 +3,10 @@
 // for the rules, and an MQTT.js client watching what rules publish.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
+import type { MqttClient } from 'mqtt';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import {
   decodeEnvelope,
@@ -17,23 +15,11 @@ import {
   type Envelope,
 } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource, type Json } from './helpers.ts';
+import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
+import { connectClient } from '../cli/helpers.ts';
 
 const GW = 'rules-site';
 const TEMP = 0xa1; // toy-temp: 'temperature' = byte / 10
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const HEATER_RULE = {
   id: 'heater-on',
@@ -51,8 +37,7 @@ const HEATER_RULE = {
 };
 
 describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', () => {
-  let broker: Broker;
-  let server: net.Server;
+  let tcp: TcpBroker;
   let app: PlatformApp;
   let dir: string;
   let gateway: MqttClient;
@@ -62,12 +47,6 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
   const cmds: CmdEnvelope[] = [];
   const alerts: { topic: string; body: Json }[] = [];
 
-  const connect = (port: number, clientId: string) =>
-    new Promise<MqttClient>((resolve, reject) => {
-      const client = mqtt.connect({ host: '127.0.0.1', port, clientId, reconnectPeriod: 0 });
-      client.once('connect', () => resolve(client));
-      client.once('error', reject);
-    });
   const up = (envelope: Envelope) =>
     gateway.publishAsync(`mqiot/gw/${GW}/up`, encodeEnvelope(envelope), { qos: 1 });
   const temperature = (byte: number) => {
@@ -99,15 +78,10 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-rules-'));
-    broker = new Broker();
-    server = net.createServer((socket) =>
-      broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
+    tcp = await TcpBroker.start();
     app = await startPlatformApp({
       dataDir: dir,
-      broker,
+      broker: tcp.broker,
       http: { host: '127.0.0.1', port: 0 },
       contractSource: toySource,
       config: { commandTimeoutMs: 2000, tickMs: 50, gatewayValidIntervalMs: 60_000 },
@@ -117,11 +91,10 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
       if (n.type !== 'telemetry' || n.message.dev !== 'sensor-21') return;
       for (const p of n.message.points) if (typeof p.value === 'number') seen.push(p.value);
     });
-    watcher = await connect(port, 'alerts-watcher');
+    watcher = await connectClient(tcp.url, { clientId: 'alerts-watcher' });
     await watcher.subscribeAsync('site/alerts/#', { qos: 1 });
     watcher.on('message', (topic, payload) => alerts.push({ topic, body: JSON.parse(payload.toString()) }));
-    gateway = await connect(port, `mqiot-gw-${GW}`);
-    await gateway.subscribeAsync(`mqiot/gw/${GW}/down`, { qos: 1 });
+    gateway = await connectGateway(tcp.url, GW);
     // The fake gateway executes every command once and acknowledges it (as the real gateway does).
     gateway.on('message', (_topic, payload) => {
       const env = decodeEnvelope(payload);
@@ -158,8 +131,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
     watcher?.end(true);
     gateway?.end(true);
     await app?.close();
-    await broker?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await tcp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

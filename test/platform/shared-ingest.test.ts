@@ -3,33 +3,17 @@
 // result reaches the other.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource } from './helpers.ts';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { TcpBroker, until } from './live-fixtures.ts';
 
 describe('shared ingest: two platform instances, one shared subscription, one database', () => {
-  let broker: Broker;
-  let server: net.Server;
+  let tcp: TcpBroker;
   let dir: string;
   let a: PlatformApp;
   let b: PlatformApp;
@@ -38,12 +22,8 @@ describe('shared ingest: two platform instances, one shared subscription, one da
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-shared-'));
-    broker = new Broker();
-    server = net.createServer((socket) =>
-      broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    tcp = await TcpBroker.start();
+    const url = tcp.url;
     const start = (name: string) =>
       startPlatformApp({
         dataDir: dir,
@@ -67,8 +47,7 @@ describe('shared ingest: two platform instances, one shared subscription, one da
     await gateway?.endAsync();
     await a?.close();
     await b?.close();
-    await broker?.close();
-    await new Promise((resolve) => server?.close(resolve));
+    await tcp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
