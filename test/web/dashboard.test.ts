@@ -3,19 +3,12 @@
 // sees: devices and their online state, live values without reload, charts, commands, contract
 // decoding, readable errors, and names from devices shown as text.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
+import type { Browser, Page } from 'playwright-core';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
-
-const CHROMIUM = process.env.MQIOT_CHROMIUM ?? '/usr/bin/chromium';
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-// Outside CI a machine without Chromium skips with a reason; in CI the launch fails and so do the tests.
-const SKIP =
-  !existsSync(CHROMIUM) && !IN_CI
-    ? `Chromium not found at ${CHROMIUM}: install Debian's 'chromium' or set MQIOT_CHROMIUM`
-    : false;
 
 const vectors = JSON.parse(
   readFileSync(new URL('../../../shared/vectors/frames.json', import.meta.url), 'utf8'),
@@ -38,7 +31,7 @@ const XSS_NAME = '<img src=x onerror="window.__xss = 1">';
 const WAIT = { timeout: 10_000 };
 const MINUTE = 60_000;
 
-describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
+describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
   let site: Site;
   let browser: Browser;
   let page: Page;
@@ -51,14 +44,9 @@ describe('web dashboard in headless Chromium', { skip: SKIP }, () => {
   };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required in CI and was not found at ${CHROMIUM}`);
+    browser = await launchChromium();
     site = await startSite();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors);
   });
 
   after(async () => {

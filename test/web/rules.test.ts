@@ -2,17 +2,11 @@
 // port 0): create from JSON (the API's error shown, naming the field), enable/disable, and a firing
 // caused by a reading from the MQTT gateway appearing live.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
+import type { Browser, Page } from 'playwright-core';
 import { hex, modbusTcpFrame, startSite, type Site } from './site.ts';
 
-const CHROMIUM = process.env.MQIOT_CHROMIUM ?? '/usr/bin/chromium';
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-const SKIP =
-  !existsSync(CHROMIUM) && !IN_CI
-    ? `Chromium not found at ${CHROMIUM}: install Debian's 'chromium' or set MQIOT_CHROMIUM`
-    : false;
 const WAIT = { timeout: 10_000 };
 
 const RULE = {
@@ -29,23 +23,18 @@ const RULE = {
   ],
 };
 
-describe('Rules page in headless Chromium', { skip: SKIP }, () => {
+describe('Rules page in headless Chromium', { skip: NO_CHROMIUM }, () => {
   let site: Site;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required in CI and was not found at ${CHROMIUM}`);
+    browser = await launchChromium();
     site = await startSite();
     site.answers.add('pm-1');
     await site.birth([{ dev: 'pm-1', c: 'modbus-tcp', pollMs: 60_000 }]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors);
   });
 
   after(async () => {

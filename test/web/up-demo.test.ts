@@ -1,35 +1,26 @@
 // Black box: `mqiot up --demo` started as a user would, its dashboard opened in headless Chromium.
 // The demo site's twelve simulated devices must show online, and their values must move live.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
+import type { Browser } from 'playwright-core';
 import { startUp, type RunningUp } from '../cli/helpers.ts';
 
-const CHROMIUM = process.env.MQIOT_CHROMIUM ?? '/usr/bin/chromium';
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-const SKIP =
-  !existsSync(CHROMIUM) && !IN_CI
-    ? `Chromium not found at ${CHROMIUM}: install Debian's 'chromium' or set MQIOT_CHROMIUM`
-    : false;
 const DEMO_DEVICES = 12;
 const WAIT = { timeout: 20_000 };
 
-describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { skip: SKIP }, () => {
+describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { skip: NO_CHROMIUM }, () => {
   let up: RunningUp | undefined;
   let dir: string;
   let browser: Browser;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required in CI and was not found at ${CHROMIUM}`);
+    browser = await launchChromium();
     dir = mkdtempSync(join(tmpdir(), 'mqiot-web-up-'));
     up = await startUp(dir, ['--demo']);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    });
   });
 
   after(async () => {
@@ -39,9 +30,8 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
   });
 
   it('shows the demo site online and its values changing live; SIGTERM stops it while the page is open', async () => {
-    const page = await browser.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    const page = await newPage(browser, errors);
     await page.goto(`${up!.httpUrl}/`);
     await page.locator('tr[data-gateway="demo-site"] .badge[data-online="true"]').waitFor(WAIT);
     await page.waitForFunction(
