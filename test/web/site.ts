@@ -3,11 +3,8 @@
 // and an MQTT.js client standing in for a gateway that publishes births and data groups of real
 // frames, answers commands for the devices it is told to and answers every status query.
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Broker } from '../../src/broker/index.ts';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import {
   decodeEnvelope,
@@ -16,6 +13,7 @@ import {
   type Envelope,
   type Frame,
 } from '../../src/protocol/envelope.ts';
+import { connectGateway, TcpBroker } from '../platform/live-fixtures.ts';
 
 export const GATEWAY_ID = 'site-web';
 
@@ -64,34 +62,19 @@ export interface Site {
 
 export async function startSite(): Promise<Site> {
   const dir = mkdtempSync(join(tmpdir(), 'mqiot-web-'));
-  const broker = new Broker();
-  const server = net.createServer((socket) =>
-    broker.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const tcp = await TcpBroker.start();
   const app = await startPlatformApp({
     dataDir: dir,
-    broker,
+    broker: tcp.broker,
     http: { host: '127.0.0.1', port: 0 },
     config: { commandTimeoutMs: 300, queryTimeoutMs: 300, tickMs: 50, gatewayValidIntervalMs: 60_000 },
   });
-  const gateway: MqttClient = await new Promise((resolve, reject) => {
-    const client = mqtt.connect({
-      host: '127.0.0.1',
-      port,
-      clientId: `mqiot-gw-${GATEWAY_ID}`,
-      reconnectPeriod: 0,
-    });
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-  });
+  const gateway = await connectGateway(tcp.url, GATEWAY_ID);
   let seq = 0;
   const frameSeq = new Map<string, number>();
   const up = (envelope: Envelope) =>
     gateway.publishAsync(`mqiot/gw/${GATEWAY_ID}/up`, encodeEnvelope(envelope), { qos: 1 });
   const answers = new Set<string>();
-  await gateway.subscribeAsync(`mqiot/gw/${GATEWAY_ID}/down`, { qos: 1 });
   gateway.on('message', (_topic, payload) => {
     const e = decodeEnvelope(payload);
     if (e.k === 'query') {
@@ -156,8 +139,7 @@ export async function startSite(): Promise<Site> {
     async close() {
       gateway.end(true);
       await app.close();
-      await broker.close();
-      await new Promise((resolve) => server.close(resolve));
+      await tcp.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
