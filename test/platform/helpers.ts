@@ -1,13 +1,17 @@
 // Shared fixtures for platform tests: a small fake contract source (the real contracts are tested in
 // test/contracts), a temporary SQLite store and a downlink that records what the platform publishes.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
 import { decodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import type { Contract } from '../../src/contracts/index.ts';
 import type { ContractSource } from '../../src/platform/contract-registry.ts';
 import type { Downlink } from '../../src/platform/platform.ts';
-import { openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
+import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
 
 /** Frames `[marker, value, sum]` where sum = marker + value (mod 256): a toy framing with a checksum. */
 export function toyContract(
@@ -76,6 +80,39 @@ export async function tempStore(): Promise<{ store: PlatformStore; cleanup(): Pr
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The test database's URL (MQIOT_TEST_PG_URL). Without it, registers one test for `what` that fails in
+ * CI, where .ci/postgres.sh must have set it (a missing server is a failure there, not a skip), and
+ * passes elsewhere; returns undefined then.
+ */
+export function testPostgresUrl(what: string): string | undefined {
+  const url = process.env.MQIOT_TEST_PG_URL;
+  if (!url)
+    test(`${what} needs MQIOT_TEST_PG_URL`, () => {
+      assert.ok(!process.env.CI, `CI is set but MQIOT_TEST_PG_URL is missing: the ${what} cannot run`);
+    });
+  return url;
+}
+
+/** A PostgreSQL store in a fresh schema, which keeps parallel runs and reruns apart; dropped on cleanup. */
+export async function tempPostgresStore(
+  url: string,
+  prefix: string,
+): Promise<{ store: PlatformStore; cleanup(): Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const store = await openPostgresStore(url, { schema });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      await client.end();
     },
   };
 }

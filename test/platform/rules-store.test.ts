@@ -1,11 +1,9 @@
 // Linkage rules in the platform store: the same tests on SQLite and on a real PostgreSQL
 // (MQIOT_TEST_PG_URL, started by .ci/postgres.sh; in CI a missing URL fails instead of skipping).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it, test } from 'node:test';
-import pg from 'pg';
-import { openPostgresStore, type PlatformStore } from '../../src/platform/store/index.ts';
-import { tempStore } from './helpers.ts';
+import { after, before, describe, it } from 'node:test';
+import type { PlatformStore } from '../../src/platform/store/index.ts';
+import { tempPostgresStore, tempStore, testPostgresUrl } from './helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const definition = (id: string, value: number) => ({
@@ -96,27 +94,5 @@ function rulesSuite(name: string, open: () => Promise<{ store: PlatformStore; cl
 
 rulesSuite('SQLite', tempStore);
 
-const url = process.env.MQIOT_TEST_PG_URL;
-if (!url) {
-  test('PostgreSQL rules store needs MQIOT_TEST_PG_URL', () => {
-    assert.ok(
-      !process.env.CI,
-      'CI is set but MQIOT_TEST_PG_URL is missing: the PostgreSQL rules tests cannot run',
-    );
-  });
-} else {
-  rulesSuite('PostgreSQL', async () => {
-    const schema = `mqiot_rules_${randomBytes(6).toString('hex')}`;
-    const store = await openPostgresStore(url, { schema });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        await client.query(`DROP SCHEMA ${schema} CASCADE`);
-        await client.end();
-      },
-    };
-  });
-}
+const url = testPostgresUrl('PostgreSQL rules store');
+if (url) rulesSuite('PostgreSQL', () => tempPostgresStore(url, 'mqiot_rules'));
