@@ -53,6 +53,25 @@ export function emptyState(text) {
   return h('p', { class: 'empty' }, text);
 }
 
+/** Fills a list with one item per entry, or with a single muted item saying `noneText`. */
+export function fillList(list, items, item, noneText) {
+  return clear(list, items.length ? items.map(item) : h('li', { class: 'muted' }, noneText));
+}
+
+/** Side-by-side panels, each `[heading, element]`. */
+export function columns(...panels) {
+  return h(
+    'div',
+    { class: 'columns' },
+    ...panels.map(([heading, element]) => h('div', {}, h('h2', {}, heading), element)),
+  );
+}
+
+/** The link back to the overview that heads a detail page. */
+export function backToOverview() {
+  return h('p', {}, h('a', { href: '#/' }, '← Overview'));
+}
+
 /** A two-column table of label → value; values that are null or empty show as a dash. */
 export function definitionList(rows) {
   return h(

@@ -50,3 +50,23 @@ export function onState(fn) {
   fn(state);
   return () => stateListeners.delete(fn);
 }
+
+/**
+ * `soon()` runs `fn` once, `delayMs` after the first call of a burst: one read per burst of
+ * notifications, and a steady stream of them cannot postpone it forever. `cancel()` on leaving the page.
+ */
+export function batched(fn, delayMs) {
+  let timer;
+  return {
+    soon() {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        fn();
+      }, delayMs);
+    },
+    cancel() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

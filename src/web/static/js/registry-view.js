@@ -1,5 +1,6 @@
-// Pieces shared by the overview and the gateway page: times with "… ago", links, device rows.
-import { badge, h } from './dom.js';
+// Pieces shared by the overview, the gateway and the device page: times with "… ago", links, device rows,
+// online state.
+import { badge, clear, h } from './dom.js';
 import { formatAgo, formatTime } from './format.js';
 
 /** A time with its age; the age is refreshed in place by `tickAgo`. */
@@ -53,4 +54,16 @@ export function markReading(box, deviceId, ts) {
   row.classList.remove('fresh');
   void row.offsetWidth; // restart the highlight animation
   row.classList.add('fresh');
+}
+
+/** A gateway's or device's heading (its name, else its id) and state line: online badge, since when, id. */
+export function drawIdentity(title, state, x) {
+  title.textContent = x.name ?? x.id;
+  clear(
+    state,
+    badge(x.online),
+    ' ',
+    h('span', { class: 'muted' }, `since ${formatTime(x.onlineChangedAt)}`),
+    x.name ? h('span', { class: 'muted' }, ` · ${x.id}`) : null,
+  );
 }

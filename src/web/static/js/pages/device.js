@@ -1,11 +1,11 @@
 // One device: asset data, latest values (live), a history chart per numeric point, recent events and
 // a form to send commands and status queries, with each one's state transitions as they happen.
 import { api, query } from '../api.js';
-import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
+import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
 import { formatAgo, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
 import { assetPanel } from './asset-editor.js';
-import { gatewayLink } from '../registry-view.js';
+import { drawIdentity, gatewayLink } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
 import { badFramesPanel } from './device-frames.js';
 import { historyPanel } from './device-history.js';
@@ -73,25 +73,15 @@ export function render(main, { id }) {
   const root = h(
     'section',
     { class: 'page device' },
-    h('p', {}, h('a', { href: '#/' }, '← Overview')),
+    backToOverview(),
     title,
     state,
     status,
-    h(
-      'div',
-      { class: 'columns' },
-      h('div', {}, h('h2', {}, 'Latest values'), latestBox),
-      h('div', {}, h('h2', {}, 'Asset'), asset.element),
-    ),
+    columns(['Latest values', latestBox], ['Asset', asset.element]),
     h('h2', {}, 'History'),
     history.element,
     badFrames.element,
-    h(
-      'div',
-      { class: 'columns' },
-      h('div', {}, h('h2', {}, 'Commands and queries'), commands.element),
-      h('div', {}, h('h2', {}, 'Recent events'), eventsBox),
-    ),
+    columns(['Commands and queries', commands.element], ['Recent events', eventsBox]),
   );
   main.append(root);
 
@@ -99,14 +89,7 @@ export function render(main, { id }) {
   let device;
 
   function drawDevice() {
-    title.textContent = device.name ?? device.id;
-    clear(
-      state,
-      badge(device.online),
-      ' ',
-      h('span', { class: 'muted' }, `since ${formatTime(device.onlineChangedAt)}`),
-      device.name ? h('span', { class: 'muted' }, ` · ${device.id}`) : null,
-    );
+    drawIdentity(title, state, device);
     asset.set(device);
   }
 
@@ -134,10 +117,7 @@ export function render(main, { id }) {
 
   async function loadEvents() {
     const body = await api(`/api/events${query({ subjectType: 'device', subject: id, limit: EVENT_LIMIT })}`);
-    clear(
-      eventsBox,
-      body.items.length ? body.items.map(eventItem) : h('li', { class: 'muted' }, 'No events.'),
-    );
+    fillList(eventsBox, body.items, eventItem, 'No events.');
   }
 
   const stops = [

@@ -1,11 +1,11 @@
 // One gateway: online state and asset data, its devices (live), its latest reports, its events and
 // status queries sent to it.
 import { api, query } from '../api.js';
-import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
+import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
 import { formatTime, formatValue } from '../format.js';
-import { subscribe } from '../live.js';
+import { batched, subscribe } from '../live.js';
 import { assetPanel } from './asset-editor.js';
-import { DEVICE_HEADERS, deviceRow, markReading, tickAgo, when } from '../registry-view.js';
+import { DEVICE_HEADERS, deviceRow, drawIdentity, markReading, tickAgo, when } from '../registry-view.js';
 import { queryPanel } from './command-panels.js';
 import { eventItem } from './device.js';
 
@@ -54,24 +54,14 @@ export function render(main, { id }) {
   const root = h(
     'section',
     { class: 'page gateway' },
-    h('p', {}, h('a', { href: '#/' }, '← Overview')),
+    backToOverview(),
     title,
     state,
     status,
-    h(
-      'div',
-      { class: 'columns' },
-      h('div', {}, h('h2', {}, 'Asset'), asset.element),
-      h('div', {}, h('h2', {}, 'Status queries'), queries.element),
-    ),
+    columns(['Asset', asset.element], ['Status queries', queries.element]),
     h('h2', {}, 'Devices'),
     devicesBox,
-    h(
-      'div',
-      { class: 'columns' },
-      h('div', {}, h('h2', {}, 'Latest reports'), reportsBox),
-      h('div', {}, h('h2', {}, 'Recent events'), eventsBox),
-    ),
+    columns(['Latest reports', reportsBox], ['Recent events', eventsBox]),
   );
   main.append(root);
   let deviceIds = new Set();
@@ -84,14 +74,7 @@ export function render(main, { id }) {
       ]);
       const g = detail.gateway;
       deviceIds = new Set(detail.devices.map((d) => d.id));
-      title.textContent = g.name ?? g.id;
-      clear(
-        state,
-        badge(g.online),
-        ' ',
-        h('span', { class: 'muted' }, `since ${formatTime(g.onlineChangedAt)}`),
-        g.name ? h('span', { class: 'muted' }, ` · ${g.id}`) : null,
-      );
+      drawIdentity(title, state, g);
       asset.set(g);
       clear(
         devicesBox,
@@ -99,28 +82,16 @@ export function render(main, { id }) {
           ? table(DEVICE_HEADERS, detail.devices.map(deviceRow), { class: 'devices' })
           : emptyState('No devices behind this gateway yet.'),
       );
-      clear(
-        reportsBox,
-        detail.reports.length ? detail.reports.map(reportItem) : h('li', { class: 'muted' }, 'No reports.'),
-      );
-      clear(
-        eventsBox,
-        events.items.length ? events.items.map(eventItem) : h('li', { class: 'muted' }, 'No events.'),
-      );
+      fillList(reportsBox, detail.reports, reportItem, 'No reports.');
+      fillList(eventsBox, events.items, eventItem, 'No events.');
       clear(status);
     } catch (err) {
       clear(status, errorBox(err, 'Could not load the gateway'));
     }
   }
 
-  let reloadTimer;
-  // one read per burst of notifications, and a steady stream of them cannot postpone it forever
-  const reloadSoon = () => {
-    reloadTimer ??= setTimeout(() => {
-      reloadTimer = undefined;
-      load();
-    }, RELOAD_DELAY_MS);
-  };
+  const reload = batched(load, RELOAD_DELAY_MS);
+  const reloadSoon = reload.soon;
   const stops = [
     subscribe('telemetry', (m) => {
       if (deviceIds.has(m.dev)) markReading(devicesBox, m.dev, m.ts);
@@ -136,7 +107,7 @@ export function render(main, { id }) {
   );
   return () => {
     for (const stop of stops) stop();
-    clearTimeout(reloadTimer);
+    reload.cancel();
     clearInterval(clock);
   };
 }

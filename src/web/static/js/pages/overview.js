@@ -2,7 +2,7 @@
 // through the live stream (a new device, an online/offline change or a reading shows without reload).
 import { api } from '../api.js';
 import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
-import { subscribe } from '../live.js';
+import { batched, subscribe } from '../live.js';
 import { DEVICE_HEADERS, deviceRow, gatewayLink, markReading, tickAgo, when } from '../registry-view.js';
 
 const DEVICE_LIMIT = 1000;
@@ -107,14 +107,8 @@ export function render(main) {
     }
   }
 
-  let reloadTimer;
-  // one read per burst of notifications, and a steady stream of them cannot postpone it forever
-  const reloadSoon = () => {
-    reloadTimer ??= setTimeout(() => {
-      reloadTimer = undefined;
-      load();
-    }, RELOAD_DELAY_MS);
-  };
+  const reload = batched(load, RELOAD_DELAY_MS);
+  const reloadSoon = reload.soon;
 
   const stops = [
     subscribe('telemetry', (m) => {
@@ -135,7 +129,7 @@ export function render(main) {
   load();
   return () => {
     for (const stop of stops) stop();
-    clearTimeout(reloadTimer);
+    reload.cancel();
     clearInterval(clock);
   };
 }
