@@ -6,15 +6,13 @@
 //    closed loop (publishing pauses while more than a window is undelivered), each publisher on one
 //    topic (decisions cached) or cycling over 1500 topics (more than the 64 cached per client:
 //    every decision computed).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Acl, parseAclFile } from '../../src/broker/auth/index.ts';
 import type { ClientInfo } from '../../src/broker/types.ts';
+import { startBroker } from './brokers.ts';
 import { publishTemplate, RawClient, type PublishTemplate } from './raw-client.ts';
 
 const { values } = parseArgs({
@@ -31,7 +29,6 @@ const PUBLISHERS = 4;
 const WINDOW = 400;
 const BATCH = 20;
 const MANY_TOPICS = 1500;
-const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
 
 /**
  * N-1 patterns that never match the benchmark's topics, then the one that grants them. `sameRoot`:
@@ -74,54 +71,6 @@ function micro(sameRoot: boolean): void {
   time(`${MANY_TOPICS} topics cycling (computed)`, 300_000, (i) =>
     acl.canPublish(client, topics[i % MANY_TOPICS]!),
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function startBroker(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'broker',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ws-port',
-      'off',
-      '--metrics-port',
-      'off',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MQIOT_BROKER_SYS_INTERVAL: '0' } },
-  );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('"broker started"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`broker exited ${code}`)));
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 async function load(port: number, topicsPerPublisher: number): Promise<number> {
@@ -178,7 +127,7 @@ async function endToEnd(): Promise<void> {
         ['no ACL', []],
         [`ACL, ${PATTERNS} patterns under one root`, ['--acl-file', aclFile]],
       ] as const) {
-        const broker = await startBroker([...args]);
+        const broker = await startBroker('mqiot', [...args]);
         try {
           for (const topics of [1, MANY_TOPICS]) {
             const key = `${label}, ${topics === 1 ? 'one topic per publisher' : `${topics} topics per publisher`}`;

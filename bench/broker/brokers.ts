@@ -84,7 +84,8 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
   };
 }
 
-export async function startBroker(name: BrokerName): Promise<RunningBroker> {
+/** Starts one broker on a free loopback port; `mqiotArgs` go to `mqiot broker` only (e.g. an ACL file). */
+export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): Promise<RunningBroker> {
   const port = await freePort();
   let child: ChildProcess;
   let cleanup: (() => void) | undefined;
@@ -106,6 +107,7 @@ export async function startBroker(name: BrokerName): Promise<RunningBroker> {
         'off',
         '--log-level',
         'warn',
+        ...mqiotArgs,
       ],
       {
         cwd: ROOT,
