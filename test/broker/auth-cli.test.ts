@@ -22,6 +22,7 @@ import {
   type RunningBroker,
 } from '../cli/helpers.ts';
 import { Mosquitto } from '../access/helpers.ts';
+import { subackCodes } from './helpers.ts';
 import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.ts';
 import { PasswordFile } from '../../src/broker/auth/index.ts';
 
@@ -132,17 +133,7 @@ function received(c: MqttClient): string[] {
 }
 
 /** SUBACK codes, failures included (MQTT.js would turn them into an error). */
-function subscribeCodes(c: MqttClient, filters: string[]): Promise<number[]> {
-  return new Promise((resolve) => {
-    const onPacket = (p: mqtt.Packet): void => {
-      if (p.cmd !== 'suback') return;
-      c.removeListener('packetreceive', onPacket);
-      resolve(p.granted as number[]);
-    };
-    c.on('packetreceive', onPacket);
-    c.subscribe(filters, { qos: 1 }, () => {});
-  });
-}
+const subscribeCodes = (c: MqttClient, filters: string[]): Promise<number[]> => subackCodes(c, filters, 1);
 
 /** The PUBACK reason code of a QoS 1 publish (0 = success). */
 function pubackCode(c: MqttClient, topic: string, payload: string): Promise<number> {
@@ -332,13 +323,13 @@ test('a malformed ACL file stops the broker with the file and line; a bad env va
   const bad = join(dir, 'bad-acl');
   writeFileSync(bad, 'user alice\ntopic read a/b\ntopic sideways a/#/b\n');
   const port = await freePort();
-  const cli = runCli(brokerArgs(port, '--acl-file', bad));
+  const cli = runCli(brokerArgs({ port }, '--acl-file', bad));
   assert.equal(await cli.exited, 1);
   assert.match(
     cli.stderr(),
     new RegExp(`${bad.replaceAll('/', '\\/')}:3: 'sideways a/#/b' is not a valid topic filter`),
   );
-  const env = runCli(brokerArgs(port), { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'maybe' });
+  const env = runCli(brokerArgs({ port }), { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'maybe' });
   assert.notEqual(await env.exited, 0);
   assert.match(env.stderr(), /broker\.auth\.allowAnonymous/);
 });

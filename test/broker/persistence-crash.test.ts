@@ -34,7 +34,7 @@ after(async () => {
 
 async function startBroker(db: string): Promise<{ cli: RunningCli; url: string }> {
   const port = await freePort();
-  const cli = runCli(brokerArgs(port, '--persistence', db));
+  const cli = runCli(brokerArgs({ port }, '--persistence', db));
   running.push(cli);
   await waitUntil(
     () => cli.stdout().includes('"broker started"'),

@@ -65,18 +65,21 @@ export function runCli(args: string[], env: Record<string, string> = {}): Runnin
   };
 }
 
-/** `broker` on loopback at `port` with WebSocket and metrics off, then `extra`. */
-export function brokerArgs(port: number, ...extra: string[]): string[] {
+/** `broker` on loopback at `port`, then `extra`; WebSocket and metrics off unless given a port. */
+export function brokerArgs(
+  ports: { port: number; wsPort?: number; metricsPort?: number },
+  ...extra: string[]
+): string[] {
   return [
     'broker',
     '--host',
     '127.0.0.1',
     '--port',
-    String(port),
+    String(ports.port),
     '--ws-port',
-    'off',
+    String(ports.wsPort ?? 'off'),
     '--metrics-port',
-    'off',
+    String(ports.metricsPort ?? 'off'),
     ...extra,
   ];
 }
@@ -154,21 +157,7 @@ export async function startBroker(
   env: Record<string, string> = {},
 ): Promise<RunningBroker> {
   const [port, wsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const cli = runCli(
-    [
-      'broker',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ws-port',
-      String(wsPort),
-      '--metrics-port',
-      String(metricsPort),
-      ...extraArgs,
-    ],
-    env,
-  );
+  const cli = runCli(brokerArgs({ port, wsPort, metricsPort }, ...extraArgs), env);
   await waitUntil(
     () => cli.stdout().includes('"broker started"'),
     20_000,
