@@ -107,6 +107,16 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   private restoreSession(rec: SessionRecord): void | Promise<void> {
     const session = this.newSession(rec.clientId, rec.expiryInterval, rec.protocolVersion);
     session.stored = true;
+    // who it was, so read ACLs apply to what is routed to it before its client is back
+    // (where it connected from is not stored: transport stands for 'unknown' here)
+    if (rec.username !== undefined)
+      session.client = {
+        clientId: rec.clientId,
+        username: rec.username ?? undefined,
+        protocolVersion: rec.protocolVersion,
+        remoteAddress: undefined,
+        transport: 'tcp',
+      };
     for (const s of rec.subscriptions) {
       const shared = parseSharedFilter(s.filter);
       this.addSubscription(
@@ -177,6 +187,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     }
     const present = session !== undefined;
     session ??= this.newSession(clientId, expiry, ch.protocolVersion);
+    session.client = ch.info;
     session.expiryInterval = expiry;
     session.protocolVersion = ch.protocolVersion;
     if (expiry > 0) {
@@ -287,6 +298,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       expiryInterval: session.expiryInterval,
       disconnectedAt,
       protocolVersion: session.protocolVersion,
+      username: session.client === undefined ? undefined : (session.client.username ?? null),
     });
   }
 

@@ -86,6 +86,7 @@ export function connected(
     keepalive?: number;
     properties?: Record<string, unknown>;
     will?: unknown;
+    username?: string;
   } = {},
 ): { ch: Channel; out: FakeOutput; connack: Packet } {
   const { ch, out } = openChannel(broker);
@@ -99,6 +100,7 @@ export function connected(
     keepalive: opts.keepalive ?? 0,
     ...(opts.properties ? { properties: opts.properties } : {}),
     ...(opts.will ? { will: opts.will } : {}),
+    ...(opts.username !== undefined ? { username: opts.username } : {}),
   } as Packet);
   const connack = out.packets.shift();
   if (connack === undefined) throw new Error('no CONNACK');

@@ -156,6 +156,39 @@ test('[MQTT-4.3.3-9] sqlite: a QoS 2 id is committed with its message — gone b
   await b2.close();
 });
 
+test('sqlite: a restored session is read-checked as its last user before its client is back', async () => {
+  const path = freshFile();
+  const hooks = {
+    authorizeDeliver: (c: { username?: string }, topic: string) => topic.startsWith(`${c.username}/`),
+  };
+  const { broker: b1 } = newBroker({}, { store: new SqliteSessionStore({ path }), hooks });
+  const alice = connected(b1, 'alice-phone', {
+    username: 'alice',
+    properties: { sessionExpiryInterval: 600 },
+  });
+  alice.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }] });
+  alice.out.take();
+  alice.ch.handleTransportClosed();
+  await delay(20);
+  await b1.close();
+
+  const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }), hooks });
+  b2.publish({ topic: 'alice/mail', payload: Buffer.from('yours'), qos: 1 });
+  b2.publish({ topic: 'bob/mail', payload: Buffer.from('not yours'), qos: 1 });
+  await delay(20);
+  const back = connected(b2, 'alice-phone', {
+    clean: false,
+    username: 'alice',
+    properties: { sessionExpiryInterval: 600 },
+  });
+  const got = back.out.take().filter((p) => p.cmd === 'publish') as { topic: string }[];
+  assert.deepEqual(
+    got.map((p) => p.topic),
+    ['alice/mail'],
+  );
+  await b2.close();
+});
+
 test('sqlite: messages round-trip exactly (payload bytes, MQTT 5 properties, expiry, origin)', async () => {
   const path = freshFile();
   const message: Message = {

@@ -70,6 +70,21 @@ export function runStoreSuite(name: string, create: () => SessionStore | Promise
       assert.deepEqual(await s.loadSessions(), []);
     }));
 
+  test(`${name}: a session keeps its last user name, none (null) or not known (absent)`, () =>
+    withStore(async (s) => {
+      const header = { expiryInterval: 60, disconnectedAt: 0, protocolVersion: 5 as const };
+      await s.saveSession({ clientId: 'named', username: 'alice', ...header });
+      await s.saveSession({ clientId: 'anonymous', username: null, ...header });
+      await s.saveSession({ clientId: 'unknown', ...header });
+      const byId = new Map((await s.loadSessions()).map((r) => [r.clientId, r]));
+      assert.equal(byId.get('named')?.username, 'alice');
+      assert.equal(byId.get('anonymous')?.username, null);
+      assert.equal(byId.get('unknown')?.username, undefined);
+      assert.equal('username' in byId.get('unknown')!, false);
+      await s.saveSession({ clientId: 'named', username: 'bob', ...header });
+      assert.equal((await s.loadSessions()).find((r) => r.clientId === 'named')?.username, 'bob');
+    }));
+
   test(`${name}: outgoing messages keep order, state and properties`, () =>
     withStore(async (s) => {
       await s.saveSession({ clientId: 'c2', expiryInterval: 60, disconnectedAt: 0, protocolVersion: 5 });

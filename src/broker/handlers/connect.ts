@@ -247,7 +247,6 @@ function finishConnect(ch: Channel, p: IConnectPacket, authData: Buffer | undefi
   ch.send(connack);
   ch.startKeepAlive(keepAlive);
   broker.connected(ch);
-  session.client = ch.info;
   session.resume(ch);
 
   const pending = ch.pending;

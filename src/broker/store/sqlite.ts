@@ -56,7 +56,10 @@ CREATE TABLE IF NOT EXISTS sessions (
   client_id TEXT PRIMARY KEY,
   expiry_interval INTEGER NOT NULL,
   disconnected_at INTEGER NOT NULL,
-  protocol_version INTEGER NOT NULL
+  protocol_version INTEGER NOT NULL,
+  -- the last connection's user name (NULL: none); has_client 0: not known
+  username TEXT,
+  has_client INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscriptions (
   client_id TEXT NOT NULL,
@@ -255,13 +258,21 @@ export class SqliteSessionStore implements SessionStore {
       expiryInterval: r.expiry_interval,
       disconnectedAt: r.disconnected_at,
       protocolVersion: r.protocol_version as 3 | 4 | 5,
+      ...(r.has_client === 1 ? { username: r.username } : {}),
       subscriptions: subs.get(r.client_id) ?? [],
     }));
   }
 
   saveSession(rec: Omit<SessionRecord, 'subscriptions'>): Promise<void> {
     return this.write(() =>
-      this.stmt.saveSession.run(rec.clientId, rec.expiryInterval, rec.disconnectedAt, rec.protocolVersion),
+      this.stmt.saveSession.run(
+        rec.clientId,
+        rec.expiryInterval,
+        rec.disconnectedAt,
+        rec.protocolVersion,
+        rec.username ?? null,
+        rec.username === undefined ? 0 : 1,
+      ),
     );
   }
 
@@ -396,6 +407,8 @@ interface SessionRow {
   expiry_interval: number;
   disconnected_at: number;
   protocol_version: number;
+  username: string | null;
+  has_client: number;
 }
 
 interface SubscriptionRow {
@@ -413,9 +426,11 @@ function prepareStatements(db: Database.Database) {
     loadSessions: db.prepare('SELECT * FROM sessions'),
     loadSubscriptions: db.prepare('SELECT * FROM subscriptions ORDER BY client_id, filter'),
     saveSession: db.prepare(
-      `INSERT INTO sessions (client_id, expiry_interval, disconnected_at, protocol_version) VALUES (?, ?, ?, ?)
+      `INSERT INTO sessions (client_id, expiry_interval, disconnected_at, protocol_version, username, has_client)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval,
-         disconnected_at = excluded.disconnected_at, protocol_version = excluded.protocol_version`,
+         disconnected_at = excluded.disconnected_at, protocol_version = excluded.protocol_version,
+         username = excluded.username, has_client = excluded.has_client`,
     ),
     deleteSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
     deleteSessionSubscriptions: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),

@@ -27,6 +27,11 @@ export interface SessionRecord {
   /** Clock ms of the disconnect, or 0 while connected. */
   disconnectedAt: number;
   protocolVersion: 3 | 4 | 5;
+  /**
+   * User name of the session's last connection, null when it had none; undefined when not known.
+   * A restored session is checked against read ACLs as this user before its client is back.
+   */
+  username?: string | null;
   subscriptions: SubscriptionRecord[];
 }
 
