@@ -366,8 +366,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       void this.store.retained.delete(m.topic);
       return;
     }
-    const canRead = this.hooks.authorizeDeliver;
-    if (canRead !== undefined && session.client !== undefined && !canRead(session.client, m.topic)) return;
+    if (!this.mayRead(session, m.topic)) return;
     // [MQTT-3.3.1-8] retained messages sent on subscribe keep the retain flag
     const rec = session.deliver(m, qos < m.qos ? qos : m.qos, true, ids);
     if (rec !== undefined && session.stored) void this.store.saveOutgoing(session.clientId, rec);
@@ -424,6 +423,12 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     return all;
   }
 
+  /** The read ACL at delivery (BrokerHooks.authorizeDeliver), for a session whose client is known. */
+  private mayRead(session: Session, topic: string): boolean {
+    const canRead = this.hooks.authorizeDeliver;
+    return canRead === undefined || session.client === undefined || canRead(session.client, topic);
+  }
+
   /** One delivery: granted QoS, flow control towards the publisher, write-through for persistent sessions. */
   private deliverTo(
     session: Session,
@@ -433,9 +438,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     ids: number[] | undefined,
     publisher: Holdable | undefined,
   ): Promise<unknown> | undefined {
-    const canRead = this.hooks.authorizeDeliver;
-    if (canRead !== undefined && session.client !== undefined && !canRead(session.client, message.topic))
-      return undefined;
+    if (!this.mayRead(session, message.topic)) return undefined;
     const qos = grantedQoS < message.qos ? grantedQoS : message.qos;
     const rec = session.deliver(message, qos, retain, ids);
     if (rec === undefined) {

@@ -82,7 +82,6 @@ export class Session {
   private holdTimer: TimerHandle | undefined;
   /** Held its publishers for holdLimitMs without draining: holds none until its queue drains. */
   private shedding = false;
-  private readonly now: () => number;
 
   constructor(
     readonly clientId: string,
@@ -96,7 +95,6 @@ export class Session {
     private readonly holdLimitMs: number,
     readonly isLocal = false,
   ) {
-    this.now = () => clock.now();
     this.highWater = Math.max(1, Math.min(maxQueued >> 1, 1000));
     this.lowWater = this.highWater >> 1;
   }
@@ -115,15 +113,15 @@ export class Session {
     set.add(publisher);
     publisher.hold();
     if (this.holdTimer === undefined && this.holdLimitMs > 0)
-      this.holdTimer = this.clock.setTimeout(this.onHoldLimit, this.holdLimitMs);
+      this.holdTimer = this.clock.setTimeout(() => this.onHoldLimit(), this.holdLimitMs);
   }
 
   /** Still congested after holdLimitMs: a stuck subscriber must not stall its publishers for good. */
-  private readonly onHoldLimit = (): void => {
+  private onHoldLimit(): void {
     this.holdTimer = undefined;
     this.shedding = true;
     this.releasePublishers();
-  };
+  }
 
   private releasePublishers(): void {
     if (this.holdTimer !== undefined) {
@@ -279,7 +277,7 @@ export class Session {
 
   private sendEntry(link: SessionLink, entry: OutgoingRecord, fromQueue: boolean): void {
     const exp = entry.message.expiresAt;
-    if (exp !== 0 && exp <= this.now()) {
+    if (exp !== 0 && exp <= this.clock.now()) {
       // [MQTT-3.3.2-5] an expired message is not delivered
       this.observer?.outgoingFinished(this, entry);
       return;
