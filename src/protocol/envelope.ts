@@ -1,6 +1,7 @@
 // The gateway ⇄ platform envelope (docs/protocol.md): one CBOR map per MQTT message, JSON accepted for
 // debugging. This file is the codec and the validator; it knows nothing of MQTT or of devices.
-import { Encoder } from 'cbor-x';
+import { Decoder, Encoder, type Options as CborOptions } from 'cbor-x';
+import { CborCheckError, checkCbor } from './cbor-check.ts';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -166,11 +167,19 @@ const cbor = new Encoder({
   tagUint8Array: false,
   variableMapSize: true,
 });
+// Reads what any encoder writes (docs/protocol.md "CBOR accepted"): checkCbor() has already refused what
+// the protocol cannot use, so a 64-bit integer here fits a number exactly and int64AsNumber is lossless.
+// (int64AsNumber is a cbor-x option its type declarations leave out.)
+const decoder = new Decoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsNumber: true,
+} as CborOptions & { int64AsNumber: boolean });
 const JSON_FIRST_BYTE = 0x7b; // '{' — a CBOR map never starts with it (0x7b is a text-string header)
 
 export function encodeEnvelope(msg: Envelope): Buffer {
   validateEnvelope(msg); // never put an invalid message on the wire
-  return cbor.encode(stripUndefined(msg));
+  return cbor.encode(forWire(msg));
 }
 
 /** JSON form for debugging and tools: bytes become hex strings. */
@@ -188,8 +197,9 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
   let value: unknown;
   const json = buf[0] === JSON_FIRST_BYTE;
   try {
-    value = json ? JSON.parse(Buffer.from(buf).toString('utf8')) : cbor.decode(buf);
+    value = json ? JSON.parse(Buffer.from(buf).toString('utf8')) : decoder.decode(checkCbor(buf));
   } catch (err) {
+    if (err instanceof CborCheckError) throw new EnvelopeError(err.field, err.message);
     throw new EnvelopeError('', `not valid ${json ? 'JSON' : 'CBOR'}: ${(err as Error).message}`, {
       cause: err,
     });
@@ -327,10 +337,19 @@ function bytes(value: unknown, path: string, fromJson: boolean): Buffer {
   }
   throw new EnvelopeError(path, fromJson ? 'must be a hex string' : 'must be a CBOR byte string');
 }
-function stripUndefined(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripUndefined);
+/**
+ * The message as cbor-x should write it: without undefined fields, and with integers beyond 32 bits as
+ * BigInt, which cbor-x writes as a 64-bit integer (RFC 8949 preferred encoding) instead of a float64 —
+ * decoders that map `ts` to an integer type (Go, C) refuse a float there.
+ */
+function forWire(value: unknown): unknown {
+  if (typeof value === 'number')
+    return Number.isSafeInteger(value) && (value > 0xffff_ffff || value < -0x1_0000_0000)
+      ? BigInt(value)
+      : value;
+  if (Array.isArray(value)) return value.map(forWire);
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = stripUndefined(v);
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = forWire(v);
   return out;
 }
