@@ -54,13 +54,18 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     hooks: auth.hooks,
   });
   logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
-  const listeners = await startListeners(broker, options.broker, logger.child({ component: 'server' })).catch(
-    async (err) => {
-      await broker.close();
-      throw err;
-    },
-  );
-  let app: PlatformApp;
+  let app: PlatformApp | undefined;
+  // The platform's metrics join the broker's on the one metrics listener once the platform runs.
+  const platformMetrics = () => app?.platform.metrics.render() ?? '';
+  const listeners = await startListeners(
+    broker,
+    options.broker,
+    logger.child({ component: 'server' }),
+    platformMetrics,
+  ).catch(async (err) => {
+    await broker.close();
+    throw err;
+  });
   try {
     app = await startPlatformApp({
       dataDir: options.dataDir,

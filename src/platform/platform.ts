@@ -30,6 +30,7 @@ import {
   type GatewayRecord,
   type PlatformStore,
 } from './store/types.ts';
+import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
 import { RulesEngine } from './rules/rules-engine.ts';
 import { UplinkProcessor } from './uplink.ts';
 
@@ -63,6 +64,8 @@ export class Platform {
   readonly commands: CommandManager;
   /** Linkage rules, fed with this platform's readings and online changes (src/platform/rules). */
   readonly rules: RulesEngine;
+  /** Prometheus metrics of ingest, commands and online status (src/platform/metrics). */
+  readonly metrics: PlatformMetrics;
   readonly #uplink: UplinkProcessor;
   readonly #commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
@@ -86,6 +89,12 @@ export class Platform {
     const { commandTimeoutMs, queryTimeoutMs, maxTimeouts } = this.config;
     this.commands = new CommandManager({ commandTimeoutMs, queryTimeoutMs, maxTimeouts });
     this.#uplink = new UplinkProcessor(this);
+    this.metrics = new PlatformMetrics({
+      ingestQueueDepth: () => this.#uplink.queueDepth,
+      commandsPending: () => this.commands.inFlightCount,
+      gatewaysOnline: () => this.online.onlineCount('gateway'),
+      devicesOnline: () => this.online.onlineCount('device'),
+    });
     this.#commandService = new CommandService({
       store: this.store,
       contracts: this.contracts,
@@ -171,11 +180,13 @@ export class Platform {
     try {
       envelope = decodeEnvelope(payload) as UplinkEnvelope;
     } catch (err) {
+      this.metrics.uplinkRejected(UplinkRejection.InvalidEnvelope);
       this.logger?.warn({ err, topic }, 'undecodable uplink envelope dropped');
       return;
     }
     if (envelope.gw !== gatewayId) {
       // A gateway may only speak for itself: the topic (which the ACL protects) is the authority.
+      this.metrics.uplinkRejected(UplinkRejection.ForeignGateway);
       this.logger?.warn({ topic, gw: envelope.gw }, 'uplink envelope names another gateway; dropped');
       return;
     }

@@ -88,6 +88,11 @@ export class UplinkProcessor {
     return done;
   }
 
+  /** Uplinks received and not yet taken up for processing. */
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
   async whenIdle(): Promise<void> {
     while (this.#draining) await this.#draining;
   }
@@ -131,6 +136,7 @@ export class UplinkProcessor {
         }
         this.platform.logger?.error({ err, messages: items.length }, 'uplink not stored; not acknowledged');
         for (const { envelope } of items) this.#markHole(envelope);
+        this.platform.metrics.notStored(items.map((item) => item.envelope));
         const failure = new UplinkStoreError(`uplink not stored after ${attempt + 1} attempts`, {
           cause: err,
         });
@@ -316,12 +322,16 @@ export class UplinkProcessor {
     const seenDevices = new Map<string, { gatewayId: string; at: number }>();
     // Last communication is written once per gateway for the whole run, not once per data group.
     const seenGateways = new Map<string, number>();
+    let duplicates = 0;
     for (const { envelope, receivedAt } of items) {
       const group = envelope as DataEnvelope;
       await this.#gateway(group.gw, receivedAt, false);
       seenGateways.set(group.gw, Math.max(receivedAt, seenGateways.get(group.gw) ?? 0));
       await platform.applyOnlineChanges(platform.online.uplink(group.gw, receivedAt));
-      if (this.#seen(group)) continue;
+      if (this.#seen(group)) {
+        duplicates += group.frames.length;
+        continue;
+      }
       const frames = decodeDataGroup(group, this.#epoch(group.gw), receivedAt, platform.contracts, (id) =>
         this.#devices.get(id),
       );
@@ -340,8 +350,10 @@ export class UplinkProcessor {
       }
     }
     for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
-    if (decoded.length === 0) return;
+    if (decoded.length === 0) return platform.metrics.stored([], undefined, duplicates);
+    const commitStarted = performance.now();
     await platform.store.insertReadings(decoded.map((d) => d.reading));
+    const commitSeconds = (performance.now() - commitStarted) / 1000;
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
     }
@@ -352,5 +364,6 @@ export class UplinkProcessor {
       platform.publishTelemetry(message.dev, Buffer.from(JSON.stringify(message)));
       platform.notify({ type: 'telemetry', message });
     }
+    platform.metrics.stored(decoded, commitSeconds, duplicates);
   }
 }

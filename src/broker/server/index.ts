@@ -1,22 +1,23 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/schema.ts';
-import { listenMetrics } from './metrics.ts';
+import { listenMetrics, type MetricsSource } from './metrics.ts';
 import { listenTcp } from './tcp.ts';
 import { listenTls } from './tls.ts';
 import type { BrokerLike, Listener } from './types.ts';
 import { listenWebSocket } from './ws.ts';
 
 export type { BrokerLike, Listener, Transport } from './types.ts';
-export { renderMetrics } from './metrics.ts';
+export { renderMetrics, renderProcessMetrics, serveMetrics, type MetricsSource } from './metrics.ts';
 
 /**
  * Starts every configured listener in front of `broker`. If one fails to start (port taken), the
- * ones already started are closed again and the error is thrown.
+ * ones already started are closed again and the error is thrown. `extraMetrics` adds to `/metrics`.
  */
 export async function startListeners(
   broker: BrokerLike,
   config: BrokerConfig,
   logger: Logger,
+  extraMetrics?: MetricsSource,
 ): Promise<Listener[]> {
   const started: Listener[] = [];
   const { host, tls } = config;
@@ -27,7 +28,7 @@ export async function startListeners(
       started.push(await listenTls(broker, host, { ...tls, cert: tls.cert, key: tls.key }, logger));
     }
     if (config.metricsPort !== null)
-      started.push(await listenMetrics(broker, host, config.metricsPort, logger));
+      started.push(await listenMetrics(broker, host, config.metricsPort, logger, extraMetrics));
   } catch (err) {
     await Promise.all(started.map((l) => l.drain(0)));
     throw err;

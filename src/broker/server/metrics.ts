@@ -56,26 +56,51 @@ export function renderMetrics(stats: BrokerStats, figures: ProcessFigures): stri
     const value = stats[key];
     if (typeof value === 'number') out += metric(name, type, help, value);
   }
-  out += metric(
-    'process_resident_memory_bytes',
-    'gauge',
-    'Resident memory size in bytes.',
-    figures.residentMemoryBytes,
+  return out + renderProcessMetrics(figures);
+}
+
+/** The process_* metrics every page of this process carries once. */
+export function renderProcessMetrics(figures: Omit<ProcessFigures, 'uptime'>): string {
+  return (
+    metric(
+      'process_resident_memory_bytes',
+      'gauge',
+      'Resident memory size in bytes.',
+      figures.residentMemoryBytes,
+    ) +
+    metric(
+      'process_cpu_seconds_total',
+      'counter',
+      'User and system CPU time spent, seconds.',
+      figures.cpuSeconds,
+    )
   );
-  out += metric(
-    'process_cpu_seconds_total',
-    'counter',
-    'User and system CPU time spent, seconds.',
-    figures.cpuSeconds,
-  );
-  return out;
 }
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** HTTP server answering `GET /metrics` (and `/healthz` for load balancers and probes). */
-export async function listenMetrics(
+/** More metrics for the same page, e.g. the platform's next to the broker's in `mqiot up`. */
+export type MetricsSource = () => string;
+
+/**
+ * HTTP server answering `GET /metrics` (and `/healthz` for load balancers and probes): the broker's
+ * metrics, then whatever `extra` renders.
+ */
+export function listenMetrics(
   broker: BrokerLike,
+  host: string,
+  port: number,
+  logger: Logger,
+  extra?: MetricsSource,
+): Promise<Listener> {
+  const render = () =>
+    renderMetrics(broker.stats, processFigures(broker.stats, Date.now())) + (extra ? extra() : '');
+  return serveMetrics(render, host, port, logger);
+}
+
+/** The `/metrics` and `/healthz` HTTP server around any page of Prometheus text. */
+export async function serveMetrics(
+  render: () => string,
   host: string,
   port: number,
   logger: Logger,
@@ -85,7 +110,7 @@ export async function listenMetrics(
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
-      const body = renderMetrics(broker.stats, processFigures(broker.stats, Date.now()));
+      const body = render();
       res
         .writeHead(200, { 'content-type': METRICS_CONTENT_TYPE })
         .end(req.method === 'HEAD' ? undefined : body);

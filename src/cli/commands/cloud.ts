@@ -8,6 +8,7 @@ import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../platform/all-in-one.ts';
 import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../platform/app.ts';
 import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
+import { listenPlatformMetrics } from '../../platform/metrics/listener.ts';
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -32,6 +33,9 @@ options:
   --http-host HOST        interface for the HTTP API (default 0.0.0.0)
   --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
   --port PORT             MQTT port of the own broker (default ${DEFAULT_CONFIG.broker.port}; without --broker)
+  --metrics-port PORT|off Prometheus /metrics of broker and platform (default ${DEFAULT_CONFIG.broker.metricsPort});
+                          with --broker: of the platform, default off
+  --metrics-host HOST     interface of /metrics with --broker (default 127.0.0.1)
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
   --retention-days DAYS   delete readings older than this (default 0: keep forever)
@@ -49,6 +53,8 @@ const OPTIONS = {
   'http-host': { type: 'string' },
   'http-port': { type: 'string' },
   port: { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'command-timeout-ms': { type: 'string' },
   'retention-days': { type: 'string' },
@@ -87,9 +93,15 @@ export async function run(argv: string[]): Promise<number> {
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const port = intFlag('cloud', 'port', values.port, 0, 65535);
+  const metricsPort = /^(off|none)$/i.test(values['metrics-port'] ?? '')
+    ? null
+    : intFlag('cloud', 'metrics-port', values['metrics-port'], 0, 65535);
   const config = loadCommandConfig({
     overrides: {
-      broker: port === undefined ? {} : { port },
+      broker: {
+        ...(port === undefined ? {} : { port }),
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+      },
       ...(values['log-level'] ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } } : {}),
     },
   });
@@ -114,8 +126,27 @@ export async function run(argv: string[]): Promise<number> {
     }).catch((err: Error) => {
       throw new CliError(`cloud: cannot start: ${err.message}`, 1, { cause: err });
     });
-    logger.info({ broker: values.broker, share, httpUrl: app.url, instance }, 'mqiot cloud: running');
-    close = () => app.close();
+    const metrics =
+      metricsPort === null || metricsPort === undefined
+        ? undefined
+        : await listenPlatformMetrics(
+            app.platform.metrics,
+            values['metrics-host'] ?? '127.0.0.1',
+            metricsPort,
+            logger.child({ component: 'server' }),
+          ).catch(async (err: Error) => {
+            await app.close();
+            throw new CliError(`cloud: cannot start /metrics: ${err.message}`, 1, { cause: err });
+          });
+    logger.info(
+      { broker: values.broker, share, httpUrl: app.url, instance, metricsPort: metrics?.port },
+      'mqiot cloud: running',
+    );
+    close = async () => {
+      metrics?.stopAccepting();
+      await metrics?.drain(0);
+      await app.close();
+    };
   } else {
     const system = await startAllInOne({
       broker: config.broker,

@@ -222,6 +222,14 @@ export class OnlineTracker {
     return changes;
   }
 
+  /** How many gateways or devices are online now (read when metrics are scraped). */
+  onlineCount(subjectType: 'gateway' | 'device'): number {
+    let count = 0;
+    for (const state of (subjectType === 'gateway' ? this.#gateways : this.#devices).values())
+      if (state.online) count++;
+    return count;
+  }
+
   isOnline(subjectType: 'gateway' | 'device', id: string): boolean {
     return (subjectType === 'gateway' ? this.#gateways.get(id) : this.#devices.get(id))?.online ?? false;
   }
