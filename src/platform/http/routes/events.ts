@@ -84,4 +84,25 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
       commandsInFlight: platform.commands.inFlightCount,
     }),
   );
+
+  app.get(
+    '/api/ingest',
+    {
+      schema: {
+        tags: ['events'],
+        summary:
+          'Readings stored by this instance since it started, and when: two reads give the ingest rate (no store access)',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              readingsTotal: { type: 'integer' },
+              at: { type: 'integer', description: 'server time, ms since the Unix epoch' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({ readingsTotal: platform.metrics.readings, at: platform.clock.now() }),
+  );
 }

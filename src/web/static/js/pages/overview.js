@@ -8,6 +8,29 @@ import { DEVICE_HEADERS, deviceRow, gatewayLink, markReading, tickAgo, when } fr
 const DEVICE_LIMIT = 1000;
 const RELOAD_DELAY_MS = 300;
 const CLOCK_TICK_MS = 5000;
+/** How often the ingest rate is measured: readings stored between two reads of /api/ingest. */
+const INGEST_POLL_MS = 2000;
+
+/** Keeps `el` showing the platform's readings per second; returns how to stop. */
+function showIngestRate(el) {
+  let last;
+  async function poll() {
+    try {
+      const now = await api('/api/ingest');
+      if (last && now.at > last.at) {
+        const perSecond = ((now.readingsTotal - last.readingsTotal) * 1000) / (now.at - last.at);
+        el.textContent = `Ingest: ${Math.round(perSecond).toLocaleString('en-US')} readings/s`;
+      } else if (!last) el.textContent = 'Ingest: measuring…';
+      last = now;
+    } catch {
+      el.textContent = 'Ingest: unknown (the platform did not answer)';
+      last = undefined;
+    }
+  }
+  poll();
+  const timer = setInterval(poll, INGEST_POLL_MS);
+  return () => clearInterval(timer);
+}
 
 function gatewayRow(g, devices) {
   const own = devices.filter((d) => d.gatewayId === g.id);
@@ -27,6 +50,7 @@ export const live = true;
 
 export function render(main) {
   const summary = h('p', { class: 'summary' });
+  const ingest = h('p', { class: 'ingest muted' });
   const status = h('div');
   const gatewaysBox = h('div');
   const devicesBox = h('div');
@@ -40,6 +64,7 @@ export function render(main) {
     { class: 'page overview' },
     h('h1', {}, 'Overview'),
     summary,
+    ingest,
     status,
     h('h2', {}, 'Gateways'),
     gatewaysBox,
@@ -126,8 +151,10 @@ export function render(main) {
   ];
   search.addEventListener('input', draw);
   const clock = setInterval(() => tickAgo(root), CLOCK_TICK_MS);
+  const stopIngest = showIngestRate(ingest);
   load();
   return () => {
+    stopIngest();
     for (const stop of stops) stop();
     reload.cancel();
     clearInterval(clock);
