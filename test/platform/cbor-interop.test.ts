@@ -49,6 +49,10 @@ describe('CBOR from other encoders, over MQTT to an edge and a cloud platform', 
       // Refused for good (a resend cannot help), so acknowledged with success and not stored.
       assert.equal((ack as { reasonCode?: number } | undefined)?.reasonCode ?? 0, 0, vector.name);
     }
+    const counted = /^mqiot_platform_uplinks_rejected_total\{reason="invalid-envelope"\} (\d+)$/m.exec(
+      site.edge.app.platform.metrics.render(),
+    );
+    assert.equal(Number(counted?.[1]), refused.length, 'each counted as an invalid envelope');
     assert.equal(await site.edge.app.store.countPoints('bad-meter'), 0);
     assert.equal(await site.edge.app.store.getDevice('bad-meter'), undefined);
   });

@@ -15,6 +15,7 @@ import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { listenPlatformMetrics } from '../../src/platform/metrics/listener.ts';
 import { Registry } from '../../src/platform/metrics/prom-text.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
+import { freePort, logLines, runCli, type RunningCli } from '../cli/helpers.ts';
 import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
 
 const DLT_ENERGY = Buffer.from('6861010000000068910833333433593333338a16', 'hex');
@@ -179,6 +180,42 @@ describe('platform metrics of mqiot cloud on an external broker', () => {
     assert.equal(m.get('mqiot_platform_gateways_online'), 1);
     assert.ok(m.get('process_resident_memory_bytes')! > 0);
     assert.ok(!m.has('mqiot_clients_connected'), 'no broker of its own');
+  });
+});
+
+describe('mqiot cloud --broker URL --metrics-port PORT (CLI, black box)', () => {
+  let dir: string;
+  let broker: TcpBroker;
+  let cli: RunningCli;
+  let gateway: MqttClient;
+
+  after(async () => {
+    await gateway?.endAsync();
+    await cli?.kill();
+    await broker?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the platform metrics on the given port and stops on SIGTERM', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mqiot-metrics-cli-'));
+    broker = await TcpBroker.start();
+    const port = await freePort();
+    cli = runCli([
+      'cloud',
+      ...['--broker', broker.url, '--data-dir', dir, '--http-port', '0', '--metrics-port', String(port)],
+    ]);
+    const running = await until('mqiot cloud running', () =>
+      logLines(cli.stdout()).find((l) => l.msg === 'mqiot cloud: running'),
+    );
+    assert.equal(running.metricsPort, port);
+    gateway = await connectGateway(broker.url, 'gw-cli');
+    await publishTraffic(gateway, 'gw-cli');
+    const m = await until('the last message taken in', async () => {
+      const page = await scrape(port);
+      return page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1 && page;
+    });
+    assert.equal(m.get('mqiot_platform_readings_total'), 2);
+    assert.equal(await cli.stop(), 0);
   });
 });
 
