@@ -179,7 +179,7 @@ const JSON_FIRST_BYTE = 0x7b; // '{' — a CBOR map never starts with it (0x7b i
 
 export function encodeEnvelope(msg: Envelope): Buffer {
   validateEnvelope(msg); // never put an invalid message on the wire
-  return cbor.encode(forWire(msg));
+  return cbor.encode(stripUndefined(msg));
 }
 
 /** JSON form for debugging and tools: bytes become hex strings. */
@@ -337,19 +337,13 @@ function bytes(value: unknown, path: string, fromJson: boolean): Buffer {
   }
   throw new EnvelopeError(path, fromJson ? 'must be a hex string' : 'must be a CBOR byte string');
 }
-/**
- * The message as cbor-x should write it: without undefined fields, and with integers beyond 32 bits as
- * BigInt, which cbor-x writes as a 64-bit integer (RFC 8949 preferred encoding) instead of a float64 —
- * decoders that map `ts` to an integer type (Go, C) refuse a float there.
- */
-function forWire(value: unknown): unknown {
-  if (typeof value === 'number')
-    return Number.isSafeInteger(value) && (value > 0xffff_ffff || value < -0x1_0000_0000)
-      ? BigInt(value)
-      : value;
-  if (Array.isArray(value)) return value.map(forWire);
+// Integers beyond 32 bits (millisecond timestamps) stay float64, as cbor-x writes them: exact up to 2^53,
+// and what mqiot platforms before uint64 support was added require. RFC 8949's preferred form would be a
+// uint64 (write it as BigInt here) once no such platform is left.
+function stripUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripUndefined);
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = forWire(v);
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = stripUndefined(v);
   return out;
 }
