@@ -16,6 +16,9 @@ import { listenPlatformMetrics } from '../../src/platform/metrics/listener.ts';
 import { Registry } from '../../src/platform/metrics/prom-text.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { freePort, logLines, runCli, type RunningCli } from '../cli/helpers.ts';
+import { ContractRegistry } from '../../src/platform/contract-registry.ts';
+import { Platform } from '../../src/platform/platform.ts';
+import { tempStore, toyFrame, toySource } from './helpers.ts';
 import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
 
 const DLT_ENERGY = Buffer.from('6861010000000068910833333433593333338a16', 'hex');
@@ -216,6 +219,42 @@ describe('mqiot cloud --broker URL --metrics-port PORT (CLI, black box)', () => 
     });
     assert.equal(m.get('mqiot_platform_readings_total'), 2);
     assert.equal(await cli.stop(), 0);
+  });
+});
+
+describe('platform metrics when the store keeps failing', () => {
+  it('counts the frames of a data group that could not be stored as not-stored', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const failing = new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'insertReadings') return () => Promise.reject(new Error('disk I/O error (injected)'));
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const contracts = new ContractRegistry(store, toySource);
+      await contracts.load();
+      const platform = new Platform({ ingestRetries: 1, ingestRetryMs: 1 }, { store: failing, contracts });
+      await platform.start({ timers: false });
+      const now = Date.now();
+      const frame = (seq: number) => ({ dev: 't-1', c: 'toy-temp', ts: now, seq, raw: toyFrame(0xa1, 20) });
+      const group = encodeEnvelope({
+        v: 1,
+        k: 'data',
+        gw: 'gw-f',
+        seq: 1,
+        ts: now,
+        frames: [frame(0), frame(1)],
+      });
+      await assert.rejects(platform.handleUplink('mqiot/gw/gw-f/up', group)!, /not stored/);
+      const page = parse(platform.metrics.render());
+      assert.equal(page.get('mqiot_platform_frames_rejected_total{reason="not-stored"}'), 2);
+      assert.equal(page.get('mqiot_platform_readings_total'), 0);
+      await platform.stop();
+    } finally {
+      await cleanup();
+    }
   });
 });
 
