@@ -95,6 +95,9 @@ export interface BrokerStats {
   retainedMessages: number;
   inflightMessages: number;
   queuedMessages: number;
+  /** Bytes (payload + topic) of the messages queued / in flight, summed over sessions (a message held by n sessions counts n times). */
+  queuedBytes: number;
+  inflightBytes: number;
   startedAt: number;
 }
 

@@ -34,6 +34,12 @@ export class GatewayAcl {
     return this.#topicsOf(client) !== undefined;
   }
 
+  /** Delivery: a gateway receives its own down topic only, whatever session it holds. */
+  canRead(client: ClientInfo, topic: string): boolean | undefined {
+    const t = this.#topicsOf(client);
+    return t === undefined ? undefined : t !== null && topic === t.down;
+  }
+
   canSubscribe(client: ClientInfo, filter: string): boolean | undefined {
     const t = this.#topicsOf(client);
     return t === undefined ? undefined : t !== null && filter === t.down;
