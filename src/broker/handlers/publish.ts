@@ -99,6 +99,11 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   if (qos > 0 && ch.v5 && broker.quotaRefused) {
     // nobody took it (every matching session full): say so, the publisher may send it again later.
     // 3.1.1 has no negative acknowledgement: acknowledged and dropped, as Mosquitto does.
+    if (saving === undefined && ch.ackTail === undefined) {
+      if (qos === 2) broker.persistIncomingQoS2(session, id, false); // not received: a resend is new
+      ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.QuotaExceeded);
+      return;
+    }
     saving = saving === undefined ? quotaRefusal() : saving.then(quotaRefusal);
   }
   if (qos === 0) {
