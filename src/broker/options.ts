@@ -127,7 +127,7 @@ export function parseBrokerOptions(input: Partial<BrokerOptions> = {}): Readonly
   intIn(o, 'v3SessionExpiry', 0, 0xffffffff);
   intIn(o, 'maxInflightOutgoing', 1, 65535);
   intIn(o, 'maxQueuedMessages', 0, 100_000_000);
-  intIn(o, 'maxQueuedBytes', 0, 2 ** 40);
+  intIn(o, 'maxQueuedBytes', 1024, 2 ** 40);
   intIn(o, 'maxInflightBytes', 1024, 2 ** 40);
   intIn(o, 'maxQueuedBytesTotal', 0, 2 ** 44);
   intIn(o, 'slowSubscriberHoldMs', 0, 3_600_000);

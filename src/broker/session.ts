@@ -127,9 +127,13 @@ export class Session {
     this.lowWater = this.highWater >> 1;
   }
 
-  /** True while a connected client's queue is above the high-water mark. */
+  /** True while a connected client's queue is above the high-water mark, in messages or in bytes (half of maxQueuedBytes). */
   get congested(): boolean {
-    return this.link !== null && !this.shedding && this.queuedCount >= this.highWater;
+    return (
+      this.link !== null &&
+      !this.shedding &&
+      (this.queuedCount >= this.highWater || this.queuedBytes * 2 >= this.limits.maxQueuedBytes)
+    );
   }
 
   /** Holds `publisher` until this session's queue drains. */
@@ -286,7 +290,7 @@ export class Session {
       this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
-    if (this.queuedCount <= this.lowWater) {
+    if (this.queuedCount <= this.lowWater && this.queuedBytes * 4 <= this.limits.maxQueuedBytes) {
       this.shedding = false;
       if (this.blocked !== undefined) this.releasePublishers();
     }
