@@ -126,7 +126,7 @@ export class BrokerAuth {
   }
 
   authenticate(req: AuthenticateRequest): AuthResult | Promise<AuthResult> {
-    const { username, clientId } = req;
+    const { username } = req;
     if (username === undefined) {
       if (this.config.allowAnonymous) return true;
       return this.#refuse(req, ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
