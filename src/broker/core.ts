@@ -68,7 +68,10 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     this.store = deps.store ?? new MemorySessionStore();
     this.logger = deps.logger ?? pino({ level: 'silent' });
     this.clock = deps.clock ?? systemClock;
-    this.log = new RateLimitedLog(this.logger, { intervalMs: deps.logIntervalMs, now: () => this.clock.now() });
+    this.log = new RateLimitedLog(this.logger, {
+      intervalMs: deps.logIntervalMs,
+      now: () => this.clock.now(),
+    });
     this.stats = {
       clientsConnected: 0,
       clientsTotal: 0,

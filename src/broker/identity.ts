@@ -40,7 +40,12 @@ export type Admission =
   /** Go on; `reclaim`: the existing session belongs to someone else and is ended, not resumed. */
   | { readonly ok: true; readonly reclaim: boolean }
   /** Refuse the CONNECT; `reason` is a fixed key for rate-limited logging. */
-  | { readonly ok: false; readonly reasonCode: number; readonly reasonString: string; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly reasonCode: number;
+      readonly reasonString: string;
+      readonly reason: string;
+    };
 
 const GO: Admission = Object.freeze({ ok: true, reclaim: false });
 const RECLAIM: Admission = Object.freeze({ ok: true, reclaim: true });

@@ -146,7 +146,12 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       r = entry.onMessage(msg);
     } catch (err) {
       // a bug, so the stack is kept, but bad input may trigger it on every message: rate limited
-      this.broker.log.log('error', 'local-threw', { err, clientId: this.clientId, topic: msg.topic }, 'local subscriber threw');
+      this.broker.log.log(
+        'error',
+        'local-threw',
+        { err, clientId: this.clientId, topic: msg.topic },
+        'local subscriber threw',
+      );
       return;
     }
     // the fast path: nothing to wait for (any non-thenable result, e.g. `(m) => list.push(m)`)

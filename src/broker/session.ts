@@ -209,7 +209,10 @@ export class Session {
     const size = messageBytes(message);
     const limits = this.limits;
     const c = this.counters;
-    if (limits.maxQueuedBytesTotal > 0 && c.queuedBytes + c.inflightBytes + size > limits.maxQueuedBytesTotal) {
+    if (
+      limits.maxQueuedBytesTotal > 0 &&
+      c.queuedBytes + c.inflightBytes + size > limits.maxQueuedBytesTotal
+    ) {
       return this.drop('budget');
     }
     const entry: OutgoingRecord = {

@@ -146,7 +146,12 @@ export class BrokerAuth {
   /** Refused logins are expected bad input: one line per reason per interval (a flood stays a line). */
   #refuse(req: ClientInfo, reasonCode: number, why: string): AuthResult {
     const { clientId, username, remoteAddress } = req;
-    this.#log?.log('info', `auth: ${why}`, { clientId, username, remoteAddress }, `connection refused: ${why}`);
+    this.#log?.log(
+      'info',
+      `auth: ${why}`,
+      { clientId, username, remoteAddress },
+      `connection refused: ${why}`,
+    );
     return { reasonCode };
   }
 
