@@ -258,8 +258,45 @@ describe('identity binding over TCP (password file + ACL file)', () => {
   });
 });
 
-describe('sessions restored without an owner (older store files)', () => {
-  test('in-flight and queued messages are checked against the identity that adopts the session', async () => {
+describe('sessions restored from a store', () => {
+  test('keep their owner: after a restart another user is refused, the owner resumes with its queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqiot-identity-restart-'));
+    const files = await writeAuthFiles(dir);
+    const auth = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, allowAnonymous: false, ...files });
+    const store = new MemorySessionStore();
+    const user = (name: string): IClientOptions => ({
+      username: name,
+      password: PASSWORDS[name],
+      clientId: 'reader-3',
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    const first = await startBroker({}, { hooks: auth.hooks, store });
+    try {
+      const alice = await first.connect(user('alice'));
+      await alice.subscribeAsync('feed/#', { qos: 1 });
+      await alice.endAsync();
+      first.broker.publish({ topic: 'feed/public', payload: Buffer.from('kept'), qos: 1 });
+    } finally {
+      await first.close();
+    }
+    const second = await startBroker({}, { hooks: auth.hooks, store });
+    try {
+      const bob = await tryConnect(second.url, user('bob'));
+      assert.equal(bob.code, ReasonCode.NotAuthorized);
+      assert.equal(bob.got.length, 0);
+      const alice = await tryConnect(second.url, user('alice'));
+      assert.equal(alice.sessionPresent, true);
+      await waitFor(() => alice.got.some((m) => m.payload === 'kept'), 5000, 'queued message after restart');
+      alice.client.end(true);
+    } finally {
+      await second.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without a known owner (older store files): in-flight and queued messages are checked against the identity that adopts it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mqiot-identity-store-'));
     const files = await writeAuthFiles(dir);
     const auth = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, allowAnonymous: false, ...files });
