@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { isValidTopicName } from '../protocol/topic.ts';
+import { ChannelState } from './channel.ts';
 import { Connection } from './connection.ts';
 import { BrokerCore } from './core.ts';
 import { LocalClientError, LocalLink } from './local-client.ts';
@@ -69,6 +70,23 @@ export class Broker extends BrokerCore {
     const link = new LocalLink(this, session);
     session.link = link;
     return link;
+  }
+
+  /**
+   * Ends every connection of `username` at once (credential revocation): v5 clients get DISCONNECT
+   * 0x87 Not authorized, 3.1/3.1.1 ones are closed; connections still authenticating as that user are
+   * closed too, so a check that started before the revocation cannot let them in. Wills go out as for
+   * any abnormal close. Sessions stay until they expire (a client that gets new credentials for the
+   * same user resumes them). Returns how many connections were ended.
+   */
+  disconnectUser(username: string): number {
+    let n = 0;
+    for (const ch of [...this.channels]) {
+      if (ch.info.username !== username || ch.state === ChannelState.Closed) continue;
+      ch.disconnect(ReasonCode.NotAuthorized);
+      n++;
+    }
+    return n;
   }
 
   /** Graceful shutdown: v5 clients get DISCONNECT 0x8B [MQTT-4.13.2-?], timers stop, the store closes. */

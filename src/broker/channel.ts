@@ -182,7 +182,18 @@ export class Channel implements SessionLink, Holdable {
   /** Codec error or violation: close this connection with the matching reason code. */
   fail(err: unknown): void {
     const code = reasonCodeOf(err);
-    this.broker.logger.debug({ clientId: this.clientId, err, reasonCode: code }, 'closing connection');
+    if (err instanceof ProtocolViolation) {
+      // bad input, expected from a broken or hostile client: one line per reason code per interval, no stack
+      const { clientId, remoteAddress } = this.info;
+      this.broker.log.log(
+        'info',
+        `closed-0x${code.toString(16)}`,
+        { clientId, remoteAddress, reasonCode: code, error: err.message },
+        'connection closed: bad input from the client',
+      );
+    } else {
+      this.broker.logger.error({ clientId: this.clientId, err, reasonCode: code }, 'closing connection');
+    }
     if (this.state === ChannelState.New || this.state === ChannelState.Authenticating) {
       if (code === ReasonCode.UnsupportedProtocolVersion) {
         // [MQTT-3.1.2-2] answer with "unacceptable protocol level", in the 3.1.1 format

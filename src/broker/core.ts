@@ -5,13 +5,15 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { hasWildcard, parseSharedFilter } from '../protocol/topic.ts';
 import type { Channel, Will } from './channel.ts';
 import { willExpiry } from './handlers/connect.ts';
+import { type Admission, admitIdentity } from './identity.ts';
 import { parseBrokerOptions, type BrokerOptions } from './options.ts';
 import { pickMember, RoutePlan } from './route-plan.ts';
-import { type Holdable, Session, type SessionObserver } from './session.ts';
+import { type DropReason, type Holdable, Session, type SessionObserver } from './session.ts';
 import { MemorySessionStore } from './store/memory.ts';
 import { RetainedIndex } from './retained-index.ts';
 import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
@@ -25,6 +27,8 @@ export interface BrokerDeps {
   store?: SessionStore;
   logger?: Logger;
   clock?: Clock;
+  /** Expected bad input (malformed packets, refused clients, dropped messages) is logged at most once per reason per this many ms (default 60 000). */
+  logIntervalMs?: number;
 }
 
 const NEVER = 0xffffffff;
@@ -36,6 +40,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   readonly hooks: Partial<BrokerHooks>;
   readonly store: SessionStore;
   readonly logger: Logger;
+  /** For expected bad input: one line per reason per interval, with the count left out (docs/broker.md). */
+  readonly log: RateLimitedLog;
   readonly clock: Clock;
   readonly stats: BrokerStats;
   readonly sessions = new Map<string, Session>();
@@ -46,6 +52,14 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   /** Resolves once sessions and retained messages are loaded from the store. */
   readonly ready: Promise<void>;
   protected loaded = false;
+  /**
+   * Set by route(): the message (QoS 1/2, not retained) matched deliveries and every one was dropped
+   * for a limit, so nobody took it (the PUBLISH handler answers a v5 publisher 0x97).
+   */
+  quotaRefused = false;
+  /** QoS 1/2 deliveries tried / dropped in the route() under way. */
+  private routeTried = 0;
+  private routeDropped = 0;
 
   constructor(options: Partial<BrokerOptions> = {}, deps: BrokerDeps = {}) {
     super();
@@ -54,6 +68,10 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     this.store = deps.store ?? new MemorySessionStore();
     this.logger = deps.logger ?? pino({ level: 'silent' });
     this.clock = deps.clock ?? systemClock;
+    this.log = new RateLimitedLog(this.logger, {
+      intervalMs: deps.logIntervalMs,
+      now: () => this.clock.now(),
+    });
     this.stats = {
       clientsConnected: 0,
       clientsTotal: 0,
@@ -72,6 +90,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       retainedMessages: 0,
       inflightMessages: 0,
       queuedMessages: 0,
+      queuedBytes: 0,
+      inflightBytes: 0,
       startedAt: this.clock.now(),
     };
     const loading = this.load();
@@ -152,7 +172,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       clientId,
       expiry,
       version,
-      this.options.maxQueuedMessages,
+      this.options,
       this.stats,
       this.clock,
       this.options.slowSubscriberHoldMs,
@@ -165,6 +185,34 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   // ---- connections ----
+
+  /**
+   * May this authenticated connection use its client id (identity.ts)? Refusals are logged (rate
+   * limited). Runs before attach(), so a refused client never touches the session.
+   */
+  admit(ch: Channel): Admission {
+    const existing = this.sessions.get(ch.clientId);
+    const a = admitIdentity(
+      ch.clientId,
+      ch.info.username,
+      existing === undefined
+        ? undefined
+        : {
+            isLocal: existing.isLocal,
+            owner: existing.client === undefined ? undefined : { username: existing.client.username },
+          },
+    );
+    if (!a.ok) {
+      const { clientId, username, remoteAddress } = ch.info;
+      this.log.log(
+        'info',
+        a.reason,
+        { clientId, username, remoteAddress, reasonCode: a.reasonCode },
+        `connection refused: ${a.reasonString}`,
+      );
+    }
+    return a;
+  }
 
   /** CONNECT accepted: take over / resume / create the session [MQTT-3.1.2-4..6], [MQTT-3.1.4-3]. */
   attach(ch: Channel, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
@@ -380,6 +428,25 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
    * PUBACK/PUBREC waits for it. A rejection from a local handler is a LocalDeliveryRefused.
    */
   route(message: Message, publisher?: Holdable): Promise<unknown> | undefined {
+    // a local handler may publish while this runs: keep the outer route's counts
+    const outerTried = this.routeTried;
+    const outerDropped = this.routeDropped;
+    this.routeTried = 0;
+    this.routeDropped = 0;
+    const pending = this.routeTo(message, publisher);
+    this.quotaRefused = this.routeTried > 0 && this.routeDropped === this.routeTried && !message.retain;
+    this.routeTried = outerTried;
+    this.routeDropped = outerDropped;
+    if (pending === undefined) return undefined;
+    const all = Promise.all(pending);
+    // marked handled: callers with nobody to acknowledge (server publish, wills, local clients) drop it,
+    // and a store failure must not become an unhandled rejection (the store logs it); the PUBLISH
+    // handler still sees the rejection through its own handler
+    all.catch(IGNORE);
+    return all;
+  }
+
+  private routeTo(message: Message, publisher: Holdable | undefined): Promise<unknown>[] | undefined {
     let pending: Promise<unknown>[] | undefined;
     if (message.retain) {
       const r = this.setRetained(message);
@@ -414,13 +481,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       const r = this.deliverTo(session, message, sub.qos, retain, ids, publisher);
       if (r !== undefined) (pending ??= []).push(r);
     }
-    if (pending === undefined) return undefined;
-    const all = Promise.all(pending);
-    // marked handled: callers with nobody to acknowledge (server publish, wills, local clients) drop it,
-    // and a store failure must not become an unhandled rejection (the store logs it); the PUBLISH
-    // handler still sees the rejection through its own handler
-    all.catch(IGNORE);
-    return all;
+    return pending;
   }
 
   /** The read ACL at delivery (BrokerHooks.authorizeDeliver), for a session whose client is known. */
@@ -441,6 +502,10 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     if (!this.mayRead(session, message.topic)) return undefined;
     const qos = grantedQoS < message.qos ? grantedQoS : message.qos;
     const rec = session.deliver(message, qos, retain, ids);
+    if (qos > 0 && !session.isLocal) {
+      this.routeTried++;
+      if (rec === undefined) this.routeDropped++;
+    }
     if (rec === undefined) {
       // a local handler may take responsibility for a client's QoS 1/2 message (docs/broker.md)
       if (session.isLocal && publisher !== undefined && qos > 0) return session.link?.takeResult?.();
@@ -464,6 +529,31 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     this.retained.set(message.topic, kept);
     this.stats.retainedMessages = this.retained.size;
     return this.store.retained.set(kept);
+  }
+
+  // ---- SessionObserver: checks and limits on what a session holds ----
+
+  /** A queued or in-flight message about to go out: checked against the identity now holding the session. */
+  mayDeliver(session: Session, message: Message): boolean {
+    return this.mayRead(session, message.topic);
+  }
+
+  dropped(session: Session, why: DropReason): void {
+    const o = this.options;
+    const limit =
+      why === 'budget'
+        ? { maxQueuedBytesTotal: o.maxQueuedBytesTotal }
+        : why === 'queue-bytes'
+          ? { maxQueuedBytes: o.maxQueuedBytes }
+          : { maxQueuedMessages: o.maxQueuedMessages };
+    this.log.log(
+      'warn',
+      `dropped-${why}`,
+      { clientId: session.clientId, ...limit },
+      why === 'budget'
+        ? 'QoS 1/2 message dropped: the broker-wide queue budget is used up'
+        : 'QoS 1/2 message dropped: session queue full',
+    );
   }
 
   // ---- store write-through for QoS state ----

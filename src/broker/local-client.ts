@@ -2,6 +2,7 @@
  * In-process client (rumqttd's link/local.rs idea): a session like any other, routed by the same
  * engine, but its messages arrive as function calls instead of bytes.
  */
+import { errorText } from '../log/rate-limited.ts';
 import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../protocol/topic.ts';
 import type { BrokerCore } from './core.ts';
 import type { Session, SessionLink } from './session.ts';
@@ -144,15 +145,27 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     try {
       r = entry.onMessage(msg);
     } catch (err) {
-      this.broker.logger.error({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber threw');
+      // a bug, so the stack is kept, but bad input may trigger it on every message: rate limited
+      this.broker.log.log(
+        'error',
+        'local-threw',
+        { err, clientId: this.clientId, topic: msg.topic },
+        'local subscriber threw',
+      );
       return;
     }
     // the fast path: nothing to wait for (any non-thenable result, e.g. `(m) => list.push(m)`)
     if (typeof (r as PromiseLike<unknown> | undefined)?.then !== 'function') return;
     const p = r as PromiseLike<unknown>;
     // logged here because nobody may wait for it (QoS 0, server-originated messages)
+    // (a refusal is the handler's answer to what it was given: no stack, rate limited)
     p.then(undefined, (err: unknown) =>
-      this.broker.logger.warn({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber refused'),
+      this.broker.log.log(
+        'warn',
+        'local-refused',
+        { clientId: this.clientId, topic: msg.topic, error: errorText(err) },
+        'local subscriber refused',
+      ),
     );
     const held = this.results;
     if (held === undefined) this.results = p;

@@ -30,6 +30,22 @@ export interface BrokerOptions {
   /** Messages queued per session beyond the in-flight window (offline or slow clients); more are dropped. */
   maxQueuedMessages: number;
   /**
+   * Bytes (payload + topic) queued per session beyond the in-flight window; a QoS 1/2 message that
+   * would pass it is dropped for that session (docs/broker.md "Memory bounds").
+   */
+  maxQueuedBytes: number;
+  /**
+   * Bytes of sent but unacknowledged QoS 1/2 messages per session: the in-flight window is bounded by
+   * this as well as by maxInflightOutgoing (one message is always allowed, however large).
+   */
+  maxInflightBytes: number;
+  /**
+   * Budget for all sessions together: bytes queued plus in flight. While it is used up, new QoS 1/2
+   * messages are taken by no session (dropped, counted; a v5 publisher whose message no subscriber
+   * took gets PUBACK/PUBREC 0x97). 0 = no global budget.
+   */
+  maxQueuedBytesTotal: number;
+  /**
    * How long, ms, a connected subscriber whose queue is past its high-water mark may hold back the
    * clients that publish to it. After that they go free and that subscriber's queue grows to
    * maxQueuedMessages, then drops (as Mosquitto and EMQX do), so one stuck client cannot stall the
@@ -64,6 +80,9 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   outboundTopicAliases: true,
   maxInflightOutgoing: 1024,
   maxQueuedMessages: 100_000,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  maxInflightBytes: 4 * 1024 * 1024,
+  maxQueuedBytesTotal: 256 * 1024 * 1024,
   slowSubscriberHoldMs: 5000,
   maxSocketBuffer: 8 * 1024 * 1024,
   connectTimeout: 10_000,
@@ -108,6 +127,9 @@ export function parseBrokerOptions(input: Partial<BrokerOptions> = {}): Readonly
   intIn(o, 'v3SessionExpiry', 0, 0xffffffff);
   intIn(o, 'maxInflightOutgoing', 1, 65535);
   intIn(o, 'maxQueuedMessages', 0, 100_000_000);
+  intIn(o, 'maxQueuedBytes', 1024, 2 ** 40);
+  intIn(o, 'maxInflightBytes', 1024, 2 ** 40);
+  intIn(o, 'maxQueuedBytesTotal', 0, 2 ** 44);
   intIn(o, 'slowSubscriberHoldMs', 0, 3_600_000);
   intIn(o, 'maxSocketBuffer', 1024, 2 ** 31);
   intIn(o, 'connectTimeout', 1, 3_600_000);

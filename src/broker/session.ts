@@ -36,17 +36,42 @@ export interface Holdable {
   release(): void;
 }
 
-/** Told when an outgoing record changes or goes away outside an acknowledgement (store write-through). */
+/**
+ * Told when an outgoing record changes or goes away outside an acknowledgement (store write-through),
+ * asked whether a message already queued may still go to the identity now holding the session, and
+ * told when a message is dropped for a limit.
+ */
 export interface SessionObserver {
   outgoingChanged(session: Session, rec: OutgoingRecord): void;
   outgoingFinished(session: Session, rec: OutgoingRecord): void;
+  mayDeliver(session: Session, message: Message): boolean;
+  dropped(session: Session, why: DropReason): void;
 }
 
-/** Counters the session reports to the broker's stats. */
+/** Why a QoS 1/2 message was not taken by a session (docs/broker.md "Memory bounds"). */
+export type DropReason = 'queue-count' | 'queue-bytes' | 'budget';
+
+/** Counters the session reports to the broker's stats; queuedBytes + inflightBytes is the global budget's use. */
 export interface SessionCounters {
   publishDropped: number;
   inflightMessages: number;
   queuedMessages: number;
+  queuedBytes: number;
+  inflightBytes: number;
+}
+
+/** The limits of BrokerOptions a session applies. */
+export interface SessionLimits {
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly maxInflightBytes: number;
+  /** 0 = no global budget. */
+  readonly maxQueuedBytesTotal: number;
+}
+
+/** What a message costs while a session holds it: its payload and topic (the rest is small and fixed). */
+export function messageBytes(m: Message): number {
+  return m.payload.length + m.topic.length;
 }
 
 export class Session {
@@ -70,6 +95,9 @@ export class Session {
   willTimer: TimerHandle | undefined;
   private nextPacketId = 1;
   private seq = 0;
+  /** messageBytes of the queued records, and of the in-flight ones. */
+  queuedBytes = 0;
+  inflightBytes = 0;
   /**
    * Publishers held back because this connected session's queue passed its high-water mark:
    * rather than dropping acknowledged QoS 1/2 messages, the broker stops reading from the
@@ -88,20 +116,24 @@ export class Session {
     /** Seconds; 0 = ends with the connection, 0xFFFFFFFF = never expires. */
     public expiryInterval: number,
     public protocolVersion: 3 | 4 | 5,
-    private readonly maxQueued: number,
+    private readonly limits: SessionLimits,
     private readonly counters: SessionCounters,
     private readonly clock: Clock,
     /** How long publishers may be held for this session (BrokerOptions.slowSubscriberHoldMs); 0 = no limit. */
     private readonly holdLimitMs: number,
     readonly isLocal = false,
   ) {
-    this.highWater = Math.max(1, Math.min(maxQueued >> 1, 1000));
+    this.highWater = Math.max(1, Math.min(limits.maxQueuedMessages >> 1, 1000));
     this.lowWater = this.highWater >> 1;
   }
 
-  /** True while a connected client's queue is above the high-water mark. */
+  /** True while a connected client's queue is above the high-water mark, in messages or in bytes (half of maxQueuedBytes). */
   get congested(): boolean {
-    return this.link !== null && !this.shedding && this.queuedCount >= this.highWater;
+    return (
+      this.link !== null &&
+      !this.shedding &&
+      (this.queuedCount >= this.highWater || this.queuedBytes * 2 >= this.limits.maxQueuedBytes)
+    );
   }
 
   /** Holds `publisher` until this session's queue drains. */
@@ -174,6 +206,15 @@ export class Session {
       link.writePublish(message, 0, retain, 0, subscriptionIds ?? EMPTY, false);
       return undefined;
     }
+    const size = messageBytes(message);
+    const limits = this.limits;
+    const c = this.counters;
+    if (
+      limits.maxQueuedBytesTotal > 0 &&
+      c.queuedBytes + c.inflightBytes + size > limits.maxQueuedBytesTotal
+    ) {
+      return this.drop('budget');
+    }
     const entry: OutgoingRecord = {
       seq: ++this.seq,
       state: 'queued',
@@ -183,17 +224,30 @@ export class Session {
       retain,
       subscriptionIds: subscriptionIds ?? EMPTY,
     };
-    if (link !== null && this.queuedCount === 0 && this.inflight.size < link.sendQuota) {
+    if (link !== null && this.queuedCount === 0 && this.windowHasRoom(link, size)) {
       this.sendEntry(link, entry, false);
       return entry;
     }
-    if (this.queuedCount >= this.maxQueued) {
-      this.counters.publishDropped++;
-      return undefined;
-    }
+    if (this.queuedCount >= limits.maxQueuedMessages) return this.drop('queue-count');
+    if (this.queuedBytes + size > limits.maxQueuedBytes) return this.drop('queue-bytes');
     this.queue.push(entry);
-    this.counters.queuedMessages++;
+    this.queuedBytes += size;
+    c.queuedMessages++;
+    c.queuedBytes += size;
     return entry;
+  }
+
+  /** A QoS 1/2 message this session cannot take: counted (publish/messages/dropped) and reported. */
+  private drop(why: DropReason): undefined {
+    this.counters.publishDropped++;
+    this.observer?.dropped(this, why);
+    return undefined;
+  }
+
+  /** The in-flight window has room for `size` more bytes: by count, and by bytes unless it is empty. */
+  private windowHasRoom(link: SessionLink, size: number): boolean {
+    const n = this.inflight.size;
+    return n < link.sendQuota && (n === 0 || this.inflightBytes + size <= this.limits.maxInflightBytes);
   }
 
   /** PUBACK / PUBCOMP: the exchange is finished. Returns the finished record. */
@@ -201,7 +255,7 @@ export class Session {
     const entry = this.inflight.get(packetId);
     if (entry === undefined || entry.state !== expectState) return undefined;
     this.inflight.delete(packetId);
-    this.counters.inflightMessages--;
+    this.leftFlight(entry);
     this.drain();
     return entry;
   }
@@ -223,14 +277,23 @@ export class Session {
   drain(): void {
     const link = this.link;
     if (link === null) return;
-    while (this.queueHead < this.queue.length && this.inflight.size < link.sendQuota) {
+    while (this.queueHead < this.queue.length) {
       const entry = this.queue[this.queueHead]!;
+      const size = messageBytes(entry.message);
+      if (!this.windowHasRoom(link, size)) break;
       this.queue[this.queueHead++] = undefined as unknown as OutgoingRecord;
+      this.queuedBytes -= size;
       this.counters.queuedMessages--;
+      this.counters.queuedBytes -= size;
+      // queued under an earlier check: the identity now holding the session must still be allowed it
+      if (this.observer !== undefined && !this.observer.mayDeliver(this, entry.message)) {
+        this.observer.outgoingFinished(this, entry);
+        continue;
+      }
       this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
-    if (this.queuedCount <= this.lowWater) {
+    if (this.queuedCount <= this.lowWater && this.queuedBytes * 4 <= this.limits.maxQueuedBytes) {
       this.shedding = false;
       if (this.blocked !== undefined) this.releasePublishers();
     }
@@ -240,11 +303,17 @@ export class Session {
     }
   }
 
-  /** After a reconnect: resend everything in flight with DUP set [MQTT-4.4.0-1], then the queue. */
+  /**
+   * After a reconnect: resend everything in flight with DUP set [MQTT-4.4.0-1], then the queue. A
+   * message the identity now holding the session may not read is dropped instead (as Mosquitto does
+   * on reconnect); a PUBREL carries no message and always goes.
+   */
   resume(link: SessionLink): void {
     this.link = link;
+    const observer = this.observer;
     for (const entry of this.inflight.values()) {
       if (entry.state === 'pubrel') link.writePubrel(entry.packetId);
+      else if (observer !== undefined && !observer.mayDeliver(this, entry.message)) this.discard(entry);
       else if (!write(link, entry, true)) this.discard(entry);
     }
     this.drain();
@@ -255,11 +324,15 @@ export class Session {
     for (const r of records) {
       if (r.seq > this.seq) this.seq = r.seq;
       if (r.state === 'queued') {
+        // restored whatever the limits: they were taken (and acknowledged) under them once
+        const size = messageBytes(r.message);
         this.queue.push(r);
+        this.queuedBytes += size;
         this.counters.queuedMessages++;
+        this.counters.queuedBytes += size;
       } else {
         this.inflight.set(r.packetId, r);
-        this.counters.inflightMessages++;
+        this.enteredFlight(r);
       }
     }
   }
@@ -268,6 +341,10 @@ export class Session {
   clearOutgoing(): void {
     this.counters.inflightMessages -= this.inflight.size;
     this.counters.queuedMessages -= this.queuedCount;
+    this.counters.inflightBytes -= this.inflightBytes;
+    this.counters.queuedBytes -= this.queuedBytes;
+    this.inflightBytes = 0;
+    this.queuedBytes = 0;
     this.inflight.clear();
     this.queue = [];
     this.queueHead = 0;
@@ -285,7 +362,7 @@ export class Session {
     entry.packetId = this.allocatePacketId();
     entry.state = 'sent';
     this.inflight.set(entry.packetId, entry);
-    this.counters.inflightMessages++;
+    this.enteredFlight(entry);
     if (!write(link, entry, false)) {
       // too large for the client [MQTT-3.1.2-25]: discarded as if delivered
       this.discard(entry);
@@ -297,8 +374,22 @@ export class Session {
   }
 
   private discard(entry: OutgoingRecord): void {
-    if (this.inflight.delete(entry.packetId)) this.counters.inflightMessages--;
+    if (this.inflight.delete(entry.packetId)) this.leftFlight(entry);
     this.observer?.outgoingFinished(this, entry);
+  }
+
+  private enteredFlight(entry: OutgoingRecord): void {
+    const size = messageBytes(entry.message);
+    this.inflightBytes += size;
+    this.counters.inflightMessages++;
+    this.counters.inflightBytes += size;
+  }
+
+  private leftFlight(entry: OutgoingRecord): void {
+    const size = messageBytes(entry.message);
+    this.inflightBytes -= size;
+    this.counters.inflightMessages--;
+    this.counters.inflightBytes -= size;
   }
 
   /** Next free non-zero packet id [MQTT-2.2.1-3]. */

@@ -37,6 +37,9 @@ export const SYS_TOPICS: ReadonlyArray<readonly [string, (stats: BrokerStats, no
   ['retained messages/count', (s) => s.retainedMessages],
   ['messages/inflight', (s) => s.inflightMessages],
   ['messages/queued', (s) => s.queuedMessages],
+  // not in Mosquitto: what the byte limits (maxQueuedBytes, maxQueuedBytesTotal) are measured on
+  ['messages/queued/bytes', (s) => s.queuedBytes],
+  ['messages/inflight/bytes', (s) => s.inflightBytes],
 ];
 
 export class SysPublisher {

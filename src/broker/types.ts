@@ -69,8 +69,10 @@ export interface BrokerHooks {
   /**
    * Delivery: may this client receive a message on this topic (a read ACL checked per message, as
    * Mosquitto does, so a broad subscription gets only what the client may read)? false skips this
-   * subscriber. Synchronous (hot path); not asked for local clients, nor for a session restored
-   * from a store whose client has not connected since (its subscriptions were checked).
+   * subscriber. Asked with the ClientInfo of the connection holding the session (a fresh object per
+   * connection, so a hook may cache per object), when a message is routed and again when a queued or
+   * in-flight one goes out later (after a reconnect, an ACL reload). Synchronous (hot path); not asked
+   * for local clients, nor for a session restored from a store that did not keep its user name.
    */
   authorizeDeliver(client: ClientInfo, topic: string): boolean;
 }
@@ -95,6 +97,9 @@ export interface BrokerStats {
   retainedMessages: number;
   inflightMessages: number;
   queuedMessages: number;
+  /** Bytes (payload + topic) of the messages queued / in flight, summed over sessions (a message held by n sessions counts n times). */
+  queuedBytes: number;
+  inflightBytes: number;
   startedAt: number;
 }
 

@@ -45,7 +45,12 @@ test('default config: no hooks at all (nothing on the publish path)', () => {
     'authorizeSubscribe',
   ]);
   const gatewaysOnly = new BrokerAuth({ ...DEFAULT_AUTH_CONFIG, gatewayAcl: true });
-  assert.deepEqual(Object.keys(gatewaysOnly.hooks).sort(), ['authorizePublish', 'authorizeSubscribe']);
+  // gateways alone still check deliveries: a gateway reads its own down topic only, whatever session it holds
+  assert.deepEqual(Object.keys(gatewaysOnly.hooks).sort(), [
+    'authorizeDeliver',
+    'authorizePublish',
+    'authorizeSubscribe',
+  ]);
 });
 
 test('authenticate: anonymous, names without a password file, passwords', async () => {

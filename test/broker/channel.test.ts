@@ -404,11 +404,19 @@ test('flow control is bounded: a subscriber that stays stuck frees its publisher
       ['puback', 6],
     ],
   );
-  // No longer held: acked at once; the stuck queue fills to maxQueuedMessages, then drops.
+  // No longer held: acked at once; the stuck queue fills to maxQueuedMessages, then drops, and the
+  // v5 publisher of a message no subscriber could take is told: PUBACK 0x97 Quota exceeded.
   for (let i = 7; i <= 12; i++) pubr.ch.handlePacket(pub('fc', 1, i));
   assert.deepEqual(
-    pubr.out.take().map((p) => p.messageId),
-    [7, 8, 9, 10, 11, 12],
+    pubr.out.take().map((p) => [p.messageId, (p as { reasonCode?: number }).reasonCode ?? 0]),
+    [
+      [7, 0],
+      [8, 0],
+      [9, 0],
+      [10, ReasonCode.QuotaExceeded],
+      [11, ReasonCode.QuotaExceeded],
+      [12, ReasonCode.QuotaExceeded],
+    ],
   );
   assert.equal(broker.stats.publishDropped, 3); // 1 in flight + 8 queued kept out of 12
   // The subscriber recovers: once its queue drains, flow control holds publishers again.

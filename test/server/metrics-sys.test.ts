@@ -24,6 +24,8 @@ function stats(overrides: Partial<BrokerStats> = {}): BrokerStats {
     retainedMessages: 2,
     inflightMessages: 0,
     queuedMessages: 0,
+    queuedBytes: 0,
+    inflightBytes: 0,
     startedAt: 1_000_000,
     ...overrides,
   };

@@ -29,9 +29,10 @@ export class GatewayAcl {
     return t === undefined ? undefined : t !== null && topic === t.up;
   }
 
-  /** Whether this rule decides for the client (its username names a gateway). */
-  governs(client: ClientInfo): boolean {
-    return this.#topicsOf(client) !== undefined;
+  /** Delivery: a gateway receives its own down topic only, whatever session it holds. */
+  canRead(client: ClientInfo, topic: string): boolean | undefined {
+    const t = this.#topicsOf(client);
+    return t === undefined ? undefined : t !== null && topic === t.down;
   }
 
   canSubscribe(client: ClientInfo, filter: string): boolean | undefined {

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { RateLimitedLog, type RateLimitedLogOptions } from '../../log/rate-limited.ts';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import type { AuthResult, AuthenticateRequest, BrokerHooks, ClientInfo } from '../types.ts';
 import { Acl } from './acl-file.ts';
@@ -50,6 +51,8 @@ export interface BrokerAuthOptions {
   logger?: Logger;
   /** Password verification cache (tests shorten it). */
   cache?: PasswordCacheOptions;
+  /** Refused logins and subscriptions: at most one line per reason per interval (tests shorten it). */
+  log?: RateLimitedLogOptions;
 }
 
 /** Loads the files of `broker.auth` and answers the broker's hooks; `reload()` re-reads the files. */
@@ -61,12 +64,14 @@ export class BrokerAuth {
   #acl: Acl | undefined;
   readonly #gateways: GatewayAcl | undefined;
   readonly #logger: Logger | undefined;
+  readonly #log: RateLimitedLog | undefined;
   readonly #cache: PasswordCacheOptions | undefined;
 
   /** Throws AuthFileError (naming the file and line) when a file cannot be read or parsed. */
   constructor(config: Readonly<AuthConfig>, options: BrokerAuthOptions = {}) {
     this.config = config;
     this.#logger = options.logger;
+    this.#log = options.logger === undefined ? undefined : new RateLimitedLog(options.logger, options.log);
     this.#cache = options.cache;
     this.#gateways = config.gatewayAcl ? new GatewayAcl() : undefined;
     this.#load();
@@ -78,7 +83,8 @@ export class BrokerAuth {
       hooks.authorizePublish = (client, topic) => this.canPublish(client, topic);
       hooks.authorizeSubscribe = (client, filter) => this.canSubscribe(client, filter);
     }
-    if (config.aclFile !== null) {
+    if (config.aclFile !== null || config.gatewayAcl) {
+      // also for gateways alone: what a session holds is checked against whoever holds it now
       hooks.authorizeDeliver = (client, topic) => this.canRead(client, topic);
     }
     this.hooks = hooks;
@@ -120,7 +126,7 @@ export class BrokerAuth {
   }
 
   authenticate(req: AuthenticateRequest): AuthResult | Promise<AuthResult> {
-    const { username, clientId } = req;
+    const { username } = req;
     if (username === undefined) {
       if (this.config.allowAnonymous) return true;
       return this.#refuse(req, ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
@@ -133,13 +139,19 @@ export class BrokerAuth {
     if (req.password === undefined) return this.#refuse(req, ReasonCode.BadUserNameOrPassword, 'no password');
     return passwords.verify(username, req.password).then((ok) => {
       if (ok) return true;
-      this.#logger?.info({ clientId, username }, 'connection refused: bad user name or password');
-      return { reasonCode: ReasonCode.BadUserNameOrPassword };
+      return this.#refuse(req, ReasonCode.BadUserNameOrPassword, 'bad user name or password');
     });
   }
 
+  /** Refused logins are expected bad input: one line per reason per interval (a flood stays a line). */
   #refuse(req: ClientInfo, reasonCode: number, why: string): AuthResult {
-    this.#logger?.info({ clientId: req.clientId, username: req.username }, `connection refused: ${why}`);
+    const { clientId, username, remoteAddress } = req;
+    this.#log?.log(
+      'info',
+      `auth: ${why}`,
+      { clientId, username, remoteAddress },
+      `connection refused: ${why}`,
+    );
     return { reasonCode };
   }
 
@@ -152,9 +164,10 @@ export class BrokerAuth {
     return ok;
   }
 
-  /** Delivery (ACL file only; a gateway's subscription to its own down topic is all it can read). */
+  /** Delivery: a gateway reads its own down topic only; other clients follow the ACL file (none: all). */
   canRead(client: ClientInfo, topic: string): boolean {
-    if (this.#gateways?.governs(client) === true) return true;
+    const gateway = this.#gateways?.canRead(client, topic);
+    if (gateway !== undefined) return gateway;
     return this.#acl === undefined ? true : this.#acl.canRead(client, topic);
   }
 
@@ -162,7 +175,9 @@ export class BrokerAuth {
     let ok = this.#gateways?.canSubscribe(client, filter);
     if (ok === undefined) ok = this.#acl === undefined ? true : this.#acl.canSubscribe(client, filter);
     if (!ok)
-      this.#logger?.info(
+      this.#log?.log(
+        'info',
+        'subscription refused',
         { clientId: client.clientId, username: client.username, filter },
         'subscription refused',
       );

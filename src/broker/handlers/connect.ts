@@ -210,7 +210,13 @@ function finishConnect(ch: Channel, p: IConnectPacket, authData: Buffer | undefi
   const cleanStart = p.clean !== false;
   const requestedExpiry = ch.v5 ? (p.properties?.sessionExpiryInterval ?? 0) : 0;
   const expiry = sessionExpiryOf(ch, p);
-  const { session, present } = broker.attach(ch, cleanStart, expiry);
+  // [MQTT-5.4.2] only the identity that owns a client id's session may resume or take it over
+  const admission = broker.admit(ch);
+  if (!admission.ok) {
+    ch.refuseConnect(admission.reasonCode, admission.reasonString);
+    return;
+  }
+  const { session, present } = broker.attach(ch, cleanStart || admission.reclaim, expiry);
   ch.session = session;
   ch.state = ChannelState.Connected;
 

@@ -11,7 +11,8 @@ import { ChannelState, type Channel } from '../channel.ts';
 import { LocalDeliveryRefused } from '../local-client.ts';
 import { seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
-import { MalformedPacket, ProtocolViolation } from '../errors.ts';
+import { MalformedPacket, ProtocolViolation, QuotaExceeded } from '../errors.ts';
+import { errorText } from '../../log/rate-limited.ts';
 import type { Message, PublishProperties, QoS } from '../types.ts';
 
 export function handlePublish(ch: Channel, p: IPublishPacket): void {
@@ -93,8 +94,18 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   // store), so a crash before PUBREC reaches the client cannot turn its resend into a second delivery
   const idSaved = qos === 2 ? broker.persistIncomingQoS2(session, id, true) : undefined;
   const routed = broker.route(message, ch);
-  const saving =
+  let saving =
     idSaved === undefined ? routed : routed === undefined ? idSaved : Promise.all([idSaved, routed]);
+  if (qos > 0 && ch.v5 && broker.quotaRefused) {
+    // nobody took it (every matching session full): say so, the publisher may send it again later.
+    // 3.1.1 has no negative acknowledgement: acknowledged and dropped, as Mosquitto does.
+    if (saving === undefined && ch.ackTail === undefined) {
+      if (qos === 2) broker.persistIncomingQoS2(session, id, false); // not received: a resend is new
+      ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.QuotaExceeded);
+      return;
+    }
+    saving = saving === undefined ? quotaRefusal() : saving.then(quotaRefusal);
+  }
   if (qos === 0) {
     saving?.then(undefined, (err: unknown) => broker.logger.error({ err }, 'QoS 0 message not saved'));
     return;
@@ -144,10 +155,29 @@ function acknowledge(ch: Channel, qos: QoS, id: number): void {
  * versions: routing may have half happened and only a resend after reconnect is safe.
  */
 function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
+  const header = qos === 1 ? 0x40 : 0x50;
+  if (err instanceof QuotaExceeded) {
+    ch.ack(header, id, ReasonCode.QuotaExceeded); // the drops were logged where they happened
+    return;
+  }
   const refused = err instanceof LocalDeliveryRefused;
-  ch.broker.logger.warn({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
-  if (refused && ch.v5) ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.UnspecifiedError);
+  if (refused) {
+    // expected (the platform refused what it was given): one line per interval, no stack
+    ch.broker.log.log(
+      'warn',
+      'local-refused',
+      { clientId: ch.clientId, packetId: id, error: errorText(err) },
+      'message not acknowledged: refused by a local subscriber',
+    );
+  } else {
+    ch.broker.logger.error({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
+  }
+  if (refused && ch.v5) ch.ack(header, id, ReasonCode.UnspecifiedError);
   else ch.disconnect(ReasonCode.UnspecifiedError);
+}
+
+function quotaRefusal(): Promise<never> {
+  return Promise.reject(new QuotaExceeded('no matching session could take the message'));
 }
 
 /** Refused message: v5 says why in the ack; 3.1.1 acknowledges and drops (no reason codes). */

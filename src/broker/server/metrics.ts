@@ -13,7 +13,12 @@ const BROKER_METRICS: ReadonlyArray<readonly [keyof BrokerStats, string, MetricT
   ['clientsMaximum', 'mqiot_clients_maximum', 'gauge', 'Most clients connected at once since start.'],
   ['messagesReceived', 'mqiot_messages_received_total', 'counter', 'PUBLISH messages received from clients.'],
   ['messagesSent', 'mqiot_messages_sent_total', 'counter', 'PUBLISH messages sent to clients.'],
-  ['publishDropped', 'mqiot_messages_dropped_total', 'counter', 'Messages dropped (queue full, expired).'],
+  [
+    'publishDropped',
+    'mqiot_messages_dropped_total',
+    'counter',
+    'Messages dropped (queue full, queue budget used up, socket backed up, too large for the client).',
+  ],
   [
     'packetsReceived',
     'mqiot_packets_received_total',
@@ -27,6 +32,18 @@ const BROKER_METRICS: ReadonlyArray<readonly [keyof BrokerStats, string, MetricT
   ['retainedMessages', 'mqiot_retained_messages', 'gauge', 'Retained messages stored.'],
   ['inflightMessages', 'mqiot_inflight_messages', 'gauge', 'QoS 1/2 messages awaiting acknowledgement.'],
   ['queuedMessages', 'mqiot_queued_messages', 'gauge', 'Messages queued for offline or slow clients.'],
+  [
+    'queuedBytes',
+    'mqiot_queued_bytes',
+    'gauge',
+    'Bytes (payload + topic) of the messages queued, summed over sessions.',
+  ],
+  [
+    'inflightBytes',
+    'mqiot_inflight_bytes',
+    'gauge',
+    'Bytes of the QoS 1/2 messages awaiting acknowledgement.',
+  ],
 ];
 
 export interface ProcessFigures {
