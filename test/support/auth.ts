@@ -62,3 +62,19 @@ export function authedFetch(baseUrl: string, token: string) {
       headers: { ...bearer(token), ...((init.headers as Record<string, string> | undefined) ?? {}) },
     });
 }
+
+/** Signs in over HTTP; returns the session token. */
+export async function login(baseUrl: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200) throw new Error(`login as ${username}: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** The first admin's password from the one-time console note of a first start (undefined if none). */
+export function printedAdminPassword(consoleText: string): string | undefined {
+  return /password: (\S+)/.exec(consoleText)?.[1];
+}
