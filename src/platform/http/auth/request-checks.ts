@@ -78,7 +78,10 @@ export function sameOriginWrite(headers: { origin?: string; host?: string; [CSRF
   if (headers.origin !== undefined) {
     if (headers.origin === 'null') return false;
     try {
-      return new URL(headers.origin).host.toLowerCase() === (headers.host ?? '').toLowerCase();
+      const origin = new URL(headers.origin);
+      // the Host header may spell out the default port the Origin leaves off
+      const host = new URL(`${origin.protocol}//${headers.host ?? ''}`);
+      return origin.host === host.host;
     } catch {
       return false;
     }
