@@ -8,7 +8,9 @@ function readPem(command: string, field: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new CliError(`${command}: ${field}: cannot read ${file}: ${(err as Error).message}`, 2, { cause: err });
+    throw new CliError(`${command}: ${field}: cannot read ${file}: ${(err as Error).message}`, 2, {
+      cause: err,
+    });
   }
 }
 

@@ -136,7 +136,8 @@ const topicFilters: Check = (v) =>
     : `expected a list of topic filters, got ${show(v)}`;
 
 const hostNames: Check = (v) =>
-  Array.isArray(v) && v.every((h) => typeof h === 'string' && /^(\*|\*\.)?[A-Za-z0-9.:[\]-]*$/.test(h) && h !== '')
+  Array.isArray(v) &&
+  v.every((h) => typeof h === 'string' && /^(\*|\*\.)?[A-Za-z0-9.:[\]-]*$/.test(h) && h !== '')
     ? undefined
     : `expected a list of host names (e.g. iot.example.com, *.example.com), got ${show(v)}`;
 

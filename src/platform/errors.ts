@@ -59,7 +59,10 @@ export class ForbiddenError extends PlatformError {
 /** Too many attempts; the caller may try again after `retryAfterMs` (HTTP 429 with Retry-After). */
 export class RateLimitedError extends PlatformError {
   constructor(readonly retryAfterMs: number) {
-    super(PlatformErrorCode.RateLimited, `too many failed attempts; try again in ${Math.ceil(retryAfterMs / 1000)} s`);
+    super(
+      PlatformErrorCode.RateLimited,
+      `too many failed attempts; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+    );
     this.name = 'RateLimitedError';
   }
 }

@@ -301,7 +301,11 @@ export class Platform {
     return this.#commandService.sendCommand(input);
   }
 
-  sendQuery(input: { gatewayId: string; devices?: string[]; requestedBy?: string | null }): Promise<CommandRecord> {
+  sendQuery(input: {
+    gatewayId: string;
+    devices?: string[];
+    requestedBy?: string | null;
+  }): Promise<CommandRecord> {
     return this.#commandService.sendQuery(input);
   }
 

@@ -94,10 +94,18 @@ describe('mqiot user', () => {
         await exercise(['--postgres', dbUrl], () => openPostgresStore(dbUrl));
         const [a, b] = [await openPostgresStore(dbUrl), await openPostgresStore(dbUrl)];
         try {
-          await new AuthService(a, systemClock).createUser({ username: 'carol', password: 'carol long pw', role: 'viewer' });
+          await new AuthService(a, systemClock).createUser({
+            username: 'carol',
+            password: 'carol long pw',
+            role: 'viewer',
+          });
           const session = await new AuthService(a, systemClock).login('carol', 'carol long pw', '10.0.0.1');
           const other = new AuthService(b, systemClock);
-          assert.equal((await other.authenticate(session.token))?.username, 'carol', 'instance B accepts A’s token');
+          assert.equal(
+            (await other.authenticate(session.token))?.username,
+            'carol',
+            'instance B accepts A’s token',
+          );
           await new AuthService(a, systemClock).logout((await other.authenticate(session.token))!);
           assert.equal(await other.authenticate(session.token), undefined, 'and sees its revocation at once');
         } finally {

@@ -14,7 +14,12 @@ import { bearer, testToken, TEST_PASSWORD } from '../support/auth.ts';
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3600_000;
 /** Non-GET operations a viewer may use: their own session and tokens, and decoding a pasted frame. */
-const VIEWER_WRITES = ['POST /api/auth/logout', 'POST /api/tokens', 'DELETE /api/tokens/{id}', 'POST /api/contracts/{id}/try'];
+const VIEWER_WRITES = [
+  'POST /api/auth/logout',
+  'POST /api/tokens',
+  'DELETE /api/tokens/{id}',
+  'POST /api/contracts/{id}/try',
+];
 const PUBLIC = ['GET /api/health', 'POST /api/auth/login'];
 
 type Operation = { method: string; path: string; role: string; security: unknown };
@@ -52,19 +57,22 @@ describe('people and the HTTP API', () => {
     platform = new Platform({}, { store: temp.store, contracts, clock });
     await platform.start({ timers: false });
     app = await buildApi(platform, {
-      auth: { loginLimits: { perUser: { max: 3, windowMs: 60_000 }, perAddress: { max: 6, windowMs: 60_000 } } },
+      auth: {
+        loginLimits: { perUser: { max: 3, windowMs: 60_000 }, perAddress: { max: 6, windowMs: 60_000 } },
+      },
       allowedHosts: ['iot.example.com'],
     });
     admin = await testToken(temp.store, 'admin', { username: 'root', withPassword: true });
     viewer = await testToken(temp.store, 'viewer', { username: 'vera', withPassword: true });
     const doc = (await call('GET', '/api/docs')).body;
-    operations = Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([path, methods]) =>
-      Object.entries(methods).map(([method, op]) => ({
-        method: method.toUpperCase(),
-        path,
-        role: op['x-role'],
-        security: op.security,
-      })),
+    operations = Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(
+      ([path, methods]) =>
+        Object.entries(methods).map(([method, op]) => ({
+          method: method.toUpperCase(),
+          path,
+          role: op['x-role'],
+          security: op.security,
+        })),
     );
   });
   after(async () => {
@@ -82,14 +90,25 @@ describe('people and the HTTP API', () => {
       assert.ok(['public', 'viewer', 'operator', 'admin'].includes(op.role), `${key(op)}: x-role ${op.role}`);
       assert.deepEqual(op.security, op.role === 'public' ? [] : [{ bearer: [] }], key(op));
     }
-    assert.deepEqual(operations.filter((o) => o.role === 'public').map(key).sort(), [...PUBLIC].sort());
+    assert.deepEqual(
+      operations
+        .filter((o) => o.role === 'public')
+        .map(key)
+        .sort(),
+      [...PUBLIC].sort(),
+    );
   });
 
   it('answers 401 without credentials on every operation but the public ones, before validation or routing', async () => {
     for (const op of operations) {
       if (op.role === 'public') continue;
       // a body that would fail validation: the auth check must come first
-      const res = await call(op.method, concrete(op.path), undefined, op.method === 'GET' ? undefined : { bad: 1 });
+      const res = await call(
+        op.method,
+        concrete(op.path),
+        undefined,
+        op.method === 'GET' ? undefined : { bad: 1 },
+      );
       assert.equal(res.status, 401, key(op));
       assert.equal(res.body.error.code, 'unauthorized', key(op));
     }
@@ -114,7 +133,8 @@ describe('people and the HTTP API', () => {
         continue;
       }
       // logging out ends the token used: that one gets a token of its own
-      const token = key(op) === 'POST /api/auth/logout' ? await testToken(store, 'viewer', { username: 'vera' }) : viewer;
+      const token =
+        key(op) === 'POST /api/auth/logout' ? await testToken(store, 'viewer', { username: 'vera' }) : viewer;
       const res = await call(op.method, concrete(op.path), token, op.method === 'GET' ? undefined : {});
       if (op.role === 'viewer') {
         if (op.method !== 'GET') viewerWrites.push(key(op));
@@ -136,7 +156,12 @@ describe('people and the HTTP API', () => {
     assert.match(ok.body.token, /^mqs_/);
     assert.equal(ok.body.expiresAt, clock.now() + 12 * HOUR);
     const me = await call('GET', '/api/auth/me', ok.body.token);
-    assert.deepEqual(me.body, { username: 'vera', role: 'viewer', kind: 'session', expiresAt: ok.body.expiresAt });
+    assert.deepEqual(me.body, {
+      username: 'vera',
+      role: 'viewer',
+      kind: 'session',
+      expiresAt: ok.body.expiresAt,
+    });
     clock.advance(12 * HOUR - 1);
     assert.equal((await call('GET', '/api/devices', ok.body.token)).status, 200);
     clock.advance(1);
@@ -169,20 +194,52 @@ describe('people and the HTTP API', () => {
   });
 
   it('lets admins manage users; a deleted or demoted user loses access at once', async () => {
-    const created = await call('POST', '/api/users', admin, { username: 'otto', password: TEST_PASSWORD, role: 'operator' });
+    const created = await call('POST', '/api/users', admin, {
+      username: 'otto',
+      password: TEST_PASSWORD,
+      role: 'operator',
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.passwordHash, undefined);
-    assert.equal((await call('POST', '/api/users', admin, { username: 'otto', password: TEST_PASSWORD, role: 'operator' })).status, 409);
-    const short = await call('POST', '/api/users', admin, { username: 'p', password: 'short', role: 'viewer' });
+    assert.equal(
+      (
+        await call('POST', '/api/users', admin, {
+          username: 'otto',
+          password: TEST_PASSWORD,
+          role: 'operator',
+        })
+      ).status,
+      409,
+    );
+    const short = await call('POST', '/api/users', admin, {
+      username: 'p',
+      password: 'short',
+      role: 'viewer',
+    });
     assert.equal(short.status, 400);
     assert.match(short.body.error.message, /password: must be at least 10/);
-    const long = await call('POST', '/api/users', admin, { username: 'x'.repeat(500), password: TEST_PASSWORD, role: 'viewer' });
+    const long = await call('POST', '/api/users', admin, {
+      username: 'x'.repeat(500),
+      password: TEST_PASSWORD,
+      role: 'viewer',
+    });
     assert.equal(long.status, 400);
-    assert.equal((await call('POST', '/api/users', admin, { username: 'q', password: 5, role: 'boss' })).status, 400);
+    assert.equal(
+      (await call('POST', '/api/users', admin, { username: 'q', password: 5, role: 'boss' })).status,
+      400,
+    );
     const otto = (await login('otto', TEST_PASSWORD, '10.1.0.1')).body.token as string;
-    assert.equal((await call('PATCH', '/api/rules/none', otto, { enabled: true })).status, 404, 'an operator may');
+    assert.equal(
+      (await call('PATCH', '/api/rules/none', otto, { enabled: true })).status,
+      404,
+      'an operator may',
+    );
     assert.equal((await call('PATCH', '/api/users/otto', admin, { role: 'viewer' })).status, 200);
-    assert.equal((await call('PATCH', '/api/rules/none', otto, { enabled: true })).status, 403, 'demoted at once');
+    assert.equal(
+      (await call('PATCH', '/api/rules/none', otto, { enabled: true })).status,
+      403,
+      'demoted at once',
+    );
     assert.equal((await call('GET', '/api/users/otto', admin)).body.role, 'viewer');
     assert.deepEqual(
       (await call('GET', '/api/users', admin)).body.items.map((u: Json) => u.username),
@@ -247,30 +304,52 @@ describe('people and the HTTP API', () => {
     assert.equal(failedLogin.address, '10.2.0.1');
     assert.ok(!JSON.stringify(page.items).includes('wrong password!'), 'passwords are never recorded');
     const filtered = (await call('GET', '/api/audit?user=vera&result=denied', admin)).body;
-    assert.ok(filtered.items.length > 0 && filtered.items.every((e: Json) => e.username === 'vera' && e.result === 'denied'));
+    assert.ok(
+      filtered.items.length > 0 &&
+        filtered.items.every((e: Json) => e.username === 'vera' && e.result === 'denied'),
+    );
     assert.equal((await call('GET', '/api/audit?limit=2&offset=1', admin)).body.items.length, 2);
     assert.equal((await call('GET', '/api/audit?limit=abc', admin)).status, 400);
   });
 
   it('answers only to allowed Host names and refuses cookie writes from other origins', async () => {
-    assert.equal((await call('GET', '/api/health', undefined, undefined, { host: 'evil.example:8080' })).status, 400);
+    assert.equal(
+      (await call('GET', '/api/health', undefined, undefined, { host: 'evil.example:8080' })).status,
+      400,
+    );
     assert.equal((await call('GET', '/', undefined, undefined, { host: 'evil.example' })).status, 400);
     for (const host of ['iot.example.com', '127.0.0.1:8080', '[::1]:8080', 'localhost', 'a.localhost'])
       assert.equal((await call('GET', '/api/health', undefined, undefined, { host })).status, 200, host);
     const cookie = `mqiot_session=${admin}`;
-    const crossSite = await call('PATCH', '/api/settings', undefined, { retentionDays: 0 }, {
-      cookie,
-      origin: 'http://evil.example',
-    });
+    const crossSite = await call(
+      'PATCH',
+      '/api/settings',
+      undefined,
+      { retentionDays: 0 },
+      {
+        cookie,
+        origin: 'http://evil.example',
+      },
+    );
     assert.equal(crossSite.status, 403);
     const noMarker = await call('PATCH', '/api/settings', undefined, { retentionDays: 0 }, { cookie });
     assert.equal(noMarker.status, 403);
-    const sameSite = await call('PATCH', '/api/settings', undefined, { retentionDays: 0 }, {
-      cookie,
-      origin: 'http://localhost:80',
-    });
+    const sameSite = await call(
+      'PATCH',
+      '/api/settings',
+      undefined,
+      { retentionDays: 0 },
+      {
+        cookie,
+        origin: 'http://localhost:80',
+      },
+    );
     assert.equal(sameSite.status, 200);
-    assert.equal((await call('GET', '/api/devices', undefined, undefined, { cookie })).status, 200, 'reads need no marker');
+    assert.equal(
+      (await call('GET', '/api/devices', undefined, undefined, { cookie })).status,
+      200,
+      'reads need no marker',
+    );
     const login = await app.inject({
       method: 'POST',
       url: '/api/auth/login',
@@ -278,7 +357,10 @@ describe('people and the HTTP API', () => {
       remoteAddress: '10.3.0.1',
     });
     assert.equal(login.json().token, undefined, 'the cookie session is not handed to scripts');
-    assert.match(String(login.headers['set-cookie']), /^mqiot_session=mqs_[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+    assert.match(
+      String(login.headers['set-cookie']),
+      /^mqiot_session=mqs_[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/,
+    );
     assert.equal(login.headers['access-control-allow-origin'], undefined, 'no CORS');
   });
 

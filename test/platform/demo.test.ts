@@ -54,7 +54,9 @@ describe('demo site (mqiot up --demo)', () => {
     );
     const protocols = new Set(devices.map((d) => d.contractId));
     assert.ok(protocols.size >= 3, `protocols: ${[...protocols].join(', ')}`);
-    const meter = (await (await fetch(`${system.httpUrl}/api/devices/energy-meter-1/latest`, { headers: bearer(token) })).json()) as {
+    const meter = (await (
+      await fetch(`${system.httpUrl}/api/devices/energy-meter-1/latest`, { headers: bearer(token) })
+    ).json()) as {
       items: { name: string; unit: string }[];
     };
     assert.deepEqual(

@@ -69,7 +69,9 @@ describe('mqiot up (CLI, black box)', () => {
     let latest: { items: { name: string; value: number; unit: string }[] } = { items: [] };
     for (let i = 0; i < 400 && latest.items.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      latest = (await (await fetch(`${up.httpUrl}/api/devices/m-1/latest`, { headers: bearer(token) })).json()) as typeof latest;
+      latest = (await (
+        await fetch(`${up.httpUrl}/api/devices/m-1/latest`, { headers: bearer(token) })
+      ).json()) as typeof latest;
     }
     assert.deepEqual(
       latest.items.map((p) => [p.name, p.value, p.unit]),

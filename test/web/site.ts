@@ -146,7 +146,10 @@ export async function startSite(): Promise<Site> {
     async api(path, init = {}) {
       const res = await fetch(`${url}${path}`, {
         method: init.method ?? 'GET',
-        headers: { ...bearer(token), ...(init.json === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          ...bearer(token),
+          ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       });
       return { status: res.status, body: await res.json() };

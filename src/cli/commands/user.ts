@@ -12,7 +12,8 @@ import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { askPassword } from '../prompt.ts';
 
-export const summary = 'manage the people who sign in to the HTTP API and dashboard (add, passwd, remove, list)';
+export const summary =
+  'manage the people who sign in to the HTTP API and dashboard (add, passwd, remove, list)';
 
 export const PASSWORD_ENV = 'MQIOT_USER_PASSWORD';
 
@@ -59,7 +60,8 @@ async function newPassword(): Promise<string> {
 }
 
 function role(value: string | undefined): Role {
-  if (!isRole(value)) throw new CliError(`user: role: expected one of ${ROLES.join(', ')}, got '${value ?? ''}'`, 2);
+  if (!isRole(value))
+    throw new CliError(`user: role: expected one of ${ROLES.join(', ')}, got '${value ?? ''}'`, 2);
   return value;
 }
 
@@ -76,7 +78,8 @@ export async function run(argv: string[]): Promise<number> {
   if (needsName.includes(action) && !name) throw new CliError(`user ${action}: expected a user name`, 2);
   // ask before opening the store: nothing is held open while someone types
   const password = action === 'add' || action === 'passwd' ? await newPassword() : undefined;
-  const newRole = action === 'role' ? role(extra) : action === 'add' ? role(values.role ?? 'viewer') : undefined;
+  const newRole =
+    action === 'role' ? role(extra) : action === 'add' ? role(values.role ?? 'viewer') : undefined;
   const store = await openStore(values);
   const auth = new AuthService(store, systemClock);
   try {
@@ -97,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof PlatformError) throw new CliError(`user: ${err.message}`, err.code === 'not_found' ? 1 : 2);
+    if (err instanceof PlatformError)
+      throw new CliError(`user: ${err.message}`, err.code === 'not_found' ? 1 : 2);
     throw err;
   } finally {
     await store.close();

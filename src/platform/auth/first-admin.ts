@@ -9,8 +9,7 @@ export const FIRST_ADMIN = 'admin';
 export const ADMIN_PASSWORD_ENV = 'MQIOT_ADMIN_PASSWORD';
 
 export type FirstAdmin =
-  | { created: false }
-  | { created: true; username: string; password: string; generated: boolean };
+  { created: false } | { created: true; username: string; password: string; generated: boolean };
 
 /**
  * Creates the first admin when the store has no user. Several instances starting together on one

@@ -169,7 +169,11 @@ export class AuthService {
   async revokeApiToken(principal: Principal, id: string): Promise<void> {
     const token = await this.store.getToken(id);
     // someone else's token is "not found" for a non-admin: its existence is not theirs to know
-    if (!token || token.kind !== TokenKind.Api || (principal.role !== Role.Admin && token.username !== principal.username))
+    if (
+      !token ||
+      token.kind !== TokenKind.Api ||
+      (principal.role !== Role.Admin && token.username !== principal.username)
+    )
       throw new NotFoundError('token', id);
     await this.store.deleteToken(id);
   }
@@ -237,7 +241,8 @@ export class AuthService {
       const problem = passwordProblem(patch.password);
       if (problem) throw invalid(problem);
     }
-    if (patch.role !== undefined && !isRole(patch.role)) throw invalid('role: expected one of viewer, operator, admin');
+    if (patch.role !== undefined && !isRole(patch.role))
+      throw invalid('role: expected one of viewer, operator, admin');
     if (patch.role !== undefined && patch.role !== Role.Admin && user.role === Role.Admin)
       await this.#keepAnAdmin(username);
     const updated = await this.store.updateUser(
@@ -262,8 +267,13 @@ export class AuthService {
 
   /** Nobody could manage users any more without an admin: the last one stays. */
   async #keepAnAdmin(leaving: string): Promise<void> {
-    const admins = (await this.store.listUsers()).filter((u) => u.role === Role.Admin && u.username !== leaving);
+    const admins = (await this.store.listUsers()).filter(
+      (u) => u.role === Role.Admin && u.username !== leaving,
+    );
     if (admins.length === 0)
-      throw new PlatformError(PlatformErrorCode.Conflict, `'${leaving}' is the last admin; make another admin first`);
+      throw new PlatformError(
+        PlatformErrorCode.Conflict,
+        `'${leaving}' is the last admin; make another admin first`,
+      );
   }
 }

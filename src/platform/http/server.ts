@@ -59,7 +59,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         description:
           'Gateways, devices, telemetry, commands and queries, contracts, events, rules; users, tokens and ' +
           'the audit trail. Every operation but login, health and this document needs a bearer token; ' +
-          "`x-role` on each operation names the least role that may call it (viewer < operator < admin).",
+          '`x-role` on each operation names the least role that may call it (viewer < operator < admin).',
       },
       components: { securitySchemes },
       tags: [

@@ -140,9 +140,9 @@ export class SqlAuth implements AuthStore {
       params.push(filter.kind);
     }
     const where = clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
-    return (
-      await this.db.all<Row>(`SELECT * FROM tokens ${where} ORDER BY created_at, id`, params)
-    ).map(toToken);
+    return (await this.db.all<Row>(`SELECT * FROM tokens ${where} ORDER BY created_at, id`, params)).map(
+      toToken,
+    );
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {

@@ -9,7 +9,16 @@ import { isApiPath } from './route-roles.ts';
 import { isSafeMethod } from './request-checks.ts';
 
 /** Body fields worth keeping (never a password, token or whole document). */
-const KEPT_FIELDS = ['action', 'role', 'name', 'enabled', 'retentionDays', 'lifecycle', 'contractId', 'expiresAt'];
+const KEPT_FIELDS = [
+  'action',
+  'role',
+  'name',
+  'enabled',
+  'retentionDays',
+  'lifecycle',
+  'contractId',
+  'expiresAt',
+];
 const MAX_DETAIL_TEXT = 200;
 
 /** Summarises a request into an audit entry. Pure, so that what is recorded can be tested directly. */
@@ -27,7 +36,10 @@ export function auditEntry(input: {
   errorCode?: string;
 }): AuditInput {
   const params = (input.params ?? {}) as Record<string, unknown>;
-  const body = (typeof input.body === 'object' && input.body !== null ? input.body : {}) as Record<string, unknown>;
+  const body = (typeof input.body === 'object' && input.body !== null ? input.body : {}) as Record<
+    string,
+    unknown
+  >;
   const detail: Record<string, unknown> = {};
   for (const key of KEPT_FIELDS) {
     const v = body[key];
@@ -49,7 +61,12 @@ export function auditEntry(input: {
     action: `${input.method} ${input.routeUrl ?? input.url.split('?')[0]}`.slice(0, 200),
     target: targetValue === undefined ? null : String(targetValue).slice(0, 200),
     status,
-    result: status < 400 ? AuditResult.Ok : status === 401 || status === 403 ? AuditResult.Denied : AuditResult.Failed,
+    result:
+      status < 400
+        ? AuditResult.Ok
+        : status === 401 || status === 403
+          ? AuditResult.Denied
+          : AuditResult.Failed,
     detail: Object.keys(detail).length ? detail : null,
   };
 }
@@ -63,7 +80,12 @@ function errorCodeOf(payload: unknown): string | undefined {
   }
 }
 
-export function installAudit(app: FastifyInstance, store: PlatformStore, clock: Clock, logger?: Logger): void {
+export function installAudit(
+  app: FastifyInstance,
+  store: PlatformStore,
+  clock: Clock,
+  logger?: Logger,
+): void {
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     if (isSafeMethod(req.method) || !isApiPath(req.url.split('?')[0]!)) return payload;
     const isLogin = req.routeOptions.url === '/api/auth/login';
@@ -71,7 +93,8 @@ export function installAudit(app: FastifyInstance, store: PlatformStore, clock: 
     // trail that way. Login attempts are, with the name tried, except those refused by the rate limit.
     if (!req.principal && !(isLogin && reply.statusCode !== 429)) return payload;
     const body = req.body as { username?: unknown } | undefined;
-    const username = req.principal?.username ?? (typeof body?.username === 'string' ? body.username.slice(0, 64) : null);
+    const username =
+      req.principal?.username ?? (typeof body?.username === 'string' ? body.username.slice(0, 64) : null);
     const entry = auditEntry({
       ts: clock.now(),
       method: req.method,

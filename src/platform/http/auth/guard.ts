@@ -43,7 +43,11 @@ export function installGuard(app: FastifyInstance, auth: AuthService, options: G
     if ('malformed' in credential)
       throw new UnauthorizedError('the Authorization header must be "Bearer <token>"');
     if (credential.from === 'cookie' && !isSafeMethod(req.method)) {
-      const headers = { origin: req.headers.origin, host: req.host, [CSRF_HEADER]: req.headers[CSRF_HEADER] as string | undefined };
+      const headers = {
+        origin: req.headers.origin,
+        host: req.host,
+        [CSRF_HEADER]: req.headers[CSRF_HEADER] as string | undefined,
+      };
       if (!sameOriginWrite(headers))
         throw new ForbiddenError(
           `a write authenticated by cookie needs an Origin header of this site or ${CSRF_HEADER}`,

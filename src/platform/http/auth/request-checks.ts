@@ -74,7 +74,11 @@ export function isSafeMethod(method: string): boolean {
  * (for clients that send no Origin) the custom header, which a cross-site page can only send after a
  * CORS preflight that we never grant.
  */
-export function sameOriginWrite(headers: { origin?: string; host?: string; [CSRF_HEADER]?: string }): boolean {
+export function sameOriginWrite(headers: {
+  origin?: string;
+  host?: string;
+  [CSRF_HEADER]?: string;
+}): boolean {
   if (headers.origin !== undefined) {
     if (headers.origin === 'null') return false;
     try {

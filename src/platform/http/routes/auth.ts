@@ -25,7 +25,8 @@ export function authRoutes(app: FastifyInstance, auth: AuthService): void {
       config: { role: 'public' },
       schema: {
         tags: ['auth'],
-        summary: 'Sign in: a session token for `Authorization: Bearer` (or, with cookie: true, a session cookie)',
+        summary:
+          'Sign in: a session token for `Authorization: Bearer` (or, with cookie: true, a session cookie)',
         description:
           'Failed attempts are limited per user name and per address (429 with Retry-After). A wrong ' +
           'password and an unknown user get the same answer.',
@@ -36,7 +37,10 @@ export function authRoutes(app: FastifyInstance, auth: AuthService): void {
           properties: {
             username: { type: 'string', minLength: 1, maxLength: MAX_USERNAME_LENGTH },
             password: { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH },
-            cookie: { type: 'boolean', description: 'set an HttpOnly session cookie and leave the token out' },
+            cookie: {
+              type: 'boolean',
+              description: 'set an HttpOnly session cookie and leave the token out',
+            },
           },
         },
         response: {
@@ -45,7 +49,10 @@ export function authRoutes(app: FastifyInstance, auth: AuthService): void {
             properties: {
               token: { type: 'string' },
               expiresAt: { type: 'integer' },
-              user: { type: 'object', properties: { username: { type: 'string' }, role: { type: 'string' } } },
+              user: {
+                type: 'object',
+                properties: { username: { type: 'string' }, role: { type: 'string' } },
+              },
             },
           },
           429: errorSchema,
@@ -79,7 +86,10 @@ export function authRoutes(app: FastifyInstance, auth: AuthService): void {
     async (req, reply) => {
       if (!req.principal) throw new UnauthorizedError();
       await auth.logout(req.principal);
-      return reply.header('set-cookie', sessionCookie('', 0, req.protocol === 'https')).code(204).send();
+      return reply
+        .header('set-cookie', sessionCookie('', 0, req.protocol === 'https'))
+        .code(204)
+        .send();
     },
   );
 

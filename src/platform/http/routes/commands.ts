@@ -10,7 +10,8 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.post<{ Params: { id: string }; Body: { action: string; params?: Record<string, unknown> } }>(
     '/api/devices/:id/commands',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['commands'],
         summary: 'Send a control command to a device through its gateway (resent on timeout, failed after 3)',
@@ -44,7 +45,8 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.post<{ Params: { id: string }; Body: { devices?: string[] } }>(
     '/api/gateways/:id/queries',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['commands'],
         summary: 'Send a status query to a gateway (30 s timer, failed after 3 timeouts)',
@@ -69,7 +71,8 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string } }>(
     '/api/commands/:id',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['commands'],
         summary: 'State and history of one command or query',
@@ -95,7 +98,8 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
     };
   }>(
     '/api/commands',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['commands'],
         summary: 'Command and query history, newest first',

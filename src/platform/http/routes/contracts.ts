@@ -40,7 +40,8 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get(
     '/api/contracts',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Contracts the platform decodes with (built-in and uploaded, newest version each)',
@@ -60,7 +61,8 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.post<{ Body: { source: string } }>(
     '/api/contracts',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['contracts'],
         summary:
@@ -91,7 +93,8 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string } }>(
     '/api/contracts/:id/versions',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Uploaded versions of a contract, oldest first, with their source',
@@ -129,7 +132,8 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.post<{ Params: { id: string }; Body: { frame: string; context?: Record<string, unknown> } }>(
     '/api/contracts/:id/try',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Decode one frame (hex) with a contract: paste a frame, see the decoded values',

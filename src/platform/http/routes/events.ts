@@ -18,7 +18,8 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
     };
   }>(
     '/api/events',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary: 'Events, newest first (online/offline changes with their time, registrations, edits)',
@@ -58,7 +59,8 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get(
     '/api/health',
-    { config: { role: 'public' },
+    {
+      config: { role: 'public' },
       schema: {
         tags: ['events'],
         summary: 'Liveness and a few counts',

@@ -31,7 +31,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get(
     '/api/gateways',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['gateways'],
         summary: 'All gateways with asset data and online status',
@@ -43,7 +44,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string } }>(
     '/api/gateways/:id',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['gateways'],
         summary: 'One gateway, its devices and latest reports',
@@ -72,7 +74,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.patch<{ Params: { id: string }; Body: AssetPatch }>(
     '/api/gateways/:id',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['gateways'],
         summary: 'Edit a gateway’s asset data and lifecycle',
@@ -94,7 +97,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Querystring: DeviceListQuery }>(
     '/api/devices',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['devices'],
         summary: 'Devices, filtered and paged',
@@ -144,7 +148,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string } }>(
     '/api/devices/:id',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['devices'],
         summary: 'One device with its latest values',
@@ -173,7 +178,8 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
     Body: AssetPatch & { pollMs?: number | null; contractId?: string | null };
   }>(
     '/api/devices/:id',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['devices'],
         summary: 'Edit a device’s asset data, lifecycle, poll interval or contract',

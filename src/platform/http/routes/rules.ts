@@ -84,7 +84,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get(
     '/api/rules',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary: 'Linkage rules, with their state per device',
@@ -99,7 +100,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.post<{ Body: unknown }>(
     '/api/rules',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Create a linkage rule (409 if the id exists)',
@@ -112,7 +114,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string } }>(
     '/api/rules/:id',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary: 'One linkage rule',
@@ -125,7 +128,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.put<{ Params: { id: string }; Body: unknown }>(
     '/api/rules/:id',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Replace a linkage rule (its state starts over)',
@@ -139,7 +143,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.patch<{ Params: { id: string }; Body: { enabled: boolean } }>(
     '/api/rules/:id',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Enable or disable a linkage rule',
@@ -158,7 +163,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.delete<{ Params: { id: string } }>(
     '/api/rules/:id',
-    { config: { role: 'operator' },
+    {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Delete a linkage rule (its firings stay in the events)',
@@ -174,7 +180,8 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>(
     '/api/rules/:id/history',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary:

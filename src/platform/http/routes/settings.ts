@@ -13,13 +13,17 @@ const settingsSchema = {
 export function settingsRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/settings',
-    { config: { role: 'viewer' }, schema: { tags: ['events'], summary: 'Run-time settings', response: { 200: settingsSchema } } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['events'], summary: 'Run-time settings', response: { 200: settingsSchema } },
+    },
     async () => ({ retentionDays: platform.retentionDays }),
   );
 
   app.patch<{ Body: { retentionDays: number } }>(
     '/api/settings',
-    { config: { role: 'admin' },
+    {
+      config: { role: 'admin' },
       schema: {
         tags: ['events'],
         summary: 'Change run-time settings (kept across restarts)',

@@ -40,7 +40,8 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
 
   app.get<{ Params: { id: string } }>(
     '/api/devices/:id/latest',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Latest value of every point of a device',
@@ -56,7 +57,8 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring }>(
     '/api/devices/:id/telemetry',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw readings in a time range',
@@ -83,7 +85,8 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring }>(
     '/api/devices/:id/telemetry.csv',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw readings in a time range as CSV (device,point,time,value,unit)',
@@ -110,7 +113,8 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring & { bucket: string; point: string } }>(
     '/api/devices/:id/aggregates',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'min/max/avg/last/count of one numeric point per time bucket',
@@ -160,7 +164,8 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
 
   app.get<{ Params: { id: string }; Querystring: { errors?: boolean; limit?: number } }>(
     '/api/devices/:id/frames',
-    { config: { role: 'viewer' },
+    {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw frames as received, newest first (with the decode error when a frame failed)',

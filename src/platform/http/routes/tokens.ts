@@ -47,7 +47,8 @@ export function tokenRoutes(app: FastifyInstance, auth: AuthService): void {
     },
     async (req, reply) => {
       if (!req.principal) throw new UnauthorizedError();
-      const expiresAt = req.body.expiresAt === undefined ? null : parseTime(req.body.expiresAt, 'expiresAt', 0);
+      const expiresAt =
+        req.body.expiresAt === undefined ? null : parseTime(req.body.expiresAt, 'expiresAt', 0);
       const { token, record } = await auth.createApiToken(req.principal, { ...req.body, expiresAt });
       return reply.code(201).send({ token, ...record });
     },
@@ -60,7 +61,10 @@ export function tokenRoutes(app: FastifyInstance, auth: AuthService): void {
       schema: {
         tags: ['users'],
         summary: 'API tokens: your own, or every one for an admin (never the secret)',
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: tokenSchema } } }, ...errorResponses },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: tokenSchema } } },
+          ...errorResponses,
+        },
       },
     },
     async (req) => {

@@ -11,7 +11,11 @@ const nameParams = {
   properties: { name: { type: 'string', minLength: 1, maxLength: MAX_USERNAME_LENGTH } },
   required: ['name'],
 } as const;
-const password = { type: 'string', maxLength: MAX_PASSWORD_LENGTH, description: 'at least 10 characters' } as const;
+const password = {
+  type: 'string',
+  maxLength: MAX_PASSWORD_LENGTH,
+  description: 'at least 10 characters',
+} as const;
 const role = { type: 'string', enum: ROLES } as const;
 
 export function userRoutes(app: FastifyInstance, auth: AuthService): void {
@@ -24,7 +28,10 @@ export function userRoutes(app: FastifyInstance, auth: AuthService): void {
       schema: {
         tags: ['users'],
         summary: 'Users and their roles',
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: userSchema } } }, ...errorResponses },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: userSchema } } },
+          ...errorResponses,
+        },
       },
     },
     async () => ({ items: await auth.listUsers() }),
@@ -53,7 +60,12 @@ export function userRoutes(app: FastifyInstance, auth: AuthService): void {
     '/api/users/:name',
     {
       config: admin,
-      schema: { tags: ['users'], summary: 'One user', params: nameParams, response: { 200: userSchema, ...errorResponses } },
+      schema: {
+        tags: ['users'],
+        summary: 'One user',
+        params: nameParams,
+        response: { 200: userSchema, ...errorResponses },
+      },
     },
     async (req) => auth.getUser(req.params.name),
   );
@@ -66,7 +78,12 @@ export function userRoutes(app: FastifyInstance, auth: AuthService): void {
         tags: ['users'],
         summary: "Change a user's role or password (a new password signs the user out everywhere)",
         params: nameParams,
-        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { role, password } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { role, password },
+        },
         response: { 200: userSchema, ...errorResponses },
       },
     },

@@ -45,7 +45,7 @@ export async function api(path, { method = 'GET', json, text, type } = {}) {
   }
   if (res.status === 401 && path !== '/api/auth/login') {
     // the session expired or was revoked: back to the sign-in page
-    window.dispatchEvent(new CustomEvent('mqiot:signed-out'));
+    window.dispatchEvent(new window.CustomEvent('mqiot:signed-out'));
   }
   if (!res.ok) {
     const e = body?.error;

@@ -83,7 +83,14 @@ function drawUser(user) {
     },
     'Sign out',
   );
-  clear(document.getElementById('who'), h('span', { class: 'user' }, user.username), ' ', h('span', { class: 'badge role' }, user.role), ' ', out);
+  clear(
+    document.getElementById('who'),
+    h('span', { class: 'user' }, user.username),
+    ' ',
+    h('span', { class: 'badge role' }, user.role),
+    ' ',
+    out,
+  );
 }
 
 // An expired or revoked session shows the sign-in page again.

@@ -69,7 +69,11 @@ export function render(main) {
       h(
         'thead',
         {},
-        h('tr', {}, ...['time', 'user', 'action', 'target', 'result', 'detail', 'address'].map((t) => h('th', {}, t))),
+        h(
+          'tr',
+          {},
+          ...['time', 'user', 'action', 'target', 'result', 'detail', 'address'].map((t) => h('th', {}, t)),
+        ),
       ),
       body,
     ),
