@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { HttpConfig } from '../config/index.ts';
 import type { HttpListenOptions } from '../platform/app.ts';
+import { ADMIN_PASSWORD_ENV } from '../platform/auth/first-admin.ts';
+import { passwordProblem } from '../platform/auth/password.ts';
 import { CliError } from './errors.ts';
 
 function readPem(command: string, field: string, file: string): Buffer {
@@ -20,6 +22,11 @@ export function httpListenOptions(
   host: string,
   port: number,
 ): HttpListenOptions {
+  // checked before anything starts, like the rest of the configuration
+  const adminPassword = process.env[ADMIN_PASSWORD_ENV];
+  const problem = adminPassword ? passwordProblem(adminPassword) : undefined;
+  if (problem)
+    throw new CliError(`${command}: ${ADMIN_PASSWORD_ENV}: ${problem.replace(/^password: /, '')}`, 2);
   const { cert, key } = http.tls;
   if ((cert === null) !== (key === null))
     throw new CliError(`${command}: http.tls: set both cert and key for HTTPS, or neither`, 2);

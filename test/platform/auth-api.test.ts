@@ -118,6 +118,7 @@ describe('people and the HTTP API', () => {
     }
     const garbage = await call('GET', '/api/devices', 'not-a-token');
     assert.equal(garbage.status, 401);
+    assert.equal(garbage.headers['www-authenticate'], 'Bearer');
     const malformed = await call('GET', '/api/devices', undefined, undefined, { authorization: 'Basic abc' });
     assert.equal(malformed.status, 401);
     assert.equal((await call('GET', '/api/health')).status, 200);

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthService, type AuthOptions } from '../auth/service.ts';
-import { PlatformErrorCode, RateLimitedError } from '../errors.ts';
+import { PlatformErrorCode, RateLimitedError, UnauthorizedError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import { installAudit } from './auth/audit.ts';
 import { installGuard } from './auth/guard.ts';
@@ -63,16 +63,17 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
       },
       components: { securitySchemes },
       tags: [
-        'auth',
-        'gateways',
-        'devices',
-        'telemetry',
-        'commands',
-        'contracts',
-        'events',
-        'rules',
-        'users',
-      ].map((name) => ({ name })),
+        { name: 'auth', description: 'signing in and out (public: login)' },
+        { name: 'gateways', description: 'gateways and their assets' },
+        { name: 'devices', description: 'devices, their assets and latest values' },
+        { name: 'telemetry', description: 'readings, aggregates, raw frames' },
+        { name: 'commands', description: 'control commands and status queries (operator)' },
+        { name: 'contracts', description: 'data parsing contracts' },
+        { name: 'events', description: 'events, the live stream and health' },
+        { name: 'rules', description: 'linkage rules' },
+        { name: 'settings', description: 'run-time settings (admin to change)' },
+        { name: 'users', description: 'users, API tokens and the audit trail' },
+      ],
     },
   });
   const auth = new AuthService(platform.store, platform.clock, options.auth);
@@ -83,6 +84,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
     const { status, body } = toHttpError(err);
     if (status >= 500) options.logger?.error({ err }, 'request failed');
     if (err instanceof RateLimitedError) void reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+    if (err instanceof UnauthorizedError) void reply.header('www-authenticate', 'Bearer');
     void reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -15,7 +15,7 @@ export function settingsRoutes(app: FastifyInstance, platform: Platform): void {
     '/api/settings',
     {
       config: { role: 'viewer' },
-      schema: { tags: ['events'], summary: 'Run-time settings', response: { 200: settingsSchema } },
+      schema: { tags: ['settings'], summary: 'Run-time settings', response: { 200: settingsSchema } },
     },
     async () => ({ retentionDays: platform.retentionDays }),
   );
@@ -25,7 +25,7 @@ export function settingsRoutes(app: FastifyInstance, platform: Platform): void {
     {
       config: { role: 'admin' },
       schema: {
-        tags: ['events'],
+        tags: ['settings'],
         summary: 'Change run-time settings (kept across restarts)',
         body: { ...settingsSchema, additionalProperties: false, required: ['retentionDays'] },
         response: { 200: settingsSchema, ...errorResponses },
