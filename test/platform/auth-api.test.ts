@@ -116,6 +116,16 @@ describe('people and the HTTP API', () => {
       assert.equal((await call('GET', path)).status, 401, path);
       assert.equal((await call('DELETE', path)).status, 401, path);
     }
+    // other spellings of a path never reach a route without credentials
+    for (const path of [
+      '/api//devices',
+      '/API/devices',
+      '/web/../api/devices',
+      '/api/devices/',
+      '/%61pi/devices',
+      '/api%2Fdevices',
+    ])
+      assert.ok([401, 404].includes((await call('GET', path)).status), path);
     const garbage = await call('GET', '/api/devices', 'not-a-token');
     assert.equal(garbage.status, 401);
     assert.equal(garbage.headers['www-authenticate'], 'Bearer');

@@ -34,9 +34,10 @@ export function installGuard(app: FastifyInstance, auth: AuthService, options: G
       });
     }
     const path = req.url.split('?')[0]!;
-    if (!isApiPath(path)) return; // the dashboard's files: public, they hold no data
-    // an unknown /api path has no role: it needs a signed-in caller before it may learn it is unknown
-    const role: RouteRole = req.routeOptions.config?.role ?? Role.Viewer;
+    // The matched route's own role decides, whatever the spelling of the path. Without one: an unknown
+    // /api path needs a signed-in caller before it may learn that it is unknown; other paths are the
+    // dashboard's files, which hold no data.
+    const role: RouteRole = req.routeOptions.config?.role ?? (isApiPath(path) ? Role.Viewer : 'public');
     if (role === 'public') return;
     const credential = credentialFrom(req.headers);
     if (credential === undefined) throw new UnauthorizedError();
