@@ -84,6 +84,8 @@ export class RulesMirror {
         signal: AbortSignal.timeout(PULL_TIMEOUT_MS),
         headers: token ? { authorization: `Bearer ${token}` } : {},
       });
+      if (res.status === 401 || res.status === 403)
+        throw new Error(`HTTP ${res.status}: set MQIOT_CLOUD_API_TOKEN to a cloud API token (role viewer)`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       items = ((await res.json()) as { items: Record<string, unknown>[] }).items;
       if (!Array.isArray(items)) throw new Error('answer has no items list');
