@@ -52,12 +52,29 @@ export interface BrokerConfig {
   mqtt: MqttConfig;
 }
 
+/** The HTTP API and dashboard (`mqiot up`, `cloud`, `edge`): transport and who may reach it. */
+export interface HttpConfig {
+  /**
+   * Host names the API answers to (the Host header), besides the ones always allowed: localhost names,
+   * IP addresses and this machine's host name. Needed for a DNS name the API is reached by; `*` turns
+   * the check off (only behind a proxy that checks the Host itself).
+   */
+  allowedHosts: string[];
+  /** Hours a dashboard/login session lasts. */
+  sessionHours: number;
+  /** Behind a reverse proxy: take the client address, scheme and host from X-Forwarded-* headers. */
+  trustProxy: boolean;
+  /** HTTPS on the API's own listener when both are set (PEM files). */
+  tls: { cert: string | null; key: string | null };
+}
+
 export interface LogConfig {
   level: LogLevel;
 }
 
 export interface MqiotConfig {
   broker: BrokerConfig;
+  http: HttpConfig;
   log: LogConfig;
 }
 
@@ -86,6 +103,7 @@ export const DEFAULT_CONFIG: MqiotConfig = {
     auth: { ...DEFAULT_AUTH_CONFIG },
     mqtt: { ...DEFAULT_MQTT, denySubscribe: [...DEFAULT_MQTT.denySubscribe] },
   },
+  http: { allowedHosts: [], sessionHours: 12, trustProxy: false, tls: { cert: null, key: null } },
   log: { level: DEFAULT_LOG_LEVEL },
 };
 
@@ -117,6 +135,12 @@ const topicFilters: Check = (v) =>
     ? undefined
     : `expected a list of topic filters, got ${show(v)}`;
 
+const hostNames: Check = (v) =>
+  Array.isArray(v) &&
+  v.every((h) => typeof h === 'string' && /^(\*|\*\.)?[A-Za-z0-9.:[\]-]*$/.test(h) && h !== '')
+    ? undefined
+    : `expected a list of host names (e.g. iot.example.com, *.example.com), got ${show(v)}`;
+
 export function show(v: unknown): string {
   return v === undefined ? 'nothing' : JSON.stringify(v);
 }
@@ -138,6 +162,11 @@ export const FIELD_CHECKS: Readonly<Record<string, Check>> = {
   'broker.auth.aclFile': optionalText,
   'broker.auth.gatewayAcl': boolean,
   ...mqttChecks(),
+  'http.allowedHosts': hostNames,
+  'http.sessionHours': integer(1, 24 * 365),
+  'http.trustProxy': boolean,
+  'http.tls.cert': optionalText,
+  'http.tls.key': optionalText,
   'log.level': oneOf(LOG_LEVELS),
 };
 

@@ -7,14 +7,17 @@ import { BrokerAuth, reloadOnSighup } from '../broker/auth/index.ts';
 import { startListeners, type Listener } from '../broker/server/index.ts';
 import { persistencePath, type BrokerConfig } from '../config/schema.ts';
 import type { Logger } from 'pino';
-import { startPlatformApp, type PlatformApp } from './app.ts';
+import { startPlatformApp, type HttpListenOptions, type PlatformApp } from './app.ts';
 import type { PlatformConfig } from './config.ts';
 
 export interface AllInOneOptions {
   broker: BrokerConfig;
   dataDir: string;
-  http: { host: string; port: number };
+  http: HttpListenOptions;
   postgresUrl?: string;
+  /** See PlatformAppOptions. */
+  adminPassword?: string;
+  announce?: (text: string) => void;
   platform?: Partial<PlatformConfig>;
   logger: Logger;
   /** Starts the simulated site once broker and platform run; returns how to stop it. */
@@ -74,6 +77,8 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       http: options.http,
       config: options.platform,
       logger,
+      adminPassword: options.adminPassword,
+      announce: options.announce,
     });
   } catch (err) {
     await closeBroker(broker, listeners);
@@ -82,7 +87,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   const tcp = listeners.find((l) => l.transport === 'tcp');
   const mqttHost = !tcp || tcp.host === '0.0.0.0' || tcp.host === '::' ? '127.0.0.1' : tcp.host;
   const mqttUrl = `mqtt://${mqttHost}:${tcp?.port ?? options.broker.port}`;
-  const httpUrl = app.url!.replace('0.0.0.0', '127.0.0.1');
+  const httpUrl = app.url!.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   let demo: { close(): Promise<void> } | undefined;
   const stopReload = reloadOnSighup(auth, logger);
   const close = async () => {

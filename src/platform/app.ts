@@ -1,7 +1,9 @@
 // Wiring of the platform as one unit: store, contracts, core, broker attachment and HTTP API.
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ADMIN_PASSWORD_ENV, ensureFirstAdmin, firstAdminNotice } from './auth/first-admin.ts';
 import { attachToBroker, type LocalBroker } from './broker-attach.ts';
 import type { Clock } from './clock.ts';
 import type { PlatformConfig } from './config.ts';
@@ -24,10 +26,26 @@ export interface PlatformAppOptions {
   /** Or an external broker, over MQTT 5 (optionally a shared subscription). */
   mqtt?: Omit<MqttAttachOptions, 'logger'>;
   /** Start the HTTP API on this port (0 = any free port); omit to not listen. */
-  http?: { host: string; port: number; plugins?: ApiOptions['plugins'] };
+  http?: HttpListenOptions;
+  /** The first admin's password when the store has no user (default: $MQIOT_ADMIN_PASSWORD; else random, printed once). */
+  adminPassword?: string;
+  /** Where the one-time note with a generated admin password goes (default: standard error, not the log). */
+  announce?: (text: string) => void;
   logger?: Logger;
   clock?: Clock;
   contractSource?: ContractSource;
+}
+
+export interface HttpListenOptions {
+  host: string;
+  port: number;
+  plugins?: ApiOptions['plugins'];
+  /** Extra Host names besides localhost, IP addresses and this machine's name (http.allowedHosts). */
+  allowedHosts?: readonly string[];
+  trustProxy?: boolean;
+  sessionHours?: number;
+  /** PEM contents: HTTPS on the same listener. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export interface PlatformApp {
@@ -59,13 +77,33 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
     await store.close();
     throw err;
   }
-  const api = await buildApi(platform, {
-    logger: options.logger?.child({ component: 'http' }),
-    // the web dashboard at / is served wherever the API is (mqiot up, cloud, edge)
-    plugins: [dashboardRoutes, ...(options.http?.plugins ?? [])],
-  });
+  let api: FastifyInstance;
+  let firstAdmin: Awaited<ReturnType<typeof ensureFirstAdmin>>;
+  try {
+    firstAdmin = await ensureFirstAdmin(store, platform.clock, {
+      password: options.adminPassword ?? (process.env[ADMIN_PASSWORD_ENV] || undefined),
+    });
+    const http = options.http;
+    api = await buildApi(platform, {
+      logger: options.logger?.child({ component: 'http' }),
+      // the web dashboard at / is served wherever the API is (mqiot up, cloud, edge)
+      plugins: [dashboardRoutes, ...(http?.plugins ?? [])],
+      allowedHosts: [...(http?.allowedHosts ?? []), hostname(), ...(http ? [http.host] : [])],
+      trustProxy: http?.trustProxy,
+      https: http?.https,
+      auth: http?.sessionHours ? { sessionTtlMs: http.sessionHours * 3600_000 } : undefined,
+    });
+  } catch (err) {
+    await attachment?.detach();
+    await platform.stop();
+    await store.close();
+    throw err;
+  }
   let url: string | undefined;
   if (options.http) url = await api.listen({ host: options.http.host, port: options.http.port });
+  const notice = firstAdminNotice(firstAdmin, url?.replace(/\/\/(0\.0\.0\.0|\[::\])/, '//localhost'));
+  // straight to the console, never through the logger: the password must not end up in log files
+  if (notice) (options.announce ?? ((text) => process.stderr.write(text)))(notice);
   return {
     platform,
     store,

@@ -9,6 +9,9 @@ export const PlatformErrorCode = {
   GatewayUnknown: 'gateway_unknown',
   DeviceNotActive: 'device_not_active',
   StoreFailure: 'store_failure',
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  RateLimited: 'rate_limited',
 } as const;
 export type PlatformErrorCode = (typeof PlatformErrorCode)[keyof typeof PlatformErrorCode];
 
@@ -34,5 +37,32 @@ export class StoreError extends PlatformError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(PlatformErrorCode.StoreFailure, message, options);
     this.name = 'StoreError';
+  }
+}
+
+/** No credentials, or credentials that are wrong, expired or revoked (HTTP 401). */
+export class UnauthorizedError extends PlatformError {
+  constructor(message = 'sign in first: send Authorization: Bearer <token>') {
+    super(PlatformErrorCode.Unauthorized, message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** Signed in, but the role may not do this (HTTP 403). */
+export class ForbiddenError extends PlatformError {
+  constructor(message: string) {
+    super(PlatformErrorCode.Forbidden, message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Too many attempts; the caller may try again after `retryAfterMs` (HTTP 429 with Retry-After). */
+export class RateLimitedError extends PlatformError {
+  constructor(readonly retryAfterMs: number) {
+    super(
+      PlatformErrorCode.RateLimited,
+      `too many failed attempts; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+    );
+    this.name = 'RateLimitedError';
   }
 }

@@ -307,11 +307,16 @@ export class Platform {
     deviceId: string;
     action: string;
     params?: Record<string, unknown>;
+    requestedBy?: string | null;
   }): Promise<CommandRecord> {
     return this.#commandService.sendCommand(input);
   }
 
-  sendQuery(input: { gatewayId: string; devices?: string[] }): Promise<CommandRecord> {
+  sendQuery(input: {
+    gatewayId: string;
+    devices?: string[];
+    requestedBy?: string | null;
+  }): Promise<CommandRecord> {
     return this.#commandService.sendQuery(input);
   }
 

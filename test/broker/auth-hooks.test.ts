@@ -18,6 +18,7 @@ import { startAllInOne } from '../../src/platform/all-in-one.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 import { startSimulators } from '../../src/sim/index.ts';
 import { collect, startBroker, subackCodes, waitFor, type TestBroker } from './helpers.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 let dir: string;
 let pwFile: string;
@@ -211,8 +212,9 @@ test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reac
     });
     assert.equal(refused, ReasonCode.NotAuthorized);
     await gateway.start();
+    const headers = bearer(await testToken(system.app.store, 'viewer'));
     const latest = async (): Promise<unknown[]> => {
-      const res = await fetch(`${system.httpUrl}/api/devices/pm-1/latest`);
+      const res = await fetch(`${system.httpUrl}/api/devices/pm-1/latest`, { headers });
       return res.ok ? ((await res.json()) as { items: unknown[] }).items : [];
     };
     const deadline = Date.now() + 20_000;
@@ -222,7 +224,7 @@ test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reac
       if (items.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(items.length > 0, 'readings of pm-1 reached the platform through the authenticated gateway');
-    const gw = (await (await fetch(`${system.httpUrl}/api/gateways/site-a`)).json()) as {
+    const gw = (await (await fetch(`${system.httpUrl}/api/gateways/site-a`, { headers })).json()) as {
       gateway: { online: boolean };
     };
     assert.equal(gw.gateway.online, true);

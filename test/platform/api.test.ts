@@ -7,11 +7,14 @@ import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { buildApi } from '../../src/platform/http/server.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { RecordingDownlink, tempStore, toyFrame, toySource, type Json } from './helpers.ts';
+import { authedInject, bearer, testToken } from '../support/auth.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
 describe('HTTP API', () => {
   let app: FastifyInstance;
+  let inject: ReturnType<typeof authedInject>;
+  let token: string;
   let platform: Platform;
   let cleanup: () => Promise<void>;
   const clock = new FakeClock(T0);
@@ -21,7 +24,7 @@ describe('HTTP API', () => {
     await platform.whenIdle();
   };
   const get = async (url: string) => {
-    const res = await app.inject({ method: 'GET', url });
+    const res = await inject({ method: 'GET', url });
     return { status: res.statusCode, body: res.json() as Json };
   };
 
@@ -34,6 +37,8 @@ describe('HTTP API', () => {
     platform.attach(downlink);
     await platform.start({ timers: false });
     app = await buildApi(platform);
+    token = await testToken(temp.store, 'admin');
+    inject = authedInject(app, token);
     await uplink({
       v: 1,
       k: 'birth',
@@ -88,7 +93,7 @@ describe('HTTP API', () => {
   });
 
   it('edits asset data and filters by tag and lifecycle', async () => {
-    const res = await app.inject({
+    const res = await inject({
       method: 'PATCH',
       url: '/api/devices/t-1',
       payload: {
@@ -103,20 +108,20 @@ describe('HTTP API', () => {
     assert.equal(res.json().name, 'Boiler room');
     assert.equal((await get('/api/devices?tag=heating')).body.total, 1);
     assert.equal((await get('/api/devices?q=boiler')).body.total, 1);
-    const bad = await app.inject({
+    const bad = await inject({
       method: 'PATCH',
       url: '/api/devices/t-1',
       payload: { lifecycle: 'exploded' },
     });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().error.code, 'invalid_input');
-    const missing = await app.inject({ method: 'PATCH', url: '/api/devices/zzz', payload: { name: 'x' } });
+    const missing = await inject({ method: 'PATCH', url: '/api/devices/zzz', payload: { name: 'x' } });
     assert.equal(missing.statusCode, 404);
     assert.equal(missing.json().error.code, 'not_found');
   });
 
   it('decodes with a contract set through the API from the next frame on', async () => {
-    const res = await app.inject({
+    const res = await inject({
       method: 'PATCH',
       url: '/api/devices/h-1',
       payload: { contractId: 'toy-temp' },
@@ -172,7 +177,7 @@ describe('HTTP API', () => {
   });
 
   it('exports CSV', async () => {
-    const res = await app.inject({
+    const res = await inject({
       method: 'GET',
       url: `/api/devices/t-1/telemetry.csv?from=${T0}&to=${T0 + 2000}`,
     });
@@ -185,7 +190,7 @@ describe('HTTP API', () => {
   });
 
   it('sends a command, shows its status and history, and records the answer', async () => {
-    const res = await app.inject({
+    const res = await inject({
       method: 'POST',
       url: '/api/devices/t-1/commands',
       payload: { action: 'set', params: { value: 7 } },
@@ -211,18 +216,18 @@ describe('HTTP API', () => {
       ['pending', 'sent', 'executed'],
     );
     assert.equal((await get('/api/commands?device=t-1&state=executed')).body.items.length, 1);
-    const unknownAction = await app.inject({
+    const unknownAction = await inject({
       method: 'POST',
       url: '/api/devices/t-1/commands',
       payload: { action: 'launch' },
     });
     assert.equal(unknownAction.statusCode, 400);
-    const noBody = await app.inject({ method: 'POST', url: '/api/devices/t-1/commands', payload: {} });
+    const noBody = await inject({ method: 'POST', url: '/api/devices/t-1/commands', payload: {} });
     assert.equal(noBody.json().error.code, 'invalid_input');
   });
 
   it('sends a status query to a gateway', async () => {
-    const res = await app.inject({
+    const res = await inject({
       method: 'POST',
       url: '/api/gateways/site-a/queries',
       payload: { devices: ['t-1'] },
@@ -231,7 +236,7 @@ describe('HTTP API', () => {
     const query = downlink.down('query').at(-1) as { id: string; devs: string[] };
     assert.deepEqual(query.devs, ['t-1']);
     assert.equal(query.id, res.json().id);
-    const missing = await app.inject({ method: 'POST', url: '/api/gateways/nope/queries', payload: {} });
+    const missing = await inject({ method: 'POST', url: '/api/gateways/nope/queries', payload: {} });
     assert.equal(missing.statusCode, 404);
   });
 
@@ -241,7 +246,7 @@ describe('HTTP API', () => {
       list.body.items.map((c: { id: string }) => c.id),
       ['toy-hum', 'toy-temp'],
     );
-    const upload = await app.inject({
+    const upload = await inject({
       method: 'POST',
       url: '/api/contracts',
       headers: { 'content-type': 'text/yaml' },
@@ -249,7 +254,7 @@ describe('HTTP API', () => {
     });
     assert.equal(upload.statusCode, 201, upload.body);
     assert.equal(upload.json().tests.passed, 1);
-    await app.inject({
+    await inject({
       method: 'POST',
       url: '/api/contracts',
       payload: { source: JSON.stringify({ id: 'vendor-x', version: '1.1.0', marker: 0xc3 }) },
@@ -259,7 +264,7 @@ describe('HTTP API', () => {
       versions.body.items.map((v: { version: string }) => v.version),
       ['1.0.0', '1.1.0'],
     );
-    const failing = await app.inject({
+    const failing = await inject({
       method: 'POST',
       url: '/api/contracts',
       payload: { source: JSON.stringify({ id: 'vendor-y', version: '1', marker: 1, failTests: true }) },
@@ -267,13 +272,13 @@ describe('HTTP API', () => {
     assert.equal(failing.statusCode, 422);
     assert.equal(failing.json().error.code, 'contract_tests_failed');
     assert.equal(failing.json().error.details.failed, 1);
-    const invalid = await app.inject({
+    const invalid = await inject({
       method: 'POST',
       url: '/api/contracts',
       payload: { source: '{"id":"z"}' },
     });
     assert.equal(invalid.json().error.code, 'contract_invalid');
-    const tried = await app.inject({
+    const tried = await inject({
       method: 'POST',
       url: '/api/contracts/vendor-x/try',
       payload: { frame: 'c3 05 c8' },
@@ -283,7 +288,7 @@ describe('HTTP API', () => {
       fields: { value: 5 },
       points: [{ name: 'value', value: 0.5, unit: 'u' }],
     });
-    const badHex = await app.inject({
+    const badHex = await inject({
       method: 'POST',
       url: '/api/contracts/vendor-x/try',
       payload: { frame: 'zz' },
@@ -319,16 +324,16 @@ describe('HTTP API', () => {
 
   it('changes the retention at run time and applies it at the next tick', async () => {
     assert.deepEqual((await get('/api/settings')).body, { retentionDays: 0 });
-    const bad = await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: -1 } });
+    const bad = await inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: -1 } });
     assert.equal(bad.statusCode, 400);
     const before = await platform.store.countPoints('t-1');
     clock.set(T0 + 86_400_000 + 60_000); // a day after the first readings
-    const res = await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 1 } });
+    const res = await inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 1 } });
     assert.deepEqual(res.json(), { retentionDays: 1 });
     await platform.tick();
     const after = await platform.store.countPoints('t-1');
     assert.ok(after < before && after > 0, `readings older than a day deleted (${before} → ${after})`);
-    await app.inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 0 } });
+    await inject({ method: 'PATCH', url: '/api/settings', payload: { retentionDays: 0 } });
   });
 
   it('answers unknown routes with a JSON error', async () => {
@@ -342,6 +347,7 @@ describe('HTTP API', () => {
     const controller = new AbortController();
     const stream = await fetch(`${address}/api/stream?device=t-1&types=telemetry`, {
       signal: controller.signal,
+      headers: bearer(token),
     });
     assert.match(String(stream.headers.get('content-type')), /^text\/event-stream/);
     const reader = stream.body!.getReader();
@@ -370,7 +376,7 @@ describe('HTTP API', () => {
     };
     assert.equal(data.dev, 't-1', 'only the requested device');
     assert.equal(data.points[0]?.value, 11.9);
-    const res = await fetch(`${address}/api/devices/t-1`);
+    const res = await fetch(`${address}/api/devices/t-1`, { headers: bearer(token) });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { device: { contractId: string }; latest: { value: number }[] };
     assert.equal(body.device.contractId, 'toy-temp');

@@ -11,6 +11,7 @@ import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protoco
 import type { Json } from './helpers.ts';
 import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
 import { connectClient } from '../cli/helpers.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = '68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16';
@@ -21,6 +22,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
   let tcp: TcpBroker;
   let app: PlatformApp;
   let dir: string;
+  let token = '';
   let gateway: MqttClient;
   let dashboard: MqttClient;
   const down: Envelope[] = [];
@@ -34,7 +36,10 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
       ),
     );
   const api = async (path: string, init?: RequestInit) => {
-    const res = await fetch(`${app.url}${path}`, init);
+    const res = await fetch(`${app.url}${path}`, {
+      ...init,
+      headers: { ...bearer(token), ...((init?.headers as Record<string, string>) ?? {}) },
+    });
     return { status: res.status, body: (await res.json()) as Json };
   };
 
@@ -47,6 +52,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
       http: { host: '127.0.0.1', port: 0 },
       config: { commandTimeoutMs: 300, queryTimeoutMs: 300, tickMs: 50, gatewayValidIntervalMs: 60_000 },
     });
+    token = await testToken(app.store, 'admin');
     dashboard = await connectClient(tcp.url, { clientId: 'dashboard' });
     await dashboard.subscribeAsync('mqiot/dev/+/telemetry', { qos: 1 });
     dashboard.on('message', (topic, payload) =>

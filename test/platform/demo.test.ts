@@ -8,9 +8,11 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
 import { startDemoSite } from '../../src/platform/demo/site.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 describe('demo site (mqiot up --demo)', () => {
   let system: AllInOne;
+  let token = '';
   let dir: string;
 
   before(async () => {
@@ -27,7 +29,9 @@ describe('demo site (mqiot up --demo)', () => {
       http: { host: '127.0.0.1', port: 0 },
       logger: createLogger({ level: 'silent' }),
       demo: (ctx) => startDemoSite({ ...ctx, pollMs: 300 }),
+      announce: () => undefined,
     });
+    token = await testToken(system.app.store, 'viewer');
   });
   after(async () => {
     await system?.close();
@@ -38,7 +42,7 @@ describe('demo site (mqiot up --demo)', () => {
     const deadline = Date.now() + 20_000;
     let devices: { id: string; contractId: string; online: boolean }[] = [];
     while (Date.now() < deadline) {
-      const res = await fetch(`${system.httpUrl}/api/devices?limit=100`);
+      const res = await fetch(`${system.httpUrl}/api/devices?limit=100`, { headers: bearer(token) });
       devices = ((await res.json()) as { items: typeof devices }).items;
       if (devices.length === 12 && devices.every((d) => d.online)) break;
       await new Promise((r) => setTimeout(r, 200));
@@ -50,7 +54,9 @@ describe('demo site (mqiot up --demo)', () => {
     );
     const protocols = new Set(devices.map((d) => d.contractId));
     assert.ok(protocols.size >= 3, `protocols: ${[...protocols].join(', ')}`);
-    const meter = (await (await fetch(`${system.httpUrl}/api/devices/energy-meter-1/latest`)).json()) as {
+    const meter = (await (
+      await fetch(`${system.httpUrl}/api/devices/energy-meter-1/latest`, { headers: bearer(token) })
+    ).json()) as {
       items: { name: string; unit: string }[];
     };
     assert.deepEqual(

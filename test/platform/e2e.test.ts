@@ -12,6 +12,7 @@ import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
 import { startEdge, until } from './live-fixtures.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 describe('end to end: simulators → gateway → broker → platform → API', () => {
   let system: AllInOne;
@@ -20,13 +21,14 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   let gatewayConfig: GatewayConfig;
   let spy: MqttClient;
   let dir: string;
+  let token = '';
   let mute: net.Server;
   const muteSockets = new Set<net.Socket>();
   const downlinks: { k: string; id?: string }[] = [];
   const api = async (path: string, init?: { method: string; body: unknown }) => {
     const res = await fetch(`${system.httpUrl}${path}`, {
       method: init?.method ?? 'GET',
-      headers: init ? { 'content-type': 'application/json' } : {},
+      headers: { ...bearer(token), ...(init ? { 'content-type': 'application/json' } : {}) },
       body: init ? JSON.stringify(init.body) : undefined,
     });
     return { status: res.status, body: (await res.json()) as Json };
@@ -40,6 +42,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       tickMs: 100,
       heartbeatIntervalMs: 1000,
     });
+    token = await testToken(system.app.store, 'admin');
     // A device that never answers: its link accepts the connection and stays silent.
     mute = net.createServer((socket) => {
       muteSockets.add(socket);

@@ -17,6 +17,7 @@ import {
 import { toyFrame, toySource, type Json } from './helpers.ts';
 import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
 import { connectClient } from '../cli/helpers.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 const GW = 'rules-site';
 const TEMP = 0xa1; // toy-temp: 'temperature' = byte / 10
@@ -40,6 +41,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
   let tcp: TcpBroker;
   let app: PlatformApp;
   let dir: string;
+  let token = '';
   let gateway: MqttClient;
   let watcher: MqttClient;
   let seq = 1;
@@ -63,7 +65,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
   const api = async (path: string, method = 'GET', body?: unknown) => {
     const res = await fetch(`${app.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, body: (res.status === 204 ? null : await res.json()) as Json };
@@ -86,6 +88,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
       contractSource: toySource,
       config: { commandTimeoutMs: 2000, tickMs: 50, gatewayValidIntervalMs: 60_000 },
     });
+    token = await testToken(app.store, 'admin');
     // The rules engine listens the same way: a notification seen here has been seen by the rules.
     app.platform.subscribe((n) => {
       if (n.type !== 'telemetry' || n.message.dev !== 'sensor-21') return;

@@ -26,6 +26,7 @@ import {
   type TcpBroker,
 } from './live-fixtures.ts';
 import { freePort } from '../cli/helpers.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 const GW = 'site-r';
 
@@ -134,13 +135,18 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
   it('the edge copies the cloud rules into its own store', async () => {
     const created = await fetch(`${cloudApp.url}/api/rules`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer(await testToken(cloudApp.store, 'operator')) },
       body: JSON.stringify(RULE),
     });
     assert.equal(created.status, 201);
     mirror = new RulesMirror(
       { engine: edge.app.platform.rules, store: edge.app.store, clock: systemClock },
-      { cloudApiUrl: cloudApp.url!, cloudUp: () => link.connected, intervalMs: 60_000 },
+      {
+        cloudApiUrl: cloudApp.url!,
+        cloudApiToken: await testToken(cloudApp.store, 'viewer'),
+        cloudUp: () => link.connected,
+        intervalMs: 60_000,
+      },
     );
     await mirror.start();
     assert.deepEqual([...mirror.mirrored], ['pm-high']);

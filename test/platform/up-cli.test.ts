@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { bearer, login, printedAdminPassword } from '../support/auth.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -25,6 +26,11 @@ describe('mqiot up (CLI, black box)', () => {
   });
 
   it('decodes what a gateway publishes and serves it over HTTP; stops on SIGTERM', async () => {
+    // the first start printed the admin's password on the console, and nowhere in the logs
+    const password = printedAdminPassword(up.stderr());
+    assert.ok(password, `no admin password on the console: ${up.stderr()}`);
+    assert.ok(!up.stdout().includes(password), 'the password is not in the log');
+    const token = await login(up.httpUrl, 'admin', password);
     const client = await mqtt.connectAsync(up.mqttUrl, { clientId: 'mqiot-gw-cli-gw', reconnectPeriod: 0 });
     const now = Date.now();
     await client.publishAsync(
@@ -63,7 +69,9 @@ describe('mqiot up (CLI, black box)', () => {
     let latest: { items: { name: string; value: number; unit: string }[] } = { items: [] };
     for (let i = 0; i < 400 && latest.items.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      latest = (await (await fetch(`${up.httpUrl}/api/devices/m-1/latest`)).json()) as typeof latest;
+      latest = (await (
+        await fetch(`${up.httpUrl}/api/devices/m-1/latest`, { headers: bearer(token) })
+      ).json()) as typeof latest;
     }
     assert.deepEqual(
       latest.items.map((p) => [p.name, p.value, p.unit]),

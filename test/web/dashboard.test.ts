@@ -47,6 +47,7 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     browser = await launchChromium();
     site = await startSite();
     page = await newPage(browser, pageErrors);
+    await site.signIn(page);
   });
 
   after(async () => {
@@ -218,7 +219,9 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     assert.match(tips[0]!, /: 100$/, 'the first reading, with its time');
     assert.match(tips.at(-1)!, /: 190$/, 'the last reading');
     const csvHref = await page.locator('a.csv').getAttribute('href');
-    const csv = await (await fetch(`${site.url}${csvHref}`)).text();
+    const csv = await (
+      await fetch(`${site.url}${csvHref}`, { headers: { authorization: `Bearer ${site.token}` } })
+    ).text();
     assert.equal(csv.split('\n').filter((l) => l.startsWith('pm-1,holding.0,')).length, 10, csv);
 
     await page.getByRole('button', { name: '24 h' }).click();

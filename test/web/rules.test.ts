@@ -35,6 +35,7 @@ describe('Rules page in headless Chromium', { skip: NO_CHROMIUM }, () => {
     site.answers.add('pm-1');
     await site.birth([{ dev: 'pm-1', c: 'modbus-tcp', pollMs: 60_000 }]);
     page = await newPage(browser, pageErrors);
+    await site.signIn(page);
   });
 
   after(async () => {

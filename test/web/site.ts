@@ -14,6 +14,10 @@ import {
   type Frame,
 } from '../../src/protocol/envelope.ts';
 import { connectGateway, TcpBroker } from '../platform/live-fixtures.ts';
+import type { Page } from 'playwright-core';
+import type { Role } from '../../src/platform/auth/roles.ts';
+import { SESSION_COOKIE } from '../../src/platform/http/auth/request-checks.ts';
+import { bearer, testToken } from '../support/auth.ts';
 
 export const GATEWAY_ID = 'site-web';
 
@@ -56,6 +60,10 @@ export interface Site {
   report(report: Record<string, unknown>): Promise<void>;
   /** Devices whose commands the gateway answers with ok (others get no answer). */
   answers: Set<string>;
+  /** An admin API token. */
+  token: string;
+  /** Gives the page's browser context a session cookie for a user of `role` (without the sign-in page). */
+  signIn(page: Page, role?: Role): Promise<void>;
   api(path: string, init?: { method?: string; json?: unknown }): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
@@ -68,6 +76,7 @@ export async function startSite(): Promise<Site> {
     broker: tcp.broker,
     http: { host: '127.0.0.1', port: 0 },
     config: { commandTimeoutMs: 300, queryTimeoutMs: 300, tickMs: 50, gatewayValidIntervalMs: 60_000 },
+    announce: () => undefined,
   });
   const gateway = await connectGateway(tcp.url, GATEWAY_ID);
   let seq = 0;
@@ -104,10 +113,16 @@ export async function startSite(): Promise<Site> {
     });
   });
   const url = app.url!;
+  const token = await testToken(app.store, 'admin');
   return {
     app,
     url,
     answers,
+    token,
+    async signIn(page, role = 'admin') {
+      const session = role === 'admin' ? token : await testToken(app.store, role);
+      await page.context().addCookies([{ name: SESSION_COOKIE, value: session, url }]);
+    },
     async birth(devices) {
       await up({ v: 1, k: 'birth', gw: GATEWAY_ID, seq: ++seq, ts: Date.now(), epoch: 'web-ep1', devices });
     },
@@ -131,7 +146,10 @@ export async function startSite(): Promise<Site> {
     async api(path, init = {}) {
       const res = await fetch(`${url}${path}`, {
         method: init.method ?? 'GET',
-        headers: init.json === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...bearer(token),
+          ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       });
       return { status: res.status, body: await res.json() };

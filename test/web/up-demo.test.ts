@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser } from 'playwright-core';
 import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { printedAdminPassword } from '../support/auth.ts';
 
 const DEMO_DEVICES = 12;
 const WAIT = { timeout: 20_000 };
@@ -33,6 +34,12 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
     const errors: string[] = [];
     const page = await newPage(browser, errors);
     await page.goto(`${up!.httpUrl}/`);
+    // a newcomer signs in with the password the first start printed
+    const password = printedAdminPassword(up!.stderr());
+    assert.ok(password, `the first start prints the admin password: ${up!.stderr()}`);
+    await page.locator('form.login input[name=username]').fill('admin');
+    await page.locator('form.login input[name=password]').fill(password);
+    await page.locator('form.login button[type=submit]').click();
     await page.locator('tr[data-gateway="demo-site"] .badge[data-online="true"]').waitFor(WAIT);
     await page.waitForFunction(
       (n) => document.querySelectorAll('table.devices .badge[data-online="true"]').length === n,

@@ -13,6 +13,7 @@ import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
+import { httpListenOptions } from '../http-options.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -40,7 +41,11 @@ options:
   --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
   --retention-days DAYS   delete readings older than this (default 0: keep forever)
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
-  -h, --help              show this help`;
+  --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
+  -h, --help              show this help
+
+Sign-in: a store without users gets 'admin' with $MQIOT_ADMIN_PASSWORD, or a random password printed
+once; manage users with 'mqiot user' on the same store.`;
 
 const OPTIONS = {
   broker: { type: 'string' },
@@ -59,6 +64,7 @@ const OPTIONS = {
   'command-timeout-ms': { type: 'string' },
   'retention-days': { type: 'string' },
   'log-level': { type: 'string' },
+  config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -97,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     ? null
     : intFlag('cloud', 'metrics-port', values['metrics-port'], 0, 65535);
   const config = loadCommandConfig({
+    file: values.config,
     overrides: {
       broker: {
         ...(port === undefined ? {} : { port }),
@@ -106,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   const logger = createLogger({ level: config.log.level });
+  const http = httpListenOptions('cloud', config.http, httpHost, httpPort);
 
   let close: () => Promise<void>;
   if (values.broker) {
@@ -115,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
       postgresUrl: values.postgres,
       config: platform,
       logger,
-      http: { host: httpHost, port: httpPort },
+      http,
       mqtt: {
         url: values.broker,
         clientId: `mqiot-platform-${instance}`,
@@ -151,7 +159,7 @@ export async function run(argv: string[]): Promise<number> {
     const system = await startAllInOne({
       broker: config.broker,
       dataDir,
-      http: { host: httpHost, port: httpPort },
+      http,
       postgresUrl: values.postgres,
       platform,
       logger,

@@ -13,6 +13,7 @@ import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
+import { httpListenOptions } from '../http-options.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -28,12 +29,17 @@ options:
   --username U, --password P   cloud broker credentials (or MQIOT_EDGE_USERNAME / MQIOT_EDGE_PASSWORD)
   --forward-telemetry     also forward decoded readings (mqiot/dev/+/telemetry)
   --cloud-api URL         the cloud platform's HTTP API: its linkage rules are copied here (every
-                          minute, last copy kept) and run by the edge while the cloud link is down
+                          minute, last copy kept) and run by the edge while the cloud link is down;
+                          needs a cloud API token (viewer is enough) in MQIOT_CLOUD_API_TOKEN
   --data-dir DIR          database and forward queue (default ./data)
   --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
   --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
-  -h, --help              show this help`;
+  --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
+  -h, --help              show this help
+
+Sign-in: a store without users gets 'admin' with $MQIOT_ADMIN_PASSWORD, or a random password printed
+once; manage users with 'mqiot user' on the same store.`;
 
 const OPTIONS = {
   cloud: { type: 'string' },
@@ -47,6 +53,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'http-port': { type: 'string' },
   'log-level': { type: 'string' },
+  config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -76,13 +83,18 @@ export async function run(argv: string[]): Promise<number> {
     broker: { host: values.host, port: port('port', values.port) },
   };
   if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
-  const config = loadCommandConfig({ overrides });
+  const config = loadCommandConfig({ file: values.config, overrides });
   const logger = createLogger({ level: config.log.level });
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const system = await startAllInOne({
     broker: config.broker,
     dataDir,
-    http: { host: config.broker.host, port: port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT },
+    http: httpListenOptions(
+      'edge',
+      config.http,
+      config.broker.host,
+      port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT,
+    ),
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();
@@ -101,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
         { engine: system.app.platform.rules, store: system.app.store, clock: system.app.platform.clock },
         {
           cloudApiUrl: values['cloud-api'],
+          cloudApiToken: process.env.MQIOT_CLOUD_API_TOKEN || undefined,
           cloudUp: () => link.connected,
           logger: logger.child({ component: 'rules-mirror' }),
         },

@@ -10,6 +10,7 @@ import {
 } from '../../broker/auth/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { askPassword } from '../prompt.ts';
 
 export const summary =
   'add, change or delete a user in a password file (Mosquitto format, for --password-file)';
@@ -35,51 +36,6 @@ const OPTIONS = {
   delete: { type: 'boolean', short: 'D' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-async function readStdinLine(): Promise<string> {
-  let text = '';
-  for await (const chunk of process.stdin) {
-    text += (chunk as Buffer).toString('utf8');
-    if (text.includes('\n')) break;
-  }
-  return text.split(/\r?\n/)[0]!;
-}
-
-/** One line from the terminal without echo (raw mode): Enter ends it, Backspace edits, Ctrl-C aborts. */
-function readHidden(prompt: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    process.stderr.write(prompt);
-    stdin.setRawMode(true);
-    stdin.resume();
-    let text = '';
-    const finish = (err?: Error): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(text);
-    };
-    const onData = (chunk: Buffer): void => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\u0003') return finish(new CliError('passwd: cancelled', 130));
-        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
-        else text += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
-}
-
-async function askPassword(): Promise<string> {
-  if (!process.stdin.isTTY) return readStdinLine();
-  const first = await readHidden('password: ');
-  const again = await readHidden('password again: ');
-  if (first !== again) throw new CliError('passwd: the two passwords differ', 2);
-  return first;
-}
 
 function readFile(file: string): string {
   if (!existsSync(file)) return '';
@@ -119,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`${file}: user '${username}' deleted`);
     return 0;
   }
-  const password = values.password ?? (await askPassword());
+  const password = values.password ?? (await askPassword('passwd'));
   if (password === '') throw new CliError('passwd: the password is empty', 2);
   writeFile(file, setPasswordLine(readFile(file), username, await hashPassword(password)));
   console.error(`${file}: password set for '${username}'`);

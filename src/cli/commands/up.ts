@@ -11,6 +11,7 @@ import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
+import { httpListenOptions } from '../http-options.ts';
 
 export const summary =
   'all in one: broker with contracts, platform, HTTP API and web dashboard on SQLite (--demo adds a simulated site)';
@@ -33,6 +34,8 @@ options:
   --metrics-port PORT|off Prometheus /metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
   --http-host HOST        interface for the HTTP API (default: same as --host)
   --http-port PORT        web dashboard at /, HTTP API, OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+                          (sign-in: the first start creates 'admin' with $MQIOT_ADMIN_PASSWORD or prints
+                          a random password once; HTTPS, allowed host names: http.* in --config)
   --postgres URL          store in PostgreSQL instead of SQLite (postgres://user:pass@host/db)
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout before a resend (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
@@ -104,6 +107,10 @@ export function parseUpArgs(argv: string[]) {
   };
 }
 
+function storeFlag(args: { postgres?: string; dataDir: string }): string {
+  return args.postgres ? '--postgres URL' : `--data-dir ${args.dataDir}`;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const args = parseUpArgs(argv);
   if (args.help) {
@@ -113,16 +120,22 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
   const demo = args.demo ? (await import('../../platform/demo/site.ts')).startDemoSite : undefined;
+  const http = httpListenOptions('up', config.http, args.httpHost ?? config.broker.host, args.httpPort);
   let system;
+  let announced = false;
   try {
     system = await startAllInOne({
       broker: config.broker,
       dataDir: args.dataDir,
-      http: { host: args.httpHost ?? config.broker.host, port: args.httpPort },
+      http,
       postgresUrl: args.postgres,
       platform: args.platform,
       logger,
       demo,
+      announce: (text) => {
+        announced = true;
+        process.stderr.write(text);
+      },
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -138,6 +151,11 @@ export async function run(argv: string[]): Promise<number> {
     `mqiot up: MQTT ${system.mqttUrl}  dashboard ${system.httpUrl}/  API ${system.httpUrl}/api (OpenAPI: ${system.httpUrl}/api/docs)  data ${args.dataDir}` +
       `${args.demo ? '  (demo site running)' : ''}\n`,
   );
+  if (!announced)
+    process.stderr.write(
+      `mqiot up: sign in at ${system.httpUrl}/ (first admin: 'admin', password from the first start or ` +
+        `$MQIOT_ADMIN_PASSWORD; forgotten? mqiot user passwd admin ${storeFlag(args)})\n`,
+    );
   const signal = await waitForStopSignal();
   logger.info({ signal }, 'shutting down');
   await system.close();

@@ -27,6 +27,8 @@ export interface CommandRequest {
   deviceId: string | null;
   action: string;
   params: Record<string, unknown>;
+  /** Who asked for it (a user name, `rule:<id>`); kept on the record. */
+  requestedBy?: string | null;
 }
 
 /** The gateway's feedback, already unwrapped from its envelope. */

@@ -45,6 +45,7 @@ export class CommandService {
     deviceId: string;
     action: string;
     params?: Record<string, unknown>;
+    requestedBy?: string | null;
   }): Promise<CommandRecord> {
     const { store, contracts } = this.deps;
     const device = await store.getDevice(input.deviceId);
@@ -72,11 +73,16 @@ export class CommandService {
       deviceId: device.id,
       action: input.action,
       params: input.params ?? {},
+      requestedBy: input.requestedBy ?? null,
     });
   }
 
   /** A status query to a gateway, optionally about some of its devices. */
-  async sendQuery(input: { gatewayId: string; devices?: string[] }): Promise<CommandRecord> {
+  async sendQuery(input: {
+    gatewayId: string;
+    devices?: string[];
+    requestedBy?: string | null;
+  }): Promise<CommandRecord> {
     const gateway = await this.deps.store.getGateway(input.gatewayId);
     if (!gateway) throw new NotFoundError('gateway', input.gatewayId);
     return this.#submit({
@@ -86,6 +92,7 @@ export class CommandService {
       deviceId: input.devices?.length === 1 ? input.devices[0]! : null,
       action: 'status',
       params: input.devices ? { devs: input.devices } : {},
+      requestedBy: input.requestedBy ?? null,
     });
   }
 

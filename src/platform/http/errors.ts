@@ -15,6 +15,9 @@ const STATUS_BY_CODE: Record<PlatformErrorCode, number> = {
   [PlatformErrorCode.GatewayUnknown]: 409,
   [PlatformErrorCode.DeviceNotActive]: 409,
   [PlatformErrorCode.StoreFailure]: 500,
+  [PlatformErrorCode.Unauthorized]: 401,
+  [PlatformErrorCode.Forbidden]: 403,
+  [PlatformErrorCode.RateLimited]: 429,
 };
 
 export const HttpErrorCode = {
@@ -22,6 +25,8 @@ export const HttpErrorCode = {
   UnsupportedMediaType: 'unsupported_media_type',
   PayloadTooLarge: 'payload_too_large',
   Internal: 'internal',
+  HostNotAllowed: 'host_not_allowed',
+  CrossSiteRequest: 'cross_site_request',
 } as const;
 
 const FASTIFY_STATUS_CODES: Record<number, string> = {

@@ -13,6 +13,8 @@ export const errorSchema = {
 
 export const errorResponses = {
   400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
   404: errorSchema,
   409: errorSchema,
   422: errorSchema,
@@ -106,6 +108,7 @@ export const commandSchema = {
     updatedAt: { type: 'integer' },
     result: {},
     error: { type: ['string', 'null'] },
+    requestedBy: { type: ['string', 'null'], description: 'the user who sent it, or rule:<id>' },
     history: {
       type: 'array',
       items: {

@@ -36,6 +36,7 @@ export interface RulesEngineDeps {
     deviceId: string;
     action: string;
     params?: Record<string, unknown>;
+    requestedBy?: string | null;
   }): Promise<CommandRecord>;
   publish(topic: string, payload: Buffer, options: { qos: 0 | 1 | 2 }): void;
   notify(notification: PlatformNotification): void;
@@ -307,6 +308,7 @@ export class RulesEngine {
           deviceId: device,
           action: action.action,
           params: action.params,
+          requestedBy: `rule:${rule.id}`,
         });
         return { type: 'command', device, action: action.action, commandId: record.id };
       }

@@ -27,6 +27,8 @@ export class RulesMirrorError extends Error {
 export interface RulesMirrorOptions {
   /** Base URL of the cloud platform's HTTP API, e.g. http://cloud.example:8080. */
   cloudApiUrl: string;
+  /** An API token of the cloud platform (a viewer token is enough to read the rules). */
+  cloudApiToken?: string;
   /** True while the edge's link to the cloud works (CloudLink.connected). */
   cloudUp(): boolean;
   intervalMs?: number;
@@ -77,7 +79,13 @@ export class RulesMirror {
     const url = `${this.options.cloudApiUrl.replace(/\/+$/, '')}/api/rules`;
     let items: Record<string, unknown>[];
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(PULL_TIMEOUT_MS) });
+      const token = this.options.cloudApiToken;
+      const res = await fetch(url, {
+        signal: AbortSignal.timeout(PULL_TIMEOUT_MS),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      if (res.status === 401 || res.status === 403)
+        throw new Error(`HTTP ${res.status}: set MQIOT_CLOUD_API_TOKEN to a cloud API token (role viewer)`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       items = ((await res.json()) as { items: Record<string, unknown>[] }).items;
       if (!Array.isArray(items)) throw new Error('answer has no items list');

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { SqlDriver } from './driver.ts';
 import { PostgresDriver } from './postgres-driver.ts';
 import { schemaSql } from './schema.ts';
+import { migrateAuthColumns, SqlAuth } from './sql-auth.ts';
 import { SqlRegistry } from './sql-registry.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
@@ -11,12 +12,15 @@ import { SqliteDriver } from './sqlite-driver.ts';
 import type { PlatformStore } from './types.ts';
 
 export type * from './types.ts';
+export type * from './auth-types.ts';
+export { AuditResult } from './auth-types.ts';
 
 /** Binds every method of the parts onto one object that satisfies PlatformStore. */
 function composeStore(driver: SqlDriver): PlatformStore {
   const telemetry = new SqlTelemetry(driver);
   const registry = new SqlRegistry(driver);
   const rules = new SqlRules(driver);
+  const auth = new SqlAuth(driver);
   const bind = <T extends object>(target: T) =>
     Object.fromEntries(
       Object.getOwnPropertyNames(Object.getPrototypeOf(target))
@@ -28,6 +32,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     ...bind(telemetry),
     ...bind(registry),
     ...bind(rules),
+    ...bind(auth),
     close: () => driver.close(),
   } as PlatformStore;
 }
@@ -36,6 +41,7 @@ export async function openSqliteStore(path: string): Promise<PlatformStore> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const driver = new SqliteDriver(path);
   await driver.exec(schemaSql('sqlite'));
+  await migrateAuthColumns(driver);
   return composeStore(driver);
 }
 
@@ -49,6 +55,7 @@ export async function openPostgresStore(
   const driver = new PostgresDriver({ url, schema: options.schema });
   if (options.schema) await driver.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
   await driver.exec(schemaSql('postgres'));
+  await migrateAuthColumns(driver);
   return composeStore(driver);
 }
 

@@ -125,6 +125,7 @@ export function toCommand(row: Row): CommandRecord {
     result: row.result === null || row.result === undefined ? null : JSON.parse(String(row.result)),
     error: s(row.error),
     history: JSON.parse(String(row.history)) as CommandRecord['history'],
+    requestedBy: s(row.requested_by),
   };
 }
 

@@ -1,5 +1,6 @@
 // Tables of the platform store, written once for both databases. Times are integer milliseconds
 // since the epoch; JSON columns are TEXT so that both dialects read them the same way.
+import { authSchemaSql } from './sql-auth.ts';
 
 interface DialectTypes {
   bigint: string;
@@ -179,5 +180,5 @@ CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-`;
+${authSchemaSql(t)}`;
 }

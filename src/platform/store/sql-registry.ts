@@ -183,8 +183,8 @@ export class SqlRegistry {
 
   async saveCommand(c: CommandRecord): Promise<void> {
     await this.db.run(
-      `INSERT INTO commands (id, kind, gateway_id, device_id, action, params, state, attempts, created_at, updated_at, result, error, history)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO commands (id, kind, gateway_id, device_id, action, params, state, attempts, created_at, updated_at, result, error, history, requested_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
          updated_at = excluded.updated_at, result = excluded.result, error = excluded.error, history = excluded.history`,
       [
@@ -201,6 +201,7 @@ export class SqlRegistry {
         c.result === undefined || c.result === null ? null : JSON.stringify(c.result),
         c.error,
         JSON.stringify(c.history),
+        c.requestedBy ?? null,
       ],
     );
   }

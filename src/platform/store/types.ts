@@ -1,6 +1,8 @@
 // The platform's storage interface. Two implementations (SQLite and PostgreSQL) share one SQL store
 // over a small driver seam, and one contract suite (test/platform/store-suite.ts) proves both.
 
+import type { AuthStore } from './auth-types.ts';
+
 export type PointValue = number | string | boolean;
 export interface StoredPoint {
   name: string;
@@ -194,6 +196,8 @@ export interface CommandRecord {
   result: unknown;
   error: string | null;
   history: CommandTransition[];
+  /** Who asked for it: a user name, or `rule:<id>` for a linkage rule; null when not known. */
+  requestedBy?: string | null;
 }
 export interface CommandFilter {
   gatewayId?: string;
@@ -228,7 +232,7 @@ export interface RuleRow {
   updatedAt: number;
 }
 
-export interface PlatformStore {
+export interface PlatformStore extends AuthStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
 

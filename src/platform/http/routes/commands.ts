@@ -11,6 +11,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Params: { id: string }; Body: { action: string; params?: Record<string, unknown> } }>(
     '/api/devices/:id/commands',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['commands'],
         summary: 'Send a control command to a device through its gateway (resent on timeout, failed after 3)',
@@ -36,6 +37,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
         deviceId: req.params.id,
         action: req.body.action,
         params: req.body.params,
+        requestedBy: req.principal?.username ?? null,
       });
       return reply.code(202).send(record);
     },
@@ -44,6 +46,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Params: { id: string }; Body: { devices?: string[] } }>(
     '/api/gateways/:id/queries',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['commands'],
         summary: 'Send a status query to a gateway (30 s timer, failed after 3 timeouts)',
@@ -57,7 +60,11 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (req, reply) => {
-      const record = await platform.sendQuery({ gatewayId: req.params.id, devices: req.body?.devices });
+      const record = await platform.sendQuery({
+        gatewayId: req.params.id,
+        devices: req.body?.devices,
+        requestedBy: req.principal?.username ?? null,
+      });
       return reply.code(202).send(record);
     },
   );
@@ -65,6 +72,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/api/commands/:id',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['commands'],
         summary: 'State and history of one command or query',
@@ -91,6 +99,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
   }>(
     '/api/commands',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['commands'],
         summary: 'Command and query history, newest first',

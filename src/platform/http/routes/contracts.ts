@@ -41,6 +41,7 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/contracts',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Contracts the platform decodes with (built-in and uploaded, newest version each)',
@@ -61,6 +62,7 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Body: { source: string } }>(
     '/api/contracts',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['contracts'],
         summary:
@@ -92,6 +94,7 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/api/contracts/:id/versions',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Uploaded versions of a contract, oldest first, with their source',
@@ -130,6 +133,7 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Params: { id: string }; Body: { frame: string; context?: Record<string, unknown> } }>(
     '/api/contracts/:id/try',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['contracts'],
         summary: 'Decode one frame (hex) with a contract: paste a frame, see the decoded values',

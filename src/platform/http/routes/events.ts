@@ -19,6 +19,7 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
   }>(
     '/api/events',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary: 'Events, newest first (online/offline changes with their time, registrations, edits)',
@@ -59,6 +60,7 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/health',
     {
+      config: { role: 'public' },
       schema: {
         tags: ['events'],
         summary: 'Liveness and a few counts',
@@ -88,6 +90,7 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/ingest',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary:

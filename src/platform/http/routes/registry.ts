@@ -32,6 +32,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/gateways',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['gateways'],
         summary: 'All gateways with asset data and online status',
@@ -44,6 +45,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/api/gateways/:id',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['gateways'],
         summary: 'One gateway, its devices and latest reports',
@@ -73,6 +75,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   app.patch<{ Params: { id: string }; Body: AssetPatch }>(
     '/api/gateways/:id',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['gateways'],
         summary: 'Edit a gateway’s asset data and lifecycle',
@@ -95,6 +98,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Querystring: DeviceListQuery }>(
     '/api/devices',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['devices'],
         summary: 'Devices, filtered and paged',
@@ -145,6 +149,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/api/devices/:id',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['devices'],
         summary: 'One device with its latest values',
@@ -174,6 +179,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   }>(
     '/api/devices/:id',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['devices'],
         summary: 'Edit a device’s asset data, lifecycle, poll interval or contract',

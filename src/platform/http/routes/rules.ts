@@ -85,6 +85,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/rules',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary: 'Linkage rules, with their state per device',
@@ -100,6 +101,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Body: unknown }>(
     '/api/rules',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Create a linkage rule (409 if the id exists)',
@@ -113,6 +115,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/api/rules/:id',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary: 'One linkage rule',
@@ -126,6 +129,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.put<{ Params: { id: string }; Body: unknown }>(
     '/api/rules/:id',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Replace a linkage rule (its state starts over)',
@@ -140,6 +144,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.patch<{ Params: { id: string }; Body: { enabled: boolean } }>(
     '/api/rules/:id',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Enable or disable a linkage rule',
@@ -159,6 +164,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.delete<{ Params: { id: string } }>(
     '/api/rules/:id',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['rules'],
         summary: 'Delete a linkage rule (its firings stay in the events)',
@@ -175,6 +181,7 @@ export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>(
     '/api/rules/:id/history',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['rules'],
         summary:

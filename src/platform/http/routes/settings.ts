@@ -13,15 +13,19 @@ const settingsSchema = {
 export function settingsRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/api/settings',
-    { schema: { tags: ['events'], summary: 'Run-time settings', response: { 200: settingsSchema } } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['settings'], summary: 'Run-time settings', response: { 200: settingsSchema } },
+    },
     async () => ({ retentionDays: platform.retentionDays }),
   );
 
   app.patch<{ Body: { retentionDays: number } }>(
     '/api/settings',
     {
+      config: { role: 'admin' },
       schema: {
-        tags: ['events'],
+        tags: ['settings'],
         summary: 'Change run-time settings (kept across restarts)',
         body: { ...settingsSchema, additionalProperties: false, required: ['retentionDays'] },
         response: { 200: settingsSchema, ...errorResponses },

@@ -9,6 +9,7 @@ export function streamRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Querystring: { device?: string; types?: string } }>(
     '/api/stream',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['events'],
         summary: 'Server-sent events: telemetry, event and command notifications as they happen',

@@ -41,6 +41,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string } }>(
     '/api/devices/:id/latest',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Latest value of every point of a device',
@@ -57,6 +58,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring }>(
     '/api/devices/:id/telemetry',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw readings in a time range',
@@ -84,6 +86,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring }>(
     '/api/devices/:id/telemetry.csv',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw readings in a time range as CSV (device,point,time,value,unit)',
@@ -111,6 +114,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string }; Querystring: RangeQuerystring & { bucket: string; point: string } }>(
     '/api/devices/:id/aggregates',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'min/max/avg/last/count of one numeric point per time bucket',
@@ -161,6 +165,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string }; Querystring: { errors?: boolean; limit?: number } }>(
     '/api/devices/:id/frames',
     {
+      config: { role: 'viewer' },
       schema: {
         tags: ['telemetry'],
         summary: 'Raw frames as received, newest first (with the decode error when a frame failed)',

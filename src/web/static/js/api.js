@@ -16,7 +16,10 @@ export class ApiError extends Error {
  * body. Resolves with the parsed JSON answer.
  */
 export async function api(path, { method = 'GET', json, text, type } = {}) {
-  const init = { method, headers: { accept: 'application/json' } };
+  // The session is an HttpOnly cookie the browser adds by itself. The custom header marks the request
+  // as our own script's: a cross-site form cannot send it (the server refuses cookie writes without it
+  // or a matching Origin).
+  const init = { method, headers: { accept: 'application/json', 'x-requested-with': 'mqiot' } };
   if (json !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(json);
@@ -30,6 +33,7 @@ export async function api(path, { method = 'GET', json, text, type } = {}) {
   } catch (err) {
     throw new ApiError(`cannot reach the platform (${err.message})`, { cause: err });
   }
+  if (res.status === 204) return null;
   let body;
   try {
     body = await res.json();
@@ -38,6 +42,10 @@ export async function api(path, { method = 'GET', json, text, type } = {}) {
       status: res.status,
       cause: err,
     });
+  }
+  if (res.status === 401 && path !== '/api/auth/login') {
+    // the session expired or was revoked: back to the sign-in page
+    window.dispatchEvent(new window.CustomEvent('mqiot:signed-out'));
   }
   if (!res.ok) {
     const e = body?.error;

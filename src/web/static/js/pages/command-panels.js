@@ -51,6 +51,7 @@ function commandItem(record) {
       params ? h('code', { class: 'small' }, ` ${params}`) : null,
       ' ',
       h('span', { class: `badge st-${record.state}` }, record.state),
+      record.requestedBy ? h('span', { class: 'muted small by' }, ` by ${record.requestedBy}`) : null,
     ),
     transitions(record),
     outcome,
