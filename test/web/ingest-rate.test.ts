@@ -16,6 +16,7 @@ describe('overview ingest rate in headless Chromium', { skip: NO_CHROMIUM }, () 
     browser = await launchChromium();
     site = await startSite();
     page = await newPage(browser, pageErrors);
+    await site.signIn(page, 'viewer');
   });
 
   after(async () => {
