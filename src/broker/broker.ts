@@ -71,6 +71,21 @@ export class Broker extends BrokerCore {
     return link;
   }
 
+  /**
+   * Disconnects every network client authenticated as `username` (v5: DISCONNECT 0x98 Administrative
+   * action); returns how many. Used when a gateway's credentials are rotated or revoked.
+   * (Minimal version from the platform's gateway-credentials work; the broker's own may replace it.)
+   */
+  disconnectUser(username: string): number {
+    let n = 0;
+    for (const ch of [...this.channels]) {
+      if (ch.info.username !== username) continue;
+      ch.disconnect(ReasonCode.AdministrativeAction);
+      n++;
+    }
+    return n;
+  }
+
   /** Graceful shutdown: v5 clients get DISCONNECT 0x8B [MQTT-4.13.2-?], timers stop, the store closes. */
   async close(): Promise<void> {
     if (this.closing) return;

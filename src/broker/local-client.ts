@@ -7,7 +7,7 @@ import type { BrokerCore } from './core.ts';
 import type { Session, SessionLink } from './session.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree, type MatchVisitor } from './topic-tree.ts';
-import type { LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
+import type { ClientInfo, LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
 
 /**
  * A handler may return a Promise to take responsibility for a client's QoS 1/2 message: the
@@ -51,6 +51,18 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   get clientId(): string {
     return this.session.clientId;
   }
+
+  /** The identity local subscribers see on this client's messages: in process, no username. */
+  get info(): ClientInfo {
+    return (this.#info ??= {
+      clientId: this.session.clientId,
+      username: undefined,
+      protocolVersion: 5,
+      remoteAddress: undefined,
+      transport: 'local',
+    });
+  }
+  #info: ClientInfo | undefined;
 
   subscribe(filter: string, options: { qos: QoS }, onMessage: Handler): void {
     this.assertOpen();
@@ -101,6 +113,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       properties: options.properties,
       expiresAt: expiry > 0 ? this.broker.clock.now() + expiry * 1000 : 0,
       origin: this.session.clientId,
+      publisher: this.info,
     };
     void this.broker.route(message);
   }
@@ -126,6 +139,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     this.broker.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
+    if (message.publisher !== undefined) msg.publisher = message.publisher;
     // saved and restored: a handler may publish, and that routing may come back to this client
     const outer = this.current;
     const outerResults = this.results;

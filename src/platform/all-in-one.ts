@@ -8,7 +8,9 @@ import { startListeners, type Listener } from '../broker/server/index.ts';
 import { persistencePath, type BrokerConfig } from '../config/schema.ts';
 import type { Logger } from 'pino';
 import { startPlatformApp, type PlatformApp } from './app.ts';
-import type { PlatformConfig } from './config.ts';
+import { UnknownGateways, type PlatformConfig } from './config.ts';
+import { registryAuthenticator } from './gateways/broker-auth.ts';
+import type { IssuedCredentials } from './gateways/credentials.ts';
 
 export interface AllInOneOptions {
   broker: BrokerConfig;
@@ -18,7 +20,30 @@ export interface AllInOneOptions {
   platform?: Partial<PlatformConfig>;
   logger: Logger;
   /** Starts the simulated site once broker and platform run; returns how to stop it. */
-  demo?: (ctx: { mqttUrl: string; dataDir: string; logger: Logger }) => Promise<{ close(): Promise<void> }>;
+  demo?: (ctx: DemoContext) => Promise<{ close(): Promise<void> }>;
+}
+
+export interface DemoContext {
+  mqttUrl: string;
+  dataDir: string;
+  logger: Logger;
+  /** Registers the gateway and gives it fresh credentials (the demo's gateway logs in like any other). */
+  issueGatewayCredentials(gatewayId: string): Promise<IssuedCredentials>;
+}
+
+/** How often connections whose credentials were changed elsewhere (CLI, another instance) are cut. */
+export const CREDENTIAL_SWEEP_MS = 5000;
+
+/**
+ * The platform settings that follow from the broker's: outside lab mode (anonymous clients allowed)
+ * only `gw-<id>` speaks for gateway `<id>`, and an unknown gateway waits as pending.
+ */
+export function platformDefaultsFor(broker: BrokerConfig): Partial<PlatformConfig> {
+  const lab = broker.auth.allowAnonymous;
+  return {
+    requireGatewayIdentity: !lab,
+    unknownGateways: lab ? UnknownGateways.Register : UnknownGateways.Pending,
+  };
 }
 
 export interface AllInOne {
@@ -48,10 +73,12 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
           path: resolve(storePath),
           logger: logger.child({ component: 'broker-store' }),
         });
+  // gateways log in with the credentials the platform issued; everyone else as broker.auth says
+  const registryAuth = registryAuthenticator(auth.hooks.authenticate, logger.child({ component: 'broker-auth' }));
   const broker = new Broker(options.broker.mqtt, {
     logger: logger.child({ component: 'broker' }),
     store,
-    hooks: auth.hooks,
+    hooks: { ...auth.hooks, authenticate: registryAuth.authenticate },
   });
   logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   const listeners = await startListeners(broker, options.broker, logger.child({ component: 'server' })).catch(
@@ -67,13 +94,20 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       postgresUrl: options.postgresUrl,
       broker,
       http: options.http,
-      config: options.platform,
+      config: { ...platformDefaultsFor(options.broker), ...options.platform },
       logger,
     });
   } catch (err) {
     await closeBroker(broker, listeners);
     throw err;
   }
+  const { credentials } = app.platform;
+  registryAuth.ready(credentials);
+  const detachCredentials = credentials.attachBroker(broker);
+  const sweep = setInterval(() => {
+    credentials.sweep().catch((err: unknown) => logger.warn({ err }, 'credential sweep failed'));
+  }, CREDENTIAL_SWEEP_MS);
+  sweep.unref();
   const tcp = listeners.find((l) => l.transport === 'tcp');
   const mqttHost = !tcp || tcp.host === '0.0.0.0' || tcp.host === '::' ? '127.0.0.1' : tcp.host;
   const mqttUrl = `mqtt://${mqttHost}:${tcp?.port ?? options.broker.port}`;
@@ -81,6 +115,8 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   let demo: { close(): Promise<void> } | undefined;
   const stopReload = reloadOnSighup(auth, logger);
   const close = async () => {
+    clearInterval(sweep);
+    detachCredentials();
     await demo?.close().catch((err) => logger.error({ err }, 'demo site close failed'));
     await app.close().catch((err) => logger.error({ err }, 'platform close failed'));
     await closeBroker(broker, listeners);
@@ -88,7 +124,16 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   };
   if (options.demo) {
     try {
-      demo = await options.demo({ mqttUrl, dataDir: options.dataDir, logger });
+      demo = await options.demo({
+        mqttUrl,
+        dataDir: options.dataDir,
+        logger,
+        issueGatewayCredentials: async (gatewayId) => {
+          const now = app.platform.clock.now();
+          await app.store.ensureGateway(gatewayId, now);
+          return credentials.rotate(gatewayId);
+        },
+      });
     } catch (err) {
       await close();
       throw err;

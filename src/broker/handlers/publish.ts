@@ -86,6 +86,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     properties,
     expiresAt,
     origin: ch.clientId,
+    publisher: ch.info,
   };
   const framed = p as Partial<FramedPublish>;
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);

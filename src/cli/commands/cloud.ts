@@ -12,6 +12,7 @@ import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
+import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -35,6 +36,9 @@ options:
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
   --retention-days DAYS   delete readings older than this (default 0: keep forever)
+${SECURITY_HELP}
+                          (with --broker, that broker's password and ACL files decide who publishes:
+                          see 'mqiot gateways export-passwd')
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   -h, --help              show this help`;
 
@@ -54,6 +58,7 @@ const OPTIONS = {
   'retention-days': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -76,7 +81,8 @@ export async function run(argv: string[]): Promise<number> {
         : values.share;
   if (share !== undefined && !/^[^/+#]+$/.test(share))
     throw new CliError(`cloud: --share: a group name cannot contain '/', '+' or '#'`);
-  const platform: Partial<PlatformConfig> = {};
+  const security = securityFlags('cloud', values);
+  const platform: Partial<PlatformConfig> = { ...security.platform };
   const heartbeat = intFlag('cloud', 'heartbeat-ms', values['heartbeat-ms'], 1);
   if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
   const timeout = intFlag('cloud', 'command-timeout-ms', values['command-timeout-ms'], 1);
@@ -88,8 +94,9 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const port = intFlag('cloud', 'port', values.port, 0, 65535);
   const config = loadCommandConfig({
+    defaults: secureDefaults(),
     overrides: {
-      broker: port === undefined ? {} : { port },
+      broker: { ...security.broker, ...(port === undefined ? {} : { port }) },
       ...(values['log-level'] ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } } : {}),
     },
   });
