@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sim: () => import('./commands/sim.ts'),
   contract: () => import('./commands/contract.ts'),
   passwd: () => import('./commands/passwd.ts'),
+  gateways: () => import('./commands/gateways.ts'),
 };
 
 function usage(): string {

@@ -74,7 +74,10 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
           logger: logger.child({ component: 'broker-store' }),
         });
   // gateways log in with the credentials the platform issued; everyone else as broker.auth says
-  const registryAuth = registryAuthenticator(auth.hooks.authenticate, logger.child({ component: 'broker-auth' }));
+  const registryAuth = registryAuthenticator(
+    auth.hooks.authenticate,
+    logger.child({ component: 'broker-auth' }),
+  );
   const broker = new Broker(options.broker.mqtt, {
     logger: logger.child({ component: 'broker' }),
     store,

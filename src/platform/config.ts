@@ -81,7 +81,10 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
 export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
   const config = { ...DEFAULT_PLATFORM_CONFIG, ...input };
   if (typeof config.requireGatewayIdentity !== 'boolean')
-    throw new PlatformError(PlatformErrorCode.InvalidInput, 'platform.requireGatewayIdentity must be true or false');
+    throw new PlatformError(
+      PlatformErrorCode.InvalidInput,
+      'platform.requireGatewayIdentity must be true or false',
+    );
   if (!Object.values(UnknownGateways).includes(config.unknownGateways))
     throw new PlatformError(
       PlatformErrorCode.InvalidInput,

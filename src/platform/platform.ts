@@ -190,7 +190,10 @@ export class Platform {
         username: publisher?.username,
       });
       return Promise.reject(
-        new UplinkRejected(provenance.reason, `uplink on ${topic} refused: the publisher is not gateway '${gatewayId}'`),
+        new UplinkRejected(
+          provenance.reason,
+          `uplink on ${topic} refused: the publisher is not gateway '${gatewayId}'`,
+        ),
       );
     }
     let envelope: UplinkEnvelope;
@@ -226,7 +229,8 @@ export class Platform {
     }
     const count = (window?.count ?? 0) + 1;
     this.#rejectionEvents.set(key, { until: now + REJECTION_EVENT_INTERVAL_MS, count: 0 });
-    if (this.#rejectionEvents.size > 10_000) this.#rejectionEvents.delete(this.#rejectionEvents.keys().next().value!);
+    if (this.#rejectionEvents.size > 10_000)
+      this.#rejectionEvents.delete(this.#rejectionEvents.keys().next().value!);
     void this.recordEvent('uplink-rejected', 'gateway', gatewayId, now, { reason, count, ...detail }).catch(
       (err: unknown) => this.#fail('rejection event', err),
     );

@@ -275,7 +275,8 @@ export class UplinkProcessor {
       return false;
     }
     this.#holes.delete(holeKey);
-    if (state.applied === null || envelope.seq > state.applied) this.#setStream(key, { ...state, applied: envelope.seq });
+    if (state.applied === null || envelope.seq > state.applied)
+      this.#setStream(key, { ...state, applied: envelope.seq });
     return true;
   }
 

@@ -137,7 +137,11 @@ export class GatewayCredentials {
     const row = await this.#store.getGatewayCredential(gatewayId);
     if (row === undefined) return 'none';
     if (password === undefined) return 'bad';
-    const key = createHmac('sha256', this.#cacheKey).update(row.hash).update('\0').update(password).digest('base64');
+    const key = createHmac('sha256', this.#cacheKey)
+      .update(row.hash)
+      .update('\0')
+      .update(password)
+      .digest('base64');
     if (!this.#verified.has(key)) {
       const entry = parsePasswordFile(`${username}:${row.hash}\n`, 'gateway_credentials').get(username)!;
       this.derivations++;
@@ -155,7 +159,9 @@ export class GatewayCredentials {
    */
   async sweep(): Promise<number> {
     if (this.#acceptedWith.size === 0) return 0;
-    const current = new Map((await this.#store.listGatewayCredentials()).map((r) => [gatewayUsername(r.gatewayId), r.hash]));
+    const current = new Map(
+      (await this.#store.listGatewayCredentials()).map((r) => [gatewayUsername(r.gatewayId), r.hash]),
+    );
     let cut = 0;
     for (const [username, hash] of [...this.#acceptedWith]) {
       if (current.get(username) === hash) continue;

@@ -22,9 +22,14 @@ export type Provenance =
   | { ok: false; reason: 'another-gateway' | 'not-the-gateway' | 'anonymous' | 'unknown-publisher' };
 
 /** `requireIdentity`: only `gw-<id>` may publish for `<id>` (false in lab mode, where anonymous clients may). */
-export function judgeProvenance(gatewayId: string, publisher: PublisherInfo, requireIdentity: boolean): Provenance {
+export function judgeProvenance(
+  gatewayId: string,
+  publisher: PublisherInfo,
+  requireIdentity: boolean,
+): Provenance {
   if (publisher === undefined) return { ok: true, trusted: true };
-  if (publisher === null) return requireIdentity ? { ok: false, reason: 'unknown-publisher' } : { ok: true, trusted: false };
+  if (publisher === null)
+    return requireIdentity ? { ok: false, reason: 'unknown-publisher' } : { ok: true, trusted: false };
   if (publisher.local) return { ok: true, trusted: true };
   const { username } = publisher;
   if (username === `${GATEWAY_USERNAME_PREFIX}${gatewayId}`) return { ok: true, trusted: true };

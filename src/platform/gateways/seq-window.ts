@@ -42,6 +42,11 @@ export function judgeSeq(seq: number, state: StreamState, window: number, hole =
  * itself sent it); an unverified one's (lab mode: anyone may publish on a gateway's topic) only
  * within the window, so a forged birth cannot open the door for a forged jump.
  */
-export function acceptsBirthAnchor(seq: number, state: StreamState, window: number, trusted: boolean): boolean {
+export function acceptsBirthAnchor(
+  seq: number,
+  state: StreamState,
+  window: number,
+  trusted: boolean,
+): boolean {
   return trusted || seq - seqReference(state) <= window;
 }

@@ -305,12 +305,16 @@ export class SqlRegistry {
   }
 
   async getGatewayCredential(gatewayId: string): Promise<GatewayCredentialRow | undefined> {
-    const rows = await this.db.all<Row>('SELECT * FROM gateway_credentials WHERE gateway_id = ?', [gatewayId]);
+    const rows = await this.db.all<Row>('SELECT * FROM gateway_credentials WHERE gateway_id = ?', [
+      gatewayId,
+    ]);
     return rows[0] ? toCredential(rows[0]) : undefined;
   }
 
   async listGatewayCredentials(): Promise<GatewayCredentialRow[]> {
-    return (await this.db.all<Row>('SELECT * FROM gateway_credentials ORDER BY gateway_id')).map(toCredential);
+    return (await this.db.all<Row>('SELECT * FROM gateway_credentials ORDER BY gateway_id')).map(
+      toCredential,
+    );
   }
 
   async insertGatewayCredential(c: GatewayCredentialRow): Promise<boolean> {
@@ -330,7 +334,9 @@ export class SqlRegistry {
   }
 
   async deleteGatewayCredential(gatewayId: string): Promise<boolean> {
-    const { changes } = await this.db.run('DELETE FROM gateway_credentials WHERE gateway_id = ?', [gatewayId]);
+    const { changes } = await this.db.run('DELETE FROM gateway_credentials WHERE gateway_id = ?', [
+      gatewayId,
+    ]);
     return changes > 0;
   }
 

@@ -75,7 +75,10 @@ export class SqlTelemetry {
    * inserted with ON CONFLICT DO NOTHING, so a data group the gateway resends after an outage changes
    * nothing. The count of new frames is the answer.
    */
-  async insertReadings(readings: readonly ReadingInput[], marks: readonly StreamMark[] = []): Promise<number> {
+  async insertReadings(
+    readings: readonly ReadingInput[],
+    marks: readonly StreamMark[] = [],
+  ): Promise<number> {
     if (readings.length === 0 && marks.length === 0) return 0;
     const frames: SqlValue[][] = [];
     const points: SqlValue[][] = [];

@@ -64,7 +64,8 @@ export function gatewayCredentialRoutes(app: FastifyInstance, platform: Platform
       // registering a gateway is the operator's approval: a pending one becomes active
       const before = await store.getGateway(id);
       const patch: AssetPatch = { ...asset };
-      if (patch.lifecycle === undefined && before?.lifecycle === Lifecycle.Pending) patch.lifecycle = Lifecycle.Active;
+      if (patch.lifecycle === undefined && before?.lifecycle === Lifecycle.Pending)
+        patch.lifecycle = Lifecycle.Active;
       const gateway = Object.keys(patch).length > 0 ? await store.updateGatewayAsset(id, patch, now) : before;
       if (gateway) platform.gatewayUpdated(gateway);
       await platform.recordEvent('credentials-issued', 'gateway', id, now, { username: issued.username });
@@ -78,7 +79,8 @@ export function gatewayCredentialRoutes(app: FastifyInstance, platform: Platform
       config: OPERATOR,
       schema: {
         tags: ['gateways'],
-        summary: 'Rotate a gateway’s credentials: a new secret; the old one stops working and its connections are cut',
+        summary:
+          'Rotate a gateway’s credentials: a new secret; the old one stops working and its connections are cut',
         params: idParams,
         response: { 200: issuedSchema, ...errorResponses },
       },
@@ -87,7 +89,9 @@ export function gatewayCredentialRoutes(app: FastifyInstance, platform: Platform
       const { id } = req.params;
       if (!(await store.getGateway(id))) throw new NotFoundError('gateway', id);
       const issued = await credentials.rotate(id);
-      await platform.recordEvent('credentials-rotated', 'gateway', id, clock.now(), { username: issued.username });
+      await platform.recordEvent('credentials-rotated', 'gateway', id, clock.now(), {
+        username: issued.username,
+      });
       return issued;
     },
   );
