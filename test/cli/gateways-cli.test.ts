@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt, { type IClientOptions } from 'mqtt';
 import pg from 'pg';
-import { freePort, runCli, startUp, waitUntil } from './helpers.ts';
+import { freePort, runCli, startUp } from './helpers.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -143,11 +143,13 @@ describe('mqiot gateways', () => {
     const mosquitto: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     try {
       const url = `mqtt://127.0.0.1:${port}`;
-      await waitUntil(
-        async () => (await connack(url, { username: a.username, password: a.password })) === 0,
-        10_000,
-        () => 'mosquitto did not accept gw-site-a',
-      );
+      // mosquitto takes a moment to listen: retry until it answers, then it must accept gw-site-a
+      let accepted = -1;
+      for (const end = Date.now() + 10_000; accepted !== 0 && Date.now() < end;) {
+        accepted = await connack(url, { username: a.username, password: a.password });
+        if (accepted !== 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(accepted, 0, 'mosquitto accepts the exported gw-site-a');
       // Mosquitto 2.0 answers a bad password with 5 (not authorized) on MQTT 3.1.1
       assert.equal(
         await connack(url, { username: a.username, password: 'wrong' }),
@@ -197,7 +199,7 @@ describe('mqiot up without --demo', () => {
         protocolVersion: 5 as const,
       };
       const gw = await mqtt.connectAsync(up.mqttUrl, { reconnectPeriod: 0, ...login });
-      const closed = new Promise((resolve) => gw.once('close', resolve));
+      const closed = new Promise<void>((resolve) => gw.once('close', () => resolve()));
       const revoked = await gateways('revoke', 'site-up', '--data-dir', dir);
       assert.equal(revoked.code, 0, revoked.err);
       await closed; // the server's credential sweep (every 5 s) cuts the connection

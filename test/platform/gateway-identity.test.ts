@@ -301,7 +301,7 @@ describe('gateway credentials issued by the platform (HTTP API, embedded broker)
       assert.equal(await publish(gw, up, data('site-x', 1)), undefined);
       assert.deepEqual(await storedSeqs(system, 'site-x'), [1]);
 
-      const closed = new Promise((resolve) => gw.once('close', resolve));
+      const closed = new Promise<void>((resolve) => gw.once('close', () => resolve()));
       const rotated = await api('POST', '/api/gateways/site-x/credentials');
       assert.equal(rotated.status, 200);
       const second = (await rotated.json()) as { password: string };
@@ -309,7 +309,7 @@ describe('gateway credentials issued by the platform (HTTP API, embedded broker)
       await closed;
       assert.equal(await connackCode(system.mqttUrl, login(first.password)), 134, 'old password refused');
       const gw2 = await connect(system.mqttUrl, login(second.password));
-      const cut = new Promise((resolve) => gw2.once('close', resolve));
+      const cut = new Promise<void>((resolve) => gw2.once('close', () => resolve()));
       const revoked = await api('DELETE', '/api/gateways/site-x/credentials');
       assert.equal(revoked.status, 200);
       assert.deepEqual(await revoked.json(), { id: 'site-x', revoked: true, disconnected: 1 });

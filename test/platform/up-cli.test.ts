@@ -6,16 +6,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { issueGatewayCredentials, startUp, type RunningUp } from '../cli/helpers.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
 describe('mqiot up (CLI, black box)', () => {
   let dir: string;
   let up: RunningUp;
+  let login: { username: string; password: string };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-up-'));
+    // outside lab mode a gateway needs the credentials the platform issues
+    login = await issueGatewayCredentials(dir, 'cli-gw');
     up = await startUp(dir);
   });
 
@@ -25,7 +28,11 @@ describe('mqiot up (CLI, black box)', () => {
   });
 
   it('decodes what a gateway publishes and serves it over HTTP; stops on SIGTERM', async () => {
-    const client = await mqtt.connectAsync(up.mqttUrl, { clientId: 'mqiot-gw-cli-gw', reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(up.mqttUrl, {
+      clientId: 'mqiot-gw-cli-gw',
+      reconnectPeriod: 0,
+      ...login,
+    });
     const now = Date.now();
     await client.publishAsync(
       'mqiot/gw/cli-gw/up',
