@@ -31,6 +31,11 @@ export class LocalDeliveryRefused extends Error {
   override readonly name = 'LocalDeliveryRefused';
 }
 
+/** A handler's rejection marked `expected: true`: deliberate, already reported by the handler. */
+export function isExpectedRefusal(err: unknown): boolean {
+  return (err as { expected?: unknown } | undefined)?.expected === true;
+}
+
 export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
   /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
@@ -165,9 +170,12 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     if (typeof (r as PromiseLike<unknown> | undefined)?.then !== 'function') return;
     const p = r as PromiseLike<unknown>;
     // logged here because nobody may wait for it (QoS 0, server-originated messages)
-    p.then(undefined, (err: unknown) =>
-      this.broker.logger.warn({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber refused'),
-    );
+    // a refusal the subscriber reports itself (`expected: true`, e.g. the platform's rejected uplinks,
+    // counted and logged there at a limited rate) is not logged again per message
+    p.then(undefined, (err: unknown) => {
+      if (isExpectedRefusal(err)) return;
+      this.broker.logger.warn({ err, clientId: this.clientId, topic: msg.topic }, 'local subscriber refused');
+    });
     const held = this.results;
     if (held === undefined) this.results = p;
     else if (Array.isArray(held)) held.push(p);

@@ -63,7 +63,10 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   const { logger } = options;
   mkdirSync(options.dataDir, { recursive: true });
   // password / ACL files of broker.auth; in-process parts (local clients) are not subject to them
-  const auth = new BrokerAuth(options.broker.auth, { logger: logger.child({ component: 'broker-auth' }) });
+  const auth = new BrokerAuth(options.broker.auth, {
+    logger: logger.child({ component: 'broker-auth' }),
+    gatewayRegistry: true,
+  });
   // sessions and retained messages are durable by default here; broker.close() closes the store
   const storePath = persistencePath(options.broker.persistence, join(options.dataDir, BROKER_DB_FILE));
   const store =

@@ -42,6 +42,8 @@ export class UplinkStoreError extends Error {
  */
 export class UplinkRejected extends Error {
   override readonly name = 'UplinkRejected';
+  /** Deliberate: the broker does not log it again per message (src/broker/local-client.ts). */
+  readonly expected = true;
   constructor(
     readonly reason: string,
     message: string,

@@ -168,7 +168,7 @@ describe('dedup cannot be poisoned by a forged seq', () => {
     }
   });
 
-  it('20,000 invalid gateway messages write a handful of log lines and no stack trace', async () => {
+  it('20,000 invalid gateway messages and 2,000 forged ones write a handful of log lines and no stack trace', async () => {
     const logs = new LogLines();
     const system = await start(tempDir(), { allowAnonymous: true }, {}, logs);
     const client = await connect(system.mqttUrl, { clientId: 'noisy' });
@@ -202,6 +202,14 @@ describe('dedup cannot be poisoned by a forged seq', () => {
         () => (system.app.platform.rejectedUplinks.get('invalid-envelope') ?? 0) >= 20_000,
         60_000,
       );
+      // and 2,000 forged groups with huge seqs, each refused (PUBACK 0x80)
+      const refusals = await Promise.all(
+        Array.from({ length: 2000 }, (_, i) =>
+          publish(client, 'mqiot/gw/site-n/up', data('site-n', 10 ** 12 + i)),
+        ),
+      );
+      assert.ok(refusals.every((e) => e !== undefined));
+      assert.equal(system.app.platform.rejectedUplinks.get('seq-window'), 2000);
       const warnings = logs.lines.filter((l) => (l.level as number) >= 40);
       assert.ok(warnings.length <= 5, `${warnings.length} warning lines`);
       assert.ok(

@@ -50,6 +50,8 @@ export interface BrokerAuthOptions {
   logger?: Logger;
   /** Password verification cache (tests shorten it). */
   cache?: PasswordCacheOptions;
+  /** Gateways are checked against the platform's registry too (`mqiot up`): no warning without a file. */
+  gatewayRegistry?: boolean;
 }
 
 /** Loads the files of `broker.auth` and answers the broker's hooks; `reload()` re-reads the files. */
@@ -82,7 +84,7 @@ export class BrokerAuth {
       hooks.authorizeDeliver = (client, topic) => this.canRead(client, topic);
     }
     this.hooks = hooks;
-    if (!config.allowAnonymous && config.passwordFile === null) {
+    if (!config.allowAnonymous && config.passwordFile === null && options.gatewayRegistry !== true) {
       this.#logger?.warn(
         'broker.auth: allowAnonymous is false and there is no passwordFile: every client is refused',
       );

@@ -8,7 +8,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
 import { ChannelState, type Channel } from '../channel.ts';
-import { LocalDeliveryRefused } from '../local-client.ts';
+import { isExpectedRefusal, LocalDeliveryRefused } from '../local-client.ts';
 import { seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
 import { MalformedPacket, ProtocolViolation } from '../errors.ts';
@@ -146,7 +146,10 @@ function acknowledge(ch: Channel, qos: QoS, id: number): void {
  */
 function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
   const refused = err instanceof LocalDeliveryRefused;
-  ch.broker.logger.warn({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
+  // a deliberate refusal (e.g. a forged gateway uplink) is reported by the local subscriber itself
+  if (refused && isExpectedRefusal(err.cause))
+    ch.broker.logger.debug({ clientId: ch.clientId, packetId: id }, 'message refused');
+  else ch.broker.logger.warn({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
   if (refused && ch.v5) ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.UnspecifiedError);
   else ch.disconnect(ReasonCode.UnspecifiedError);
 }
