@@ -9,12 +9,16 @@ import { CliError } from './errors.ts';
 export const SECURITY_OPTIONS = {
   'allow-anonymous': { type: 'boolean' },
   'unknown-gateways': { type: 'string' },
+  'relay-user': { type: 'string', multiple: true },
 } as const;
 
 export const SECURITY_HELP = `  --allow-anonymous       lab mode: MQTT clients without credentials may connect and publish on gateway
                           topics (default: refused; also MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=true)
   --unknown-gateways P    uplink from a gateway the registry does not know: register, pending (recorded,
-                          refused until activated) or refuse (default: pending; register in lab mode)`;
+                          refused until activated) or refuse (default: register — outside lab mode
+                          only a login an operator created can publish for a gateway)
+  --relay-user NAME       an MQTT user trusted to publish for any gateway: the login an 'mqiot edge'
+                          site forwards its gateways' uplinks under (repeatable)`;
 
 /** The command's defaults under file, environment and flags. */
 export function secureDefaults(demo = false): DeepPartial<MqiotConfig> {
@@ -23,7 +27,7 @@ export function secureDefaults(demo = false): DeepPartial<MqiotConfig> {
 
 export function securityFlags(
   command: string,
-  values: { 'allow-anonymous'?: boolean; 'unknown-gateways'?: string },
+  values: { 'allow-anonymous'?: boolean; 'unknown-gateways'?: string; 'relay-user'?: string[] },
 ): { broker: DeepPartial<MqiotConfig['broker']>; platform: Partial<PlatformConfig> } {
   const platform: Partial<PlatformConfig> = {};
   const policy = values['unknown-gateways'];
@@ -32,6 +36,11 @@ export function securityFlags(
     if (!allowed.includes(policy))
       throw new CliError(`${command}: --unknown-gateways expects ${allowed.join(', ')}, got '${policy}'`);
     platform.unknownGateways = policy as UnknownGateways;
+  }
+  if (values['relay-user'] !== undefined) {
+    if (values['relay-user'].some((u) => u.trim() === ''))
+      throw new CliError(`${command}: --relay-user expects a user name`);
+    platform.relayUsers = values['relay-user'];
   }
   const broker: DeepPartial<MqiotConfig['broker']> =
     values['allow-anonymous'] === true ? { auth: { allowAnonymous: true } } : {};

@@ -36,14 +36,12 @@ export const CREDENTIAL_SWEEP_MS = 5000;
 
 /**
  * The platform settings that follow from the broker's: outside lab mode (anonymous clients allowed)
- * only `gw-<id>` speaks for gateway `<id>`, and an unknown gateway waits as pending.
+ * only `gw-<id>` (or a listed relay) speaks for gateway `<id>`. Unknown gateways are registered by
+ * default: outside lab mode only a login an operator created can publish for one, which is approval
+ * enough; `pending` adds a second step (platform.unknownGateways).
  */
 export function platformDefaultsFor(broker: BrokerConfig): Partial<PlatformConfig> {
-  const lab = broker.auth.allowAnonymous;
-  return {
-    requireGatewayIdentity: !lab,
-    unknownGateways: lab ? UnknownGateways.Register : UnknownGateways.Pending,
-  };
+  return { requireGatewayIdentity: !broker.auth.allowAnonymous, unknownGateways: UnknownGateways.Register };
 }
 
 export interface AllInOne {

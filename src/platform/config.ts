@@ -52,10 +52,15 @@ export interface PlatformConfig {
    */
   requireGatewayIdentity: boolean;
   unknownGateways: UnknownGateways;
+  /**
+   * MQTT users trusted to publish for any gateway: the logins `mqiot edge` sites forward their gateways'
+   * uplinks under. A relay can speak for every gateway, so list only edges you trust.
+   */
+  relayUsers: readonly string[];
 }
 
 /** Fields that are not whole numbers, checked on their own. */
-const NON_NUMERIC = new Set(['requireGatewayIdentity', 'unknownGateways']);
+const NON_NUMERIC = new Set(['requireGatewayIdentity', 'unknownGateways', 'relayUsers']);
 
 export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -76,6 +81,7 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   // the library default is today's behaviour; `mqiot up`/`cloud` turn identity on unless in lab mode
   requireGatewayIdentity: false,
   unknownGateways: UnknownGateways.Register,
+  relayUsers: [],
 });
 
 export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
@@ -89,6 +95,11 @@ export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readon
     throw new PlatformError(
       PlatformErrorCode.InvalidInput,
       `platform.unknownGateways must be one of ${Object.values(UnknownGateways).join(', ')}`,
+    );
+  if (!Array.isArray(config.relayUsers) || config.relayUsers.some((u) => typeof u !== 'string' || u === ''))
+    throw new PlatformError(
+      PlatformErrorCode.InvalidInput,
+      'platform.relayUsers must be a list of user names',
     );
   for (const [key, value] of Object.entries(config)) {
     if (NON_NUMERIC.has(key)) continue;

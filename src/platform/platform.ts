@@ -183,7 +183,12 @@ export class Platform {
     const gatewayId = parseGatewayUpTopic(topic);
     if (!gatewayId) return;
     // Provenance first: only the gateway itself (as the broker reports it) speaks for it.
-    const provenance = judgeProvenance(gatewayId, publisher, this.config.requireGatewayIdentity);
+    const provenance = judgeProvenance(
+      gatewayId,
+      publisher,
+      this.config.requireGatewayIdentity,
+      this.config.relayUsers,
+    );
     if (!provenance.ok) {
       this.uplinkRejected(gatewayId, `publisher-${provenance.reason}`, {
         clientId: publisher?.clientId,

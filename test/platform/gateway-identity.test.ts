@@ -2,7 +2,8 @@
 // in process, SQLite): each attack of issue 11 that concerns the platform, played with plain MQTT
 // clients, and the credentials the platform issues.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hashPassword } from '../../src/broker/auth/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -36,7 +37,7 @@ class LogLines extends Writable {
 
 async function start(
   dataDir: string,
-  auth: { allowAnonymous: boolean; gatewayAcl?: boolean },
+  auth: { allowAnonymous: boolean; gatewayAcl?: boolean; passwordFile?: string },
   platform: Partial<PlatformConfig> = {},
   logs?: LogLines,
 ): Promise<AllInOne> {
@@ -49,7 +50,11 @@ async function start(
         wsPort: null,
         metricsPort: null,
         sys: { interval: 0 },
-        auth: { allowAnonymous: auth.allowAnonymous, gatewayAcl: auth.gatewayAcl ?? true },
+        auth: {
+          allowAnonymous: auth.allowAnonymous,
+          gatewayAcl: auth.gatewayAcl ?? true,
+          passwordFile: auth.passwordFile ?? null,
+        },
       },
     },
   });
@@ -248,6 +253,30 @@ describe('provenance: only gateway X speaks for gateway X', () => {
       } finally {
         await system.close();
       }
+    }
+  });
+
+  it('an edge relay listed with relayUsers may forward any gateway; another password-file user may not', async () => {
+    const dir = tempDir();
+    const passwd = join(dir, 'passwd');
+    writeFileSync(passwd, `edge-1:${await hashPassword('e1')}\nviewer:${await hashPassword('v1')}\n`);
+    const system = await start(
+      dir,
+      { allowAnonymous: false, passwordFile: passwd },
+      { relayUsers: ['edge-1'] },
+    );
+    const edge = await connect(system.mqttUrl, { clientId: 'edge-1', username: 'edge-1', password: 'e1' });
+    const viewer = await connect(system.mqttUrl, { clientId: 'viewer', username: 'viewer', password: 'v1' });
+    await system.app.store.ensureGateway('site-r', Date.now()); // known (unknown ones wait as pending)
+    try {
+      assert.equal(await publish(edge, 'mqiot/gw/site-r/up', data('site-r', 1)), undefined);
+      assert.ok(await publish(viewer, 'mqiot/gw/site-r/up', data('site-r', 2)));
+      assert.deepEqual(await storedSeqs(system, 'site-r'), [1]);
+      assert.equal(system.app.platform.rejectedUplinks.get('publisher-not-the-gateway'), 1);
+    } finally {
+      edge.end(true);
+      viewer.end(true);
+      await system.close();
     }
   });
 

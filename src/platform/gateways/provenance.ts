@@ -21,11 +21,15 @@ export type Provenance =
   | { ok: true; trusted: boolean }
   | { ok: false; reason: 'another-gateway' | 'not-the-gateway' | 'anonymous' | 'unknown-publisher' };
 
-/** `requireIdentity`: only `gw-<id>` may publish for `<id>` (false in lab mode, where anonymous clients may). */
+/**
+ * `requireIdentity`: only `gw-<id>` may publish for `<id>` (false in lab mode, where anonymous clients
+ * may); `relays`: users trusted to forward any gateway's uplink (`mqiot edge` sites).
+ */
 export function judgeProvenance(
   gatewayId: string,
   publisher: PublisherInfo,
   requireIdentity: boolean,
+  relays: readonly string[] = [],
 ): Provenance {
   if (publisher === undefined) return { ok: true, trusted: true };
   if (publisher === null)
@@ -33,6 +37,7 @@ export function judgeProvenance(
   if (publisher.local) return { ok: true, trusted: true };
   const { username } = publisher;
   if (username === `${GATEWAY_USERNAME_PREFIX}${gatewayId}`) return { ok: true, trusted: true };
+  if (username !== undefined && relays.includes(username)) return { ok: true, trusted: true };
   // another gateway's identity is never good for this one, lab mode or not
   if (username?.startsWith(GATEWAY_USERNAME_PREFIX)) return { ok: false, reason: 'another-gateway' };
   if (requireIdentity) return { ok: false, reason: username === undefined ? 'anonymous' : 'not-the-gateway' };
