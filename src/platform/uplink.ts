@@ -100,8 +100,17 @@ export class UplinkProcessor {
     this.#devices.set(deviceId, contractId);
   }
 
-  /** Epochs stored by other instances (shared subscriptions: the birth may have gone to another one). */
+  /**
+   * Epochs stored by other instances (shared subscriptions: the birth may have gone to another one),
+   * and pending gateways activated elsewhere (the CLI, another instance): they get heartbeats again.
+   */
   async refreshEpochs(): Promise<void> {
+    for (const gatewayId of [...this.#pending]) {
+      const record = await this.platform.store.getGateway(gatewayId);
+      if (!record || record.lifecycle === Lifecycle.Pending) continue;
+      this.#pending.delete(gatewayId);
+      this.platform.gatewayUpdated(record);
+    }
     for (const gatewayId of this.#gateways) {
       const epoch = await this.platform.store.getSetting(epochKey(gatewayId));
       if (epoch && this.#epochs.get(gatewayId) !== epoch) {
