@@ -8,7 +8,7 @@ import type { BrokerCore } from './core.ts';
 import type { Session, SessionLink } from './session.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree, type MatchVisitor } from './topic-tree.ts';
-import type { LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
+import type { ClientInfo, LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
 
 /**
  * A handler may return a Promise to take responsibility for a client's QoS 1/2 message: the
@@ -32,6 +32,11 @@ export class LocalDeliveryRefused extends Error {
   override readonly name = 'LocalDeliveryRefused';
 }
 
+/** A handler's rejection marked `expected: true`: deliberate, already reported by the handler. */
+export function isExpectedRefusal(err: unknown): boolean {
+  return (err as { expected?: unknown } | undefined)?.expected === true;
+}
+
 export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
   /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
@@ -52,6 +57,18 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   get clientId(): string {
     return this.session.clientId;
   }
+
+  /** The identity local subscribers see on this client's messages: in process, no username. */
+  get info(): ClientInfo {
+    return (this.#info ??= {
+      clientId: this.session.clientId,
+      username: undefined,
+      protocolVersion: 5,
+      remoteAddress: undefined,
+      transport: 'local',
+    });
+  }
+  #info: ClientInfo | undefined;
 
   subscribe(filter: string, options: { qos: QoS }, onMessage: Handler): void {
     this.assertOpen();
@@ -102,6 +119,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       properties: options.properties,
       expiresAt: expiry > 0 ? this.broker.clock.now() + expiry * 1000 : 0,
       origin: this.session.clientId,
+      publisher: this.info,
     };
     void this.broker.route(message);
   }
@@ -127,6 +145,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     this.broker.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
+    if (message.publisher !== undefined) msg.publisher = message.publisher;
     // saved and restored: a handler may publish, and that routing may come back to this client
     const outer = this.current;
     const outerResults = this.results;
@@ -158,15 +177,18 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     if (typeof (r as PromiseLike<unknown> | undefined)?.then !== 'function') return;
     const p = r as PromiseLike<unknown>;
     // logged here because nobody may wait for it (QoS 0, server-originated messages)
-    // (a refusal is the handler's answer to what it was given: no stack, rate limited)
-    p.then(undefined, (err: unknown) =>
+    // a refusal the subscriber reports itself (`expected: true`, e.g. the platform's rejected uplinks,
+    // counted and logged there at a limited rate) is not logged again per message; any other refusal
+    // is the handler's answer to what it was given: no stack, rate limited
+    p.then(undefined, (err: unknown) => {
+      if (isExpectedRefusal(err)) return;
       this.broker.log.log(
         'warn',
         'local-refused',
         { clientId: this.clientId, topic: msg.topic, error: errorText(err) },
         'local subscriber refused',
-      ),
-    );
+      );
+    });
     const held = this.results;
     if (held === undefined) this.results = p;
     else if (Array.isArray(held)) held.push(p);

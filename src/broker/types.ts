@@ -24,6 +24,11 @@ export interface Message {
   expiresAt: number;
   /** Client id of the publisher ('' for the server), for no-local. */
   origin: string;
+  /**
+   * Who published it, as authenticated at CONNECT (absent for the server, and for messages restored
+   * from a store). Handed to local subscribers so the platform can check a gateway's provenance.
+   */
+  publisher?: ClientInfo;
   /** Encoded PUBLISH bytes per delivery shape, filled lazily by the encoder (internal). */
   encoded?: ({ bytes: Buffer; idOffset: number } | undefined)[];
 }
@@ -126,6 +131,8 @@ export interface LocalMessage {
   qos: QoS;
   retain: boolean;
   properties?: PublishProperties;
+  /** The publisher's identity when the broker knows it (see Message.publisher). */
+  publisher?: ClientInfo;
 }
 
 export interface LocalClient {

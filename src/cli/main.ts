@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   contract: () => import('./commands/contract.ts'),
   passwd: () => import('./commands/passwd.ts'),
   user: () => import('./commands/user.ts'),
+  gateways: () => import('./commands/gateways.ts'),
 };
 
 function usage(): string {

@@ -11,6 +11,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Highest-precedence values, typically from command-line flags. */
   overrides?: DeepPartial<MqiotConfig>;
+  /**
+   * A command's own defaults, applied over the built-in ones and under everything else (e.g. `mqiot up`
+   * refuses anonymous clients unless the file, the environment or a flag allows them).
+   */
+  defaults?: DeepPartial<MqiotConfig>;
 }
 
 export type DeepPartial<T> = {
@@ -27,6 +32,7 @@ const ENV_PREFIX = 'MQIOT_';
 export function loadConfig(options: LoadConfigOptions = {}): MqiotConfig {
   const config = structuredClone(DEFAULT_CONFIG);
   const origins = new Map<string, string>();
+  if (options.defaults !== undefined) applyTree(config, options.defaults, '', 'command defaults', origins);
   if (options.file !== undefined) applyTree(config, readConfigFile(options.file), '', options.file, origins);
   applyEnv(config, options.env ?? process.env, origins);
   if (options.overrides !== undefined) applyTree(config, options.overrides, '', 'command line', origins);

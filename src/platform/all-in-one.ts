@@ -8,7 +8,9 @@ import { startListeners, type Listener } from '../broker/server/index.ts';
 import { persistencePath, type BrokerConfig } from '../config/schema.ts';
 import type { Logger } from 'pino';
 import { startPlatformApp, type HttpListenOptions, type PlatformApp } from './app.ts';
-import type { PlatformConfig } from './config.ts';
+import { UnknownGateways, type PlatformConfig } from './config.ts';
+import { registryAuthenticator } from './gateways/broker-auth.ts';
+import type { IssuedCredentials } from './gateways/credentials.ts';
 
 export interface AllInOneOptions {
   broker: BrokerConfig;
@@ -21,7 +23,28 @@ export interface AllInOneOptions {
   platform?: Partial<PlatformConfig>;
   logger: Logger;
   /** Starts the simulated site once broker and platform run; returns how to stop it. */
-  demo?: (ctx: { mqttUrl: string; dataDir: string; logger: Logger }) => Promise<{ close(): Promise<void> }>;
+  demo?: (ctx: DemoContext) => Promise<{ close(): Promise<void> }>;
+}
+
+export interface DemoContext {
+  mqttUrl: string;
+  dataDir: string;
+  logger: Logger;
+  /** Registers the gateway and gives it fresh credentials (the demo's gateway logs in like any other). */
+  issueGatewayCredentials(gatewayId: string): Promise<IssuedCredentials>;
+}
+
+/** How often connections whose credentials were changed elsewhere (CLI, another instance) are cut. */
+export const CREDENTIAL_SWEEP_MS = 5000;
+
+/**
+ * The platform settings that follow from the broker's: outside lab mode (anonymous clients allowed)
+ * only `gw-<id>` (or a listed relay) speaks for gateway `<id>`. Unknown gateways are registered by
+ * default: outside lab mode only a login an operator created can publish for one, which is approval
+ * enough; `pending` adds a second step (platform.unknownGateways).
+ */
+export function platformDefaultsFor(broker: BrokerConfig): Partial<PlatformConfig> {
+  return { requireGatewayIdentity: !broker.auth.allowAnonymous, unknownGateways: UnknownGateways.Register };
 }
 
 export interface AllInOne {
@@ -41,7 +64,10 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   const { logger } = options;
   mkdirSync(options.dataDir, { recursive: true });
   // password / ACL files of broker.auth; in-process parts (local clients) are not subject to them
-  const auth = new BrokerAuth(options.broker.auth, { logger: logger.child({ component: 'broker-auth' }) });
+  const auth = new BrokerAuth(options.broker.auth, {
+    logger: logger.child({ component: 'broker-auth' }),
+    gatewayRegistry: true,
+  });
   // sessions and retained messages are durable by default here; broker.close() closes the store
   const storePath = persistencePath(options.broker.persistence, join(options.dataDir, BROKER_DB_FILE));
   const store =
@@ -51,10 +77,15 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
           path: resolve(storePath),
           logger: logger.child({ component: 'broker-store' }),
         });
+  // gateways log in with the credentials the platform issued; everyone else as broker.auth says
+  const registryAuth = registryAuthenticator(
+    auth.hooks.authenticate,
+    logger.child({ component: 'broker-auth' }),
+  );
   const broker = new Broker(options.broker.mqtt, {
     logger: logger.child({ component: 'broker' }),
     store,
-    hooks: auth.hooks,
+    hooks: { ...auth.hooks, authenticate: registryAuth.authenticate },
   });
   logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
   let app: PlatformApp | undefined;
@@ -75,7 +106,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       postgresUrl: options.postgresUrl,
       broker,
       http: options.http,
-      config: options.platform,
+      config: { ...platformDefaultsFor(options.broker), ...options.platform },
       logger,
       adminPassword: options.adminPassword,
       announce: options.announce,
@@ -84,6 +115,13 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     await closeBroker(broker, listeners);
     throw err;
   }
+  const { credentials } = app.platform;
+  registryAuth.ready(credentials);
+  const detachCredentials = credentials.attachBroker(broker);
+  const sweep = setInterval(() => {
+    credentials.sweep().catch((err: unknown) => logger.warn({ err }, 'credential sweep failed'));
+  }, CREDENTIAL_SWEEP_MS);
+  sweep.unref();
   const tcp = listeners.find((l) => l.transport === 'tcp');
   const mqttHost = !tcp || tcp.host === '0.0.0.0' || tcp.host === '::' ? '127.0.0.1' : tcp.host;
   const mqttUrl = `mqtt://${mqttHost}:${tcp?.port ?? options.broker.port}`;
@@ -91,6 +129,8 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   let demo: { close(): Promise<void> } | undefined;
   const stopReload = reloadOnSighup(auth, logger);
   const close = async () => {
+    clearInterval(sweep);
+    detachCredentials();
     await demo?.close().catch((err) => logger.error({ err }, 'demo site close failed'));
     await app.close().catch((err) => logger.error({ err }, 'platform close failed'));
     await closeBroker(broker, listeners);
@@ -98,7 +138,16 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   };
   if (options.demo) {
     try {
-      demo = await options.demo({ mqttUrl, dataDir: options.dataDir, logger });
+      demo = await options.demo({
+        mqttUrl,
+        dataDir: options.dataDir,
+        logger,
+        issueGatewayCredentials: async (gatewayId) => {
+          const now = app.platform.clock.now();
+          await app.store.ensureGateway(gatewayId, now);
+          return credentials.rotate(gatewayId);
+        },
+      });
     } catch (err) {
       await close();
       throw err;

@@ -3,7 +3,15 @@
 // routing as network clients. The uplink handler returns the platform's "stored" promise, so the broker
 // acknowledges a gateway's QoS 1/2 uplink only once it is stored (docs/architecture.md).
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
+import type { PublisherInfo } from './gateways/provenance.ts';
 import type { Platform } from './platform.ts';
+
+/** The publisher's identity as the broker hands it to local subscribers. */
+interface BrokerPublisher {
+  clientId: string;
+  username: string | undefined;
+  transport: string;
+}
 
 /** The part of the broker the platform needs (src/broker Broker satisfies it). */
 export interface LocalBroker {
@@ -12,7 +20,7 @@ export interface LocalBroker {
       filter: string,
       options: { qos: 0 | 1 | 2 },
       // a returned promise holds the gateway's PUBACK/PUBREC until the uplink is stored (docs/broker.md)
-      onMessage: (msg: { topic: string; payload: Buffer }) => unknown,
+      onMessage: (msg: { topic: string; payload: Buffer; publisher?: BrokerPublisher }) => unknown,
     ): void;
     publish(
       topic: string,
@@ -34,8 +42,15 @@ export function attachToBroker(platform: Platform, broker: LocalBroker): { detac
         ...(expirySeconds ? { properties: { messageExpiryInterval: expirySeconds } } : {}),
       }),
   });
+  // in process the broker says who published: the platform checks that it is the gateway itself
   client.subscribe(ALL_GATEWAYS_UP_FILTER, { qos: 1 }, (msg) =>
-    platform.handleUplink(msg.topic, msg.payload),
+    platform.handleUplink(msg.topic, msg.payload, publisherInfo(msg.publisher)),
   );
   return { detach: () => client.close() };
+}
+
+/** null: the broker did not say (e.g. a will restored from its store after a restart). */
+function publisherInfo(p: BrokerPublisher | undefined): PublisherInfo {
+  if (p === undefined) return null;
+  return { clientId: p.clientId, username: p.username, local: p.transport === 'local' };
 }

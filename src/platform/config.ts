@@ -11,6 +11,7 @@ import {
   DEFAULT_GATEWAY_VALID_INTERVAL_MS,
 } from './online/online-tracker.ts';
 import { PlatformError, PlatformErrorCode } from './errors.ts';
+import { DEFAULT_SEQ_WINDOW } from './gateways/seq-window.ts';
 
 export const DEFAULT_TICK_MS = 1000;
 export const DEFAULT_RETENTION_DAYS = 0; // 0 = keep readings forever
@@ -18,6 +19,14 @@ export const DEFAULT_MAX_INGEST_BATCH = 200; // data groups stored in one transa
 /** A failed uplink store write is retried this many times (backoff doubling from ingestRetryMs), then refused. */
 export const DEFAULT_INGEST_RETRIES = 3;
 export const DEFAULT_INGEST_RETRY_MS = 200;
+
+/**
+ * What happens to uplink from a gateway the registry does not know: `register` it (as active),
+ * record it as `pending` and refuse its uplink until an operator activates it (the gateway keeps
+ * its data), or `refuse` it without recording anything.
+ */
+export const UnknownGateways = { Register: 'register', Pending: 'pending', Refuse: 'refuse' } as const;
+export type UnknownGateways = (typeof UnknownGateways)[keyof typeof UnknownGateways];
 
 export interface PlatformConfig {
   heartbeatIntervalMs: number;
@@ -35,7 +44,23 @@ export interface PlatformConfig {
   ingestRetryMs: number;
   downlinkQos: 0 | 1 | 2;
   telemetryQos: 0 | 1 | 2;
+  /** How far ahead of the dedup mark (or a trusted birth) a seq may jump (docs/protocol.md). */
+  seqWindow: number;
+  /**
+   * Uplink for gateway X only from the broker identity `gw-X` (false: lab mode, where anonymous
+   * clients may publish on gateway topics). Only the in-process broker reports identities.
+   */
+  requireGatewayIdentity: boolean;
+  unknownGateways: UnknownGateways;
+  /**
+   * MQTT users trusted to publish for any gateway: the logins `mqiot edge` sites forward their gateways'
+   * uplinks under. A relay can speak for every gateway, so list only edges you trust.
+   */
+  relayUsers: readonly string[];
 }
+
+/** Fields that are not whole numbers, checked on their own. */
+const NON_NUMERIC = new Set(['requireGatewayIdentity', 'unknownGateways', 'relayUsers']);
 
 export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -52,11 +77,32 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   ingestRetryMs: DEFAULT_INGEST_RETRY_MS,
   downlinkQos: 1,
   telemetryQos: 1,
+  seqWindow: DEFAULT_SEQ_WINDOW,
+  // the library default is today's behaviour; `mqiot up`/`cloud` turn identity on unless in lab mode
+  requireGatewayIdentity: false,
+  unknownGateways: UnknownGateways.Register,
+  relayUsers: [],
 });
 
 export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
   const config = { ...DEFAULT_PLATFORM_CONFIG, ...input };
+  if (typeof config.requireGatewayIdentity !== 'boolean')
+    throw new PlatformError(
+      PlatformErrorCode.InvalidInput,
+      'platform.requireGatewayIdentity must be true or false',
+    );
+  if (!Object.values(UnknownGateways).includes(config.unknownGateways))
+    throw new PlatformError(
+      PlatformErrorCode.InvalidInput,
+      `platform.unknownGateways must be one of ${Object.values(UnknownGateways).join(', ')}`,
+    );
+  if (!Array.isArray(config.relayUsers) || config.relayUsers.some((u) => typeof u !== 'string' || u === ''))
+    throw new PlatformError(
+      PlatformErrorCode.InvalidInput,
+      'platform.relayUsers must be a list of user names',
+    );
   for (const [key, value] of Object.entries(config)) {
+    if (NON_NUMERIC.has(key)) continue;
     const min = key === 'retentionDays' || key === 'ingestRetries' ? 0 : key.endsWith('Qos') ? 0 : 1;
     const max = key.endsWith('Qos') ? 2 : Number.MAX_SAFE_INTEGER;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

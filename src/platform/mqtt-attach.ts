@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from './platform.ts';
+import { UplinkRejected } from './uplink.ts';
 
 export interface MqttAttachOptions {
   url: string;
@@ -52,6 +53,9 @@ export async function attachToMqtt(
     done.then(
       () => callback(),
       (err: unknown) => {
+        // refused for good (counted and recorded by the platform): acknowledged, since the broker
+        // would otherwise hand the same message to this shared session again and again
+        if (err instanceof UplinkRejected) return callback();
         // not stored: no PUBACK; dropping the connection makes the broker resend it from the session
         options.logger?.warn({ err }, 'uplink not stored; reconnecting so the broker resends it');
         client.stream?.destroy();

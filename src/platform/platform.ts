@@ -32,7 +32,10 @@ import {
 } from './store/types.ts';
 import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
 import { RulesEngine } from './rules/rules-engine.ts';
-import { UplinkProcessor } from './uplink.ts';
+import { GatewayCredentials } from './gateways/credentials.ts';
+import { judgeProvenance, type PublisherInfo } from './gateways/provenance.ts';
+import { LogLimiter, errorText } from './log-limiter.ts';
+import { UplinkProcessor, UplinkRejected } from './uplink.ts';
 
 /** Where the platform publishes: the broker's local client, or an MQTT.js client for `mqiot cloud`. */
 export interface Downlink {
@@ -52,6 +55,8 @@ const RETENTION_CHECK_MS = 3_600_000;
 const RETENTION_SETTING = 'retentionDays';
 /** How often epochs learnt by other instances (from births they received) are read back. */
 const EPOCH_REFRESH_MS = 60_000;
+/** At most one `uplink-rejected` event per gateway and reason in this time (the count says how many). */
+const REJECTION_EVENT_INTERVAL_MS = 60_000;
 
 export class Platform {
   readonly config: Readonly<PlatformConfig>;
@@ -64,9 +69,14 @@ export class Platform {
   readonly commands: CommandManager;
   /** Linkage rules, fed with this platform's readings and online changes (src/platform/rules). */
   readonly rules: RulesEngine;
-  /** Prometheus metrics of ingest, commands and online status (src/platform/metrics). */
+  /** Prometheus metrics of ingest, commands, online status and refused uplinks (src/platform/metrics). */
   readonly metrics: PlatformMetrics;
+  /** Gateway credentials issued by the platform (src/platform/gateways/credentials.ts). */
+  readonly credentials: GatewayCredentials;
   readonly #uplink: UplinkProcessor;
+  readonly #limiter: LogLimiter;
+  /** `${gw}\0${reason}` → when the next event may be recorded, and how many came since the last one. */
+  readonly #rejectionEvents = new Map<string, { until: number; count: number }>();
   readonly #commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
   #downlink: Downlink | undefined;
@@ -84,6 +94,8 @@ export class Platform {
     this.contracts = deps.contracts;
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
+    this.#limiter = new LogLimiter(this.logger, { now: () => this.clock.now() });
+    this.credentials = new GatewayCredentials(this.store, { clock: this.clock, logger: this.logger });
     this.online = new OnlineTracker(this.config);
     this.heartbeat = new HeartbeatScheduler(this.config.heartbeatIntervalMs);
     const { commandTimeoutMs, queryTimeoutMs, maxTimeouts } = this.config;
@@ -122,7 +134,8 @@ export class Platform {
     const now = this.clock.now();
     for (const gw of await this.store.listGateways()) {
       this.online.restoreGateway(gw.id, gw.online, gw.lastSeen);
-      if (gw.lifecycle !== Lifecycle.Retired) this.heartbeat.addGateway(gw.id, now);
+      if (gw.lifecycle !== Lifecycle.Retired && gw.lifecycle !== Lifecycle.Pending)
+        this.heartbeat.addGateway(gw.id, now);
     }
     await this.#uplink.load();
     await this.rules.load();
@@ -173,24 +186,66 @@ export class Platform {
    * acknowledges the gateway's PUBLISH only then. Undefined for a message that is refused for good
    * (undecodable, another gateway's): it is logged and acknowledged, since a resend cannot help.
    */
-  handleUplink(topic: string, payload: Buffer): Promise<void> | undefined {
+  handleUplink(topic: string, payload: Buffer, publisher?: PublisherInfo): Promise<void> | undefined {
     const gatewayId = parseGatewayUpTopic(topic);
     if (!gatewayId) return;
+    // Provenance first: only the gateway itself (as the broker reports it) speaks for it.
+    const provenance = judgeProvenance(
+      gatewayId,
+      publisher,
+      this.config.requireGatewayIdentity,
+      this.config.relayUsers,
+    );
+    if (!provenance.ok) {
+      this.uplinkRejected(gatewayId, `publisher-${provenance.reason}`, {
+        clientId: publisher?.clientId,
+        username: publisher?.username,
+      });
+      return Promise.reject(
+        new UplinkRejected(
+          provenance.reason,
+          `uplink on ${topic} refused: the publisher is not gateway '${gatewayId}'`,
+        ),
+      );
+    }
     let envelope: UplinkEnvelope;
     try {
       envelope = decodeEnvelope(payload) as UplinkEnvelope;
     } catch (err) {
-      this.metrics.uplinkRejected(UplinkRejection.InvalidEnvelope);
-      this.logger?.warn({ err, topic }, 'undecodable uplink envelope dropped');
+      // acknowledged: a resend of the same bytes could not help; counted and logged (rate-limited)
+      this.uplinkRejected(gatewayId, UplinkRejection.InvalidEnvelope, { error: errorText(err) });
       return;
     }
     if (envelope.gw !== gatewayId) {
       // A gateway may only speak for itself: the topic (which the ACL protects) is the authority.
-      this.metrics.uplinkRejected(UplinkRejection.ForeignGateway);
-      this.logger?.warn({ topic, gw: envelope.gw }, 'uplink envelope names another gateway; dropped');
+      this.uplinkRejected(gatewayId, UplinkRejection.ForeignGateway, { gw: envelope.gw });
       return;
     }
-    return this.#uplink.enqueue(envelope, this.clock.now());
+    return this.#uplink.enqueue(envelope, this.clock.now(), provenance.trusted);
+  }
+
+  /**
+   * An uplink was refused or dropped: counted by reason, one log line per reason and interval (no
+   * stack trace), and an `uplink-rejected` event on a known gateway at most once a minute per reason.
+   */
+  uplinkRejected(gatewayId: string, reason: string, detail: Record<string, unknown> = {}): void {
+    this.metrics.uplinkRejected(reason);
+    this.#limiter.warn(reason, { gatewayId, ...detail }, 'uplink rejected');
+    if (!this.#uplink.knowsGateway(gatewayId)) return; // no events for names anyone can make up
+    const now = this.clock.now();
+    const key = `${gatewayId}\u0000${reason}`;
+    const window = this.#rejectionEvents.get(key);
+    if (window && window.until > now) {
+      window.count++;
+      return;
+    }
+    const count = (window?.count ?? 0) + 1;
+    this.#rejectionEvents.set(key, { until: now + REJECTION_EVENT_INTERVAL_MS, count: 0 });
+    if (this.#rejectionEvents.size > 10_000)
+      this.#rejectionEvents.delete(this.#rejectionEvents.keys().next().value!);
+    void this.recordEvent('uplink-rejected', 'gateway', gatewayId, now, { reason, count, ...detail }).catch(
+      (err: unknown) => this.#fail('rejection event', err),
+    );
   }
 
   get retentionDays(): number {
@@ -211,8 +266,11 @@ export class Platform {
   }
 
   gatewayUpdated(gateway: GatewayRecord): void {
-    // A retired gateway gets no more heartbeats; any other lifecycle keeps them.
-    if (gateway.lifecycle === Lifecycle.Retired) this.heartbeat.removeGateway(gateway.id);
+    this.#uplink.gatewayUpdated(gateway.id, gateway.lifecycle);
+    // A retired gateway gets no more heartbeats, nor a pending one (without them it keeps its data
+    // queued until an operator activates it); any other lifecycle keeps them.
+    if (gateway.lifecycle === Lifecycle.Retired || gateway.lifecycle === Lifecycle.Pending)
+      this.heartbeat.removeGateway(gateway.id);
     else this.heartbeat.addGateway(gateway.id, this.clock.now());
   }
 

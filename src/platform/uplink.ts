@@ -13,12 +13,19 @@ import type {
   UplinkEnvelope,
   WillEnvelope,
 } from '../protocol/envelope.ts';
+import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from './gateways/seq-window.ts';
 import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './ingest/contracts-stage.ts';
 import type { Platform } from './platform.ts';
+import { UnknownGateways } from './config.ts';
+import { Lifecycle, type StreamMark } from './store/types.ts';
 
 interface Pending {
   envelope: UplinkEnvelope;
   receivedAt: number;
+  /** The broker vouches that the gateway itself sent it (or the path relies on the broker's ACLs). */
+  trusted: boolean;
+  /** Set while processing when this uplink is refused for good (its promise rejects with it). */
+  refused?: UplinkRejected;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -26,6 +33,24 @@ interface Pending {
 /** An uplink could not be stored after every retry; its publisher is not acknowledged. */
 export class UplinkStoreError extends Error {
   override readonly name = 'UplinkStoreError';
+}
+
+/**
+ * An uplink the platform refuses on purpose (seq beyond the window, a publisher that is not the
+ * gateway, a pending gateway): not stored, not acknowledged in process (a real gateway keeps it and
+ * sends it again later), counted and recorded. Expected bad input: it carries no stack trace.
+ */
+export class UplinkRejected extends Error {
+  override readonly name = 'UplinkRejected';
+  /** Deliberate: the broker does not log it again per message (src/broker/local-client.ts). */
+  readonly expected = true;
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.stack = `${this.name}: ${message}`;
+  }
 }
 
 /** Ordered kinds are applied at most once per (gateway, epoch, seq) (docs/protocol.md). */
@@ -38,13 +63,15 @@ export class UplinkProcessor {
   /** deviceId → registered contract id (null when none was identified). */
   readonly #devices = new Map<string, string | null>();
   readonly #gateways = new Set<string>();
+  /** Gateways recorded as pending: their uplink is refused until an operator activates them. */
+  readonly #pending = new Set<string>();
   readonly #epochs = new Map<string, string>();
-  /** `${gw}\0${epoch}` → highest applied seq of the ordered stream. */
-  readonly #applied = new Map<string, number>();
+  /** `${gw}\0${epoch}` → dedup state of the ordered stream (persisted in gateway_streams). */
+  readonly #streams = new Map<string, StreamState>();
   /** `${key}\0${seq}` of messages that failed below the high-water mark: their resend is applied. */
   readonly #holes = new Set<string>();
-  /** #applied entries changed by the attempt in progress, with their value before it (rolled back on failure). */
-  #undo: Map<string, number | undefined> | undefined;
+  /** #streams entries changed by the attempt in progress, with their value before it (rolled back on failure). */
+  #undo: Map<string, StreamState | undefined> | undefined;
 
   constructor(private readonly platform: Platform) {}
 
@@ -52,8 +79,10 @@ export class UplinkProcessor {
     const { store } = this.platform;
     for (const gw of await store.listGateways()) {
       this.#gateways.add(gw.id);
+      if (gw.lifecycle === Lifecycle.Pending) this.#pending.add(gw.id);
       const epoch = await store.getSetting(epochKey(gw.id));
       if (epoch) this.#epochs.set(gw.id, epoch);
+      await this.#loadStream(gw.id);
     }
     for (let offset = 0; ;) {
       const page = await store.listDevices({ offset, limit: 1000 });
@@ -71,18 +100,56 @@ export class UplinkProcessor {
     this.#devices.set(deviceId, contractId);
   }
 
-  /** Epochs stored by other instances (shared subscriptions: the birth may have gone to another one). */
+  /**
+   * Epochs stored by other instances (shared subscriptions: the birth may have gone to another one),
+   * and pending gateways activated elsewhere (the CLI, another instance): they get heartbeats again.
+   */
   async refreshEpochs(): Promise<void> {
+    for (const gatewayId of [...this.#pending]) {
+      const record = await this.platform.store.getGateway(gatewayId);
+      if (!record || record.lifecycle === Lifecycle.Pending) continue;
+      this.#pending.delete(gatewayId);
+      this.platform.gatewayUpdated(record);
+    }
     for (const gatewayId of this.#gateways) {
       const epoch = await this.platform.store.getSetting(epochKey(gatewayId));
-      if (epoch) this.#epochs.set(gatewayId, epoch);
+      if (epoch && this.#epochs.get(gatewayId) !== epoch) {
+        this.#epochs.set(gatewayId, epoch);
+        await this.#loadStream(gatewayId);
+      }
     }
   }
 
-  /** Resolves once the uplink is stored; rejects (UplinkStoreError) when the store keeps failing. */
-  enqueue(envelope: UplinkEnvelope, receivedAt: number): Promise<void> {
+  /** The stored dedup state of the gateway's current epoch, merged into memory (marks only rise). */
+  async #loadStream(gatewayId: string): Promise<StreamState> {
+    const key = this.#key(gatewayId);
+    const stored = await this.platform.store.getStreamMark(gatewayId, this.#epoch(gatewayId));
+    const mine = this.#streams.get(key);
+    const state: StreamState = {
+      applied: maxOf(mine?.applied ?? null, stored.appliedSeq),
+      birth: maxOf(mine?.birth ?? null, stored.birthSeq),
+    };
+    this.#streams.set(key, state);
+    return state;
+  }
+
+  /** The registry knows this gateway (it registered, or an operator created it). */
+  knowsGateway(gatewayId: string): boolean {
+    return this.#gateways.has(gatewayId);
+  }
+
+  /** A gateway created through the API or CLI of this process. */
+  gatewayCreated(gatewayId: string): void {
+    this.#gateways.add(gatewayId);
+  }
+
+  /**
+   * Resolves once the uplink is stored; rejects (UplinkStoreError) when the store keeps failing, or
+   * (UplinkRejected) when it is refused for good. `trusted`: see Pending.
+   */
+  enqueue(envelope: UplinkEnvelope, receivedAt: number, trusted = true): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ envelope, receivedAt, resolve, reject });
+      this.#queue.push({ envelope, receivedAt, trusted, resolve, reject });
     });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
     return done;
@@ -123,9 +190,13 @@ export class UplinkProcessor {
     for (let attempt = 0; ; attempt++) {
       this.#undo = new Map();
       try {
+        for (const item of items) item.refused = undefined;
         await work();
         this.#undo = undefined;
-        for (const item of items) item.resolve();
+        for (const item of items) {
+          if (item.refused) item.reject(item.refused);
+          else item.resolve();
+        }
         return;
       } catch (err) {
         this.#rollback();
@@ -152,9 +223,28 @@ export class UplinkProcessor {
     this.#undo = undefined;
     if (!undo) return;
     for (const [key, prev] of undo) {
-      if (prev === undefined) this.#applied.delete(key);
-      else this.#applied.set(key, prev);
+      if (prev === undefined) this.#streams.delete(key);
+      else this.#streams.set(key, prev);
     }
+  }
+
+  /** Remembers a stream's state before the attempt changes it, then sets the new one. */
+  #setStream(key: string, next: StreamState): void {
+    if (this.#undo && !this.#undo.has(key)) {
+      const prev = this.#streams.get(key);
+      this.#undo.set(key, prev && { ...prev });
+    }
+    this.#streams.set(key, next);
+  }
+
+  #stream(key: string): StreamState {
+    return this.#streams.get(key) ?? { applied: null, birth: null };
+  }
+
+  /** The mark to persist for a gateway's stream, as it stands now. */
+  #mark(gatewayId: string): StreamMark {
+    const state = this.#stream(this.#key(gatewayId));
+    return { gatewayId, epoch: this.#epoch(gatewayId), appliedSeq: state.applied, birthSeq: state.birth };
   }
 
   /** A later message may already have raised the high-water mark: the resend of this one must still go in. */
@@ -170,24 +260,76 @@ export class UplinkProcessor {
     return this.#epochs.get(gatewayId) ?? '';
   }
 
-  /** True when this ordered message was already applied (a resend after an outage). */
-  #seen(envelope: UplinkEnvelope): boolean {
-    if (!DEDUPED_KINDS.has(envelope.k)) return false;
+  /**
+   * Judges an ordered message's seq (src/platform/gateways/seq-window.ts): true when it is to be
+   * applied now (the mark is raised), false for a resend already applied or a seq refused for being
+   * beyond the window (then `item.refused` is set, and it is counted and recorded).
+   */
+  async #admit(item: Pending): Promise<boolean> {
+    const { envelope } = item;
+    if (!DEDUPED_KINDS.has(envelope.k)) return true;
     const key = this.#key(envelope.gw);
-    const last = this.#applied.get(key);
-    if (last !== undefined && envelope.seq <= last) {
-      if (this.#holes.size === 0) return true;
-      return !this.#holes.delete(`${key}\u0000${envelope.seq}`);
+    const holeKey = `${key}\u0000${envelope.seq}`;
+    let state = this.#stream(key);
+    let verdict = judgeSeq(envelope.seq, state, this.platform.config.seqWindow, this.#holes.has(holeKey));
+    if (verdict === SeqVerdict.TooFar) {
+      // another instance (shared subscription) may have moved the stream on: ask the store first
+      state = await this.#loadStream(envelope.gw);
+      verdict = judgeSeq(envelope.seq, state, this.platform.config.seqWindow, this.#holes.has(holeKey));
     }
-    if (this.#undo && !this.#undo.has(key)) this.#undo.set(key, last);
-    this.#applied.set(key, envelope.seq);
-    return false;
+    if (verdict === SeqVerdict.Duplicate) return false;
+    if (verdict === SeqVerdict.TooFar) {
+      item.refused = new UplinkRejected(
+        'seq-window',
+        `seq ${envelope.seq} of gateway '${envelope.gw}' is more than ${this.platform.config.seqWindow} ahead of its stream`,
+      );
+      this.platform.uplinkRejected(envelope.gw, 'seq-window', {
+        kind: envelope.k,
+        seq: envelope.seq,
+        applied: state.applied,
+        birth: state.birth,
+      });
+      return false;
+    }
+    this.#holes.delete(holeKey);
+    if (state.applied === null || envelope.seq > state.applied)
+      this.#setStream(key, { ...state, applied: envelope.seq });
+    return true;
   }
 
-  async #gateway(gatewayId: string, now: number, touch = true): Promise<void> {
+  /**
+   * Registers the gateway on its first uplink, per `platform.unknownGateways`; false (and
+   * `item.refused` set) when its uplink is refused: the gateway is pending or unknown ones are refused.
+   */
+  async #gateway(item: Pending, now: number, touch = true): Promise<boolean> {
     const { platform } = this;
-    if (!this.#gateways.has(gatewayId)) {
-      if (await platform.store.ensureGateway(gatewayId, now)) {
+    const gatewayId = item.envelope.gw;
+    if (!this.#gateways.has(gatewayId) || this.#pending.has(gatewayId)) {
+      const record = await platform.store.getGateway(gatewayId);
+      const pending = record?.lifecycle === Lifecycle.Pending;
+      if (record && !pending) {
+        this.#pending.delete(gatewayId);
+      } else if (pending || platform.config.unknownGateways !== UnknownGateways.Register) {
+        const policy = pending ? UnknownGateways.Pending : platform.config.unknownGateways;
+        if (!record && policy === UnknownGateways.Pending) {
+          if (await platform.store.ensureGateway(gatewayId, now)) {
+            await platform.store.updateGatewayAsset(gatewayId, { lifecycle: Lifecycle.Pending }, now);
+            await platform.recordEvent('pending', 'gateway', gatewayId, now, { kind: item.envelope.k });
+          }
+        }
+        if (policy === UnknownGateways.Pending) {
+          this.#gateways.add(gatewayId);
+          this.#pending.add(gatewayId);
+        }
+        item.refused = new UplinkRejected(
+          policy === UnknownGateways.Pending ? 'gateway-pending' : 'gateway-unknown',
+          policy === UnknownGateways.Pending
+            ? `gateway '${gatewayId}' is pending: an operator must activate it`
+            : `gateway '${gatewayId}' is not registered`,
+        );
+        platform.uplinkRejected(gatewayId, item.refused.reason, { kind: item.envelope.k });
+        return false;
+      } else if (await platform.store.ensureGateway(gatewayId, now)) {
         await platform.recordEvent('registered', 'gateway', gatewayId, now);
       }
       // only once stored: a failed write is tried again with the message's retry or resend
@@ -195,33 +337,57 @@ export class UplinkProcessor {
       platform.heartbeat.addGateway(gatewayId, now);
     }
     if (touch) await platform.store.touchGateway(gatewayId, now);
+    return true;
   }
 
-  async #one({ envelope, receivedAt }: Pending): Promise<void> {
-    await this.#gateway(envelope.gw, receivedAt);
+  /** An operator changed the gateway's lifecycle (e.g. activated a pending one). */
+  gatewayUpdated(gatewayId: string, lifecycle: string): void {
+    this.#gateways.add(gatewayId);
+    if (lifecycle === Lifecycle.Pending) this.#pending.add(gatewayId);
+    else this.#pending.delete(gatewayId);
+  }
+
+  async #one(item: Pending): Promise<void> {
+    const { envelope, receivedAt } = item;
+    if (!(await this.#gateway(item, receivedAt))) return;
     if (envelope.k !== 'will' && envelope.k !== 'birth') {
       await this.platform.applyOnlineChanges(this.platform.online.uplink(envelope.gw, receivedAt));
     }
-    if (this.#seen(envelope)) return;
+    if (!(await this.#admit(item))) return;
     switch (envelope.k) {
       case 'birth':
-        return this.#birth(envelope, receivedAt);
+        return this.#birth(envelope, receivedAt, item.trusted);
       case 'will':
         return this.#will(envelope, receivedAt);
       case 'cmd-result':
-        return this.#cmdResult(envelope, receivedAt);
+        await this.#cmdResult(envelope, receivedAt);
+        return this.platform.store.saveStreamMark(this.#mark(envelope.gw));
       case 'status':
-        return this.#status(envelope, receivedAt);
+        await this.#status(envelope, receivedAt);
+        return this.platform.store.saveStreamMark(this.#mark(envelope.gw));
       case 'report':
         return this.#report(envelope, receivedAt);
     }
   }
 
-  async #birth(birth: BirthEnvelope, now: number): Promise<void> {
+  async #birth(birth: BirthEnvelope, now: number, trusted: boolean): Promise<void> {
     const { platform } = this;
     if (this.#epochs.get(birth.gw) !== birth.epoch) {
       this.#epochs.set(birth.gw, birth.epoch);
       await platform.store.setSetting(epochKey(birth.gw), birth.epoch);
+      await this.#loadStream(birth.gw);
+    }
+    // The birth's seq is the gateway's counter now: what it still has queued lies below it, so a
+    // trusted birth lets the stream resume after a long outage (seq-window.ts).
+    const key = this.#key(birth.gw);
+    const state = this.#stream(key);
+    if (state.birth === null || birth.seq > state.birth) {
+      if (acceptsBirthAnchor(birth.seq, state, platform.config.seqWindow, trusted)) {
+        this.#setStream(key, { ...state, birth: birth.seq });
+        await platform.store.saveStreamMark(this.#mark(birth.gw));
+      } else {
+        platform.uplinkRejected(birth.gw, 'birth-seq-window', { seq: birth.seq, applied: state.applied });
+      }
     }
     for (const d of birth.devices) {
       const contract = platform.contracts.get(d.c) ? d.c : null;
@@ -323,13 +489,14 @@ export class UplinkProcessor {
     // Last communication is written once per gateway for the whole run, not once per data group.
     const seenGateways = new Map<string, number>();
     let duplicates = 0;
-    for (const { envelope, receivedAt } of items) {
+    for (const item of items) {
+      const { envelope, receivedAt } = item;
       const group = envelope as DataEnvelope;
-      await this.#gateway(group.gw, receivedAt, false);
+      if (!(await this.#gateway(item, receivedAt, false))) continue;
       seenGateways.set(group.gw, Math.max(receivedAt, seenGateways.get(group.gw) ?? 0));
       await platform.applyOnlineChanges(platform.online.uplink(group.gw, receivedAt));
-      if (this.#seen(group)) {
-        duplicates += group.frames.length;
+      if (!(await this.#admit(item))) {
+        if (item.refused === undefined) duplicates += group.frames.length;
         continue;
       }
       const frames = decodeDataGroup(group, this.#epoch(group.gw), receivedAt, platform.contracts, (id) =>
@@ -351,8 +518,13 @@ export class UplinkProcessor {
     }
     for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
     if (decoded.length === 0) return platform.metrics.stored([], undefined, duplicates);
+    // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
+    const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
     const commitStarted = performance.now();
-    await platform.store.insertReadings(decoded.map((d) => d.reading));
+    await platform.store.insertReadings(
+      decoded.map((d) => d.reading),
+      marks,
+    );
     const commitSeconds = (performance.now() - commitStarted) / 1000;
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
@@ -366,4 +538,10 @@ export class UplinkProcessor {
     }
     platform.metrics.stored(decoded, commitSeconds, duplicates);
   }
+}
+
+function maxOf(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
 }

@@ -49,7 +49,8 @@ async function startUpLogged(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<{ cli: RunningCli; url: string }> {
-  const up = await startUp(dataDir, ['--log-level', 'info'], env);
+  // lab mode: these clients are plain MQTT clients, not gateways with issued credentials
+  const up = await startUp(dataDir, ['--log-level', 'info', '--allow-anonymous'], env);
   running.push(up);
   return { cli: up, url: up.mqttUrl };
 }

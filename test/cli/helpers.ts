@@ -198,3 +198,18 @@ export function logLines(text: string): Array<Record<string, unknown>> {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/**
+ * `mqiot gateways add ID --data-dir DIR`: registers a gateway and returns the MQTT login it was issued
+ * (what an operator does before a gateway may connect to `mqiot up` outside lab mode).
+ */
+export async function issueGatewayCredentials(
+  dataDir: string,
+  gatewayId: string,
+): Promise<{ username: string; password: string }> {
+  const cli = runCli(['gateways', 'add', gatewayId, '--json', '--data-dir', dataDir]);
+  const code = await cli.exited;
+  if (code !== 0) throw new Error(`mqiot gateways add failed (${code}): ${cli.stderr()}`);
+  const issued = JSON.parse(cli.stdout()) as { username: string; password: string };
+  return { username: issued.username, password: issued.password };
+}

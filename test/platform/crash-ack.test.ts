@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { issueGatewayCredentials, startUp, type RunningUp } from '../cli/helpers.ts';
 
 const GW = 'crash-gw';
 const UP = `mqiot/gw/${GW}/up`;
@@ -60,10 +60,13 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
       const acked = new Set<number>();
       let onAck = (): void => {};
 
+      // the gateway logs in with the credentials the platform issued (mqiot up's default is no anonymous)
+      const login = await issueGatewayCredentials(dir, GW);
       const connect = async (url: string): Promise<MqttClient> => {
         const c = await mqtt.connectAsync(url, {
           protocolVersion: 5,
           clientId: `mqiot-gw-${GW}`,
+          ...login,
           reconnectPeriod: 0,
           connectTimeout: 10_000,
         });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { issueGatewayCredentials, startUp, type RunningUp } from '../cli/helpers.ts';
 import { bearer, login, printedAdminPassword } from '../support/auth.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -14,9 +14,12 @@ const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'h
 describe('mqiot up (CLI, black box)', () => {
   let dir: string;
   let up: RunningUp;
+  let gatewayLogin: { username: string; password: string };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-up-'));
+    // outside lab mode a gateway needs the credentials the platform issues
+    gatewayLogin = await issueGatewayCredentials(dir, 'cli-gw');
     up = await startUp(dir);
   });
 
@@ -31,7 +34,11 @@ describe('mqiot up (CLI, black box)', () => {
     assert.ok(password, `no admin password on the console: ${up.stderr()}`);
     assert.ok(!up.stdout().includes(password), 'the password is not in the log');
     const token = await login(up.httpUrl, 'admin', password);
-    const client = await mqtt.connectAsync(up.mqttUrl, { clientId: 'mqiot-gw-cli-gw', reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(up.mqttUrl, {
+      clientId: 'mqiot-gw-cli-gw',
+      reconnectPeriod: 0,
+      ...gatewayLogin,
+    });
     const now = Date.now();
     await client.publishAsync(
       'mqiot/gw/cli-gw/up',

@@ -53,6 +53,8 @@ export interface BrokerAuthOptions {
   cache?: PasswordCacheOptions;
   /** Refused logins and subscriptions: at most one line per reason per interval (tests shorten it). */
   log?: RateLimitedLogOptions;
+  /** Gateways are checked against the platform's registry too (`mqiot up`): no warning without a file. */
+  gatewayRegistry?: boolean;
 }
 
 /** Loads the files of `broker.auth` and answers the broker's hooks; `reload()` re-reads the files. */
@@ -88,7 +90,7 @@ export class BrokerAuth {
       hooks.authorizeDeliver = (client, topic) => this.canRead(client, topic);
     }
     this.hooks = hooks;
-    if (!config.allowAnonymous && config.passwordFile === null) {
+    if (!config.allowAnonymous && config.passwordFile === null && options.gatewayRegistry !== true) {
       this.#logger?.warn(
         'broker.auth: allowAnonymous is false and there is no passwordFile: every client is refused',
       );

@@ -76,6 +76,7 @@ function checkWill(ch: Channel, p: IConnectPacket): boolean {
       properties,
       expiresAt: 0,
       origin: ch.clientId,
+      publisher: ch.info,
     },
     delay: ch.v5 ? (props?.willDelayInterval ?? 0) : 0,
   };

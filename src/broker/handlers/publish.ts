@@ -8,7 +8,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
 import { ChannelState, type Channel } from '../channel.ts';
-import { LocalDeliveryRefused } from '../local-client.ts';
+import { isExpectedRefusal, LocalDeliveryRefused } from '../local-client.ts';
 import { seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
 import { MalformedPacket, ProtocolViolation, QuotaExceeded } from '../errors.ts';
@@ -87,6 +87,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     properties,
     expiresAt,
     origin: ch.clientId,
+    publisher: ch.info,
   };
   const framed = p as Partial<FramedPublish>;
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
@@ -161,7 +162,10 @@ function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
     return;
   }
   const refused = err instanceof LocalDeliveryRefused;
-  if (refused) {
+  if (refused && isExpectedRefusal(err.cause)) {
+    // a deliberate refusal (e.g. a forged gateway uplink) is counted and logged by the local subscriber
+    ch.broker.logger.debug({ clientId: ch.clientId, packetId: id }, 'message refused');
+  } else if (refused) {
     // expected (the platform refused what it was given): one line per interval, no stack
     ch.broker.log.log(
       'warn',

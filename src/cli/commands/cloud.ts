@@ -14,6 +14,7 @@ import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
+import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -40,6 +41,9 @@ options:
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
   --retention-days DAYS   delete readings older than this (default 0: keep forever)
+${SECURITY_HELP}
+                          (with --broker, that broker's password and ACL files decide who publishes:
+                          see 'mqiot gateways export-passwd')
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
   -h, --help              show this help
@@ -66,6 +70,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -88,7 +93,8 @@ export async function run(argv: string[]): Promise<number> {
         : values.share;
   if (share !== undefined && !/^[^/+#]+$/.test(share))
     throw new CliError(`cloud: --share: a group name cannot contain '/', '+' or '#'`);
-  const platform: Partial<PlatformConfig> = {};
+  const security = securityFlags('cloud', values);
+  const platform: Partial<PlatformConfig> = { ...security.platform };
   const heartbeat = intFlag('cloud', 'heartbeat-ms', values['heartbeat-ms'], 1);
   if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
   const timeout = intFlag('cloud', 'command-timeout-ms', values['command-timeout-ms'], 1);
@@ -104,8 +110,10 @@ export async function run(argv: string[]): Promise<number> {
     : intFlag('cloud', 'metrics-port', values['metrics-port'], 0, 65535);
   const config = loadCommandConfig({
     file: values.config,
+    defaults: secureDefaults(),
     overrides: {
       broker: {
+        ...security.broker,
         ...(port === undefined ? {} : { port }),
         ...(metricsPort === undefined ? {} : { metricsPort }),
       },

@@ -14,6 +14,7 @@ import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
+import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -34,6 +35,7 @@ options:
   --data-dir DIR          database and forward queue (default ./data)
   --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
   --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
+${SECURITY_HELP}
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
   -h, --help              show this help
@@ -55,6 +57,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 function port(flag: string, value: string | undefined): number | undefined {
@@ -79,11 +82,12 @@ export async function run(argv: string[]): Promise<number> {
       `edge: --cloud-api expects a URL like http://cloud.example:8080, got '${values['cloud-api']}'`,
     );
   }
+  const security = securityFlags('edge', values);
   const overrides: DeepPartial<MqiotConfig> = {
-    broker: { host: values.host, port: port('port', values.port) },
+    broker: { ...security.broker, host: values.host, port: port('port', values.port) },
   };
   if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
-  const config = loadCommandConfig({ file: values.config, overrides });
+  const config = loadCommandConfig({ file: values.config, overrides, defaults: secureDefaults() });
   const logger = createLogger({ level: config.log.level });
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const system = await startAllInOne({
@@ -95,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
       config.broker.host,
       port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT,
     ),
+    platform: security.platform,
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();

@@ -12,6 +12,7 @@ import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
+import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
 
 export const summary =
   'all in one: broker with contracts, platform, HTTP API and web dashboard on SQLite (--demo adds a simulated site)';
@@ -40,10 +41,13 @@ options:
   --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
   --command-timeout-ms MS command feedback timeout before a resend (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
   --retention-days DAYS   delete readings older than this (default 0: keep forever)
+${SECURITY_HELP}
   --config FILE           broker configuration file (YAML/JSON, see config/mqiot.example.yaml)
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   -h, --help              show this help
 
+Without --demo, MQTT clients need credentials: give gateways theirs with 'mqiot gateways add ID'
+(or POST /api/gateways); other users go in a password file (broker.auth.passwordFile).
 Ctrl-C stops everything gracefully.`;
 
 const OPTIONS = {
@@ -63,6 +67,7 @@ const OPTIONS = {
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_OPTIONS,
 } as const;
 
 function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
@@ -72,7 +77,9 @@ function portFlag(flag: string, value: string | undefined, allowOff: boolean): n
 
 export function parseUpArgs(argv: string[]) {
   const { values } = parseCommandArgs('up', argv, OPTIONS);
+  const security = securityFlags('up', values);
   const broker: DeepPartial<MqiotConfig['broker']> = {
+    ...security.broker,
     host: values.host,
     port: portFlag('port', values.port, false) ?? undefined,
     wsPort: portFlag('ws-port', values['ws-port'], true),
@@ -84,7 +91,7 @@ export function parseUpArgs(argv: string[]) {
   const overrides: DeepPartial<MqiotConfig> = { broker };
   if (values['log-level'] !== undefined)
     overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
-  const platform: Partial<PlatformConfig> = {};
+  const platform: Partial<PlatformConfig> = { ...security.platform };
   const heartbeat = intFlag('up', 'heartbeat-ms', values['heartbeat-ms'], 1);
   if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
   const timeout = intFlag('up', 'command-timeout-ms', values['command-timeout-ms'], 1);
@@ -117,7 +124,11 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
+  const config = loadCommandConfig({
+    file: args.file,
+    overrides: args.overrides,
+    defaults: secureDefaults(args.demo),
+  });
   const logger = createLogger({ level: config.log.level });
   const demo = args.demo ? (await import('../../platform/demo/site.ts')).startDemoSite : undefined;
   const http = httpListenOptions('up', config.http, args.httpHost ?? config.broker.host, args.httpPort);

@@ -42,6 +42,8 @@ export interface DemoOptions {
   mqttUrl: string;
   dataDir: string;
   logger: Logger;
+  /** Credentials for the demo's gateway (`mqiot up --demo` issues them itself); none: anonymous. */
+  issueGatewayCredentials?(gatewayId: string): Promise<{ username: string; password: string }>;
   /** Faster polling for tests. */
   pollMs?: number;
 }
@@ -90,9 +92,14 @@ export async function startDemoSite(
       transport: { type: `${p.transport}-listen`, host: '127.0.0.1', port: 0 },
     })),
   ];
+  const login = await options.issueGatewayCredentials?.(DEMO_GATEWAY_ID);
   const config = parseGatewayConfig({
     gateway: { id: DEMO_GATEWAY_ID },
-    mqtt: { urls: [options.mqttUrl], reconnectMs: 500 },
+    mqtt: {
+      urls: [options.mqttUrl],
+      reconnectMs: 500,
+      ...(login ? { username: login.username, password: login.password } : {}),
+    },
     batching: { windowMs: 500 },
     reports: { intervalMs: 60_000 },
     queue: { path: join(options.dataDir, `gateway-${DEMO_GATEWAY_ID}.db`) },

@@ -26,7 +26,10 @@ export const idParams = {
   required: ['id'],
 } as const;
 
-export const lifecycleSchema = { type: 'string', enum: ['active', 'disabled', 'retired'] } as const;
+export const lifecycleSchema = {
+  type: 'string',
+  enum: ['active', 'disabled', 'retired', 'pending'],
+} as const;
 
 const assetProperties = {
   name: { type: ['string', 'null'] },

@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { eventRoutes } from './routes/events.ts';
+import { gatewayCredentialRoutes } from './routes/gateway-credentials.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -94,6 +95,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   });
 
   registryRoutes(app, platform);
+  gatewayCredentialRoutes(app, platform);
   telemetryRoutes(app, platform);
   commandRoutes(app, platform);
   contractRoutes(app, platform);

@@ -96,8 +96,14 @@ export class PlatformMetrics {
       if (e.k === 'data') this.#frames.inc(e.frames?.length ?? 0, FrameRejection.NotStored);
   }
 
-  uplinkRejected(reason: UplinkRejection): void {
+  /** An uplink refused or dropped; `reason` is one of UplinkRejection or the gateway checks' reasons. */
+  uplinkRejected(reason: UplinkRejection | string): void {
     this.#uplinks.inc(1, reason);
+  }
+
+  /** Uplinks refused so far, by reason (for /api/health). */
+  uplinkRejections(): Record<string, number> {
+    return this.#uplinks.values();
   }
 
   /** Readings stored since start (also what the dashboard's ingest rate is computed from). */

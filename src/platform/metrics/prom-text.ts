@@ -72,6 +72,11 @@ export class Counter implements Metric {
     return this;
   }
 
+  /** Every labelled series with its count. */
+  values(): Record<string, number> {
+    return Object.fromEntries(this.#byLabel);
+  }
+
   value(labelValue?: string): number {
     return labelValue === undefined ? this.#value : (this.#byLabel.get(labelValue) ?? 0);
   }

@@ -176,6 +176,26 @@ CREATE TABLE IF NOT EXISTS rules (
   updated_at ${t.bigint} NOT NULL
 );
 
+-- The dedup state of each gateway's ordered stream (docs/protocol.md "Sequence numbers"): the highest
+-- seq applied per epoch, written in the same transaction as the readings it describes, and the highest
+-- seq of a birth trusted as an anchor for the seq window.
+CREATE TABLE IF NOT EXISTS gateway_streams (
+  gateway_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  applied_seq ${t.bigint},
+  birth_seq ${t.bigint},
+  PRIMARY KEY (gateway_id, epoch)
+);
+
+-- Gateway credentials issued by the platform: a Mosquitto $7$ (PBKDF2-SHA512) hash of a random secret;
+-- the secret itself is shown once and never stored. No row: the gateway has no (or revoked) credentials.
+CREATE TABLE IF NOT EXISTS gateway_credentials (
+  gateway_id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL

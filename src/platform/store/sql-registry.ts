@@ -14,8 +14,20 @@ import type {
   EventRecord,
   GatewayRecord,
   Page,
+  GatewayCredentialRow,
   ReportInput,
+  StreamMark,
 } from './types.ts';
+import { streamMarkStatement } from './sql-telemetry.ts';
+
+function toCredential(r: Record<string, unknown>): GatewayCredentialRow {
+  return {
+    gatewayId: String(r.gateway_id),
+    hash: String(r.hash),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
 
 type Row = Record<string, unknown>;
 const DEFAULT_PAGE = 50;
@@ -269,6 +281,64 @@ export class SqlRegistry {
       source: String(r.source),
       createdAt: Number(r.created_at),
     }));
+  }
+
+  async getStreamMark(gatewayId: string, epoch: string): Promise<StreamMark> {
+    const rows = await this.db.all<Row>(
+      'SELECT applied_seq, birth_seq FROM gateway_streams WHERE gateway_id = ? AND epoch = ?',
+      [gatewayId, epoch],
+    );
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    if (rows[0]) {
+      return { gatewayId, epoch, appliedSeq: num(rows[0].applied_seq), birthSeq: num(rows[0].birth_seq) };
+    }
+    // a store written before the marks were kept: the data groups stored are the record (key index)
+    const max = await this.db.all<Row>(
+      'SELECT MAX(group_seq) AS m FROM frames WHERE gateway_id = ? AND epoch = ?',
+      [gatewayId, epoch],
+    );
+    return { gatewayId, epoch, appliedSeq: num(max[0]?.m), birthSeq: null };
+  }
+
+  async saveStreamMark(mark: StreamMark): Promise<void> {
+    const { sql, params } = streamMarkStatement(mark);
+    await this.db.run(sql, params);
+  }
+
+  async getGatewayCredential(gatewayId: string): Promise<GatewayCredentialRow | undefined> {
+    const rows = await this.db.all<Row>('SELECT * FROM gateway_credentials WHERE gateway_id = ?', [
+      gatewayId,
+    ]);
+    return rows[0] ? toCredential(rows[0]) : undefined;
+  }
+
+  async listGatewayCredentials(): Promise<GatewayCredentialRow[]> {
+    return (await this.db.all<Row>('SELECT * FROM gateway_credentials ORDER BY gateway_id')).map(
+      toCredential,
+    );
+  }
+
+  async insertGatewayCredential(c: GatewayCredentialRow): Promise<boolean> {
+    const { changes } = await this.db.run(
+      'INSERT INTO gateway_credentials (gateway_id, hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [c.gatewayId, c.hash, c.createdAt, c.updatedAt],
+    );
+    return changes > 0;
+  }
+
+  async putGatewayCredential(c: GatewayCredentialRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO gateway_credentials (gateway_id, hash, created_at, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (gateway_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`,
+      [c.gatewayId, c.hash, c.createdAt, c.updatedAt],
+    );
+  }
+
+  async deleteGatewayCredential(gatewayId: string): Promise<boolean> {
+    const { changes } = await this.db.run('DELETE FROM gateway_credentials WHERE gateway_id = ?', [
+      gatewayId,
+    ]);
+    return changes > 0;
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -18,7 +18,21 @@ import type {
   PointRow,
   RangeQuery,
   ReadingInput,
+  StreamMark,
 } from './types.ts';
+
+/** Raises a stream's marks, never lowers them (CASE works in both dialects, unlike MAX/GREATEST). */
+export function streamMarkStatement(m: StreamMark): { sql: string; params: SqlValue[] } {
+  return {
+    sql: `INSERT INTO gateway_streams (gateway_id, epoch, applied_seq, birth_seq) VALUES (?, ?, ?, ?)
+      ON CONFLICT (gateway_id, epoch) DO UPDATE SET
+        applied_seq = CASE WHEN gateway_streams.applied_seq IS NULL OR excluded.applied_seq > gateway_streams.applied_seq
+          THEN excluded.applied_seq ELSE gateway_streams.applied_seq END,
+        birth_seq = CASE WHEN gateway_streams.birth_seq IS NULL OR excluded.birth_seq > gateway_streams.birth_seq
+          THEN excluded.birth_seq ELSE gateway_streams.birth_seq END`,
+    params: [m.gatewayId, m.epoch, m.appliedSeq, m.birthSeq],
+  };
+}
 
 const FRAME_COLUMNS = [
   'gateway_id',
@@ -61,8 +75,11 @@ export class SqlTelemetry {
    * inserted with ON CONFLICT DO NOTHING, so a data group the gateway resends after an outage changes
    * nothing. The count of new frames is the answer.
    */
-  async insertReadings(readings: readonly ReadingInput[]): Promise<number> {
-    if (readings.length === 0) return 0;
+  async insertReadings(
+    readings: readonly ReadingInput[],
+    marks: readonly StreamMark[] = [],
+  ): Promise<number> {
+    if (readings.length === 0 && marks.length === 0) return 0;
     const frames: SqlValue[][] = [];
     const points: SqlValue[][] = [];
     // Only the newest value per (device, point) goes to `latest`: PostgreSQL refuses to upsert
@@ -119,6 +136,8 @@ export class SqlTelemetry {
           'value_text = excluded.value_text, vtype = excluded.vtype, unit = excluded.unit ' +
           'WHERE excluded.ts >= latest.ts',
       },
+      // the dedup state described by these readings: committed with them or not at all
+      ...marks.map(streamMarkStatement),
     ]);
     return newFrames ?? 0;
   }

@@ -87,7 +87,13 @@ export interface FrameQuery {
   limit?: number;
 }
 
-export const Lifecycle = { Active: 'active', Disabled: 'disabled', Retired: 'retired' } as const;
+/** `pending`: an unknown gateway recorded by `platform.unknownGateways: pending`, waiting for an operator. */
+export const Lifecycle = {
+  Active: 'active',
+  Disabled: 'disabled',
+  Retired: 'retired',
+  Pending: 'pending',
+} as const;
 export type Lifecycle = (typeof Lifecycle)[keyof typeof Lifecycle];
 export const LIFECYCLES: readonly Lifecycle[] = Object.values(Lifecycle);
 
@@ -224,6 +230,24 @@ export interface ReportInput {
   body: unknown;
 }
 
+/** Dedup state of one gateway epoch's ordered stream (null: nothing recorded yet). */
+export interface StreamMark {
+  gatewayId: string;
+  epoch: string;
+  /** Highest seq applied among data, cmd-result and status. */
+  appliedSeq: number | null;
+  /** Highest seq of a birth trusted as an anchor for the seq window. */
+  birthSeq: number | null;
+}
+
+/** A gateway's platform-issued credentials: username `gw-<id>`, a Mosquitto `$7$` hash of its secret. */
+export interface GatewayCredentialRow {
+  gatewayId: string;
+  hash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** A linkage rule as stored: the validated JSON document (src/platform/rules/rule.ts) and its times. */
 export interface RuleRow {
   id: string;
@@ -237,8 +261,11 @@ export interface PlatformStore extends AuthStore {
   close(): Promise<void>;
 
   // telemetry
-  /** Stores readings once: a frame already stored (same gateway, epoch, group seq, index) is ignored. Returns how many were new. */
-  insertReadings(readings: readonly ReadingInput[]): Promise<number>;
+  /**
+   * Stores readings once: a frame already stored (same gateway, epoch, group seq, index) is ignored.
+   * `marks` (the streams' dedup state) are raised in the same transaction. Returns how many were new.
+   */
+  insertReadings(readings: readonly ReadingInput[], marks?: readonly StreamMark[]): Promise<number>;
   latest(deviceId: string): Promise<PointRow[]>;
   range(query: RangeQuery): Promise<PointRow[]>;
   aggregate(query: AggregateQuery): Promise<Bucket[]>;
@@ -292,6 +319,21 @@ export interface PlatformStore extends AuthStore {
 
   saveContractVersion(record: ContractVersionRecord): Promise<void>;
   listContractVersions(id?: string): Promise<ContractVersionRecord[]>;
+
+  /** The stream's dedup state; without a row, applied = the highest data group stored for that epoch. */
+  getStreamMark(gatewayId: string, epoch: string): Promise<StreamMark>;
+  /** Raises the stored marks (never lowers them). */
+  saveStreamMark(mark: StreamMark): Promise<void>;
+
+  // gateway credentials
+  getGatewayCredential(gatewayId: string): Promise<GatewayCredentialRow | undefined>;
+  listGatewayCredentials(): Promise<GatewayCredentialRow[]>;
+  /** Inserts when the gateway has none; returns false (nothing written) when it already has credentials. */
+  insertGatewayCredential(row: GatewayCredentialRow): Promise<boolean>;
+  /** Inserts or replaces (rotation). */
+  putGatewayCredential(row: GatewayCredentialRow): Promise<void>;
+  /** Returns true when the gateway had credentials. */
+  deleteGatewayCredential(gatewayId: string): Promise<boolean>;
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;

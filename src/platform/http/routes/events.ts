@@ -73,6 +73,11 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
               gateways: { type: 'integer' },
               devices: { type: 'integer' },
               commandsInFlight: { type: 'integer' },
+              uplinkRejected: {
+                type: 'object',
+                additionalProperties: { type: 'integer' },
+                description: 'gateway uplinks refused or dropped, by reason',
+              },
             },
           },
         },
@@ -84,6 +89,7 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
       gateways: (await platform.store.listGateways()).length,
       devices: (await platform.store.listDevices({ limit: 1 })).total,
       commandsInFlight: platform.commands.inFlightCount,
+      uplinkRejected: platform.metrics.uplinkRejections(),
     }),
   );
 

@@ -1,0 +1,197 @@
+// `mqiot gateways`: gateway credentials issued by the platform, worked directly on its store (the SQLite
+// file under --data-dir or --postgres URL, the same flags as `mqiot up`/`cloud`). A running server sees
+// the change at once for new CONNECTs and cuts connections made with old credentials within seconds.
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CREDENTIAL_SWEEP_MS } from '../../platform/all-in-one.ts';
+import { SQLITE_FILE } from '../../platform/app.ts';
+import { systemClock } from '../../platform/clock.ts';
+import { PlatformError } from '../../platform/errors.ts';
+import { checkGatewayId, GatewayCredentials } from '../../platform/gateways/credentials.ts';
+import { aclFileText, passwordFileText } from '../../platform/gateways/export.ts';
+import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../platform/store/index.ts';
+import { Lifecycle } from '../../platform/store/types.ts';
+import { parseCommandArgs } from '../args.ts';
+import { CliError } from '../errors.ts';
+
+export const summary = 'issue, rotate, revoke, list and export gateway MQTT credentials';
+
+const HELP = `usage: mqiot gateways <action> [ID] [options]
+
+Gateway credentials issued by the platform (username gw-<ID>, a random secret shown once and stored
+as a Mosquitto $7$ hash), worked directly on the platform's store.
+
+actions:
+  add ID                  register gateway ID and issue its credentials (fails if it has some)
+  rotate ID               new secret; the old one stops working
+  revoke ID               remove its credentials; the gateway can no longer connect
+  list                    gateways with credentials
+  export-passwd           write Mosquitto password (and ACL) files for an external broker
+
+options:
+  --data-dir DIR          the SQLite store DIR/${SQLITE_FILE} (default ./data), as 'mqiot up --data-dir'
+  --postgres URL          the PostgreSQL store instead, as 'mqiot up --postgres'
+  --json                  add/rotate/revoke/list: print JSON
+  --passwd FILE           export-passwd: the password file to write (lines of other users are kept)
+  --acl FILE              export-passwd: also write an ACL file confining each gateway to its topics
+  --platform-user NAME    export-passwd: grant NAME (the user 'mqiot cloud --broker' logs in as) the
+                          platform's topics in the ACL file
+  -h, --help              show this help
+
+A running mqiot up/cloud/edge checks every CONNECT against the store, and cuts connections made with
+rotated or revoked credentials within ${CREDENTIAL_SWEEP_MS / 1000} s (through the API: at once).`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  postgres: { type: 'string' },
+  json: { type: 'boolean' },
+  passwd: { type: 'string' },
+  acl: { type: 'string' },
+  'platform-user': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ACTIONS = new Set(['add', 'rotate', 'revoke', 'list', 'export-passwd']);
+
+async function openStore(values: { 'data-dir'?: string; postgres?: string }): Promise<PlatformStore> {
+  if (values.postgres !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(values.postgres))
+      throw new CliError(`gateways: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+    return openPostgresStore(values.postgres).catch((err: Error) => {
+      throw new CliError(`gateways: cannot open the PostgreSQL store: ${err.message}`, 1, { cause: err });
+    });
+  }
+  const path = join(resolve(values['data-dir'] ?? 'data'), SQLITE_FILE);
+  return openSqliteStore(path).catch((err: Error) => {
+    throw new CliError(`gateways: cannot open ${path}: ${err.message}`, 1, { cause: err });
+  });
+}
+
+/** Write beside, then rename (a broker reloading on SIGHUP never reads half a file); mode 0600. */
+function writeSecretFile(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch (err) {
+    throw new CliError(`gateways: cannot write ${file}: ${(err as Error).message}`, 1, { cause: err });
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('gateways', argv, OPTIONS, true);
+  if (values.help === true || positionals.length === 0) {
+    console.log(HELP);
+    return values.help === true ? 0 : 2;
+  }
+  const [action, id, ...rest] = positionals as [string, string | undefined, ...string[]];
+  if (!ACTIONS.has(action)) throw new CliError(`gateways: unknown action '${action}'\n\n${HELP}`);
+  const needsId = action === 'add' || action === 'rotate' || action === 'revoke';
+  if (needsId && id === undefined) throw new CliError(`gateways ${action}: expected the gateway ID`);
+  if ((needsId ? rest.length : positionals.length - 1) > 0)
+    throw new CliError(`gateways ${action}: unexpected argument '${needsId ? rest[0] : id}'`);
+  if (needsId) {
+    const problem = checkGatewayId(id!);
+    if (problem) throw new CliError(`gateways ${action}: ${problem}`);
+  }
+  if (action === 'export-passwd' && values.passwd === undefined)
+    throw new CliError('gateways export-passwd: --passwd FILE is required');
+
+  const store = await openStore(values);
+  const credentials = new GatewayCredentials(store, { clock: systemClock });
+  const now = Date.now();
+  const print = (issued: { id: string; username: string; password: string }): void => {
+    if (values.json) console.log(JSON.stringify(issued));
+    else console.log(`id: ${issued.id}\nusername: ${issued.username}\npassword: ${issued.password}`);
+  };
+  try {
+    switch (action) {
+      case 'add': {
+        const issued = await credentials.create(id!);
+        await store.ensureGateway(id!, now);
+        // issuing credentials is the operator's approval of a gateway that waited as pending
+        const gw = await store.getGateway(id!);
+        if (gw?.lifecycle === Lifecycle.Pending)
+          await store.updateGatewayAsset(id!, { lifecycle: Lifecycle.Active }, now);
+        await store.addEvent({
+          ts: now,
+          kind: 'credentials-issued',
+          subjectType: 'gateway',
+          subjectId: id!,
+          detail: { username: issued.username, by: 'cli' },
+        });
+        print(issued);
+        console.error('the password is shown only now: put it in the gateway configuration (mqtt.password)');
+        return 0;
+      }
+      case 'rotate': {
+        if (!(await store.getGateway(id!))) throw new CliError(`gateways rotate: no gateway '${id}'`, 1);
+        const issued = await credentials.rotate(id!);
+        await store.addEvent({
+          ts: now,
+          kind: 'credentials-rotated',
+          subjectType: 'gateway',
+          subjectId: id!,
+          detail: { username: issued.username, by: 'cli' },
+        });
+        print(issued);
+        return 0;
+      }
+      case 'revoke': {
+        const { revoked } = await credentials.revoke(id!);
+        if (!revoked) throw new CliError(`gateways revoke: gateway '${id}' has no credentials`, 1);
+        await store.addEvent({
+          ts: now,
+          kind: 'credentials-revoked',
+          subjectType: 'gateway',
+          subjectId: id!,
+          detail: { by: 'cli' },
+        });
+        if (values.json) console.log(JSON.stringify({ id, revoked }));
+        else console.log(`credentials of gateway '${id}' revoked`);
+        return 0;
+      }
+      case 'list': {
+        const rows = await credentials.list();
+        if (values.json) {
+          console.log(
+            JSON.stringify(
+              rows.map((r) => ({
+                id: r.gatewayId,
+                username: `gw-${r.gatewayId}`,
+                createdAt: r.createdAt,
+                updatedAt: r.updatedAt,
+              })),
+            ),
+          );
+        } else {
+          for (const r of rows)
+            console.log(
+              `${r.gatewayId}\tgw-${r.gatewayId}\tissued ${new Date(r.createdAt).toISOString()}\tchanged ${new Date(r.updatedAt).toISOString()}`,
+            );
+        }
+        return 0;
+      }
+      default: {
+        const rows = await credentials.list();
+        const file = values.passwd!;
+        const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+        writeSecretFile(file, passwordFileText(rows, existing));
+        if (values.acl !== undefined) writeSecretFile(values.acl, aclFileText(rows, values['platform-user']));
+        console.error(
+          `${file}: ${rows.length} gateway(s)${values.acl ? `; ${values.acl}: ACL written` : ''}`,
+        );
+        return 0;
+      }
+    }
+  } catch (err) {
+    if (err instanceof PlatformError)
+      throw new CliError(`gateways ${action}: ${err.message}`, err.code === 'conflict' ? 1 : 2, {
+        cause: err,
+      });
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
