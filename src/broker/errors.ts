@@ -22,7 +22,7 @@ export class MalformedPacket extends ProtocolViolation {
 }
 
 /**
- * The one place that turns any error into a DISCONNECT reason code (STYLE.md §6).
+ * The one place that turns any error into a DISCONNECT reason code.
  * Codec errors are malformed packets, except the few the spec calls protocol errors.
  */
 export function reasonCodeOf(err: unknown): number {

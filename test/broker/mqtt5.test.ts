@@ -25,7 +25,7 @@ after(() => tb.close());
 
 const v5 = { protocolVersion: 5 as const };
 
-test('[MQTT-3.2.2-?] CONNACK announces limits; [MQTT-3.1.3-6] assigned client identifier', async () => {
+test('CONNACK announces limits; [MQTT-3.1.3-6] assigned client identifier', async () => {
   let connack: IConnackPacket | undefined;
   await tb.connect({ ...v5, clientId: '', keepalive: 120 }, (c) => c.on('connect', (p) => (connack = p)));
   assert.equal(connack?.properties?.serverKeepAlive, 60);
@@ -40,7 +40,7 @@ test('authenticate hook refuses with its v5 reason code', async () => {
   );
 });
 
-test('[MQTT-3.3.4-?] one delivery carries all matching subscription identifiers', async () => {
+test('[MQTT-3.3.4-4] one delivery carries all matching subscription identifiers', async () => {
   const c = await tb.connect({ ...v5, clientId: 'subids' });
   const msgs = collect(c);
   await c.subscribeAsync('sid/a', { qos: 1, properties: { subscriptionIdentifier: 2 } });
@@ -91,7 +91,7 @@ test('[MQTT-3.3.1-12] retain as published; [MQTT-3.3.1-9..11] retain handling 0,
   await c.publishAsync('rap/t', '', { qos: 1, retain: true });
 });
 
-test('[MQTT-4.8.2-?] shared subscriptions: each message goes to one member of the group', async () => {
+test('shared subscriptions: each message goes to one member of the group', async () => {
   const a = await tb.connect({ ...v5, clientId: 'sh-a' });
   const b = await tb.connect({ ...v5, clientId: 'sh-b' });
   const ma = collect(a);
@@ -177,7 +177,7 @@ test('[MQTT-3.3.2-6] message expiry: the remaining interval is sent; expired mes
   assert.ok(left > 0 && left < 30, `remaining expiry ${left}`);
 });
 
-test('[MQTT-3.2.2-?] outbound topic aliases when the client allows them', async () => {
+test('[MQTT-3.3.2-11] outbound topic aliases when the client allows them', async () => {
   const c = await tb.connect({ ...v5, clientId: 'alias-out', properties: { topicAliasMaximum: 2 } });
   const raw: { topic: string; alias?: number }[] = [];
   c.on('packetreceive', (p) => {
@@ -192,7 +192,7 @@ test('[MQTT-3.2.2-?] outbound topic aliases when the client allows them', async 
   assert.equal(raw[1]?.alias, raw[0]?.alias);
 });
 
-test('[MQTT-3.1.2-?] session expiry 0: no session after reconnect; > 0: session present', async () => {
+test('[MQTT-3.1.2-23] session expiry 0: no session after reconnect; > 0: session present', async () => {
   let present: boolean | undefined;
   const a = await tb.connect({ ...v5, clientId: 'se', properties: { sessionExpiryInterval: 0 } });
   await a.subscribeAsync('se/t', { qos: 1 });

@@ -39,7 +39,7 @@ class FakeClock implements Clock {
   }
 }
 
-test('fake clock [SPEC heartbeat, periodic report]: online exactly until the valid interval; reports resent per ack timeout', async () => {
+test('fake clock [protocol: heartbeat, periodic report]: online exactly until the valid interval; reports resent per ack timeout', async () => {
   const clock = new FakeClock();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
   const tmp = tempDir();

@@ -49,7 +49,7 @@ const BROKERS: [string, () => Promise<TestBroker>][] = [
 ];
 
 for (const [name, startBroker] of BROKERS)
-  test(`[SPEC heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
+  test(`[protocol: heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
     const broker = await startBroker();
     const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
     const tmp = tempDir();
@@ -110,7 +110,7 @@ for (const [name, startBroker] of BROKERS)
     }
   });
 
-test('[SPEC heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
+test('[protocol: heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
   const broker = await startMosquitto();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
   const tmp = tempDir();

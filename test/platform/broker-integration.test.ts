@@ -213,7 +213,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
     assert.deepEqual(done.result, { raw: '01' });
   });
 
-  it('SPEC: a command nobody answers is sent 3 times and ends failed', async () => {
+  it('a command nobody answers is sent 3 times and ends failed', async () => {
     const sent = await api('/api/devices/meter-161/commands', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -143,7 +143,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     assert.equal(relay.value, 1, 'relay register reads on');
   });
 
-  it('SPEC periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
+  it('periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
     const reports = await until('two reports stored', async () => {
       const r = await api('/api/gateways/e2e-site');
       return r.body.reports.length >= 2 ? r.body.reports : undefined;
@@ -171,7 +171,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     );
   });
 
-  it('SPEC control command: a command to a device that never answers ends failed after exactly 3 tries', async () => {
+  it('control command: a command to a device that never answers ends failed after exactly 3 tries', async () => {
     const sent = await api('/api/devices/mute-1/commands', {
       method: 'POST',
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
@@ -186,7 +186,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     assert.equal(downlinks.filter((d) => d.k === 'cmd' && d.id === sent.body.id).length, 3);
   });
 
-  it('SPEC status query: answered within its 30 s window', async () => {
+  it('status query: answered within its 30 s window', async () => {
     const sent = await api('/api/gateways/e2e-site/queries', { method: 'POST', body: { devices: ['pm-2'] } });
     assert.equal(sent.status, 202);
     const done = await until('query answered', async () => {
@@ -209,7 +209,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     const devicesOffline = await api('/api/devices?gateway=e2e-site&online=false');
     assert.equal(devicesOffline.body.total, 4, 'its devices go offline with it (mute-1 never came online)');
 
-    // SPEC control command: nobody answers while the gateway is away → sent 3 times, then failed.
+    // control command: nobody answers while the gateway is away → sent 3 times, then failed.
     const lost = await api('/api/devices/pm-2/commands', {
       method: 'POST',
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },

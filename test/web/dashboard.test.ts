@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/frames.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/vectors/frames.json', import.meta.url), 'utf8'),
 ) as Record<string, { name: string; hex: string }[]>;
 const vector = (group: string, name: RegExp) => {
   const v = vectors[group]!.find((x) => name.test(x.name));
