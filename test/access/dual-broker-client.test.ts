@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DualBrokerClient } from '../../src/access/index.ts';
-import { Mosquitto, Relay, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { Relay } from '../support/relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -15,7 +17,7 @@ async function watcher(port: number, seen: Map<string, number>): Promise<MqttCli
   c.on('message', (_t, p) => seen.set(p.toString(), (seen.get(p.toString()) ?? 0) + 1));
   c.on('error', () => {});
   cleanup.push(() => c.endAsync(true));
-  await waitFor(() => c.connected, 5000, 'watcher');
+  await waitFor('watcher', () => c.connected, 5000);
   return c;
 }
 
@@ -42,7 +44,7 @@ test(
       backoffCapMs: 300,
     });
     cleanup.push(() => dual.end(true));
-    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    await waitFor('broker1 active', () => dual.active === 'broker1', 5000);
     const acked: string[] = [];
     let n = 0;
     let running = true;
@@ -55,11 +57,11 @@ test(
     }, 15);
     await new Promise((r) => setTimeout(r, 500));
     await b1.stop('SIGKILL');
-    await waitFor(() => dual.active === 'broker2', 5000, 'failover');
+    await waitFor('failover', () => dual.active === 'broker2', 5000);
     await new Promise((r) => setTimeout(r, 500));
     await b1.start();
-    await waitFor(() => w1.connected, 5000, 'watcher on Broker1 back');
-    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
+    await waitFor('watcher on Broker1 back', () => w1.connected, 5000);
+    await waitFor('failback', () => dual.active === 'broker1', 10_000);
     await new Promise((r) => setTimeout(r, 300));
     running = false;
     clearInterval(timer);
@@ -110,7 +112,7 @@ test(
     await p1.publishAsync('dual/in/a', 'same', { qos: 1 });
     await p2.publishAsync('dual/in/a', 'same', { qos: 1 });
     await p2.publishAsync('dual/in/a', 'only2', { qos: 1 });
-    await waitFor(() => got.length >= 2, 5000, 'messages');
+    await waitFor('messages', () => got.length >= 2, 5000);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(got.sort(), ['dual/in/a=only2', 'dual/in/a=same']);
     assert.ok(sources.has('broker2'));
@@ -140,17 +142,17 @@ test(
       backoffCapMs: 300,
     });
     cleanup.push(() => dual.end(true));
-    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    await waitFor('broker1 active', () => dual.active === 'broker1', 5000);
     let n = 0;
     const sends: Promise<void>[] = [];
     const timer = setInterval(() => sends.push(dual.publish('silent/x', `m${++n}`, { qos: 1 })), 20);
     await new Promise((r) => setTimeout(r, 300));
     const frozenAt = Date.now();
     relay.freeze();
-    await waitFor(() => dual.active === 'broker2', 10_000, 'failover');
+    await waitFor('failover', () => dual.active === 'broker2', 10_000);
     const failoverMs = Date.now() - frozenAt;
     relay.thaw();
-    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
+    await waitFor('failback', () => dual.active === 'broker1', 10_000);
     clearInterval(timer);
     await Promise.all(sends);
     console.log(`# DualBrokerClient silent: failover after ${failoverMs} ms, ${n} publishes acknowledged`);

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions, type AccessOptionsInput } from '../../src/access/index.ts';
-import { Mosquitto, Relay, freePort, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { freePort } from '../support/ports.ts';
+import { Relay } from '../support/relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -56,22 +59,22 @@ test(
     await watch2.subscribeAsync('late/#', { qos: 1 });
     const on2 = collect(watch2);
     await terminal.publishAsync('late/a', 'one', { qos: 1 });
-    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    await waitFor('message on Broker2', () => on2.length === 1, 5000);
     assert.deepEqual(on2, ['late/a=one']);
     await b1.start();
     const watch1 = await client(b1.port);
     await watch1.subscribeAsync('late/#', { qos: 1 });
     const on1 = collect(watch1);
-    await waitFor(() => proxy.counters.failbacks === 1, 10_000, 'failback');
+    await waitFor('failback', () => proxy.counters.failbacks === 1, 10_000);
     await terminal.publishAsync('late/a', 'two', { qos: 2 });
-    await waitFor(() => on1.length === 1, 5000, 'message on Broker1');
+    await waitFor('message on Broker1', () => on1.length === 1, 5000);
     assert.deepEqual(on1, ['late/a=two']);
     assert.deepEqual(on2, ['late/a=one']);
     assert.equal(proxy.counters.lastOf('failback')?.cause, 'primary-stable');
     // The subscription made while Broker1 was down was given to it when it came back; QoS 2 down.
     const source1 = await client(b1.port);
     await source1.publishAsync('late/down/x', 'from-b1', { qos: 2 });
-    await waitFor(() => down.length === 1, 5000, 'message from Broker1 through the module');
+    await waitFor('message from Broker1 through the module', () => down.length === 1, 5000);
     assert.deepEqual(down, ['late/down/x=from-b1']);
   },
 );
@@ -99,7 +102,7 @@ test(
     const source = await client(b1.port);
     for (let i = 0; i < 20; i++)
       await source.publishAsync('bridged/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 0 });
-    await waitFor(() => got.length >= 20, 5000, '20 messages');
+    await waitFor('20 messages', () => got.length >= 20, 5000);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(got.length, 20, 'each message once');
     assert.deepEqual(
@@ -125,7 +128,7 @@ test(
     const on2 = collect(watch2);
     const terminal = await client(port, { protocolVersion: 5 });
     await terminal.publishAsync('refused/x', 'via-b2', { qos: 1 });
-    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    await waitFor('message on Broker2', () => on2.length === 1, 5000);
     assert.equal([...proxy.sessions][0]?.active, 1);
   },
 );
@@ -167,9 +170,9 @@ test(
     const terminal = await client(port);
     const got = collect(terminal);
     await terminal.subscribeAsync('$SYS/access/#', { qos: 0 });
-    await waitFor(() => got.includes('$SYS/access/active=broker1'), 5000, 'active broker');
+    await waitFor('active broker', () => got.includes('$SYS/access/active=broker1'), 5000);
     await b1.stop('SIGKILL');
-    await waitFor(() => got.includes('$SYS/access/active=broker2'), 5000, 'failover on $SYS');
+    await waitFor('failover on $SYS', () => got.includes('$SYS/access/active=broker2'), 5000);
     const event = got.filter((m) => m.startsWith('$SYS/access/event=')).at(-1)!;
     assert.match(event, /"kind":"failover".*"cause":"socket-closed"/);
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -231,9 +234,9 @@ test(
       ]),
     );
     await waitFor(
+      'CONNACK, SUBACK, PUBACK, PUBLISH',
       () => types.includes('puback') && types.includes('publish'),
       5000,
-      'CONNACK, SUBACK, PUBACK, PUBLISH',
     );
     assert.deepEqual(types.slice(0, 2), ['connack', 'suback']);
   },
@@ -262,7 +265,7 @@ test(
     const terminal = await client(port, { keepalive: 30 });
     r1.freeze();
     r2.freeze();
-    await waitFor(() => proxy.counters.outages === 1, 5000, 'both links lost');
+    await waitFor('both links lost', () => proxy.counters.outages === 1, 5000);
     let acked = 0;
     const sends = Array.from({ length: 10 }, (_, i) =>
       terminal.publishAsync('wait/x', `w${i}`, { qos: 1 }).then(() => acked++),
@@ -273,7 +276,7 @@ test(
     assert.equal(session.uplink.inflight, 3, 'the module stopped reading at maxInflight');
     r2.thaw();
     await Promise.all(sends);
-    await waitFor(() => got.length === 10, 5000, 'all 10 on Broker2');
+    await waitFor('all 10 on Broker2', () => got.length === 10, 5000);
     assert.deepEqual(
       got,
       Array.from({ length: 10 }, (_, i) => `wait/x=w${i}`),
@@ -299,7 +302,7 @@ test(
       qos: 1,
       properties: { userProperties: { site: 'north' } },
     });
-    await waitFor(() => seen.length === 1, 5000, 'message with properties');
+    await waitFor('message with properties', () => seen.length === 1, 5000);
     assert.deepEqual(seen, [{ site: 'north' }]);
 
     const net = await import('node:net');
@@ -318,7 +321,7 @@ test(
         v5,
       ),
     );
-    await waitFor(() => got.length === 1, 5000, 'CONNACK');
+    await waitFor('CONNACK', () => got.length === 1, 5000);
     raw.write(
       mqttPacket.generate(
         {

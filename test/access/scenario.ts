@@ -2,8 +2,9 @@
 // rate, subscribers directly on both brokers, a fault on Broker1, recovery and failback.
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions } from '../../src/access/index.ts';
-import { startBroker, type TestBroker } from './brokers.ts';
-import { Relay, waitFor } from './helpers.ts';
+import { startProcessBroker, type ProcessBroker } from '../support/process-broker.ts';
+import { Relay } from '../support/relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 export type Fault = 'kill' | 'stop' | 'silent';
 
@@ -60,8 +61,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const interval = o.intervalMs ?? 20;
   const keepAlive = o.keepAlive ?? 2;
   const hold = o.failbackHoldMs ?? 1000;
-  const b1: TestBroker = await startBroker(o.broker1);
-  const b2: TestBroker = await startBroker(o.broker2);
+  const b1: ProcessBroker = await startProcessBroker(o.broker1);
+  const b2: ProcessBroker = await startProcessBroker(o.broker2);
   const relay = new Relay(b1.port);
   await relay.start();
   const proxy = new AccessProxy(
@@ -81,7 +82,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const seen = new Map<string, number[]>();
   const firstSeen = new Map<string, number>();
   const subs = [subscriber(b1.port, seen, firstSeen), subscriber(b2.port, seen, firstSeen)];
-  await waitFor(() => subs.every((s) => s.connected), 10_000, 'subscribers');
+  await waitFor('subscribers', () => subs.every((s) => s.connected), 10_000);
   await new Promise((r) => setTimeout(r, 200)); // SUBACKs
 
   const acks = new Map<string, number>();
@@ -119,23 +120,23 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   else if (o.fault === 'stop') await b1.stop('SIGTERM');
   else relay.freeze();
   dbg('fault', o.fault);
-  await waitFor(() => proxy.counters.failovers >= 2, (keepAlive + 5) * 1000, 'failover of both publishers');
+  await waitFor('failover of both publishers', () => proxy.counters.failovers >= 2, (keepAlive + 5) * 1000);
   await new Promise((r) => setTimeout(r, 600));
   dbg('failed over', Date.now() - faultAt);
   // Recovery.
   if (o.fault === 'silent') relay.thaw();
   else await b1.start();
-  await waitFor(() => subs[0]!.connected, 10_000, 'subscriber on Broker1 back');
+  await waitFor('subscriber on Broker1 back', () => subs[0]!.connected, 10_000);
   dbg('sub1 back');
-  await waitFor(() => proxy.counters.failbacks >= 2, hold + 10_000, 'failback of both publishers');
+  await waitFor('failback of both publishers', () => proxy.counters.failbacks >= 2, hold + 10_000);
   await new Promise((r) => setTimeout(r, 600));
   dbg('failed back');
   running = false;
   for (const t of timers) clearInterval(t);
   await waitFor(
+    'publishers settled',
     () => pubs.every((p) => Object.keys(p.outgoing).length === 0),
     10_000,
-    'publishers settled',
   ).catch((err) => {
     dbg(
       pubs.map((p) => Object.keys(p.outgoing)),

@@ -15,14 +15,14 @@ import type {
 } from '../../src/broker/store/types.ts';
 import { runStoreSuite } from './store-suite.ts';
 import { connected, newBroker } from './fakes.ts';
-import { delay } from './helpers.ts';
+import { quietPeriod } from '../support/wait.ts';
 
 /** Wraps the memory store; every call resolves later, and writes can be held back. */
 class SlowStore implements SessionStore {
   readonly inner = new MemorySessionStore();
   gate: Promise<void> = Promise.resolve();
   private later<T>(fn: () => T): Promise<T> {
-    return this.gate.then(() => delay(5)).then(fn);
+    return this.gate.then(() => quietPeriod(5)).then(fn);
   }
   readonly retained: RetainedStore = {
     set: (m: Message) => this.later(() => this.inner.retained.set(m)),
@@ -87,10 +87,10 @@ test('PUBACK waits until the message is saved for a persistent subscriber', asyn
     dup: false,
     messageId: 5,
   });
-  await delay(30);
+  await quietPeriod(30);
   assert.equal(pub.out.packets.length, 0, 'no PUBACK while the store has not saved');
   open();
-  await delay(50);
+  await quietPeriod(50);
   assert.equal(pub.out.take()[0]?.cmd, 'puback');
   assert.equal(store.inner.loadOutgoing('durable')[0]?.message.payload.toString(), 'keep');
 });
@@ -103,7 +103,7 @@ test('a broker restores sessions and retained messages from an asynchronous stor
   a.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x', qos: 1 }] });
   a.ch.handleTransportClosed();
   b1.publish({ topic: 'x', payload: Buffer.from('queued'), qos: 1 });
-  await delay(100);
+  await quietPeriod(100);
   const { broker: b2 } = newBroker({}, { store });
   await b2.ready;
   const again = connected(b2, 'back', { clean: false, properties: { sessionExpiryInterval: 600 } });

@@ -17,7 +17,9 @@ import { createLogger } from '../../src/log.ts';
 import { startAllInOne } from '../../src/platform/all-in-one.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { collect, startBroker, subackCodes, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { collect, subackCodes } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dir: string;
 let pwFile: string;
@@ -114,7 +116,7 @@ test('local clients pass no hooks: the platform publishes and subscribes anywher
     local.publish('x/from-platform', Buffer.from('1'), { qos: 1 });
     local.publish('y/not-for-alice', Buffer.from('2'), { qos: 1 });
     await alice.publishAsync('x/from-alice', 'a', { qos: 1 });
-    await waitFor(() => seen.length === 2 && got.length === 3, 5000, 'deliveries');
+    await waitFor('deliveries', () => seen.length === 2 && got.length === 3, 5000);
     // alice gets what she may read, from the platform and from herself, not y/...
     assert.deepEqual(seen.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform']);
     assert.deepEqual(got.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform', 'y/not-for-alice']);

@@ -3,7 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket } from 'mqtt';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
-import { collect, startBroker, subackCodes, waitFor, delay, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { collect, subackCodes } from '../support/mqtt.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 
 let tb: TestBroker;
 before(async () => {
@@ -46,8 +48,8 @@ test('[MQTT-3.3.4-4] one delivery carries all matching subscription identifiers'
   await c.subscribeAsync('sid/a', { qos: 1, properties: { subscriptionIdentifier: 2 } });
   await c.subscribeAsync('sid/#', { qos: 2, properties: { subscriptionIdentifier: 3 } });
   await c.publishAsync('sid/a', 'x', { qos: 2 });
-  await waitFor(() => msgs.length >= 1);
-  await delay(100);
+  await waitFor('msgs.length >= 1', () => msgs.length >= 1);
+  await quietPeriod(100);
   assert.equal(msgs.length, 1);
   assert.equal(msgs[0]?.packet.qos, 2);
   const ids = msgs[0]?.packet.properties?.subscriptionIdentifier;
@@ -62,8 +64,8 @@ test('[MQTT-3.8.3-3] no local: own messages are not delivered back', async () =>
   await a.subscribeAsync('nl/t', { qos: 1, nl: true });
   await b.subscribeAsync('nl/t', { qos: 1, nl: true });
   await a.publishAsync('nl/t', 'from a', { qos: 1 });
-  await waitFor(() => mb.length === 1);
-  await delay(100);
+  await waitFor('mb.length === 1', () => mb.length === 1);
+  await quietPeriod(100);
   assert.equal(ma.length, 0);
 });
 
@@ -73,7 +75,7 @@ test('[MQTT-3.3.1-12] retain as published; [MQTT-3.3.1-9..11] retain handling 0,
   await c.subscribeAsync('rap/t', { qos: 1, rap: true });
   await c.publishAsync('rap/t', 'no', { qos: 1, retain: false });
   await c.publishAsync('rap/t', 'yes', { qos: 1, retain: true });
-  await waitFor(() => msgs.length === 2);
+  await waitFor('msgs.length === 2', () => msgs.length === 2);
   assert.deepEqual(
     msgs.map((m) => m.packet.retain),
     [false, true],
@@ -81,13 +83,13 @@ test('[MQTT-3.3.1-12] retain as published; [MQTT-3.3.1-9..11] retain handling 0,
   const h = await tb.connect({ ...v5, clientId: 'rh' });
   const hm = collect(h);
   await h.subscribeAsync('rap/t', { qos: 1, rh: 1 });
-  await waitFor(() => hm.length === 1);
+  await waitFor('hm.length === 1', () => hm.length === 1);
   await h.subscribeAsync('rap/t', { qos: 1, rh: 1 });
   await h.subscribeAsync('rap/+', { qos: 1, rh: 2 });
-  await delay(150);
+  await quietPeriod(150);
   assert.equal(hm.length, 1, 'rh 1 only for a new subscription, rh 2 never');
   await h.subscribeAsync('rap/t', { qos: 1, rh: 0 });
-  await waitFor(() => hm.length === 2);
+  await waitFor('hm.length === 2', () => hm.length === 2);
   await c.publishAsync('rap/t', '', { qos: 1, retain: true });
 });
 
@@ -100,8 +102,8 @@ test('shared subscriptions: each message goes to one member of the group', async
   await b.subscribeAsync('$share/g/sh/#', { qos: 1 });
   const p = await tb.connect({ ...v5, clientId: 'sh-p' });
   for (let i = 0; i < 10; i++) await p.publishAsync('sh/x', String(i), { qos: 1 });
-  await waitFor(() => ma.length + mb.length === 10);
-  await delay(100);
+  await waitFor('ma.length + mb.length === 10', () => ma.length + mb.length === 10);
+  await quietPeriod(100);
   assert.equal(ma.length + mb.length, 10);
   assert.ok(ma.length > 0 && mb.length > 0, 'both members get a share');
 });
@@ -120,9 +122,9 @@ test('authorizePublish refusal answers PUBACK 0x87 and drops the message', async
     if (p.cmd === 'puback') codes.push((p as { reasonCode?: number }).reasonCode ?? 0);
   });
   await c.publishAsync('readonly/x', 'no', { qos: 1 }).catch(() => undefined);
-  await waitFor(() => codes.length === 1);
+  await waitFor('codes.length === 1', () => codes.length === 1);
   assert.equal(codes[0], ReasonCode.NotAuthorized);
-  await delay(100);
+  await quietPeriod(100);
   assert.equal(msgs.length, 0);
 });
 
@@ -138,7 +140,7 @@ test('properties pass through: user properties, content type, payload format, re
     correlationData: Buffer.from('corr'),
   };
   await c.publishAsync('props/t', '{}', { qos: 1, properties });
-  await waitFor(() => msgs.length === 1);
+  await waitFor('msgs.length === 1', () => msgs.length === 1);
   const got = msgs[0]!.packet.properties!;
   assert.deepEqual({ ...got.userProperties }, properties.userProperties);
   assert.equal(got.contentType, 'application/json');
@@ -159,7 +161,7 @@ test('[MQTT-3.3.2-6] message expiry: the remaining interval is sent; expired mes
   const p = await tb.connect({ ...v5, clientId: 'exp-pub' });
   await p.publishAsync('exp/t', 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
   await p.publishAsync('exp/t', 'long', { qos: 1, properties: { messageExpiryInterval: 30 } });
-  await delay(1_200);
+  await quietPeriod(1_200);
   let msgs: ReturnType<typeof collect> = [];
   await tb.connect(
     { ...v5, clientId: 'exp-sub', clean: false, properties: { sessionExpiryInterval: 60 } },
@@ -167,8 +169,8 @@ test('[MQTT-3.3.2-6] message expiry: the remaining interval is sent; expired mes
       msgs = collect(c);
     },
   );
-  await waitFor(() => msgs.length >= 1);
-  await delay(100);
+  await waitFor('msgs.length >= 1', () => msgs.length >= 1);
+  await quietPeriod(100);
   assert.deepEqual(
     msgs.map((m) => m.payload),
     ['long'],
@@ -185,7 +187,7 @@ test('[MQTT-3.3.2-11] outbound topic aliases when the client allows them', async
   });
   await c.subscribeAsync('ao/#', { qos: 0 });
   for (let i = 0; i < 3; i++) await c.publishAsync('ao/x', 'x', { qos: 1 });
-  await waitFor(() => raw.length === 3);
+  await waitFor('raw.length === 3', () => raw.length === 3);
   assert.equal(raw[0]?.topic, 'ao/x');
   assert.ok((raw[0]?.alias ?? 0) > 0);
   assert.equal(raw[1]?.topic, '');
@@ -215,7 +217,7 @@ test('server shutdown sends DISCONNECT 0x8B to v5 clients', async () => {
   let reason: number | undefined;
   c.on('disconnect', (p) => (reason = p.reasonCode));
   await other.broker.close();
-  await waitFor(() => reason !== undefined);
+  await waitFor('reason !== undefined', () => reason !== undefined);
   await other.close();
   assert.equal(reason, ReasonCode.ServerShuttingDown);
 });

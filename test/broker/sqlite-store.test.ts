@@ -13,7 +13,7 @@ import type { Message } from '../../src/broker/types.ts';
 import type { OutgoingRecord } from '../../src/broker/store/types.ts';
 import { runStoreSuite } from './store-suite.ts';
 import { connected, newBroker } from './fakes.ts';
-import { delay } from './helpers.ts';
+import { quietPeriod } from '../support/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mqiot-sqlite-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,7 +86,7 @@ test('sqlite: in-flight QoS 2 state survives a reopen (PUBREL resent, incoming i
     dup: false,
     messageId: 77,
   });
-  await delay(20); // the PUBREC waits for the commit
+  await quietPeriod(20); // the PUBREC waits for the commit
   assert.deepEqual(
     a.out.take().map((p) => p.cmd),
     ['pubrel', 'pubrec'],
@@ -135,14 +135,14 @@ test('[MQTT-4.3.3-9] sqlite: a QoS 2 id is committed with its message — gone b
   });
   pubr.ch.handlePacket(publish(false));
   pubr.ch.handleTransportClosed(); // the publisher is gone before its PUBREC could go out
-  await delay(20); // the commit
+  await quietPeriod(20); // the commit
   assert.deepEqual(pubr.out.take(), []);
   await b1.close(); // the broker stops here: what the file holds is what a crash would leave
 
   const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
   const back = connected(b2, 'pub', { clean: false, properties: { sessionExpiryInterval: 600 } });
   back.ch.handlePacket(publish(true));
-  await delay(20);
+  await quietPeriod(20);
   assert.deepEqual(
     back.out.take().map((p) => [p.cmd, p.messageId]),
     [['pubrec', 9]],
@@ -169,13 +169,13 @@ test('sqlite: a restored session is read-checked as its last user before its cli
   alice.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }] });
   alice.out.take();
   alice.ch.handleTransportClosed();
-  await delay(20);
+  await quietPeriod(20);
   await b1.close();
 
   const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }), hooks });
   b2.publish({ topic: 'alice/mail', payload: Buffer.from('yours'), qos: 1 });
   b2.publish({ topic: 'bob/mail', payload: Buffer.from('not yours'), qos: 1 });
-  await delay(20);
+  await quietPeriod(20);
   const back = connected(b2, 'alice-phone', {
     clean: false,
     username: 'alice',
@@ -321,7 +321,7 @@ test('sqlite: a failing store write is not acknowledged — the publisher is dis
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'd', qos: 1 }] });
   sub.ch.handleTransportClosed();
   const pub = connected(broker, 'p');
-  await delay(10);
+  await quietPeriod(10);
   store.close(); // from now on every write rejects, as with a full or broken disk
   pub.ch.handlePacket({
     cmd: 'publish',
@@ -332,7 +332,7 @@ test('sqlite: a failing store write is not acknowledged — the publisher is dis
     dup: false,
     messageId: 5,
   });
-  await delay(20);
+  await quietPeriod(20);
   const cmds = pub.out.take().map((p) => p.cmd);
   assert.ok(!cmds.includes('puback'), `no PUBACK: ${cmds.join(',')}`);
   assert.equal(pub.out.ended, true, 'connection closed so the client resends');
@@ -350,7 +350,7 @@ test('sqlite: a store failure on a message nobody acknowledges (server publish, 
   try {
     store.close(); // every write rejects from now on
     broker.publish({ topic: 'state', payload: Buffer.from('v'), qos: 1, retain: true });
-    await delay(20);
+    await quietPeriod(20);
     assert.deepEqual(unhandled, []);
     assert.equal(broker.stats.retainedMessages, 1, 'kept in memory even though the store failed');
   } finally {

@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import mqtt, { type IConnackPacket } from 'mqtt';
-import { connectClient, freePort, runCli, waitUntil } from './helpers.ts';
+import { runCli } from '../support/cli.ts';
+import { connectClient } from '../support/mqtt.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mqiot-cli-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,10 +62,10 @@ describe('mqiot broker --config', () => {
       `broker:\n  port: ${port}\n  host: 127.0.0.1\n  mqtt:\n    maxKeepAlive: 60\n`,
     );
     const cli = runCli(['broker', '--config', path, '--ws-port', 'off', '--metrics-port', 'off']);
-    await waitUntil(
+    await waitFor(
+      () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
       20_000,
-      () => cli.stderr(),
     );
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       protocolVersion: 5,
@@ -88,10 +91,10 @@ describe('environment overrides', () => {
       MQIOT_BROKER_HOST: '127.0.0.1',
       MQIOT_BROKER_WS_PORT: '1', // overridden by --ws-port
     });
-    await waitUntil(
+    await waitFor(
+      () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
       20_000,
-      () => cli.stderr(),
     );
     const tcp = await connectClient(`mqtt://127.0.0.1:${envPort}`);
     const ws = await connectClient(`ws://127.0.0.1:${flagWsPort}/mqtt`);

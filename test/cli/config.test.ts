@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from '../../src/config/index.ts';
-import { ROOT } from './helpers.ts';
+import { ROOT } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mqiot-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

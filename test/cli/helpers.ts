@@ -1,200 +1,28 @@
-// Black-box helpers: start `mqiot broker` as a user would (a child process) and talk to it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+// Moved to test/support (cli.ts, ports.ts, mqtt.ts, wait.ts). This file only re-exports the old names
+// for tests written against it; import from test/support instead.
+import { waitFor } from '../support/wait.ts';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
+export {
+  BIN,
+  brokerArgs,
+  logLines,
+  ROOT,
+  runCli,
+  startBrokerCli as startBroker,
+  startUp,
+  upArgs,
+  type RunningBroker,
+  type RunningCli,
+  type RunningUp,
+} from '../support/cli.ts';
+export { connectClient } from '../support/mqtt.ts';
+export { freePort } from '../support/ports.ts';
 
-/** A port that was free a moment ago: bind port 0 on loopback, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export interface RunningCli {
-  child: ChildProcess;
-  /** Everything written so far. */
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code (or the signal name). */
-  exited: Promise<number | string>;
-  /** SIGTERM, then wait for the exit. */
-  stop(): Promise<number | string>;
-  /** SIGKILL if still running (cleanup after a test), then wait for the exit. */
-  kill(): Promise<number | string>;
-}
-
-/** Runs `node bin/mqiot.js ...args`. */
-export function runCli(args: string[], env: Record<string, string> = {}): RunningCli {
-  // The test runner's own MQIOT_* settings must not leak into the broker under test.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQIOT_')));
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
-  });
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      return exited;
-    },
-  };
-}
-
-/** `broker` on loopback at `port`, then `extra`; WebSocket and metrics off unless given a port. */
-export function brokerArgs(
-  ports: { port: number; wsPort?: number; metricsPort?: number },
-  ...extra: string[]
-): string[] {
-  return [
-    'broker',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(ports.port),
-    '--ws-port',
-    String(ports.wsPort ?? 'off'),
-    '--metrics-port',
-    String(ports.metricsPort ?? 'off'),
-    ...extra,
-  ];
-}
-
-/** `up` on loopback with MQTT and HTTP on port 0, WebSocket and metrics off, data in `dataDir`. */
-export function upArgs(dataDir: string, ...extra: string[]): string[] {
-  return [
-    'up',
-    '--data-dir',
-    dataDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--http-port',
-    '0',
-    '--ws-port',
-    'off',
-    '--metrics-port',
-    'off',
-    ...extra,
-  ];
-}
-
-export interface RunningUp extends RunningCli {
-  mqttUrl: string;
-  httpUrl: string;
-}
-
-const UP_RUNNING = 'mqiot up: running';
-
-/**
- * Starts `mqiot up` (see upArgs) and waits for its "running" log line, which carries the URLs it listens
- * on (the ports are 0, so only the log knows them). If it exits or times out first, it is killed and this
- * rejects with its output.
- */
-export async function startUp(
-  dataDir: string,
-  extraArgs: string[] = [],
-  env: Record<string, string> = {},
-): Promise<RunningUp> {
-  const cli = runCli(upArgs(dataDir, ...extraArgs), env);
-  const ended = (): boolean => cli.child.exitCode !== null || cli.child.signalCode !== null;
-  let line: Record<string, unknown> | undefined;
-  try {
-    await waitUntil(
-      () =>
-        (line = completeLogLines(cli.stdout()).find((l) => l.msg === UP_RUNNING)) !== undefined || ended(),
-      30_000,
-      () => cli.stderr() + cli.stdout(),
-    );
-  } catch (err) {
-    await cli.kill();
-    throw err;
-  }
-  if (line === undefined)
-    throw new Error(`mqiot up exited early with ${await cli.exited}: ${cli.stderr() + cli.stdout()}`);
-  return { ...cli, mqttUrl: String(line.mqttUrl), httpUrl: String(line.httpUrl) };
-}
-
-/** The JSON log lines written so far; the last, still unterminated line is left for the next look. */
-function completeLogLines(text: string): Array<Record<string, unknown>> {
-  return logLines(text.slice(0, text.lastIndexOf('\n') + 1));
-}
-
-export interface RunningBroker extends RunningCli {
-  port: number;
-  wsPort: number;
-  metricsPort: number;
-}
-
-/** Starts the broker on free loopback ports and waits until it logged "broker started". */
-export async function startBroker(
-  extraArgs: string[] = [],
-  env: Record<string, string> = {},
-): Promise<RunningBroker> {
-  const [port, wsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const cli = runCli(brokerArgs({ port, wsPort, metricsPort }, ...extraArgs), env);
-  await waitUntil(
-    () => cli.stdout().includes('"broker started"'),
-    20_000,
-    () => cli.stderr(),
-  );
-  return { ...cli, port, wsPort, metricsPort };
-}
-
+/** The old argument order of test/support/wait.ts `waitFor`. */
 export async function waitUntil(
   check: () => boolean,
   timeoutMs = 10_000,
   explain?: () => string,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms${explain ? `: ${explain()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** MQTT.js client connected (resolves on 'connect', rejects on 'error'). */
-export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
-    client.once('connect', () => resolve(client));
-    client.once('error', (err) => {
-      client.end(true);
-      reject(err);
-    });
-  });
-}
-
-/** Lines of the broker's structured log, parsed. */
-export function logLines(text: string): Array<Record<string, unknown>> {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  await waitFor(explain ?? 'condition', check, timeoutMs);
 }

@@ -6,7 +6,10 @@ import type { Clock } from '../../src/gateway/clock.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { FakePlatform, startOurBroker, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startOurBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 class FakeClock implements Clock {
   private t = 1_700_000_000_000;
@@ -42,7 +45,7 @@ class FakeClock implements Clock {
 test('fake clock [protocol: heartbeat, periodic report]: online exactly until the valid interval; reports resent per ack timeout', async () => {
   const clock = new FakeClock();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const broker = await startOurBroker();
   const platform = new FakePlatform(broker.url, 'gw-fake', { ackReports: false });
   await platform.start();

@@ -6,14 +6,10 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import type { DataEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import {
-  FakePlatform,
-  startMosquitto,
-  startOurBroker,
-  tempDir,
-  waitFor,
-  type TestBroker,
-} from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startMosquitto, startOurBroker, type RestartableBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const VALID_MS = 600;
 
@@ -43,7 +39,7 @@ function assertEveryFrameOnceInOrder(groups: DataEnvelope[], devs: string[]): nu
   return total;
 }
 
-const BROKERS: [string, () => Promise<TestBroker>][] = [
+const BROKERS: [string, () => Promise<RestartableBroker>][] = [
   ['mosquitto', startMosquitto],
   ['mqiot broker', startOurBroker],
 ];
@@ -52,7 +48,7 @@ for (const [name, startBroker] of BROKERS)
   test(`[protocol: heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
     const broker = await startBroker();
     const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-    const tmp = tempDir();
+    const tmp = makeTempDir();
     const platform = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
     await platform.start();
     const gw = new Gateway(
@@ -113,7 +109,7 @@ for (const [name, startBroker] of BROKERS)
 test('[protocol: heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
   const broker = await startMosquitto();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-hb', { heartbeatMs: 100 });
   await platform.start();
   const gw = new Gateway(

@@ -5,11 +5,14 @@ import { builtinContract } from '../../src/contracts/index.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { FakePlatform, tempDir, waitFor, type TestBroker } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { type RestartableBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
-export async function gatewayScenario(t: TestContext, broker: TestBroker): Promise<void> {
+export async function gatewayScenario(t: TestContext, broker: RestartableBroker): Promise<void> {
   const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-e2e', { heartbeatMs: 500 });
   await platform.start();
   const config = parseGatewayConfig({

@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/index.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
-import { FakePlatform, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknown certificate without it', async (t) => {
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const key = join(tmp.dir, 'key.pem');
   const cert = join(tmp.dir, 'cert.pem');
   execFileSync(

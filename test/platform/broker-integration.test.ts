@@ -9,8 +9,9 @@ import type { MqttClient } from 'mqtt';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import type { Json } from './helpers.ts';
-import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
-import { connectClient } from '../cli/helpers.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { connectClient, connectGateway } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = '68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16';
@@ -93,7 +94,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
         { dev: 'pm-1', c: 'modbus-tcp', pollMs: 60_000 },
       ],
     });
-    await until('heartbeat', () => down.find((e) => e.k === 'heartbeat'));
+    await waitFor('heartbeat', () => down.find((e) => e.k === 'heartbeat'));
     const devices = await api('/api/devices');
     assert.deepEqual(
       devices.body.items.map((d: { id: string; contractId: string }) => [d.id, d.contractId]),
@@ -140,7 +141,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
         },
       ],
     });
-    await until('4 telemetry messages', () => telemetry.length >= 4);
+    await waitFor('4 telemetry messages', () => telemetry.length >= 4);
     const meter = telemetry.find((t) => t.topic === 'mqiot/dev/meter-161/telemetry' && t.body.ok);
     assert.deepEqual(meter?.body.points, [{ name: 'energy_active_forward_total', value: 0.26, unit: 'kWh' }]);
     assert.equal(meter?.body.gw, 'site-1');
@@ -179,7 +180,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
     };
     await up(group);
     await up(group);
-    await until('the reading', async () => (await app.store.countPoints()) === before + 1);
+    await waitFor('the reading', async () => (await app.store.countPoints()) === before + 1);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await app.store.countPoints(), before + 1);
   });
@@ -191,7 +192,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
       body: JSON.stringify({ action: 'write-single-register', params: { unit: 1, address: 3, value: 9 } }),
     });
     assert.equal(sent.status, 202);
-    const cmd = await until('cmd on the downlink', () =>
+    const cmd = await waitFor('cmd on the downlink', () =>
       down.find((e) => e.k === 'cmd' && e.id === sent.body.id),
     );
     assert.equal(cmd.k === 'cmd' && cmd.action, 'write-single-register');
@@ -206,7 +207,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
       ok: true,
       result: { raw: '01' },
     });
-    const done = await until('executed', async () => {
+    const done = await waitFor('executed', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state === 'executed' ? r.body : undefined;
     });
@@ -219,7 +220,7 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'poll' }),
     });
-    const failed = await until('failed', async () => {
+    const failed = await waitFor('failed', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state === 'failed' ? r.body : undefined;
     });
@@ -231,13 +232,13 @@ describe('platform attached to the broker (real MQTT over TCP)', () => {
   it('acknowledges a report', async () => {
     const reportSeq = ++seq;
     await up({ v: 1, k: 'report', gw: 'site-1', seq: reportSeq, ts: Date.now(), report: { uptimeMs: 1 } });
-    await until('report-ack', () => down.find((e) => e.k === 'report-ack' && e.ack === reportSeq));
+    await waitFor('report-ack', () => down.find((e) => e.k === 'report-ack' && e.ack === reportSeq));
   });
 
   it('the broker-published will takes the gateway offline, with an event', async () => {
     assert.equal((await api('/api/gateways/site-1')).body.gateway.online, true);
     gateway.stream.destroy(); // connection lost: the broker publishes the will
-    const gw = await until('offline', async () => {
+    const gw = await waitFor('offline', async () => {
       const r = await api('/api/gateways/site-1');
       return r.body.gateway.online === false ? r.body.gateway : undefined;
     });

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { startUp, type RunningUp } from '../support/cli.ts';
 
 const GW = 'crash-gw';
 const UP = `mqiot/gw/${GW}/up`;

@@ -11,7 +11,8 @@ import type { AllInOne } from '../../src/platform/all-in-one.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
-import { startEdge, until } from './live-fixtures.ts';
+import { startEdge } from '../support/live.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('end to end: simulators → gateway → broker → platform → API', () => {
   let system: AllInOne;
@@ -108,7 +109,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   });
 
   it('devices are registered automatically with the right contract', async () => {
-    const devices = await until('3 devices', async () => {
+    const devices = await waitFor('3 devices', async () => {
       const r = await api('/api/devices?gateway=e2e-site');
       return r.body.total === 4 ? r.body.items : undefined;
     });
@@ -124,7 +125,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   });
 
   it('readings are stored with the right values and units', async () => {
-    const latest = await until('meter voltage', async () => {
+    const latest = await waitFor('meter voltage', async () => {
       const r = await api('/api/devices/meter-161/latest');
       return r.body.items.length ? r.body.items : undefined;
     });
@@ -135,7 +136,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       Math.abs(latest[0].value - simVolts) < 5,
       `stored ${latest[0].value} V, simulator ${simVolts} V`,
     );
-    const pm = await until('modbus registers', async () => {
+    const pm = await waitFor('modbus registers', async () => {
       const r = await api('/api/devices/pm-1/latest');
       return r.body.items.length ? r.body.items : undefined;
     });
@@ -144,13 +145,13 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   });
 
   it('periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
-    const reports = await until('two reports stored', async () => {
+    const reports = await waitFor('two reports stored', async () => {
       const r = await api('/api/gateways/e2e-site');
       return r.body.reports.length >= 2 ? r.body.reports : undefined;
     });
     const seqs = reports.map((r: { seq: number }) => r.seq);
     assert.equal(new Set(seqs).size, seqs.length, 'each report once');
-    await until('reports acknowledged', () => gateway.stats.reportsAcked >= 2);
+    await waitFor('reports acknowledged', () => gateway.stats.reportsAcked >= 2);
   });
 
   it('a command is executed by the device with feedback', async () => {
@@ -159,7 +160,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
-    const done = await until('command settled', async () => {
+    const done = await waitFor('command settled', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return ['executed', 'failed'].includes(r.body.state) ? r.body : undefined;
     });
@@ -177,7 +178,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
     assert.equal(sent.status, 202);
-    const failed = await until('failed', async () => {
+    const failed = await waitFor('failed', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state === 'failed' ? r.body : undefined;
     });
@@ -189,7 +190,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   it('status query: answered within its 30 s window', async () => {
     const sent = await api('/api/gateways/e2e-site/queries', { method: 'POST', body: { devices: ['pm-2'] } });
     assert.equal(sent.status, 202);
-    const done = await until('query answered', async () => {
+    const done = await waitFor('query answered', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state !== 'sent' ? r.body : undefined;
     });
@@ -201,7 +202,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
 
   it('online/offline changes are recorded when the gateway stops and starts', async () => {
     await gateway.stop();
-    const offline = await until('gateway offline', async () => {
+    const offline = await waitFor('gateway offline', async () => {
       const r = await api('/api/gateways/e2e-site');
       return r.body.gateway.online === false ? r.body.gateway : undefined;
     });
@@ -214,7 +215,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       method: 'POST',
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
-    const failed = await until('command failed', async () => {
+    const failed = await waitFor('command failed', async () => {
       const r = await api(`/api/commands/${lost.body.id}`);
       return r.body.state === 'failed' ? r.body : undefined;
     });
@@ -231,7 +232,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
 
     gateway = new Gateway(gatewayConfig);
     await gateway.start();
-    await until(
+    await waitFor(
       'gateway online again',
       async () => (await api('/api/gateways/e2e-site')).body.gateway.online === true,
     );

@@ -10,7 +10,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource } from './helpers.ts';
-import { TcpBroker, until } from './live-fixtures.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('shared ingest: two platform instances, one shared subscription, one database', () => {
   let tcp: TcpBroker;
@@ -80,7 +81,7 @@ describe('shared ingest: two platform instances, one shared subscription, one da
         })),
       });
     }
-    await until('60 readings', () => received.a + received.b >= 60);
+    await waitFor('60 readings', () => received.a + received.b >= 60);
     await a.platform.whenIdle();
     await b.platform.whenIdle();
     assert.equal(received.a + received.b, 60, 'each data group went to one instance');
@@ -98,14 +99,14 @@ describe('shared ingest: two platform instances, one shared subscription, one da
     const ids: string[] = [];
     for (let i = 0; i < 4; i++)
       ids.push((await a.platform.sendCommand({ deviceId: 't-1', action: 'set', params: { value: i } })).id);
-    await until('4 commands down', () =>
+    await waitFor('4 commands down', () =>
       ids.every((id) => commands.some((c) => c.k === 'cmd' && c.id === id)),
     );
     let seq = 100;
     for (const id of ids)
       await up({ v: 1, k: 'cmd-result', gw: 'shared', seq: ++seq, ts: Date.now(), id, dev: 't-1', ok: true });
     for (const id of ids) {
-      const record = await until(`command ${id} executed`, async () => {
+      const record = await waitFor(`command ${id} executed`, async () => {
         const r = await a.store.getCommand(id);
         return r?.state === 'executed' ? r : undefined;
       });

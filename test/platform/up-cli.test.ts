@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { startUp, type RunningUp } from '../support/cli.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 

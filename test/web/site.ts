@@ -13,7 +13,8 @@ import {
   type Envelope,
   type Frame,
 } from '../../src/protocol/envelope.ts';
-import { connectGateway, TcpBroker } from '../platform/live-fixtures.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { connectGateway } from '../support/mqtt.ts';
 
 export const GATEWAY_ID = 'site-web';
 

@@ -1,0 +1,205 @@
+// The mqiot CLI as a child process, started as a user would: `mqiot broker`, `mqiot up`, any command.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { canConnect, freePort } from './ports.ts';
+import { waitFor } from './wait.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<number | string>;
+  /** SIGKILL if still running (cleanup after a test), then wait for the exit. */
+  kill(): Promise<number | string>;
+}
+
+/** Runs `node bin/mqiot.js ...args`. */
+export function runCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  // The test runner's own MQIOT_* settings must not leak into the broker under test.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQIOT_')));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+/** `broker` on loopback at `port`, then `extra`; WebSocket and metrics off unless given a port. */
+export function brokerArgs(
+  ports: { port: number; wsPort?: number; metricsPort?: number },
+  ...extra: string[]
+): string[] {
+  return [
+    'broker',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(ports.port),
+    '--ws-port',
+    String(ports.wsPort ?? 'off'),
+    '--metrics-port',
+    String(ports.metricsPort ?? 'off'),
+    ...extra,
+  ];
+}
+
+/** `up` on loopback with MQTT and HTTP on port 0, WebSocket and metrics off, data in `dataDir`. */
+export function upArgs(dataDir: string, ...extra: string[]): string[] {
+  return [
+    'up',
+    '--data-dir',
+    dataDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--http-port',
+    '0',
+    '--ws-port',
+    'off',
+    '--metrics-port',
+    'off',
+    ...extra,
+  ];
+}
+
+export interface RunningUp extends RunningCli {
+  mqttUrl: string;
+  httpUrl: string;
+}
+
+const UP_RUNNING = 'mqiot up: running';
+
+/**
+ * Starts `mqiot up` (see upArgs) and waits for its "running" log line, which carries the URLs it listens
+ * on (the ports are 0, so only the log knows them). If it exits or times out first, it is killed and this
+ * rejects with its output.
+ */
+export async function startUp(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningUp> {
+  const cli = runCli(upArgs(dataDir, ...extraArgs), env);
+  const ended = (): boolean => cli.child.exitCode !== null || cli.child.signalCode !== null;
+  let line: Record<string, unknown> | undefined;
+  try {
+    await waitFor(
+      () => `mqiot up to log "running": ${cli.stderr() + cli.stdout()}`,
+      () =>
+        (line = completeLogLines(cli.stdout()).find((l) => l.msg === UP_RUNNING)) !== undefined || ended(),
+      30_000,
+    );
+  } catch (err) {
+    await cli.kill();
+    throw err;
+  }
+  if (line === undefined)
+    throw new Error(`mqiot up exited early with ${await cli.exited}: ${cli.stderr() + cli.stdout()}`);
+  return { ...cli, mqttUrl: String(line.mqttUrl), httpUrl: String(line.httpUrl) };
+}
+
+/** The JSON log lines written so far; the last, still unterminated line is left for the next look. */
+function completeLogLines(text: string): Array<Record<string, unknown>> {
+  return logLines(text.slice(0, text.lastIndexOf('\n') + 1));
+}
+
+export interface RunningBroker extends RunningCli {
+  port: number;
+  wsPort: number;
+  metricsPort: number;
+}
+
+/** Starts `mqiot broker` on free loopback ports and waits until it logged "broker started". */
+export async function startBrokerCli(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningBroker> {
+  const [port, wsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const cli = runCli(brokerArgs({ port, wsPort, metricsPort }, ...extraArgs), env);
+  try {
+    await waitFor(
+      () => `"broker started": ${cli.stderr()}`,
+      () => cli.stdout().includes('"broker started"'),
+      20_000,
+    );
+  } catch (err) {
+    await cli.kill();
+    throw err;
+  }
+  return { ...cli, port, wsPort, metricsPort };
+}
+
+/** Lines of the broker's structured log, parsed. */
+export function logLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * `mqiot broker` as a separate process on a fixed port, so it can be SIGKILLed like a crashing machine
+ * and started again on the same port.
+ */
+export class MqiotBrokerProcess {
+  readonly kind = 'mqiot';
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    const args = [BIN, 'broker', '--host', '127.0.0.1', '--port', String(this.port)];
+    args.push('--ws-port', 'off', '--metrics-port', 'off', '--log-level', 'silent');
+    this.child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const child = this.child;
+    await waitFor(
+      `mqiot broker on ${this.port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`mqiot broker exited with ${child.exitCode}`);
+        return canConnect(this.port);
+      },
+      20_000,
+    );
+  }
+
+  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    await exited;
+    this.child = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+  }
+}

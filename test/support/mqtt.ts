@@ -1,0 +1,50 @@
+// MQTT.js clients for tests: connected, as a gateway, and what they receive.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+/** MQTT.js client connected (resolves on 'connect', rejects on 'error'). */
+export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+/** An MQTT.js client connected as gateway `gw` (client id `mqiot-gw-<gw>`) and subscribed to its down topic. */
+export async function connectGateway(
+  url: string,
+  gw: string,
+  options: IClientOptions = {},
+): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { clientId: `mqiot-gw-${gw}`, reconnectPeriod: 0, ...options });
+  await client.subscribeAsync(`mqiot/gw/${gw}/down`, { qos: 1 });
+  return client;
+}
+
+/** SUBACK codes of one subscribe (MQTT.js rejects the promise when any code is a failure). */
+export function subackCodes(
+  c: MqttClient,
+  filters: string[],
+  qos: 0 | 1 | 2,
+  opts: object = {},
+): Promise<number[]> {
+  return new Promise((resolve) => {
+    const onPacket = (p: mqtt.Packet): void => {
+      if (p.cmd !== 'suback') return;
+      c.removeListener('packetreceive', onPacket);
+      resolve(p.granted as number[]);
+    };
+    c.on('packetreceive', onPacket);
+    c.subscribe(filters, { qos, ...opts }, () => {});
+  });
+}
+
+/** Collects messages of a client. */
+export function collect(c: MqttClient): { topic: string; payload: string; packet: mqtt.IPublishPacket }[] {
+  const out: { topic: string; payload: string; packet: mqtt.IPublishPacket }[] = [];
+  c.on('message', (topic, payload, packet) => out.push({ topic, payload: payload.toString(), packet }));
+  return out;
+}
