@@ -8,13 +8,17 @@ import assert from 'node:assert/strict';
 import type { IPublishPacket, Packet } from 'mqtt';
 import type { LocalMessage } from '../../src/broker/index.ts';
 import { startBroker, type TestBroker } from '../support/broker.ts';
-import { quietPeriod, waitFor } from '../support/wait.ts';
+import { pingBarrier } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 let tb: TestBroker;
 before(async () => {
   tb = await startBroker();
 });
 after(() => tb.close());
+
+/** An asynchronous handler's pause: one turn of the event loop, no fixed time. */
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** A promise the test settles by hand. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
@@ -44,7 +48,7 @@ for (const version of [4, 5] as const) {
         acked = true;
       });
       await waitFor('delivery', () => got.length === 1, 5000);
-      await quietPeriod(150);
+      await pingBarrier(c); // an early ack would have been written before the PINGRESP
       assert.equal(acked, false, 'acknowledged before the handler finished');
       gate.resolve();
       await waitFor('ack after resolve', () => acked, 5000);
@@ -71,7 +75,7 @@ test('[MQTT-4.6.0-2] PUBACKs keep the PUBLISH order when a later message needs n
   c.publish('order/fast', 'b', { qos: 1 });
   c.publish('order/nobody', 'c', { qos: 1 });
   await waitFor('publishes sent', () => sent.length === 3, 5000);
-  await quietPeriod(150);
+  await pingBarrier(c); // the broker has handled all three; an early ack came before the PINGRESP
   assert.deepEqual(acks, [], 'a later PUBACK overtook a waiting one');
   gate.resolve();
   await waitFor('acks', () => acks.length === 3, 5000);
@@ -98,7 +102,7 @@ for (const qos of [1, 2] as const) {
     const stored: string[] = [];
     local.subscribe(`refuse5/${qos}`, { qos: 2 }, async (m) => {
       attempts++;
-      await quietPeriod(10);
+      await nextTurn();
       if (attempts === 1) throw new Error('store down');
       stored.push(m.payload.toString());
     });
@@ -129,7 +133,7 @@ test('3.1.1: a rejecting handler closes the connection; the client resends on re
   const stored: string[] = [];
   local.subscribe('refuse4/t', { qos: 1 }, async (m) => {
     attempts++;
-    await quietPeriod(10);
+    await nextTurn();
     if (attempts === 1) throw new Error('store down');
     stored.push(m.payload.toString());
   });
@@ -165,7 +169,8 @@ test('a rejecting handler on QoS 0 and server-originated messages only logs (no 
   const other = tb.broker.createLocalClient('refuse0-pub');
   other.publish('refuse0/c', Buffer.from('z'), { qos: 1 });
   await waitFor('deliveries', () => calls === 3, 5000);
-  await quietPeriod(50);
+  await nextTurn(); // the rejections settle
+  await pingBarrier(c); // fails if the connection was closed
   assert.equal(c.connected, true);
   other.close();
   local.close();
@@ -180,7 +185,7 @@ test('a handler that publishes to its own client does not mix the inner promise 
   });
   local.subscribe('nest/a', { qos: 1 }, () => {
     local.publish('nest/b', Buffer.from('echo'), { qos: 1 });
-    return quietPeriod(20);
+    return nextTurn();
   });
   const c = await tb.connect({ protocolVersion: 5, clientId: 'pub-nest' });
   const codes: number[] = [];

@@ -48,3 +48,32 @@ export function collect(c: MqttClient): { topic: string; payload: string; packet
   c.on('message', (topic, payload, packet) => out.push({ topic, payload: payload.toString(), packet }));
   return out;
 }
+
+/**
+ * Protocol barrier: a PINGREQ/PINGRESP round trip on each client in turn. Once it returns, the broker
+ * has handled every packet these clients sent before, and each client has read every packet the broker
+ * wrote to it before answering its PINGREQ. So with a broker that routes as it reads (ours, Mosquitto),
+ * a message that was going to reach these clients because of what they (or an acknowledged publisher)
+ * did before has arrived; a test can then assert that something did NOT arrive without sleeping.
+ */
+export async function pingBarrier(...clients: MqttClient[]): Promise<void> {
+  for (const c of clients) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error('no PINGRESP within 10 s')), 10_000);
+      const onPacket = (p: mqtt.Packet): void => {
+        if (p.cmd === 'pingresp') done();
+      };
+      const onClose = (): void => done(new Error('connection closed before PINGRESP'));
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        c.removeListener('packetreceive', onPacket);
+        c.removeListener('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      c.on('packetreceive', onPacket);
+      c.once('close', onClose);
+      c.sendPing();
+    });
+  }
+}
