@@ -5,6 +5,7 @@ import { AccessProxy, parseAccessOptions, type AccessOptionsInput } from '../../
 import { Mosquitto } from '../support/mosquitto.ts';
 import { freePort } from '../support/ports.ts';
 import { Relay } from '../support/relay.ts';
+import { pingBarrier } from '../support/mqtt.ts';
 import { waitFor } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -41,6 +42,27 @@ function collect(c: MqttClient): string[] {
   const got: string[] = [];
   c.on('message', (topic, payload) => got.push(`${topic}=${payload.toString()}`));
   return got;
+}
+
+/** Waits until a Mosquitto bridge carries `bridged/#` both ways: a probe published on one side arrives on the other. */
+async function bridgeUp(port1: number, port2: number): Promise<void> {
+  for (const [from, to] of [
+    [port1, port2],
+    [port2, port1],
+  ] as const) {
+    const source = await client(from);
+    const sink = await client(to);
+    let arrived = false;
+    sink.on('message', () => (arrived = true));
+    await sink.subscribeAsync('bridged/probe', { qos: 0 });
+    // Until the bridge has subscribed, a probe is dropped: publish again on every look.
+    await waitFor(`bridge ${from} → ${to}`, () => {
+      source.publish('bridged/probe', 'probe');
+      return arrived;
+    });
+    await source.endAsync();
+    await sink.endAsync();
+  }
 }
 
 test(
@@ -93,17 +115,21 @@ test(
       'cleansession true',
     ]);
     cleanup.push(() => b2.dispose());
+    await bridgeUp(b1.port, b2.port);
     const { proxy, port } = await proxyFor(b1.port, b2.port);
     const terminal = await client(port, { protocolVersion: 4, clientId: 'dedup-terminal' });
     const got = collect(terminal);
     const granted = await terminal.subscribeAsync('bridged/#', { qos: 1 });
     assert.equal(granted[0]?.qos, 1);
-    await new Promise((r) => setTimeout(r, 500)); // the bridge's own subscriptions
     const source = await client(b1.port);
     for (let i = 0; i < 20; i++)
       await source.publishAsync('bridged/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 0 });
-    await waitFor('20 messages', () => got.length >= 20, 5000);
-    await new Promise((r) => setTimeout(r, 300));
+    // Every message comes from both brokers: once 20 copies are dropped as duplicates, all 40 are in.
+    await waitFor(
+      'both copies of 20 messages',
+      () => got.length >= 20 && proxy.counters.duplicatesDropped >= 20,
+      5000,
+    );
     assert.equal(got.length, 20, 'each message once');
     assert.deepEqual(
       got,
@@ -196,8 +222,7 @@ test(
     terminal.on('packetreceive', (p) => {
       if (p.cmd === 'pingresp') pings++;
     });
-    await new Promise((r) => setTimeout(r, 2500));
-    assert.ok(pings >= 1, `PINGRESPs: ${pings}`);
+    await waitFor('a PINGRESP through the module (keep-alive 1 s)', () => pings >= 1, 5000);
     assert.equal(terminal.connected, true);
     // Raw client: CONNECT, SUBSCRIBE and PUBLISH in one write, before any CONNACK.
     const net = await import('node:net');
@@ -270,9 +295,13 @@ test(
     const sends = Array.from({ length: 10 }, (_, i) =>
       terminal.publishAsync('wait/x', `w${i}`, { qos: 1 }).then(() => acked++),
     );
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
+    // Barrier: the module has read up to maxInflight; only a broker could acknowledge, and both are
+    // silent, so nothing is acknowledged however long one waits.
     const session = [...proxy.sessions][0] as unknown as { uplink: { inflight: number } };
+    await waitFor('maxInflight publishes read', () => session.uplink.inflight === 3, 5000);
+    assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
+    await pingBarrier(watch);
+    assert.deepEqual(got, [], 'nothing reached Broker2 either');
     assert.equal(session.uplink.inflight, 3, 'the module stopped reading at maxInflight');
     r2.thaw();
     await Promise.all(sends);
