@@ -16,7 +16,7 @@ import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.t
 import { PasswordFile } from '../../src/broker/auth/index.ts';
 import { BIN, ROOT, brokerArgs, runCli, startBrokerCli, type RunningBroker } from '../support/cli.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
-import { subackCodes } from '../support/mqtt.ts';
+import { pingBarrier, subackCodes } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -187,7 +187,8 @@ for (const version of [4, 5] as const) {
       assert.equal(allowed, 0);
       assert.equal(secret, version === 5 ? ReasonCode.NotAuthorized : 0);
       await waitFor('seen.length >= 1', () => seen.length >= 1, 5000);
-      await new Promise((r) => setTimeout(r, 200)); // anything wrongly routed would have arrived
+      // Every publisher has its PUBACK, so routing is done; the ping round trip brings in what was sent.
+      await pingBarrier(alice);
       assert.deepEqual(seen, [`alice/in${version}/y own`]);
       bob.end();
     });
@@ -224,7 +225,7 @@ for (const version of [4, 5] as const) {
         () => watched.includes(`devices/bob/w${version} not-for-alice`),
         5000,
       );
-      await new Promise((r) => setTimeout(r, 200)); // anything wrongly delivered would have arrived
+      await pingBarrier(alice); // bob has his PUBACKs: anything wrongly routed is in before the PINGRESP
       assert.deepEqual(
         seen.filter((m) => m.startsWith('devices/')),
         [],
@@ -254,8 +255,8 @@ for (const version of [4, 5] as const) {
         version === 5 ? ReasonCode.NotAuthorized : 0,
       );
       assert.equal(await pubackCode(gw, 'mqiot/gw/site-a/up', 'mine'), 0);
-      await waitFor('seen.length >= 1', () => seen.length >= 1, 5000);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor('the allowed message', () => seen.length >= 1, 5000);
+      await pingBarrier(alice); // the gateway has its PUBACKs: anything wrongly routed is in by now
       assert.deepEqual(seen, ['mqiot/gw/site-a/up mine']);
       // a will on someone else's topic is refused at CONNECT
       const will = await attempt(broker.port, {

@@ -212,13 +212,12 @@ test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reac
       const res = await fetch(`${system.httpUrl}/api/devices/pm-1/latest`);
       return res.ok ? ((await res.json()) as { items: unknown[] }).items : [];
     };
-    const deadline = Date.now() + 20_000;
-    let items: unknown[] = [];
-    while (items.length === 0 && Date.now() < deadline) {
-      items = await latest();
-      if (items.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(items.length > 0, 'readings of pm-1 reached the platform through the authenticated gateway');
+    const items = await waitFor(
+      'readings of pm-1 through the authenticated gateway',
+      async () => (await latest()).length > 0,
+      20_000,
+    );
+    assert.ok(items, 'readings of pm-1 reached the platform through the authenticated gateway');
     const gw = (await (await fetch(`${system.httpUrl}/api/gateways/site-a`)).json()) as {
       gateway: { online: boolean };
     };

@@ -102,7 +102,7 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
         for (const seq of [...outbox.keys()].sort((a, b) => a - b)) {
           if (killed) break;
           send(c, seq);
-          if (seq % 4 === 0) await new Promise((r) => setTimeout(r, 2));
+          if (seq % 4 === 0) await new Promise((r) => setImmediate(r)); // let acknowledgements interleave
         }
         await done;
         if (last) {

@@ -12,7 +12,7 @@ import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
 import { startEdge } from '../support/live.ts';
-import { waitFor } from '../support/wait.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 
 describe('end to end: simulators → gateway → broker → platform → API', () => {
   let system: AllInOne;
@@ -237,7 +237,9 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       async () => (await api('/api/gateways/e2e-site')).body.gateway.online === true,
     );
     // The copies of the failed command kept in the gateway's session expired: it is not executed late.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Barrier: the gateway is online again, so it has its session (a stale copy would have come with
+    // it, right after the CONNACK, before the heartbeat); the window covers the Modbus write it would start.
+    await quietPeriod(1000);
     assert.equal(sims.modbusTcp!.units.get(2)!.readRegisters(8, 1, false)?.[0], 1, 'pm-2 relay untouched');
     const events = await api('/api/events?subjectType=gateway&subject=e2e-site');
     const changes = events.body.items

@@ -154,7 +154,9 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
       'executed in the cloud',
       async () => (await cloudApp.store.getCommand(cmd.id))?.state === 'executed',
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Barrier: the edge copy has evaluated the reading (its state follows it); had it acted, its own
+    // command would be in its store and on the gateway's downlink by then.
+    await waitFor('the edge copy fired', () => edge.app.platform.rules.status('pm-high')['pm-1'] === 'fired');
     assert.equal(cmds.length, 1);
     assert.equal((await history(cloudApp)).length, 1);
     assert.equal((await history(edge.app)).length, 0);

@@ -11,7 +11,7 @@ import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';
-import { waitFor } from '../support/wait.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 
 describe('shared ingest: two platform instances, one shared subscription, one database', () => {
   let tcp: TcpBroker;
@@ -112,8 +112,9 @@ describe('shared ingest: two platform instances, one shared subscription, one da
       });
       assert.equal(record.attempts, 1);
     }
-    // Past the timeout, instance a must not resend what the other instance settled.
-    await new Promise((r) => setTimeout(r, 1200));
+    // Instance a must not resend what the other instance settled: a resend would come one command
+    // timeout (800 ms) after the send, so watch past it.
+    await quietPeriod(1200);
     for (const id of ids)
       assert.equal(commands.filter((c) => c.k === 'cmd' && c.id === id).length, 1, `${id} sent once`);
   });

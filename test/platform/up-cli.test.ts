@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startUp, type RunningUp } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -60,11 +61,15 @@ describe('mqiot up (CLI, black box)', () => {
       }),
       { qos: 1 },
     );
-    let latest: { items: { name: string; value: number; unit: string }[] } = { items: [] };
-    for (let i = 0; i < 400 && latest.items.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      latest = (await (await fetch(`${up.httpUrl}/api/devices/m-1/latest`)).json()) as typeof latest;
-    }
+    type Latest = { items: { name: string; value: number; unit: string }[] };
+    const latest = await waitFor(
+      'the reading of m-1 in the API',
+      async () => {
+        const got = (await (await fetch(`${up.httpUrl}/api/devices/m-1/latest`)).json()) as Latest;
+        return got.items.length > 0 && got;
+      },
+      20_000,
+    );
     assert.deepEqual(
       latest.items.map((p) => [p.name, p.value, p.unit]),
       [['energy_active_forward_total', 0.26, 'kWh']],
