@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { runCli, startBrokerCli, type RunningBroker } from '../support/cli.ts';
-import { connectClient } from '../support/mqtt.ts';
+import { connectClient, pingBarrier } from '../support/mqtt.ts';
 import { waitFor } from '../support/wait.ts';
 
 describe('mqiot broker (running CLI)', () => {
@@ -99,7 +99,17 @@ describe('mqiot broker (running CLI)', () => {
     const topics: string[] = [];
     c.on('message', (t) => topics.push(t));
     await c.subscribeAsync('#');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Barrier: a $SYS update published after the subscription (seen by a client subscribed to $SYS);
+    // the same publish would have been routed to '#' too, and is in by the PINGRESP.
+    const sys = await connectClient(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'cli-sys' });
+    clients.push(sys);
+    let updates = 0;
+    sys.on('message', (_t, _p, packet) => {
+      if (!packet.retain) updates++; // a live publish, not the stored value
+    });
+    await sys.subscribeAsync('$SYS/broker/uptime');
+    await waitFor('a live $SYS update', () => updates > 0, 5_000);
+    await pingBarrier(c);
     assert.equal(
       topics.filter((t) => t.startsWith('$')).length,
       0,

@@ -115,12 +115,11 @@ describe('environment overrides', () => {
       MQIOT_BROKER_METRICS_PORT: 'off',
     });
     // No "started" line to wait for at warn level: wait until the port answers.
-    let client;
-    for (let i = 0; i < 200 && !client; i++) {
-      client = await connectClient(`mqtt://127.0.0.1:${port}`).catch(() => undefined);
-      if (!client) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(client, 'broker did not come up');
+    const client = await waitFor(
+      () => `the broker on ${port}: ${cli.stderr()}`,
+      () => connectClient(`mqtt://127.0.0.1:${port}`).catch(() => undefined),
+      10_000,
+    );
     await client.endAsync();
     assert.equal(await cli.stop(), 0);
     assert.doesNotMatch(cli.stdout(), /"level":30/);

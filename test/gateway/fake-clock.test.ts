@@ -110,8 +110,9 @@ test('fake clock [protocol: heartbeat, periodic report]: online exactly until th
     await beat();
     const report = await waitFor('report', () => platform.of('report')[0]);
     await waitFor('report published', () => gw.queueDepth === 0);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(platform.of('report').length, 1, 'not resent before the ack timeout');
+    // On the fake clock a resend can only come when the test advances it: none is pending.
+    assert.equal(gw.stats.reportsResent, 0, 'not resent before the ack timeout');
+    assert.equal(platform.of('report').length, 1);
     await beat();
     clock.advance(5_000);
     await waitFor('resent once', () => platform.of('report').length === 2);
@@ -122,9 +123,10 @@ test('fake clock [protocol: heartbeat, periodic report]: online exactly until th
     platform.send({ v: 1, k: 'report-ack', gw: 'gw-fake', ts: clock.now(), ack: report.seq });
     await waitFor('acknowledged', () => gw.stats.reportsAcked === 1);
     await beat();
-    clock.advance(10_000);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(platform.of('report').length, 3, 'no resend after the ack');
+    const resent = gw.stats.reportsResent;
+    clock.advance(10_000); // due timers run inside advance(): a resend would be counted by now
+    assert.equal(gw.stats.reportsResent, resent, 'no resend after the ack');
+    assert.equal(platform.of('report').length, 3);
   } finally {
     await gw.stop({ graceful: false });
     await platform.stop();

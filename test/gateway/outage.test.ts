@@ -74,8 +74,12 @@ for (const [name, startBroker] of BROKERS)
       await broker.stop(); // cut the link
       await waitFor('offline', () => !gw.isOnline);
       const framesAtCut = gw.stats.framesQueued;
-      await new Promise((r) => setTimeout(r, VALID_MS * 2)); // longer than the valid interval
-      assert.ok(gw.stats.framesQueued > framesAtCut + 10, 'devices kept producing during the outage');
+      const cutAt = Date.now();
+      // The scenario is an outage longer than the valid interval, with the devices producing meanwhile.
+      await waitFor(
+        'an outage longer than the valid interval, devices producing',
+        () => Date.now() - cutAt >= VALID_MS * 2 && gw.stats.framesQueued > framesAtCut + 10,
+      );
       assert.ok(gw.queueDepth > 0, 'buffered to the disk queue');
       await broker.start();
       await platform.stop(); // its client lost the broker too: start a fresh one
@@ -139,7 +143,10 @@ test('[protocol: heartbeat] heartbeats stop (link up): online=0 after the valid 
     await waitFor('offline after the valid interval', () => !gw.isOnline);
     assert.ok(Date.now() - lastHeartbeatAt >= 300, 'not before the valid interval');
     const receivedAtOffline = platform.of('data').length;
-    await new Promise((r) => setTimeout(r, 500));
+    // While offline the devices keep producing: once several more frames were queued, any of them sent
+    // instead of buffered would have reached the platform (one group may have been in flight at the switch).
+    const queuedAtOffline = gw.stats.framesQueued;
+    await waitFor('frames produced while offline', () => gw.stats.framesQueued >= queuedAtOffline + 8);
     assert.ok(platform.of('data').length <= receivedAtOffline + 1, 'nothing sent while offline');
     assert.ok(gw.queueDepth > 0, 'buffered');
     platform.heartbeats = true;

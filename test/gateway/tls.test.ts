@@ -44,6 +44,9 @@ test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknow
   const tlsServer = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (s) =>
     broker.handle(s),
   );
+  // The client that does not trust the certificate aborts the handshake: the server sees it fail.
+  let refusedHandshakes = 0;
+  tlsServer.on('tlsClientError', () => refusedHandshakes++);
   const tcpServer = net.createServer((s) => broker.handle(s));
   await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => tcpServer.listen(0, '127.0.0.1', () => r()));
@@ -81,7 +84,8 @@ test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknow
   await make('gw-tls', { caFile: 'cert.pem' }).start();
   const birth = await waitFor('birth over TLS', () => platform.of('birth').find((b) => b.gw === 'gw-tls'));
   assert.equal(birth.gw, 'gw-tls');
-  await new Promise((r) => setTimeout(r, 300));
+  // Barrier: the untrusted gateway has tried (and been refused) twice; it has had its chances.
+  await waitFor('the untrusted gateway refused twice', () => refusedHandshakes >= 2);
   assert.equal(
     platform.received.filter((m) => m.gw === 'gw-untrusted').length,
     0,

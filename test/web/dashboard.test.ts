@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser, Page } from 'playwright-core';
-import { waitFor } from '../support/wait.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
 
 const vectors = JSON.parse(
@@ -453,7 +453,9 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
       async () => (await site.api('/api/devices/late-1')).body.device?.online === true,
       10_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Barrier: the API has the device, so a page with a working stream would be drawing it now; the
+    // page's stream is cut, and this short window is for anything else (a reload) that would bring it.
+    await quietPeriod(300);
     assert.notEqual(await page.locator('#live').getAttribute('data-state'), 'live', 'still disconnected');
     assert.equal(await page.locator('tr[data-device="late-1"]').count(), 0, 'missed while disconnected');
     await page.unroute('**/api/stream*');
