@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +10,10 @@ import { accessOptionsFromArgs } from '../../src/cli/commands/access.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
 import { canConnect, freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-access-cli-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-access-cli-');
 
 test('config: URLs, credentials from the URL, TLS defaults; errors name the field', () => {
   const o = parseAccessOptions({

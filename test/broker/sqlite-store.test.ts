@@ -5,8 +5,6 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteSessionStore, SqliteStoreError } from '../../src/broker/store/sqlite.ts';
 import type { Message } from '../../src/broker/types.ts';
@@ -14,6 +12,7 @@ import type { OutgoingRecord } from '../../src/broker/store/types.ts';
 import { runStoreSuite } from './store-suite.ts';
 import { connected, newBroker } from './fakes.ts';
 import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -23,8 +22,7 @@ async function nextCommit(store: SqliteSessionStore): Promise<void> {
   await waitFor('a commit', () => store.commits > before);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-sqlite-store-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-sqlite-store-');
 let n = 0;
 const freshFile = (): string => join(dir, `store-${++n}.db`);
 

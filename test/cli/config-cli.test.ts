@@ -1,8 +1,7 @@
 // Configuration as a user meets it through `mqiot broker`: a YAML file, environment overrides,
 // and errors that name the field and where the bad value came from.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import mqtt, { type IConnackPacket } from 'mqtt';
@@ -10,9 +9,9 @@ import { runCli } from '../support/cli.ts';
 import { connectClient } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-cli-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-cli-config-');
 
 function file(name: string, text: string): string {
   const path = join(dir, name);

@@ -3,12 +3,12 @@
 // file itself passes the check it tests.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { findProblems } from '../../scripts/check-standalone.ts';
+import { tempDir } from '../support/temp.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/check-standalone.ts', import.meta.url));
 const UP = '..';
@@ -53,8 +53,7 @@ test('standalone check: clean files and look-alikes pass', () => {
 });
 
 test('standalone check: the script exits 1 with file:line on a bad tree, 0 once it is fixed', (t) => {
-  const repo = mkdtempSync(join(tmpdir(), 'mqiot-standalone-'));
-  t.after(() => rmSync(repo, { recursive: true, force: true }));
+  const repo = tempDir(t, 'mqiot-standalone-');
   const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'ignore' });
   git('init', '-q');
   writeFileSync(join(repo, 'bad.ts'), `// fine\n// see ${REQUIREMENTS}.md\n`);
