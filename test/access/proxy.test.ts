@@ -263,7 +263,10 @@ test(
       () => types.includes('puback') && types.includes('publish'),
       5000,
     );
-    assert.deepEqual(types.slice(0, 2), ['connack', 'suback']);
+    assert.equal(types[0], 'connack', 'nothing is answered before the CONNACK');
+    // A server may send matching PUBLISHes before the SUBACK (MQTT 3.1.1 §3.8.4); with two brokers
+    // behind the module, one broker's copy can overtake the merged SUBACK.
+    assert.ok(types.includes('suback'), types.join());
   },
 );
 
