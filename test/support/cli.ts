@@ -1,6 +1,7 @@
 // The mqiot CLI as a child process, started as a user would: `mqiot broker`, `mqiot up`, any command.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './child.ts';
 import { canConnect, freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -191,11 +192,7 @@ export class MqiotBrokerProcess {
   }
 
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill(signal);
-    await exited;
+    await stopChild(this.child, signal);
     this.child = undefined;
   }
 

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isRunning, stopChild } from './child.ts';
 import { canConnect, freePort } from './ports.ts';
 import { makeTempDir } from './temp.ts';
 import { waitFor } from './wait.ts';
@@ -57,16 +58,12 @@ export class Mosquitto {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return isRunning(this.child);
   }
 
   /** SIGKILL (crash) or SIGTERM (graceful stop: v5 clients get DISCONNECT 0x8B). */
   async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill(signal);
-    await exited;
+    await stopChild(this.child, signal);
     this.child = undefined;
   }
 
