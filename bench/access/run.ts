@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { AccessProxy, parseAccessOptions } from '../../src/access/index.ts';
-import { Mosquitto, Relay, canConnect, freePort, waitFor } from '../../test/access/helpers.ts';
+import { Mosquitto } from '../../test/support/mosquitto.ts';
+import { canConnect, freePort } from '../../test/support/ports.ts';
+import { Relay } from '../../test/support/relay.ts';
+import { waitFor } from '../../test/support/wait.ts';
 
 const quick = process.argv.includes('--quick');
 // --only latency|failover|silent|memory runs one part.
@@ -136,14 +139,14 @@ async function failoverTimes(kind: 'kill' | 'silent', count: number): Promise<nu
     }
   })();
   for (let i = 0; i < count; i++) {
-    await waitFor(() => [...proxy.sessions][0]?.active === 0, 10_000, 'Broker1 active');
+    await waitFor('Broker1 active', () => [...proxy.sessions][0]?.active === 0, 10_000);
     await sleep(100);
     proxy.counters.acknowledged[1] = 0;
     firstOnB2 = 0;
     faultAt = performance.now();
     if (kind === 'kill') await b1.stop('SIGKILL');
     else relay.freeze();
-    await waitFor(() => firstOnB2 > 0, 10_000, 'first ack from Broker2');
+    await waitFor('first ack from Broker2', () => firstOnB2 > 0, 10_000);
     times.push(firstOnB2 - faultAt);
     faultAt = 0;
     if (kind === 'kill') await b1.start();
@@ -244,7 +247,7 @@ async function memoryPerClient(): Promise<void> {
     ],
     { stdio: 'ignore' },
   );
-  await waitFor(() => canConnect(port), 20_000, 'module');
+  await waitFor('module', () => canConnect(port), 20_000);
   await sleep(500);
   const before = rssKb(child.pid!);
   const sockets: net.Socket[] = [];

@@ -1,11 +1,12 @@
 // The brokers under test, each in its own process so that its CPU time and memory can be read
 // from /proc/<pid>: ours (the `mqiot broker` CLI), Mosquitto (Debian) and Aedes (npm).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Mosquitto } from '../../test/support/mosquitto.ts';
+import { canConnect, freePort } from '../../test/support/ports.ts';
+import { waitFor } from '../../test/support/wait.ts';
 
 export const BROKER_NAMES = ['mqiot', 'mosquitto', 'aedes'] as const;
 export type BrokerName = (typeof BROKER_NAMES)[number];
@@ -27,33 +28,11 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  await waitFor(`broker on ${port}`, async () => {
     if (child.exitCode !== null) throw new Error(`broker exited with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`broker did not listen on ${port}`);
+    return canConnect(port);
+  });
 }
 
 function procFigures(pid: number) {
@@ -71,7 +50,7 @@ function procFigures(pid: number) {
   };
 }
 
-function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void> {
+function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -80,7 +59,6 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
       await exited;
       clearTimeout(timer);
     }
-    cleanup?.();
   };
 }
 
@@ -88,7 +66,6 @@ function stopper(child: ChildProcess, cleanup?: () => void): () => Promise<void>
 export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): Promise<RunningBroker> {
   const port = await freePort();
   let child: ChildProcess;
-  let cleanup: (() => void) | undefined;
   if (name === 'mqiot') {
     child = spawn(
       process.execPath,
@@ -116,23 +93,16 @@ export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): P
       },
     );
   } else if (name === 'mosquitto') {
-    const dir = mkdtempSync(join(tmpdir(), 'mqiot-bench-mosquitto-'));
-    const conf = join(dir, 'mosquitto.conf');
-    // Queue limits raised so that no broker drops QoS 1/2 messages the others would deliver; TCP_NODELAY
-    // as mqiot uses it (with Nagle, Mosquitto's QoS 2 handshakes wait on delayed ACKs).
-    writeFileSync(
-      conf,
-      [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous true',
-        'max_queued_messages 100000',
-        'persistence false',
-        ...(process.env.BENCH_MOSQUITTO_NAGLE ? [] : ['set_tcp_nodelay true']),
-        '',
-      ].join('\n'),
-    );
-    child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
-    cleanup = () => rmSync(dir, { recursive: true, force: true });
+    // Mosquitto's default in-flight window (the test default is unlimited); TCP_NODELAY as mqiot uses it
+    // (with Nagle, Mosquitto's QoS 2 handshakes wait on delayed ACKs).
+    const nagle = process.env.BENCH_MOSQUITTO_NAGLE ? [] : ['set_tcp_nodelay true'];
+    const m = await Mosquitto.start(port, ['max_inflight_messages 20', ...nagle]);
+    const pid = m.pid as number;
+    const stop = async () => {
+      await m.stop('SIGTERM');
+      await m.dispose();
+    };
+    return { name, port, pid, ...procFigures(pid), alive: () => m.running, stop };
   } else {
     child = spawn(
       process.execPath,
@@ -146,5 +116,5 @@ export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): P
   await waitForPort(port, child);
   const pid = child.pid as number;
   const alive = () => child.exitCode === null && child.signalCode === null;
-  return { name, port, pid, ...procFigures(pid), alive, stop: stopper(child, cleanup) };
+  return { name, port, pid, ...procFigures(pid), alive, stop: stopper(child) };
 }

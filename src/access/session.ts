@@ -147,7 +147,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private onClientFrame(frame: Buffer): void {
     if (this.phase === Phase.Ready) return this.dispatchClient(frame);
     if (this.phase === Phase.Merging) {
-      this.queued.push(frame); // packets sent before the CONNACK [MQTT-3.1.4-?]: handled after it
+      this.queued.push(frame); // packets a client may send before the CONNACK: handled after it
       return;
     }
     if (this.phase === Phase.Closed) return;
@@ -502,7 +502,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.deps.onClose?.(this);
   }
 
-  /** Ends the session because the module stops: v5 clients are told 0x8B [MQTT-3.14.2-?]. */
+  /** Ends the session because the module stops: v5 clients are told 0x8B (server shutting down). */
   shutdown(): void {
     if (this.v5 && this.phase === Phase.Ready)
       this.sendPacket({ cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown });

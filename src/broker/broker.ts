@@ -1,5 +1,5 @@
 /**
- * Broker: the public face of the engine (see /work/INTERFACES.md). Listeners call `handle(stream)`
+ * Broker: the public face of the engine (docs/broker.md "Using it from code"). Listeners call `handle(stream)`
  * for each connection; in-process parts use `createLocalClient`; `publish` is for the server itself.
  */
 import type { Duplex } from 'node:stream';
@@ -89,7 +89,7 @@ export class Broker extends BrokerCore {
     return n;
   }
 
-  /** Graceful shutdown: v5 clients get DISCONNECT 0x8B [MQTT-4.13.2-?], timers stop, the store closes. */
+  /** Graceful shutdown: v5 clients get DISCONNECT 0x8B (server shutting down), timers stop, the store closes. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

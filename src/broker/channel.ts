@@ -213,7 +213,7 @@ export class Channel implements SessionLink, Holdable {
     if (this.state === ChannelState.Closed) return;
     if (this.v5 && this.state === ChannelState.Connected) {
       const packet: Packet = { cmd: 'disconnect', reasonCode };
-      // [MQTT-3.14.2-?] no reason string if it could exceed the client's maximum packet size
+      // [MQTT-3.14.2-3] no reason string if it could exceed the client's maximum packet size
       if (reasonString !== undefined && this.clientMaxPacketSize >= 64 + 3 * reasonString.length) {
         packet.properties = { reasonString };
       }

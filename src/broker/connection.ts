@@ -37,7 +37,7 @@ export class Connection implements ChannelOutput {
     stream.on('close', this.onClose);
     stream.on('end', this.onEnd);
     stream.on('drain', this.onDrain);
-    // [MQTT-3.1.0-?] a connection that never sends CONNECT is closed
+    // a connection that never sends CONNECT is closed (it must be the first packet, [MQTT-3.1.0-1])
     this.connectTimer = broker.clock.setTimeout(() => {
       this.connectTimer = undefined;
       if (this.channel.state === ChannelState.New || this.channel.state === ChannelState.Authenticating) {

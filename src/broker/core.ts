@@ -394,7 +394,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
 
   /** Retained messages for a new subscription, per Retain Handling [MQTT-3.3.1-9..11]. */
   sendRetained(session: Session, sub: Subscription, isNew: boolean): void {
-    if (sub.group !== undefined) return; // [MQTT-3.8.4-?] not for shared subscriptions
+    if (sub.group !== undefined) return; // shared subscriptions get no retained messages
     if (sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) return;
     const ids =
       sub.subscriptionId !== undefined && session.protocolVersion === 5 ? [sub.subscriptionId] : undefined;

@@ -22,6 +22,7 @@ export class MalformedPacket extends ProtocolViolation {
 }
 
 /**
+/**
  * A QoS 1/2 message that no matching session could take (each was at a queue limit or the broker-wide
  * budget was used up): a v5 publisher gets PUBACK/PUBREC 0x97 Quota exceeded and may send it again.
  */
@@ -30,7 +31,7 @@ export class QuotaExceeded extends Error {
 }
 
 /**
- * The one place that turns any error into a DISCONNECT reason code (STYLE.md §6).
+ * The one place that turns any error into a DISCONNECT reason code.
  * Codec errors are malformed packets, except the few the spec calls protocol errors.
  */
 export function reasonCodeOf(err: unknown): number {

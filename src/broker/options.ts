@@ -1,5 +1,5 @@
 /**
- * Broker options: one typed schema with defaults, validated once and frozen (STYLE.md §8).
+ * Broker options: one typed schema with defaults, validated once and frozen.
  * The config loader (src/broker/server, broker-ops) maps the YAML file onto `Partial<BrokerOptions>`.
  */
 export interface BrokerOptions {

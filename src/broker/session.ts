@@ -265,7 +265,7 @@ export class Session {
     const entry = this.inflight.get(packetId);
     if (entry === undefined || entry.qos !== 2) return undefined;
     if (failed) {
-      // v5: PUBREC with a reason code ≥ 0x80 ends the exchange [MQTT-4.3.3-?]
+      // v5: PUBREC with a reason code ≥ 0x80 ends the exchange [MQTT-4.3.3-4]
       return this.complete(packetId, entry.state === 'pubrel' ? 'pubrel' : 'sent');
     }
     entry.state = 'pubrel';

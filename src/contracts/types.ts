@@ -1,4 +1,4 @@
-// Public shapes of the Contracts API (see /work/INTERFACES.md). Other components import these.
+// Public shapes of the Contracts API (docs/contracts.md). Other components import these.
 
 export interface Point {
   name: string;

@@ -1,4 +1,4 @@
-// Idempotent commands (SPEC "Control command"): the platform resends a command whose feedback is late,
+// Idempotent commands (docs/protocol.md, `cmd`): the platform resends a command whose feedback is late,
 // with the same id. An id already executed is answered from this cache, never executed twice; an id
 // still executing is ignored (its result is on the way).
 

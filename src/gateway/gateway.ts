@@ -397,7 +397,7 @@ export class Gateway {
     switch (msg.k) {
       case 'heartbeat': {
         this.stats.heartbeats++;
-        const change = this.online.onHeartbeat(now); // [SPEC heartbeat] online = 1, last communication = now
+        const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
         if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
         this.pump(); // breakpoint resume
         return;
@@ -428,7 +428,7 @@ export class Gateway {
     if (decision.action === 'in-progress') return; // its result is on the way
     if (decision.action === 'cached') {
       this.stats.commandsCached++;
-      this.sendResult(id, dev, decision.outcome, true); // [SPEC control command] not executed twice
+      this.sendResult(id, dev, decision.outcome, true); // a resent command is not executed twice
       return;
     }
     this.stats.commandsExecuted++;

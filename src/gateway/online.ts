@@ -1,4 +1,4 @@
-// Online status exactly as SPEC.md "Heartbeat and online status": a heartbeat sets online = 1 and
+// Online status exactly as docs/protocol.md "Heartbeat and online status": a heartbeat sets online = 1 and
 // last communication = now; once now − last communication exceeds the valid interval, online = 0.
 
 export type OnlineChange = { online: boolean; at: number } | undefined;

@@ -1,4 +1,4 @@
-// Periodic reports (SPEC "Periodic report"): one every interval; each waits for `report-ack` and is
+// Periodic reports (docs/protocol.md, `report`): one every interval; each waits for `report-ack` and is
 // sent again, unchanged, every ack timeout until acknowledged. Resends start only once the report has
 // left the disk queue (the broker acknowledged it), so they never overtake the ordered stream.
 

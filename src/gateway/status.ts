@@ -51,7 +51,7 @@ function gatewayPart(s: GatewaySnapshot) {
 
 /**
  * Status for a query: complete unless a requested device is unknown or not answering (its last
- * attempt failed), in which case `error` says which — the "not completed" answer of SPEC.md.
+ * attempt failed), in which case `error` says which — the "not completed" answer of docs/protocol.md.
  */
 export function buildStatus(
   s: GatewaySnapshot,

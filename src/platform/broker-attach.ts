@@ -1,4 +1,4 @@
-// Attaches the platform to the broker in process (SPEC/STYLE: a local client, not loopback TCP): it
+// Attaches the platform to the broker in process (a local client, not loopback TCP): it
 // subscribes to every gateway's uplink and publishes downlinks and decoded telemetry through the same
 // routing as network clients. The uplink handler returns the platform's "stored" promise, so the broker
 // acknowledges a gateway's QoS 1/2 uplink only once it is stored (docs/architecture.md).

@@ -1,5 +1,5 @@
 // Topic names of the gateway ⇄ platform protocol (docs/protocol.md "Topics"). Two topics per gateway,
-// as SPEC.md requires: the gateway publishes on `up` and subscribes to `down`.
+// as the protocol requires: the gateway publishes on `up` and subscribes to `down`.
 
 export const TOPIC_ROOT = 'mqiot';
 

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { parseAccessOptions } from '../../src/access/config.ts';
 import { accessOptionsFromArgs } from '../../src/cli/commands/access.ts';
-import { Mosquitto, canConnect, freePort, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { canConnect, freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-access-cli-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-access-cli-');
 
 test('config: URLs, credentials from the URL, TLS defaults; errors name the field', () => {
   const o = parseAccessOptions({
@@ -76,23 +78,11 @@ test(
     { stdio: 'ignore' },
   ); // prettier-ignore
     try {
-      await waitFor(() => canConnect(port), 20_000, 'mqiot access listening');
-      const sub = spawn('mosquitto_sub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(b1.port),
-        '-t',
-        'cli/#',
-        '-C',
-        '1',
-        '-W',
-        '10',
-      ]);
-      let out = '';
-      sub.stdout.on('data', (d) => (out += d));
-      const subDone = new Promise((r) => sub.once('exit', r));
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('mqiot access listening', () => canConnect(port), 20_000);
+      // The receiver on Broker1 is subscribed once its SUBACK is in (no waiting for a process to start).
+      const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b1.port}`, { reconnectPeriod: 0 });
+      const received = new Promise<string>((r) => sub.once('message', (_t, p) => r(p.toString())));
+      await sub.subscribeAsync('cli/#', { qos: 1 });
       const pub = spawnSync(
         'mosquitto_pub',
         ['-h', '127.0.0.1', '-p', String(port), '-t', 'cli/x', '-m', 'hello', '-q', '1', '-V', 'mqttv5'],
@@ -101,8 +91,8 @@ test(
         },
       );
       assert.equal(pub.status, 0, pub.stderr);
-      await subDone;
-      assert.equal(out.trim(), 'hello');
+      assert.equal(await received, 'hello');
+      await sub.endAsync();
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       assert.match(text, /^mqiot_access_messages_published_total\{upstream="broker1"\} 1$/m);
       assert.match(text, /^mqiot_access_messages_acknowledged_total\{upstream="broker1"\} 1$/m);

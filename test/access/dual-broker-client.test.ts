@@ -1,22 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { DualBrokerClient } from '../../src/access/index.ts';
-import { Mosquitto, Relay, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { Relay } from '../support/relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
-async function watcher(port: number, seen: Map<string, number>): Promise<MqttClient> {
+/** A client on one broker counting what it sees on `dual/#`; `subscribed` once its SUBACK is in. */
+async function watcher(port: number, seen: Map<string, number>): Promise<{ subscribed: boolean }> {
   const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100 });
-  c.on('connect', () => c.subscribe('dual/#', { qos: 1 }));
+  const w = { subscribed: false };
+  c.on('connect', () => c.subscribe('dual/#', { qos: 1 }, (err) => (w.subscribed = !err)));
+  c.on('close', () => (w.subscribed = false));
   c.on('message', (_t, p) => seen.set(p.toString(), (seen.get(p.toString()) ?? 0) + 1));
   c.on('error', () => {});
   cleanup.push(() => c.endAsync(true));
-  await waitFor(() => c.connected, 5000, 'watcher');
-  return c;
+  await waitFor('watcher subscribed', () => w.subscribed, 5000);
+  return w;
 }
 
 test(
@@ -32,7 +37,6 @@ test(
     const seen = new Map<string, number>();
     const w1 = await watcher(b1.port, seen);
     await watcher(b2.port, seen);
-    await new Promise((r) => setTimeout(r, 200));
     const dual = await DualBrokerClient.connectAsync({
       broker1: `mqtt://127.0.0.1:${b1.port}`,
       broker2: `mqtt://127.0.0.1:${b2.port}`,
@@ -42,7 +46,7 @@ test(
       backoffCapMs: 300,
     });
     cleanup.push(() => dual.end(true));
-    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    await waitFor('broker1 active', () => dual.active === 'broker1', 5000);
     const acked: string[] = [];
     let n = 0;
     let running = true;
@@ -53,18 +57,28 @@ test(
       const qos = n % 2 === 0 ? 2 : 1;
       pending.push(dual.publish('dual/load', key, { qos }).then(() => void acked.push(key)));
     }, 15);
-    await new Promise((r) => setTimeout(r, 500));
+    // Each phase (Broker1, Broker2 after the failover, Broker1 after the failback) lasts until enough
+    // publishes were acknowledged in it.
+    const moreAcks = (what: string, k: number) => {
+      const target = acked.length + k;
+      return waitFor(what, () => acked.length >= target, 10_000);
+    };
+    await moreAcks('traffic through Broker1', 30);
     await b1.stop('SIGKILL');
-    await waitFor(() => dual.active === 'broker2', 5000, 'failover');
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('failover', () => dual.active === 'broker2', 5000);
+    await moreAcks('traffic through Broker2', 30);
     await b1.start();
-    await waitFor(() => w1.connected, 5000, 'watcher on Broker1 back');
-    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('watcher on Broker1 back', () => w1.subscribed, 5000);
+    await waitFor('failback', () => dual.active === 'broker1', 10_000);
+    await moreAcks('traffic through Broker1 again', 20);
     running = false;
     clearInterval(timer);
     await Promise.all(pending);
-    await new Promise((r) => setTimeout(r, 300));
+    // Every acknowledged message reaches a watcher; a lost one never does, and the wait then ends at
+    // its bound so that the assertion below names it.
+    await waitFor('acknowledged messages seen', () => acked.every((k) => seen.has(k)), 10_000).catch(
+      () => undefined,
+    );
     const lost = acked.filter((k) => !seen.has(k));
     const duplicated = [...seen.values()].reduce((s, c) => s + c - 1, 0);
     console.log(
@@ -110,8 +124,8 @@ test(
     await p1.publishAsync('dual/in/a', 'same', { qos: 1 });
     await p2.publishAsync('dual/in/a', 'same', { qos: 1 });
     await p2.publishAsync('dual/in/a', 'only2', { qos: 1 });
-    await waitFor(() => got.length >= 2, 5000, 'messages');
-    await new Promise((r) => setTimeout(r, 200));
+    // Three copies in all: two delivered, one dropped as a duplicate.
+    await waitFor('all three copies', () => got.length >= 2 && dual.counters.duplicatesDropped >= 1, 5000);
     assert.deepEqual(got.sort(), ['dual/in/a=only2', 'dual/in/a=same']);
     assert.ok(sources.has('broker2'));
     assert.equal(dual.counters.duplicatesDropped, 1);
@@ -140,17 +154,21 @@ test(
       backoffCapMs: 300,
     });
     cleanup.push(() => dual.end(true));
-    await waitFor(() => dual.active === 'broker1', 5000, 'broker1 active');
+    await waitFor('broker1 active', () => dual.active === 'broker1', 5000);
     let n = 0;
+    let acked = 0;
     const sends: Promise<void>[] = [];
-    const timer = setInterval(() => sends.push(dual.publish('silent/x', `m${++n}`, { qos: 1 })), 20);
-    await new Promise((r) => setTimeout(r, 300));
+    const timer = setInterval(
+      () => sends.push(dual.publish('silent/x', `m${++n}`, { qos: 1 }).then(() => void acked++)),
+      20,
+    );
+    await waitFor('traffic through Broker1', () => acked >= 10, 10_000);
     const frozenAt = Date.now();
     relay.freeze();
-    await waitFor(() => dual.active === 'broker2', 10_000, 'failover');
+    await waitFor('failover', () => dual.active === 'broker2', 10_000);
     const failoverMs = Date.now() - frozenAt;
     relay.thaw();
-    await waitFor(() => dual.active === 'broker1', 10_000, 'failback');
+    await waitFor('failback', () => dual.active === 'broker1', 10_000);
     clearInterval(timer);
     await Promise.all(sends);
     console.log(`# DualBrokerClient silent: failover after ${failoverMs} ms, ${n} publishes acknowledged`);

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions, type AccessOptionsInput } from '../../src/access/index.ts';
-import { Mosquitto, Relay, freePort, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { freePort } from '../support/ports.ts';
+import { Relay } from '../support/relay.ts';
+import { pingBarrier } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -40,6 +44,27 @@ function collect(c: MqttClient): string[] {
   return got;
 }
 
+/** Waits until a Mosquitto bridge carries `bridged/#` both ways: a probe published on one side arrives on the other. */
+async function bridgeUp(port1: number, port2: number): Promise<void> {
+  for (const [from, to] of [
+    [port1, port2],
+    [port2, port1],
+  ] as const) {
+    const source = await client(from);
+    const sink = await client(to);
+    let arrived = false;
+    sink.on('message', () => (arrived = true));
+    await sink.subscribeAsync('bridged/probe', { qos: 0 });
+    // Until the bridge has subscribed, a probe is dropped: publish again on every look.
+    await waitFor(`bridge ${from} → ${to}`, () => {
+      source.publish('bridged/probe', 'probe');
+      return arrived;
+    });
+    await source.endAsync();
+    await sink.endAsync();
+  }
+}
+
 test(
   'a client that connects while Broker1 is down works through Broker2, then fails back; its subscriptions reach Broker1',
   { timeout: 60_000 },
@@ -56,22 +81,22 @@ test(
     await watch2.subscribeAsync('late/#', { qos: 1 });
     const on2 = collect(watch2);
     await terminal.publishAsync('late/a', 'one', { qos: 1 });
-    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    await waitFor('message on Broker2', () => on2.length === 1, 5000);
     assert.deepEqual(on2, ['late/a=one']);
     await b1.start();
     const watch1 = await client(b1.port);
     await watch1.subscribeAsync('late/#', { qos: 1 });
     const on1 = collect(watch1);
-    await waitFor(() => proxy.counters.failbacks === 1, 10_000, 'failback');
+    await waitFor('failback', () => proxy.counters.failbacks === 1, 10_000);
     await terminal.publishAsync('late/a', 'two', { qos: 2 });
-    await waitFor(() => on1.length === 1, 5000, 'message on Broker1');
+    await waitFor('message on Broker1', () => on1.length === 1, 5000);
     assert.deepEqual(on1, ['late/a=two']);
     assert.deepEqual(on2, ['late/a=one']);
     assert.equal(proxy.counters.lastOf('failback')?.cause, 'primary-stable');
     // The subscription made while Broker1 was down was given to it when it came back; QoS 2 down.
     const source1 = await client(b1.port);
     await source1.publishAsync('late/down/x', 'from-b1', { qos: 2 });
-    await waitFor(() => down.length === 1, 5000, 'message from Broker1 through the module');
+    await waitFor('message from Broker1 through the module', () => down.length === 1, 5000);
     assert.deepEqual(down, ['late/down/x=from-b1']);
   },
 );
@@ -90,17 +115,21 @@ test(
       'cleansession true',
     ]);
     cleanup.push(() => b2.dispose());
+    await bridgeUp(b1.port, b2.port);
     const { proxy, port } = await proxyFor(b1.port, b2.port);
     const terminal = await client(port, { protocolVersion: 4, clientId: 'dedup-terminal' });
     const got = collect(terminal);
     const granted = await terminal.subscribeAsync('bridged/#', { qos: 1 });
     assert.equal(granted[0]?.qos, 1);
-    await new Promise((r) => setTimeout(r, 500)); // the bridge's own subscriptions
     const source = await client(b1.port);
     for (let i = 0; i < 20; i++)
       await source.publishAsync('bridged/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 0 });
-    await waitFor(() => got.length >= 20, 5000, '20 messages');
-    await new Promise((r) => setTimeout(r, 300));
+    // Every message comes from both brokers: once 20 copies are dropped as duplicates, all 40 are in.
+    await waitFor(
+      'both copies of 20 messages',
+      () => got.length >= 20 && proxy.counters.duplicatesDropped >= 20,
+      5000,
+    );
     assert.equal(got.length, 20, 'each message once');
     assert.deepEqual(
       got,
@@ -125,7 +154,7 @@ test(
     const on2 = collect(watch2);
     const terminal = await client(port, { protocolVersion: 5 });
     await terminal.publishAsync('refused/x', 'via-b2', { qos: 1 });
-    await waitFor(() => on2.length === 1, 5000, 'message on Broker2');
+    await waitFor('message on Broker2', () => on2.length === 1, 5000);
     assert.equal([...proxy.sessions][0]?.active, 1);
   },
 );
@@ -167,9 +196,9 @@ test(
     const terminal = await client(port);
     const got = collect(terminal);
     await terminal.subscribeAsync('$SYS/access/#', { qos: 0 });
-    await waitFor(() => got.includes('$SYS/access/active=broker1'), 5000, 'active broker');
+    await waitFor('active broker', () => got.includes('$SYS/access/active=broker1'), 5000);
     await b1.stop('SIGKILL');
-    await waitFor(() => got.includes('$SYS/access/active=broker2'), 5000, 'failover on $SYS');
+    await waitFor('failover on $SYS', () => got.includes('$SYS/access/active=broker2'), 5000);
     const event = got.filter((m) => m.startsWith('$SYS/access/event=')).at(-1)!;
     assert.match(event, /"kind":"failover".*"cause":"socket-closed"/);
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -193,8 +222,7 @@ test(
     terminal.on('packetreceive', (p) => {
       if (p.cmd === 'pingresp') pings++;
     });
-    await new Promise((r) => setTimeout(r, 2500));
-    assert.ok(pings >= 1, `PINGRESPs: ${pings}`);
+    await waitFor('a PINGRESP through the module (keep-alive 1 s)', () => pings >= 1, 5000);
     assert.equal(terminal.connected, true);
     // Raw client: CONNECT, SUBSCRIBE and PUBLISH in one write, before any CONNACK.
     const net = await import('node:net');
@@ -231,11 +259,14 @@ test(
       ]),
     );
     await waitFor(
+      'CONNACK, SUBACK, PUBACK, PUBLISH',
       () => types.includes('puback') && types.includes('publish'),
       5000,
-      'CONNACK, SUBACK, PUBACK, PUBLISH',
     );
-    assert.deepEqual(types.slice(0, 2), ['connack', 'suback']);
+    assert.equal(types[0], 'connack', 'nothing is answered before the CONNACK');
+    // A server may send matching PUBLISHes before the SUBACK (MQTT 3.1.1 §3.8.4); with two brokers
+    // behind the module, one broker's copy can overtake the merged SUBACK.
+    assert.ok(types.includes('suback'), types.join());
   },
 );
 
@@ -262,18 +293,22 @@ test(
     const terminal = await client(port, { keepalive: 30 });
     r1.freeze();
     r2.freeze();
-    await waitFor(() => proxy.counters.outages === 1, 5000, 'both links lost');
+    await waitFor('both links lost', () => proxy.counters.outages === 1, 5000);
     let acked = 0;
     const sends = Array.from({ length: 10 }, (_, i) =>
       terminal.publishAsync('wait/x', `w${i}`, { qos: 1 }).then(() => acked++),
     );
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
+    // Barrier: the module has read up to maxInflight; only a broker could acknowledge, and both are
+    // silent, so nothing is acknowledged however long one waits.
     const session = [...proxy.sessions][0] as unknown as { uplink: { inflight: number } };
+    await waitFor('maxInflight publishes read', () => session.uplink.inflight === 3, 5000);
+    assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
+    await pingBarrier(watch);
+    assert.deepEqual(got, [], 'nothing reached Broker2 either');
     assert.equal(session.uplink.inflight, 3, 'the module stopped reading at maxInflight');
     r2.thaw();
     await Promise.all(sends);
-    await waitFor(() => got.length === 10, 5000, 'all 10 on Broker2');
+    await waitFor('all 10 on Broker2', () => got.length === 10, 5000);
     assert.deepEqual(
       got,
       Array.from({ length: 10 }, (_, i) => `wait/x=w${i}`),
@@ -299,7 +334,7 @@ test(
       qos: 1,
       properties: { userProperties: { site: 'north' } },
     });
-    await waitFor(() => seen.length === 1, 5000, 'message with properties');
+    await waitFor('message with properties', () => seen.length === 1, 5000);
     assert.deepEqual(seen, [{ site: 'north' }]);
 
     const net = await import('node:net');
@@ -318,7 +353,7 @@ test(
         v5,
       ),
     );
-    await waitFor(() => got.length === 1, 5000, 'CONNACK');
+    await waitFor('CONNACK', () => got.length === 1, 5000);
     raw.write(
       mqttPacket.generate(
         {

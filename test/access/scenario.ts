@@ -2,8 +2,9 @@
 // rate, subscribers directly on both brokers, a fault on Broker1, recovery and failback.
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions } from '../../src/access/index.ts';
-import { startBroker, type TestBroker } from './brokers.ts';
-import { Relay, waitFor } from './helpers.ts';
+import { startProcessBroker, type ProcessBroker } from '../support/process-broker.ts';
+import { Relay } from '../support/relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 export type Fault = 'kill' | 'stop' | 'silent';
 
@@ -44,24 +45,32 @@ const dbg = (...a: unknown[]) => {
 // Subscribers take QoS 1: a QoS 2 subscriber (MQTT.js) hands a message over only at the broker's
 // PUBREL, so a broker killed between its PUBCOMP to the module and its PUBREL to the subscriber
 // would lose a message it had acknowledged — the broker's own window, not the module's.
-function subscriber(port: number, seen: Map<string, number[]>, times: Map<string, number>): MqttClient {
+interface Subscriber {
+  client: MqttClient;
+  /** Connected and its subscription acknowledged (SUBACK). */
+  subscribed: boolean;
+}
+
+function subscriber(port: number, seen: Map<string, number[]>, times: Map<string, number>): Subscriber {
   const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 100, connectTimeout: 2000 });
-  c.on('connect', () => c.subscribe(`${TOPIC}/#`, { qos: 1 }));
+  const s: Subscriber = { client: c, subscribed: false };
+  c.on('connect', () => c.subscribe(`${TOPIC}/#`, { qos: 1 }, (err) => (s.subscribed = !err)));
+  c.on('close', () => (s.subscribed = false));
   c.on('message', (_topic, payload) => {
     const key = payload.toString();
     seen.set(key, [...(seen.get(key) ?? []), port]);
     if (!times.has(key)) times.set(key, Date.now());
   });
   c.on('error', () => {});
-  return c;
+  return s;
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const interval = o.intervalMs ?? 20;
   const keepAlive = o.keepAlive ?? 2;
   const hold = o.failbackHoldMs ?? 1000;
-  const b1: TestBroker = await startBroker(o.broker1);
-  const b2: TestBroker = await startBroker(o.broker2);
+  const b1: ProcessBroker = await startProcessBroker(o.broker1);
+  const b2: ProcessBroker = await startProcessBroker(o.broker2);
   const relay = new Relay(b1.port);
   await relay.start();
   const proxy = new AccessProxy(
@@ -81,8 +90,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const seen = new Map<string, number[]>();
   const firstSeen = new Map<string, number>();
   const subs = [subscriber(b1.port, seen, firstSeen), subscriber(b2.port, seen, firstSeen)];
-  await waitFor(() => subs.every((s) => s.connected), 10_000, 'subscribers');
-  await new Promise((r) => setTimeout(r, 200)); // SUBACKs
+  await waitFor('subscribers', () => subs.every((s) => s.subscribed), 10_000);
 
   const acks = new Map<string, number>();
   let faultAt = 0;
@@ -113,29 +121,35 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     }, interval);
   });
 
-  await new Promise((r) => setTimeout(r, 800));
+  // Traffic flows through Broker1 for a while, then through Broker2 after the failover, then through
+  // Broker1 again after the failback: each phase lasts until enough acknowledgements came back.
+  const moreAcks = async (what: string, n: number) => {
+    const target = acks.size + n;
+    await waitFor(what, () => acks.size >= target, 20_000);
+  };
+  await moreAcks('traffic through Broker1', 40);
   faultAt = Date.now();
   if (o.fault === 'kill') await b1.stop('SIGKILL');
   else if (o.fault === 'stop') await b1.stop('SIGTERM');
   else relay.freeze();
   dbg('fault', o.fault);
-  await waitFor(() => proxy.counters.failovers >= 2, (keepAlive + 5) * 1000, 'failover of both publishers');
-  await new Promise((r) => setTimeout(r, 600));
+  await waitFor('failover of both publishers', () => proxy.counters.failovers >= 2, (keepAlive + 5) * 1000);
+  await moreAcks('traffic through Broker2', 30);
   dbg('failed over', Date.now() - faultAt);
   // Recovery.
   if (o.fault === 'silent') relay.thaw();
   else await b1.start();
-  await waitFor(() => subs[0]!.connected, 10_000, 'subscriber on Broker1 back');
+  await waitFor('subscriber on Broker1 back', () => subs[0]!.subscribed, 10_000);
   dbg('sub1 back');
-  await waitFor(() => proxy.counters.failbacks >= 2, hold + 10_000, 'failback of both publishers');
-  await new Promise((r) => setTimeout(r, 600));
+  await waitFor('failback of both publishers', () => proxy.counters.failbacks >= 2, hold + 10_000);
+  await moreAcks('traffic through Broker1 again', 30);
   dbg('failed back');
   running = false;
   for (const t of timers) clearInterval(t);
   await waitFor(
+    'publishers settled',
     () => pubs.every((p) => Object.keys(p.outgoing).length === 0),
     10_000,
-    'publishers settled',
   ).catch((err) => {
     dbg(
       pubs.map((p) => Object.keys(p.outgoing)),
@@ -143,7 +157,13 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     );
     throw err;
   });
-  await new Promise((r) => setTimeout(r, 500)); // last deliveries
+  // The last deliveries: every acknowledged message has reached a subscriber. A lost one never does;
+  // the wait then ends at its bound and the count below reports it.
+  await waitFor(
+    'acknowledged messages delivered',
+    () => [...acks.keys()].every((k) => seen.has(k)),
+    10_000,
+  ).catch(() => undefined);
 
   const publishers: PublisherResult[] = ([1, 2] as const).map((qos, i) => {
     let lost = 0;
@@ -181,7 +201,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   dbg('teardown');
   for (const p of pubs) await p.endAsync();
   dbg('pubs ended');
-  for (const s of subs) await s.endAsync(true);
+  for (const s of subs) await s.client.endAsync(true);
   dbg('subs ended');
   await proxy.close();
   dbg('proxy closed');

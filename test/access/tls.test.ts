@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import mqtt from 'mqtt';
 import { AccessProxy, parseAccessOptions } from '../../src/access/index.ts';
-import { Mosquitto, freePort, waitFor } from './helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mqiot-access-tls-'));
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -68,10 +70,10 @@ test(
       protocolVersion: 5,
     });
     cleanup.push(() => terminal.endAsync(true));
-    await waitFor(() => [...proxy.sessions][0]?.links[0].isUp === true, 5000, 'TLS link up');
+    await waitFor('TLS link up', () => [...proxy.sessions][0]?.links[0].isUp === true, 5000);
     assert.equal([...proxy.sessions][0]?.active, 0);
     await terminal.publishAsync('tls/x', 'over-tls', { qos: 1 });
-    await waitFor(() => got.length === 1, 5000, 'message on Broker1');
+    await waitFor('message on Broker1', () => got.length === 1, 5000);
     assert.deepEqual(got, ['over-tls']);
   },
 );

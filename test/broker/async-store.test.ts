@@ -15,14 +15,20 @@ import type {
 } from '../../src/broker/store/types.ts';
 import { runStoreSuite } from './store-suite.ts';
 import { connected, newBroker } from './fakes.ts';
-import { delay } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Wraps the memory store; every call resolves later, and writes can be held back. */
 class SlowStore implements SessionStore {
   readonly inner = new MemorySessionStore();
   gate: Promise<void> = Promise.resolve();
+  /** Calls made and not answered yet. */
+  pending = 0;
   private later<T>(fn: () => T): Promise<T> {
-    return this.gate.then(() => delay(5)).then(fn);
+    this.pending++;
+    return this.gate
+      .then(() => new Promise((r) => setImmediate(r)))
+      .then(fn)
+      .finally(() => this.pending--);
   }
   readonly retained: RetainedStore = {
     set: (m: Message) => this.later(() => this.inner.retained.set(m)),
@@ -87,10 +93,11 @@ test('PUBACK waits until the message is saved for a persistent subscriber', asyn
     dup: false,
     messageId: 5,
   });
-  await delay(30);
+  // Barrier: the broker has asked the store to save; a PUBACK not waiting for it would be out already.
+  await waitFor('a save', () => store.pending > 0);
   assert.equal(pub.out.packets.length, 0, 'no PUBACK while the store has not saved');
   open();
-  await delay(50);
+  await waitFor('the PUBACK', () => pub.out.packets.length > 0);
   assert.equal(pub.out.take()[0]?.cmd, 'puback');
   assert.equal(store.inner.loadOutgoing('durable')[0]?.message.payload.toString(), 'keep');
 });
@@ -103,7 +110,7 @@ test('a broker restores sessions and retained messages from an asynchronous stor
   a.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x', qos: 1 }] });
   a.ch.handleTransportClosed();
   b1.publish({ topic: 'x', payload: Buffer.from('queued'), qos: 1 });
-  await delay(100);
+  await waitFor('the store to be written', () => store.pending === 0);
   const { broker: b2 } = newBroker({}, { store });
   await b2.ready;
   const again = connected(b2, 'back', { clean: false, properties: { sessionExpiryInterval: 600 } });

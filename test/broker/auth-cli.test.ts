@@ -11,20 +11,14 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  BIN,
-  ROOT,
-  brokerArgs,
-  runCli,
-  startBroker,
-  waitUntil,
-  freePort,
-  type RunningBroker,
-} from '../cli/helpers.ts';
-import { Mosquitto } from '../access/helpers.ts';
-import { subackCodes } from './helpers.ts';
+
 import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.ts';
 import { PasswordFile } from '../../src/broker/auth/index.ts';
+import { BIN, ROOT, brokerArgs, runCli, startBrokerCli, type RunningBroker } from '../support/cli.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { pingBarrier, subackCodes } from '../support/mqtt.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -79,7 +73,7 @@ before(async () => {
   for (const u of ['bob', 'observer', 'carol']) await mqiotPasswd(pwFile, u, USERS[u]!);
   await mqiotPasswd(pwFile, GW.user, GW.password);
   writeFileSync(aclFile, ACL);
-  broker = await startBroker([
+  broker = await startBrokerCli([
     '--password-file',
     pwFile,
     '--acl-file',
@@ -192,8 +186,9 @@ for (const version of [4, 5] as const) {
       assert.equal(denied, version === 5 ? ReasonCode.NotAuthorized : 0);
       assert.equal(allowed, 0);
       assert.equal(secret, version === 5 ? ReasonCode.NotAuthorized : 0);
-      await waitUntil(() => seen.length >= 1, 5000);
-      await new Promise((r) => setTimeout(r, 200)); // anything wrongly routed would have arrived
+      await waitFor('seen.length >= 1', () => seen.length >= 1, 5000);
+      // Every publisher has its PUBACK, so routing is done; the ping round trip brings in what was sent.
+      await pingBarrier(alice);
       assert.deepEqual(seen, [`alice/in${version}/y own`]);
       bob.end();
     });
@@ -220,9 +215,17 @@ for (const version of [4, 5] as const) {
       // bob may write its own devices/bob/# (pattern) and alice/inbox; alice may read only the latter
       assert.equal(await pubackCode(bob, `devices/bob/w${version}`, 'not-for-alice'), 0);
       assert.equal(await pubackCode(bob, 'alice/inbox', `inbox${version}`), 0);
-      await waitUntil(() => seen.includes(`alice/inbox inbox${version}`), 5000);
-      await waitUntil(() => watched.includes(`devices/bob/w${version} not-for-alice`), 5000);
-      await new Promise((r) => setTimeout(r, 200)); // anything wrongly delivered would have arrived
+      await waitFor(
+        'seen.includes(`alice/inbox inbox${version}`)',
+        () => seen.includes(`alice/inbox inbox${version}`),
+        5000,
+      );
+      await waitFor(
+        'watched.includes(`devices/bob/w${version} not-for-alice`)',
+        () => watched.includes(`devices/bob/w${version} not-for-alice`),
+        5000,
+      );
+      await pingBarrier(alice); // bob has his PUBACKs: anything wrongly routed is in before the PINGRESP
       assert.deepEqual(
         seen.filter((m) => m.startsWith('devices/')),
         [],
@@ -252,8 +255,8 @@ for (const version of [4, 5] as const) {
         version === 5 ? ReasonCode.NotAuthorized : 0,
       );
       assert.equal(await pubackCode(gw, 'mqiot/gw/site-a/up', 'mine'), 0);
-      await waitUntil(() => seen.length >= 1, 5000);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor('the allowed message', () => seen.length >= 1, 5000);
+      await pingBarrier(alice); // the gateway has its PUBACKs: anything wrongly routed is in by now
       assert.deepEqual(seen, ['mqiot/gw/site-a/up mine']);
       // a will on someone else's topic is refused at CONNECT
       const will = await attempt(broker.port, {
@@ -272,14 +275,22 @@ test('SIGHUP re-reads the password file; a broken ACL file keeps the previous on
   assert.deepEqual(before, { ok: false, code: ReasonCode.BadUserNameOrPassword });
   await mqiotPasswd(pwFile, 'dave', 'dave-pw');
   broker.child.kill('SIGHUP');
-  await waitUntil(() => broker.stdout().split('"auth files reloaded"').length === 2, 10_000);
+  await waitFor(
+    'broker.stdout().split(\'"auth files reloaded"\').length === 2',
+    () => broker.stdout().split('"auth files reloaded"').length === 2,
+    10_000,
+  );
   (await login(broker.port, 'alice', 5)).end(); // still fine
   const dave = await attempt(broker.port, { protocolVersion: 5, username: 'dave', password: 'dave-pw' });
   assert.equal(dave.ok, true);
   // a broken ACL file: logged with file and line, the broker keeps running with the old rules
   writeFileSync(aclFile, `${ACL}\ntopic read bad/#/x\n`);
   broker.child.kill('SIGHUP');
-  await waitUntil(() => broker.stdout().includes('auth files not reloaded'), 10_000);
+  await waitFor(
+    "broker.stdout().includes('auth files not reloaded')",
+    () => broker.stdout().includes('auth files not reloaded'),
+    10_000,
+  );
   assert.match(broker.stdout(), new RegExp(`${aclFile.replaceAll('/', '\\/')}:17: `));
   const alice = await login(broker.port, 'alice', 5);
   assert.deepEqual(await subscribeCodes(alice, ['alice/x']), [1]);
@@ -310,7 +321,7 @@ test('mqiot passwd refuses what mosquitto_passwd refuses, and replaces a user in
 });
 
 test('environment override MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=false refuses anonymous clients', async () => {
-  const b = await startBroker([], { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'false' });
+  const b = await startBrokerCli([], { MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS: 'false' });
   try {
     const anon = await attempt(b.port, { protocolVersion: 5 });
     assert.deepEqual(anon, { ok: false, code: ReasonCode.NotAuthorized });
@@ -369,7 +380,7 @@ test('interop: Debian mosquitto given the same password and ACL files delivers t
       }
       const last = await login(port, 'alice', 5);
       await pubackCode(last, 'alice/done', 'end');
-      await waitUntil(() => seen.includes('alice/done end'), 5000);
+      await waitFor("seen.includes('alice/done end')", () => seen.includes('alice/done end'), 5000);
       const bad = await attempt(port, { protocolVersion: 5, username: 'alice', password: 'wrong' });
       const anon = await attempt(port, { protocolVersion: 5 });
       observer.end();

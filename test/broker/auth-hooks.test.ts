@@ -17,7 +17,9 @@ import { createLogger } from '../../src/log.ts';
 import { startAllInOne } from '../../src/platform/all-in-one.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { collect, startBroker, subackCodes, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { collect, subackCodes } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 
 let dir: string;
@@ -120,7 +122,7 @@ test('local clients pass no hooks: the platform publishes and subscribes anywher
     local.publish('x/from-platform', Buffer.from('1'), { qos: 1 });
     local.publish('y/not-for-alice', Buffer.from('2'), { qos: 1 });
     await alice.publishAsync('x/from-alice', 'a', { qos: 1 });
-    await waitFor(() => seen.length === 2 && got.length === 3, 5000, 'deliveries');
+    await waitFor('deliveries', () => seen.length === 2 && got.length === 3, 5000);
     // alice gets what she may read, from the platform and from herself, not y/...
     assert.deepEqual(seen.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform']);
     assert.deepEqual(got.map((m) => m.topic).sort(), ['x/from-alice', 'x/from-platform', 'y/not-for-alice']);
@@ -217,13 +219,12 @@ test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reac
       const res = await fetch(`${system.httpUrl}/api/devices/pm-1/latest`, { headers });
       return res.ok ? ((await res.json()) as { items: unknown[] }).items : [];
     };
-    const deadline = Date.now() + 20_000;
-    let items: unknown[] = [];
-    while (items.length === 0 && Date.now() < deadline) {
-      items = await latest();
-      if (items.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(items.length > 0, 'readings of pm-1 reached the platform through the authenticated gateway');
+    const items = await waitFor(
+      'readings of pm-1 through the authenticated gateway',
+      async () => (await latest()).length > 0,
+      20_000,
+    );
+    assert.ok(items, 'readings of pm-1 reached the platform through the authenticated gateway');
     const gw = (await (await fetch(`${system.httpUrl}/api/gateways/site-a`, { headers })).json()) as {
       gateway: { online: boolean };
     };

@@ -155,7 +155,7 @@ test('[MQTT-3.1.2-25] messages larger than the client Maximum Packet Size are no
   assert.deepEqual(sizes, [10, 5]);
 });
 
-test('[MQTT-3.2.2-?] flow control: no more than the client Receive Maximum QoS 1 messages in flight', () => {
+test('[MQTT-3.3.4-9] flow control: no more than the client Receive Maximum QoS 1 messages in flight', () => {
   const { broker } = newBroker();
   const sub = connected(broker, 'fc', { properties: { receiveMaximum: 2 } });
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't', qos: 1 }] });
@@ -169,7 +169,7 @@ test('[MQTT-3.2.2-?] flow control: no more than the client Receive Maximum QoS 1
   assert.equal((got[0] as { payload: Buffer }).payload.toString(), '2', 'order kept');
 });
 
-test('[MQTT-3.2.2-?] DISCONNECT 0x8E on session takeover; the new connection resumes the session', () => {
+test('[MQTT-3.1.4-3] DISCONNECT 0x8E on session takeover; the new connection resumes the session', () => {
   const { broker } = newBroker();
   const first = connected(broker, 'same', { properties: { sessionExpiryInterval: 100 } });
   first.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't', qos: 1 }] });
@@ -213,7 +213,7 @@ test('[MQTT-3.1.3-9] will delay: the will is published after the delay, not if t
   assert.equal(watcher.out.take().length, 0, 'reconnect within the delay cancels the will');
 });
 
-test('[MQTT-3.1.2-?] will with session expiry shorter than the delay is sent when the session ends', () => {
+test('[MQTT-3.1.2-8] will with session expiry shorter than the delay is sent when the session ends', () => {
   const { broker, clock } = newBroker();
   const watcher = connected(broker, 'watch');
   watcher.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'w', qos: 0 }] });
@@ -339,7 +339,7 @@ test('AUTH flow: extended authentication exchanges AUTH 0x18 then CONNACK with t
   assert.equal(connack?.properties.authenticationMethod, 'demo');
 });
 
-test('[MQTT-3.1.2-?] CONNECT with an authentication method and no hook: CONNACK 0x8C', () => {
+test('[MQTT-4.12.0-1] CONNECT with an authentication method and no hook: CONNACK 0x8C', () => {
   const { broker } = newBroker();
   const { ch, out } = openChannel(broker);
   ch.handlePacket({
@@ -445,7 +445,7 @@ test('slowSubscriberHoldMs 0 holds publishers as long as the subscriber stays co
   assert.equal(broker.stats.publishDropped, 0);
 });
 
-test('[MQTT-3.3.2-?] an outbound topic alias is not assigned by a message too large to send', () => {
+test('[MQTT-3.1.2-25] an outbound topic alias is not assigned by a message too large to send', () => {
   const { broker } = newBroker();
   const sub = connected(broker, 'al', { properties: { maximumPacketSize: 60, topicAliasMaximum: 4 } });
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'big/t', qos: 0 }] });

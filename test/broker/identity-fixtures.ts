@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { hashPassword, setPasswordLine } from '../../src/broker/auth/index.ts';
-import { collect } from './helpers.ts';
+import { collect } from '../support/mqtt.ts';
 
 export const PASSWORDS: Record<string, string> = {
   'gw-a': 'pw-a',

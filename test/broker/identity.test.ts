@@ -15,7 +15,8 @@ import { MemorySessionStore } from '../../src/broker/store/memory.ts';
 import { admitIdentity, reservedFor } from '../../src/broker/identity.ts';
 import { ReasonCode, ConnectReturnCode } from '../../src/protocol/reason-codes.ts';
 import { ACL, PASSWORDS, tryConnect, writeAuthFiles } from './identity-fixtures.ts';
-import { startBroker, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('identity rules (pure)', () => {
   test('mqiot-gw-<id> is reserved for gw-<id>; other ids for anyone', () => {
@@ -83,7 +84,7 @@ describe('identity binding over TCP (password file + ACL file)', () => {
     const platform = await tb.connect(login('platform', { clientId: 'platform-test', protocolVersion: 5 }));
     for (let i = 0; i < n; i++) await platform.publishAsync('mqiot/gw/b/down', `cmd-${i}`, { qos: 1 });
     await platform.endAsync();
-    await waitFor(() => tb.broker.sessions.get('mqiot-gw-b')!.queuedCount === n, 5000, 'queued');
+    await waitFor('queued', () => tb.broker.sessions.get('mqiot-gw-b')!.queuedCount === n, 5000);
   }
 
   for (const version of [4, 5] as const) {
@@ -108,7 +109,7 @@ describe('identity binding over TCP (password file + ACL file)', () => {
       assert.equal(owner.ok, true);
       assert.equal(owner.sessionPresent, true);
       const mine = owner.got;
-      await waitFor(() => mine.length === 3, 5000, 'queued messages for gw-b');
+      await waitFor('queued messages for gw-b', () => mine.length === 3, 5000);
       assert.deepEqual(
         mine.map((m) => m.payload),
         ['cmd-0', 'cmd-1', 'cmd-2'],
@@ -165,7 +166,7 @@ describe('identity binding over TCP (password file + ACL file)', () => {
     );
     assert.equal(back.sessionPresent, true);
     const got = back.got;
-    await waitFor(() => got.length === 2, 5000, 'alice gets her queue');
+    await waitFor('alice gets her queue', () => got.length === 2, 5000);
     await back.client.endAsync();
   });
 
@@ -232,7 +233,7 @@ describe('identity binding over TCP (password file + ACL file)', () => {
       const got = back.got;
       assert.equal(back.sessionPresent, true);
       tb.broker.publish({ topic: 'feed/public', payload: Buffer.from('end'), qos: 1 });
-      await waitFor(() => got.some((m) => m.payload === 'end'), 5000, 'marker');
+      await waitFor('marker', () => got.some((m) => m.payload === 'end'), 5000);
       assert.deepEqual(
         got.map((m) => m.topic + ' ' + m.payload),
         ['feed/public p', 'feed/public end'],
@@ -288,7 +289,7 @@ describe('sessions restored from a store', () => {
       assert.equal(bob.got.length, 0);
       const alice = await tryConnect(second.url, user('alice'));
       assert.equal(alice.sessionPresent, true);
-      await waitFor(() => alice.got.some((m) => m.payload === 'kept'), 5000, 'queued message after restart');
+      await waitFor('queued message after restart', () => alice.got.some((m) => m.payload === 'kept'), 5000);
       alice.client.end(true);
     } finally {
       await second.close();
@@ -359,7 +360,7 @@ describe('sessions restored from a store', () => {
       assert.equal(r.ok, true);
       assert.equal(r.sessionPresent, true);
       tb.broker.publish({ topic: 'feed/public', payload: Buffer.from('end'), qos: 1 });
-      await waitFor(() => got.some((m) => m.payload === 'end'), 5000, 'marker');
+      await waitFor('marker', () => got.some((m) => m.payload === 'end'), 5000);
       // bob may read feed/public only: the in-flight feed/secret is not resent, feed/hidden not sent
       assert.deepEqual(
         got.map((m) => m.payload),

@@ -10,7 +10,9 @@ import mqttPacket from 'mqtt-packet';
 import { pino } from 'pino';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 import { RateLimitedLog } from '../../src/log/rate-limited.ts';
-import { collect, startBroker, waitFor } from './helpers.ts';
+import { startBroker } from '../support/broker.ts';
+import { collect } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -63,7 +65,7 @@ test('a subscriber that stops reading 256 KiB messages holds at most maxQueuedBy
         { protocolVersion: 5 },
       ),
     );
-    await waitFor(() => tb.broker.stats.subscriptions === 1, 5000, 'subscription');
+    await waitFor('subscription', () => tb.broker.stats.subscriptions === 1, 5000);
     stuck.pause();
     const publisher = await tb.connect({ protocolVersion: 5, clientId: 'pub' });
     // 80 × 256 KiB = 20 MiB, far more than the limits
@@ -118,9 +120,9 @@ test('the broker-wide budget: offline sessions together hold at most maxQueuedBy
       got = collect(c);
     });
     await waitFor(
+      'drained',
       () => tb.broker.sessions.get('off-1')!.queuedBytes === 0 && s.inflightBytes === 0,
       5000,
-      'drained',
     );
     assert.ok(got.length > 0);
     const [after] = await publishAll(publisher, 'bulk/x', 1, 64 * KiB);
@@ -157,9 +159,9 @@ test('malformed packets: one log line per reason per interval, with the count le
       s.write(Buffer.from([0x36, 0x03, 0x00, 0x01, 0x61]));
     }
     await waitFor(
+      'all 30 bad clients handled',
       () => tb.broker.log.suppressedFor('closed-0x81') === 29,
       5000,
-      'all 30 bad clients handled',
     );
     const bad = lines.filter((l) => l.includes('bad input'));
     assert.equal(bad.length, 1);

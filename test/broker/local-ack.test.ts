@@ -7,13 +7,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IPublishPacket, Packet } from 'mqtt';
 import type { LocalMessage } from '../../src/broker/index.ts';
-import { delay, startBroker, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { pingBarrier } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 let tb: TestBroker;
 before(async () => {
   tb = await startBroker();
 });
 after(() => tb.close());
+
+/** An asynchronous handler's pause: one turn of the event loop, no fixed time. */
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** A promise the test settles by hand. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
@@ -42,11 +47,11 @@ for (const version of [4, 5] as const) {
         assert.equal(err ?? undefined, undefined);
         acked = true;
       });
-      await waitFor(() => got.length === 1, 5000, 'delivery');
-      await delay(150);
+      await waitFor('delivery', () => got.length === 1, 5000);
+      await pingBarrier(c); // an early ack would have been written before the PINGRESP
       assert.equal(acked, false, 'acknowledged before the handler finished');
       gate.resolve();
-      await waitFor(() => acked, 5000, 'ack after resolve');
+      await waitFor('ack after resolve', () => acked, 5000);
       local.close();
     });
   }
@@ -69,11 +74,11 @@ test('[MQTT-4.6.0-2] PUBACKs keep the PUBLISH order when a later message needs n
   c.publish('order/slow', 'a', { qos: 1 });
   c.publish('order/fast', 'b', { qos: 1 });
   c.publish('order/nobody', 'c', { qos: 1 });
-  await waitFor(() => sent.length === 3, 5000, 'publishes sent');
-  await delay(150);
+  await waitFor('publishes sent', () => sent.length === 3, 5000);
+  await pingBarrier(c); // the broker has handled all three; an early ack came before the PINGRESP
   assert.deepEqual(acks, [], 'a later PUBACK overtook a waiting one');
   gate.resolve();
-  await waitFor(() => acks.length === 3, 5000, 'acks');
+  await waitFor('acks', () => acks.length === 3, 5000);
   assert.deepEqual(acks, sent);
   local.close();
 });
@@ -97,7 +102,7 @@ for (const qos of [1, 2] as const) {
     const stored: string[] = [];
     local.subscribe(`refuse5/${qos}`, { qos: 2 }, async (m) => {
       attempts++;
-      await delay(10);
+      await nextTurn();
       if (attempts === 1) throw new Error('store down');
       stored.push(m.payload.toString());
     });
@@ -128,7 +133,7 @@ test('3.1.1: a rejecting handler closes the connection; the client resends on re
   const stored: string[] = [];
   local.subscribe('refuse4/t', { qos: 1 }, async (m) => {
     attempts++;
-    await delay(10);
+    await nextTurn();
     if (attempts === 1) throw new Error('store down');
     stored.push(m.payload.toString());
   });
@@ -163,8 +168,9 @@ test('a rejecting handler on QoS 0 and server-originated messages only logs (no 
   tb.broker.publish({ topic: 'refuse0/b', payload: Buffer.from('y'), qos: 1 });
   const other = tb.broker.createLocalClient('refuse0-pub');
   other.publish('refuse0/c', Buffer.from('z'), { qos: 1 });
-  await waitFor(() => calls === 3, 5000, 'deliveries');
-  await delay(50);
+  await waitFor('deliveries', () => calls === 3, 5000);
+  await nextTurn(); // the rejections settle
+  await pingBarrier(c); // fails if the connection was closed
   assert.equal(c.connected, true);
   other.close();
   local.close();
@@ -179,7 +185,7 @@ test('a handler that publishes to its own client does not mix the inner promise 
   });
   local.subscribe('nest/a', { qos: 1 }, () => {
     local.publish('nest/b', Buffer.from('echo'), { qos: 1 });
-    return delay(20);
+    return nextTurn();
   });
   const c = await tb.connect({ protocolVersion: 5, clientId: 'pub-nest' });
   const codes: number[] = [];

@@ -2,7 +2,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LocalMessage } from '../../src/broker/index.ts';
-import { collect, startBroker, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { collect } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 let tb: TestBroker;
 before(async () => {
@@ -18,13 +20,13 @@ test('a local client receives messages from network clients and vice versa', asy
   const down = collect(net);
   await net.subscribeAsync('dev/1/down', { qos: 1 });
   await net.publishAsync('dev/1/up', 'reading', { qos: 1, properties: { contentType: 'text/plain' } });
-  await waitFor(() => got.length === 1);
+  await waitFor('got.length === 1', () => got.length === 1);
   assert.equal(got[0]?.topic, 'dev/1/up');
   assert.equal(got[0]?.payload.toString(), 'reading');
   assert.equal(got[0]?.qos, 1);
   assert.equal(got[0]?.properties?.contentType, 'text/plain');
   local.publish('dev/1/down', Buffer.from('cmd'), { qos: 1 });
-  await waitFor(() => down.length === 1);
+  await waitFor('down.length === 1', () => down.length === 1);
   assert.equal(down[0]?.payload, 'cmd');
   local.close();
 });

@@ -3,7 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { collect, startBroker, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { collect } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 let tb: TestBroker;
@@ -32,7 +34,7 @@ for (const version of ['mqttv311', 'mqttv5'] as const) {
       '-m',
       'hello',
     ]);
-    await waitFor(() => msgs.length === 1);
+    await waitFor('msgs.length === 1', () => msgs.length === 1);
     assert.equal(msgs[0]?.payload, 'hello');
     assert.equal(msgs[0]?.packet.qos, 2);
   });
@@ -57,7 +59,7 @@ for (const version of ['mqttv311', 'mqttv5'] as const) {
     ]);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    await waitFor(() => out.includes('retained'), 5000, 'retained line');
+    await waitFor('retained line', () => out.includes('retained'), 5000);
     tb.broker.publish({ topic, payload: Buffer.from('live'), qos: 1 });
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     assert.equal(code, 0);

@@ -9,16 +9,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  brokerArgs,
-  connectClient,
-  freePort,
-  logLines,
-  runCli,
-  startUp,
-  waitUntil,
-  type RunningCli,
-} from '../cli/helpers.ts';
+import { logLines, startBrokerCli, startUp, type RunningCli } from '../support/cli.ts';
+import { connectClient } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const N_QOS1 = 200;
 const N_QOS2 = 100;
@@ -33,15 +26,9 @@ after(async () => {
 });
 
 async function startBroker(db: string): Promise<{ cli: RunningCli; url: string }> {
-  const port = await freePort();
-  const cli = runCli(brokerArgs({ port }, '--persistence', db));
+  const cli = await startBrokerCli(['--persistence', db]);
   running.push(cli);
-  await waitUntil(
-    () => cli.stdout().includes('"broker started"'),
-    20_000,
-    () => cli.stderr() + cli.stdout(),
-  );
-  return { cli, url: `mqtt://127.0.0.1:${port}` };
+  return { cli, url: `mqtt://127.0.0.1:${cli.port}` };
 }
 
 /** `mqiot up` on port 0 (MQTT and HTTP); its MQTT URL comes from the "running" log line. */
@@ -117,10 +104,10 @@ test('SIGKILL after PUBACK/PUBCOMP loses nothing: queued QoS 1 and QoS 2 message
   };
   const c1 = await connectCollecting(second.url, session('crash-sub-1'), (_t, p) => count(q1, p.toString()));
   const c2 = await connectCollecting(second.url, session('crash-sub-2'), (_t, p) => count(q2, p.toString()));
-  await waitUntil(
+  await waitFor(
+    () => `QoS 1: ${q1.size}/${N_QOS1}, QoS 2: ${q2.size}/${N_QOS2}`,
     () => q1.size === N_QOS1 && q2.size === N_QOS2,
     20_000,
-    () => `QoS 1: ${q1.size}/${N_QOS1}, QoS 2: ${q2.size}/${N_QOS2}`,
   );
   for (let i = 0; i < N_QOS1; i++) assert.ok(q1.has(`m${i}`), `QoS 1 message m${i} delivered`);
   for (let i = 0; i < N_QOS2; i++) assert.equal(q2.get(`n${i}`), 1, `QoS 2 message n${i} exactly once`);
@@ -164,10 +151,10 @@ test('mqiot up keeps broker sessions in <data-dir>/broker.db by default: queued 
   const second = await startUpLogged(dataDir);
   const got = new Set<string>();
   const back = await connectCollecting(second.url, session('up-sub'), (_t, p) => got.add(p.toString()));
-  await waitUntil(
+  await waitFor(
+    () => `${got.size}/${n}`,
     () => got.size === n,
     20_000,
-    () => `${got.size}/${n}`,
   );
   for (let i = 0; i < n; i++) assert.ok(got.has(`u${i}`), `u${i} delivered`);
   await back.endAsync();

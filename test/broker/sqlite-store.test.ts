@@ -5,18 +5,24 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteSessionStore, SqliteStoreError } from '../../src/broker/store/sqlite.ts';
 import type { Message } from '../../src/broker/types.ts';
 import type { OutgoingRecord } from '../../src/broker/store/types.ts';
 import { runStoreSuite } from './store-suite.ts';
 import { connected, newBroker } from './fakes.ts';
-import { delay } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-sqlite-store-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Barrier: the group commit this turn's writes scheduled has run (and the broker has reacted to it). */
+async function nextCommit(store: SqliteSessionStore): Promise<void> {
+  const before = store.commits;
+  await waitFor('a commit', () => store.commits > before);
+}
+
+const dir = tempDir({ after }, 'mqiot-sqlite-store-');
 let n = 0;
 const freshFile = (): string => join(dir, `store-${++n}.db`);
 
@@ -86,7 +92,7 @@ test('sqlite: in-flight QoS 2 state survives a reopen (PUBREL resent, incoming i
     dup: false,
     messageId: 77,
   });
-  await delay(20); // the PUBREC waits for the commit
+  await waitFor('the PUBREC, after the commit', () => a.out.packets.some((p) => p.cmd === 'pubrec'));
   assert.deepEqual(
     a.out.take().map((p) => p.cmd),
     ['pubrel', 'pubrec'],
@@ -118,7 +124,8 @@ test('sqlite: in-flight QoS 2 state survives a reopen (PUBREL resent, incoming i
 
 test('[MQTT-4.3.3-9] sqlite: a QoS 2 id is committed with its message — gone before PUBREC, the resend is not delivered again', async () => {
   const path = freshFile();
-  const { broker: b1 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
+  const store1 = new SqliteSessionStore({ path });
+  const { broker: b1 } = newBroker({}, { store: store1 });
   const sub = connected(b1, 'keep', { properties: { sessionExpiryInterval: 600 } });
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2', qos: 2 }] });
   sub.out.take();
@@ -135,14 +142,14 @@ test('[MQTT-4.3.3-9] sqlite: a QoS 2 id is committed with its message — gone b
   });
   pubr.ch.handlePacket(publish(false));
   pubr.ch.handleTransportClosed(); // the publisher is gone before its PUBREC could go out
-  await delay(20); // the commit
+  await nextCommit(store1);
   assert.deepEqual(pubr.out.take(), []);
   await b1.close(); // the broker stops here: what the file holds is what a crash would leave
 
   const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
   const back = connected(b2, 'pub', { clean: false, properties: { sessionExpiryInterval: 600 } });
   back.ch.handlePacket(publish(true));
-  await delay(20);
+  await waitFor('the PUBREC', () => back.out.packets.length > 0);
   assert.deepEqual(
     back.out.take().map((p) => [p.cmd, p.messageId]),
     [['pubrec', 9]],
@@ -161,7 +168,8 @@ test('sqlite: a restored session is read-checked as its last user before its cli
   const hooks = {
     authorizeDeliver: (c: { username?: string }, topic: string) => topic.startsWith(`${c.username}/`),
   };
-  const { broker: b1 } = newBroker({}, { store: new SqliteSessionStore({ path }), hooks });
+  const store1 = new SqliteSessionStore({ path });
+  const { broker: b1 } = newBroker({}, { store: store1, hooks });
   const alice = connected(b1, 'alice-phone', {
     username: 'alice',
     properties: { sessionExpiryInterval: 600 },
@@ -169,13 +177,14 @@ test('sqlite: a restored session is read-checked as its last user before its cli
   alice.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 1 }] });
   alice.out.take();
   alice.ch.handleTransportClosed();
-  await delay(20);
+  await nextCommit(store1);
   await b1.close();
 
-  const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }), hooks });
+  const store2 = new SqliteSessionStore({ path });
+  const { broker: b2 } = newBroker({}, { store: store2, hooks });
   b2.publish({ topic: 'alice/mail', payload: Buffer.from('yours'), qos: 1 });
   b2.publish({ topic: 'bob/mail', payload: Buffer.from('not yours'), qos: 1 });
-  await delay(20);
+  await nextCommit(store2);
   const back = connected(b2, 'alice-phone', {
     clean: false,
     username: 'alice',
@@ -321,7 +330,7 @@ test('sqlite: a failing store write is not acknowledged — the publisher is dis
   sub.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'd', qos: 1 }] });
   sub.ch.handleTransportClosed();
   const pub = connected(broker, 'p');
-  await delay(10);
+  await nextCommit(store);
   store.close(); // from now on every write rejects, as with a full or broken disk
   pub.ch.handlePacket({
     cmd: 'publish',
@@ -332,7 +341,7 @@ test('sqlite: a failing store write is not acknowledged — the publisher is dis
     dup: false,
     messageId: 5,
   });
-  await delay(20);
+  await waitFor('the publisher to be disconnected', () => pub.out.ended);
   const cmds = pub.out.take().map((p) => p.cmd);
   assert.ok(!cmds.includes('puback'), `no PUBACK: ${cmds.join(',')}`);
   assert.equal(pub.out.ended, true, 'connection closed so the client resends');
@@ -350,7 +359,9 @@ test('sqlite: a store failure on a message nobody acknowledges (server publish, 
   try {
     store.close(); // every write rejects from now on
     broker.publish({ topic: 'state', payload: Buffer.from('v'), qos: 1, retain: true });
-    await delay(20);
+    // Node reports an unhandled rejection at the end of the turn it happens in: two turns suffice.
+    await nextTurn();
+    await nextTurn();
     assert.deepEqual(unhandled, []);
     assert.equal(broker.stats.retainedMessages, 1, 'kept in memory even though the store failed');
   } finally {

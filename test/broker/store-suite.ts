@@ -1,5 +1,5 @@
 /**
- * Contract tests every SessionStore implementation must pass (STYLE.md §5). A durable store
+ * Contract tests every SessionStore implementation must pass. A durable store
  * calls `runStoreSuite('sqlite', () => new SqliteStore(...))` from its own test file.
  */
 import { test } from 'node:test';

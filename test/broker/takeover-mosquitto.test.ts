@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { BrokerAuth, DEFAULT_AUTH_CONFIG } from '../../src/broker/auth/index.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
-import { Mosquitto } from '../access/helpers.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
 import { PASSWORDS, tryConnect, writeAuthFiles } from './identity-fixtures.ts';
-import { startBroker, waitFor, type TestBroker } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dir: string;
 let mosquitto: Mosquitto;
@@ -84,7 +85,7 @@ async function attack(url: string): Promise<Outcome> {
     await platform.client.publishAsync('mqiot/gw/b/down', 'live', { qos: 1 });
     // gw-a's own marker comes after, on the same path: once it is there, anything for gw-b would be too
     await platform.client.publishAsync('mqiot/gw/a/down', 'marker', { qos: 1 });
-    await waitFor(() => watcher.got.some((m) => m.payload === 'marker'), 5000, 'marker at gw-a');
+    await waitFor('marker at gw-a', () => watcher.got.some((m) => m.payload === 'marker'), 5000);
     const leakedToA = [...a.got, ...(watcher === a ? [] : watcher.got)]
       .filter((m) => m.topic === 'mqiot/gw/b/down')
       .map((m) => m.payload);
@@ -95,7 +96,7 @@ async function attack(url: string): Promise<Outcome> {
     // a gateway whose session is gone subscribes again (docs/protocol.md)
     if (!back.sessionPresent) await back.client.subscribeAsync('mqiot/gw/b/down', { qos: 1 });
     await platform.client.publishAsync('mqiot/gw/b/down', 'end', { qos: 1 });
-    await waitFor(() => back.got.some((m) => m.payload === 'end'), 5000, 'end at gw-b');
+    await waitFor('end at gw-b', () => back.got.some((m) => m.payload === 'end'), 5000);
     return {
       takeover: { ok: a.ok, code: a.code, sessionPresent: a.sessionPresent },
       leakedToA,

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { connectClient, runCli, startBroker, waitUntil, type RunningBroker } from './helpers.ts';
+import { runCli, startBrokerCli, type RunningBroker } from '../support/cli.ts';
+import { connectClient, pingBarrier } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('mqiot broker (running CLI)', () => {
   let broker: RunningBroker;
@@ -11,7 +13,7 @@ describe('mqiot broker (running CLI)', () => {
 
   before(async () => {
     // $SYS every second so the test does not wait for the default 10 s.
-    broker = await startBroker([], { MQIOT_BROKER_SYS_INTERVAL: '1' });
+    broker = await startBrokerCli([], { MQIOT_BROKER_SYS_INTERVAL: '1' });
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true)));
@@ -66,7 +68,8 @@ describe('mqiot broker (running CLI)', () => {
     const seen = new Map<string, string>();
     sys.on('message', (topic, payload) => seen.set(topic, payload.toString()));
     await sys.subscribeAsync('$SYS/broker/#');
-    await waitUntil(
+    await waitFor(
+      "seen.has('$SYS/broker/clients/connected') && seen.has('$S...",
       () => seen.has('$SYS/broker/clients/connected') && seen.has('$SYS/broker/version'),
       10_000,
     );
@@ -82,7 +85,11 @@ describe('mqiot broker (running CLI)', () => {
     }
     // uptime moves on: the figure is republished every interval (1 s here).
     const first = Number(seen.get('$SYS/broker/uptime'));
-    await waitUntil(() => Number(seen.get('$SYS/broker/uptime')) > first, 5_000);
+    await waitFor(
+      "Number(seen.get('$SYS/broker/uptime')) > first",
+      () => Number(seen.get('$SYS/broker/uptime')) > first,
+      5_000,
+    );
     assert.ok(Number(seen.get('$SYS/broker/clients/connected')) >= 1);
   });
 
@@ -92,7 +99,17 @@ describe('mqiot broker (running CLI)', () => {
     const topics: string[] = [];
     c.on('message', (t) => topics.push(t));
     await c.subscribeAsync('#');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Barrier: a $SYS update published after the subscription (seen by a client subscribed to $SYS);
+    // the same publish would have been routed to '#' too, and is in by the PINGRESP.
+    const sys = await connectClient(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'cli-sys' });
+    clients.push(sys);
+    let updates = 0;
+    sys.on('message', (_t, _p, packet) => {
+      if (!packet.retain) updates++; // a live publish, not the stored value
+    });
+    await sys.subscribeAsync('$SYS/broker/uptime');
+    await waitFor('a live $SYS update', () => updates > 0, 5_000);
+    await pingBarrier(c);
     assert.equal(
       topics.filter((t) => t.startsWith('$')).length,
       0,
@@ -103,7 +120,7 @@ describe('mqiot broker (running CLI)', () => {
 
 describe('mqiot broker shutdown', () => {
   test('SIGTERM: MQTT 5 clients receive DISCONNECT 0x8B (server shutting down) and the process exits 0', async () => {
-    const broker = await startBroker();
+    const broker = await startBrokerCli();
     const v5 = await connectClient(`mqtt://127.0.0.1:${broker.port}`, {
       protocolVersion: 5,
       clientId: 'bye-5',
@@ -123,7 +140,7 @@ describe('mqiot broker shutdown', () => {
   });
 
   test('SIGINT also stops the broker with exit code 0', async () => {
-    const broker = await startBroker();
+    const broker = await startBrokerCli();
     broker.child.kill('SIGINT');
     assert.equal(await broker.exited, 0, broker.stderr());
   });
@@ -148,7 +165,7 @@ describe('mqiot broker command line', () => {
   });
 
   test('a port already in use is reported, exit 1', async () => {
-    const first = await startBroker();
+    const first = await startBrokerCli();
     const second = runCli([
       'broker',
       '--host',

@@ -1,15 +1,17 @@
 // Configuration as a user meets it through `mqiot broker`: a YAML file, environment overrides,
 // and errors that name the field and where the bad value came from.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import mqtt, { type IConnackPacket } from 'mqtt';
-import { connectClient, freePort, runCli, waitUntil } from './helpers.ts';
+import { runCli } from '../support/cli.ts';
+import { connectClient } from '../support/mqtt.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
+import { tempDir } from '../support/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-cli-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-cli-config-');
 
 function file(name: string, text: string): string {
   const path = join(dir, name);
@@ -59,10 +61,10 @@ describe('mqiot broker --config', () => {
       `broker:\n  port: ${port}\n  host: 127.0.0.1\n  mqtt:\n    maxKeepAlive: 60\n`,
     );
     const cli = runCli(['broker', '--config', path, '--ws-port', 'off', '--metrics-port', 'off']);
-    await waitUntil(
+    await waitFor(
+      () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
       20_000,
-      () => cli.stderr(),
     );
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       protocolVersion: 5,
@@ -88,10 +90,10 @@ describe('environment overrides', () => {
       MQIOT_BROKER_HOST: '127.0.0.1',
       MQIOT_BROKER_WS_PORT: '1', // overridden by --ws-port
     });
-    await waitUntil(
+    await waitFor(
+      () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
       20_000,
-      () => cli.stderr(),
     );
     const tcp = await connectClient(`mqtt://127.0.0.1:${envPort}`);
     const ws = await connectClient(`ws://127.0.0.1:${flagWsPort}/mqtt`);
@@ -112,12 +114,11 @@ describe('environment overrides', () => {
       MQIOT_BROKER_METRICS_PORT: 'off',
     });
     // No "started" line to wait for at warn level: wait until the port answers.
-    let client;
-    for (let i = 0; i < 200 && !client; i++) {
-      client = await connectClient(`mqtt://127.0.0.1:${port}`).catch(() => undefined);
-      if (!client) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(client, 'broker did not come up');
+    const client = await waitFor(
+      () => `the broker on ${port}: ${cli.stderr()}`,
+      () => connectClient(`mqtt://127.0.0.1:${port}`).catch(() => undefined),
+      10_000,
+    );
     await client.endAsync();
     assert.equal(await cli.stop(), 0);
     assert.doesNotMatch(cli.stdout(), /"level":30/);

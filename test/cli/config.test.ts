@@ -1,14 +1,13 @@
 // The configuration loader on its own: defaults, file, environment, precedence, validation, freezing.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from '../../src/config/index.ts';
-import { ROOT } from './helpers.ts';
+import { ROOT } from '../support/cli.ts';
+import { tempDir } from '../support/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'mqiot-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir({ after }, 'mqiot-config-');
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt, { type IClientOptions } from 'mqtt';
 import pg from 'pg';
-import { freePort, runCli, startUp } from './helpers.ts';
+import { runCli, startUp } from '../support/cli.ts';
+import { freePort } from '../support/ports.ts';
 
 const dirs: string[] = [];
 after(() => {

@@ -1,4 +1,4 @@
-// Every published vector in shared/vectors/frames.json decodes (or fails, for the bad ones) as stated.
+// Every published vector in test/fixtures/vectors/frames.json decodes (or fails, for the bad ones) as stated.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ interface Vector {
   expect: Record<string, unknown>;
 }
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/frames.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/vectors/frames.json', import.meta.url), 'utf8'),
 ) as Record<string, Vector[]>;
 
 const GROUPS: Record<string, string> = {

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakePlatform, startMosquitto, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startMosquitto } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 
@@ -19,7 +22,7 @@ function mqiot(args: string[]): { child: ChildProcess; out: () => string; exited
 
 test('cli: mqiot sim + mqiot gateway --config deliver data; SIGTERM says goodbye with a will', async (t) => {
   const broker = await startMosquitto();
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const sim = mqiot(['sim', '--modbus-tcp', '0', '--dlt645-tcp', '0', '--units', '1']);
   t.after(async () => {
     sim.child.kill('SIGKILL');
@@ -88,7 +91,7 @@ devices:
 });
 
 test('cli: mqiot gateway reports config errors naming the field, exit code 2', async () => {
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   try {
     const config = join(tmp.dir, 'bad.yaml');
     writeFileSync(

@@ -12,7 +12,7 @@ import {
   parseGatewayConfig,
 } from '../../src/gateway/config.ts';
 import { resolveContracts } from '../../src/gateway/contracts.ts';
-import { tempDir } from './helpers.ts';
+import { makeTempDir } from '../support/temp.ts';
 
 const minimal = {
   gateway: { id: 'gw-1' },
@@ -109,7 +109,7 @@ test('gateway config: unknown contract or message is refused at start, naming th
 });
 
 test('gateway config: YAML file, errors name the file', () => {
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   try {
     const file = join(tmp.dir, 'gw.yaml');
     writeFileSync(file, 'gateway: { id: g }\nmqtt: { url: "mqtt://127.0.0.1:1883" }\n');
@@ -127,7 +127,7 @@ test('gateway config: YAML file, errors name the file', () => {
 
 test('gateway: a start that fails (unknown contract) leaves nothing open, and stop() is harmless', async () => {
   const { Gateway } = await import('../../src/gateway/gateway.ts');
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   try {
     const gw = new Gateway(
       parseGatewayConfig(

@@ -12,7 +12,9 @@ import { decodeEnvelope, encodeEnvelope, type DataEnvelope } from '../../src/pro
 import { gatewayDownTopic } from '../../src/protocol/gateway-topics.ts';
 import { ReasonCode } from '../../src/protocol/reason-codes.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { startOurBroker, tempDir, waitFor } from './helpers.ts';
+import { startOurBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const GW = 'gw-refused';
 
@@ -37,7 +39,7 @@ interface StoreStandIn {
 async function run(t: TestContext, inflight: number, store: StoreStandIn, qos: 1 | 2 = 1) {
   const broker = await startOurBroker();
   const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const local = broker.broker!.createLocalClient('platform-store');
   const heartbeat = () =>
     local.publish(

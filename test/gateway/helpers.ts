@@ -1,12 +1,6 @@
-// Test harness for the gateway: a real Mosquitto, our broker in-process, a fake platform speaking the
-// envelope protocol over MQTT.js, temp dirs.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// A fake platform for gateway tests, speaking the envelope protocol over MQTT.js (brokers, ports, waits
+// and temp dirs are in test/support).
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Broker } from '../../src/broker/index.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -15,117 +9,6 @@ import {
   type UplinkEnvelope,
 } from '../../src/protocol/envelope.ts';
 import { gatewayDownTopic } from '../../src/protocol/gateway-topics.ts';
-
-export { waitFor } from '../sim/helpers.ts';
-
-export function tempDir(prefix = 'mqiot-gw-'): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-export interface TestBroker {
-  name: string;
-  /** Our broker only: the running instance (for local clients); replaced by each start(). */
-  broker?: Broker;
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-/** Our broker (src/broker) in-process behind a net.Server on loopback; stop/start keep the port. */
-export async function startOurBroker(): Promise<TestBroker> {
-  const { Broker: BrokerClass } = await import('../../src/broker/index.ts');
-  let port = 0;
-  let server: net.Server | undefined;
-  let broker: Broker | undefined;
-  const sockets = new Set<net.Socket>();
-  const handle: TestBroker = {
-    name: 'mqiot broker',
-    url: '',
-    port: 0,
-    async start() {
-      const b = new BrokerClass();
-      broker = b;
-      handle.broker = b;
-      server = net.createServer((socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        b.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tcp' });
-      });
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(port, '127.0.0.1', () => resolve());
-      });
-      port = (server.address() as net.AddressInfo).port;
-      handle.port = port;
-      handle.url = `mqtt://127.0.0.1:${port}`;
-    },
-    async stop() {
-      const s = server;
-      server = undefined;
-      if (!s) return;
-      await broker?.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    },
-  };
-  await handle.start();
-  return handle;
-}
-
-/** Debian's Mosquitto on a free loopback port; stop/start keep the port (for outage tests). */
-export async function startMosquitto(): Promise<TestBroker> {
-  const port = await freePort();
-  const tmp = tempDir('mqiot-mosq-');
-  const conf = join(tmp.dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  let child: ChildProcess | undefined;
-  const broker: TestBroker = {
-    name: 'mosquitto',
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    async start() {
-      child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-      for (let i = 0; i < 200; i++) {
-        if (await canConnect(port)) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error('mosquitto did not start');
-    },
-    async stop() {
-      const c = child;
-      child = undefined;
-      if (!c || c.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        c.once('exit', () => resolve());
-        c.kill('SIGKILL');
-      });
-    },
-  };
-  await broker.start();
-  process.once('exit', () => {
-    child?.kill('SIGKILL');
-    tmp.cleanup();
-  });
-  return broker;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 export interface PlatformOptions {
   /** Answer every birth with a heartbeat, and keep sending heartbeats at this period (ms). */

@@ -6,14 +6,10 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import type { DataEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import {
-  FakePlatform,
-  startMosquitto,
-  startOurBroker,
-  tempDir,
-  waitFor,
-  type TestBroker,
-} from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startMosquitto, startOurBroker, type RestartableBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const VALID_MS = 600;
 
@@ -43,16 +39,16 @@ function assertEveryFrameOnceInOrder(groups: DataEnvelope[], devs: string[]): nu
   return total;
 }
 
-const BROKERS: [string, () => Promise<TestBroker>][] = [
+const BROKERS: [string, () => Promise<RestartableBroker>][] = [
   ['mosquitto', startMosquitto],
   ['mqiot broker', startOurBroker],
 ];
 
 for (const [name, startBroker] of BROKERS)
-  test(`[SPEC heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
+  test(`[protocol: heartbeat] outage (${name}): broker down longer than the valid interval, then breakpoint resume`, async () => {
     const broker = await startBroker();
     const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-    const tmp = tempDir();
+    const tmp = makeTempDir();
     const platform = new FakePlatform(broker.url, 'gw-out', { heartbeatMs: 150 });
     await platform.start();
     const gw = new Gateway(
@@ -78,8 +74,12 @@ for (const [name, startBroker] of BROKERS)
       await broker.stop(); // cut the link
       await waitFor('offline', () => !gw.isOnline);
       const framesAtCut = gw.stats.framesQueued;
-      await new Promise((r) => setTimeout(r, VALID_MS * 2)); // longer than the valid interval
-      assert.ok(gw.stats.framesQueued > framesAtCut + 10, 'devices kept producing during the outage');
+      const cutAt = Date.now();
+      // The scenario is an outage longer than the valid interval, with the devices producing meanwhile.
+      await waitFor(
+        'an outage longer than the valid interval, devices producing',
+        () => Date.now() - cutAt >= VALID_MS * 2 && gw.stats.framesQueued > framesAtCut + 10,
+      );
       assert.ok(gw.queueDepth > 0, 'buffered to the disk queue');
       await broker.start();
       await platform.stop(); // its client lost the broker too: start a fresh one
@@ -110,10 +110,10 @@ for (const [name, startBroker] of BROKERS)
     }
   });
 
-test('[SPEC heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
+test('[protocol: heartbeat] heartbeats stop (link up): online=0 after the valid interval, buffered, resumed in order', async () => {
   const broker = await startMosquitto();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-hb', { heartbeatMs: 100 });
   await platform.start();
   const gw = new Gateway(
@@ -143,7 +143,10 @@ test('[SPEC heartbeat] heartbeats stop (link up): online=0 after the valid inter
     await waitFor('offline after the valid interval', () => !gw.isOnline);
     assert.ok(Date.now() - lastHeartbeatAt >= 300, 'not before the valid interval');
     const receivedAtOffline = platform.of('data').length;
-    await new Promise((r) => setTimeout(r, 500));
+    // While offline the devices keep producing: once several more frames were queued, any of them sent
+    // instead of buffered would have reached the platform (one group may have been in flight at the switch).
+    const queuedAtOffline = gw.stats.framesQueued;
+    await waitFor('frames produced while offline', () => gw.stats.framesQueued >= queuedAtOffline + 8);
     assert.ok(platform.of('data').length <= receivedAtOffline + 1, 'nothing sent while offline');
     assert.ok(gw.queueDepth > 0, 'buffered');
     platform.heartbeats = true;

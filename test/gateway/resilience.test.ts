@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { FakePlatform, freePort, startOurBroker, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startOurBroker } from '../support/broker.ts';
+import { freePort } from '../support/ports.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 function config(
   id: string,
@@ -35,7 +39,7 @@ function config(
 
 test('restart: what was queued offline survives the process, keeps its seq and epoch, and is delivered', async () => {
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
   const first = new Gateway(config('gw-restart', [deadUrl], `${tmp.dir}/q.db`, sims.modbusTcp!.port));
   await first.start();
@@ -74,7 +78,7 @@ test('restart: what was queued offline survives the process, keeps its seq and e
 
 test('failover: the first broker URL is dead, the gateway connects to the next one', async () => {
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const broker = await startOurBroker();
   const platform = new FakePlatform(broker.url, 'gw-failover', { heartbeatMs: 200 });
   await platform.start();
@@ -96,7 +100,7 @@ test('failover: the first broker URL is dead, the gateway connects to the next o
 
 test('device faults: no answer, late answer and disconnection are retried; polling carries on', async () => {
   const sims = await startSimulators({ modbusTcp: { units: [1] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const broker = await startOurBroker();
   const platform = new FakePlatform(broker.url, 'gw-faults', { heartbeatMs: 200 });
   await platform.start();
@@ -132,7 +136,7 @@ test('device faults: no answer, late answer and disconnection are retried; polli
 for (const qos of [0, 2] as const)
   test(`QoS ${qos}: uplink published at the configured QoS, the disk queue drains`, async () => {
     const sims = await startSimulators({ modbusTcp: { units: [1] } });
-    const tmp = tempDir();
+    const tmp = makeTempDir();
     const broker = await startOurBroker();
     const platform = new FakePlatform(broker.url, `gw-qos${qos}`, { heartbeatMs: 200 });
     await platform.start();
@@ -156,7 +160,7 @@ for (const qos of [0, 2] as const)
 for (const whenFull of ['drop-oldest', 'drop-newest'] as const)
   test(`disk queue full (${whenFull}): bounded, drops counted in status, the kept messages delivered`, async () => {
     const sims = await startSimulators({ modbusTcp: { units: [1] } });
-    const tmp = tempDir();
+    const tmp = makeTempDir();
     const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
     const queue = { path: `${tmp.dir}/q.db`, maxMessages: 3, whenFull };
     const offline = new Gateway(
@@ -200,7 +204,7 @@ test('stop while the broker has gone silent: the goodbye times out and the gatew
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `mqtt://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(url, 'gw-silent', { heartbeatMs: 100 });
   await platform.start();
   const sims = await startSimulators({ modbusTcp: { units: [1] } });

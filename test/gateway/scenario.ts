@@ -5,11 +5,14 @@ import { builtinContract } from '../../src/contracts/index.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { startSimulators } from '../../src/sim/index.ts';
-import { FakePlatform, tempDir, waitFor, type TestBroker } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { type RestartableBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
-export async function gatewayScenario(t: TestContext, broker: TestBroker): Promise<void> {
+export async function gatewayScenario(t: TestContext, broker: RestartableBroker): Promise<void> {
   const sims = await startSimulators({ modbusTcp: { units: [1, 2] } });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-e2e', { heartbeatMs: 500 });
   await platform.start();
   const config = parseGatewayConfig({
@@ -65,7 +68,7 @@ export async function gatewayScenario(t: TestContext, broker: TestBroker): Promi
   });
 
   await t.test(
-    '[SPEC control command] a command executes once; its resend is answered from the cache',
+    '[protocol: control command] a command executes once; its resend is answered from the cache',
     async () => {
       const unit = sims.modbusTcp!.units.get(1)!;
       const cmd = {
@@ -112,7 +115,7 @@ export async function gatewayScenario(t: TestContext, broker: TestBroker): Promi
     assert.match(r.error!, /illegal-data-address|exception/);
   });
 
-  await t.test('[SPEC status query] queries answer with gateway and device state', async () => {
+  await t.test('[protocol: status query] queries answer with gateway and device state', async () => {
     platform.send({ v: 1, k: 'query', gw: 'gw-e2e', ts: Date.now(), id: 'q-1' });
     platform.send({ v: 1, k: 'query', gw: 'gw-e2e', ts: Date.now(), id: 'q-2', devs: ['pm-1', 'nope'] });
     const q1 = await waitFor('status q-1', () => platform.of('status').find((s) => s.id === 'q-1'));
@@ -126,7 +129,7 @@ export async function gatewayScenario(t: TestContext, broker: TestBroker): Promi
   });
 
   await t.test(
-    '[SPEC periodic report] reports are acknowledged; an unacknowledged one is resent',
+    '[protocol: periodic report] reports are acknowledged; an unacknowledged one is resent',
     async () => {
       await waitFor('an acknowledged report', () => gw.stats.reportsAcked >= 1);
       platform.ackReports = false;

@@ -8,7 +8,10 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { startSimulators } from '../../src/sim/index.ts';
 import { startPushSensor } from '../../src/sim/push-sensor.ts';
 import { ptyPair } from '../sim/helpers.ts';
-import { FakePlatform, startOurBroker, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { startOurBroker } from '../support/broker.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 test('gateway over serial (socat ptys): Modbus RTU and DL/T 645 buses, relay command, error frames, retries', async (t) => {
   const rtuPty = await ptyPair();
@@ -23,7 +26,7 @@ test('gateway over serial (socat ptys): Modbus RTU and DL/T 645 buses, relay com
       addresses: ['000000000161', '000000000162'],
     },
   });
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-serial', { heartbeatMs: 500 });
   await platform.start();
   const gw = new Gateway(
@@ -160,7 +163,7 @@ test('gateway over serial (socat ptys): Modbus RTU and DL/T 645 buses, relay com
 
 test('gateway push devices: UDP (Cayenne LPP) and TCP (ACME TH-10) sensors', async (t) => {
   const broker = await startOurBroker();
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const platform = new FakePlatform(broker.url, 'gw-push', { heartbeatMs: 500 });
   await platform.start();
   const gw = new Gateway(

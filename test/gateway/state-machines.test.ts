@@ -16,7 +16,7 @@ const frame = (dev: string, seq: number, bytes = 4): Frame => ({
   raw: Buffer.alloc(bytes),
 });
 
-test('online [SPEC heartbeat]: heartbeat → online=1 and last=now; now−last > valid interval → online=0', () => {
+test('online [protocol: heartbeat]: heartbeat → online=1 and last=now; now−last > valid interval → online=0', () => {
   const t = new OnlineTracker(150);
   assert.equal(t.online, false, 'offline until the first heartbeat');
   assert.deepEqual(t.onHeartbeat(1000), { online: true, at: 1000 });
@@ -61,7 +61,7 @@ test('batcher: a single device is sent within the window; size limits close a gr
   assert.equal(b.pending, 1);
 });
 
-test('command cache [SPEC control command]: a resent id is answered from the cache, not executed twice', () => {
+test('command cache [protocol: control command]: a resent id is answered from the cache, not executed twice', () => {
   const c = new CommandCache({ size: 2, ttlMs: 1000 });
   assert.deepEqual(c.begin('c1', 0), { action: 'execute' });
   assert.deepEqual(c.begin('c1', 10), { action: 'in-progress' }, 'resend while executing');
@@ -76,7 +76,7 @@ test('command cache [SPEC control command]: a resent id is answered from the cac
   assert.deepEqual(c.begin('c3', 1061 + 1000), { action: 'execute' }, 'expired after the TTL');
 });
 
-test('reports [SPEC periodic report]: due every interval, resent unchanged until report-ack', () => {
+test('reports [protocol: periodic report]: due every interval, resent unchanged until report-ack', () => {
   const r = new ReportTracker({ intervalMs: 1000, ackTimeoutMs: 300, maxPending: 2 }, 0);
   assert.equal(r.tick(999, true).makeReport, false);
   assert.equal(r.tick(1000, true).makeReport, true);

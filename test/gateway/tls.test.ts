@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/index.ts';
 import { parseGatewayConfig } from '../../src/gateway/config.ts';
 import { Gateway } from '../../src/gateway/gateway.ts';
-import { FakePlatform, tempDir, waitFor } from './helpers.ts';
+import { FakePlatform } from './helpers.ts';
+import { makeTempDir } from '../support/temp.ts';
+import { waitFor } from '../support/wait.ts';
 
 test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknown certificate without it', async (t) => {
-  const tmp = tempDir();
+  const tmp = makeTempDir();
   const key = join(tmp.dir, 'key.pem');
   const cert = join(tmp.dir, 'cert.pem');
   execFileSync(
@@ -42,6 +44,9 @@ test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknow
   const tlsServer = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (s) =>
     broker.handle(s),
   );
+  // The client that does not trust the certificate aborts the handshake: the server sees it fail.
+  let refusedHandshakes = 0;
+  tlsServer.on('tlsClientError', () => refusedHandshakes++);
   const tcpServer = net.createServer((s) => broker.handle(s));
   await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => tcpServer.listen(0, '127.0.0.1', () => r()));
@@ -79,7 +84,8 @@ test('TLS: the gateway connects over mqtts:// with tls.caFile; refuses an unknow
   await make('gw-tls', { caFile: 'cert.pem' }).start();
   const birth = await waitFor('birth over TLS', () => platform.of('birth').find((b) => b.gw === 'gw-tls'));
   assert.equal(birth.gw, 'gw-tls');
-  await new Promise((r) => setTimeout(r, 300));
+  // Barrier: the untrusted gateway has tried (and been refused) twice; it has had its chances.
+  await waitFor('the untrusted gateway refused twice', () => refusedHandshakes >= 2);
   assert.equal(
     platform.received.filter((m) => m.gw === 'gw-untrusted').length,
     0,

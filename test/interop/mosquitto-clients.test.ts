@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { startBroker, waitUntil, type RunningBroker } from '../cli/helpers.ts';
+import { startBrokerCli, type RunningBroker } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
 
 let broker: RunningBroker;
 before(async () => {
-  broker = await startBroker(['--ws-port', 'off', '--metrics-port', 'off']);
+  broker = await startBrokerCli(['--ws-port', 'off', '--metrics-port', 'off']);
 });
 after(async () => {
   await broker.stop();
@@ -43,10 +44,10 @@ async function pub(args: string[]): Promise<void> {
 /** Starts mosquitto_sub and resolves once its SUBACK arrived (-d prints "Received SUBACK"). */
 async function sub(args: string[]): Promise<Run> {
   const s = run('mosquitto_sub', ['-d', ...args]);
-  await waitUntil(
+  await waitFor(
+    () => s.out() + s.err(),
     () => /received SUBACK/i.test(s.out() + s.err()),
     10_000,
-    () => s.out() + s.err(),
   );
   return s;
 }

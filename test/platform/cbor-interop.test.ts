@@ -10,7 +10,9 @@ import type { MqttClient } from 'mqtt';
 import type { PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { accepted, refused, vectorBytes } from '../fixtures/cbor-vectors/vectors.ts';
-import { connectGateway, startEdgeAndCloud, until, type EdgeAndCloud } from './live-fixtures.ts';
+import { startEdgeAndCloud, type EdgeAndCloud } from '../support/live.ts';
+import { connectGateway } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Readings (points) each device's frames in the accepted vectors decode to. */
 const POINTS: Record<string, number> = { 'py-meter': 1, 'go-pm': 4, 'c-meter': 2, 'mcu-pm': 2 };
@@ -64,7 +66,7 @@ describe('CBOR from other encoders, over MQTT to an edge and a cloud platform', 
     }
     for (const app of [site.edge.app, site.cloudApp] as PlatformApp[]) {
       for (const [dev, points] of Object.entries(POINTS))
-        await until(
+        await waitFor(
           `${points} readings of ${dev}`,
           async () => (await app.store.countPoints(dev)) === points,
         );
@@ -89,7 +91,7 @@ describe('CBOR from other encoders, over MQTT to an edge and a cloud platform', 
       ],
     );
     // The report with half, single and double floats and negative integers, stored as sent.
-    const [report] = await until('the report', async () => {
+    const [report] = await waitFor('the report', async () => {
       const reports = await site.edge.app.store.listReports('mcu-gw');
       return reports.length > 0 && reports;
     });
@@ -102,7 +104,7 @@ describe('CBOR from other encoders, over MQTT to an edge and a cloud platform', 
       offsetMs: -100,
     });
     // Each birth is answered with a heartbeat, which these gateways decode.
-    await until('heartbeats for the four gateways', () =>
+    await waitFor('heartbeats for the four gateways', () =>
       ['py-gw', 'go-gw', 'c-gw', 'mcu-gw'].every((gw) =>
         down.some((e) => e.k === 'heartbeat' && e.gw === gw),
       ),

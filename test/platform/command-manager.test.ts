@@ -31,7 +31,7 @@ describe('CommandManager (fake clock, no sockets)', () => {
     assert.equal(manager.nextDeadline(), 6000);
   });
 
-  it('SPEC control command: resent after each timeout, failed and dropped after exactly 3 timeouts', () => {
+  it('control command: resent after each timeout, failed and dropped after exactly 3 timeouts', () => {
     const clock = new FakeClock(0);
     const manager = new CommandManager({ commandTimeoutMs: 5000 });
     let total = sends(manager.submit(relay(), clock.now())).length;
@@ -102,7 +102,7 @@ describe('CommandManager (fake clock, no sockets)', () => {
     assert.equal(record?.error, 'exception 2');
   });
 
-  it('SPEC status query: 30 s timer by default, same retry rule', () => {
+  it('status query: 30 s timer by default, same retry rule', () => {
     const manager = new CommandManager();
     manager.submit({ ...relay('q-1'), kind: 'query', action: 'status' }, 0);
     assert.equal(manager.nextDeadline(), 30_000);

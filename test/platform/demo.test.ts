@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
 import { startDemoSite } from '../../src/platform/demo/site.ts';
+import { waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 
 describe('demo site (mqiot up --demo)', () => {
@@ -39,14 +40,16 @@ describe('demo site (mqiot up --demo)', () => {
   });
 
   it('a dozen devices of several protocols register themselves and their readings arrive within seconds', async () => {
-    const deadline = Date.now() + 20_000;
     let devices: { id: string; contractId: string; online: boolean }[] = [];
-    while (Date.now() < deadline) {
-      const res = await fetch(`${system.httpUrl}/api/devices?limit=100`, { headers: bearer(token) });
-      devices = ((await res.json()) as { items: typeof devices }).items;
-      if (devices.length === 12 && devices.every((d) => d.online)) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      () => `12 devices online: ${JSON.stringify(devices.map((d) => [d.id, d.online]))}`,
+      async () => {
+        const res = await fetch(`${system.httpUrl}/api/devices?limit=100`, { headers: bearer(token) });
+        devices = ((await res.json()) as { items: typeof devices }).items;
+        return devices.length === 12 && devices.every((d) => d.online);
+      },
+      20_000,
+    ).catch(() => undefined); // the assertions below say what is missing
     assert.equal(devices.length, 12);
     assert.ok(
       devices.every((d) => d.online),

@@ -11,7 +11,8 @@ import type { AllInOne } from '../../src/platform/all-in-one.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';
-import { startEdge, until } from './live-fixtures.ts';
+import { startEdge } from '../support/live.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 
 describe('end to end: simulators → gateway → broker → platform → API', () => {
@@ -111,7 +112,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   });
 
   it('devices are registered automatically with the right contract', async () => {
-    const devices = await until('3 devices', async () => {
+    const devices = await waitFor('3 devices', async () => {
       const r = await api('/api/devices?gateway=e2e-site');
       return r.body.total === 4 ? r.body.items : undefined;
     });
@@ -127,7 +128,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
   });
 
   it('readings are stored with the right values and units', async () => {
-    const latest = await until('meter voltage', async () => {
+    const latest = await waitFor('meter voltage', async () => {
       const r = await api('/api/devices/meter-161/latest');
       return r.body.items.length ? r.body.items : undefined;
     });
@@ -138,7 +139,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       Math.abs(latest[0].value - simVolts) < 5,
       `stored ${latest[0].value} V, simulator ${simVolts} V`,
     );
-    const pm = await until('modbus registers', async () => {
+    const pm = await waitFor('modbus registers', async () => {
       const r = await api('/api/devices/pm-1/latest');
       return r.body.items.length ? r.body.items : undefined;
     });
@@ -146,14 +147,14 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     assert.equal(relay.value, 1, 'relay register reads on');
   });
 
-  it('SPEC periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
-    const reports = await until('two reports stored', async () => {
+  it('periodic report: the gateway reports, the platform stores each report once and acknowledges it', async () => {
+    const reports = await waitFor('two reports stored', async () => {
       const r = await api('/api/gateways/e2e-site');
       return r.body.reports.length >= 2 ? r.body.reports : undefined;
     });
     const seqs = reports.map((r: { seq: number }) => r.seq);
     assert.equal(new Set(seqs).size, seqs.length, 'each report once');
-    await until('reports acknowledged', () => gateway.stats.reportsAcked >= 2);
+    await waitFor('reports acknowledged', () => gateway.stats.reportsAcked >= 2);
   });
 
   it('a command is executed by the device with feedback', async () => {
@@ -162,7 +163,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
-    const done = await until('command settled', async () => {
+    const done = await waitFor('command settled', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return ['executed', 'failed'].includes(r.body.state) ? r.body : undefined;
     });
@@ -174,13 +175,13 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     );
   });
 
-  it('SPEC control command: a command to a device that never answers ends failed after exactly 3 tries', async () => {
+  it('control command: a command to a device that never answers ends failed after exactly 3 tries', async () => {
     const sent = await api('/api/devices/mute-1/commands', {
       method: 'POST',
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
     assert.equal(sent.status, 202);
-    const failed = await until('failed', async () => {
+    const failed = await waitFor('failed', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state === 'failed' ? r.body : undefined;
     });
@@ -189,10 +190,10 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     assert.equal(downlinks.filter((d) => d.k === 'cmd' && d.id === sent.body.id).length, 3);
   });
 
-  it('SPEC status query: answered within its 30 s window', async () => {
+  it('status query: answered within its 30 s window', async () => {
     const sent = await api('/api/gateways/e2e-site/queries', { method: 'POST', body: { devices: ['pm-2'] } });
     assert.equal(sent.status, 202);
-    const done = await until('query answered', async () => {
+    const done = await waitFor('query answered', async () => {
       const r = await api(`/api/commands/${sent.body.id}`);
       return r.body.state !== 'sent' ? r.body : undefined;
     });
@@ -204,7 +205,7 @@ describe('end to end: simulators → gateway → broker → platform → API', (
 
   it('online/offline changes are recorded when the gateway stops and starts', async () => {
     await gateway.stop();
-    const offline = await until('gateway offline', async () => {
+    const offline = await waitFor('gateway offline', async () => {
       const r = await api('/api/gateways/e2e-site');
       return r.body.gateway.online === false ? r.body.gateway : undefined;
     });
@@ -212,12 +213,12 @@ describe('end to end: simulators → gateway → broker → platform → API', (
     const devicesOffline = await api('/api/devices?gateway=e2e-site&online=false');
     assert.equal(devicesOffline.body.total, 4, 'its devices go offline with it (mute-1 never came online)');
 
-    // SPEC control command: nobody answers while the gateway is away → sent 3 times, then failed.
+    // control command: nobody answers while the gateway is away → sent 3 times, then failed.
     const lost = await api('/api/devices/pm-2/commands', {
       method: 'POST',
       body: { action: 'write-single-register', params: { address: 8, value: 0 } },
     });
-    const failed = await until('command failed', async () => {
+    const failed = await waitFor('command failed', async () => {
       const r = await api(`/api/commands/${lost.body.id}`);
       return r.body.state === 'failed' ? r.body : undefined;
     });
@@ -234,12 +235,14 @@ describe('end to end: simulators → gateway → broker → platform → API', (
 
     gateway = new Gateway(gatewayConfig);
     await gateway.start();
-    await until(
+    await waitFor(
       'gateway online again',
       async () => (await api('/api/gateways/e2e-site')).body.gateway.online === true,
     );
     // The copies of the failed command kept in the gateway's session expired: it is not executed late.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Barrier: the gateway is online again, so it has its session (a stale copy would have come with
+    // it, right after the CONNACK, before the heartbeat); the window covers the Modbus write it would start.
+    await quietPeriod(1000);
     assert.equal(sims.modbusTcp!.units.get(2)!.readRegisters(8, 1, false)?.[0], 1, 'pm-2 relay untouched');
     const events = await api('/api/events?subjectType=gateway&subject=e2e-site');
     const changes = events.body.items

@@ -10,13 +10,10 @@ import type { AllInOne } from '../../src/platform/all-in-one.ts';
 import type { PlatformApp } from '../../src/platform/app.ts';
 import type { CloudLink } from '../../src/platform/edge/cloud-link.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
-import {
-  connectGateway,
-  startEdgeAndCloud,
-  until,
-  type EdgeAndCloud,
-  type TcpBroker,
-} from './live-fixtures.ts';
+import { type TcpBroker } from '../support/broker.ts';
+import { startEdgeAndCloud, type EdgeAndCloud } from '../support/live.ts';
+import { connectGateway } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const DLT_ENERGY = hex('68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16');
@@ -75,21 +72,21 @@ describe('edge bridged to a cloud', () => {
       devices: [{ dev: 'm-1', c: 'dlt645-2007' }],
     });
     await data();
-    await until('edge reading', async () => (await edge.app.store.countPoints('m-1')) === 1);
-    await until('cloud reading', async () => (await cloudApp.store.countPoints('m-1')) === 1);
+    await waitFor('edge reading', async () => (await edge.app.store.countPoints('m-1')) === 1);
+    await waitFor('cloud reading', async () => (await cloudApp.store.countPoints('m-1')) === 1);
     assert.equal((await cloudApp.store.getDevice('m-1'))?.contractId, 'dlt645-2007');
   });
 
   it('queues on disk through a cloud outage and delivers afterwards, in order, once', async () => {
     await cloud.down();
     for (let i = 0; i < 5; i++) await data();
-    await until('queued at the edge', () => link.queue.depth === 5);
+    await waitFor('queued at the edge', () => link.queue.depth === 5);
     assert.equal(await cloudApp.store.countPoints('m-1'), 1, 'nothing reached the cloud meanwhile');
     assert.equal(await edge.app.store.countPoints('m-1'), 6, 'the edge kept working');
     await cloud.listen();
     // The cloud applies a gateway's ordered messages only in increasing seq: all 6 stored means in order.
-    await until('delivered', async () => (await cloudApp.store.countPoints('m-1')) === 6);
-    await until('queue empty', () => link.queue.depth === 0);
+    await waitFor('delivered', async () => (await cloudApp.store.countPoints('m-1')) === 6);
+    await waitFor('queue empty', () => link.queue.depth === 0);
     const frames = await cloudApp.store.frames({ deviceId: 'm-1', limit: 10 });
     assert.deepEqual(
       frames.map((f) => f.groupSeq).sort((a, b) => a - b),
@@ -103,7 +100,7 @@ describe('edge bridged to a cloud', () => {
       action: 'read',
       params: { di: '00010000' },
     });
-    const cmd = await until('cmd at the gateway', () =>
+    const cmd = await waitFor('cmd at the gateway', () =>
       down.find((e) => e.k === 'cmd' && e.id === record.id),
     );
     assert.equal(cmd.k, 'cmd');
@@ -117,7 +114,7 @@ describe('edge bridged to a cloud', () => {
       dev: 'm-1',
       ok: true,
     });
-    await until(
+    await waitFor(
       'executed in the cloud',
       async () => (await cloudApp.store.getCommand(record.id))?.state === 'executed',
     );

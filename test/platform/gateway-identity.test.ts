@@ -14,7 +14,7 @@ import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
 import type { PlatformConfig } from '../../src/platform/config.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
-import { until } from './live-fixtures.ts';
+import { waitFor } from '../support/wait.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -202,7 +202,7 @@ describe('dedup cannot be poisoned by a forged seq', () => {
         client.publish('mqiot/gw/site-n/up', Buffer.from('not cbor'), { qos: 0 });
       }
       await publish(client, 'mqiot/gw/site-n/up', bad);
-      await until(
+      await waitFor(
         'every bad message counted',
         () => (system.app.platform.metrics.uplinkRejections()['invalid-envelope'] ?? 0) >= 20_000,
         60_000,

@@ -4,7 +4,7 @@ import { HeartbeatScheduler } from '../../src/platform/online/heartbeat.ts';
 import { OnlineTracker } from '../../src/platform/online/online-tracker.ts';
 
 describe('HeartbeatScheduler', () => {
-  it('SPEC heartbeat: every known gateway once per minute by default', () => {
+  it('heartbeat: every known gateway once per minute by default', () => {
     const hb = new HeartbeatScheduler();
     hb.addGateway('gw-1', 0);
     hb.addGateway('gw-2', 0);

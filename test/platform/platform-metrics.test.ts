@@ -15,11 +15,14 @@ import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { listenPlatformMetrics } from '../../src/platform/metrics/listener.ts';
 import { Registry } from '../../src/platform/metrics/prom-text.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
-import { freePort, logLines, runCli, type RunningCli } from '../cli/helpers.ts';
+import { logLines, runCli, type RunningCli } from '../support/cli.ts';
+import { freePort } from '../support/ports.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { tempStore, toyFrame, toySource } from './helpers.ts';
-import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { connectGateway } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 
 const DLT_ENERGY = Buffer.from('6861010000000068910833333433593333338a16', 'hex');
 const silent = createLogger({ level: 'silent' });
@@ -124,9 +127,9 @@ describe('platform metrics on the all-in-one metrics listener', () => {
 
   it('counts readings, rejections, commits, online gateways and pending commands', async () => {
     await publishTraffic(gateway, 'gw-m');
-    await until('the readings', async () => (await system.app.store.countPoints('gw-m-m')) === 1);
+    await waitFor('the readings', async () => (await system.app.store.countPoints('gw-m-m')) === 1);
     await system.app.platform.sendCommand({ deviceId: 'gw-m-m', action: 'read', params: { di: '00010000' } });
-    const m = await until('the counters', async () => {
+    const m = await waitFor('the counters', async () => {
       const page = await scrape(metricsPort);
       return page.get('mqiot_platform_readings_total') === 2 && page;
     });
@@ -173,7 +176,7 @@ describe('platform metrics of mqiot cloud on an external broker', () => {
   it('serves the platform metrics with the process figures', async () => {
     await publishTraffic(gateway, 'gw-c');
     // The broker acknowledges here, not the platform: wait until the last message was taken in.
-    const m = await until('the readings', async () => {
+    const m = await waitFor('the readings', async () => {
       const page = await scrape(listener.port);
       const last = page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1;
       return last && page;
@@ -207,13 +210,13 @@ describe('mqiot cloud --broker URL --metrics-port PORT (CLI, black box)', () => 
       'cloud',
       ...['--broker', broker.url, '--data-dir', dir, '--http-port', '0', '--metrics-port', String(port)],
     ]);
-    const running = await until('mqiot cloud running', () =>
+    const running = await waitFor('mqiot cloud running', () =>
       logLines(cli.stdout()).find((l) => l.msg === 'mqiot cloud: running'),
     );
     assert.equal(running.metricsPort, port);
     gateway = await connectGateway(broker.url, 'gw-cli');
     await publishTraffic(gateway, 'gw-cli');
-    const m = await until('the last message taken in', async () => {
+    const m = await waitFor('the last message taken in', async () => {
       const page = await scrape(port);
       return page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1 && page;
     });

@@ -145,7 +145,7 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
     await assert.rejects(platform.sendCommand({ deviceId: 'nope', action: 'set' }), { code: 'not_found' });
   });
 
-  it('SPEC control command: a command nobody answers fails after exactly 3 sends', async () => {
+  it('control command: a command nobody answers fails after exactly 3 sends', async () => {
     const record = await platform.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 1 } });
     for (let i = 0; i < 3; i++) {
       clock.advance(1000);

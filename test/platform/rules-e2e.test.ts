@@ -15,8 +15,9 @@ import {
   type Envelope,
 } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource, type Json } from './helpers.ts';
-import { connectGateway, TcpBroker, until } from './live-fixtures.ts';
-import { connectClient } from '../cli/helpers.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { connectClient, connectGateway } from '../support/mqtt.ts';
+import { waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 
 const GW = 'rules-site';
@@ -73,7 +74,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
   const seen: number[] = [];
   /** The reading went through the platform and the rules (and any firing was carried out and recorded). */
   const stored = async (value: number) => {
-    await until(`reading ${value}`, () => seen.includes(value));
+    await waitFor(`reading ${value}`, () => seen.includes(value));
     seen.length = 0;
     await app.platform.rules.whenIdle();
   };
@@ -127,7 +128,7 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
         { dev: 'heater-1', c: 'toy-temp', pollMs: 60_000 },
       ],
     });
-    await until('devices registered', async () => (await app.store.getDevice('heater-1')) !== undefined);
+    await waitFor('devices registered', async () => (await app.store.getDevice('heater-1')) !== undefined);
   });
 
   after(async () => {
@@ -183,16 +184,16 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
     await stored(10);
     assert.equal(cmds.length, 0, 'warm: nothing to do');
     await temperature(40);
-    const cmd = await until('command on the down topic', () => cmds[0]);
+    const cmd = await waitFor('command on the down topic', () => cmds[0]);
     assert.deepEqual([cmd.dev, cmd.action, cmd.params], ['heater-1', 'set', { value: 1 }]);
-    const done = await until('executed', async () => {
+    const done = await waitFor('executed', async () => {
       const r = await api(`/api/commands/${cmd.id}`);
       return r.body.state === 'executed' ? r.body : undefined;
     });
     assert.deepEqual(done.result, { done: 1 });
-    const alert = await until('published alert', () => alerts[0]);
+    const alert = await waitFor('published alert', () => alerts[0]);
     assert.deepEqual(alert, { topic: 'site/alerts/sensor-21', body: { rule: 'heater-on', t: 4 } });
-    const history = await until('history', async () => {
+    const history = await waitFor('history', async () => {
       const h = await api('/api/rules/heater-on/history');
       return h.body.items.length === 1 ? h.body.items : undefined;
     });
@@ -218,14 +219,14 @@ describe('linkage rules end to end (broker, platform, MQTT gateway, HTTP API)', 
     await stored(9);
     assert.deepEqual((await api('/api/rules/heater-on')).body.status, { 'sensor-21': 'idle' });
     await temperature(45);
-    await until('second command', () => cmds.length === 2);
-    const history = await until('second firing', async () => {
+    await waitFor('second command', () => cmds.length === 2);
+    const history = await waitFor('second firing', async () => {
       const h = await api('/api/rules/heater-on/history');
       return h.body.items.length === 2 ? h.body.items : undefined;
     });
     assert.equal(history[0].detail.value, 4.5, 'newest first');
     assert.equal(history[0].detail.commandId, cmds[1]!.id);
-    await until(
+    await waitFor(
       'executed',
       async () => (await api(`/api/commands/${cmds[1]!.id}`)).body.state === 'executed',
     );

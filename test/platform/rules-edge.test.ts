@@ -18,14 +18,11 @@ import {
   type CmdEnvelope,
   type Envelope,
 } from '../../src/protocol/envelope.ts';
-import {
-  connectGateway,
-  startEdgeAndCloud,
-  until,
-  type EdgeAndCloud,
-  type TcpBroker,
-} from './live-fixtures.ts';
-import { freePort } from '../cli/helpers.ts';
+import { type TcpBroker } from '../support/broker.ts';
+import { startEdgeAndCloud, type EdgeAndCloud } from '../support/live.ts';
+import { connectGateway } from '../support/mqtt.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 
 const GW = 'site-r';
@@ -83,7 +80,7 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
     });
   };
   const latest = async (app: PlatformApp, value: number) =>
-    until(`${value} stored`, async () => {
+    waitFor(`${value} stored`, async () => {
       const p = (await app.store.latest('pm-1')).find((x) => x.name === 'holding.3');
       if (p?.value !== value) return false;
       await app.platform.whenIdle();
@@ -112,7 +109,7 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
       cmds.push(e);
       void up({ v: 1, k: 'cmd-result', gw: GW, seq: ++seq, ts: Date.now(), id: e.id, dev: e.dev, ok: true });
     });
-    await until('cloud link up', () => link.connected);
+    await waitFor('cloud link up', () => link.connected);
     await up({
       v: 1,
       k: 'birth',
@@ -122,7 +119,7 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
       epoch: 'e1',
       devices: [{ dev: 'pm-1', c: 'modbus-tcp' }],
     });
-    await until('device at the cloud', async () => (await cloudApp.store.getDevice('pm-1')) !== undefined);
+    await waitFor('device at the cloud', async () => (await cloudApp.store.getDevice('pm-1')) !== undefined);
   });
 
   after(async () => {
@@ -158,12 +155,14 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
     await reading(250);
     await latest(edge.app, 250);
     await latest(cloudApp, 250);
-    const cmd = await until('command at the gateway', () => cmds[0]);
-    await until(
+    const cmd = await waitFor('command at the gateway', () => cmds[0]);
+    await waitFor(
       'executed in the cloud',
       async () => (await cloudApp.store.getCommand(cmd.id))?.state === 'executed',
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Barrier: the edge copy has evaluated the reading (its state follows it); had it acted, its own
+    // command would be in its store and on the gateway's downlink by then.
+    await waitFor('the edge copy fired', () => edge.app.platform.rules.status('pm-high')['pm-1'] === 'fired');
     assert.equal(cmds.length, 1);
     assert.equal((await history(cloudApp)).length, 1);
     assert.equal((await history(edge.app)).length, 0);
@@ -175,11 +174,11 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
 
   it('cloud outage: the edge carries the rule out itself and the command is executed at the edge', async () => {
     await cloud.down();
-    await until('link down', () => !link.connected);
+    await waitFor('link down', () => !link.connected);
     await reading(300);
     await latest(edge.app, 300);
-    const cmd = await until('command from the edge', () => cmds[1]);
-    await until(
+    const cmd = await waitFor('command from the edge', () => cmds[1]);
+    await waitFor(
       'executed at the edge',
       async () => (await edge.app.store.getCommand(cmd.id))?.state === 'executed',
     );
@@ -202,6 +201,6 @@ describe('linkage rules at the edge (copied from the cloud, run locally in an ou
     assert.deepEqual([...offline.mirrored], ['pm-high']);
     assert.ok(await edge.app.store.getRule('pm-high'));
     await cloud.listen();
-    await until('link back', () => link.connected);
+    await waitFor('link back', () => link.connected);
   });
 });

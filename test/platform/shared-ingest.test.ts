@@ -10,7 +10,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource } from './helpers.ts';
-import { TcpBroker, until } from './live-fixtures.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 
 describe('shared ingest: two platform instances, one shared subscription, one database', () => {
   let tcp: TcpBroker;
@@ -80,7 +81,7 @@ describe('shared ingest: two platform instances, one shared subscription, one da
         })),
       });
     }
-    await until('60 readings', () => received.a + received.b >= 60);
+    await waitFor('60 readings', () => received.a + received.b >= 60);
     await a.platform.whenIdle();
     await b.platform.whenIdle();
     assert.equal(received.a + received.b, 60, 'each data group went to one instance');
@@ -98,21 +99,22 @@ describe('shared ingest: two platform instances, one shared subscription, one da
     const ids: string[] = [];
     for (let i = 0; i < 4; i++)
       ids.push((await a.platform.sendCommand({ deviceId: 't-1', action: 'set', params: { value: i } })).id);
-    await until('4 commands down', () =>
+    await waitFor('4 commands down', () =>
       ids.every((id) => commands.some((c) => c.k === 'cmd' && c.id === id)),
     );
     let seq = 100;
     for (const id of ids)
       await up({ v: 1, k: 'cmd-result', gw: 'shared', seq: ++seq, ts: Date.now(), id, dev: 't-1', ok: true });
     for (const id of ids) {
-      const record = await until(`command ${id} executed`, async () => {
+      const record = await waitFor(`command ${id} executed`, async () => {
         const r = await a.store.getCommand(id);
         return r?.state === 'executed' ? r : undefined;
       });
       assert.equal(record.attempts, 1);
     }
-    // Past the timeout, instance a must not resend what the other instance settled.
-    await new Promise((r) => setTimeout(r, 1200));
+    // Instance a must not resend what the other instance settled: a resend would come one command
+    // timeout (800 ms) after the send, so watch past it.
+    await quietPeriod(1200);
     for (const id of ids)
       assert.equal(commands.filter((c) => c.k === 'cmd' && c.id === id).length, 1, `${id} sent once`);
   });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
-import { issueGatewayCredentials, startUp, type RunningUp } from '../cli/helpers.ts';
+import { issueGatewayCredentials, startUp, type RunningUp } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
 import { bearer, login, printedAdminPassword } from '../support/auth.ts';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -73,13 +74,17 @@ describe('mqiot up (CLI, black box)', () => {
       }),
       { qos: 1 },
     );
-    let latest: { items: { name: string; value: number; unit: string }[] } = { items: [] };
-    for (let i = 0; i < 400 && latest.items.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      latest = (await (
-        await fetch(`${up.httpUrl}/api/devices/m-1/latest`, { headers: bearer(token) })
-      ).json()) as typeof latest;
-    }
+    type Latest = { items: { name: string; value: number; unit: string }[] };
+    const latest = await waitFor(
+      'the reading of m-1 in the API',
+      async () => {
+        const got = (await (
+          await fetch(`${up.httpUrl}/api/devices/m-1/latest`, { headers: bearer(token) })
+        ).json()) as Latest;
+        return got.items.length > 0 && got;
+      },
+      20_000,
+    );
     assert.deepEqual(
       latest.items.map((p) => [p.name, p.value, p.unit]),
       [['energy_active_forward_total', 0.26, 'kWh']],

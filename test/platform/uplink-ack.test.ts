@@ -10,8 +10,10 @@ import { attachToBroker } from '../../src/platform/broker-attach.ts';
 import { attachToMqtt } from '../../src/platform/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
-import { startBroker, waitFor, type TestBroker } from '../broker/helpers.ts';
+
 import { tempStore, toyFrame, toySource } from './helpers.ts';
+import { startBroker, type TestBroker } from '../support/broker.ts';
+import { waitFor } from '../support/wait.ts';
 
 const GW = 'gw-ack';
 
@@ -177,12 +179,8 @@ describe('mqiot cloud path: an instance that cannot store an uplink does not PUB
       frames: [{ dev: 'cloud-temp', c: 'toy-temp', ts: Date.now(), seq: 1, raw: toyFrame(0xa1, 42) }],
     });
     await gw.publishAsync('mqiot/gw/gw-cloud/up', payload, { qos: 1 });
-    await waitFor(() => failures === 0, 10_000, 'the failed attempts');
-    const end = Date.now() + 15_000;
-    while ((await store.countPoints('cloud-temp')) === 0) {
-      if (Date.now() > end) throw new Error('the redelivered group was never stored');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the failed attempts', () => failures === 0, 10_000);
+    await waitFor('the redelivered group stored', async () => (await store.countPoints('cloud-temp')) > 0);
     await platform.whenIdle();
     assert.equal(await store.countPoints('cloud-temp'), 1);
     assert.equal((await store.frames({ deviceId: 'cloud-temp' })).length, 1);

@@ -1,4 +1,4 @@
-// Shared helpers for simulator and gateway tests: hex, socat pty pairs, waiting.
+// Shared helpers for simulator and gateway tests: hex and socat pty pairs.
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -38,18 +38,4 @@ export async function ptyPair(): Promise<PtyPair> {
         child.kill('SIGTERM');
       }),
   };
-}
-
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { builtinContract } from '../../src/contracts/index.ts';
 import { encodeFixed, encodeLpp, FIXED_LENGTH, startPushSensor } from '../../src/sim/push-sensor.ts';
-import { waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 test('sim push: fixed-layout frame is the ACME TH-10 layout and decodes with its contract', () => {
   const f = encodeFixed(4711, {

@@ -8,24 +8,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser, Page } from 'playwright-core';
+import { quietPeriod, waitFor } from '../support/wait.ts';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/frames.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/vectors/frames.json', import.meta.url), 'utf8'),
 ) as Record<string, { name: string; hex: string }[]>;
 const vector = (group: string, name: RegExp) => {
   const v = vectors[group]!.find((x) => name.test(x.name));
   assert.ok(v, `vector ${name} in ${group}`);
   return v.hex;
 };
-
-async function until(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const XSS_NAME = '<img src=x onerror="window.__xss = 1">';
 const WAIT = { timeout: 10_000 };
@@ -458,8 +451,14 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
         ctx: { di: '00010000' },
       },
     ]);
-    await until(async () => (await site.api('/api/devices/late-1')).body.device?.online === true);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(
+      'late-1 online in the API',
+      async () => (await site.api('/api/devices/late-1')).body.device?.online === true,
+      10_000,
+    );
+    // Barrier: the API has the device, so a page with a working stream would be drawing it now; the
+    // page's stream is cut, and this short window is for anything else (a reload) that would bring it.
+    await quietPeriod(300);
     assert.notEqual(await page.locator('#live').getAttribute('data-state'), 'live', 'still disconnected');
     assert.equal(await page.locator('tr[data-device="late-1"]').count(), 0, 'missed while disconnected');
     await page.unroute('**/api/stream*');

@@ -13,7 +13,8 @@ import {
   type Envelope,
   type Frame,
 } from '../../src/protocol/envelope.ts';
-import { connectGateway, TcpBroker } from '../platform/live-fixtures.ts';
+import { TcpBroker } from '../support/broker.ts';
+import { connectGateway } from '../support/mqtt.ts';
 import type { Page } from 'playwright-core';
 import type { Role } from '../../src/platform/auth/roles.ts';
 import { SESSION_COOKIE } from '../../src/platform/http/auth/request-checks.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser } from 'playwright-core';
-import { startUp, type RunningUp } from '../cli/helpers.ts';
+import { startUp, type RunningUp } from '../support/cli.ts';
 import { printedAdminPassword } from '../support/auth.ts';
 
 const DEMO_DEVICES = 12;

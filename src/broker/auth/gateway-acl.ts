@@ -1,6 +1,6 @@
 /**
  * The built-in gateway rule (`broker.auth.gatewayAcl`), no ACL file needed: a client whose username
- * is `gw-<id>` is gateway `<id>` and may use its own two topics only (SPEC "two topics per gateway",
+ * is `gw-<id>` is gateway `<id>` and may use its own two topics only ("two topics per gateway",
  * docs/protocol.md): publish to `mqiot/gw/<id>/up` (its will goes there too) and subscribe to
  * `mqiot/gw/<id>/down`. Everything else is refused to it. The username, not the client id, names
  * the gateway because only the username is checked against the password file.

@@ -4,7 +4,7 @@ import { ReasonCode } from '../../protocol/reason-codes.ts';
 import type { Channel } from '../channel.ts';
 import { sendAck } from './publish.ts';
 
-/** QoS 1 outgoing finished [MQTT-4.3.2-?]. An unknown id is ignored (it may be a late duplicate). */
+/** QoS 1 outgoing finished [MQTT-4.3.2-3]. An unknown id is ignored (it may be a late duplicate). */
 export function handlePuback(ch: Channel, p: IPubackPacket): void {
   const session = ch.session!;
   const done = session.complete(p.messageId ?? 0, 'sent');
@@ -18,7 +18,7 @@ export function handlePubrec(ch: Channel, p: IPubrecPacket): void {
   const failed = (p.reasonCode ?? 0) >= 0x80;
   const entry = session.received(id, failed);
   if (entry === undefined) {
-    // unknown id: v5 answers PUBREL 0x92 so the client can finish [MQTT-3.6.2-?]
+    // unknown id: v5 answers PUBREL 0x92 so the client can finish (MQTT 5 §3.6.2.1)
     if (!failed) sendAck(ch, 0x62, id, ReasonCode.PacketIdentifierNotFound);
     return;
   }

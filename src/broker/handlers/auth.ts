@@ -7,7 +7,7 @@ import { runAuthStep } from './connect.ts';
 
 export function handleAuth(ch: Channel, p: IAuthPacket): void {
   const method = p.properties?.authenticationMethod;
-  // [MQTT-4.12.0-?] the method must stay the one from CONNECT
+  // [MQTT-4.12.0-5] the method must stay the one from CONNECT
   if (ch.authMethod === undefined || method !== ch.authMethod) {
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without matching authentication method');
   }

@@ -92,7 +92,7 @@ function applyClientLimits(ch: Channel, p: IConnectPacket): void {
   const props = p.properties;
   if (!ch.v5 || props === undefined) return;
   if (props.receiveMaximum !== undefined) {
-    // [MQTT-3.1.2-?] 0 is a protocol error
+    // 0 is a protocol error (MQTT 5 §3.1.2.11.3)
     if (props.receiveMaximum === 0)
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'receive maximum 0');
     ch.sendQuota = Math.min(props.receiveMaximum, ch.broker.options.maxInflightOutgoing);

@@ -149,7 +149,7 @@ function acknowledge(ch: Channel, qos: QoS, id: number): void {
 
 /**
  * The message was not taken: a local handler refused it or the store failed. The client must keep
- * it. A v5 client is told in the PUBACK/PUBREC (0x80 ends this QoS flow [MQTT-4.3.2-?]; the client
+ * it. A v5 client is told in the PUBACK/PUBREC (0x80 ends this QoS flow [MQTT-4.4.0-2]; the client
  * sends the message again as a new PUBLISH); a refused QoS 2 id is not remembered, so it is not a
  * duplicate. 3.1.1 has no negative acknowledgement: the connection is closed and the unacknowledged
  * PUBLISH is resent on reconnect [MQTT-4.4.0-1]. A store failure closes the connection in both

@@ -15,7 +15,7 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
   const o = broker.options;
   const subId = ch.v5 ? p.properties?.subscriptionIdentifier : undefined;
   if (subId !== undefined && !o.subscriptionIdentifiersAvailable) {
-    // [MQTT-3.2.2-?] the server said it does not support them
+    // the CONNACK said they are not supported (Subscription Identifiers Available = 0)
     throw new ProtocolViolation(ReasonCode.SubscriptionIdentifiersNotSupported, 'subscription identifiers');
   }
   if (p.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'empty SUBSCRIBE'); // [MQTT-3.8.3-2]

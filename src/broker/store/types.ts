@@ -1,5 +1,5 @@
 /**
- * Session and retained-message persistence (STYLE.md §5: one contract suite, several implementations).
+ * Session and retained-message persistence (one contract suite, test/broker/store-suite.ts, for several implementations).
  *
  * The broker keeps live session state in memory and writes through to the store for sessions that
  * outlive their connection (session expiry > 0). Every method may return a Promise: a durable store

@@ -1,12 +1,12 @@
-// Control commands and status queries as a pure state machine (SPEC "Protocol rules"). It takes events
+// Control commands and status queries as a pure state machine (docs/protocol.md, `cmd`/`query`). It takes events
 // (submit, answer, time passing) and returns effects (send, save); the platform's edge publishes and
 // stores them and arms one timer at nextDeadline(). No sockets and no real time here.
 import { CommandKind, CommandState, type CommandRecord, type CommandTransition } from '../store/types.ts';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
-/** SPEC: "sends a status query and starts a 30 s timer". */
+/** A status query waits 30 s for its answer before it is resent (docs/protocol.md). */
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
-/** SPEC: "after 3 timeouts the command is declared failed and dropped". */
+/** After 3 timeouts a command or query is declared failed and dropped (docs/protocol.md). */
 export const MAX_TIMEOUTS = 3;
 
 export interface CommandManagerConfig {

@@ -1,4 +1,4 @@
-// The platform-side heartbeat (SPEC "Heartbeat and online status"): every known gateway gets one
+// The platform-side heartbeat (docs/protocol.md "Heartbeat and online status"): every known gateway gets one
 // every period (default one minute), and one at once after its birth (docs/protocol.md). Pure: the
 // edge calls tick() and publishes what it returns.
 

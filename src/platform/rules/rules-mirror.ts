@@ -1,5 +1,5 @@
-// The edge's copy of the cloud's linkage rules (SPEC: the edge "can pull ... linkage rules from the
-// cloud so that linkage between devices keeps working locally during an outage"). At start and then
+// The edge's copy of the cloud's linkage rules (the edge pulls them from the cloud so
+// that linkage between devices keeps working locally during an outage). At start and then
 // periodically it reads GET /api/rules from the cloud platform and keeps the last copy in the edge's
 // own store, so an edge that restarts during an outage still has them.
 //

@@ -1,24 +1,12 @@
-// Black-box helpers: start `mqiot broker` as a user would (a child process) and talk to it.
+// The mqiot CLI as a child process, started as a user would: `mqiot broker`, `mqiot up`, any command.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { stopChild } from './child.ts';
+import { canConnect, freePort } from './ports.ts';
+import { waitFor } from './wait.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
-
-/** A port that was free a moment ago: bind port 0 on loopback, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningCli {
   child: ChildProcess;
@@ -125,11 +113,11 @@ export async function startUp(
   const ended = (): boolean => cli.child.exitCode !== null || cli.child.signalCode !== null;
   let line: Record<string, unknown> | undefined;
   try {
-    await waitUntil(
+    await waitFor(
+      () => `mqiot up to log "running": ${cli.stderr() + cli.stdout()}`,
       () =>
         (line = completeLogLines(cli.stdout()).find((l) => l.msg === UP_RUNNING)) !== undefined || ended(),
       30_000,
-      () => cli.stderr() + cli.stdout(),
     );
   } catch (err) {
     await cli.kill();
@@ -151,44 +139,24 @@ export interface RunningBroker extends RunningCli {
   metricsPort: number;
 }
 
-/** Starts the broker on free loopback ports and waits until it logged "broker started". */
-export async function startBroker(
+/** Starts `mqiot broker` on free loopback ports and waits until it logged "broker started". */
+export async function startBrokerCli(
   extraArgs: string[] = [],
   env: Record<string, string> = {},
 ): Promise<RunningBroker> {
   const [port, wsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const cli = runCli(brokerArgs({ port, wsPort, metricsPort }, ...extraArgs), env);
-  await waitUntil(
-    () => cli.stdout().includes('"broker started"'),
-    20_000,
-    () => cli.stderr(),
-  );
-  return { ...cli, port, wsPort, metricsPort };
-}
-
-export async function waitUntil(
-  check: () => boolean,
-  timeoutMs = 10_000,
-  explain?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms${explain ? `: ${explain()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await waitFor(
+      () => `"broker started": ${cli.stderr()}`,
+      () => cli.stdout().includes('"broker started"'),
+      20_000,
+    );
+  } catch (err) {
+    await cli.kill();
+    throw err;
   }
-}
-
-/** MQTT.js client connected (resolves on 'connect', rejects on 'error'). */
-export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
-    client.once('connect', () => resolve(client));
-    client.once('error', (err) => {
-      client.end(true);
-      reject(err);
-    });
-  });
+  return { ...cli, port, wsPort, metricsPort };
 }
 
 /** Lines of the broker's structured log, parsed. */
@@ -197,6 +165,40 @@ export function logLines(text: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * `mqiot broker` as a separate process on a fixed port, so it can be SIGKILLed like a crashing machine
+ * and started again on the same port.
+ */
+export class MqiotBrokerProcess {
+  readonly kind = 'mqiot';
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    const args = [BIN, 'broker', '--host', '127.0.0.1', '--port', String(this.port)];
+    args.push('--ws-port', 'off', '--metrics-port', 'off', '--log-level', 'silent');
+    this.child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const child = this.child;
+    await waitFor(
+      `mqiot broker on ${this.port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`mqiot broker exited with ${child.exitCode}`);
+        return canConnect(this.port);
+      },
+      20_000,
+    );
+  }
+
+  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+    await stopChild(this.child, signal);
+    this.child = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+  }
 }
 
 /**

@@ -1,0 +1,75 @@
+// Real platform parts in process for tests: an edge (all-in-one: broker and platform) and a cloud
+// platform on its own broker, bridged to each other.
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { startAllInOne, type AllInOne, type AllInOneOptions } from '../../src/platform/all-in-one.ts';
+import { startPlatformApp, type PlatformApp, type PlatformAppOptions } from '../../src/platform/app.ts';
+import { CloudLink } from '../../src/platform/edge/cloud-link.ts';
+import { TcpBroker } from './broker.ts';
+
+/** The all-in-one (broker and platform) on 127.0.0.1 port 0, as an edge site runs it, silent. */
+export async function startEdge(dataDir: string, platform?: AllInOneOptions['platform']): Promise<AllInOne> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
+    },
+  });
+  return startAllInOne({
+    broker: config.broker,
+    dataDir,
+    http: { host: '127.0.0.1', port: 0 },
+    platform,
+    logger: createLogger({ level: 'silent' }),
+  });
+}
+
+export interface EdgeAndCloud {
+  /** The cloud broker, which a test can take down (`cloud.down()`) and bring back (`cloud.listen()`). */
+  cloud: TcpBroker;
+  cloudApp: PlatformApp;
+  edge: AllInOne;
+  /** The edge's bridge to the cloud broker, started. */
+  link: CloudLink;
+  close(): Promise<void>;
+}
+
+/**
+ * A cloud platform on its own broker and an edge bridged to it; data in `dir`/cloud and `dir`/edge.
+ * `cloudApp` adds to the cloud platform's options (its MQTT client id, HTTP, config).
+ */
+export async function startEdgeAndCloud(
+  dir: string,
+  cloudApp: Omit<PlatformAppOptions, 'dataDir' | 'mqtt'> & { clientId: string; shareGroup?: string },
+  linkClientId: string,
+): Promise<EdgeAndCloud> {
+  const parts: Partial<EdgeAndCloud> = {};
+  const close = async (): Promise<void> => {
+    await parts.link?.close();
+    await parts.edge?.close();
+    await parts.cloudApp?.close();
+    await parts.cloud?.close();
+  };
+  try {
+    const cloud = (parts.cloud = await TcpBroker.start());
+    const { clientId, shareGroup, ...appOptions } = cloudApp;
+    parts.cloudApp = await startPlatformApp({
+      ...appOptions,
+      dataDir: join(dir, 'cloud'),
+      mqtt: { url: cloud.url, clientId, ...(shareGroup === undefined ? {} : { shareGroup }) },
+    });
+    parts.edge = await startEdge(join(dir, 'edge'));
+    parts.link = new CloudLink(parts.edge.broker, {
+      cloudUrl: cloud.url,
+      clientId: linkClientId,
+      queuePath: join(dir, 'edge', 'forward.db'),
+      reconnectMs: 100,
+    });
+    parts.link.start();
+    return { ...(parts as Required<Omit<EdgeAndCloud, 'close'>>), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
