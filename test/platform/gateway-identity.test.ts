@@ -14,6 +14,7 @@ import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
 import type { PlatformConfig } from '../../src/platform/config.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
+import { bearer, testToken } from '../support/auth.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dirs: string[] = [];
@@ -288,7 +289,10 @@ describe('provenance: only gateway X speaks for gateway X', () => {
       assert.equal((await system.app.store.getGateway('newcomer'))?.lifecycle, 'pending');
       const res = await fetch(`${system.httpUrl}/api/gateways/newcomer`, {
         method: 'PATCH',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...bearer(await testToken(system.app.store, 'operator')),
+        },
         body: JSON.stringify({ lifecycle: 'active' }),
       });
       assert.equal(res.status, 200);
@@ -304,10 +308,12 @@ describe('provenance: only gateway X speaks for gateway X', () => {
 describe('gateway credentials issued by the platform (HTTP API, embedded broker)', () => {
   it('create → connect; 409 twice; rotate → old refused, new works; revoke → disconnected at once, cannot reconnect', async () => {
     const system = await start(tempDir(), { allowAnonymous: false });
+    // gateway credentials are an operator's job (docs/threat-model.md)
+    const auth = bearer(await testToken(system.app.store, 'operator'));
     const api = (method: string, path: string, body?: unknown) =>
       fetch(`${system.httpUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? auth : { 'content-type': 'application/json', ...auth },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     try {
