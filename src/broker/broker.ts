@@ -1,15 +1,21 @@
 /**
- * Broker: the public face of the engine (see /work/INTERFACES.md). Listeners call `handle(stream)`
+ * Broker: the public face of the engine. Listeners call `handle(stream)`
  * for each connection; in-process parts use `createLocalClient`; `publish` is for the server itself.
  */
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { isValidTopicName } from '../protocol/topic.ts';
-import { ChannelState } from './channel.ts';
 import { Connection } from './connection.ts';
 import { BrokerCore } from './core.ts';
 import { LocalClientError, LocalLink } from './local-client.ts';
-import type { ConnectionMeta, LocalClient, Message, PublishProperties, QoS } from './types.ts';
+import {
+  ConnectionState,
+  type ConnectionMeta,
+  type LocalClient,
+  type Message,
+  type PublishProperties,
+  type QoS,
+} from './types.ts';
 
 export type { BrokerDeps } from './core.ts';
 
@@ -82,7 +88,7 @@ export class Broker extends BrokerCore {
   disconnectUser(username: string): number {
     let n = 0;
     for (const ch of [...this.channels]) {
-      if (ch.info.username !== username || ch.state === ChannelState.Closed) continue;
+      if (ch.info.username !== username || ch.state === ConnectionState.Closed) continue;
       ch.disconnect(ReasonCode.NotAuthorized);
       n++;
     }

@@ -6,11 +6,11 @@
 import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
-import { Channel, ChannelState, type ChannelOutput } from './channel.ts';
-import type { BrokerCore } from './core.ts';
+import { unrefTimer } from '../protocol/clock.ts';
+import { Channel, type ChannelEngine, type ChannelOutput } from './channel.ts';
 import { fromCodecError, ProtocolViolation } from './errors.ts';
 import { PacketReader } from './packet-reader.ts';
-import type { ConnectionMeta, TimerHandle } from './types.ts';
+import { ConnectionState, type ConnectionMeta } from './types.ts';
 
 export class Connection implements ChannelOutput {
   readonly channel: Channel;
@@ -23,10 +23,10 @@ export class Connection implements ChannelOutput {
   private paused = false;
   /** Paused because a subscriber this client publishes to is congested. */
   private held = false;
-  private connectTimer: TimerHandle | undefined;
+  private connectTimer: unknown;
 
   constructor(
-    private readonly broker: BrokerCore,
+    private readonly broker: ChannelEngine,
     private readonly stream: Duplex,
     meta: ConnectionMeta,
   ) {
@@ -40,11 +40,14 @@ export class Connection implements ChannelOutput {
     // [MQTT-3.1.0-?] a connection that never sends CONNECT is closed
     this.connectTimer = broker.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.channel.state === ChannelState.New || this.channel.state === ChannelState.Authenticating) {
+      if (
+        this.channel.state === ConnectionState.New ||
+        this.channel.state === ConnectionState.Authenticating
+      ) {
         this.channel.fail(new ProtocolViolation(ReasonCode.MaximumConnectTime, 'no CONNECT in time'));
       }
     }, broker.options.connectTimeout);
-    this.connectTimer.unref?.();
+    unrefTimer(this.connectTimer);
   }
 
   // ---- PacketSink ----

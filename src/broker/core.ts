@@ -8,25 +8,56 @@ import { pino } from 'pino';
 import { RateLimitedLog } from '../log/rate-limited.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { hasWildcard, parseSharedFilter } from '../protocol/topic.ts';
-import type { Channel, Will } from './channel.ts';
-import { willExpiry } from './handlers/connect.ts';
+import { unrefTimer } from '../protocol/clock.ts';
 import { type Admission, admitIdentity } from './identity.ts';
 import { parseBrokerOptions, type BrokerOptions } from './options.ts';
 import { pickMember, RoutePlan } from './route-plan.ts';
-import { type DropReason, type Holdable, Session, type SessionObserver } from './session.ts';
+import {
+  type DropReason,
+  type Holdable,
+  Session,
+  type SessionLink,
+  type SessionObserver,
+} from './session.ts';
 import { MemorySessionStore } from './store/memory.ts';
 import { RetainedIndex } from './retained-index.ts';
 import type { OutgoingRecord, SessionRecord, SessionStore } from './store/types.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree } from './topic-tree.ts';
-import type { BrokerHooks, BrokerStats, Clock, Message, QoS } from './types.ts';
+import type {
+  BrokerHooks,
+  BrokerStats,
+  ClientInfo,
+  ConnectionState,
+  Message,
+  QoS,
+  TimerClock,
+  Will,
+} from './types.ts';
 import { systemClock } from './types.ts';
+
+/**
+ * A network connection as the engine sees it (the channel implements it): who it is, the will it
+ * leaves, and how to end it (takeover, revocation, shutdown).
+ */
+export interface EngineConnection extends SessionLink {
+  readonly info: ClientInfo;
+  readonly clientId: string;
+  readonly protocolVersion: 3 | 4 | 5;
+  readonly state: ConnectionState;
+  readonly session: Session | null;
+  readonly will: Will | undefined;
+  /** The client sent DISCONNECT 0x00: its will is discarded [MQTT-3.14.4-3]. */
+  readonly normalDisconnect: boolean;
+  /** Server-initiated DISCONNECT (v5 only on the wire), then close. */
+  disconnect(reasonCode: number, reasonString?: string): void;
+}
 
 export interface BrokerDeps {
   hooks?: Partial<BrokerHooks>;
   store?: SessionStore;
   logger?: Logger;
-  clock?: Clock;
+  clock?: TimerClock;
   /** Expected bad input (malformed packets, refused clients, dropped messages) is logged at most once per reason per this many ms (default 60 000). */
   logIntervalMs?: number;
 }
@@ -42,11 +73,11 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   readonly logger: Logger;
   /** For expected bad input: one line per reason per interval, with the count left out (docs/broker.md). */
   readonly log: RateLimitedLog;
-  readonly clock: Clock;
+  readonly clock: TimerClock;
   readonly stats: BrokerStats;
   readonly sessions = new Map<string, Session>();
-  readonly channels = new Set<Channel>();
-  protected readonly tree = new TopicTree<Subscription>();
+  readonly channels = new Set<EngineConnection>();
+  protected readonly tree = new TopicTree<Subscription<Session>>();
   protected readonly retained = new RetainedIndex();
   private readonly plans = new Map<string, RoutePlan>();
   /** Resolves once sessions and retained messages are loaded from the store. */
@@ -190,7 +221,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
    * May this authenticated connection use its client id (identity.ts)? Refusals are logged (rate
    * limited). Runs before attach(), so a refused client never touches the session.
    */
-  admit(ch: Channel): Admission {
+  admit(ch: EngineConnection): Admission {
     const existing = this.sessions.get(ch.clientId);
     const a = admitIdentity(
       ch.clientId,
@@ -215,13 +246,13 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   /** CONNECT accepted: take over / resume / create the session [MQTT-3.1.2-4..6], [MQTT-3.1.4-3]. */
-  attach(ch: Channel, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
+  attach(ch: EngineConnection, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
     const clientId = ch.clientId;
     let session = this.sessions.get(clientId);
     const previous = session?.link;
     if (previous !== null && previous !== undefined && previous !== ch) {
       // [MQTT-3.1.4-3] session takeover: the older connection is closed with 0x8E
-      if (isChannel(previous)) previous.disconnect(ReasonCode.SessionTakenOver);
+      if (isConnection(previous)) previous.disconnect(ReasonCode.SessionTakenOver);
       session = this.sessions.get(clientId);
     }
     if (session !== undefined) {
@@ -253,7 +284,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   /** The channel has sent CONNACK. */
-  connected(ch: Channel): void {
+  connected(ch: EngineConnection): void {
     this.channels.add(ch);
     this.stats.clientsConnected++;
     this.stats.clientsTotal++;
@@ -263,7 +294,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   /** A channel is gone: will and session expiry rules (MQTT 5.0 §3.1.2.5, §3.1.3.2.2). */
-  channelClosed(ch: Channel, wasConnected: boolean): void {
+  channelClosed(ch: EngineConnection, wasConnected: boolean): void {
     this.channels.delete(ch);
     const session = ch.session;
     if (!wasConnected || session === null) return;
@@ -288,7 +319,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
             },
             Math.min(delay * 1000, MAX_TIMER_MS),
           );
-          session.willTimer.unref?.();
+          unrefTimer(session.willTimer);
         }
       }
       const now = this.clock.now();
@@ -310,7 +341,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
         if (endsAt > this.clock.now()) arm();
         else this.destroySession(session);
       }, left);
-      session.expiryTimer.unref?.();
+      unrefTimer(session.expiryTimer);
     };
     arm();
   }
@@ -351,7 +382,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   publishWill(will: Will): void {
-    const expiry = willExpiry.get(will.message) ?? 0;
+    const expiry = will.expiryInterval;
     const message: Message = {
       ...will.message,
       expiresAt: expiry > 0 ? this.clock.now() + expiry * 1000 : 0,
@@ -362,7 +393,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   // ---- subscriptions ----
 
   /** Adds or replaces a subscription [MQTT-3.8.4-3]. Returns true if it did not exist. */
-  subscribe(session: Session, sub: Subscription): boolean {
+  subscribe(session: Session, sub: Subscription<Session>): boolean {
     const old = session.subscriptions.get(sub.filter);
     if (old !== undefined) this.removeSubscription(old);
     this.addSubscription(session, sub);
@@ -379,21 +410,21 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     return true;
   }
 
-  private addSubscription(session: Session, sub: Subscription): void {
+  private addSubscription(session: Session, sub: Subscription<Session>): void {
     session.subscriptions.set(sub.filter, sub);
     this.tree.add(sub.topicFilter, sub, sub.group);
     this.stats.subscriptions = this.tree.size;
     this.plans.clear();
   }
 
-  private removeSubscription(sub: Subscription): void {
+  private removeSubscription(sub: Subscription<Session>): void {
     this.tree.remove(sub.topicFilter, sub.key, sub.group);
     this.stats.subscriptions = this.tree.size;
     this.plans.clear();
   }
 
   /** Retained messages for a new subscription, per Retain Handling [MQTT-3.3.1-9..11]. */
-  sendRetained(session: Session, sub: Subscription, isNew: boolean): void {
+  sendRetained(session: Session, sub: Subscription<Session>, isNew: boolean): void {
     if (sub.group !== undefined) return; // [MQTT-3.8.4-?] not for shared subscriptions
     if (sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) return;
     const ids =
@@ -580,6 +611,6 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
 
 const IGNORE = (): void => {};
 
-function isChannel(link: unknown): link is Channel {
-  return typeof (link as Channel).disconnect === 'function';
+function isConnection(link: unknown): link is EngineConnection {
+  return typeof (link as EngineConnection).disconnect === 'function';
 }

@@ -48,3 +48,8 @@ export function fromCodecError(err: Error): ProtocolViolation {
     return new ProtocolViolation(ReasonCode.UnsupportedProtocolVersion, m, { cause: err });
   return new MalformedPacket(m, { cause: err });
 }
+
+/** A local client's handler rejected a message: it is not acknowledged to its publisher. */
+export class LocalDeliveryRefused extends Error {
+  override readonly name = 'LocalDeliveryRefused';
+}

@@ -4,11 +4,25 @@
  */
 import { errorText } from '../log/rate-limited.ts';
 import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../protocol/topic.ts';
-import type { BrokerCore } from './core.ts';
+import type { RateLimitedLog } from '../log/rate-limited.ts';
+import type { Clock } from '../protocol/clock.ts';
+import { LocalDeliveryRefused } from './errors.ts';
 import type { Session, SessionLink } from './session.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree, type MatchVisitor } from './topic-tree.ts';
-import type { LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
+import type { BrokerStats, LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
+
+/** What a local client needs from the engine (the broker core provides it). */
+export interface LocalClientEngine {
+  readonly clock: Clock;
+  readonly stats: BrokerStats;
+  readonly log: RateLimitedLog;
+  subscribe(session: Session, sub: Subscription<Session>): boolean;
+  unsubscribe(session: Session, filter: string): boolean;
+  sendRetained(session: Session, sub: Subscription<Session>, isNew: boolean): void;
+  route(message: Message): unknown;
+  destroySession(session: Session): void;
+}
 
 /**
  * A handler may return a Promise to take responsibility for a client's QoS 1/2 message: the
@@ -27,11 +41,6 @@ export class LocalClientError extends Error {
   override readonly name = 'LocalClientError';
 }
 
-/** A local handler's promise rejected: the message is not acknowledged to its publisher. */
-export class LocalDeliveryRefused extends Error {
-  override readonly name = 'LocalDeliveryRefused';
-}
-
 export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
   /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
@@ -45,7 +54,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   private closed = false;
 
   constructor(
-    private readonly broker: BrokerCore,
+    private readonly broker: LocalClientEngine,
     private readonly session: Session,
   ) {}
 
