@@ -6,9 +6,10 @@
  */
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { unrefTimer } from '../protocol/clock.ts';
+import { FixedHeader } from '../protocol/packet-types.ts';
 import { ReasonCode, toConnectReturnCode } from '../protocol/reason-codes.ts';
 import type { EngineConnection } from './core.ts';
-import { encodePublish, type PublishExtras } from './encode.ts';
+import { ackBytes, encodePublish, type PublishExtras } from './encode.ts';
 import { ProtocolViolation, reasonCodeOf } from './errors.ts';
 import { handleAuth } from './handlers/auth.ts';
 import { handleConnect } from './handlers/connect.ts';
@@ -52,8 +53,7 @@ export interface ChannelEngine extends HandlerEngine {
   channelClosed(conn: EngineConnection, wasConnected: boolean): void;
 }
 
-const PINGRESP = Buffer.from([0xd0, 0x00]);
-const PUBACK = 0x40;
+const PINGRESP = Buffer.from([FixedHeader.Pingresp, 0x00]);
 
 export class Channel implements HandlerContext {
   state: ConnectionState = ConnectionState.New;
@@ -291,7 +291,7 @@ export class Channel implements HandlerContext {
    * Sends or withholds an acknowledgement of an incoming QoS 1/2 PUBLISH. A v5 failure reason
    * (>= 0x80) rides in the same queue so withheld acks keep their order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
    */
-  ack(header: number, id: number, reason: number = ReasonCode.Success): void {
+  ack(header: FixedHeader, id: number, reason: number = ReasonCode.Success): void {
     if (this.holds === 0 && this.deferred === undefined) {
       this.write(ackBytes(header, id, reason));
       return;
@@ -299,7 +299,7 @@ export class Channel implements HandlerContext {
     // the reason travels in the header slot's upper byte: one number per field, no object per ack
     (this.deferred ??= []).push(header | (reason << 8), id);
     // QoS 2 ids already count as in flight (session.incomingQoS2); QoS 1 ones count here
-    if (header === PUBACK) this.pendingAcks++;
+    if (header === FixedHeader.Puback) this.pendingAcks++;
     // a client that ignores flow control (3.1.1 has no Receive Maximum) is no longer read
     if (!this.readingPaused && this.deferred.length >= 2 * this.engine.options.receiveMaximum) {
       this.readingPaused = true;
@@ -313,7 +313,7 @@ export class Channel implements HandlerContext {
     if (list !== undefined && this.state === ConnectionState.Connected) {
       for (let i = 0; i < list.length; i += 2) {
         const header = list[i]! & 0xff;
-        if (header === PUBACK) this.pendingAcks--;
+        if (header === FixedHeader.Puback) this.pendingAcks--;
         this.write(ackBytes(header, list[i + 1]!, list[i]! >> 8));
       }
     }
@@ -373,7 +373,7 @@ export class Channel implements HandlerContext {
   }
 
   writePubrel(packetId: number): void {
-    this.write(Buffer.from([0x62, 0x02, packetId >> 8, packetId & 0xff]));
+    this.write(ackBytes(FixedHeader.Pubrel, packetId, ReasonCode.Success));
   }
 
   // ---- keep alive ----
@@ -413,10 +413,3 @@ export class Channel implements HandlerContext {
 const V5 = { protocolVersion: 5 } as const;
 const V4 = { protocolVersion: 4 } as const;
 const NO_IDS: number[] = [];
-
-/** PUBACK/PUBREC: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]), 5 with a v5 failure reason. */
-function ackBytes(header: number, id: number, reason: number): Buffer {
-  return reason === ReasonCode.Success
-    ? Buffer.from([header, 2, id >> 8, id & 0xff])
-    : Buffer.from([header, 3, id >> 8, id & 0xff, reason]);
-}

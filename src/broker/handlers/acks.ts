@@ -1,5 +1,6 @@
 /** PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 5.0 §3.4–3.7): the two QoS flows. */
 import type { IPubackPacket, IPubcompPacket, IPubrecPacket, IPubrelPacket } from 'mqtt-packet';
+import { FixedHeader } from '../../protocol/packet-types.ts';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import type { HandlerContext } from './context.ts';
 import { sendAck } from './publish.ts';
@@ -19,7 +20,7 @@ export function handlePubrec(ch: HandlerContext, p: IPubrecPacket): void {
   const entry = session.received(id, failed);
   if (entry === undefined) {
     // unknown id: v5 answers PUBREL 0x92 so the client can finish [MQTT-3.6.2-?]
-    if (!failed) sendAck(ch, 0x62, id, ReasonCode.PacketIdentifierNotFound);
+    if (!failed) sendAck(ch, FixedHeader.Pubrel, id, ReasonCode.PacketIdentifierNotFound);
     return;
   }
   if (failed) ch.engine.outgoingFinished(session, entry);
@@ -32,7 +33,7 @@ export function handlePubrel(ch: HandlerContext, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
   const known = session.incomingQoS2.delete(id);
   if (known) ch.engine.persistIncomingQoS2(session, id, false);
-  sendAck(ch, 0x70, id, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+  sendAck(ch, FixedHeader.Pubcomp, id, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
 }
 
 /** QoS 2 outgoing finished. */

@@ -7,6 +7,7 @@ import type { Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { RateLimitedLog } from '../../log/rate-limited.ts';
 import type { TimerClock } from '../../protocol/clock.ts';
+import type { FixedHeader } from '../../protocol/packet-types.ts';
 import type { EngineConnection } from '../core.ts';
 import type { Admission } from '../identity.ts';
 import type { BrokerOptions } from '../options.ts';
@@ -73,7 +74,7 @@ export interface HandlerContext extends EngineConnection, SessionLink, Holdable 
   send(packet: Packet): void;
   write(bytes: Buffer): void;
   /** Sends or withholds (flow control) the PUBACK/PUBREC of an incoming PUBLISH. */
-  ack(header: number, id: number, reason?: number): void;
+  ack(header: FixedHeader, id: number, reason?: number): void;
   refuseConnect(reasonCode: number, reasonString?: string): void;
   close(): void;
   startKeepAlive(seconds: number): void;

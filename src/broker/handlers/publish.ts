@@ -5,11 +5,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
+import { FixedHeader } from '../../protocol/packet-types.ts';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
 import type { HandlerContext } from './context.ts';
 import { ConnectionState } from '../types.ts';
-import { seedEncoding } from '../encode.ts';
+import { ackBytes, seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
 import { LocalDeliveryRefused, MalformedPacket, ProtocolViolation, QuotaExceeded } from '../errors.ts';
 import { errorText } from '../../log/rate-limited.ts';
@@ -58,7 +59,7 @@ export function handlePublish(ch: HandlerContext, p: IPublishPacket): void {
   if (qos === 2) {
     if (session.incomingQoS2.has(id)) {
       // [MQTT-4.3.3-9] a resent QoS 2 PUBLISH is acknowledged but not delivered again
-      sendAck(ch, 0x50, id, ReasonCode.Success);
+      sendAck(ch, FixedHeader.Pubrec, id, ReasonCode.Success);
       return;
     }
     // [MQTT-3.3.4-9] more unacknowledged QoS 2 messages than our Receive Maximum: 0x93
@@ -101,7 +102,7 @@ export function handlePublish(ch: HandlerContext, p: IPublishPacket): void {
     // 3.1.1 has no negative acknowledgement: acknowledged and dropped, as Mosquitto does.
     if (saving === undefined && ch.ackTail === undefined) {
       if (qos === 2) engine.persistIncomingQoS2(session, id, false); // not received: a resend is new
-      ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.QuotaExceeded);
+      ch.ack(ackHeaderOf(qos), id, ReasonCode.QuotaExceeded);
       return;
     }
     saving = saving === undefined ? quotaRefusal() : saving.then(quotaRefusal);
@@ -139,10 +140,10 @@ const NO_ERROR = (): undefined => undefined;
 /** The message is routed (and, for QoS 2, its id is saved: see handlePublish). */
 function acknowledge(ch: HandlerContext, qos: QoS, id: number): void {
   if (qos === 1) {
-    ch.ack(0x40, id);
+    ch.ack(FixedHeader.Puback, id);
   } else {
     ch.session!.incomingQoS2.add(id);
-    ch.ack(0x50, id);
+    ch.ack(FixedHeader.Pubrec, id);
   }
 }
 
@@ -155,7 +156,7 @@ function acknowledge(ch: HandlerContext, qos: QoS, id: number): void {
  * versions: routing may have half happened and only a resend after reconnect is safe.
  */
 function notAccepted(ch: HandlerContext, qos: QoS, id: number, err: unknown): void {
-  const header = qos === 1 ? 0x40 : 0x50;
+  const header = ackHeaderOf(qos);
   if (err instanceof QuotaExceeded) {
     ch.ack(header, id, ReasonCode.QuotaExceeded); // the drops were logged where they happened
     return;
@@ -183,16 +184,17 @@ function quotaRefusal(): Promise<never> {
 /** Refused message: v5 says why in the ack; 3.1.1 acknowledges and drops (no reason codes). */
 function refuse(ch: HandlerContext, qos: QoS, id: number, reason: number): void {
   if (qos === 0) return;
-  sendAck(ch, qos === 1 ? 0x40 : 0x50, id, ch.v5 ? reason : ReasonCode.Success);
+  sendAck(ch, ackHeaderOf(qos), id, ch.v5 ? reason : ReasonCode.Success);
 }
 
-/** PUBACK/PUBREC/PUBREL/PUBCOMP: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]). */
-export function sendAck(ch: HandlerContext, header: number, id: number, reason: number): void {
-  if (reason === ReasonCode.Success || !ch.v5) {
-    ch.write(Buffer.from([header, 2, id >> 8, id & 0xff]));
-  } else {
-    ch.write(Buffer.from([header, 3, id >> 8, id & 0xff, reason]));
-  }
+/** The first acknowledgement of an incoming QoS 1 (PUBACK) or QoS 2 (PUBREC) PUBLISH. */
+function ackHeaderOf(qos: QoS): FixedHeader {
+  return qos === 1 ? FixedHeader.Puback : FixedHeader.Pubrec;
+}
+
+/** PUBACK/PUBREC/PUBREL/PUBCOMP written at once (no flow control); 3.1.1 has no reason code. */
+export function sendAck(ch: HandlerContext, header: FixedHeader, id: number, reason: number): void {
+  ch.write(ackBytes(header, id, ch.v5 ? reason : ReasonCode.Success));
 }
 
 /** Topic aliases from the client [MQTT-3.3.2-8..12]. */
