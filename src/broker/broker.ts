@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { isValidTopicName } from '../protocol/topic.ts';
-import { Connection } from './connection.ts';
+import { SocketConnection } from './socket-connection.ts';
 import { BrokerCore } from './core.ts';
 import { LocalClientError, LocalLink } from './local-client.ts';
 import {
@@ -36,7 +36,7 @@ export class Broker extends BrokerCore {
       });
       return;
     }
-    this.channels.add(new Connection(this, stream, meta).channel);
+    this.channels.add(new SocketConnection(this, stream, meta).channel);
   }
 
   /** Server-originated message ($SYS, platform). */

@@ -1,5 +1,5 @@
 /**
- * Connection: the I/O edge of one MQTT client. Bytes in → PacketReader → Channel;
+ * SocketConnection: the socket edge of one MQTT connection. Bytes in → PacketReader → Channel;
  * Channel writes → socket, corked once per tick so a burst of packets leaves in one writev.
  * Reading pauses while the client does not read what we send (it would otherwise grow our buffer).
  */
@@ -12,7 +12,7 @@ import { fromCodecError, ProtocolViolation } from './errors.ts';
 import { PacketReader } from './packet-reader.ts';
 import { ConnectionState, type ConnectionMeta } from './types.ts';
 
-export class Connection implements ChannelOutput {
+export class SocketConnection implements ChannelOutput {
   readonly channel: Channel;
   private readonly reader: PacketReader;
   readonly marksActivity = true;
