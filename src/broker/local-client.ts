@@ -54,7 +54,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   private closed = false;
 
   constructor(
-    private readonly broker: LocalClientEngine,
+    private readonly engine: LocalClientEngine,
     private readonly session: Session,
   ) {}
 
@@ -83,8 +83,8 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     if (old !== undefined) this.dispatch.remove(old, filter);
     this.handlers.set(filter, sub.topicFilter);
     this.dispatch.add(sub.topicFilter, { owner: this, key: filter, onMessage });
-    const isNew = this.broker.subscribe(this.session, sub);
-    this.broker.sendRetained(this.session, sub, isNew);
+    const isNew = this.engine.subscribe(this.session, sub);
+    this.engine.sendRetained(this.session, sub, isNew);
   }
 
   unsubscribe(filter: string): void {
@@ -92,7 +92,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     const inner = this.handlers.get(filter);
     if (inner !== undefined) this.dispatch.remove(inner, filter);
     this.handlers.delete(filter);
-    this.broker.unsubscribe(this.session, filter);
+    this.engine.unsubscribe(this.session, filter);
   }
 
   publish(
@@ -109,17 +109,17 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       qos: options.qos ?? 0,
       retain: options.retain ?? false,
       properties: options.properties,
-      expiresAt: expiry > 0 ? this.broker.clock.now() + expiry * 1000 : 0,
+      expiresAt: expiry > 0 ? this.engine.clock.now() + expiry * 1000 : 0,
       origin: this.session.clientId,
     };
-    void this.broker.route(message);
+    void this.engine.route(message);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.session.link = null;
-    this.broker.destroySession(this.session);
+    this.engine.destroySession(this.session);
   }
 
   private assertOpen(): void {
@@ -133,7 +133,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   }
 
   writePublish(message: Message, qos: QoS, retain: boolean): boolean {
-    this.broker.stats.messagesSent++;
+    this.engine.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
     // saved and restored: a handler may publish, and that routing may come back to this client
@@ -155,7 +155,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       r = entry.onMessage(msg);
     } catch (err) {
       // a bug, so the stack is kept, but bad input may trigger it on every message: rate limited
-      this.broker.log.log(
+      this.engine.log.log(
         'error',
         'local-threw',
         { err, clientId: this.clientId, topic: msg.topic },
@@ -169,7 +169,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     // logged here because nobody may wait for it (QoS 0, server-originated messages)
     // (a refusal is the handler's answer to what it was given: no stack, rate limited)
     p.then(undefined, (err: unknown) =>
-      this.broker.log.log(
+      this.engine.log.log(
         'warn',
         'local-refused',
         { clientId: this.clientId, topic: msg.topic, error: errorText(err) },

@@ -26,19 +26,19 @@ export class SocketConnection implements ChannelOutput {
   private connectTimer: unknown;
 
   constructor(
-    private readonly broker: ChannelEngine,
+    private readonly engine: ChannelEngine,
     private readonly stream: Duplex,
     meta: ConnectionMeta,
   ) {
-    this.reader = new PacketReader(broker.options.maximumPacketSize, this);
-    this.channel = new Channel(broker, this, meta);
+    this.reader = new PacketReader(engine.options.maximumPacketSize, this);
+    this.channel = new Channel(engine, this, meta);
     stream.on('data', this.onData);
     stream.on('error', this.onSocketError);
     stream.on('close', this.onClose);
     stream.on('end', this.onEnd);
     stream.on('drain', this.onDrain);
     // [MQTT-3.1.0-?] a connection that never sends CONNECT is closed
-    this.connectTimer = broker.clock.setTimeout(() => {
+    this.connectTimer = engine.clock.setTimeout(() => {
       this.connectTimer = undefined;
       if (
         this.channel.state === ConnectionState.New ||
@@ -46,7 +46,7 @@ export class SocketConnection implements ChannelOutput {
       ) {
         this.channel.fail(new ProtocolViolation(ReasonCode.MaximumConnectTime, 'no CONNECT in time'));
       }
-    }, broker.options.connectTimeout);
+    }, engine.options.connectTimeout);
     unrefTimer(this.connectTimer);
   }
 
@@ -63,11 +63,11 @@ export class SocketConnection implements ChannelOutput {
   }
 
   private readonly onData = (buf: Buffer): void => {
-    this.broker.stats.bytesReceived += buf.length;
+    this.engine.stats.bytesReceived += buf.length;
     if (this.failed || this.ended) return;
     this.channel.touch();
     this.reader.push(buf);
-    if (!this.paused && this.stream.writableLength > this.broker.options.maxSocketBuffer) {
+    if (!this.paused && this.stream.writableLength > this.engine.options.maxSocketBuffer) {
       this.paused = true;
       this.stream.pause();
     }
@@ -91,7 +91,7 @@ export class SocketConnection implements ChannelOutput {
   }
 
   private readonly onSocketError = (err: Error): void => {
-    this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
+    this.engine.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
     // stop writing at once: every write to a destroyed stream would build an Error object
     this.ended = true;
     this.stream.destroy();
@@ -114,7 +114,7 @@ export class SocketConnection implements ChannelOutput {
   };
 
   private clearConnectTimer(): void {
-    if (this.connectTimer !== undefined) this.broker.clock.clearTimeout(this.connectTimer);
+    if (this.connectTimer !== undefined) this.engine.clock.clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
   }
 
@@ -122,7 +122,7 @@ export class SocketConnection implements ChannelOutput {
 
   write(bytes: Buffer): void {
     if (this.ended || this.stream.destroyed) return;
-    this.broker.stats.bytesSent += bytes.length;
+    this.engine.stats.bytesSent += bytes.length;
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
