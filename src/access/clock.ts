@@ -1,6 +1,2 @@
-/** The clock the state machines read; tests pass a fake one. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
+/** The clock the state machines read (the shared Clock); tests pass a fake one. */
+export { systemClock, type Clock } from '../protocol/clock.ts';

@@ -5,24 +5,8 @@
  * per-message object, no re-encoding.
  */
 
-export const PacketType = {
-  Connect: 1,
-  Connack: 2,
-  Publish: 3,
-  Puback: 4,
-  Pubrec: 5,
-  Pubrel: 6,
-  Pubcomp: 7,
-  Subscribe: 8,
-  Suback: 9,
-  Unsubscribe: 10,
-  Unsuback: 11,
-  Pingreq: 12,
-  Pingresp: 13,
-  Disconnect: 14,
-  Auth: 15,
-} as const;
-export type PacketType = (typeof PacketType)[keyof typeof PacketType];
+import { PacketType } from '../protocol/packet-types.ts';
+export { PacketType };
 
 export class MalformedFrameError extends Error {
   constructor(message: string) {

@@ -5,11 +5,17 @@
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { isValidTopicName } from '../protocol/topic.ts';
-import { ChannelState } from './channel.ts';
-import { Connection } from './connection.ts';
+import { SocketConnection } from './socket-connection.ts';
 import { BrokerCore } from './core.ts';
 import { LocalClientError, LocalLink } from './local-client.ts';
-import type { ConnectionMeta, LocalClient, Message, PublishProperties, QoS } from './types.ts';
+import {
+  ConnectionState,
+  type ConnectionMeta,
+  type LocalClient,
+  type Message,
+  type PublishProperties,
+  type QoS,
+} from './types.ts';
 
 export type { BrokerDeps } from './core.ts';
 
@@ -30,7 +36,7 @@ export class Broker extends BrokerCore {
       });
       return;
     }
-    this.channels.add(new Connection(this, stream, meta).channel);
+    this.channels.add(new SocketConnection(this, stream, meta).channel);
   }
 
   /** Server-originated message ($SYS, platform). */
@@ -82,7 +88,7 @@ export class Broker extends BrokerCore {
   disconnectUser(username: string): number {
     let n = 0;
     for (const ch of [...this.channels]) {
-      if (ch.info.username !== username || ch.state === ChannelState.Closed) continue;
+      if (ch.info.username !== username || ch.state === ConnectionState.Closed) continue;
       ch.disconnect(ReasonCode.NotAuthorized);
       n++;
     }

@@ -5,19 +5,29 @@
  * The connection state is checked once here, then each packet type has its own handler.
  */
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { unrefTimer } from '../protocol/clock.ts';
+import { FixedHeader } from '../protocol/packet-types.ts';
 import { ReasonCode, toConnectReturnCode } from '../protocol/reason-codes.ts';
-import type { BrokerCore } from './core.ts';
-import { encodePublish, type PublishExtras } from './encode.ts';
+import type { EngineConnection } from './core.ts';
+import { ackBytes, encodePublish, type PublishExtras } from './encode.ts';
 import { ProtocolViolation, reasonCodeOf } from './errors.ts';
 import { handleAuth } from './handlers/auth.ts';
 import { handleConnect } from './handlers/connect.ts';
+import type { HandlerContext, HandlerEngine } from './handlers/context.ts';
 import { handleDisconnect } from './handlers/disconnect.ts';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/acks.ts';
 import { handlePublish } from './handlers/publish.ts';
 import { handleSubscribe } from './handlers/subscribe.ts';
 import { handleUnsubscribe } from './handlers/unsubscribe.ts';
-import type { Holdable, Session, SessionLink } from './session.ts';
-import type { ClientInfo, ConnectionMeta, Message, QoS, TimerHandle } from './types.ts';
+import type { Session } from './session.ts';
+import {
+  ConnectionState,
+  type ClientInfo,
+  type ConnectionMeta,
+  type Message,
+  type QoS,
+  type Will,
+} from './types.ts';
 
 /** What the channel needs from the I/O edge. */
 export interface ChannelOutput {
@@ -38,20 +48,15 @@ export interface ChannelOutput {
   resumeReading?(): void;
 }
 
-export const ChannelState = { New: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
-export type ChannelState = (typeof ChannelState)[keyof typeof ChannelState];
-
-export interface Will {
-  message: Message;
-  /** Seconds (v5 Will Delay Interval). */
-  delay: number;
+/** What the channel needs from the engine: what its handlers need, and to be told when it closes. */
+export interface ChannelEngine extends HandlerEngine {
+  channelClosed(conn: EngineConnection, wasConnected: boolean): void;
 }
 
-const PINGRESP = Buffer.from([0xd0, 0x00]);
-const PUBACK = 0x40;
+const PINGRESP = Buffer.from([FixedHeader.Pingresp, 0x00]);
 
-export class Channel implements SessionLink, Holdable {
-  state: ChannelState = ChannelState.New;
+export class Channel implements HandlerContext {
+  state: ConnectionState = ConnectionState.New;
   protocolVersion: 3 | 4 | 5 = 4;
   v5 = false;
   info: ClientInfo;
@@ -77,22 +82,26 @@ export class Channel implements SessionLink, Holdable {
   ackTail: Promise<void> | undefined;
   /** Packets that arrived while an asynchronous authentication was running. */
   pending: Packet[] | undefined;
+  /** The CONNECT under enhanced authentication (§4.12), until it finishes. */
+  connectPacket: Packet | undefined;
+  /** The server assigned the client id (sent back in CONNACK). */
+  assignedClientId = false;
   authMethod: string | undefined;
   authStep = 0;
   /** The client sent DISCONNECT (0x00): its will is discarded [MQTT-3.14.4-3]. */
   normalDisconnect = false;
   keepAliveMs = 0;
   private lastSeen: number;
-  private keepAliveTimer: TimerHandle | undefined;
+  private keepAliveTimer: unknown;
   private readonly onKeepAliveTimer = (): void => this.checkKeepAlive();
 
   constructor(
-    readonly broker: BrokerCore,
+    readonly engine: ChannelEngine,
     readonly out: ChannelOutput,
     meta: ConnectionMeta | { transport: 'local' },
   ) {
-    this.sendQuota = broker.options.maxInflightOutgoing;
-    this.lastSeen = broker.clock.now();
+    this.sendQuota = engine.options.maxInflightOutgoing;
+    this.lastSeen = engine.clock.now();
     this.info = {
       clientId: '',
       username: undefined,
@@ -114,9 +123,9 @@ export class Channel implements SessionLink, Holdable {
 
   /** One packet from the codec. Never throws: violations close this connection only. */
   handlePacket(packet: Packet): void {
-    if (this.state === ChannelState.Closed) return;
-    if (this.out.marksActivity !== true) this.lastSeen = this.broker.clock.now();
-    this.broker.stats.packetsReceived++;
+    if (this.state === ConnectionState.Closed) return;
+    if (this.out.marksActivity !== true) this.lastSeen = this.engine.clock.now();
+    this.engine.stats.packetsReceived++;
     try {
       this.checkSize(packet);
       this.dispatch(packet);
@@ -127,12 +136,12 @@ export class Channel implements SessionLink, Holdable {
 
   private dispatch(packet: Packet): void {
     switch (this.state) {
-      case ChannelState.New:
+      case ConnectionState.New:
         // [MQTT-3.1.0-1] the first packet must be CONNECT
         if (packet.cmd !== 'connect')
           throw new ProtocolViolation(ReasonCode.ProtocolError, 'expected CONNECT');
         return handleConnect(this, packet);
-      case ChannelState.Authenticating:
+      case ConnectionState.Authenticating:
         if (packet.cmd === 'auth' && this.pending === undefined) return handleAuth(this, packet);
         if (this.pending !== undefined && packet.cmd !== 'connect') {
           this.pending.push(packet);
@@ -174,7 +183,7 @@ export class Channel implements SessionLink, Holdable {
   private checkSize(packet: Packet): void {
     const len = packet.length ?? 0;
     const total = len + 1 + (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4);
-    if (total > this.broker.options.maximumPacketSize) {
+    if (total > this.engine.options.maximumPacketSize) {
       throw new ProtocolViolation(ReasonCode.PacketTooLarge, `packet of ${total} bytes`);
     }
   }
@@ -185,20 +194,20 @@ export class Channel implements SessionLink, Holdable {
     if (err instanceof ProtocolViolation) {
       // bad input, expected from a broken or hostile client: one line per reason code per interval, no stack
       const { clientId, remoteAddress } = this.info;
-      this.broker.log.log(
+      this.engine.log.log(
         'info',
         `closed-0x${code.toString(16)}`,
         { clientId, remoteAddress, reasonCode: code, error: err.message },
         'connection closed: bad input from the client',
       );
     } else {
-      this.broker.logger.error({ clientId: this.clientId, err, reasonCode: code }, 'closing connection');
+      this.engine.logger.error({ clientId: this.clientId, err, reasonCode: code }, 'closing connection');
     }
-    if (this.state === ChannelState.New || this.state === ChannelState.Authenticating) {
+    if (this.state === ConnectionState.New || this.state === ConnectionState.Authenticating) {
       if (code === ReasonCode.UnsupportedProtocolVersion) {
         // [MQTT-3.1.2-2] answer with "unacceptable protocol level", in the 3.1.1 format
         this.write(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
-      } else if (this.v5 && this.state === ChannelState.Authenticating) {
+      } else if (this.v5 && this.state === ConnectionState.Authenticating) {
         this.send({ cmd: 'connack', reasonCode: code, sessionPresent: false });
       }
       this.close();
@@ -210,8 +219,8 @@ export class Channel implements SessionLink, Holdable {
 
   /** Server-initiated DISCONNECT (v5 only on the wire), then close [MQTT-4.13.2-1]. */
   disconnect(reasonCode: number, reasonString?: string): void {
-    if (this.state === ChannelState.Closed) return;
-    if (this.v5 && this.state === ChannelState.Connected) {
+    if (this.state === ConnectionState.Closed) return;
+    if (this.v5 && this.state === ConnectionState.Connected) {
       const packet: Packet = { cmd: 'disconnect', reasonCode };
       // [MQTT-3.14.2-3] no reason string if it could exceed the client's maximum packet size
       if (reasonString !== undefined && this.clientMaxPacketSize >= 64 + 3 * reasonString.length) {
@@ -236,12 +245,12 @@ export class Channel implements SessionLink, Holdable {
 
   /** Ends the connection and lets the broker run will / session-expiry rules. */
   close(): void {
-    if (this.state === ChannelState.Closed) return;
-    const wasConnected = this.state === ChannelState.Connected;
-    this.state = ChannelState.Closed;
+    if (this.state === ConnectionState.Closed) return;
+    const wasConnected = this.state === ConnectionState.Connected;
+    this.state = ConnectionState.Closed;
     this.stopKeepAlive();
     this.out.end();
-    this.broker.channelClosed(this, wasConnected);
+    this.engine.channelClosed(this, wasConnected);
   }
 
   /** The transport went away (peer closed, error). */
@@ -254,7 +263,7 @@ export class Channel implements SessionLink, Holdable {
   }
 
   write(bytes: Buffer): void {
-    this.broker.stats.packetsSent++;
+    this.engine.stats.packetsSent++;
     this.out.write(bytes);
   }
 
@@ -282,7 +291,7 @@ export class Channel implements SessionLink, Holdable {
    * Sends or withholds an acknowledgement of an incoming QoS 1/2 PUBLISH. A v5 failure reason
    * (>= 0x80) rides in the same queue so withheld acks keep their order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
    */
-  ack(header: number, id: number, reason: number = ReasonCode.Success): void {
+  ack(header: FixedHeader, id: number, reason: number = ReasonCode.Success): void {
     if (this.holds === 0 && this.deferred === undefined) {
       this.write(ackBytes(header, id, reason));
       return;
@@ -290,9 +299,9 @@ export class Channel implements SessionLink, Holdable {
     // the reason travels in the header slot's upper byte: one number per field, no object per ack
     (this.deferred ??= []).push(header | (reason << 8), id);
     // QoS 2 ids already count as in flight (session.incomingQoS2); QoS 1 ones count here
-    if (header === PUBACK) this.pendingAcks++;
+    if (header === FixedHeader.Puback) this.pendingAcks++;
     // a client that ignores flow control (3.1.1 has no Receive Maximum) is no longer read
-    if (!this.readingPaused && this.deferred.length >= 2 * this.broker.options.receiveMaximum) {
+    if (!this.readingPaused && this.deferred.length >= 2 * this.engine.options.receiveMaximum) {
       this.readingPaused = true;
       this.out.pauseReading?.();
     }
@@ -301,10 +310,10 @@ export class Channel implements SessionLink, Holdable {
   private flushAcks(): void {
     const list = this.deferred;
     this.deferred = undefined;
-    if (list !== undefined && this.state === ChannelState.Connected) {
+    if (list !== undefined && this.state === ConnectionState.Connected) {
       for (let i = 0; i < list.length; i += 2) {
         const header = list[i]! & 0xff;
-        if (header === PUBACK) this.pendingAcks--;
+        if (header === FixedHeader.Puback) this.pendingAcks--;
         this.write(ackBytes(header, list[i + 1]!, list[i]! >> 8));
       }
     }
@@ -317,7 +326,7 @@ export class Channel implements SessionLink, Holdable {
   // ---- SessionLink ----
 
   isBackedUp(): boolean {
-    return this.out.bufferedBytes > this.broker.options.maxSocketBuffer;
+    return this.out.bufferedBytes > this.engine.options.maxSocketBuffer;
   }
 
   writePublish(
@@ -348,55 +357,55 @@ export class Channel implements SessionLink, Holdable {
       }
       if (ids !== NO_IDS || alias !== 0) extras = { subscriptionIds: ids, topicAlias: alias, omitTopic };
     }
-    const now = message.expiresAt === 0 ? 0 : this.broker.clock.now();
+    const now = message.expiresAt === 0 ? 0 : this.engine.clock.now();
     const bytes = encodePublish(message, this.v5, qos, retain, packetId, dup, now, extras);
     if (bytes.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] too large for the client: discard as if delivered; an alias it never
       // saw must not be used later
       if (newAlias) this.outAliases!.delete(message.topic);
-      this.broker.stats.publishDropped++;
+      this.engine.stats.publishDropped++;
       return false;
     }
-    this.broker.stats.messagesSent++;
-    this.broker.stats.publishSent++;
+    this.engine.stats.messagesSent++;
+    this.engine.stats.publishSent++;
     this.write(bytes);
     return true;
   }
 
   writePubrel(packetId: number): void {
-    this.write(Buffer.from([0x62, 0x02, packetId >> 8, packetId & 0xff]));
+    this.write(ackBytes(FixedHeader.Pubrel, packetId, ReasonCode.Success));
   }
 
   // ---- keep alive ----
 
   /** Bytes arrived from the client (called by the I/O edge once per chunk). */
   touch(): void {
-    this.lastSeen = this.broker.clock.now();
+    this.lastSeen = this.engine.clock.now();
   }
 
   /** [MQTT-3.1.2-24] close after 1.5 × keep alive without any packet from the client. */
   startKeepAlive(seconds: number): void {
     this.keepAliveMs = seconds * 1500;
     if (this.keepAliveMs > 0) {
-      this.keepAliveTimer = this.broker.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs);
-      this.keepAliveTimer.unref?.();
+      this.keepAliveTimer = this.engine.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs);
+      unrefTimer(this.keepAliveTimer);
     }
   }
 
   private checkKeepAlive(): void {
     this.keepAliveTimer = undefined;
-    if (this.state === ChannelState.Closed) return;
-    const idle = this.broker.clock.now() - this.lastSeen;
+    if (this.state === ConnectionState.Closed) return;
+    const idle = this.engine.clock.now() - this.lastSeen;
     if (idle >= this.keepAliveMs) {
       this.disconnect(ReasonCode.KeepAliveTimeout);
       return;
     }
-    this.keepAliveTimer = this.broker.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs - idle);
-    this.keepAliveTimer.unref?.();
+    this.keepAliveTimer = this.engine.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs - idle);
+    unrefTimer(this.keepAliveTimer);
   }
 
   private stopKeepAlive(): void {
-    if (this.keepAliveTimer !== undefined) this.broker.clock.clearTimeout(this.keepAliveTimer);
+    if (this.keepAliveTimer !== undefined) this.engine.clock.clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
   }
 }
@@ -404,10 +413,3 @@ export class Channel implements SessionLink, Holdable {
 const V5 = { protocolVersion: 5 } as const;
 const V4 = { protocolVersion: 4 } as const;
 const NO_IDS: number[] = [];
-
-/** PUBACK/PUBREC: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]), 5 with a v5 failure reason. */
-function ackBytes(header: number, id: number, reason: number): Buffer {
-  return reason === ReasonCode.Success
-    ? Buffer.from([header, 2, id >> 8, id & 0xff])
-    : Buffer.from([header, 3, id >> 8, id & 0xff, reason]);
-}

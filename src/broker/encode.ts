@@ -5,6 +5,8 @@
  * properties (subscription ids, topic alias, remaining expiry) are encoded individually.
  */
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
+import type { FixedHeader } from '../protocol/packet-types.ts';
+import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { Message, PublishProperties, QoS } from './types.ts';
 
 const V5 = { protocolVersion: 5 } as const;
@@ -111,4 +113,14 @@ function packetIdOffset(bytes: Buffer): number {
   i++;
   const topicLen = (bytes[i]! << 8) | bytes[i + 1]!;
   return i + 2 + topicLen;
+}
+
+/**
+ * PUBACK, PUBREC, PUBREL or PUBCOMP: 4 bytes on success (the reason code is omitted
+ * [MQTT-3.4.2-1]), 5 with a v5 reason code.
+ */
+export function ackBytes(header: FixedHeader, id: number, reason: number): Buffer {
+  return reason === ReasonCode.Success
+    ? Buffer.from([header, 2, id >> 8, id & 0xff])
+    : Buffer.from([header, 3, id >> 8, id & 0xff, reason]);
 }

@@ -49,3 +49,13 @@ export function fromCodecError(err: Error): ProtocolViolation {
     return new ProtocolViolation(ReasonCode.UnsupportedProtocolVersion, m, { cause: err });
   return new MalformedPacket(m, { cause: err });
 }
+
+/** A local client's handler rejected a message: it is not acknowledged to its publisher. */
+export class LocalDeliveryRefused extends Error {
+  override readonly name = 'LocalDeliveryRefused';
+}
+
+/** A handler's rejection marked `expected: true`: deliberate, already reported by the handler. */
+export function isExpectedRefusal(err: unknown): boolean {
+  return (err as { expected?: unknown } | undefined)?.expected === true;
+}

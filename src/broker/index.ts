@@ -10,5 +10,5 @@ export { systemClock } from './types.ts';
 export type * from './store/types.ts';
 export { MemorySessionStore, MemoryRetainedStore } from './store/memory.ts';
 export { SqliteSessionStore, SqliteStoreError, type SqliteStoreOptions } from './store/sqlite.ts';
-export { LocalClientError, LocalDeliveryRefused } from './local-client.ts';
-export { ProtocolViolation, MalformedPacket } from './errors.ts';
+export { LocalClientError } from './local-client.ts';
+export { ProtocolViolation, MalformedPacket, LocalDeliveryRefused } from './errors.ts';

@@ -4,11 +4,33 @@
  */
 import { errorText } from '../log/rate-limited.ts';
 import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../protocol/topic.ts';
-import type { BrokerCore } from './core.ts';
+import type { RateLimitedLog } from '../log/rate-limited.ts';
+import type { Clock } from '../protocol/clock.ts';
+import { isExpectedRefusal, LocalDeliveryRefused } from './errors.ts';
 import type { Session, SessionLink } from './session.ts';
 import { Subscription } from './subscription.ts';
 import { TopicTree, type MatchVisitor } from './topic-tree.ts';
-import type { ClientInfo, LocalClient, LocalMessage, Message, PublishProperties, QoS } from './types.ts';
+import type {
+  BrokerStats,
+  ClientInfo,
+  LocalClient,
+  LocalMessage,
+  Message,
+  PublishProperties,
+  QoS,
+} from './types.ts';
+
+/** What a local client needs from the engine (the broker core provides it). */
+export interface LocalClientEngine {
+  readonly clock: Clock;
+  readonly stats: BrokerStats;
+  readonly log: RateLimitedLog;
+  subscribe(session: Session, sub: Subscription<Session>): boolean;
+  unsubscribe(session: Session, filter: string): boolean;
+  sendRetained(session: Session, sub: Subscription<Session>, isNew: boolean): void;
+  route(message: Message): unknown;
+  destroySession(session: Session): void;
+}
 
 /**
  * A handler may return a Promise to take responsibility for a client's QoS 1/2 message: the
@@ -27,16 +49,6 @@ export class LocalClientError extends Error {
   override readonly name = 'LocalClientError';
 }
 
-/** A local handler's promise rejected: the message is not acknowledged to its publisher. */
-export class LocalDeliveryRefused extends Error {
-  override readonly name = 'LocalDeliveryRefused';
-}
-
-/** A handler's rejection marked `expected: true`: deliberate, already reported by the handler. */
-export function isExpectedRefusal(err: unknown): boolean {
-  return (err as { expected?: unknown } | undefined)?.expected === true;
-}
-
 export class LocalLink implements LocalClient, SessionLink, MatchVisitor<HandlerEntry> {
   readonly sendQuota = Number.MAX_SAFE_INTEGER;
   /** Handlers by subscribed filter, and the same handlers in a trie for dispatch. */
@@ -50,7 +62,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   private closed = false;
 
   constructor(
-    private readonly broker: BrokerCore,
+    private readonly engine: LocalClientEngine,
     private readonly session: Session,
   ) {}
 
@@ -91,8 +103,8 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     if (old !== undefined) this.dispatch.remove(old, filter);
     this.handlers.set(filter, sub.topicFilter);
     this.dispatch.add(sub.topicFilter, { owner: this, key: filter, onMessage });
-    const isNew = this.broker.subscribe(this.session, sub);
-    this.broker.sendRetained(this.session, sub, isNew);
+    const isNew = this.engine.subscribe(this.session, sub);
+    this.engine.sendRetained(this.session, sub, isNew);
   }
 
   unsubscribe(filter: string): void {
@@ -100,7 +112,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     const inner = this.handlers.get(filter);
     if (inner !== undefined) this.dispatch.remove(inner, filter);
     this.handlers.delete(filter);
-    this.broker.unsubscribe(this.session, filter);
+    this.engine.unsubscribe(this.session, filter);
   }
 
   publish(
@@ -117,18 +129,18 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       qos: options.qos ?? 0,
       retain: options.retain ?? false,
       properties: options.properties,
-      expiresAt: expiry > 0 ? this.broker.clock.now() + expiry * 1000 : 0,
+      expiresAt: expiry > 0 ? this.engine.clock.now() + expiry * 1000 : 0,
       origin: this.session.clientId,
       publisher: this.info,
     };
-    void this.broker.route(message);
+    void this.engine.route(message);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.session.link = null;
-    this.broker.destroySession(this.session);
+    this.engine.destroySession(this.session);
   }
 
   private assertOpen(): void {
@@ -142,7 +154,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
   }
 
   writePublish(message: Message, qos: QoS, retain: boolean): boolean {
-    this.broker.stats.messagesSent++;
+    this.engine.stats.messagesSent++;
     const msg: LocalMessage = { topic: message.topic, payload: message.payload, qos, retain };
     if (message.properties !== undefined) msg.properties = message.properties;
     if (message.publisher !== undefined) msg.publisher = message.publisher;
@@ -165,7 +177,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
       r = entry.onMessage(msg);
     } catch (err) {
       // a bug, so the stack is kept, but bad input may trigger it on every message: rate limited
-      this.broker.log.log(
+      this.engine.log.log(
         'error',
         'local-threw',
         { err, clientId: this.clientId, topic: msg.topic },
@@ -182,7 +194,7 @@ export class LocalLink implements LocalClient, SessionLink, MatchVisitor<Handler
     // is the handler's answer to what it was given: no stack, rate limited
     p.then(undefined, (err: unknown) => {
       if (isExpectedRefusal(err)) return;
-      this.broker.log.log(
+      this.engine.log.log(
         'warn',
         'local-refused',
         { clientId: this.clientId, topic: msg.topic, error: errorText(err) },

@@ -6,6 +6,7 @@
  * PUBLISH with v5 properties) is handed, whole, to mqtt-packet's parser.
  */
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { FixedHeader, PacketType, packetTypeOf } from '../protocol/packet-types.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import { MalformedPacket, ProtocolViolation } from './errors.ts';
 
@@ -22,10 +23,10 @@ export interface FramedPublish extends IPublishPacket {
 
 /** Acknowledgement packets by their exact first byte (fixed header flags included). */
 const ACKS: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp' | undefined> = {
-  0x40: 'puback',
-  0x50: 'pubrec',
-  0x62: 'pubrel',
-  0x70: 'pubcomp',
+  [FixedHeader.Puback]: 'puback',
+  [FixedHeader.Pubrec]: 'pubrec',
+  [FixedHeader.Pubrel]: 'pubrel',
+  [FixedHeader.Pubcomp]: 'pubcomp',
 };
 const PINGREQ: Packet = { cmd: 'pingreq', length: 0 } as Packet;
 
@@ -101,7 +102,7 @@ export class PacketReader {
       const headerLen = i - pos;
       pos += total;
       const first = frame[0]!;
-      if (first >> 4 === 3) {
+      if (packetTypeOf(first) === PacketType.Publish) {
         this.publish(frame, headerLen, len);
       } else if (len === 2 && ACKS[first] !== undefined) {
         // PUBACK / PUBREC / PUBREL / PUBCOMP with success: just the packet id
@@ -110,7 +111,7 @@ export class PacketReader {
           messageId: (frame[2]! << 8) | frame[3]!,
           length: 2,
         } as Packet);
-      } else if (first === 0xc0 && len === 0) {
+      } else if (first === FixedHeader.Pingreq && len === 0) {
         this.sink.onPacket(PINGREQ);
       } else {
         this.parser.parse(frame);

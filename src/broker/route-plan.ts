@@ -17,12 +17,12 @@ export interface Delivery {
   subscriptionIds: number[] | undefined;
 }
 
-export class RoutePlan implements MatchVisitor<Subscription> {
+export class RoutePlan implements MatchVisitor<Subscription<Session>> {
   readonly deliveries: Delivery[] = [];
-  readonly groups: SharedGroup<Subscription>[] = [];
+  readonly groups: SharedGroup<Subscription<Session>>[] = [];
   private bySession: Map<Session, Delivery> | undefined;
 
-  onSubscription(sub: Subscription): void {
+  onSubscription(sub: Subscription<Session>): void {
     const session = sub.owner;
     const id =
       sub.subscriptionId !== undefined && session.protocolVersion === 5 ? sub.subscriptionId : undefined;
@@ -46,7 +46,7 @@ export class RoutePlan implements MatchVisitor<Subscription> {
     if (id !== undefined) (d.subscriptionIds ??= []).push(id);
   }
 
-  onSharedGroup(group: SharedGroup<Subscription>): void {
+  onSharedGroup(group: SharedGroup<Subscription<Session>>): void {
     this.groups.push(group);
   }
 
@@ -58,7 +58,7 @@ export class RoutePlan implements MatchVisitor<Subscription> {
 }
 
 /** Round-robin member of a share group, preferring connected sessions. */
-export function pickMember(group: SharedGroup<Subscription>): Subscription | undefined {
+export function pickMember(group: SharedGroup<Subscription<Session>>): Subscription<Session> | undefined {
   const n = group.members.size;
   if (n === 0) return undefined;
   const members = [...group.members.values()];

@@ -5,7 +5,8 @@
  */
 import type { OutgoingRecord } from './store/types.ts';
 import type { Subscription } from './subscription.ts';
-import type { ClientInfo, Clock, Message, QoS, TimerHandle } from './types.ts';
+import type { TimerClock } from '../protocol/clock.ts';
+import type { ClientInfo, Message, QoS, Will } from './types.ts';
 
 /** What a session needs from whatever carries its messages (a network channel or a local client). */
 export interface SessionLink {
@@ -75,7 +76,7 @@ export function messageBytes(m: Message): number {
 }
 
 export class Session {
-  readonly subscriptions = new Map<string, Subscription>();
+  readonly subscriptions = new Map<string, Subscription<Session>>();
   /** Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). */
   readonly inflight = new Map<number, OutgoingRecord>();
   /** Outgoing messages waiting for the in-flight window or for the client to come back. */
@@ -90,9 +91,9 @@ export class Session {
   /** Saved in the store (its expiry was > 0 at some point). */
   stored = false;
   /** Will waiting for its delay or for the session to end [MQTT-3.1.3-9]. */
-  pendingWill: { message: Message; delay: number } | undefined;
-  expiryTimer: TimerHandle | undefined;
-  willTimer: TimerHandle | undefined;
+  pendingWill: Will | undefined;
+  expiryTimer: unknown;
+  willTimer: unknown;
   private nextPacketId = 1;
   private seq = 0;
   /** messageBytes of the queued records, and of the in-flight ones. */
@@ -107,7 +108,7 @@ export class Session {
   private readonly highWater: number;
   private readonly lowWater: number;
   /** Runs while publishers are held; when it fires they go free (holdLimitMs). */
-  private holdTimer: TimerHandle | undefined;
+  private holdTimer: unknown;
   /** Held its publishers for holdLimitMs without draining: holds none until its queue drains. */
   private shedding = false;
 
@@ -118,7 +119,7 @@ export class Session {
     public protocolVersion: 3 | 4 | 5,
     private readonly limits: SessionLimits,
     private readonly counters: SessionCounters,
-    private readonly clock: Clock,
+    private readonly clock: TimerClock,
     /** How long publishers may be held for this session (BrokerOptions.slowSubscriberHoldMs); 0 = no limit. */
     private readonly holdLimitMs: number,
     readonly isLocal = false,

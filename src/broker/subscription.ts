@@ -2,12 +2,17 @@
 import type { SubscriptionRecord } from './store/types.ts';
 import type { TreeEntry } from './topic-tree.ts';
 import type { QoS } from './types.ts';
-import type { Session } from './session.ts';
 
-export class Subscription implements TreeEntry<Session> {
+/**
+ * `Owner` is the session holding the subscription; generic so that this file need not know the
+ * session (the session holds its subscriptions, so the two would import each other).
+ */
+export class Subscription<
+  Owner extends { readonly clientId: string } = { readonly clientId: string },
+> implements TreeEntry<Owner> {
   readonly key: string;
   constructor(
-    readonly owner: Session,
+    readonly owner: Owner,
     /** As subscribed, including `$share/{group}/`. */
     readonly filter: string,
     /** The topic filter without the share prefix. */

@@ -1,8 +1,8 @@
 // `$SYS/broker/...` topics (the names Mosquitto uses, so existing dashboards work): broker figures
 // published as retained messages every `interval` seconds through `broker.publish`, the same path
 // as any server-originated message. A figure is only republished when it changed (uptime always is).
-import type { BrokerStats, Clock, TimerHandle } from './types.ts';
-import { systemClock } from './types.ts';
+import { systemClock, unrefTimer, type TimerClock } from '../protocol/clock.ts';
+import type { BrokerStats } from './types.ts';
 
 export interface SysTarget {
   readonly stats: BrokerStats;
@@ -14,7 +14,7 @@ export interface SysOptions {
   interval: number;
   /** Published once on `$SYS/broker/version`. */
   version: string;
-  clock?: Clock;
+  clock?: TimerClock;
 }
 
 export const SYS_PREFIX = '$SYS/broker/';
@@ -46,9 +46,9 @@ export class SysPublisher {
   readonly #target: SysTarget;
   readonly #intervalMs: number;
   readonly #version: string;
-  readonly #clock: Clock;
+  readonly #clock: TimerClock;
   readonly #last = new Map<string, string>();
-  #timer: TimerHandle | undefined;
+  #timer: unknown;
   #running = false;
 
   constructor(target: SysTarget, options: SysOptions) {
@@ -86,7 +86,7 @@ export class SysPublisher {
     if (!this.#running) return;
     this.publishNow();
     this.#timer = this.#clock.setTimeout(this.#tick, this.#intervalMs);
-    this.#timer.unref?.();
+    unrefTimer(this.#timer);
   };
 
   #send(topic: string, value: string): void {

@@ -1,4 +1,4 @@
-/** Types shared across the broker: messages, hooks, stats, clock, local clients. */
+/** Types shared across the broker: messages, wills, connection states, hooks, stats, local clients. */
 import type { UserProperties } from 'mqtt-packet';
 
 export type QoS = 0 | 1 | 2;
@@ -32,6 +32,19 @@ export interface Message {
   /** Encoded PUBLISH bytes per delivery shape, filled lazily by the encoder (internal). */
   encoded?: ({ bytes: Buffer; idOffset: number } | undefined)[];
 }
+
+/** A will message (MQTT 5.0 §3.1.3.2) waiting for its connection to end. */
+export interface Will {
+  message: Message;
+  /** Seconds (v5 Will Delay Interval). */
+  delay: number;
+  /** Seconds (Message Expiry Interval, 0 = none): the expiry starts when the will is published. */
+  expiryInterval: number;
+}
+
+/** Where a connection is in its life: CONNECT not yet seen, authenticating, connected, closed. */
+export const ConnectionState = { New: 0, Authenticating: 1, Connected: 2, Closed: 3 } as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 export interface ClientInfo {
   readonly clientId: string;
@@ -108,22 +121,9 @@ export interface BrokerStats {
   startedAt: number;
 }
 
-export interface TimerHandle {
-  unref?(): unknown;
-}
-
-/** Injectable clock: protocol timers (keep alive, will delay, session expiry) run on it. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+// Time comes from the shared vocabulary (one Clock for every component).
+export type { Clock, TimerClock, TimerHandle } from '../protocol/clock.ts';
+export { systemClock } from '../protocol/clock.ts';
 
 export interface LocalMessage {
   topic: string;

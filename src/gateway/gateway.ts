@@ -13,7 +13,7 @@ import {
 } from '../protocol/envelope.ts';
 import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { Batcher } from './batcher.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type TimerClock } from './clock.ts';
 import { CommandCache, type CommandOutcome } from './command-cache.ts';
 import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
@@ -32,7 +32,7 @@ export const SOFTWARE = 'mqiot-gateway 0.1.0';
 export const DEFAULT_DRAIN_MS = 2000;
 
 export interface GatewayDeps {
-  clock?: Clock;
+  clock?: TimerClock;
   logger?: Logger;
   /** Resolves a device's contract (built-in id or file); defaults to built-ins and YAML/JSON files. */
   contracts?: (ref: string) => Contract;
@@ -59,7 +59,7 @@ export class Gateway {
     badDownlink: 0,
   };
 
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
   private readonly log: Logger | undefined;
   private readonly devices = new Map<string, Device>();
   private readonly links: DeviceLinks;

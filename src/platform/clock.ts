@@ -1,8 +1,6 @@
-/** Time source for the platform's state machines; tests pass a fake one. */
-export interface Clock {
-  now(): number;
-}
-export const systemClock: Clock = { now: () => Date.now() };
+/** Time source for the platform's state machines (the shared Clock); tests pass a fake one. */
+import type { Clock } from '../protocol/clock.ts';
+export { systemClock, type Clock } from '../protocol/clock.ts';
 
 /** A clock the test moves by hand. */
 export class FakeClock implements Clock {

@@ -3,7 +3,7 @@ import type { SerialPort } from 'serialport';
 import { Dlt645Meter } from './dlt645/meter.ts';
 import { serveDlt645Stream, startDlt645TcpServer, type Dlt645Link } from './dlt645/link.ts';
 import { FaultInjector, type FaultSpec } from './faults.ts';
-import { systemClock, type SimClock } from './model.ts';
+import { systemClock, type Clock } from './model.ts';
 import { serveModbusRtu, type StreamSlave } from './modbus/rtu-slave.ts';
 import { PowerMeterUnit, StaticUnit, type ModbusUnit } from './modbus/slave.ts';
 import { startModbusTcpServer, type ModbusTcpServer } from './modbus/tcp-server.ts';
@@ -45,7 +45,7 @@ export interface Simulators {
   close(): Promise<void>;
 }
 
-function units(specs: UnitSpec[], clock: SimClock): Map<number, ModbusUnit> {
+function units(specs: UnitSpec[], clock: Clock): Map<number, ModbusUnit> {
   return new Map(
     specs.map((u): [number, ModbusUnit] =>
       typeof u === 'number'
@@ -55,7 +55,7 @@ function units(specs: UnitSpec[], clock: SimClock): Map<number, ModbusUnit> {
   );
 }
 
-export async function startSimulators(spec: SimSpec, clock: SimClock = systemClock): Promise<Simulators> {
+export async function startSimulators(spec: SimSpec, clock: Clock = systemClock): Promise<Simulators> {
   const ports: SerialPort[] = [];
   const sims: Simulators = {
     push: [],

@@ -2,10 +2,8 @@
 // temperature follows the time of day. Pure functions of the clock and a seeded random source, so tests
 // can drive them.
 
-export interface SimClock {
-  now(): number;
-}
-export const systemClock: SimClock = { now: () => Date.now() };
+import { systemClock, type Clock } from '../protocol/clock.ts';
+export { systemClock, type Clock };
 
 /** Small deterministic PRNG (mulberry32) so a seeded simulator repeats itself. */
 export function seededRandom(seed: number): () => number {
@@ -44,7 +42,7 @@ export class MeterModel {
   private readonly state: MeterReadings;
 
   constructor(
-    private readonly clock: SimClock = systemClock,
+    private readonly clock: Clock = systemClock,
     seed = 1,
     initialEnergyKwh = 1000,
   ) {

@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { crc16CcittFalse } from './checksum.ts';
 import { FaultInjector, corrupt } from './faults.ts';
-import { MeterModel, systemClock, type SimClock } from './model.ts';
+import { MeterModel, systemClock, type Clock } from './model.ts';
 
 export const PushFormat = { CayenneLpp: 'cayenne-lpp', Fixed: 'fixed' } as const;
 export type PushFormat = (typeof PushFormat)[keyof typeof PushFormat];
@@ -31,7 +31,7 @@ export class SensorModel {
   private counter = 0;
   constructor(
     readonly sensorId: number,
-    clock: SimClock = systemClock,
+    clock: Clock = systemClock,
     seed = 3,
   ) {
     this.meter = new MeterModel(clock, seed);
@@ -94,7 +94,7 @@ export interface PushSensorOptions {
   port: number;
   intervalMs: number;
   faults?: FaultInjector;
-  clock?: SimClock;
+  clock?: Clock;
 }
 
 export interface PushSensor {

@@ -1,17 +1,18 @@
 /** AUTH (MQTT 5.0 §3.15, §4.12): continue enhanced authentication, or re-authenticate. */
 import type { IAuthPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
-import { type Channel, ChannelState } from '../channel.ts';
+import type { HandlerContext } from './context.ts';
+import { ConnectionState } from '../types.ts';
 import { ProtocolViolation } from '../errors.ts';
 import { runAuthStep } from './connect.ts';
 
-export function handleAuth(ch: Channel, p: IAuthPacket): void {
+export function handleAuth(ch: HandlerContext, p: IAuthPacket): void {
   const method = p.properties?.authenticationMethod;
   // [MQTT-4.12.0-5] the method must stay the one from CONNECT
   if (ch.authMethod === undefined || method !== ch.authMethod) {
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without matching authentication method');
   }
-  if (ch.state === ChannelState.Authenticating) {
+  if (ch.state === ConnectionState.Authenticating) {
     if (p.reasonCode !== ReasonCode.ContinueAuthentication) {
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH reason during authentication');
     }
@@ -22,7 +23,7 @@ export function handleAuth(ch: Channel, p: IAuthPacket): void {
   if (p.reasonCode !== ReasonCode.ReAuthenticate && p.reasonCode !== ReasonCode.ContinueAuthentication) {
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'unexpected AUTH reason');
   }
-  const hook = ch.broker.hooks.extendedAuth!;
+  const hook = ch.engine.hooks.extendedAuth!;
   const req = {
     ...ch.info,
     password: undefined,
@@ -31,7 +32,7 @@ export function handleAuth(ch: Channel, p: IAuthPacket): void {
   };
   Promise.resolve(hook(req, ch.authStep++)).then(
     (s) => {
-      if (ch.state === ChannelState.Closed) return;
+      if (ch.state === ConnectionState.Closed) return;
       if ('reasonCode' in s) ch.disconnect(s.reasonCode, s.reasonString);
       else {
         const properties: Record<string, unknown> = { authenticationMethod: method };

@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
-import { type Channel, ChannelState } from '../channel.ts';
+import type { HandlerContext } from './context.ts';
+import { ConnectionState } from '../types.ts';
 import { MalformedPacket, ProtocolViolation } from '../errors.ts';
 import type { AuthenticateRequest, AuthResult, AuthStep, Message, QoS } from '../types.ts';
 
-export function handleConnect(ch: Channel, p: IConnectPacket): void {
+export function handleConnect(ch: HandlerContext, p: IConnectPacket): void {
   ch.setProtocolVersion(p.protocolVersion ?? 4);
   if (!checkClientId(ch, p)) return;
   if (!checkWill(ch, p)) return;
@@ -19,8 +20,8 @@ export function handleConnect(ch: Channel, p: IConnectPacket): void {
 }
 
 /** Zero-length client ids: assigned for v5 [MQTT-3.1.3-6] and clean 3.1.1 sessions [MQTT-3.1.3-7], refused otherwise [MQTT-3.1.3-8]. */
-function checkClientId(ch: Channel, p: IConnectPacket): boolean {
-  const o = ch.broker.options;
+function checkClientId(ch: HandlerContext, p: IConnectPacket): boolean {
+  const o = ch.engine.options;
   let clientId = p.clientId;
   if (clientId.length === 0) {
     const allowed =
@@ -31,18 +32,16 @@ function checkClientId(ch: Channel, p: IConnectPacket): boolean {
       return false;
     }
     clientId = o.assignedClientIdPrefix + randomBytes(9).toString('base64url');
-    assignedIds.add(ch);
+    ch.assignedClientId = true;
   }
   ch.info = { ...ch.info, clientId, username: p.username, protocolVersion: ch.protocolVersion };
   return true;
 }
 
-const assignedIds = new WeakSet<Channel>();
-
-function checkWill(ch: Channel, p: IConnectPacket): boolean {
+function checkWill(ch: HandlerContext, p: IConnectPacket): boolean {
   const w = p.will;
   if (w === undefined) return true;
-  const o = ch.broker.options;
+  const o = ch.engine.options;
   // [MQTT-3.1.3-11] the will topic is a topic name: no wildcards
   if (!isValidTopicName(w.topic)) throw new MalformedPacket('invalid will topic');
   const qos = (w.qos ?? 0) as QoS;
@@ -54,7 +53,7 @@ function checkWill(ch: Channel, p: IConnectPacket): boolean {
     ch.refuseConnect(ReasonCode.RetainNotSupported); // [MQTT-3.2.2-13]
     return false;
   }
-  const mayPublish = ch.broker.hooks.authorizePublish;
+  const mayPublish = ch.engine.hooks.authorizePublish;
   if (mayPublish !== undefined && !mayPublish(ch.info, w.topic, qos, w.retain === true)) {
     ch.refuseConnect(ReasonCode.NotAuthorized, 'will topic not allowed'); // the will obeys the topic ACL too
     return false;
@@ -79,23 +78,20 @@ function checkWill(ch: Channel, p: IConnectPacket): boolean {
       publisher: ch.info,
     },
     delay: ch.v5 ? (props?.willDelayInterval ?? 0) : 0,
+    // message expiry of a will starts when it is published
+    expiryInterval: expiry,
   };
-  // message expiry of a will starts when it is published; remember the interval
-  if (expiry > 0) willExpiry.set(ch.will.message, expiry);
   return true;
 }
 
-/** Will message expiry intervals (seconds), applied when the will is published. */
-export const willExpiry = new WeakMap<Message, number>();
-
-function applyClientLimits(ch: Channel, p: IConnectPacket): void {
+function applyClientLimits(ch: HandlerContext, p: IConnectPacket): void {
   const props = p.properties;
   if (!ch.v5 || props === undefined) return;
   if (props.receiveMaximum !== undefined) {
     // 0 is a protocol error (MQTT 5 §3.1.2.11.3)
     if (props.receiveMaximum === 0)
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'receive maximum 0');
-    ch.sendQuota = Math.min(props.receiveMaximum, ch.broker.options.maxInflightOutgoing);
+    ch.sendQuota = Math.min(props.receiveMaximum, ch.engine.options.maxInflightOutgoing);
   }
   if (props.maximumPacketSize !== undefined) {
     if (props.maximumPacketSize === 0)
@@ -103,12 +99,12 @@ function applyClientLimits(ch: Channel, p: IConnectPacket): void {
     ch.clientMaxPacketSize = props.maximumPacketSize;
   }
   if (props.requestProblemInformation === false) ch.problemInformation = false;
-  if (props.topicAliasMaximum !== undefined && ch.broker.options.outboundTopicAliases) {
+  if (props.topicAliasMaximum !== undefined && ch.engine.options.outboundTopicAliases) {
     ch.clientTopicAliasMax = props.topicAliasMaximum;
   }
 }
 
-function authRequest(ch: Channel, p: IConnectPacket, data: Buffer | undefined): AuthenticateRequest {
+function authRequest(ch: HandlerContext, p: IConnectPacket, data: Buffer | undefined): AuthenticateRequest {
   return {
     ...ch.info,
     password: p.password,
@@ -117,8 +113,8 @@ function authRequest(ch: Channel, p: IConnectPacket, data: Buffer | undefined): 
   };
 }
 
-function authenticate(ch: Channel, p: IConnectPacket): void {
-  const hooks = ch.broker.hooks;
+function authenticate(ch: HandlerContext, p: IConnectPacket): void {
+  const hooks = ch.engine.hooks;
   const method = ch.v5 ? p.properties?.authenticationMethod : undefined;
   if (method !== undefined) {
     if (hooks.extendedAuth === undefined) {
@@ -126,8 +122,8 @@ function authenticate(ch: Channel, p: IConnectPacket): void {
       return;
     }
     ch.authMethod = method;
-    ch.state = ChannelState.Authenticating;
-    connectPackets.set(ch, p);
+    ch.state = ConnectionState.Authenticating;
+    ch.connectPacket = p;
     runAuthStep(ch, p.properties?.authenticationData);
     return;
   }
@@ -139,18 +135,18 @@ function authenticate(ch: Channel, p: IConnectPacket): void {
   try {
     result = hooks.authenticate(authRequest(ch, p, undefined));
   } catch (err) {
-    ch.broker.logger.error({ err }, 'authenticate hook threw');
+    ch.engine.logger.error({ err }, 'authenticate hook threw');
     ch.refuseConnect(ReasonCode.ServerUnavailable);
     return;
   }
   if (result instanceof Promise) {
-    ch.state = ChannelState.Authenticating;
+    ch.state = ConnectionState.Authenticating;
     ch.pending = [];
     result.then(
       (r) => afterAuth(ch, p, r),
       (err: unknown) => {
-        ch.broker.logger.error({ err }, 'authenticate hook failed');
-        if (ch.state !== ChannelState.Closed) ch.refuseConnect(ReasonCode.ServerUnavailable);
+        ch.engine.logger.error({ err }, 'authenticate hook failed');
+        if (ch.state !== ConnectionState.Closed) ch.refuseConnect(ReasonCode.ServerUnavailable);
       },
     );
     return;
@@ -158,8 +154,8 @@ function authenticate(ch: Channel, p: IConnectPacket): void {
   afterAuth(ch, p, result);
 }
 
-function afterAuth(ch: Channel, p: IConnectPacket, r: AuthResult): void {
-  if (ch.state === ChannelState.Closed) return;
+function afterAuth(ch: HandlerContext, p: IConnectPacket, r: AuthResult): void {
+  if (ch.state === ConnectionState.Closed) return;
   if (r === true) {
     finishConnect(ch, p, undefined);
     return;
@@ -168,21 +164,19 @@ function afterAuth(ch: Channel, p: IConnectPacket, r: AuthResult): void {
   else ch.refuseConnect(r.reasonCode, r.reasonString);
 }
 
-const connectPackets = new WeakMap<Channel, IConnectPacket>();
-
 /** One step of enhanced authentication (§4.12): continue with AUTH 0x18, or finish with CONNACK. */
-export function runAuthStep(ch: Channel, data: Buffer | undefined): void {
-  const p = connectPackets.get(ch);
-  const hook = ch.broker.hooks.extendedAuth;
+export function runAuthStep(ch: HandlerContext, data: Buffer | undefined): void {
+  const p = ch.connectPacket as IConnectPacket | undefined;
+  const hook = ch.engine.hooks.extendedAuth;
   if (p === undefined || hook === undefined)
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'unexpected AUTH');
   const step = ch.authStep++;
   const done = (s: AuthStep): void => {
-    if (ch.state === ChannelState.Closed) return;
+    if (ch.state === ConnectionState.Closed) return;
     if ('reasonCode' in s) {
       ch.refuseConnect(s.reasonCode, s.reasonString);
     } else if (s.done) {
-      connectPackets.delete(ch);
+      ch.connectPacket = undefined;
       finishConnect(ch, p, s.authenticationData);
     } else {
       const props: Record<string, unknown> = { authenticationMethod: ch.authMethod };
@@ -199,27 +193,27 @@ export function runAuthStep(ch: Channel, data: Buffer | undefined): void {
   }
 }
 
-function sessionExpiryOf(ch: Channel, p: IConnectPacket): number {
-  const o = ch.broker.options;
+function sessionExpiryOf(ch: HandlerContext, p: IConnectPacket): number {
+  const o = ch.engine.options;
   if (ch.v5) return Math.min(p.properties?.sessionExpiryInterval ?? 0, o.maxSessionExpiry);
   return p.clean === false ? o.v3SessionExpiry : 0;
 }
 
-function finishConnect(ch: Channel, p: IConnectPacket, authData: Buffer | undefined): void {
-  const broker = ch.broker;
-  const o = broker.options;
+function finishConnect(ch: HandlerContext, p: IConnectPacket, authData: Buffer | undefined): void {
+  const engine = ch.engine;
+  const o = engine.options;
   const cleanStart = p.clean !== false;
   const requestedExpiry = ch.v5 ? (p.properties?.sessionExpiryInterval ?? 0) : 0;
   const expiry = sessionExpiryOf(ch, p);
   // [MQTT-5.4.2] only the identity that owns a client id's session may resume or take it over
-  const admission = broker.admit(ch);
+  const admission = engine.admit(ch);
   if (!admission.ok) {
     ch.refuseConnect(admission.reasonCode, admission.reasonString);
     return;
   }
-  const { session, present } = broker.attach(ch, cleanStart || admission.reclaim, expiry);
+  const { session, present } = engine.attach(ch, cleanStart || admission.reclaim, expiry);
   ch.session = session;
-  ch.state = ChannelState.Connected;
+  ch.state = ConnectionState.Connected;
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
   let keepAlive = p.keepalive ?? 0;
@@ -231,7 +225,7 @@ function finishConnect(ch: Channel, p: IConnectPacket, authData: Buffer | undefi
     if (o.maximumQoS < 2) props.maximumQoS = o.maximumQoS;
     if (!o.retainAvailable) props.retainAvailable = false;
     if (o.maximumPacketSize < 268_435_455) props.maximumPacketSize = o.maximumPacketSize;
-    if (assignedIds.has(ch)) props.assignedClientIdentifier = ch.clientId;
+    if (ch.assignedClientId) props.assignedClientIdentifier = ch.clientId;
     if (o.topicAliasMaximum > 0) props.topicAliasMaximum = o.topicAliasMaximum;
     if (!o.wildcardSubscriptionAvailable) props.wildcardSubscriptionAvailable = false;
     if (!o.subscriptionIdentifiersAvailable) props.subscriptionIdentifiersAvailable = false;
@@ -253,7 +247,7 @@ function finishConnect(ch: Channel, p: IConnectPacket, authData: Buffer | undefi
   }
   ch.send(connack);
   ch.startKeepAlive(keepAlive);
-  broker.connected(ch);
+  engine.connected(ch);
   session.resume(ch);
 
   const pending = ch.pending;

@@ -1,10 +1,10 @@
 /** DISCONNECT from the client (MQTT 5.0 §3.14). */
 import type { IDisconnectPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
-import type { Channel } from '../channel.ts';
+import type { HandlerContext } from './context.ts';
 import { ProtocolViolation } from '../errors.ts';
 
-export function handleDisconnect(ch: Channel, p: IDisconnectPacket): void {
+export function handleDisconnect(ch: HandlerContext, p: IDisconnectPacket): void {
   const session = ch.session!;
   const expiry = ch.v5 ? p.properties?.sessionExpiryInterval : undefined;
   if (expiry !== undefined) {
@@ -15,7 +15,7 @@ export function handleDisconnect(ch: Channel, p: IDisconnectPacket): void {
         'session expiry set in DISCONNECT after 0 in CONNECT',
       );
     }
-    session.expiryInterval = Math.min(expiry, ch.broker.options.maxSessionExpiry);
+    session.expiryInterval = Math.min(expiry, ch.engine.options.maxSessionExpiry);
   }
   // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; 0x04 asks for it to be sent
   ch.normalDisconnect = (p.reasonCode ?? 0) !== ReasonCode.DisconnectWithWillMessage;

@@ -5,21 +5,28 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
+import { FixedHeader } from '../../protocol/packet-types.ts';
 import { ReasonCode } from '../../protocol/reason-codes.ts';
 import { isValidTopicName } from '../../protocol/topic.ts';
-import { ChannelState, type Channel } from '../channel.ts';
-import { isExpectedRefusal, LocalDeliveryRefused } from '../local-client.ts';
-import { seedEncoding } from '../encode.ts';
+import type { HandlerContext } from './context.ts';
+import { ConnectionState } from '../types.ts';
+import { ackBytes, seedEncoding } from '../encode.ts';
 import type { FramedPublish } from '../packet-reader.ts';
-import { MalformedPacket, ProtocolViolation, QuotaExceeded } from '../errors.ts';
+import {
+  isExpectedRefusal,
+  LocalDeliveryRefused,
+  MalformedPacket,
+  ProtocolViolation,
+  QuotaExceeded,
+} from '../errors.ts';
 import { errorText } from '../../log/rate-limited.ts';
 import type { Message, PublishProperties, QoS } from '../types.ts';
 
-export function handlePublish(ch: Channel, p: IPublishPacket): void {
-  const broker = ch.broker;
-  const o = broker.options;
-  broker.stats.messagesReceived++;
-  broker.stats.publishReceived++;
+export function handlePublish(ch: HandlerContext, p: IPublishPacket): void {
+  const engine = ch.engine;
+  const o = engine.options;
+  engine.stats.messagesReceived++;
+  engine.stats.publishReceived++;
   let topic = p.topic;
   let properties: PublishProperties | undefined;
   let expiresAt = 0;
@@ -38,7 +45,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
       properties = props;
     }
     if (props.messageExpiryInterval !== undefined) {
-      expiresAt = broker.clock.now() + props.messageExpiryInterval * 1000;
+      expiresAt = engine.clock.now() + props.messageExpiryInterval * 1000;
     }
   }
   // [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-4.7.3-1] not empty
@@ -58,7 +65,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   if (qos === 2) {
     if (session.incomingQoS2.has(id)) {
       // [MQTT-4.3.3-9] a resent QoS 2 PUBLISH is acknowledged but not delivered again
-      sendAck(ch, 0x50, id, ReasonCode.Success);
+      sendAck(ch, FixedHeader.Pubrec, id, ReasonCode.Success);
       return;
     }
     // [MQTT-3.3.4-9] more unacknowledged QoS 2 messages than our Receive Maximum: 0x93
@@ -69,7 +76,7 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
 
-  const hook = broker.hooks.authorizePublish;
+  const hook = engine.hooks.authorizePublish;
   if (hook !== undefined && !hook(ch.info, topic, qos, p.retain)) {
     refuse(ch, qos, id, ReasonCode.NotAuthorized);
     return;
@@ -93,22 +100,22 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
   if (framed.frame !== undefined && !p.dup) seedEncoding(message, ch.v5, framed.frame, framed.headerLen!);
   // [MQTT-4.3.3-9] a QoS 2 packet id is saved with what its message routes (one commit in a durable
   // store), so a crash before PUBREC reaches the client cannot turn its resend into a second delivery
-  const idSaved = qos === 2 ? broker.persistIncomingQoS2(session, id, true) : undefined;
-  const routed = broker.route(message, ch);
+  const idSaved = qos === 2 ? engine.persistIncomingQoS2(session, id, true) : undefined;
+  const routed = engine.route(message, ch);
   let saving =
     idSaved === undefined ? routed : routed === undefined ? idSaved : Promise.all([idSaved, routed]);
-  if (qos > 0 && ch.v5 && broker.quotaRefused) {
+  if (qos > 0 && ch.v5 && engine.quotaRefused) {
     // nobody took it (every matching session full): say so, the publisher may send it again later.
     // 3.1.1 has no negative acknowledgement: acknowledged and dropped, as Mosquitto does.
     if (saving === undefined && ch.ackTail === undefined) {
-      if (qos === 2) broker.persistIncomingQoS2(session, id, false); // not received: a resend is new
-      ch.ack(qos === 1 ? 0x40 : 0x50, id, ReasonCode.QuotaExceeded);
+      if (qos === 2) engine.persistIncomingQoS2(session, id, false); // not received: a resend is new
+      ch.ack(ackHeaderOf(qos), id, ReasonCode.QuotaExceeded);
       return;
     }
     saving = saving === undefined ? quotaRefusal() : saving.then(quotaRefusal);
   }
   if (qos === 0) {
-    saving?.then(undefined, (err: unknown) => broker.logger.error({ err }, 'QoS 0 message not saved'));
+    saving?.then(undefined, (err: unknown) => engine.logger.error({ err }, 'QoS 0 message not saved'));
     return;
   }
   // the fast path: nothing to wait for, nothing waiting before it
@@ -127,8 +134,8 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
     ch.pendingAcks--;
     // Routed: the id counts as received even if the client has gone, so its resend is not routed again.
     if (qos === 2 && err === undefined) session.incomingQoS2.add(id);
-    if (qos === 2 && err !== undefined) broker.persistIncomingQoS2(session, id, false);
-    if (ch.state !== ChannelState.Connected) return; // gone: the client resends on its next connection
+    if (qos === 2 && err !== undefined) engine.persistIncomingQoS2(session, id, false);
+    if (ch.state !== ConnectionState.Connected) return; // gone: the client resends on its next connection
     if (err === undefined) acknowledge(ch, qos, id);
     else notAccepted(ch, qos, id, err);
   });
@@ -138,12 +145,12 @@ export function handlePublish(ch: Channel, p: IPublishPacket): void {
 const NO_ERROR = (): undefined => undefined;
 
 /** The message is routed (and, for QoS 2, its id is saved: see handlePublish). */
-function acknowledge(ch: Channel, qos: QoS, id: number): void {
+function acknowledge(ch: HandlerContext, qos: QoS, id: number): void {
   if (qos === 1) {
-    ch.ack(0x40, id);
+    ch.ack(FixedHeader.Puback, id);
   } else {
     ch.session!.incomingQoS2.add(id);
-    ch.ack(0x50, id);
+    ch.ack(FixedHeader.Pubrec, id);
   }
 }
 
@@ -155,8 +162,8 @@ function acknowledge(ch: Channel, qos: QoS, id: number): void {
  * PUBLISH is resent on reconnect [MQTT-4.4.0-1]. A store failure closes the connection in both
  * versions: routing may have half happened and only a resend after reconnect is safe.
  */
-function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
-  const header = qos === 1 ? 0x40 : 0x50;
+function notAccepted(ch: HandlerContext, qos: QoS, id: number, err: unknown): void {
+  const header = ackHeaderOf(qos);
   if (err instanceof QuotaExceeded) {
     ch.ack(header, id, ReasonCode.QuotaExceeded); // the drops were logged where they happened
     return;
@@ -164,17 +171,17 @@ function notAccepted(ch: Channel, qos: QoS, id: number, err: unknown): void {
   const refused = err instanceof LocalDeliveryRefused;
   if (refused && isExpectedRefusal(err.cause)) {
     // a deliberate refusal (e.g. a forged gateway uplink) is counted and logged by the local subscriber
-    ch.broker.logger.debug({ clientId: ch.clientId, packetId: id }, 'message refused');
+    ch.engine.logger.debug({ clientId: ch.clientId, packetId: id }, 'message refused');
   } else if (refused) {
     // expected (the platform refused what it was given): one line per interval, no stack
-    ch.broker.log.log(
+    ch.engine.log.log(
       'warn',
       'local-refused',
       { clientId: ch.clientId, packetId: id, error: errorText(err) },
       'message not acknowledged: refused by a local subscriber',
     );
   } else {
-    ch.broker.logger.error({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
+    ch.engine.logger.error({ err, clientId: ch.clientId, packetId: id }, 'message not acknowledged');
   }
   if (refused && ch.v5) ch.ack(header, id, ReasonCode.UnspecifiedError);
   else ch.disconnect(ReasonCode.UnspecifiedError);
@@ -185,23 +192,24 @@ function quotaRefusal(): Promise<never> {
 }
 
 /** Refused message: v5 says why in the ack; 3.1.1 acknowledges and drops (no reason codes). */
-function refuse(ch: Channel, qos: QoS, id: number, reason: number): void {
+function refuse(ch: HandlerContext, qos: QoS, id: number, reason: number): void {
   if (qos === 0) return;
-  sendAck(ch, qos === 1 ? 0x40 : 0x50, id, ch.v5 ? reason : ReasonCode.Success);
+  sendAck(ch, ackHeaderOf(qos), id, ch.v5 ? reason : ReasonCode.Success);
 }
 
-/** PUBACK/PUBREC/PUBREL/PUBCOMP: 4 bytes on success (reason code omitted [MQTT-3.4.2-1]). */
-export function sendAck(ch: Channel, header: number, id: number, reason: number): void {
-  if (reason === ReasonCode.Success || !ch.v5) {
-    ch.write(Buffer.from([header, 2, id >> 8, id & 0xff]));
-  } else {
-    ch.write(Buffer.from([header, 3, id >> 8, id & 0xff, reason]));
-  }
+/** The first acknowledgement of an incoming QoS 1 (PUBACK) or QoS 2 (PUBREC) PUBLISH. */
+function ackHeaderOf(qos: QoS): FixedHeader {
+  return qos === 1 ? FixedHeader.Puback : FixedHeader.Pubrec;
+}
+
+/** PUBACK/PUBREC/PUBREL/PUBCOMP written at once (no flow control); 3.1.1 has no reason code. */
+export function sendAck(ch: HandlerContext, header: FixedHeader, id: number, reason: number): void {
+  ch.write(ackBytes(header, id, ch.v5 ? reason : ReasonCode.Success));
 }
 
 /** Topic aliases from the client [MQTT-3.3.2-8..12]. */
-function resolveAlias(ch: Channel, topic: string, alias: number): string {
-  if (alias === 0 || alias > ch.broker.options.topicAliasMaximum) {
+function resolveAlias(ch: HandlerContext, topic: string, alias: number): string {
+  if (alias === 0 || alias > ch.engine.options.topicAliasMaximum) {
     throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias}`);
   }
   if (topic.length > 0) {

@@ -5,14 +5,15 @@
 import type { ISubscribePacket, ISubscription } from 'mqtt-packet';
 import { ReasonCode, SUBACK_FAILURE_V4 } from '../../protocol/reason-codes.ts';
 import { hasWildcard, isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.ts';
-import type { Channel } from '../channel.ts';
+import type { HandlerContext } from './context.ts';
 import { ProtocolViolation } from '../errors.ts';
 import { Subscription } from '../subscription.ts';
+import type { Session } from '../session.ts';
 import type { QoS } from '../types.ts';
 
-export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
-  const broker = ch.broker;
-  const o = broker.options;
+export function handleSubscribe(ch: HandlerContext, p: ISubscribePacket): void {
+  const engine = ch.engine;
+  const o = engine.options;
   const subId = ch.v5 ? p.properties?.subscriptionIdentifier : undefined;
   if (subId !== undefined && !o.subscriptionIdentifiersAvailable) {
     // the CONNACK said they are not supported (Subscription Identifiers Available = 0)
@@ -20,7 +21,7 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
   }
   if (p.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'empty SUBSCRIBE'); // [MQTT-3.8.3-2]
   const granted: number[] = [];
-  const added: { sub: Subscription; isNew: boolean }[] = [];
+  const added: { sub: Subscription<Session>; isNew: boolean }[] = [];
   for (const s of p.subscriptions) {
     const code = check(ch, s);
     if (code >= 0x80) {
@@ -39,18 +40,18 @@ export function handleSubscribe(ch: Channel, p: ISubscribePacket): void {
       ch.v5 ? ((s.rh ?? 0) as 0 | 1 | 2) : 0,
       subId,
     );
-    const isNew = broker.subscribe(ch.session!, sub);
+    const isNew = engine.subscribe(ch.session!, sub);
     added.push({ sub, isNew });
     granted.push(code);
   }
   const suback = { cmd: 'suback' as const, messageId: p.messageId ?? 0, granted };
   ch.send(suback);
-  for (const { sub, isNew } of added) broker.sendRetained(ch.session!, sub, isNew);
+  for (const { sub, isNew } of added) engine.sendRetained(ch.session!, sub, isNew);
 }
 
 /** Returns the granted QoS, or a failure reason code (≥ 0x80). */
-function check(ch: Channel, s: ISubscription): number {
-  const o = ch.broker.options;
+function check(ch: HandlerContext, s: ISubscription): number {
+  const o = ch.engine.options;
   const filter = s.topic;
   const shared = parseSharedFilter(filter);
   if (shared === null || (shared === undefined && !isValidTopicFilter(filter)))
@@ -68,7 +69,7 @@ function check(ch: Channel, s: ISubscription): number {
     return ReasonCode.WildcardSubscriptionsNotSupported;
   if (o.denySubscribe.includes(filter)) return ReasonCode.UnspecifiedError;
   let qos = Math.min(s.qos, o.maximumQoS);
-  const hook = ch.broker.hooks.authorizeSubscribe;
+  const hook = ch.engine.hooks.authorizeSubscribe;
   if (hook !== undefined) {
     const r = hook(ch.info, filter, qos as QoS);
     if (r === false) return ReasonCode.NotAuthorized;

@@ -2,7 +2,7 @@
 // data identifiers, broadcast address reads (C=0x13), relay control (C=0x1C), and answers anything it
 // does not know with an error frame. Pure apart from the meter model's clock.
 import { sum8 } from '../checksum.ts';
-import { MeterModel, systemClock, type SimClock } from '../model.ts';
+import { MeterModel, systemClock, type Clock } from '../model.ts';
 import type { FrameDevice } from '../stream-endpoint.ts';
 
 export const Dlt645Control = {
@@ -79,7 +79,7 @@ export class Dlt645Meter implements FrameDevice {
 
   constructor(
     address: string,
-    clock: SimClock = systemClock,
+    clock: Clock = systemClock,
     seed = 7,
     /** 6 hex digits (P0..P2); any password is accepted when absent. */
     private readonly password?: string,

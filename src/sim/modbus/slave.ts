@@ -1,6 +1,6 @@
 // A Modbus slave's application layer: register maps per unit id and the PDU handler (function codes
 // 1-6, 15, 16). Pure: a request PDU in, a response PDU out; framing (TCP MBAP, RTU CRC) lives elsewhere.
-import { MeterModel, systemClock, type SimClock } from '../model.ts';
+import { MeterModel, systemClock, type Clock } from '../model.ts';
 
 export const ModbusFunction = {
   ReadCoils: 1,
@@ -44,7 +44,7 @@ export class PowerMeterUnit implements ModbusUnit {
   readonly model: MeterModel;
   private readonly scratch = new Array<number>(POWER_METER_REGISTERS).fill(0);
 
-  constructor(clock: SimClock = systemClock, seed = 1) {
+  constructor(clock: Clock = systemClock, seed = 1) {
     this.model = new MeterModel(clock, seed);
   }
 

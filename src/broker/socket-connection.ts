@@ -1,18 +1,18 @@
 /**
- * Connection: the I/O edge of one MQTT client. Bytes in → PacketReader → Channel;
+ * SocketConnection: the socket edge of one MQTT connection. Bytes in → PacketReader → Channel;
  * Channel writes → socket, corked once per tick so a burst of packets leaves in one writev.
  * Reading pauses while the client does not read what we send (it would otherwise grow our buffer).
  */
 import type { Packet } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { ReasonCode } from '../protocol/reason-codes.ts';
-import { Channel, ChannelState, type ChannelOutput } from './channel.ts';
-import type { BrokerCore } from './core.ts';
+import { unrefTimer } from '../protocol/clock.ts';
+import { Channel, type ChannelEngine, type ChannelOutput } from './channel.ts';
 import { fromCodecError, ProtocolViolation } from './errors.ts';
 import { PacketReader } from './packet-reader.ts';
-import type { ConnectionMeta, TimerHandle } from './types.ts';
+import { ConnectionState, type ConnectionMeta } from './types.ts';
 
-export class Connection implements ChannelOutput {
+export class SocketConnection implements ChannelOutput {
   readonly channel: Channel;
   private readonly reader: PacketReader;
   readonly marksActivity = true;
@@ -23,28 +23,31 @@ export class Connection implements ChannelOutput {
   private paused = false;
   /** Paused because a subscriber this client publishes to is congested. */
   private held = false;
-  private connectTimer: TimerHandle | undefined;
+  private connectTimer: unknown;
 
   constructor(
-    private readonly broker: BrokerCore,
+    private readonly engine: ChannelEngine,
     private readonly stream: Duplex,
     meta: ConnectionMeta,
   ) {
-    this.reader = new PacketReader(broker.options.maximumPacketSize, this);
-    this.channel = new Channel(broker, this, meta);
+    this.reader = new PacketReader(engine.options.maximumPacketSize, this);
+    this.channel = new Channel(engine, this, meta);
     stream.on('data', this.onData);
     stream.on('error', this.onSocketError);
     stream.on('close', this.onClose);
     stream.on('end', this.onEnd);
     stream.on('drain', this.onDrain);
     // a connection that never sends CONNECT is closed (it must be the first packet, [MQTT-3.1.0-1])
-    this.connectTimer = broker.clock.setTimeout(() => {
+    this.connectTimer = engine.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.channel.state === ChannelState.New || this.channel.state === ChannelState.Authenticating) {
+      if (
+        this.channel.state === ConnectionState.New ||
+        this.channel.state === ConnectionState.Authenticating
+      ) {
         this.channel.fail(new ProtocolViolation(ReasonCode.MaximumConnectTime, 'no CONNECT in time'));
       }
-    }, broker.options.connectTimeout);
-    this.connectTimer.unref?.();
+    }, engine.options.connectTimeout);
+    unrefTimer(this.connectTimer);
   }
 
   // ---- PacketSink ----
@@ -60,11 +63,11 @@ export class Connection implements ChannelOutput {
   }
 
   private readonly onData = (buf: Buffer): void => {
-    this.broker.stats.bytesReceived += buf.length;
+    this.engine.stats.bytesReceived += buf.length;
     if (this.failed || this.ended) return;
     this.channel.touch();
     this.reader.push(buf);
-    if (!this.paused && this.stream.writableLength > this.broker.options.maxSocketBuffer) {
+    if (!this.paused && this.stream.writableLength > this.engine.options.maxSocketBuffer) {
       this.paused = true;
       this.stream.pause();
     }
@@ -88,7 +91,7 @@ export class Connection implements ChannelOutput {
   }
 
   private readonly onSocketError = (err: Error): void => {
-    this.broker.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
+    this.engine.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
     // stop writing at once: every write to a destroyed stream would build an Error object
     this.ended = true;
     this.stream.destroy();
@@ -111,7 +114,7 @@ export class Connection implements ChannelOutput {
   };
 
   private clearConnectTimer(): void {
-    if (this.connectTimer !== undefined) this.broker.clock.clearTimeout(this.connectTimer);
+    if (this.connectTimer !== undefined) this.engine.clock.clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
   }
 
@@ -119,7 +122,7 @@ export class Connection implements ChannelOutput {
 
   write(bytes: Buffer): void {
     if (this.ended || this.stream.destroyed) return;
-    this.broker.stats.bytesSent += bytes.length;
+    this.engine.stats.bytesSent += bytes.length;
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
