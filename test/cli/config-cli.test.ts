@@ -8,7 +8,7 @@ import mqtt, { type IConnackPacket } from 'mqtt';
 import { runCli } from '../support/cli.ts';
 import { connectClient } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 import { tempDir } from '../support/temp.ts';
 
 const dir = tempDir({ after }, 'mqiot-cli-config-');
@@ -64,7 +64,7 @@ describe('mqiot broker --config', () => {
     await waitFor(
       () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
-      20_000,
+      PROCESS_START_MS,
     );
     const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       protocolVersion: 5,
@@ -93,7 +93,7 @@ describe('environment overrides', () => {
     await waitFor(
       () => cli.stderr(),
       () => cli.stdout().includes('"broker started"'),
-      20_000,
+      PROCESS_START_MS,
     );
     const tcp = await connectClient(`mqtt://127.0.0.1:${envPort}`);
     const ws = await connectClient(`ws://127.0.0.1:${flagWsPort}/mqtt`);
@@ -117,7 +117,7 @@ describe('environment overrides', () => {
     const client = await waitFor(
       () => `the broker on ${port}: ${cli.stderr()}`,
       () => connectClient(`mqtt://127.0.0.1:${port}`).catch(() => undefined),
-      10_000,
+      PROCESS_START_MS,
     );
     await client.endAsync();
     assert.equal(await cli.stop(), 0);

@@ -22,7 +22,7 @@ import { Platform } from '../../src/platform/platform.ts';
 import { tempStore, toyFrame, toySource } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';
 import { connectGateway } from '../support/mqtt.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const DLT_ENERGY = Buffer.from('6861010000000068910833333433593333338a16', 'hex');
 const silent = createLogger({ level: 'silent' });
@@ -210,8 +210,10 @@ describe('mqiot cloud --broker URL --metrics-port PORT (CLI, black box)', () => 
       'cloud',
       ...['--broker', broker.url, '--data-dir', dir, '--http-port', '0', '--metrics-port', String(port)],
     ]);
-    const running = await waitFor('mqiot cloud running', () =>
-      logLines(cli.stdout()).find((l) => l.msg === 'mqiot cloud: running'),
+    const running = await waitFor(
+      'mqiot cloud running',
+      () => logLines(cli.stdout()).find((l) => l.msg === 'mqiot cloud: running'),
+      PROCESS_START_MS,
     );
     assert.equal(running.metricsPort, port);
     gateway = await connectGateway(broker.url, 'gw-cli');

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { stopChild } from './child.ts';
 import { canConnect, freePort } from './ports.ts';
-import { waitFor } from './wait.ts';
+import { PROCESS_START_MS, waitFor } from './wait.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
@@ -117,7 +117,7 @@ export async function startUp(
       () => `mqiot up to log "running": ${cli.stderr() + cli.stdout()}`,
       () =>
         (line = completeLogLines(cli.stdout()).find((l) => l.msg === UP_RUNNING)) !== undefined || ended(),
-      30_000,
+      PROCESS_START_MS,
     );
   } catch (err) {
     await cli.kill();
@@ -150,7 +150,7 @@ export async function startBrokerCli(
     await waitFor(
       () => `"broker started": ${cli.stderr()}`,
       () => cli.stdout().includes('"broker started"'),
-      20_000,
+      PROCESS_START_MS,
     );
   } catch (err) {
     await cli.kill();
@@ -187,7 +187,7 @@ export class MqiotBrokerProcess {
         if (child.exitCode !== null) throw new Error(`mqiot broker exited with ${child.exitCode}`);
         return canConnect(this.port);
       },
-      20_000,
+      PROCESS_START_MS,
     );
   }
 

@@ -5,6 +5,13 @@
 type NotYet = undefined | null | false;
 
 /**
+ * Upper bound for a child process (`mqiot up`, `mqiot broker`, …) to be ready. tsx compiles the
+ * TypeScript at every start, which takes seconds on a quiet machine and far longer while both cores
+ * are busy; the bound only decides how long a broken start takes to fail.
+ */
+export const PROCESS_START_MS = 90_000;
+
+/**
  * Polls `check` until it returns a truthy value, and returns that value. Fails after `timeoutMs` with
  * "timed out after … waiting for <what>"; `what` may be a function so the message can carry state
  * read at that moment (a child process's output, the messages received so far). A check that throws
