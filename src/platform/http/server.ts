@@ -44,7 +44,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
     bodyLimit: 2 * 1024 * 1024,
     // long ids reach the route's schema (maxLength), which answers 400 in our shape, not the router's bare 414
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     trustProxy: options.trustProxy ?? false,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
