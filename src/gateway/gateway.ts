@@ -397,6 +397,15 @@ export class Gateway {
     switch (msg.k) {
       case 'heartbeat': {
         this.stats.heartbeats++;
+        if (msg.interval !== undefined && msg.interval > 0) {
+          const adapted = this.online.adapt(msg.interval);
+          // logged once per change of the platform's period, not on every heartbeat
+          if (adapted)
+            this.log?.warn(
+              adapted,
+              'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
+            );
+        }
         const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
         if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
         this.pump(); // breakpoint resume
