@@ -73,6 +73,8 @@ export class Gateway {
   private session!: MqttSession;
   private birthSeq = 0;
   private birthSent = false;
+  /** The "waiting for a platform heartbeat" hint was logged (once per process). */
+  private waitHintLogged = false;
   private timer: unknown;
   private wakeAt = Infinity;
   private stopping = false;
@@ -254,6 +256,21 @@ export class Gateway {
     this.stats.framesQueued += frames.length;
     this.stats.groupsQueued++;
     this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames }));
+    this.explainWaiting();
+  }
+
+  /**
+   * Connected to a broker but no heartbeat ever came: data stays queued, which looks like silence to
+   * someone who started only a broker and this gateway. Say why, once.
+   */
+  private explainWaiting(): void {
+    if (this.waitHintLogged || this.stats.heartbeats > 0 || !this.session?.connected) return;
+    this.waitHintLogged = true;
+    this.log?.info(
+      { queued: this.outbox.depth },
+      'holding data in the disk queue until a platform heartbeat arrives on the down topic: ' +
+        'only the birth is sent before that (is a platform (mqiot up, edge or cloud) connected to this broker?)',
+    );
   }
 
   private head(seq: number) {
