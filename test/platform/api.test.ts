@@ -120,6 +120,27 @@ describe('HTTP API', () => {
     assert.equal(missing.json().error.code, 'not_found');
   });
 
+  it('names the allowed values of a refused enum, pages frames like telemetry, documents try', async () => {
+    const bad = await inject({
+      method: 'PATCH',
+      url: '/api/devices/t-1',
+      payload: { lifecycle: 'exploded' },
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().error.message, /lifecycle.*"active", "disabled", "retired", "pending"/);
+    const many = await get('/api/devices/t-1/frames?limit=5000');
+    assert.equal(many.status, 200, JSON.stringify(many.body));
+    assert.ok(many.body.items.length >= 120, 'more than the old 1000 cap allowed to ask for');
+    const tooMany = await get('/api/devices/t-1/frames?limit=100001');
+    assert.equal(tooMany.status, 400);
+    assert.equal(tooMany.body.error.code, 'invalid_input');
+    const docs = await get('/api/docs');
+    const body =
+      docs.body.paths['/api/contracts/{id}/try'].post.requestBody.content['application/json'].schema;
+    assert.match(body.properties.frame.description, /hex/);
+    assert.match(body.properties.context.description, /Modbus/);
+  });
+
   it('decodes with a contract set through the API from the next frame on', async () => {
     const res = await inject({
       method: 'PATCH',
