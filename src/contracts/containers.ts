@@ -170,6 +170,13 @@ export function compileTransform(
 }
 
 export function compileTlv(f: Obj, path: string, cx: Cx, sc: CScope, label: string): Reader {
+  // A tlv runs to the end of its range; a `size:` here used to be accepted and ignored, which hid a
+  // contract that does not mean what its author thinks.
+  if (f.size !== undefined)
+    throw new ContractError(
+      `${path}.size`,
+      'a tlv reads entries to the end of the current range and takes no size; wrap it in a struct with size to bound it',
+    );
   const tagType = parseNumType(
     String(f.tag ?? 'u8'),
     (f.endian as string | undefined) ?? cx.endian,

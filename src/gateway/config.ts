@@ -1,7 +1,8 @@
 // The gateway's configuration: one typed schema with DEFAULT_* values, validated once (errors name the
 // field and the file), frozen, passed into the Gateway constructor.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isValidTopicId } from '../protocol/gateway-topics.ts';
 import { QueueFullPolicy } from './outbox.ts';
@@ -212,7 +213,7 @@ export function parseGatewayConfig(raw: unknown, source = 'config', baseDir = pr
   const q = r.obj(root.queue, 'queue');
   const qPath = r.str(q, 'path', 'queue.path', `mqiot-gateway-${id}.db`);
   const queue = {
-    path: qPath === ':memory:' ? qPath : resolve(baseDir, qPath),
+    path: queuePath(qPath, baseDir),
     maxMessages: r.int(q, 'maxMessages', 'queue.maxMessages', DEFAULT_QUEUE_MAX_MESSAGES, 1),
     whenFull: r.oneOf(
       q,
@@ -331,4 +332,14 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * `:memory:` as is; `~/…` in the home directory (so an example config run from a clone keeps its
+ * queue out of the repository); anything else relative to the config file.
+ */
+export function queuePath(path: string, baseDir: string): string {
+  if (path === ':memory:') return path;
+  if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1));
+  return resolve(baseDir, path);
 }

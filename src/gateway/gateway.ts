@@ -73,6 +73,8 @@ export class Gateway {
   private session!: MqttSession;
   private birthSeq = 0;
   private birthSent = false;
+  /** The "waiting for a platform heartbeat" hint was logged (once per process). */
+  private waitHintLogged = false;
   private timer: unknown;
   private wakeAt = Infinity;
   private stopping = false;
@@ -254,6 +256,21 @@ export class Gateway {
     this.stats.framesQueued += frames.length;
     this.stats.groupsQueued++;
     this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames }));
+    this.explainWaiting();
+  }
+
+  /**
+   * Connected to a broker but no heartbeat ever came: data stays queued, which looks like silence to
+   * someone who started only a broker and this gateway. Say why, once.
+   */
+  private explainWaiting(): void {
+    if (this.waitHintLogged || this.stats.heartbeats > 0 || !this.session?.connected) return;
+    this.waitHintLogged = true;
+    this.log?.info(
+      { queued: this.outbox.depth },
+      'holding data in the disk queue until a platform heartbeat arrives on the down topic: ' +
+        'only the birth is sent before that (is a platform (mqiot up, edge or cloud) connected to this broker?)',
+    );
   }
 
   private head(seq: number) {
@@ -397,6 +414,15 @@ export class Gateway {
     switch (msg.k) {
       case 'heartbeat': {
         this.stats.heartbeats++;
+        if (msg.interval !== undefined && msg.interval > 0) {
+          const adapted = this.online.adapt(msg.interval);
+          // logged once per change of the platform's period, not on every heartbeat
+          if (adapted)
+            this.log?.warn(
+              adapted,
+              'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
+            );
+        }
         const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
         if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
         this.pump(); // breakpoint resume

@@ -3,12 +3,46 @@
 
 export type OnlineChange = { online: boolean; at: number } | undefined;
 
+/** The valid interval a gateway adopts when its own is too short: 2.5 heartbeat periods, as the default. */
+export const VALID_PERIODS = 2.5;
+
+/** `validIntervalMs` was at most the platform's heartbeat period and is replaced by `adoptedMs`. */
+export interface IntervalAdapted {
+  configuredMs: number;
+  heartbeatMs: number;
+  adoptedMs: number;
+}
+
 export class OnlineTracker {
   private isOnline = false;
   private last: number | undefined;
   private changed: number | undefined;
 
-  constructor(private readonly validIntervalMs: number) {}
+  private validIntervalMs: number;
+
+  constructor(private readonly configuredMs: number) {
+    this.validIntervalMs = configuredMs;
+  }
+
+  /** The valid interval in force (the configured one unless `adapt` raised it). */
+  get validInterval(): number {
+    return this.validIntervalMs;
+  }
+
+  /**
+   * The platform announced its heartbeat period. A valid interval not longer than that period lapses
+   * between two punctual heartbeats, so the gateway would flap offline every period; it adopts 2.5
+   * periods instead. Returns what changed (for a warning), or undefined when nothing did.
+   */
+  adapt(heartbeatMs: number): IntervalAdapted | undefined {
+    const wanted =
+      this.configuredMs <= heartbeatMs ? Math.ceil(heartbeatMs * VALID_PERIODS) : this.configuredMs;
+    if (wanted === this.validIntervalMs) return undefined;
+    this.validIntervalMs = wanted;
+    return wanted === this.configuredMs
+      ? undefined // the period shrank again: the configured interval is fine
+      : { configuredMs: this.configuredMs, heartbeatMs, adoptedMs: wanted };
+  }
 
   get online(): boolean {
     return this.isOnline;

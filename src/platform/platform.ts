@@ -28,6 +28,7 @@ import {
   type CommandRecord,
   type DeviceRecord,
   type GatewayRecord,
+  type Removed,
   type PlatformStore,
 } from './store/types.ts';
 import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
@@ -263,6 +264,31 @@ export class Platform {
   deviceUpdated(device: DeviceRecord): void {
     this.#uplink.deviceUpdated(device.id, device.contractId);
     this.online.describeDevice(device.id, device.gatewayId, device.pollMs);
+  }
+
+  /** Deletes a device (and with `dropData` its data) from the store and from what this instance remembers. */
+  async removeDevice(id: string, dropData: boolean): Promise<Removed | undefined> {
+    const removed = await this.store.deleteDevice(id, dropData);
+    if (!removed) return undefined;
+    this.#uplink.removed(undefined, removed.devices);
+    this.online.forget('device', id);
+    await this.recordEvent('deleted', 'device', id, this.clock.now(), { data: dropData ? 'drop' : 'keep' });
+    return removed;
+  }
+
+  /** Deletes a gateway and its devices (and with `dropData` their data); it gets no more heartbeats. */
+  async removeGateway(id: string, dropData: boolean): Promise<Removed | undefined> {
+    const removed = await this.store.deleteGateway(id, dropData);
+    if (!removed) return undefined;
+    this.#uplink.removed(id, removed.devices);
+    this.heartbeat.removeGateway(id);
+    this.online.forget('gateway', id);
+    for (const dev of removed.devices) this.online.forget('device', dev);
+    await this.recordEvent('deleted', 'gateway', id, this.clock.now(), {
+      data: dropData ? 'drop' : 'keep',
+      devices: removed.devices,
+    });
+    return removed;
   }
 
   gatewayUpdated(gateway: GatewayRecord): void {

@@ -101,6 +101,17 @@ export class UplinkProcessor {
   }
 
   /**
+   * Deleted through the API: a device that sends again is registered anew; a gateway is treated like
+   * any unknown one. Its epoch and dedup marks stay, so old resends are still recognised.
+   */
+  removed(gatewayId: string | undefined, deviceIds: readonly string[]): void {
+    for (const id of deviceIds) this.#devices.delete(id);
+    if (gatewayId === undefined) return;
+    this.#gateways.delete(gatewayId);
+    this.#pending.delete(gatewayId);
+  }
+
+  /**
    * Epochs stored by other instances (shared subscriptions: the birth may have gone to another one),
    * and pending gateways activated elsewhere (the CLI, another instance): they get heartbeats again.
    */

@@ -55,6 +55,12 @@ export interface Frame {
   raw: Uint8Array;
   /** Decoding context the frame does not carry itself (Modbus: { unit, function, start, count }). */
   ctx?: Record<string, unknown>;
+  /**
+   * Set on receipt, never sent: what is wrong with this frame's decoding hints (`c`, `ctx`). The frame
+   * still names its device, time and bytes, so the receiver keeps it as a frame error and keeps the
+   * rest of the group; one sloppy frame must not cost the readings of every other device.
+   */
+  fault?: { field: string; reason: string };
 }
 
 export interface DeviceInfo {
@@ -204,11 +210,19 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
       cause: err,
     });
   }
-  return validateEnvelope(value, json);
+  return validateEnvelope(value, json, { tolerateFrameFaults: true });
 }
 
-/** Checks every field of every kind; returns the value typed (bytes normalised to Buffer). */
-export function validateEnvelope(value: unknown, fromJson = false): Envelope {
+/**
+ * Checks every field of every kind; returns the value typed (bytes normalised to Buffer). With
+ * `tolerateFrameFaults` (on receipt) a data frame whose `c` or `ctx` is wrong is marked with `fault`
+ * instead of failing the whole message; without it (before sending) every fault is an error.
+ */
+export function validateEnvelope(
+  value: unknown,
+  fromJson = false,
+  options: { tolerateFrameFaults?: boolean } = {},
+): Envelope {
   const m = record(value, '');
   if (m.v !== PROTOCOL_VERSION) throw new EnvelopeError('v', `unsupported version ${String(m.v)}`);
   const k = m.k;
@@ -220,7 +234,9 @@ export function validateEnvelope(value: unknown, fromJson = false): Envelope {
   else optInt(m, 'seq');
   switch (k as EnvelopeKind) {
     case 'data':
-      arr(m, 'frames', 1).forEach((f, i) => validateFrame(f, `frames[${i}]`, fromJson));
+      arr(m, 'frames', 1).forEach((f, i) =>
+        validateFrame(f, `frames[${i}]`, fromJson, options.tolerateFrameFaults === true),
+      );
       break;
     case 'birth':
       str(m, 'epoch');
@@ -273,14 +289,24 @@ export function validateEnvelope(value: unknown, fromJson = false): Envelope {
   return m as unknown as Envelope;
 }
 
-function validateFrame(value: unknown, path: string, fromJson: boolean): void {
+function validateFrame(value: unknown, path: string, fromJson: boolean, tolerateFaults: boolean): void {
   const f = record(value, path);
+  // Without these the frame cannot be attributed or stored: the message is refused.
   str(f, 'dev', `${path}.dev`);
-  str(f, 'c', `${path}.c`);
   int(f, 'ts', `${path}.ts`);
   int(f, 'seq', `${path}.seq`);
   f.raw = bytes(f.raw, `${path}.raw`, fromJson);
-  if (f.ctx !== undefined) record(f.ctx, `${path}.ctx`);
+  delete f.fault; // a sender cannot pre-mark a frame
+  // Decoding hints: wrong ones spoil only this frame's decoding.
+  try {
+    str(f, 'c', `${path}.c`);
+    if (f.ctx !== undefined) record(f.ctx, `${path}.ctx`);
+  } catch (err) {
+    if (!tolerateFaults || !(err instanceof EnvelopeError)) throw err;
+    f.fault = { field: err.field.slice(path.length + 1), reason: err.message };
+    f.c = '';
+    delete f.ctx;
+  }
 }
 
 function validateDevice(value: unknown, path: string): void {

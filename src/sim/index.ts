@@ -23,6 +23,8 @@ export interface SimSpec {
   dlt645?:
     | { transport: 'serial'; path: string; baudRate?: number; addresses: string[]; password?: string }
     | { transport: 'tcp'; host?: string; port?: number; addresses: string[]; password?: string };
+  /** A second DL/T 645 bus on a serial line, beside TCP meters in `dlt645` (its own meters). */
+  dlt645Serial?: { path: string; baudRate?: number; addresses: string[]; password?: string };
   push?: {
     sensorId: number;
     format: PushFormat;
@@ -39,6 +41,7 @@ export interface Simulators {
   modbusTcp?: ModbusTcpServer & { units: Map<number, ModbusUnit> };
   modbusRtu?: StreamSlave & { units: Map<number, ModbusUnit> };
   dlt645?: Dlt645Link & { meters: Dlt645Meter[] };
+  dlt645Serial?: Dlt645Link & { meters: Dlt645Meter[] };
   push: PushSensor[];
   /** Sets the fault of every simulator. */
   setFault(spec: FaultSpec): void;
@@ -64,6 +67,7 @@ export async function startSimulators(spec: SimSpec, clock: Clock = systemClock)
         sims.modbusTcp?.faults,
         sims.modbusRtu?.faults,
         sims.dlt645?.faults,
+        sims.dlt645Serial?.faults,
         ...sims.push.map((p) => p.faults),
       ])
         f?.set(fault);
@@ -72,6 +76,7 @@ export async function startSimulators(spec: SimSpec, clock: Clock = systemClock)
       await sims.modbusTcp?.close();
       sims.modbusRtu?.stop();
       await sims.dlt645?.close();
+      await sims.dlt645Serial?.close();
       await Promise.all(sims.push.map((p) => p.close()));
       await Promise.all(ports.map(closeSerial));
     },
@@ -97,6 +102,13 @@ export async function startSimulators(spec: SimSpec, clock: Clock = systemClock)
       } else {
         sims.dlt645 = Object.assign(await startDlt645TcpServer(meters, d), { meters });
       }
+    }
+    if (spec.dlt645Serial) {
+      const d = spec.dlt645Serial;
+      const meters = d.addresses.map((a, i) => new Dlt645Meter(a, clock, 200 + i, d.password));
+      const port = await openSerial(d.path, d.baudRate);
+      ports.push(port);
+      sims.dlt645Serial = Object.assign(serveDlt645Stream(port, meters), { meters });
     }
     for (const p of spec.push ?? [])
       sims.push.push(startPushSensor({ ...p, faults: new FaultInjector(), clock }));

@@ -247,7 +247,11 @@ test('TLV loops: tag → type table, unknown tags kept as bytes', () => {
   assert.deepEqual(fields(r), { tlv: { temp: 25.1, tag_9: '7F', label: 'hi' } });
   assert.deepEqual(r.ok && r.points, [{ name: 'temperature', value: 25.1, unit: 'C' }]);
   const cut = c.decode(parseHex('01 05 00'));
-  assert.ok(!cut.ok && cut.error.reason.startsWith('truncated'));
+  assert.ok(!cut.ok && cut.error.reason.startsWith('truncated')); // size on a tlv is a contract error, not silently ignored
+  assert.throws(
+    () => one([{ name: 'tlv', type: 'tlv', tag: 'u8', length: 'u8', size: 4, cases: {} }]),
+    /seq\[0\]\.size: a tlv reads entries to the end of the current range and takes no size/,
+  );
 });
 
 test('expressions: arithmetic, precedence, strings, functions, context, derived points', () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   DEFAULT_BATCH_WINDOW_MS,
@@ -10,6 +11,7 @@ import {
   GatewayConfigError,
   loadGatewayConfig,
   parseGatewayConfig,
+  queuePath,
 } from '../../src/gateway/config.ts';
 import { resolveContracts } from '../../src/gateway/contracts.ts';
 import { makeTempDir } from '../support/temp.ts';
@@ -141,4 +143,15 @@ test('gateway: a start that fails (unknown contract) leaves nothing open, and st
   } finally {
     tmp.cleanup();
   }
+});
+
+test('gateway config: queue paths: ~/ is the home directory, others relative to the config file', () => {
+  assert.equal(queuePath('~/.mqiot/q.db', '/etc/mqiot'), join(homedir(), '.mqiot/q.db'));
+  assert.equal(queuePath('q.db', '/etc/mqiot'), '/etc/mqiot/q.db');
+  assert.equal(queuePath(':memory:', '/etc/mqiot'), ':memory:');
+  // the shipped example keeps its queue out of the repository
+  const example = new URL('../../examples/gateway-sim.yaml', import.meta.url).pathname;
+  const root = new URL('../../', import.meta.url).pathname;
+  const config = loadGatewayConfig(example);
+  assert.ok(!config.queue.path.startsWith(root), `${config.queue.path} is inside the repository`);
 });

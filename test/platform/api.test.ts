@@ -120,6 +120,27 @@ describe('HTTP API', () => {
     assert.equal(missing.json().error.code, 'not_found');
   });
 
+  it('names the allowed values of a refused enum, pages frames like telemetry, documents try', async () => {
+    const bad = await inject({
+      method: 'PATCH',
+      url: '/api/devices/t-1',
+      payload: { lifecycle: 'exploded' },
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().error.message, /lifecycle.*"active", "disabled", "retired", "pending"/);
+    const many = await get('/api/devices/t-1/frames?limit=5000');
+    assert.equal(many.status, 200, JSON.stringify(many.body));
+    assert.ok(many.body.items.length >= 120, 'more than the old 1000 cap allowed to ask for');
+    const tooMany = await get('/api/devices/t-1/frames?limit=100001');
+    assert.equal(tooMany.status, 400);
+    assert.equal(tooMany.body.error.code, 'invalid_input');
+    const docs = await get('/api/docs');
+    const body =
+      docs.body.paths['/api/contracts/{id}/try'].post.requestBody.content['application/json'].schema;
+    assert.match(body.properties.frame.description, /hex/);
+    assert.match(body.properties.context.description, /Modbus/);
+  });
+
   it('decodes with a contract set through the API from the next frame on', async () => {
     const res = await inject({
       method: 'PATCH',
@@ -381,5 +402,75 @@ describe('HTTP API', () => {
     const body = (await res.json()) as { device: { contractId: string }; latest: { value: number }[] };
     assert.equal(body.device.contractId, 'toy-temp');
     assert.equal(body.latest[0]?.value, 11.9);
+  });
+  it('deletes devices and gateways, keeping or dropping their data, as an operator, audited', async () => {
+    const store = platform.store;
+    await uplink({ v: 1, k: 'birth', gw: 'site-del', seq: 1, ts: clock.now(), epoch: 'd', devices: [] });
+    await uplink({
+      v: 1,
+      k: 'data',
+      gw: 'site-del',
+      seq: 2,
+      ts: clock.now(),
+      frames: ['keep-1', 'drop-1', 'gone-1'].map((dev, i) => ({
+        dev,
+        c: 'toy-temp',
+        ts: clock.now(),
+        seq: 0,
+        raw: toyFrame(0xa1, i),
+      })),
+    });
+    assert.equal(await store.countPoints('keep-1'), 1);
+    const noChoice = await inject({ method: 'DELETE', url: '/api/devices/keep-1' });
+    assert.equal(noChoice.statusCode, 400);
+    assert.match(noChoice.json().error.message, /required property 'data'/);
+    const wrong = await inject({ method: 'DELETE', url: '/api/devices/keep-1?data=maybe' });
+    assert.match(wrong.json().error.message, /data.*"keep", "drop"/);
+    const viewer = await testToken(store, 'viewer');
+    const refused = await app.inject({
+      method: 'DELETE',
+      url: '/api/devices/keep-1?data=keep',
+      headers: bearer(viewer),
+    });
+    assert.equal(refused.statusCode, 403);
+
+    const kept = await inject({ method: 'DELETE', url: '/api/devices/keep-1?data=keep' });
+    assert.equal(kept.statusCode, 200, kept.body);
+    assert.deepEqual(kept.json(), { devices: ['keep-1'], dataRows: 0 });
+    assert.equal((await get('/api/devices/keep-1')).status, 404);
+    assert.equal(await store.countPoints('keep-1'), 1, 'data kept');
+
+    const dropped = await inject({ method: 'DELETE', url: '/api/devices/drop-1?data=drop' });
+    assert.equal(dropped.statusCode, 200);
+    assert.ok(dropped.json().dataRows > 0);
+    assert.equal(await store.countPoints('drop-1'), 0, 'data dropped');
+    assert.equal((await store.frames({ deviceId: 'drop-1' })).length, 0);
+    assert.equal((await inject({ method: 'DELETE', url: '/api/devices/drop-1?data=drop' })).statusCode, 404);
+
+    const gateway = await inject({ method: 'DELETE', url: '/api/gateways/site-del?data=drop' });
+    assert.equal(gateway.statusCode, 200);
+    assert.deepEqual(gateway.json().devices, ['gone-1']);
+    assert.equal((await get('/api/gateways/site-del')).status, 404);
+    assert.equal((await get('/api/devices/gone-1')).status, 404);
+    assert.equal(await store.countPoints('gone-1'), 0);
+    assert.equal((await store.countPoints('t-1')) > 0, true, 'other gateways untouched');
+
+    // a device that sends again is registered anew
+    await uplink({
+      v: 1,
+      k: 'data',
+      gw: 'site-b',
+      seq: 1,
+      ts: clock.now(),
+      frames: [{ dev: 'keep-1', c: 'toy-temp', ts: clock.now(), seq: 1, raw: toyFrame(0xa1, 5) }],
+    });
+    assert.equal((await get('/api/devices/keep-1')).status, 200);
+
+    const audit = await store.listAudit({ limit: 100 });
+    const deletes = audit.items.filter((a) => a.method === 'DELETE' && a.path.startsWith('/api/'));
+    assert.ok(
+      deletes.some((a) => a.path === '/api/gateways/site-del?data=drop'),
+      'audited',
+    );
   });
 });

@@ -1,6 +1,7 @@
 // Headless Chromium for the web tests: where it is, whether to skip, and a page that records its errors.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.MQIOT_CHROMIUM ?? '/usr/bin/chromium';
@@ -26,4 +27,11 @@ export async function newPage(browser: Browser, errors: string[]): Promise<Page>
   const page = await browser.newPage();
   page.on('pageerror', (err) => errors.push(err.message));
   return page;
+}
+
+/** Where a test keeps a screenshot for people to look at (git-ignored, kept after the run). */
+export function artifact(name: string): string {
+  const dir = fileURLToPath(new URL('../../.tmp/screenshots/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  return `${dir}${name}`;
 }

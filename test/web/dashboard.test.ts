@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
+import { artifact, launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser, Page } from 'playwright-core';
 import { quietPeriod, waitFor } from '../support/wait.ts';
 import { dltEnergyFrame, GATEWAY_ID, hex, modbusTcpFrame, startSite, type Site } from './site.ts';
@@ -283,7 +283,12 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
   });
 
   it('gateway page: online state, its devices, its reports and a status query answered by the gateway', async () => {
-    await site.report({ uptimeS: 4242, queueDepth: 0 });
+    const polledAt = Date.now() - 5000;
+    await site.report({
+      uptimeS: 4242,
+      queueDepth: 0,
+      devices: { 'pm-1': { lastPollAt: polledAt, errors: 0, note: 'x'.repeat(300) } },
+    });
     await go('');
     await page.locator(`tr[data-gateway="${GATEWAY_ID}"] a.gateway-link`).click();
     await page.locator('.page.gateway h1', { hasText: GATEWAY_ID }).waitFor(WAIT);
@@ -294,7 +299,19 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-device')).sort());
     assert.deepEqual(rows, ['meter-161', 'pm-1', 'xss-1']);
     assert.equal(await page.locator('img').count(), 0);
-    await page.locator('.reports', { hasText: '"uptimeS":4242' }).waitFor(WAIT);
+    // the report as rows of readable values, not a JSON string running out of its column
+    const report = page.locator('.reports .report-body').first();
+    await report.waitFor(WAIT);
+    const reportText = await report.innerText();
+    assert.match(reportText, /uptimeS\s+4242/);
+    assert.match(reportText, /devices\.pm-1\.lastPollAt/);
+    assert.doesNotMatch(reportText, /\{"|\b1\d{12}\b/, 'no raw JSON, no epoch milliseconds');
+    const overflow = await page.locator('.reports').evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert.ok(overflow <= 0, `the reports overflow their column by ${overflow} px`);
+    // events: times as times, never epoch numbers
+    await page.locator('.page.gateway .events li').first().waitFor(WAIT);
+    assert.doesNotMatch(await text('.page.gateway ul.events:not(.reports)'), /\b1\d{12}\b/);
+    await page.screenshot({ path: artifact('gateway-page.png'), fullPage: true });
 
     // the query sent from pm-1's page is listed already; the new one comes first
     await page.locator('.page.gateway li.command').first().waitFor(WAIT);

@@ -27,7 +27,7 @@ options:
   --units LIST               Modbus unit ids (live power meters), comma-separated (default 1,2)
   --static-unit ID=R0,R1,..  an extra Modbus unit with fixed (writable) registers (repeatable)
   --dlt645-tcp PORT          DL/T 645-2007 meters on a TCP port
-  --dlt645-serial TTY        DL/T 645-2007 meters on serial line TTY
+  --dlt645-serial TTY        DL/T 645-2007 meters on serial line TTY (with --dlt645-tcp too: both buses)
   --meters LIST              DL/T 645 meter addresses, 12 digits each, comma-separated (default 000000000161)
   --baud N                   serial baud rate (default 9600)
   --push URL                 push sensor sending to udp://HOST:PORT or tcp://HOST:PORT (repeatable)
@@ -89,11 +89,9 @@ export function parseSimArgs(argv: string[]): SimSpec | 'help' {
   if (tcpPort !== undefined) spec.modbusTcp = { host, port: tcpPort, units };
   if (values['modbus-rtu']) spec.modbusRtu = { path: values['modbus-rtu'], baudRate, units };
   const dltPort = int('dlt645-tcp', values['dlt645-tcp'], 0, 65535);
-  if (dltPort !== undefined && values['dlt645-serial'])
-    throw new CliError('sim: give either --dlt645-tcp or --dlt645-serial, not both');
   if (dltPort !== undefined) spec.dlt645 = { transport: 'tcp', host, port: dltPort, addresses };
-  if (values['dlt645-serial'])
-    spec.dlt645 = { transport: 'serial', path: values['dlt645-serial'], baudRate, addresses };
+  // both at once: two buses, each with its own meters of the same addresses (as two sites would be)
+  if (values['dlt645-serial']) spec.dlt645Serial = { path: values['dlt645-serial'], baudRate, addresses };
   const format = values['push-format'] ?? 'cayenne-lpp';
   if (!(Object.values(PushFormat) as string[]).includes(format))
     throw new CliError(`sim: --push-format expects cayenne-lpp or fixed, got '${format}'`);
@@ -119,7 +117,7 @@ export function parseSimArgs(argv: string[]): SimSpec | 'help' {
       delayMs: int('fault-delay', values['fault-delay'], 0, 600_000),
     };
   }
-  if (!spec.modbusTcp && !spec.modbusRtu && !spec.dlt645 && spec.push.length === 0)
+  if (!spec.modbusTcp && !spec.modbusRtu && !spec.dlt645 && !spec.dlt645Serial && spec.push.length === 0)
     throw new CliError(
       'sim: nothing to simulate; give --modbus-tcp, --modbus-rtu, --dlt645-tcp, --dlt645-serial or --push',
     );
@@ -155,6 +153,11 @@ export async function run(argv: string[]): Promise<number> {
     log.info(
       { port: sims.dlt645.port, addresses: sims.dlt645.meters.map((m) => m.address) },
       'dl/t 645 meters',
+    );
+  if (sims.dlt645Serial)
+    log.info(
+      { path: spec.dlt645Serial?.path, addresses: sims.dlt645Serial.meters.map((m) => m.address) },
+      'dl/t 645 meters on serial',
     );
   for (const p of spec.push ?? []) log.info(p, 'push sensor');
   // a line tools can parse to find the ports chosen (port 0)

@@ -14,6 +14,13 @@ export class SerialOpenError extends Error {
 export function openSerial(path: string, baudRate = DEFAULT_BAUD_RATE): Promise<SerialPort> {
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path, baudRate, autoOpen: false });
+    // SerialPort's stream `destroy()` ends the stream but leaves the device open and its pending read
+    // running, which keeps the process alive and the port held after shutdown; closing the port
+    // first releases both. Links only ever call destroy(), so this is where it must happen.
+    port._destroy = (error, callback) => {
+      if (!port.isOpen) return callback(error);
+      port.close(() => callback(error));
+    };
     port.open((err) => (err ? reject(new SerialOpenError(path, { cause: err })) : resolve(port)));
   });
 }

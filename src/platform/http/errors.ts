@@ -43,14 +43,26 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
   }
   const e = err as { validation?: unknown; statusCode?: number; message?: string };
   if (e?.validation) {
-    return {
-      status: 400,
-      body: { error: { code: PlatformErrorCode.InvalidInput, message: e.message ?? 'invalid input' } },
-    };
+    const message = withAllowedValues(e.message ?? 'invalid input', e.validation);
+    return { status: 400, body: { error: { code: PlatformErrorCode.InvalidInput, message } } };
   }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     const code = FASTIFY_STATUS_CODES[e.statusCode] ?? HttpErrorCode.BadRequest;
     return { status: e.statusCode, body: { error: { code, message: e.message ?? 'bad request' } } };
   }
   return { status: 500, body: { error: { code: HttpErrorCode.Internal, message: 'internal error' } } };
+}
+
+/**
+ * Ajv says only "must be equal to one of the allowed values"; a caller needs to know which, so the
+ * values of the first `enum` failure are added to the message.
+ */
+function withAllowedValues(message: string, validation: unknown): string {
+  if (!Array.isArray(validation)) return message;
+  const failure = (validation as { keyword?: string; params?: { allowedValues?: unknown } }[]).find(
+    (v) => v.keyword === 'enum' && Array.isArray(v.params?.allowedValues),
+  );
+  if (!failure) return message;
+  const allowed = (failure.params!.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+  return `${message}: ${allowed}`;
 }

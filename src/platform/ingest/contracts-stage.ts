@@ -40,6 +40,8 @@ export interface DecodedFrame {
 }
 
 export const UNKNOWN_CONTRACT_REASON = 'unknown-contract: no contract declared or detected for this frame';
+/** Prefix of the error stored for a frame whose decoding hints were malformed (Frame.fault). */
+export const INVALID_FRAME_REASON = 'invalid-frame';
 
 export function decodeDataGroup(
   group: { gw: string; seq: number; frames: readonly Frame[] },
@@ -51,19 +53,28 @@ export function decodeDataGroup(
   return group.frames.map((frame, index) => {
     let identifiedBy: IdentifiedBy = IdentifiedBy.Declared;
     let contract = frame.c ? contracts.get(frame.c) : undefined;
-    if (!contract) {
+    if (frame.fault) {
+      // Stored as sent, undecoded: guessing a contract for a frame that got its own hints wrong could
+      // attach the wrong one to the device.
+      identifiedBy = IdentifiedBy.Unknown;
+    } else if (!contract) {
       const known = registeredContract(frame.dev);
       contract = known ? contracts.get(known) : undefined;
       identifiedBy = IdentifiedBy.Registry;
     }
-    if (!contract) {
+    if (!contract && !frame.fault) {
       // Contracts get copies: the stored raw frame must stay exactly as received, whatever a decoder does.
       contract = contracts.detect(Uint8Array.from(frame.raw));
       identifiedBy = contract ? IdentifiedBy.Detected : IdentifiedBy.Unknown;
     }
-    const result = contract
-      ? contract.decode(Uint8Array.from(frame.raw), frame.ctx)
-      : ({ ok: false, error: { offset: 0, reason: UNKNOWN_CONTRACT_REASON } } as const);
+    const result = frame.fault
+      ? ({
+          ok: false,
+          error: { offset: 0, reason: `${INVALID_FRAME_REASON}: ${frame.fault.reason}` },
+        } as const)
+      : contract
+        ? contract.decode(Uint8Array.from(frame.raw), frame.ctx)
+        : ({ ok: false, error: { offset: 0, reason: UNKNOWN_CONTRACT_REASON } } as const);
     const contractId = contract?.id ?? (frame.c || null);
     const points = result.ok ? result.points : [];
     const reading: ReadingInput = {

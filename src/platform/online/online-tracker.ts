@@ -73,6 +73,12 @@ export class OnlineTracker {
     this.#devices.set(id, { online, lastSeen: lastSeen ?? 0, gatewayId, pollMs });
   }
 
+  /** The gateway or device was deleted from the registry: no more online/offline changes for it. */
+  forget(subjectType: 'gateway' | 'device', id: string): void {
+    if (subjectType === 'gateway') this.#gateways.delete(id);
+    else this.#devices.delete(id);
+  }
+
   /** Poll interval and gateway of a device, as its gateway's birth declares them. */
   describeDevice(id: string, gatewayId: string | null, pollMs: number | null): void {
     const state = this.#devices.get(id);

@@ -6,6 +6,7 @@ import { PostgresDriver } from './postgres-driver.ts';
 import { schemaSql } from './schema.ts';
 import { migrateAuthColumns, SqlAuth } from './sql-auth.ts';
 import { SqlRegistry } from './sql-registry.ts';
+import { SqlRemoval } from './sql-removal.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
 import { SqliteDriver } from './sqlite-driver.ts';
@@ -19,6 +20,7 @@ export { AuditResult } from './auth-types.ts';
 function composeStore(driver: SqlDriver): PlatformStore {
   const telemetry = new SqlTelemetry(driver);
   const registry = new SqlRegistry(driver);
+  const removal = new SqlRemoval(driver);
   const rules = new SqlRules(driver);
   const auth = new SqlAuth(driver);
   const bind = <T extends object>(target: T) =>
@@ -31,6 +33,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     kind: driver.dialect,
     ...bind(telemetry),
     ...bind(registry),
+    ...bind(removal),
     ...bind(rules),
     ...bind(auth),
     close: () => driver.close(),

@@ -3,6 +3,14 @@
 
 import type { AuthStore } from './auth-types.ts';
 
+/** What removing a device or gateway deleted. */
+export interface Removed {
+  /** The devices removed from the registry. */
+  devices: string[];
+  /** Rows of data deleted (0 when the data was kept). */
+  dataRows: number;
+}
+
 export type PointValue = number | string | boolean;
 export interface StoredPoint {
   name: string;
@@ -297,6 +305,10 @@ export interface PlatformStore extends AuthStore {
     now: number,
   ): Promise<boolean>;
   getDevice(id: string): Promise<DeviceRecord | undefined>;
+  /** Removes a device (with `dropData` also its readings, frames and commands); undefined when unknown. */
+  deleteDevice(id: string, dropData: boolean): Promise<Removed | undefined>;
+  /** Removes a gateway and its devices (with `dropData` also their data and its reports); undefined when unknown. */
+  deleteGateway(id: string, dropData: boolean): Promise<Removed | undefined>;
   listDevices(filter: DeviceFilter): Promise<Page<DeviceRecord>>;
   updateDeviceAsset(
     id: string,

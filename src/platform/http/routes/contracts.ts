@@ -140,12 +140,27 @@ export function contractRoutes(app: FastifyInstance, platform: Platform): void {
         params: idParams,
         body: {
           type: 'object',
+          description: 'The frame to decode and the context it does not carry itself',
           additionalProperties: false,
           required: ['frame'],
           properties: {
-            frame: { type: 'string', minLength: 2 },
-            context: { type: 'object', additionalProperties: true },
+            frame: {
+              type: 'string',
+              minLength: 2,
+              description: 'The raw frame as hex; spaces allowed',
+              examples: ['68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16'],
+            },
+            context: {
+              type: 'object',
+              additionalProperties: true,
+              description:
+                'Decoding context, as a gateway sends it in a frame’s ctx: Modbus { unit, function, ' +
+                'start, count }, DL/T 645 { di }',
+              examples: [{ di: '00010000' }],
+            },
           },
+          // a DL/T 645-2007 energy answer (contract dlt645-2007)
+          examples: [{ frame: '6861010000000068910833333433593333338a16', context: { di: '00010000' } }],
         },
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses },
       },

@@ -26,8 +26,76 @@ interface DeviceListQuery {
   limit: number;
 }
 
+/** `?data=keep|drop`: required, so nobody deletes a device's history by omission. */
+const removalQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['data'],
+  properties: {
+    data: {
+      type: 'string',
+      enum: ['keep', 'drop'],
+      description: 'keep: stored readings, frames and reports stay queryable; drop: they are deleted too',
+    },
+  },
+} as const;
+
+const removedSchema = {
+  type: 'object',
+  properties: {
+    devices: { type: 'array', items: { type: 'string' }, description: 'devices removed from the registry' },
+    dataRows: { type: 'integer', description: 'rows of data deleted (0 with data=keep)' },
+  },
+} as const;
+
+type RemovalRequest = { Params: { id: string }; Querystring: { data: 'keep' | 'drop' } };
+
 export function registryRoutes(app: FastifyInstance, platform: Platform): void {
   const { store, clock } = platform;
+
+  app.delete<RemovalRequest>(
+    '/api/gateways/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['gateways'],
+        summary: 'Delete a gateway and its devices, keeping or dropping their data',
+        description:
+          'A deleted gateway gets no more heartbeats; if it connects again it is treated as an unknown ' +
+          'gateway (platform.unknownGateways). Its credentials are revoked separately.',
+        params: idParams,
+        querystring: removalQuery,
+        response: { 200: removedSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const removed = await platform.removeGateway(req.params.id, req.query.data === 'drop');
+      if (!removed) throw new NotFoundError('gateway', req.params.id);
+      return removed;
+    },
+  );
+
+  app.delete<RemovalRequest>(
+    '/api/devices/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Delete a device, keeping or dropping its data',
+        description:
+          'A device whose gateway still sends its frames is registered again; retire it ' +
+          '(lifecycle) to keep it listed but out of use instead.',
+        params: idParams,
+        querystring: removalQuery,
+        response: { 200: removedSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const removed = await platform.removeDevice(req.params.id, req.query.data === 'drop');
+      if (!removed) throw new NotFoundError('device', req.params.id);
+      return removed;
+    },
+  );
 
   app.get(
     '/api/gateways',

@@ -173,7 +173,11 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { errors: { type: 'boolean' }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: {
+            errors: { type: 'boolean', description: 'only frames that failed to decode' },
+            // the same ceiling as the raw telemetry range, so a day of frames can be fetched at once
+            limit: { type: 'integer', minimum: 1, maximum: 100000, default: 50 },
+          },
         },
         response: {
           200: {
@@ -190,7 +194,7 @@ export function telemetryRoutes(app: FastifyInstance, platform: Platform): void 
         items: await store.frames({
           deviceId: d.id,
           errorsOnly: req.query.errors,
-          limit: req.query.limit ?? 50,
+          limit: req.query.limit,
         }),
       };
     },

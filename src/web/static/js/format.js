@@ -51,3 +51,30 @@ export const RANGES = [
   { label: '1 h', ms: HOUR },
   { label: '24 h', ms: DAY },
 ];
+
+/** Keys whose numbers are times in ms since the epoch (`at`, `lastSeen`, `changedAt`, `since`, `ts`…). */
+const TIME_KEY = /(^|[a-z_])(at|At|ts|Ts|since|Since|seen|Seen|time|Time)$/;
+const YEAR_2000_MS = 946_684_800_000;
+
+/** A detail value as people read it: times named as such become times, the rest as formatValue. */
+export function formatDetail(key, value) {
+  if (typeof value === 'number' && value > YEAR_2000_MS && TIME_KEY.test(key)) return formatTime(value);
+  return formatValue(value);
+}
+
+/**
+ * A nested object (a gateway report) as `[path, text]` rows: `devices.pm-1.lastPoll`, with times
+ * readable; arrays of scalars joined, deeper structures flattened.
+ */
+export function flattenForDisplay(value, prefix = '') {
+  if (value === null || typeof value !== 'object') return [[prefix || 'value', formatDetail(prefix, value)]];
+  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object'))
+    return [[prefix || 'value', value.map(formatValue).join(', ')]];
+  const rows = [];
+  for (const [k, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object') rows.push(...flattenForDisplay(v, path));
+    else rows.push([path, formatDetail(k, v)]);
+  }
+  return rows;
+}

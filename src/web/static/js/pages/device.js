@@ -2,7 +2,7 @@
 // a form to send commands and status queries, with each one's state transitions as they happen.
 import { api, query } from '../api.js';
 import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
-import { formatAgo, formatTime, formatValue, RANGES } from '../format.js';
+import { formatAgo, formatDetail, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
 import { assetPanel } from './asset-editor.js';
 import { drawIdentity, gatewayLink } from '../registry-view.js';
@@ -45,7 +45,7 @@ function latestRow(p) {
 
 export function eventItem(e) {
   const detail = Object.entries(e.detail ?? {})
-    .map(([k, v]) => `${k}: ${formatValue(v)}`)
+    .map(([k, v]) => `${k}: ${formatDetail(k, v)}`)
     .join(', ');
   return h(
     'li',

@@ -2,7 +2,7 @@
 // status queries sent to it.
 import { api, query } from '../api.js';
 import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
-import { formatTime, formatValue } from '../format.js';
+import { flattenForDisplay, formatTime, formatValue } from '../format.js';
 import { batched, subscribe } from '../live.js';
 import { assetPanel } from './asset-editor.js';
 import { DEVICE_HEADERS, deviceRow, drawIdentity, markReading, tickAgo, when } from '../registry-view.js';
@@ -34,8 +34,13 @@ function reportItem(r) {
     'li',
     {},
     h('time', { class: 'muted' }, formatTime(r.ts)),
-    ` #${r.seq} `,
-    h('code', { class: 'small' }, formatValue(r.body)),
+    ` #${r.seq}`,
+    // one line per value, wrapped inside the column, instead of a JSON string running out of it
+    h(
+      'dl',
+      { class: 'report-body' },
+      ...flattenForDisplay(r.body).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+    ),
   );
 }
 
