@@ -178,12 +178,16 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[], c
   await platform.whenIdle();
   const warm = await store.countPoints();
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   const { rssMb } = await peakRss(async () => {
     for (const m of messages) platform.handleUplink(UP_TOPIC, m);
     await platform.whenIdle();
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   const readings = GROUPS * FRAMES;
+  // CPU time of this process per reading: steadier than wall time on a machine other work shares.
+  const cpuUs = (cpu.user + cpu.system) / readings;
   const points = (await store.countPoints()) - warm;
   await platform.stop();
   const aggStart = process.hrtime.bigint();
@@ -201,7 +205,8 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[], c
   );
   console.log(
     `${''.padEnd(10)} store ceiling (plain insert loop of the same point rows): ${Math.round(ceiling)} readings/s; ` +
-      `platform/ceiling ${((readings / seconds / ceiling) * 100).toFixed(0)}%; peak RSS ${rssMb.toFixed(0)} MB`,
+      `platform/ceiling ${((readings / seconds / ceiling) * 100).toFixed(0)}%; peak RSS ${rssMb.toFixed(0)} MB; ` +
+      `CPU ${cpuUs.toFixed(1)} µs/reading (${Math.round(1e6 / cpuUs)} readings/s per busy core)`,
   );
 }
 

@@ -9,6 +9,7 @@ import { SqlRegistry } from './sql-registry.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
 import { SqliteDriver } from './sqlite-driver.ts';
+import { migrateTelemetry } from './telemetry-schema.ts';
 import type { PlatformStore } from './types.ts';
 
 export type * from './types.ts';
@@ -42,6 +43,7 @@ export async function openSqliteStore(path: string): Promise<PlatformStore> {
   const driver = new SqliteDriver(path);
   await driver.exec(schemaSql('sqlite'));
   await migrateAuthColumns(driver);
+  await migrateTelemetry(driver);
   return composeStore(driver);
 }
 
@@ -56,6 +58,7 @@ export async function openPostgresStore(
   if (options.schema) await driver.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
   await driver.exec(schemaSql('postgres'));
   await migrateAuthColumns(driver);
+  await migrateTelemetry(driver);
   return composeStore(driver);
 }
 
