@@ -74,8 +74,8 @@ const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
 
 export class SqlTelemetry {
-  /** `${device}\0${point}` → series id. Series are never deleted, so an id once read stays true. */
-  readonly #series = new Map<string, number>();
+  /** device → point → series id. Series are never deleted, so an id once read stays true. */
+  readonly #series = new Map<string, Map<string, number>>();
 
   constructor(private readonly db: SqlDriver) {}
 
@@ -93,20 +93,29 @@ export class SqlTelemetry {
     // Series ids are committed on their own, before the batch: a batch that fails never leaves the
     // cache pointing at an id that was rolled back.
     await this.#ensureSeries(readings);
-    const groups = new Map<
-      string,
-      { gatewayId: string; epoch: string; groupSeq: number; frames: BlockFrame[] }
-    >();
+    // A data group's readings arrive side by side: a new group starts where the key changes.
+    const groups: { gatewayId: string; epoch: string; groupSeq: number; frames: BlockFrame[] }[] = [];
+    const byKey = new Map<string, (typeof groups)[number]>();
+    let group: (typeof groups)[number] | undefined;
     const samples: SqlValue[][] = [];
     // Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row
     // twice in a single statement.
     const newest = new Map<number, SqlValue[]>();
     for (const r of readings) {
       const epoch = r.epoch ?? '';
-      const groupKey = `${r.gatewayId}\u0000${epoch}\u0000${r.groupSeq}`;
-      let group = groups.get(groupKey);
-      if (!group)
-        groups.set(groupKey, (group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, frames: [] }));
+      if (
+        !group ||
+        group.groupSeq !== r.groupSeq ||
+        group.gatewayId !== r.gatewayId ||
+        group.epoch !== epoch
+      ) {
+        const key = `${r.gatewayId}\u0000${epoch}\u0000${r.groupSeq}`;
+        group = byKey.get(key);
+        if (!group) {
+          groups.push((group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, frames: [] }));
+          byKey.set(key, group);
+        }
+      }
       group.frames.push({
         deviceId: r.deviceId,
         seq: r.seq,
@@ -117,8 +126,9 @@ export class SqlTelemetry {
         raw: r.raw,
         error: r.error ?? null,
       });
+      const ids = this.#series.get(r.deviceId)!;
       for (const p of r.points) {
-        const series = this.#series.get(`${r.deviceId}\u0000${p.name}`)!;
+        const series = ids.get(p.name)!;
         const v = encodeValue(p.value);
         const unit = p.unit ?? null;
         samples.push([series, r.ts, r.seq, v.num, v.text, v.vtype, unit]);
@@ -133,7 +143,7 @@ export class SqlTelemetry {
         table: 'frame_groups',
         columns: FRAME_GROUP_COLUMNS,
         types: FRAME_GROUP_TYPES,
-        rows: [...groups.values()].map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.frames)),
+        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.frames)),
         suffix: 'ON CONFLICT DO NOTHING',
         collectInserted: true,
       },
@@ -179,8 +189,7 @@ export class SqlTelemetry {
   async #ensureSeries(readings: readonly ReadingInput[]): Promise<void> {
     for (const r of readings) {
       for (const p of r.points) {
-        const key = `${r.deviceId}\u0000${p.name}`;
-        if (this.#series.has(key)) continue;
+        if (this.#series.get(r.deviceId)?.has(p.name)) continue;
         await this.db.run('INSERT INTO series (device_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [
           r.deviceId,
           p.name,
@@ -193,8 +202,7 @@ export class SqlTelemetry {
 
   /** The series id of a (device, point), from the cache or the store; undefined when it has none. */
   async #seriesId(deviceId: string, name: string): Promise<number | undefined> {
-    const key = `${deviceId}\u0000${name}`;
-    const cached = this.#series.get(key);
+    const cached = this.#series.get(deviceId)?.get(name);
     if (cached !== undefined) return cached;
     const rows = await this.db.all<{ id: number }>('SELECT id FROM series WHERE device_id = ? AND name = ?', [
       deviceId,
@@ -202,7 +210,9 @@ export class SqlTelemetry {
     ]);
     if (!rows[0]) return undefined;
     const id = Number(rows[0].id);
-    this.#series.set(key, id);
+    let ids = this.#series.get(deviceId);
+    if (!ids) this.#series.set(deviceId, (ids = new Map()));
+    ids.set(name, id);
     return id;
   }
 
