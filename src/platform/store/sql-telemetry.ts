@@ -230,11 +230,13 @@ export class SqlTelemetry {
     if (q.point) {
       const series = await this.#seriesId(q.deviceId, q.point);
       if (series === undefined) return [];
+      // one series: its device and point are known, so no join per row
       const rows = await this.db.all<Record<string, unknown>>(
-        `${SAMPLE_SELECT} WHERE p.series_id = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts LIMIT ?`,
+        `SELECT ts, value_num, value_text, vtype, unit FROM samples
+         WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
         [series, q.from, q.to, limit],
       );
-      return rows.map(toPointRow);
+      return rows.map((r) => toPointRow({ ...r, device_id: q.deviceId, name: q.point }));
     }
     const rows = await this.db.all<Record<string, unknown>>(
       `${SAMPLE_SELECT} WHERE s.device_id = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, s.name LIMIT ?`,
