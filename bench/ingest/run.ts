@@ -4,6 +4,9 @@
 //
 //   node --import tsx bench/ingest/run.ts [--groups 400] [--frames 50] [--pg postgres://...]
 // PostgreSQL runs when --pg or MQIOT_TEST_PG_URL is given (in its own schema, dropped afterwards).
+// Beside each figure: the store's own ceiling (a plain insert loop of the same point rows, no platform),
+// the peak RSS, and the read queries (one series for a day, 30-day aggregates, latest, CSV) on a month
+// of one-per-minute readings, so a faster ingest is never bought with slower reads.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import net from 'node:net';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
+import Database from 'better-sqlite3';
 import { Broker } from '../../src/broker/index.ts';
 import { attachToBroker } from '../../src/platform/broker-attach.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
@@ -25,8 +29,8 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '400' },
     frames: { type: 'string', default: '50' },
     pg: { type: 'string' },
-    // Rows of one series for the aggregate-query check (0 = skip); e.g. --big 1000000.
-    big: { type: 'string', default: '0' },
+    // Readings (one a minute) of one series for the read checks (0 = skip); 43200 = 30 days.
+    big: { type: 'string', default: '43200' },
   },
 });
 const GROUPS = Number(values.groups);
@@ -93,7 +97,79 @@ function publishBytes(topic: string, payload: Buffer): number {
   }).length;
 }
 
-async function measure(name: string, store: PlatformStore, messages: Buffer[]) {
+/** Peak resident set size while `work` runs (sampled every 20 ms). */
+async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; rssMb: number }> {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { result, rssMb: peak / 1024 / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The point rows the readings carry: (series, ts, seq, value), 1 or 2 per reading like the contracts decode. */
+function pointRows(): [number, number, number, number][] {
+  const rows: [number, number, number, number][] = [];
+  for (let i = 0; i < GROUPS * FRAMES; i++) {
+    const f = frame(i);
+    const device = i % DEVICES;
+    if (f.c === 'dlt645-2007') rows.push([device * 2, f.ts, f.seq, 0.26]);
+    else rows.push([device * 2, f.ts, f.seq, 5], [device * 2 + 1, f.ts, f.seq, 6]);
+  }
+  return rows;
+}
+
+/**
+ * The store's own ceiling: a plain loop inserting the same point rows, integer keyed, in transactions of
+ * the platform's batch size (200 data groups) — no decoding, no frames, no rollups. Readings/s.
+ */
+function sqliteCeiling(dir: string): number {
+  const db = new Database(join(dir, 'ceiling.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE p (series INTEGER NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, value REAL,
+    PRIMARY KEY (series, ts, seq)) WITHOUT ROWID`);
+  const insert = db.prepare('INSERT INTO p VALUES (?, ?, ?, ?)');
+  const rows = pointRows();
+  const perTx = Math.ceil((rows.length / GROUPS) * 200);
+  const start = process.hrtime.bigint();
+  for (let at = 0; at < rows.length; at += perTx) {
+    db.transaction(() => {
+      for (const row of rows.slice(at, at + perTx)) insert.run(...row);
+    })();
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  db.close();
+  return (GROUPS * FRAMES) / seconds;
+}
+
+/** PostgreSQL's ceiling: the same rows through multi-row `unnest` inserts, one transaction per batch. */
+async function postgresCeiling(url: string, schema: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE TABLE ${schema}.ceiling (series INTEGER NOT NULL, ts BIGINT NOT NULL,
+    seq BIGINT NOT NULL, value DOUBLE PRECISION, PRIMARY KEY (series, ts, seq))`);
+  const rows = pointRows();
+  const perTx = Math.ceil((rows.length / GROUPS) * 200);
+  const start = process.hrtime.bigint();
+  for (let at = 0; at < rows.length; at += perTx) {
+    const chunk = rows.slice(at, at + perTx);
+    await client.query('BEGIN');
+    await client.query(
+      `INSERT INTO ${schema}.ceiling SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::float8[])`,
+      [0, 1, 2, 3].map((c) => chunk.map((r) => r[c])),
+    );
+    await client.query('COMMIT');
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await client.end();
+  return (GROUPS * FRAMES) / seconds;
+}
+
+async function measure(name: string, store: PlatformStore, messages: Buffer[], ceiling: number) {
   const contracts = new ContractRegistry(store);
   await contracts.load();
   const platform = new Platform({}, { store, contracts });
@@ -102,10 +178,16 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[]) {
   await platform.whenIdle();
   const warm = await store.countPoints();
   const start = process.hrtime.bigint();
-  for (const m of messages) platform.handleUplink(UP_TOPIC, m);
-  await platform.whenIdle();
+  const cpuStart = process.cpuUsage();
+  const { rssMb } = await peakRss(async () => {
+    for (const m of messages) platform.handleUplink(UP_TOPIC, m);
+    await platform.whenIdle();
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   const readings = GROUPS * FRAMES;
+  // CPU time of this process per reading: steadier than wall time on a machine other work shares.
+  const cpuUs = (cpu.user + cpu.system) / readings;
   const points = (await store.countPoints()) - warm;
   await platform.stop();
   const aggStart = process.hrtime.bigint();
@@ -121,13 +203,18 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[]) {
     `${name.padEnd(10)} ${readings} readings (${points} points) in ${seconds.toFixed(2)} s: ` +
       `${Math.round(readings / seconds)} readings/s, ${Math.round(points / seconds)} points/s; aggregate query ${aggMs.toFixed(1)} ms`,
   );
+  console.log(
+    `${''.padEnd(10)} store ceiling (plain insert loop of the same point rows): ${Math.round(ceiling)} readings/s; ` +
+      `platform/ceiling ${((readings / seconds / ceiling) * 100).toFixed(0)}%; peak RSS ${rssMb.toFixed(0)} MB; ` +
+      `CPU ${cpuUs.toFixed(1)} µs/reading (${Math.round(1e6 / cpuUs)} readings/s per busy core)`,
+  );
 }
 
 /**
  * The whole path as deployed by `mqiot up`: a gateway (MQTT.js over TCP, QoS 1) publishes the data groups
  * to the broker, the platform attached in process decodes and stores them.
  */
-async function measureViaBroker(store: PlatformStore, messages: Buffer[]) {
+async function measureViaBroker(store: PlatformStore, messages: Buffer[], ceiling: number) {
   const broker = new Broker();
   const server = net.createServer((socket) => broker.handle(socket, { transport: 'tcp' }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -152,12 +239,14 @@ async function measureViaBroker(store: PlatformStore, messages: Buffer[]) {
     }),
   );
   const start = process.hrtime.bigint();
-  await Promise.all(messages.map((m) => gateway.publishAsync(UP_TOPIC, m, { qos: 1 })));
-  await done;
+  const { rssMb } = await peakRss(async () => {
+    await Promise.all(messages.map((m) => gateway.publishAsync(UP_TOPIC, m, { qos: 1 })));
+    await done;
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   console.log(
     `${'via broker'.padEnd(10)} ${readings} readings over MQTT (QoS 1) into SQLite in ${seconds.toFixed(2)} s: ` +
-      `${Math.round(readings / seconds)} readings/s`,
+      `${Math.round(readings / seconds)} readings/s; platform/ceiling ${((readings / seconds / ceiling) * 100).toFixed(0)}%; peak RSS ${rssMb.toFixed(0)} MB`,
   );
   await gateway.endAsync();
   attachment.detach();
@@ -166,20 +255,35 @@ async function measureViaBroker(store: PlatformStore, messages: Buffer[]) {
   await new Promise((resolve) => server.close(resolve));
 }
 
-/** Aggregates over one series of `BIG` rows (one reading per second): is it still fast? */
-async function bigSeries(name: string, store: PlatformStore) {
+/** Milliseconds one call of `read` takes (best of 5: the machine is shared). */
+async function timeRead(read: () => Promise<unknown>): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    await read();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return best;
+}
+
+/**
+ * Reads over one series of `BIG` readings one minute apart (43200 = 30 days): one day of raw values,
+ * 30 days of hourly aggregates, the latest values and a day's CSV export.
+ */
+async function reads(name: string, store: PlatformStore) {
+  const step = 60_000;
   const batch = 5000;
   for (let start = 0; start < BIG; start += batch) {
     const rows = [];
     for (let i = start; i < Math.min(BIG, start + batch); i++) {
       rows.push({
         gatewayId: GATEWAY,
-        groupSeq: i,
-        frameIndex: 0,
+        groupSeq: 1_000_000 + Math.floor(i / 50),
+        frameIndex: i % 50,
         deviceId: 'big-1',
         seq: i,
-        ts: T0 + i * 1000,
-        receivedAt: T0 + i * 1000,
+        ts: T0 + i * step,
+        receivedAt: T0 + i * step,
         contractId: 'dlt645-2007',
         raw: DLT,
         points: [{ name: 'p', value: Math.sin(i / 1000) * 100, unit: 'kW' }],
@@ -187,21 +291,20 @@ async function bigSeries(name: string, store: PlatformStore) {
     }
     await store.insertReadings(rows);
   }
-  for (const [label, from, to, bucketMs] of [
-    ['whole range, 1 h buckets', T0, T0 + BIG * 1000, 3_600_000],
-    ['last day, 5 min buckets', T0 + BIG * 1000 - 86_400_000, T0 + BIG * 1000, 300_000],
-  ] as const) {
-    const t = process.hrtime.bigint();
-    const buckets = await store.aggregate({ deviceId: 'big-1', point: 'p', from, to, bucketMs });
-    const ms = Number(process.hrtime.bigint() - t) / 1e6;
-    console.log(
-      `${name.padEnd(10)} aggregate over ${BIG} rows (${label}): ${buckets.length} buckets in ${ms.toFixed(0)} ms`,
-    );
-  }
-  const t = process.hrtime.bigint();
-  await store.latest('big-1');
+  const end = T0 + BIG * step;
+  const day = { deviceId: 'big-1', point: 'p', from: end - 86_400_000, to: end };
+  const figures = [
+    ['one series, one day', await timeRead(() => store.range(day))],
+    [
+      '30-day aggregate, 1 h buckets',
+      await timeRead(() => store.aggregate({ ...day, from: end - 30 * 86_400_000, bucketMs: 3_600_000 })),
+    ],
+    ['latest', await timeRead(() => store.latest('big-1'))],
+    ['CSV, one day', await timeRead(() => store.exportCsv(day))],
+  ] as const;
   console.log(
-    `${name.padEnd(10)} latest values: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`,
+    `${name.padEnd(10)} reads over ${BIG} readings of one series: ` +
+      figures.map(([label, ms]) => `${label} ${ms.toFixed(1)} ms`).join('; '),
   );
 }
 
@@ -234,12 +337,13 @@ async function main() {
 
   const dir = mkdtempSync(join(tmpdir(), 'mqiot-bench-'));
   try {
+    const ceiling = sqliteCeiling(dir);
     const sqlite = await openSqliteStore(join(dir, 'bench.db'));
-    await measure('sqlite', sqlite, messages);
-    if (BIG > 0) await bigSeries('sqlite', sqlite);
+    await measure('sqlite', sqlite, messages, ceiling);
+    if (BIG > 0) await reads('sqlite', sqlite);
     await sqlite.close();
     const viaBroker = await openSqliteStore(join(dir, 'bench-broker.db'));
-    await measureViaBroker(viaBroker, messages);
+    await measureViaBroker(viaBroker, messages, ceiling);
     await viaBroker.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -252,8 +356,8 @@ async function main() {
   const schema = `mqiot_bench_${randomBytes(4).toString('hex')}`;
   const store = await openPostgresStore(PG_URL, { schema });
   try {
-    await measure('postgres', store, messages);
-    if (BIG > 0) await bigSeries('postgres', store);
+    await measure('postgres', store, messages, await postgresCeiling(PG_URL, schema));
+    if (BIG > 0) await reads('postgres', store);
   } finally {
     await store.close();
     const client = new pg.Client({ connectionString: PG_URL });

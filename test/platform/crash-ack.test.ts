@@ -131,9 +131,7 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
       const db = new Database(join(dir, 'platform.db'), { readonly: true });
       try {
         const rows = db
-          .prepare(
-            'SELECT group_seq AS seq, COUNT(*) AS n FROM frames WHERE gateway_id = ? GROUP BY group_seq',
-          )
+          .prepare('SELECT group_seq AS seq, frames AS n FROM frame_groups WHERE gateway_id = ?')
           .all(GW) as { seq: number; n: number }[];
         const stored = new Map(rows.map((r) => [Number(r.seq), r.n]));
         for (const seq of ackedBeforeKill) {
@@ -147,7 +145,9 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
         for (let seq = 2; seq <= GROUPS + 1; seq++) assert.equal(stored.get(seq), 1, `group ${seq}`);
         assert.equal(stored.size, GROUPS);
         const points = db
-          .prepare('SELECT COUNT(*) AS n FROM points WHERE device_id = ?')
+          .prepare(
+            'SELECT COUNT(*) AS n FROM samples p JOIN series s ON s.id = p.series_id WHERE s.device_id = ?',
+          )
           .get('crash-meter') as { n: number };
         assert.equal(Number(points.n), GROUPS);
       } finally {

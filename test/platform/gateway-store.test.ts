@@ -43,8 +43,8 @@ function suite(name: string, open: () => Promise<{ store: PlatformStore; cleanup
           appliedSeq: 7,
           birthSeq: 40,
         });
-        // one transaction: a batch that fails (raw NULL breaks NOT NULL) keeps the old mark
-        const broken = { ...reading(9), raw: null as unknown as Uint8Array };
+        // one transaction: a batch that fails (a NULL time breaks NOT NULL) keeps the old mark
+        const broken = { ...reading(9), ts: null as unknown as number };
         await assert.rejects(
           store.insertReadings([broken], [{ gatewayId: 'g1', epoch: 'e1', appliedSeq: 9, birthSeq: null }]),
         );

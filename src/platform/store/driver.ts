@@ -8,6 +8,8 @@ export interface BatchInsert {
   columns: readonly string[];
   rows: SqlValue[][];
   suffix: string;
+  /** PostgreSQL array element types of the columns (e.g. 'bigint', 'text'): sent as one `unnest` of arrays. */
+  types?: readonly string[];
   /** Hand the rows actually inserted (not skipped by a conflict) to the next deferred op. */
   collectInserted?: boolean;
 }

@@ -10,6 +10,7 @@ import { SqlRemoval } from './sql-removal.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
 import { SqliteDriver } from './sqlite-driver.ts';
+import { migrateTelemetry } from './telemetry-schema.ts';
 import type { PlatformStore } from './types.ts';
 
 export type * from './types.ts';
@@ -45,6 +46,7 @@ export async function openSqliteStore(path: string): Promise<PlatformStore> {
   const driver = new SqliteDriver(path);
   await driver.exec(schemaSql('sqlite'));
   await migrateAuthColumns(driver);
+  await migrateTelemetry(driver);
   return composeStore(driver);
 }
 
@@ -59,6 +61,7 @@ export async function openPostgresStore(
   if (options.schema) await driver.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
   await driver.exec(schemaSql('postgres'));
   await migrateAuthColumns(driver);
+  await migrateTelemetry(driver);
   return composeStore(driver);
 }
 

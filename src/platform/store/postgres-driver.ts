@@ -105,11 +105,19 @@ export class PostgresDriver implements SqlDriver {
   }
 }
 
-/** One multi-row INSERT per chunk: far fewer round trips than a statement per row. */
+// Rows per `unnest` insert: one array per column, so the bind-parameter limit does not apply.
+const UNNEST_CHUNK = 20_000;
+
+/**
+ * One INSERT … SELECT FROM unnest(arrays) per chunk when the column types are known: a handful of
+ * parameters however many rows, so PostgreSQL parses and plans one small statement; otherwise one
+ * multi-row VALUES insert per chunk.
+ */
 async function insertRows(
   client: pg.PoolClient,
   insert: BatchInsert,
 ): Promise<{ changes: number; inserted: SqlValue[][] }> {
+  if (insert.types) return insertUnnest(client, insert, insert.types);
   const width = insert.columns.length;
   const perChunk = Math.max(1, Math.floor(MAX_PARAMS / width));
   const returning = insert.collectInserted ? ` RETURNING ${insert.columns.join(', ')}` : '';
@@ -128,6 +136,28 @@ async function insertRows(
     }
     const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) VALUES ${values.join(', ')} ${insert.suffix}${returning}`;
     const result = await client.query(sql, params as unknown[]);
+    changes += result.rowCount ?? 0;
+    if (returning)
+      for (const row of result.rows as Record<string, SqlValue>[])
+        inserted.push(insert.columns.map((c) => row[c] ?? null));
+  }
+  return { changes, inserted };
+}
+
+async function insertUnnest(
+  client: pg.PoolClient,
+  insert: BatchInsert,
+  types: readonly string[],
+): Promise<{ changes: number; inserted: SqlValue[][] }> {
+  const returning = insert.collectInserted ? ` RETURNING ${insert.columns.join(', ')}` : '';
+  const arrays = types.map((type, i) => `$${i + 1}::${type}[]`).join(', ');
+  const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) SELECT * FROM unnest(${arrays}) ${insert.suffix}${returning}`;
+  let changes = 0;
+  const inserted: SqlValue[][] = [];
+  for (let start = 0; start < insert.rows.length; start += UNNEST_CHUNK) {
+    const chunk = insert.rows.slice(start, start + UNNEST_CHUNK);
+    const columns = types.map((_, c) => chunk.map((row) => row[c] ?? null));
+    const result = await client.query(sql, columns);
     changes += result.rowCount ?? 0;
     if (returning)
       for (const row of result.rows as Record<string, SqlValue>[])

@@ -3,47 +3,38 @@ import type { SqlValue } from './driver.ts';
 import type { Bucket } from './types.ts';
 
 export const MINUTE_MS = 60_000;
-export const ROLLUP_COLUMNS = [
-  'device_id',
-  'name',
-  'minute',
-  'n',
-  'sum',
-  'mn',
-  'mx',
-  'last_ts',
-  'last',
-] as const;
+export const ROLLUP_COLUMNS = ['series_id', 'minute', 'n', 'sum', 'mn', 'mx', 'last_ts', 'last'] as const;
+
+interface Delta {
+  series: number;
+  minute: number;
+  n: number;
+  sum: number;
+  mn: number;
+  mx: number;
+  lastTs: number;
+  lastSeq: number;
+  last: number;
+}
 
 /**
- * Per-minute deltas of the points a batch really inserted (rows in the points table's column order:
- * device_id, name, ts, seq, value_num, ...). Resent points are skipped by the points key, so they never
+ * Per-minute deltas of the readings a batch really inserted (rows in the samples table's column order:
+ * series_id, ts, seq, value_num, ...). Resent readings are skipped by the samples key, so they never
  * reach the rollups: a minute counts each reading once.
  */
-export function rollupDeltas(insertedPoints: readonly SqlValue[][]): SqlValue[][] {
-  const deltas = new Map<
-    string,
-    {
-      row: [string, string, number];
-      n: number;
-      sum: number;
-      mn: number;
-      mx: number;
-      lastTs: number;
-      lastSeq: number;
-      last: number;
-    }
-  >();
-  for (const [device, name, ts, seq, value] of insertedPoints) {
+export function rollupDeltas(insertedSamples: readonly SqlValue[][]): SqlValue[][] {
+  const deltas = new Map<string, Delta>();
+  for (const [series, ts, seq, value] of insertedSamples) {
     if (value === null || value === undefined) continue;
     const v = Number(value);
     const t = Number(ts);
     const minute = Math.floor(t / MINUTE_MS);
-    const key = `${device}\u0000${name}\u0000${minute}`;
+    const key = `${series}:${minute}`;
     const d = deltas.get(key);
     if (!d) {
       deltas.set(key, {
-        row: [String(device), String(name), minute],
+        series: Number(series),
+        minute,
         n: 1,
         sum: v,
         mn: v,
@@ -56,26 +47,27 @@ export function rollupDeltas(insertedPoints: readonly SqlValue[][]): SqlValue[][
     }
     d.n += 1;
     d.sum += v;
-    d.mn = Math.min(d.mn, v);
-    d.mx = Math.max(d.mx, v);
+    if (v < d.mn) d.mn = v;
+    if (v > d.mx) d.mx = v;
     if (t > d.lastTs || (t === d.lastTs && Number(seq) > d.lastSeq)) {
       d.lastTs = t;
       d.lastSeq = Number(seq);
       d.last = v;
     }
   }
-  return [...deltas.values()].map((d) => [...d.row, d.n, d.sum, d.mn, d.mx, d.lastTs, d.last]);
+  return [...deltas.values()].map((d) => [d.series, d.minute, d.n, d.sum, d.mn, d.mx, d.lastTs, d.last]);
 }
 
 /** Adds deltas to existing minutes: counts and sums add, extremes widen, the newer "last" wins. */
 export function rollupUpsertSuffix(dialect: 'sqlite' | 'postgres'): string {
   const least = dialect === 'sqlite' ? 'MIN' : 'LEAST';
   const greatest = dialect === 'sqlite' ? 'MAX' : 'GREATEST';
+  const r = 'minute_rollups';
   return (
-    'ON CONFLICT (device_id, name, minute) DO UPDATE SET n = rollups.n + excluded.n, sum = rollups.sum + excluded.sum, ' +
-    `mn = ${least}(rollups.mn, excluded.mn), mx = ${greatest}(rollups.mx, excluded.mx), ` +
-    'last = CASE WHEN excluded.last_ts >= rollups.last_ts THEN excluded.last ELSE rollups.last END, ' +
-    `last_ts = ${greatest}(rollups.last_ts, excluded.last_ts)`
+    `ON CONFLICT (series_id, minute) DO UPDATE SET n = ${r}.n + excluded.n, sum = ${r}.sum + excluded.sum, ` +
+    `mn = ${least}(${r}.mn, excluded.mn), mx = ${greatest}(${r}.mx, excluded.mx), ` +
+    `last = CASE WHEN excluded.last_ts >= ${r}.last_ts THEN excluded.last ELSE ${r}.last END, ` +
+    `last_ts = ${greatest}(${r}.last_ts, excluded.last_ts)`
   );
 }
 

@@ -4,7 +4,6 @@ import type {
   CommandRecord,
   DeviceRecord,
   EventRecord,
-  FrameRow,
   GatewayRecord,
   Lifecycle,
   PointRow,
@@ -42,22 +41,6 @@ export function toPointRow(row: Row): PointRow {
     ts: Number(row.ts),
     value: decodeValue(n(row.value_num), s(row.value_text), String(row.vtype)),
     unit: s(row.unit),
-  };
-}
-
-export function toFrameRow(row: Row): FrameRow {
-  return {
-    gatewayId: String(row.gateway_id),
-    deviceId: String(row.device_id),
-    seq: Number(row.seq),
-    groupSeq: Number(row.group_seq),
-    frameIndex: Number(row.frame_index),
-    ts: Number(row.ts),
-    receivedAt: Number(row.received_at),
-    contractId: s(row.contract_id),
-    rawHex: Buffer.from(row.raw as Uint8Array).toString('hex'),
-    ok: Number(row.ok) === 1,
-    error: row.error ? (JSON.parse(String(row.error)) as FrameRow['error']) : null,
   };
 }
 

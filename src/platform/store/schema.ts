@@ -1,8 +1,9 @@
 // Tables of the platform store, written once for both databases. Times are integer milliseconds
 // since the epoch; JSON columns are TEXT so that both dialects read them the same way.
 import { authSchemaSql } from './sql-auth.ts';
+import { telemetrySchemaSql } from './telemetry-schema.ts';
 
-interface DialectTypes {
+export interface DialectTypes {
   bigint: string;
   real: string;
   blob: string;
@@ -18,7 +19,7 @@ const SQLITE: DialectTypes = {
   blob: 'BLOB',
   serial: 'INTEGER PRIMARY KEY AUTOINCREMENT',
   pointsKeyInclude: '',
-  // Clustered on (device, point, time): a range or aggregate reads one contiguous slice of the b-tree.
+  // Clustered on (series, time): a range or aggregate reads one contiguous slice of the b-tree.
   pointsTableOptions: 'WITHOUT ROWID',
 };
 
@@ -31,65 +32,14 @@ const POSTGRES: DialectTypes = {
   pointsTableOptions: '',
 };
 
+export function dialectTypes(dialect: 'sqlite' | 'postgres'): DialectTypes {
+  return dialect === 'sqlite' ? SQLITE : POSTGRES;
+}
+
 export function schemaSql(dialect: 'sqlite' | 'postgres'): string {
-  const t = dialect === 'sqlite' ? SQLITE : POSTGRES;
+  const t = dialectTypes(dialect);
   return `
-CREATE TABLE IF NOT EXISTS frames (
-  gateway_id TEXT NOT NULL,
-  epoch TEXT NOT NULL,
-  device_id TEXT NOT NULL,
-  seq ${t.bigint} NOT NULL,
-  group_seq ${t.bigint} NOT NULL,
-  frame_index INTEGER NOT NULL,
-  ts ${t.bigint} NOT NULL,
-  received_at ${t.bigint} NOT NULL,
-  contract_id TEXT,
-  raw ${t.blob} NOT NULL,
-  ok INTEGER NOT NULL,
-  error TEXT,
-  PRIMARY KEY (gateway_id, epoch, group_seq, frame_index)
-);
-CREATE INDEX IF NOT EXISTS frames_device_ts ON frames (device_id, ts);
-CREATE INDEX IF NOT EXISTS frames_ts ON frames (ts);
-
-CREATE TABLE IF NOT EXISTS points (
-  device_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  ts ${t.bigint} NOT NULL,
-  seq ${t.bigint} NOT NULL,
-  value_num ${t.real},
-  value_text TEXT,
-  vtype TEXT NOT NULL,
-  unit TEXT,
-  PRIMARY KEY (device_id, name, ts, seq) ${t.pointsKeyInclude}
-) ${t.pointsTableOptions};
-
--- Per-minute rollups of numeric points, recomputed from points for every minute a batch touches, so
--- aggregates over long ranges read one row per minute instead of every reading.
-CREATE TABLE IF NOT EXISTS rollups (
-  device_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  minute ${t.bigint} NOT NULL,
-  n ${t.bigint} NOT NULL,
-  sum ${t.real} NOT NULL,
-  mn ${t.real} NOT NULL,
-  mx ${t.real} NOT NULL,
-  last_ts ${t.bigint} NOT NULL,
-  last ${t.real},
-  PRIMARY KEY (device_id, name, minute)
-) ${t.pointsTableOptions};
-
-CREATE TABLE IF NOT EXISTS latest (
-  device_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  ts ${t.bigint} NOT NULL,
-  value_num ${t.real},
-  value_text TEXT,
-  vtype TEXT NOT NULL,
-  unit TEXT,
-  PRIMARY KEY (device_id, name)
-);
-
+${telemetrySchemaSql(t)}
 CREATE TABLE IF NOT EXISTS gateways (
   id TEXT PRIMARY KEY,
   name TEXT, type TEXT, model TEXT, location TEXT,

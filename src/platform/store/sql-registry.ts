@@ -160,13 +160,14 @@ export class SqlRegistry {
     ]);
   }
 
+  /** One transaction for all of them: a commit per device cost more than the readings' own batch. */
   async touchDevices(ids: readonly string[], at: number): Promise<void> {
-    for (const id of new Set(ids)) {
-      await this.db.run(
-        'UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)',
-        [at, id, at],
-      );
-    }
+    await this.db.batch(
+      [...new Set(ids)].map((id) => ({
+        sql: 'UPDATE devices SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)',
+        params: [at, id, at],
+      })),
+    );
   }
 
   async addEvent(e: EventInput): Promise<EventRecord> {
@@ -294,7 +295,7 @@ export class SqlRegistry {
     }
     // a store written before the marks were kept: the data groups stored are the record (key index)
     const max = await this.db.all<Row>(
-      'SELECT MAX(group_seq) AS m FROM frames WHERE gateway_id = ? AND epoch = ?',
+      'SELECT MAX(group_seq) AS m FROM frame_groups WHERE gateway_id = ? AND epoch = ?',
       [gatewayId, epoch],
     );
     return { gatewayId, epoch, appliedSeq: num(max[0]?.m), birthSeq: null };

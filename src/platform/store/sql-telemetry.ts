@@ -1,7 +1,9 @@
 // Telemetry half of the SQL store: readings stored once, latest values, raw and aggregated ranges.
 import type { SqlDriver, SqlValue } from './driver.ts';
 import { addClause } from './rows.ts';
-import { csvField, encodeValue, toFrameRow, toPointRow } from './rows.ts';
+import { csvField, encodeValue, toPointRow } from './rows.ts';
+import type { BlockFrame } from './frame-block.ts';
+import { decodeFrameBlock, FRAME_GROUP_COLUMNS, frameGroupRow } from './telemetry-schema.ts';
 import {
   MINUTE_MS,
   ROLLUP_COLUMNS,
@@ -34,22 +36,25 @@ export function streamMarkStatement(m: StreamMark): { sql: string; params: SqlVa
   };
 }
 
-const FRAME_COLUMNS = [
-  'gateway_id',
-  'epoch',
-  'device_id',
-  'seq',
-  'group_seq',
-  'frame_index',
-  'ts',
-  'received_at',
-  'contract_id',
-  'raw',
-  'ok',
-  'error',
+const SAMPLE_COLUMNS = ['series_id', 'ts', 'seq', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+const SAMPLE_TYPES = ['bigint', 'bigint', 'bigint', 'float8', 'text', 'text', 'text'] as const;
+const LATEST_COLUMNS = ['series_id', 'ts', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+const LATEST_TYPES = ['bigint', 'bigint', 'float8', 'text', 'text', 'text'] as const;
+const ROLLUP_TYPES = [
+  'bigint',
+  'bigint',
+  'bigint',
+  'float8',
+  'float8',
+  'float8',
+  'bigint',
+  'float8',
 ] as const;
-const POINT_COLUMNS = ['device_id', 'name', 'ts', 'seq', 'value_num', 'value_text', 'vtype', 'unit'] as const;
-const LATEST_COLUMNS = ['device_id', 'name', 'ts', 'value_num', 'value_text', 'vtype', 'unit'] as const;
+const FRAME_GROUP_TYPES = ['text', 'text', 'bigint', 'bigint', 'bigint', 'int', 'int', 'bytea'] as const;
+const SAMPLE_SELECT =
+  'SELECT s.device_id, s.name, p.ts, p.value_num, p.value_text, p.vtype, p.unit FROM samples p JOIN series s ON s.id = p.series_id';
+/** How many frame groups one page of a frames query reads before it checks whether it has enough. */
+const FRAME_GROUP_PAGE = 200;
 
 function toPartial(r: Record<string, unknown>): Partial {
   return {
@@ -63,15 +68,20 @@ function toPartial(r: Record<string, unknown>): Partial {
   };
 }
 
+type SeriesQuery = AggregateQuery & { series: number };
+
 const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
 
 export class SqlTelemetry {
+  /** device → point → series id. Series are never deleted, so an id once read stays true. */
+  readonly #series = new Map<string, Map<string, number>>();
+
   constructor(private readonly db: SqlDriver) {}
 
   /**
-   * Idempotent by construction: frames are keyed by (gateway, epoch, group seq, frame index) — a resent
-   * data group keeps its seq (docs/protocol.md) — and points by (device, point, time, device seq), both
+   * Idempotent by construction: a data group's frames are keyed by (gateway, epoch, group seq) — a resent
+   * data group keeps its seq (docs/protocol.md) — and readings by (series, time, device seq), both
    * inserted with ON CONFLICT DO NOTHING, so a data group the gateway resends after an outage changes
    * nothing. The count of new frames is the answer.
    */
@@ -80,71 +90,136 @@ export class SqlTelemetry {
     marks: readonly StreamMark[] = [],
   ): Promise<number> {
     if (readings.length === 0 && marks.length === 0) return 0;
-    const frames: SqlValue[][] = [];
-    const points: SqlValue[][] = [];
-    // Only the newest value per (device, point) goes to `latest`: PostgreSQL refuses to upsert
-    // one row twice in a single statement.
-    const newest = new Map<string, SqlValue[]>();
+    // Series ids are committed on their own, before the batch: a batch that fails never leaves the
+    // cache pointing at an id that was rolled back.
+    await this.#ensureSeries(readings);
+    // A data group's readings arrive side by side: a new group starts where the key changes.
+    const groups: { gatewayId: string; epoch: string; groupSeq: number; frames: BlockFrame[] }[] = [];
+    const byKey = new Map<string, (typeof groups)[number]>();
+    let group: (typeof groups)[number] | undefined;
+    const samples: SqlValue[][] = [];
+    // Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row
+    // twice in a single statement.
+    const newest = new Map<number, SqlValue[]>();
     for (const r of readings) {
-      frames.push([
-        r.gatewayId,
-        r.epoch ?? '',
-        r.deviceId,
-        r.seq,
-        r.groupSeq,
-        r.frameIndex,
-        r.ts,
-        r.receivedAt,
-        r.contractId,
-        Buffer.from(r.raw),
-        r.error ? 0 : 1,
-        r.error ? JSON.stringify(r.error) : null,
-      ]);
+      const epoch = r.epoch ?? '';
+      if (
+        !group ||
+        group.groupSeq !== r.groupSeq ||
+        group.gatewayId !== r.gatewayId ||
+        group.epoch !== epoch
+      ) {
+        const key = `${r.gatewayId}\u0000${epoch}\u0000${r.groupSeq}`;
+        group = byKey.get(key);
+        if (!group) {
+          groups.push((group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, frames: [] }));
+          byKey.set(key, group);
+        }
+      }
+      group.frames.push({
+        deviceId: r.deviceId,
+        seq: r.seq,
+        frameIndex: r.frameIndex,
+        ts: r.ts,
+        receivedAt: r.receivedAt,
+        contractId: r.contractId,
+        raw: r.raw,
+        error: r.error ?? null,
+      });
+      const ids = this.#series.get(r.deviceId)!;
       for (const p of r.points) {
+        const series = ids.get(p.name)!;
         const v = encodeValue(p.value);
-        points.push([r.deviceId, p.name, r.ts, r.seq, v.num, v.text, v.vtype, p.unit ?? null]);
-        const key = `${r.deviceId}\u0000${p.name}`;
-        const seen = newest.get(key);
-        if (!seen || Number(seen[2]) <= r.ts)
-          newest.set(key, [r.deviceId, p.name, r.ts, v.num, v.text, v.vtype, p.unit ?? null]);
+        const unit = p.unit ?? null;
+        samples.push([series, r.ts, r.seq, v.num, v.text, v.vtype, unit]);
+        const seen = newest.get(series);
+        if (!seen || Number(seen[1]) <= r.ts)
+          newest.set(series, [series, r.ts, v.num, v.text, v.vtype, unit]);
       }
     }
-    const [newFrames] = await this.db.batch([
-      { table: 'frames', columns: FRAME_COLUMNS, rows: frames, suffix: 'ON CONFLICT DO NOTHING' },
+    let newFrames = 0;
+    await this.db.batch([
       {
-        table: 'points',
-        columns: POINT_COLUMNS,
-        rows: points,
+        table: 'frame_groups',
+        columns: FRAME_GROUP_COLUMNS,
+        types: FRAME_GROUP_TYPES,
+        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.frames)),
         suffix: 'ON CONFLICT DO NOTHING',
         collectInserted: true,
       },
-      // Per-minute rollups get exactly the points that were new, in the same transaction.
+      (inserted) => {
+        for (const row of inserted) newFrames += Number(row[5]);
+        return [];
+      },
+      {
+        table: 'samples',
+        columns: SAMPLE_COLUMNS,
+        types: SAMPLE_TYPES,
+        rows: samples,
+        suffix: 'ON CONFLICT DO NOTHING',
+        collectInserted: true,
+      },
+      // Per-minute rollups get exactly the readings that were new, in the same transaction.
       (inserted) => [
         {
-          table: 'rollups',
+          table: 'minute_rollups',
           columns: ROLLUP_COLUMNS,
+          types: ROLLUP_TYPES,
           rows: rollupDeltas(inserted),
           suffix: rollupUpsertSuffix(this.db.dialect),
         },
       ],
       {
-        table: 'latest',
+        table: 'latest_values',
         columns: LATEST_COLUMNS,
+        types: LATEST_TYPES,
         rows: [...newest.values()],
         suffix:
-          'ON CONFLICT (device_id, name) DO UPDATE SET ts = excluded.ts, value_num = excluded.value_num, ' +
+          'ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value_num = excluded.value_num, ' +
           'value_text = excluded.value_text, vtype = excluded.vtype, unit = excluded.unit ' +
-          'WHERE excluded.ts >= latest.ts',
+          'WHERE excluded.ts >= latest_values.ts',
       },
       // the dedup state described by these readings: committed with them or not at all
       ...marks.map(streamMarkStatement),
     ]);
-    return newFrames ?? 0;
+    return newFrames;
+  }
+
+  /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
+  async #ensureSeries(readings: readonly ReadingInput[]): Promise<void> {
+    for (const r of readings) {
+      for (const p of r.points) {
+        if (this.#series.get(r.deviceId)?.has(p.name)) continue;
+        await this.db.run('INSERT INTO series (device_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [
+          r.deviceId,
+          p.name,
+        ]);
+        const id = await this.#seriesId(r.deviceId, p.name);
+        if (id === undefined) throw new Error(`series ${r.deviceId}/${p.name} was not created`);
+      }
+    }
+  }
+
+  /** The series id of a (device, point), from the cache or the store; undefined when it has none. */
+  async #seriesId(deviceId: string, name: string): Promise<number | undefined> {
+    const cached = this.#series.get(deviceId)?.get(name);
+    if (cached !== undefined) return cached;
+    const rows = await this.db.all<{ id: number }>('SELECT id FROM series WHERE device_id = ? AND name = ?', [
+      deviceId,
+      name,
+    ]);
+    if (!rows[0]) return undefined;
+    const id = Number(rows[0].id);
+    let ids = this.#series.get(deviceId);
+    if (!ids) this.#series.set(deviceId, (ids = new Map()));
+    ids.set(name, id);
+    return id;
   }
 
   async latest(deviceId: string): Promise<PointRow[]> {
     const rows = await this.db.all<Record<string, unknown>>(
-      'SELECT * FROM latest WHERE device_id = ? ORDER BY name',
+      `SELECT s.device_id, s.name, l.ts, l.value_num, l.value_text, l.vtype, l.unit FROM latest_values l
+       JOIN series s ON s.id = l.series_id WHERE s.device_id = ? ORDER BY s.name`,
       [deviceId],
     );
     return rows.map(toPointRow);
@@ -152,17 +227,20 @@ export class SqlTelemetry {
 
   async range(q: RangeQuery): Promise<PointRow[]> {
     const limit = Math.min(q.limit ?? DEFAULT_RANGE_LIMIT, MAX_RANGE_LIMIT);
-    const params: SqlValue[] = [q.deviceId];
-    let where = 'device_id = ?';
     if (q.point) {
-      where += ' AND name = ?';
-      params.push(q.point);
+      const series = await this.#seriesId(q.deviceId, q.point);
+      if (series === undefined) return [];
+      // one series: its device and point are known, so no join per row
+      const rows = await this.db.all<Record<string, unknown>>(
+        `SELECT ts, value_num, value_text, vtype, unit FROM samples
+         WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+        [series, q.from, q.to, limit],
+      );
+      return rows.map((r) => toPointRow({ ...r, device_id: q.deviceId, name: q.point }));
     }
-    where += ' AND ts >= ? AND ts < ?';
-    params.push(q.from, q.to, limit);
     const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT device_id, name, ts, value_num, value_text, vtype, unit FROM points WHERE ${where} ORDER BY ts, name LIMIT ?`,
-      params,
+      `${SAMPLE_SELECT} WHERE s.device_id = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, s.name LIMIT ?`,
+      [q.deviceId, q.from, q.to, limit],
     );
     return rows.map(toPointRow);
   }
@@ -172,7 +250,10 @@ export class SqlTelemetry {
    * grid starts on a minute, full minutes come from the per-minute rollups and only the partial minutes
    * at the edges are read from the points themselves; other bucket sizes read the points directly.
    */
-  async aggregate(q: AggregateQuery): Promise<Bucket[]> {
+  async aggregate(query: AggregateQuery): Promise<Bucket[]> {
+    const series = await this.#seriesId(query.deviceId, query.point);
+    if (series === undefined) return [];
+    const q = { ...query, series };
     if (q.bucketMs % MINUTE_MS !== 0) {
       return mergePartials(await this.#rawPartials(q, q.from, q.to, q.from), q.from, q.bucketMs);
     }
@@ -190,49 +271,70 @@ export class SqlTelemetry {
     return mergePartials(parts, origin, q.bucketMs);
   }
 
-  async #rawPartials(q: AggregateQuery, from: number, to: number, origin: number): Promise<Partial[]> {
+  async #rawPartials(q: SeriesQuery, from: number, to: number, origin: number): Promise<Partial[]> {
     if (from >= to) return [];
     const rows = await this.db.all<Record<string, unknown>>(
       `SELECT b.bucket, b.n, b.sm, b.mn, b.mx, b.last_ts,
-         (SELECT p.value_num FROM points p WHERE p.device_id = ? AND p.name = ? AND p.ts = b.last_ts
+         (SELECT p.value_num FROM samples p WHERE p.series_id = ? AND p.ts = b.last_ts
             ORDER BY p.seq DESC LIMIT 1) AS last
        FROM (SELECT CAST((ts - ?) / ? AS INTEGER) AS bucket, COUNT(*) AS n, SUM(value_num) AS sm,
                MIN(value_num) AS mn, MAX(value_num) AS mx, MAX(ts) AS last_ts
-             FROM points WHERE device_id = ? AND name = ? AND ts >= ? AND ts < ? AND value_num IS NOT NULL
+             FROM samples WHERE series_id = ? AND ts >= ? AND ts < ? AND value_num IS NOT NULL
              GROUP BY 1) b`,
-      [q.deviceId, q.point, origin, q.bucketMs, q.deviceId, q.point, from, to],
+      [q.series, origin, q.bucketMs, q.series, from, to],
     );
     return rows.map(toPartial);
   }
 
-  async #rollupPartials(q: AggregateQuery, from: number, to: number, origin: number): Promise<Partial[]> {
+  async #rollupPartials(q: SeriesQuery, from: number, to: number, origin: number): Promise<Partial[]> {
     const rows = await this.db.all<Record<string, unknown>>(
       `SELECT b.bucket, b.n, b.sm, b.mn, b.mx, b.last_ts,
-         (SELECT r.last FROM rollups r WHERE r.device_id = ? AND r.name = ? AND r.minute = b.last_minute) AS last
+         (SELECT r.last FROM minute_rollups r WHERE r.series_id = ? AND r.minute = b.last_minute) AS last
        FROM (SELECT CAST((minute * ${MINUTE_MS} - ?) / ? AS INTEGER) AS bucket, SUM(n) AS n, SUM(sum) AS sm,
                MIN(mn) AS mn, MAX(mx) AS mx, MAX(last_ts) AS last_ts, MAX(minute) AS last_minute
-             FROM rollups WHERE device_id = ? AND name = ? AND minute >= ? AND minute < ?
+             FROM minute_rollups WHERE series_id = ? AND minute >= ? AND minute < ?
              GROUP BY 1) b`,
-      [q.deviceId, q.point, origin, q.bucketMs, q.deviceId, q.point, from / MINUTE_MS, to / MINUTE_MS],
+      [q.series, origin, q.bucketMs, q.series, from / MINUTE_MS, to / MINUTE_MS],
     );
     return rows.map(toPartial);
   }
 
+  /**
+   * Frames newest first. Groups are read a page at a time in order of their newest frame, until the
+   * frames found fill the limit and no unread group can hold a newer one.
+   */
   async frames(q: FrameQuery): Promise<FrameRow[]> {
+    const limit = Math.min(q.limit ?? 100, MAX_RANGE_LIMIT);
     const clauses: string[] = [];
     const params: SqlValue[] = [];
-    if (q.deviceId) addClause(clauses, params, 'device_id = ?', q.deviceId);
     if (q.gatewayId) addClause(clauses, params, 'gateway_id = ?', q.gatewayId);
-    if (q.from !== undefined) addClause(clauses, params, 'ts >= ?', q.from);
-    if (q.to !== undefined) addClause(clauses, params, 'ts < ?', q.to);
-    if (q.errorsOnly) clauses.push('ok = 0');
-    params.push(Math.min(q.limit ?? 100, MAX_RANGE_LIMIT));
+    if (q.from !== undefined) addClause(clauses, params, 'ts_max >= ?', q.from);
+    if (q.to !== undefined) addClause(clauses, params, 'ts_min < ?', q.to);
+    if (q.errorsOnly) clauses.push('errors > 0');
     const where = clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
-    const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT * FROM frames ${where} ORDER BY ts DESC, seq DESC LIMIT ?`,
-      params,
-    );
-    return rows.map(toFrameRow);
+    const found: FrameRow[] = [];
+    for (let offset = 0; ; offset += FRAME_GROUP_PAGE) {
+      const groups = await this.db.all<Record<string, unknown>>(
+        `SELECT gateway_id, group_seq, ts_max, body FROM frame_groups ${where}
+         ORDER BY ts_max DESC, gateway_id, epoch, group_seq LIMIT ${FRAME_GROUP_PAGE} OFFSET ${offset}`,
+        params,
+      );
+      for (const g of groups) {
+        for (const f of decodeFrameBlock(g.body as Uint8Array)) {
+          if (q.deviceId && f.deviceId !== q.deviceId) continue;
+          if (q.from !== undefined && f.ts < q.from) continue;
+          if (q.to !== undefined && f.ts >= q.to) continue;
+          if (q.errorsOnly && !f.error) continue;
+          found.push(toFrameRow(String(g.gateway_id), Number(g.group_seq), f));
+        }
+      }
+      found.sort((a, b) => b.ts - a.ts || b.seq - a.seq);
+      const lastTsMax = groups.length ? Number(groups.at(-1)!.ts_max) : -Infinity;
+      // every unread group's frames are no newer than lastTsMax
+      if (groups.length < FRAME_GROUP_PAGE) break;
+      if (found.length >= limit && found[limit - 1]!.ts > lastTsMax) break;
+    }
+    return found.slice(0, limit);
   }
 
   async exportCsv(q: RangeQuery): Promise<string> {
@@ -245,17 +347,38 @@ export class SqlTelemetry {
   }
 
   async deleteReadingsBefore(before: number): Promise<number> {
-    const { changes } = await this.db.run('DELETE FROM points WHERE ts < ?', [before]);
+    const { changes } = await this.db.run('DELETE FROM samples WHERE ts < ?', [before]);
     // Minutes that straddle the limit keep their rollup until they are entirely past it.
-    await this.db.run('DELETE FROM rollups WHERE (minute + 1) * ? <= ?', [MINUTE_MS, before]);
-    await this.db.run('DELETE FROM frames WHERE ts < ?', [before]);
+    await this.db.run('DELETE FROM minute_rollups WHERE (minute + 1) * ? <= ?', [MINUTE_MS, before]);
+    // A data group's raw frames go when its newest frame is past the limit.
+    await this.db.run('DELETE FROM frame_groups WHERE ts_max < ?', [before]);
     return changes;
   }
 
   async countPoints(deviceId?: string): Promise<number> {
     const rows = deviceId
-      ? await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM points WHERE device_id = ?', [deviceId])
-      : await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM points');
+      ? await this.db.all<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM samples p JOIN series s ON s.id = p.series_id WHERE s.device_id = ?',
+          [deviceId],
+        )
+      : await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM samples');
     return Number(rows[0]?.n ?? 0);
   }
+}
+
+/** A frame of a stored block, as the API shows it. */
+function toFrameRow(gatewayId: string, groupSeq: number, f: BlockFrame): FrameRow {
+  return {
+    gatewayId,
+    deviceId: f.deviceId,
+    seq: f.seq,
+    groupSeq,
+    frameIndex: f.frameIndex,
+    ts: f.ts,
+    receivedAt: f.receivedAt,
+    contractId: f.contractId,
+    rawHex: Buffer.from(f.raw).toString('hex'),
+    ok: !f.error,
+    error: f.error,
+  };
 }

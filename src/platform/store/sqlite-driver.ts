@@ -49,13 +49,13 @@ export class SqliteDriver implements SqlDriver {
       let inserted: SqlValue[][] = [];
       const run = (op: BatchInsert | BatchStatement): number => {
         if (!isBatchInsert(op)) return this.#prepare(op.sql).run(...op.params).changes;
+        if (op.collectInserted) inserted = [];
         if (op.rows.length === 0) return 0;
         const marks = op.columns.map(() => '?').join(', ');
         const statement = this.#prepare(
           `INSERT INTO ${op.table} (${op.columns.join(', ')}) VALUES (${marks}) ${op.suffix}`,
         );
         let changes = 0;
-        if (op.collectInserted) inserted = [];
         for (const row of op.rows) {
           const n = statement.run(...row).changes;
           changes += n;
