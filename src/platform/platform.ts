@@ -280,6 +280,8 @@ export class Platform {
   async removeGateway(id: string, dropData: boolean): Promise<Removed | undefined> {
     const removed = await this.store.deleteGateway(id, dropData);
     if (!removed) return undefined;
+    // a deleted gateway must not keep a login that would register it again
+    await this.credentials.revoke(id);
     this.#uplink.removed(id, removed.devices);
     this.heartbeat.removeGateway(id);
     this.online.forget('gateway', id);

@@ -444,7 +444,8 @@ describe('HTTP API', () => {
     assert.equal(dropped.statusCode, 200);
     assert.ok(dropped.json().dataRows > 0);
     assert.equal(await store.countPoints('drop-1'), 0, 'data dropped');
-    assert.equal((await store.frames({ deviceId: 'drop-1' })).length, 0);
+    // raw frames are kept per data group of the gateway: they go with the gateway (below) or retention
+    assert.equal((await store.frames({ deviceId: 'drop-1' })).length, 1);
     assert.equal((await inject({ method: 'DELETE', url: '/api/devices/drop-1?data=drop' })).statusCode, 404);
 
     const gateway = await inject({ method: 'DELETE', url: '/api/gateways/site-del?data=drop' });
@@ -453,6 +454,8 @@ describe('HTTP API', () => {
     assert.equal((await get('/api/gateways/site-del')).status, 404);
     assert.equal((await get('/api/devices/gone-1')).status, 404);
     assert.equal(await store.countPoints('gone-1'), 0);
+    assert.equal((await store.frames({ deviceId: 'gone-1' })).length, 0, 'the gateway took its frames');
+    assert.equal((await store.frames({ deviceId: 'drop-1' })).length, 0);
     assert.equal((await store.countPoints('t-1')) > 0, true, 'other gateways untouched');
 
     // a device that sends again is registered anew

@@ -187,19 +187,19 @@ describe('dedup cannot be poisoned by a forged seq', () => {
         ts: 1,
         frames: [{ dev: 'd', c: 'x', ts: 1, seq: 1, raw: Uint8Array.of(1) }],
       } as Envelope);
-      // a frame without `c`: the envelope does not validate
-      const noContract = Buffer.from(
+      // a frame without `dev` cannot be attributed: the envelope does not validate
+      const noDevice = Buffer.from(
         JSON.stringify({
           v: 1,
           k: 'data',
           gw: 'site-n',
           seq: 2,
           ts: 1,
-          frames: [{ dev: 'd', ts: 1, seq: 1, raw: '01' }],
+          frames: [{ c: 'modbus-rtu', ts: 1, seq: 1, raw: '01' }],
         }),
       );
       for (let i = 0; i < 10_000; i++) {
-        client.publish('mqiot/gw/site-n/up', noContract, { qos: 0 });
+        client.publish('mqiot/gw/site-n/up', noDevice, { qos: 0 });
         client.publish('mqiot/gw/site-n/up', Buffer.from('not cbor'), { qos: 0 });
       }
       await publish(client, 'mqiot/gw/site-n/up', bad);
@@ -363,6 +363,20 @@ describe('gateway credentials issued by the platform (HTTP API, embedded broker)
       assert.ok(doc.paths['/api/gateways/{id}/credentials']);
       const metrics = await (await api('GET', '/api/metrics')).text();
       assert.match(metrics, /mqiot_platform_uplinks_rejected_total/);
+
+      // deleting a gateway takes its login with it: connected → cut, and refused afterwards
+      const y = (await (await api('POST', '/api/gateways', { id: 'site-y' })).json()) as { password: string };
+      const asY: IClientOptions = {
+        clientId: 'mqiot-gw-site-y',
+        username: 'gw-site-y',
+        password: y.password,
+      };
+      const gwY = await connect(system.mqttUrl, asY);
+      const cutY = new Promise<void>((resolve) => gwY.once('close', () => resolve()));
+      assert.equal((await api('DELETE', '/api/gateways/site-y?data=keep')).status, 200);
+      await cutY;
+      gwY.end(true);
+      assert.equal(await connackCode(system.mqttUrl, asY), 135, 'a deleted gateway cannot log in');
     } finally {
       await system.close();
     }

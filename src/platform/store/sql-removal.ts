@@ -3,17 +3,32 @@
 import type { BatchStatement, SqlDriver, SqlValue } from './driver.ts';
 import type { Removed } from './types.ts';
 
-/** Tables holding a device's data, by device id. */
-const DEVICE_DATA = ['points', 'rollups', 'latest', 'frames', 'commands'] as const;
+/**
+ * Statements deleting the data of these devices: readings, rollups and latest values (keyed by the
+ * device's series; the series rows themselves stay, so ids cached by the telemetry store stay valid
+ * for a device that comes back) and commands. Raw frames are kept per data group of a gateway, not
+ * per device: they go with the gateway (deleteGateway) or with retention.
+ */
+function deviceData(ids: SqlValue[]): BatchStatement[] {
+  const list = ids.map(() => '?').join(', ');
+  const series = `SELECT id FROM series WHERE device_id IN (${list})`;
+  return [
+    ...['samples', 'minute_rollups', 'latest_values'].map((table) => ({
+      sql: `DELETE FROM ${table} WHERE series_id IN (${series})`,
+      params: ids,
+    })),
+    { sql: `DELETE FROM commands WHERE device_id IN (${list})`, params: ids },
+  ];
+}
 
 export class SqlRemoval {
   constructor(private readonly db: SqlDriver) {}
 
-  /** Deletes device `id`; undefined when there is none. With `dropData` its readings, frames and commands too. */
+  /** Deletes device `id`; undefined when there is none. With `dropData` its readings and commands too. */
   async deleteDevice(id: string, dropData: boolean): Promise<Removed | undefined> {
     const found = await this.db.all('SELECT id FROM devices WHERE id = ?', [id]);
     if (found.length === 0) return undefined;
-    const data = dropData ? DEVICE_DATA.map((table) => byDevice(table, [id])) : [];
+    const data = dropData ? deviceData([id]) : [];
     const counts = await this.db.batch([...data, { sql: 'DELETE FROM devices WHERE id = ?', params: [id] }]);
     return { devices: [id], dataRows: sum(counts, data.length) };
   }
@@ -31,7 +46,8 @@ export class SqlRemoval {
     ).map((d) => d.id);
     const data: BatchStatement[] = dropData
       ? [
-          ...(devices.length ? DEVICE_DATA.map((table) => byDevice(table, devices)) : []),
+          ...(devices.length ? deviceData(devices) : []),
+          { sql: 'DELETE FROM frame_groups WHERE gateway_id = ?', params: [id] },
           { sql: 'DELETE FROM commands WHERE gateway_id = ?', params: [id] },
           { sql: 'DELETE FROM reports WHERE gateway_id = ?', params: [id] },
         ]
@@ -43,10 +59,6 @@ export class SqlRemoval {
     ]);
     return { devices, dataRows: sum(counts, data.length) };
   }
-}
-
-function byDevice(table: string, ids: SqlValue[]): BatchStatement {
-  return { sql: `DELETE FROM ${table} WHERE device_id IN (${ids.map(() => '?').join(', ')})`, params: ids };
 }
 
 /** Rows changed by the first `n` statements of a batch (the data deletes). */

@@ -62,7 +62,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
         summary: 'Delete a gateway and its devices, keeping or dropping their data',
         description:
           'A deleted gateway gets no more heartbeats; if it connects again it is treated as an unknown ' +
-          'gateway (platform.unknownGateways). Its credentials are revoked separately.',
+          'gateway (platform.unknownGateways). Its MQTT credentials are revoked and its connections cut.',
         params: idParams,
         querystring: removalQuery,
         response: { 200: removedSchema, ...errorResponses },
