@@ -54,6 +54,10 @@ export class SocketConnection implements ChannelOutput {
 
   onPacket(packet: Packet): void {
     this.channel.handlePacket(packet);
+    // connected (or closed): the connect timeout is done; an idle client should not hold a timer
+    if (this.connectTimer !== undefined && this.channel.state !== ConnectionState.New) {
+      if (this.channel.state !== ConnectionState.Authenticating) this.clearConnectTimer();
+    }
   }
 
   onError(err: Error): void {
