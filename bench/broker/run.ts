@@ -220,7 +220,9 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
   lines.push(`|---|${brokers.map(() => '---').join('|')}|`);
   lines.push(`| KiB | ${brokers.map((b) => fmt((memory.get(b) ?? NaN) / 1024, 1)).join(' | ')} |`);
-  lines.push(`| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`);
+  lines.push(
+    `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
+  );
   return lines.join('\n');
 }
 
