@@ -35,6 +35,10 @@ export type Role =
       /** Deliveries per publish when every subscriber matches (the fan-out). */
       fanout: number;
     }
+  /**
+   * Idle connections as a fleet holds them: keep alive 60, one subscription each, every other
+   * client speaking MQTT 5 (the rest 3.1.1).
+   */
   | { role: 'idle'; port: number; clients: number };
 
 /** go: start; mark: end of warm-up, counting starts again from zero; stop: report and exit. */
@@ -61,9 +65,13 @@ async function main(role: Role): Promise<void> {
   if (role.role === 'idle') {
     // idle connections: connect them all, then just hold them
     for (let i = 0; i < role.clients; i += 50) {
-      const batch = Array.from({ length: Math.min(50, role.clients - i) }, (_, k) =>
-        RawClient.connect(role.port, `bench-idle-${process.pid}-${i + k}`),
-      );
+      const batch = Array.from({ length: Math.min(50, role.clients - i) }, async (_, k) => {
+        const version = (i + k) % 2 === 0 ? 4 : 5;
+        const id = `bench-idle-${process.pid}-${i + k}`;
+        const c = await RawClient.connect(role.port, id, 60, version);
+        await c.subscribe(`bench/idle/${id}/cmd`, 1, version);
+        return c;
+      });
       clients.push(...(await Promise.all(batch)));
     }
   }

@@ -41,7 +41,12 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static async connect(port: number, clientId: string, keepalive = 60): Promise<RawClient> {
+  static async connect(
+    port: number,
+    clientId: string,
+    keepalive = 60,
+    protocolVersion: 4 | 5 = 4,
+  ): Promise<RawClient> {
     const socket = netConnect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new RawClient(socket);
@@ -50,7 +55,7 @@ export class RawClient {
       mqttPacket.generate({
         cmd: 'connect',
         protocolId: 'MQTT',
-        protocolVersion: 4,
+        protocolVersion,
         clean: true,
         clientId,
         keepalive,
@@ -60,14 +65,13 @@ export class RawClient {
     return client;
   }
 
-  async subscribe(filter: string, qos: 0 | 1 | 2): Promise<void> {
+  async subscribe(filter: string, qos: 0 | 1 | 2, protocolVersion: 4 | 5 = 4): Promise<void> {
     const subacked = new Promise<void>((resolve) => (this.#onSuback = resolve));
     this.socket.write(
-      mqttPacket.generate({
-        cmd: 'subscribe',
-        messageId: this.#id(),
-        subscriptions: [{ topic: filter, qos }],
-      }),
+      mqttPacket.generate(
+        { cmd: 'subscribe', messageId: this.#id(), subscriptions: [{ topic: filter, qos }] },
+        { protocolVersion },
+      ),
     );
     await subacked;
   }

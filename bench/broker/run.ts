@@ -170,10 +170,14 @@ async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: n
   };
 }
 
+/** RSS of the broker at start (before any load), bytes, by broker. */
+const startRss = new Map<BrokerName, number>();
+
 /** RSS growth of the broker over `clients` idle connections, bytes per connection. */
 async function memoryPerConnection(broker: RunningBroker, clients: number): Promise<number> {
   await sleep(300);
   const before = broker.rssBytes();
+  startRss.set(broker.name, before);
   const idle = startLoad({ role: 'idle', clients, port: broker.port });
   await idle.ready;
   await sleep(1000);
@@ -216,6 +220,9 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
   lines.push(`|---|${brokers.map(() => '---').join('|')}|`);
   lines.push(`| KiB | ${brokers.map((b) => fmt((memory.get(b) ?? NaN) / 1024, 1)).join(' | ')} |`);
+  lines.push(
+    `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
+  );
   return lines.join('\n');
 }
 
@@ -227,10 +234,11 @@ async function main(): Promise<void> {
       scenarios: { type: 'string' },
       duration: { type: 'string' },
       json: { type: 'string' },
+      connections: { type: 'string' },
     },
   });
   const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
-  const idleClients = values.quick ? 300 : 1000;
+  const idleClients = Number(values.connections ?? (values.quick ? 300 : 1000));
   const brokerNames = (values.brokers?.split(',') ?? [...BROKER_NAMES]) as BrokerName[];
   const scenarios = values.scenarios
     ? SCENARIOS.filter((s) => values.scenarios?.split(',').includes(s.id))

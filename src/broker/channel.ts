@@ -5,10 +5,10 @@
  * The connection state is checked once here, then each packet type has its own handler.
  */
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { unrefTimer } from '../protocol/clock.ts';
 import { FixedHeader } from '../protocol/packet-types.ts';
 import { ReasonCode, toConnectReturnCode } from '../protocol/reason-codes.ts';
 import type { EngineConnection } from './core.ts';
+import type { DeadlineWheel, WheelItem } from './deadline-wheel.ts';
 import { ackBytes, encodePublish, type PublishExtras } from './encode.ts';
 import { ProtocolViolation, reasonCodeOf } from './errors.ts';
 import { handleAuth } from './handlers/auth.ts';
@@ -51,11 +51,13 @@ export interface ChannelOutput {
 /** What the channel needs from the engine: what its handlers need, and to be told when it closes. */
 export interface ChannelEngine extends HandlerEngine {
   channelClosed(conn: EngineConnection, wasConnected: boolean): void;
+  /** One timer for every connection's keep alive. */
+  readonly keepAliveWheel: DeadlineWheel;
 }
 
 const PINGRESP = Buffer.from([FixedHeader.Pingresp, 0x00]);
 
-export class Channel implements HandlerContext {
+export class Channel implements HandlerContext, WheelItem {
   state: ConnectionState = ConnectionState.New;
   protocolVersion: 3 | 4 | 5 = 4;
   v5 = false;
@@ -71,8 +73,8 @@ export class Channel implements HandlerContext {
   /** Client's Topic Alias Maximum (outbound aliases we may use). */
   clientTopicAliasMax = 0;
   private outAliases: Map<string, number> | undefined;
-  /** Inbound topic aliases [MQTT-3.3.2-10..12]; live for this connection only. */
-  readonly inAliases = new Map<number, string>();
+  /** Inbound topic aliases [MQTT-3.3.2-10..12]; live for this connection only, made on first use. */
+  private aliasesIn: Map<number, string> | undefined;
   /** Incoming QoS 1/2 PUBLISHes not yet acknowledged because the store is writing. */
   pendingAcks = 0;
   /**
@@ -92,8 +94,8 @@ export class Channel implements HandlerContext {
   normalDisconnect = false;
   keepAliveMs = 0;
   private lastSeen: number;
-  private keepAliveTimer: unknown;
-  private readonly onKeepAliveTimer = (): void => this.checkKeepAlive();
+  /** The keep-alive wheel's mark (WheelItem). */
+  wheelSlot = 0;
 
   constructor(
     readonly engine: ChannelEngine,
@@ -113,6 +115,11 @@ export class Channel implements HandlerContext {
 
   get clientId(): string {
     return this.info.clientId;
+  }
+
+  /** Inbound topic aliases, created when a client first uses one (most never do). */
+  get inAliases(): Map<number, string> {
+    return (this.aliasesIn ??= new Map());
   }
 
   setProtocolVersion(version: 3 | 4 | 5): void {
@@ -386,27 +393,26 @@ export class Channel implements HandlerContext {
   /** [MQTT-3.1.2-24] close after 1.5 × keep alive without any packet from the client. */
   startKeepAlive(seconds: number): void {
     this.keepAliveMs = seconds * 1500;
-    if (this.keepAliveMs > 0) {
-      this.keepAliveTimer = this.engine.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs);
-      unrefTimer(this.keepAliveTimer);
-    }
+    if (this.keepAliveMs > 0)
+      this.engine.keepAliveWheel.schedule(this, this.engine.clock.now() + this.keepAliveMs);
   }
 
-  private checkKeepAlive(): void {
-    this.keepAliveTimer = undefined;
+  /**
+   * The keep-alive deadline came (WheelItem). Activity does not move the deadline (that would cost
+   * on every packet); it is checked here instead, and a client heard from since gets a new one.
+   */
+  onDeadline(now: number): void {
     if (this.state === ConnectionState.Closed) return;
-    const idle = this.engine.clock.now() - this.lastSeen;
+    const idle = now - this.lastSeen;
     if (idle >= this.keepAliveMs) {
       this.disconnect(ReasonCode.KeepAliveTimeout);
       return;
     }
-    this.keepAliveTimer = this.engine.clock.setTimeout(this.onKeepAliveTimer, this.keepAliveMs - idle);
-    unrefTimer(this.keepAliveTimer);
+    this.engine.keepAliveWheel.schedule(this, this.lastSeen + this.keepAliveMs);
   }
 
   private stopKeepAlive(): void {
-    if (this.keepAliveTimer !== undefined) this.engine.clock.clearTimeout(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
+    if (this.wheelSlot !== 0) this.engine.keepAliveWheel.cancel(this);
   }
 }
 

@@ -36,6 +36,7 @@ import type {
 } from './types.ts';
 import { systemClock } from './types.ts';
 import { WillsAndExpiry } from './wills-and-expiry.ts';
+import { DeadlineWheel } from './deadline-wheel.ts';
 
 /**
  * A network connection as the engine sees it (the channel implements it): who it is, the will it
@@ -77,6 +78,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   private readonly router: Router;
   private readonly retained: RetainedMessages;
   private readonly willsAndExpiry: WillsAndExpiry;
+  /** Keep alive of every connection on one timer (deadline-wheel.ts). */
+  readonly keepAliveWheel: DeadlineWheel;
   /** Resolves once sessions and retained messages are loaded from the store. */
   readonly ready: Promise<void>;
   protected loaded = false;
@@ -88,6 +91,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     this.store = deps.store ?? new MemorySessionStore();
     this.logger = deps.logger ?? pino({ level: 'silent' });
     this.clock = deps.clock ?? systemClock;
+    this.keepAliveWheel = new DeadlineWheel(this.clock);
     this.log = new RateLimitedLog(this.logger, {
       intervalMs: deps.logIntervalMs,
       now: () => this.clock.now(),

@@ -30,9 +30,53 @@ const ACKS: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp' | undefine
 };
 const PINGREQ: Packet = { cmd: 'pingreq', length: 0 } as Packet;
 
+type CodecParser = mqttPacket.Parser & { settings: { protocolVersion?: number } };
+
+/**
+ * mqtt-packet parsers shared by every connection, one per protocol version. A parser is heavy (a
+ * stream with its buffer list, listeners, a packet object: about 1.5 KiB), and most connections only
+ * need it for CONNECT and SUBSCRIBE. Sharing is safe because frames reach it whole: `parse()`
+ * emits the packet (or the error) synchronously and leaves nothing buffered. `sink` is who the
+ * frame being parsed belongs to.
+ */
+interface SharedParser {
+  parser: CodecParser;
+  sink: PacketSink | undefined;
+}
+const shared: Array<SharedParser | undefined> = [];
+
+function newParser(version: 3 | 4 | 5): SharedParser {
+  const entry: SharedParser = {
+    parser: mqttPacket.parser({ protocolVersion: version }) as CodecParser,
+    sink: undefined,
+  };
+  entry.parser.on('packet', (p: Packet) => entry.sink?.onPacket(p));
+  entry.parser.on('error', (err: Error) => entry.sink?.onError(err));
+  return entry;
+}
+
+/** Decodes one whole frame with the general codec; the packet or error goes to `sink`. */
+function parseFrame(version: 3 | 4 | 5, frame: Buffer, sink: PacketSink): void {
+  let entry = shared[version];
+  // a sink that parses again while handling its packet (never expected) gets a parser of its own
+  const reentrant = entry?.sink !== undefined;
+  if (entry === undefined || reentrant) entry = newParser(version);
+  if (!reentrant) shared[version] = entry;
+  entry.sink = sink;
+  // parsing a CONNECT switches the parser to that CONNECT's version: switch it back
+  entry.parser.settings.protocolVersion = version;
+  let left: number;
+  try {
+    left = entry.parser.parse(frame);
+  } finally {
+    entry.sink = undefined;
+  }
+  // bytes left over would belong to the next caller: start that one with a clean parser
+  if (left !== 0 && shared[version] === entry) shared[version] = undefined;
+}
+
 export class PacketReader {
-  private readonly parser: mqttPacket.Parser & { settings: { protocolVersion?: number } };
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] | undefined;
   private buffered = 0;
   /** Bytes needed before the pending frame is complete (0 = unknown yet). */
   private need = 0;
@@ -42,15 +86,19 @@ export class PacketReader {
   constructor(
     private readonly maxPacketSize: number,
     private readonly sink: PacketSink,
-  ) {
-    this.parser = mqttPacket.parser({ protocolVersion: 4 }) as typeof this.parser;
-    this.parser.on('packet', (p: Packet) => this.sink.onPacket(p));
-    this.parser.on('error', (err: Error) => this.fail(err));
-  }
+  ) {}
 
   setProtocolVersion(version: 3 | 4 | 5): void {
     this.version = version;
-    this.parser.settings.protocolVersion = version;
+  }
+
+  /** PacketSink for the shared parser: its errors end this reader like our own. */
+  onPacket(packet: Packet): void {
+    this.sink.onPacket(packet);
+  }
+
+  onError(err: Error): void {
+    this.fail(err);
   }
 
   push(chunk: Buffer): void {
@@ -59,11 +107,12 @@ export class PacketReader {
     if (this.buffered === 0) {
       buf = chunk;
     } else {
-      this.chunks.push(chunk);
+      const chunks = this.chunks!;
+      chunks.push(chunk);
       this.buffered += chunk.length;
       if (this.buffered < this.need) return;
-      buf = Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [];
+      buf = Buffer.concat(chunks, this.buffered);
+      this.chunks = undefined;
       this.buffered = 0;
     }
     this.need = 0;
@@ -114,12 +163,13 @@ export class PacketReader {
       } else if (first === FixedHeader.Pingreq && len === 0) {
         this.sink.onPacket(PINGREQ);
       } else {
-        this.parser.parse(frame);
+        parseFrame(this.version, frame, this);
       }
     }
     if (pos < end && !this.failed) {
+      // an idle connection holds no buffer list: one is made only for a frame split across reads
       const rest = buf.subarray(pos);
-      this.chunks.push(rest);
+      this.chunks = [rest];
       this.buffered = rest.length;
     }
   }
@@ -148,7 +198,7 @@ export class PacketReader {
       if (p >= frame.length) return this.fail(new MalformedPacket('Cannot parse properties'));
       if (frame[p] !== 0) {
         // properties present: let the full codec decode them
-        this.parser.parse(frame);
+        parseFrame(this.version, frame, this);
         return;
       }
       p += 1;
@@ -171,7 +221,7 @@ export class PacketReader {
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = true;
-    this.chunks = [];
+    this.chunks = undefined;
     this.buffered = 0;
     this.sink.onError(err);
   }

@@ -12,6 +12,32 @@ import { fromCodecError, ProtocolViolation } from './errors.ts';
 import { PacketReader } from './packet-reader.ts';
 import { ConnectionState, type ConnectionMeta } from './types.ts';
 
+/** Where a stream's listeners find their connection: one slot on the stream, no closure per connection. */
+const CONNECTION = Symbol('mqiot.connection');
+type TaggedStream = Duplex & { [CONNECTION]: SocketConnection };
+
+// Listeners shared by every connection; the stream emits with itself as `this`. Closures per
+// connection would cost several hundred bytes each (tsx names every function it compiles, which
+// turns the function's own properties into a dictionary).
+function onStreamData(this: TaggedStream, buf: Buffer): void {
+  this[CONNECTION].onData(buf);
+}
+function onStreamDrain(this: TaggedStream): void {
+  this[CONNECTION].onDrain();
+}
+function onStreamError(this: TaggedStream, err: Error): void {
+  this[CONNECTION].onSocketError(err);
+}
+function onStreamEnd(this: TaggedStream): void {
+  this[CONNECTION].channel.handleTransportClosed();
+}
+function onStreamClose(this: TaggedStream): void {
+  this[CONNECTION].onClose();
+}
+function uncorkLater(conn: SocketConnection): void {
+  conn.uncork();
+}
+
 export class SocketConnection implements ChannelOutput {
   readonly channel: Channel;
   private readonly reader: PacketReader;
@@ -32,11 +58,12 @@ export class SocketConnection implements ChannelOutput {
   ) {
     this.reader = new PacketReader(engine.options.maximumPacketSize, this);
     this.channel = new Channel(engine, this, meta);
-    stream.on('data', this.onData);
-    stream.on('error', this.onSocketError);
-    stream.on('close', this.onClose);
-    stream.on('end', this.onEnd);
-    stream.on('drain', this.onDrain);
+    (stream as TaggedStream)[CONNECTION] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+    stream.on('end', onStreamEnd);
+    stream.on('drain', onStreamDrain);
     // a connection that never sends CONNECT is closed (it must be the first packet, [MQTT-3.1.0-1])
     this.connectTimer = engine.clock.setTimeout(() => {
       this.connectTimer = undefined;
@@ -54,6 +81,10 @@ export class SocketConnection implements ChannelOutput {
 
   onPacket(packet: Packet): void {
     this.channel.handlePacket(packet);
+    // connected (or closed): the connect timeout is done; an idle client should not hold a timer
+    if (this.connectTimer !== undefined && this.channel.state !== ConnectionState.New) {
+      if (this.channel.state !== ConnectionState.Authenticating) this.clearConnectTimer();
+    }
   }
 
   onError(err: Error): void {
@@ -62,7 +93,7 @@ export class SocketConnection implements ChannelOutput {
     this.channel.fail(fromCodecError(err));
   }
 
-  private readonly onData = (buf: Buffer): void => {
+  onData(buf: Buffer): void {
     this.engine.stats.bytesReceived += buf.length;
     if (this.failed || this.ended) return;
     this.channel.touch();
@@ -71,14 +102,14 @@ export class SocketConnection implements ChannelOutput {
       this.paused = true;
       this.stream.pause();
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     if (this.paused) {
       this.paused = false;
       if (!this.held) this.stream.resume();
     }
-  };
+  }
 
   pauseReading(): void {
     this.held = true;
@@ -90,28 +121,24 @@ export class SocketConnection implements ChannelOutput {
     if (!this.paused && !this.ended) this.stream.resume();
   }
 
-  private readonly onSocketError = (err: Error): void => {
+  onSocketError(err: Error): void {
     this.engine.logger.debug({ err, clientId: this.channel.clientId }, 'socket error');
     // stop writing at once: every write to a destroyed stream would build an Error object
     this.ended = true;
     this.stream.destroy();
     this.channel.handleTransportClosed();
-  };
+  }
 
-  private readonly onEnd = (): void => {
-    this.channel.handleTransportClosed();
-  };
-
-  private readonly onClose = (): void => {
+  onClose(): void {
     this.clearConnectTimer();
     this.ended = true;
     this.channel.handleTransportClosed();
-  };
+  }
 
-  private readonly uncork = (): void => {
+  uncork(): void {
     this.corked = false;
     this.stream.uncork();
-  };
+  }
 
   private clearConnectTimer(): void {
     if (this.connectTimer !== undefined) this.engine.clock.clearTimeout(this.connectTimer);
@@ -126,7 +153,7 @@ export class SocketConnection implements ChannelOutput {
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncorkLater, this);
     }
     this.stream.write(bytes);
   }

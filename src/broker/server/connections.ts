@@ -8,9 +8,13 @@ import type { Listener, Transport } from './types.ts';
  */
 export function trackServer(server: Server, transport: Transport, host: string): Listener {
   const sockets = new Set<Socket>();
+  // one listener for every socket ('close' comes once): no closure or once-wrapper per connection
+  function forget(this: Socket): void {
+    sockets.delete(this);
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', forget);
   });
   let closed: Promise<void> | undefined;
   const stopAccepting = () => {
