@@ -291,9 +291,25 @@ export class ClientSession implements UpstreamListener, FlowSink {
   }
 
   private onClientDisconnect(packet: IDisconnectPacket): void {
-    // Forwarded as sent: with 0x04 the brokers publish the will, otherwise they drop it [MQTT-3.14.4-3].
-    for (const link of this.links) link.close(true, packet);
+    if (packet.reasonCode === ReasonCode.DisconnectWithWillMessage) {
+      // The client asks for its will: the active broker gets 0x04 and publishes it, the other a
+      // normal DISCONNECT that drops it — published once (see closeLinksForWill).
+      this.closeLinksForWill((link) => link.close(true, packet), { ...packet, reasonCode: 0 });
+    } else for (const link of this.links) link.close(true, packet); // both drop the will [MQTT-3.14.4-3]
     this.close(true);
+  }
+
+  /**
+   * The client's will is placed on both brokers (its CONNECT goes to both), so that whichever broker
+   * is active when the client goes can publish it; but only one may. The other link is closed first
+   * with a normal DISCONNECT (that broker discards the will [MQTT-3.14.4-3]), then the active one is
+   * ended by `endActive` (cut: the broker publishes the will as for any lost connection; or 0x04).
+   * With no active broker nobody can publish it: both links are simply closed.
+   */
+  private closeLinksForWill(endActive: (link: UpstreamLink) => void, disconnect?: Packet): void {
+    const active = this.controller.active;
+    for (const u of ALL_UPSTREAMS) if (u !== active) this.links[u].close(true, disconnect);
+    if (active !== null) endActive(this.links[active]);
   }
 
   // ---- upstream side (UpstreamListener) -------------------------------------------------------
@@ -484,12 +500,13 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.close(false);
   }
 
-  /** Ends the session. Not graceful: the links are cut, so the brokers publish the client's will. */
+  /** Ends the session. Not graceful: the client is lost, so the active broker publishes its will. */
   close(graceful: boolean): void {
     if (this.phase === Phase.Closed) return;
     const wasReady = this.phase === Phase.Ready;
     this.phase = Phase.Closed;
-    for (const link of this.links) link.close(graceful);
+    if (graceful || !wasReady) for (const link of this.links) link.close(graceful);
+    else this.closeLinksForWill((link) => link.close(false)); // the client is lost: its will, once
     clearTimeout(this.connectTimer);
     clearTimeout(this.failbackTimer);
     clearInterval(this.keepAliveTimer);
