@@ -70,6 +70,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private pingsPending = 0;
+  /** Per broker: when its pinned QoS 2 messages stop waiting for it (see UplinkFlows). */
+  private readonly qos2Timers: [NodeJS.Timeout | undefined, NodeJS.Timeout | undefined] = [
+    undefined,
+    undefined,
+  ];
   private lastClientRx = 0;
   private paused = false;
 
@@ -329,6 +334,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
       this.downlink!.upstreamSession(upstream, connack.sessionPresent);
       this.subs.resync(upstream, connack.sessionPresent);
     }
+    if (!initial) {
+      // Before the transition: QoS 2 messages this broker forgot wait for (or go to) the active one.
+      clearTimeout(this.qos2Timers[upstream]);
+      this.uplink.upstreamBack(upstream, connack.sessionPresent);
+    }
     const transition = this.controller.upstreamUp(upstream);
     if (transition) this.applyTransition(transition);
     this.scheduleFailback();
@@ -403,6 +413,13 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const transition = this.controller.upstreamDown(upstream, cause);
     if (transition) this.applyTransition(transition);
     this.uplink.upstreamLost(upstream);
+    if (this.uplink.pinnedOn(upstream) > 0) {
+      clearTimeout(this.qos2Timers[upstream]);
+      this.qos2Timers[upstream] = setTimeout(
+        () => this.uplink.movePinned(upstream),
+        this.deps.options.qos2HoldMs,
+      );
+    }
     this.downlink!.upstreamLost(upstream);
     this.scheduleFailback();
     this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
@@ -511,6 +528,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     clearTimeout(this.failbackTimer);
     clearInterval(this.keepAliveTimer);
     clearTimeout(this.pingTimer);
+    for (const t of this.qos2Timers) clearTimeout(t);
     this.subs.close();
     if (wasReady) this.deps.counters.clientsConnected--;
     if (this.corked) this.uncork(); // a last CONNACK / DISCONNECT must leave before the socket goes
