@@ -47,13 +47,14 @@ interface Flight {
  * PUBLISH from the client to the active broker, with QoS 1/2 flows mapped between the client's
  * packet ids and each upstream's. The client is acknowledged only after an upstream acknowledged
  * (PUBACK, PUBREC, PUBCOMP are the upstream's own, re-addressed). When the active broker is lost:
- * - QoS 1 messages it had not acknowledged, and QoS 2 messages it had not been sent PUBREL for, go to
+ * - QoS 1 messages it had not acknowledged, and QoS 2 messages it had not answered with PUBREC, go to
  *   the new active broker (nothing acknowledged is lost). A broker that keeps its session may hold
- *   such a QoS 2 message waiting for a PUBREL that never comes, so it is never delivered there; its
+ *   such a QoS 2 message (its PUBREC lost on the way) waiting for a PUBREL that never comes; its
  *   packet id stays reserved on that link (an "orphan") until the broker shows it forgot the session,
  *   so that a new message is never taken by it for that one [MQTT-4.3.3-9].
- * - QoS 2 messages it had been sent PUBREL for may already be delivered by it: they stay with it
- *   ("pinned") and are finished there by sending PUBREL again when its link returns with the session
+ * - QoS 2 messages it answered with PUBREC are its own: a broker may deliver them at PUBLISH (mqiot's)
+ *   or at PUBREL (Mosquitto), so sending them elsewhere could deliver them twice. They stay with it
+ *   ("pinned") and are finished there — PUBREL again when its link returns with the session
  *   [MQTT-4.4.0-1] — exactly once. Only when it returns without the session, or not within the hold
  *   time, do they go to the active broker (then possibly twice, see docs/access.md).
  */
@@ -183,7 +184,7 @@ export class UplinkFlows {
     if (ids.size === 0) return;
     for (const [id, flight] of [...ids.entries()]) {
       if (flight.orphan) continue;
-      if (flight.qos === 2 && flight.stage === Stage.Released) {
+      if (flight.qos === 2 && flight.stage !== Stage.Sent) {
         flight.pinned = true;
         continue;
       }
@@ -214,7 +215,7 @@ export class UplinkFlows {
       for (const f of ids.values()) {
         if (!f.pinned) continue;
         f.pinned = false;
-        this.release(f);
+        if (f.stage === Stage.Released || f.releasedByClient) this.release(f); // else at the client's PUBREL
       }
       return;
     }
