@@ -214,6 +214,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
       this.assignedClientId = true;
     }
     this.clientId = clientId;
+    if (this.v5 && packet.properties?.authenticationMethod !== undefined) {
+      // Enhanced authentication (AUTH) is not relayed yet (docs/access.md): say so at once with the
+      // code the spec gives for an unsupported method, rather than a link that fails at the broker.
+      return this.refuse(ReasonCode.BadAuthenticationMethod);
+    }
     const upstreamConnect: IConnectPacket = { ...packet, clientId };
     if (this.v5) {
       const properties = { ...packet.properties };

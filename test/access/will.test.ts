@@ -1,6 +1,7 @@
 // The client's will through the access module, with two real Mosquittos: it is placed on both brokers
 // (the client's CONNECT goes to both) and published once, by the broker that is active when the client
-// is lost; a normal DISCONNECT publishes none.
+// is lost; a normal DISCONNECT publishes none. Also: a CONNECT asking for enhanced authentication is
+// refused with 0x8C (AUTH is not relayed yet).
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -135,4 +136,17 @@ test('DISCONNECT 0x04 publishes the will once; a normal DISCONNECT publishes non
   await normal.endAsync();
   await settled(s, 'will-normal');
   assert.deepEqual(s.wills, ['broker1:will-0x04 gone']);
+});
+
+test('MQTT 5 enhanced authentication is refused at once with 0x8C (AUTH is not relayed)', async () => {
+  const s = await site();
+  await assert.rejects(
+    mqtt.connectAsync(`mqtt://127.0.0.1:${s.port}`, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from('n,,n=user') },
+    }),
+    (err: Error & { code?: number }) => err.code === 0x8c,
+  );
+  assert.equal(s.proxy.counters.clientsRefused, 1);
 });
