@@ -41,6 +41,8 @@ interface Flight {
   orphan?: boolean;
   /** Released on a broker that was then lost: waits for it (see upstreamBack). */
   pinned?: boolean;
+  /** PUBREL sent again after the broker's link returned with the session [MQTT-4.4.0-1]. */
+  releasedAgain?: boolean;
 }
 
 /**
@@ -163,8 +165,14 @@ export class UplinkFlows {
     this.upstreamIds[upstream].release(upstreamId);
     this.byClientId.delete(flight.clientId);
     this.counters.acknowledged[upstream]++;
-    writePacketId(frame, offset, flight.clientId);
-    this.sink.sendClient(frame);
+    if (flight.releasedAgain && type === PacketType.Pubcomp && ackReasonCode(frame) !== 0) {
+      // Our first PUBREL did arrive (the broker finished the message and forgot the id, hence e.g.
+      // 0x92): for the client the flow completed normally.
+      this.sink.sendClient(encodeAck(PacketType.Pubcomp, flight.clientId));
+    } else {
+      writePacketId(frame, offset, flight.clientId);
+      this.sink.sendClient(frame);
+    }
     if (this.waiting.length > 0) this.pump();
   }
 
@@ -215,6 +223,7 @@ export class UplinkFlows {
       for (const f of ids.values()) {
         if (!f.pinned) continue;
         f.pinned = false;
+        if (f.stage === Stage.Released) f.releasedAgain = true;
         if (f.stage === Stage.Released || f.releasedByClient) this.release(f); // else at the client's PUBREL
       }
       return;

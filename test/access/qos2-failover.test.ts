@@ -1,14 +1,17 @@
 // QoS 2 exactly once across a failover, with real brokers: the link to Broker1 is lost in the middle
-// of a QoS 2 flow — Broker1 has the PUBREL (and has delivered the message) but its PUBCOMP never
-// reaches the module. The module fails over to Broker2 and must not send the message there; when
-// Broker1's link returns with the session, PUBREL goes again and Broker1's PUBCOMP completes the
-// client's flow. Subscribers directly on both brokers count the deliveries: exactly one.
+// of a QoS 2 flow — either Broker1 has the PUBREL (and has delivered the message) but its PUBCOMP
+// never reaches the module, or its PUBREC has just reached the module (mqiot's broker has delivered
+// the message then, Mosquitto has not). The module fails over to Broker2 and must not send the
+// message there; when Broker1's link returns with the session, PUBREL goes (again) and Broker1's
+// PUBCOMP completes the client's flow. Subscribers directly on both brokers count the deliveries:
+// exactly one. Broker1 is Debian's Mosquitto or `mqiot broker`, each as its own process.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { AccessProxy, parseAccessOptions, type ClientSession } from '../../src/access/index.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
+import { startProcessBroker, type BrokerKind } from '../support/process-broker.ts';
 import { pingBarrier } from '../support/mqtt.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -17,18 +20,24 @@ after(async () => {
   for (const f of cleanup.reverse()) await f();
 });
 
+/** Where the relay loses the link: after the module's PUBREL went through, or after Broker1's PUBREC. */
+type CutAfter = 'pubrel' | 'pubrec';
+
 /**
- * A TCP relay in front of Broker1 that, once armed, stops passing anything back from the broker after
- * the module's PUBREL went through (so Broker1's PUBCOMP is lost), and can then cut its connections.
+ * A TCP relay in front of Broker1. Once armed: in `pubrel` mode it stops passing anything back from
+ * the broker after the module's PUBREL went through (Broker1's PUBCOMP is lost); in `pubrec` mode it
+ * cuts the connection right after passing Broker1's PUBREC on (the client's PUBREL cannot follow).
+ * New connections relay normally.
  */
-class PubcompEater {
+class FlowCutter {
   private readonly server: net.Server;
   private readonly open = new Set<net.Socket>();
   armed = false;
-  pubrelPassed = false;
+  /** The armed point was reached. */
+  reached = false;
   port = 0;
 
-  constructor(targetPort: number) {
+  constructor(targetPort: number, mode: CutAfter) {
     this.server = net.createServer((client) => {
       const broker = net.connect({ host: '127.0.0.1', port: targetPort });
       let swallowing = false;
@@ -41,17 +50,25 @@ class PubcompEater {
           broker.destroy();
         });
       }
+      // Fixed headers: PUBREL 0x62, PUBREC 0x50. Our payloads never contain these bytes, so a look at
+      // the chunk will do.
       client.on('data', (d: Buffer) => {
-        // PUBREL: fixed header 0x62. Our payloads never contain that byte, so a look at the chunk will do.
-        if (this.armed && d.includes(0x62)) {
+        if (this.armed && mode === 'pubrel' && d.includes(0x62)) {
           swallowing = true;
           this.armed = false;
-          this.pubrelPassed = true;
+          this.reached = true;
         }
         broker.write(d);
       });
       broker.on('data', (d: Buffer) => {
-        if (!swallowing) client.write(d);
+        if (swallowing) return;
+        if (this.armed && mode === 'pubrec' && d.includes(0x50)) {
+          this.armed = false;
+          this.reached = true;
+          client.end(d, () => this.cut());
+          return;
+        }
+        client.write(d);
       });
     });
   }
@@ -80,57 +97,72 @@ async function watcher(url: string, name: string, seen: string[]): Promise<MqttC
   return w;
 }
 
-test('QoS 2: the link to Broker1 lost between PUBREL and PUBCOMP — delivered once, completed on Broker1', async () => {
-  const b1 = await Mosquitto.start();
-  const b2 = await Mosquitto.start();
-  cleanup.push(
-    () => b1.dispose(),
-    () => b2.dispose(),
-  );
-  const relay = new PubcompEater(b1.port);
-  await relay.start();
-  cleanup.push(() => relay.close());
-  const seen: string[] = [];
-  const w1 = await watcher(b1.url, 'broker1', seen);
-  const w2 = await watcher(b2.url, 'broker2', seen);
-  const proxy = new AccessProxy(
-    parseAccessOptions({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      broker1: `mqtt://127.0.0.1:${relay.port}`,
-      broker2: b2.url,
-      failbackHoldMs: 60_000,
-      backoffBaseMs: 50,
-      backoffCapMs: 300,
-    }),
-  );
-  const { port } = await proxy.listen();
-  cleanup.push(() => proxy.close());
-  // A session the brokers keep (clean start off, expiry 5 min): Broker1 remembers the PUBREL state.
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    clientId: 'q2-terminal',
-    protocolVersion: 5,
-    clean: false,
-    properties: { sessionExpiryInterval: 300 },
-    reconnectPeriod: 0,
-  });
-  cleanup.push(() => c.endAsync(true));
-  const session = (): ClientSession | undefined =>
-    [...proxy.sessions].find((s) => s.clientId === 'q2-terminal');
-  await waitFor('both links up', () => session()?.links.every((l) => l.isUp), 5000);
+const cases: [BrokerKind, CutAfter][] = [
+  ['mosquitto', 'pubrel'],
+  ['mosquitto', 'pubrec'],
+  ['mqiot', 'pubrel'],
+  ['mqiot', 'pubrec'],
+];
 
-  relay.armed = true;
-  let completed = false;
-  const publishing = c.publishAsync('q2/x', 'once', { qos: 2 }).then(() => void (completed = true));
-  await waitFor('Broker1 took the PUBREL and delivered', () => relay.pubrelPassed && seen.length > 0, 5000);
-  relay.cut(); // mid-flow: Broker1's PUBCOMP is lost with the link
-  await waitFor('failover to Broker2', () => session()?.active === 1, 5000);
-  await waitFor('Broker1 link back (session present)', () => session()?.links[0].isUp, 10_000);
-  await publishing;
-  assert.ok(completed, 'the client got its PUBCOMP');
-  // Barrier: the module sent nothing to Broker2 for this message; a copy sent there before the PUBCOMP
-  // would have reached w2 before w2's ping answer.
-  await pingBarrier(w1, w2);
-  assert.deepEqual(seen, ['broker1:once']);
-  assert.equal(proxy.counters.resent, 0);
-});
+for (const [kind, cutAfter] of cases) {
+  test(
+    `QoS 2, Broker1 ${kind}: the link lost after the ${cutAfter.toUpperCase()} — delivered once, completed on Broker1`,
+    { timeout: 30_000 },
+    async () => {
+      const b1 = await startProcessBroker(kind);
+      const b2 = await Mosquitto.start();
+      cleanup.push(
+        () => b1.dispose(),
+        () => b2.dispose(),
+      );
+      const relay = new FlowCutter(b1.port, cutAfter);
+      await relay.start();
+      cleanup.push(() => relay.close());
+      const seen: string[] = [];
+      const w1 = await watcher(`mqtt://127.0.0.1:${b1.port}`, 'broker1', seen);
+      const w2 = await watcher(b2.url, 'broker2', seen);
+      const proxy = new AccessProxy(
+        parseAccessOptions({
+          listenHost: '127.0.0.1',
+          listenPort: 0,
+          broker1: `mqtt://127.0.0.1:${relay.port}`,
+          broker2: b2.url,
+          failbackHoldMs: 60_000,
+          backoffBaseMs: 50,
+          backoffCapMs: 300,
+        }),
+      );
+      const { port } = await proxy.listen();
+      cleanup.push(() => proxy.close());
+      // A session the brokers keep (clean start off, expiry 5 min): Broker1 remembers the PUBREL state.
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        clientId: 'q2-terminal',
+        protocolVersion: 5,
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+        reconnectPeriod: 0,
+      });
+      cleanup.push(() => c.endAsync(true));
+      const session = (): ClientSession | undefined =>
+        [...proxy.sessions].find((s) => s.clientId === 'q2-terminal');
+      await waitFor('both links up', () => session()?.links.every((l) => l.isUp), 5000);
+
+      relay.armed = true;
+      let completed = false;
+      const publishing = c.publishAsync('q2/x', 'once', { qos: 2 }).then(() => void (completed = true));
+      if (cutAfter === 'pubrel') {
+        await waitFor('Broker1 took the PUBREL and delivered', () => relay.reached && seen.length > 0, 5000);
+        relay.cut(); // mid-flow: Broker1's PUBCOMP is lost with the link
+      } else await waitFor('the link cut after the PUBREC', () => relay.reached, 5000);
+      await waitFor('failover to Broker2', () => session()?.active === 1, 5000);
+      await waitFor('Broker1 link back (session present)', () => session()?.links[0].isUp, 10_000);
+      await publishing;
+      assert.ok(completed, 'the client got its PUBCOMP');
+      // Barrier: the module sent nothing to Broker2 for this message; a copy sent there before the PUBCOMP
+      // would have reached w2 before w2's ping answer.
+      await pingBarrier(w1, w2);
+      assert.deepEqual(seen, ['broker1:once']);
+      assert.equal(proxy.counters.resent, 0);
+    },
+  );
+}
