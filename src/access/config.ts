@@ -39,6 +39,11 @@ export interface AccessOptions {
   readonly backoffCapMs: number;
   readonly dedupWindowMs: number;
   readonly dedupMaxEntries: number;
+  /**
+   * How long a QoS 2 message whose PUBREL went to a broker that was then lost waits for that broker's
+   * link to return (to finish it there, exactly once) before it is sent to the other broker.
+   */
+  readonly qos2HoldMs: number;
   /** QoS 1/2 messages from one client held while no broker acknowledged them; the client is paused beyond. */
   readonly maxInflight: number;
   /** HTTP port for Prometheus `/metrics`; undefined: no HTTP server. */
@@ -58,6 +63,7 @@ export const DEFAULT_BACKOFF_BASE_MS = 100;
 export const DEFAULT_BACKOFF_CAP_MS = 5_000;
 export const DEFAULT_DEDUP_WINDOW_MS = 10_000;
 export const DEFAULT_DEDUP_MAX_ENTRIES = 4096;
+export const DEFAULT_QOS2_HOLD_MS = 30_000;
 export const DEFAULT_MAX_INFLIGHT = 1000;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
@@ -151,7 +157,7 @@ function num(field: string, v: unknown, fallback: number, min: number, max: numb
 export function parseAccessOptions(input: AccessOptionsInput): Readonly<AccessOptions> {
   const known = new Set([
     'listenHost', 'listenPort', 'broker1', 'broker2', 'failbackHoldMs', 'upstreamKeepAlive', 'connectTimeoutMs',
-    'mergeWaitMs', 'backoffBaseMs', 'backoffCapMs', 'dedupWindowMs', 'dedupMaxEntries', 'maxInflight',
+    'mergeWaitMs', 'backoffBaseMs', 'backoffCapMs', 'dedupWindowMs', 'dedupMaxEntries', 'maxInflight', 'qos2HoldMs',
     'metricsPort', 'metricsHost', 'sysTopics',
   ]); // prettier-ignore
   for (const key of Object.keys(input)) {
@@ -168,6 +174,7 @@ export function parseAccessOptions(input: AccessOptionsInput): Readonly<AccessOp
     broker1: parseUpstream('broker1', input.broker1),
     broker2: parseUpstream('broker2', input.broker2),
     failbackHoldMs: num('failbackHoldMs', input.failbackHoldMs, DEFAULT_FAILBACK_HOLD_MS, 0, 86_400_000),
+    qos2HoldMs: num('qos2HoldMs', input.qos2HoldMs, DEFAULT_QOS2_HOLD_MS, 0, 86_400_000),
     upstreamKeepAlive: num(
       'upstreamKeepAlive',
       input.upstreamKeepAlive,

@@ -38,13 +38,29 @@ export interface DualBrokerClientOptions {
   readonly dedupMaxEntries?: number;
   readonly backoffBaseMs?: number;
   readonly backoffCapMs?: number;
+  /** Names used in events and `active` (default `broker1`, `broker2`), e.g. site names. */
+  readonly names?: readonly [string, string];
   readonly clock?: Clock;
 }
 
 export type UpstreamName = (typeof UPSTREAM_NAMES)[number];
 
+/** A broker as events name it: its name (`broker1` / `broker2`, or the one given) and its URL. */
+export interface BrokerRef {
+  readonly name: string;
+  readonly url: string;
+}
+
 export interface DualBrokerClientEvents {
-  message: [topic: string, payload: Buffer, packet: IPublishPacket, source: UpstreamName];
+  /** `source`: the name of the broker it came from. */
+  message: [topic: string, payload: Buffer, packet: IPublishPacket, source: string];
+  /** A link to this broker is up (CONNACK accepted). */
+  'broker-up': [broker: BrokerRef];
+  /** The link to this broker is gone; `cause` as in the transitions (`socket-closed`, `keepalive-timeout` …). */
+  'broker-down': [broker: BrokerRef, cause: string];
+  /** PUBLISH now goes to this broker (null: to none); `transition` says why. */
+  active: [broker: BrokerRef | null, transition: Transition];
+  /** The same change in the failover controller's terms (upstream indexes); kept for existing callers. */
   transition: [transition: Transition];
   connect: [];
   error: [error: Error];
@@ -79,6 +95,8 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
   private startTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
   private readonly mergeWaitMs: number;
+  /** The two brokers as the events name them. */
+  readonly brokers: readonly [BrokerRef, BrokerRef];
 
   constructor(private readonly options: DualBrokerClientOptions) {
     super();
@@ -86,6 +104,13 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     if (typeof options.broker2 !== 'string') throw new AccessConfigError('broker2', 'must be a URL string');
     this.clock = options.clock ?? systemClock;
     this.mergeWaitMs = options.mergeWaitMs ?? DEFAULT_MERGE_WAIT_MS;
+    const names = options.names ?? UPSTREAM_NAMES;
+    if (names.length !== 2 || names[0] === names[1] || !names.every((n) => typeof n === 'string' && n))
+      throw new AccessConfigError('names', 'must be two different non-empty strings');
+    this.brokers = [
+      { name: names[0], url: redact(options.broker1) },
+      { name: names[1], url: redact(options.broker2) },
+    ];
     this.controller = new FailoverController(
       { failbackHoldMs: options.failbackHoldMs ?? DEFAULT_FAILBACK_HOLD_MS },
       this.clock,
@@ -127,9 +152,10 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     });
   }
 
-  get active(): UpstreamName | null {
+  /** The name of the broker taking PUBLISH now, null when none is up. */
+  get active(): string | null {
     const a = this.controller.active;
-    return a === null ? null : UPSTREAM_NAMES[a];
+    return a === null ? null : this.brokers[a].name;
   }
 
   get connected(): boolean {
@@ -206,6 +232,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     client.on('connect', () => {
       this.backoffs[u].reset();
       this.counters.upstreamConnects[u]++;
+      this.emit('broker-up', this.brokers[u]);
       if (this.started) return this.apply(this.controller.upstreamUp(u));
       // At start, as in the module: wait for both CONNACKs (at most mergeWaitMs after the first)
       // so that a Broker2 that answers first does not take the traffic until the failback.
@@ -229,7 +256,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
         return;
       }
       this.counters.delivered[u]++;
-      this.emit('message', topic, payload, packet, UPSTREAM_NAMES[u]);
+      this.emit('message', topic, payload, packet, this.brokers[u].name);
     });
   }
 
@@ -244,6 +271,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
   }
 
   private linkDown(u: Upstream): void {
+    const wasUp = this.controller.isUp(u) || this.startingUp[u];
     if (!this.started) {
       this.startingUp[u] = false;
       // The other link already answered: no reason to wait for this one.
@@ -251,6 +279,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     }
     const cause = this.downCause[u];
     this.downCause[u] = DownCause.SocketClosed;
+    if (wasUp) this.emit('broker-down', this.brokers[u], cause);
     if (this.controller.isUp(u)) {
       this.counters.upstreamDowns[u]++;
       this.apply(this.controller.upstreamDown(u, cause));
@@ -271,6 +300,7 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
     if (t) {
       this.counters.record({ ...t, clientId: this.clients[0].options.clientId ?? '' });
       this.emit('transition', t);
+      this.emit('active', t.to === null ? null : this.brokers[t.to], t);
       if (t.to !== null) for (const f of this.waiting.splice(0)) this.dispatch(f);
     }
     const due = this.controller.nextDeadline();
@@ -308,6 +338,17 @@ export class DualBrokerClient extends EventEmitter<DualBrokerClientEvents> {
         flight.reject(err);
       } else this.dispatch(flight); // the link went away: the active broker gets it
     });
+  }
+}
+
+/** The URL without its password, for events and logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    throw new AccessConfigError('broker URL', `not a URL: ${url.replace(/:[^:@/]*@/, ':***@')}`);
   }
 }
 

@@ -20,4 +20,5 @@ export {
   DualBrokerClient,
   type DualBrokerClientOptions,
   type DualBrokerClientEvents,
+  type BrokerRef,
 } from './dual-broker-client.ts';

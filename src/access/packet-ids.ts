@@ -48,6 +48,10 @@ export class PacketIdMap<T> {
     return value;
   }
 
+  entries(): IterableIterator<[number, T]> {
+    return this.used.entries();
+  }
+
   values(): IterableIterator<T> {
     return this.used.values();
   }

@@ -70,6 +70,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private pingsPending = 0;
+  /** Per broker: when its pinned QoS 2 messages stop waiting for it (see UplinkFlows). */
+  private readonly qos2Timers: [NodeJS.Timeout | undefined, NodeJS.Timeout | undefined] = [
+    undefined,
+    undefined,
+  ];
   private lastClientRx = 0;
   private paused = false;
 
@@ -209,6 +214,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
       this.assignedClientId = true;
     }
     this.clientId = clientId;
+    if (this.v5 && packet.properties?.authenticationMethod !== undefined) {
+      // Enhanced authentication (AUTH) is not relayed yet (docs/access.md): say so at once with the
+      // code the spec gives for an unsupported method, rather than a link that fails at the broker.
+      return this.refuse(ReasonCode.BadAuthenticationMethod);
+    }
     const upstreamConnect: IConnectPacket = { ...packet, clientId };
     if (this.v5) {
       const properties = { ...packet.properties };
@@ -291,9 +301,25 @@ export class ClientSession implements UpstreamListener, FlowSink {
   }
 
   private onClientDisconnect(packet: IDisconnectPacket): void {
-    // Forwarded as sent: with 0x04 the brokers publish the will, otherwise they drop it [MQTT-3.14.4-3].
-    for (const link of this.links) link.close(true, packet);
+    if (packet.reasonCode === ReasonCode.DisconnectWithWillMessage) {
+      // The client asks for its will: the active broker gets 0x04 and publishes it, the other a
+      // normal DISCONNECT that drops it — published once (see closeLinksForWill).
+      this.closeLinksForWill((link) => link.close(true, packet), { ...packet, reasonCode: 0 });
+    } else for (const link of this.links) link.close(true, packet); // both drop the will [MQTT-3.14.4-3]
     this.close(true);
+  }
+
+  /**
+   * The client's will is placed on both brokers (its CONNECT goes to both), so that whichever broker
+   * is active when the client goes can publish it; but only one may. The other link is closed first
+   * with a normal DISCONNECT (that broker discards the will [MQTT-3.14.4-3]), then the active one is
+   * ended by `endActive` (cut: the broker publishes the will as for any lost connection; or 0x04).
+   * With no active broker nobody can publish it: both links are simply closed.
+   */
+  private closeLinksForWill(endActive: (link: UpstreamLink) => void, disconnect?: Packet): void {
+    const active = this.controller.active;
+    for (const u of ALL_UPSTREAMS) if (u !== active) this.links[u].close(true, disconnect);
+    if (active !== null) endActive(this.links[active]);
   }
 
   // ---- upstream side (UpstreamListener) -------------------------------------------------------
@@ -312,6 +338,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
     if (!initial) {
       this.downlink!.upstreamSession(upstream, connack.sessionPresent);
       this.subs.resync(upstream, connack.sessionPresent);
+    }
+    if (!initial) {
+      // Before the transition: QoS 2 messages this broker forgot wait for (or go to) the active one.
+      clearTimeout(this.qos2Timers[upstream]);
+      this.uplink.upstreamBack(upstream, connack.sessionPresent);
     }
     const transition = this.controller.upstreamUp(upstream);
     if (transition) this.applyTransition(transition);
@@ -387,6 +418,13 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const transition = this.controller.upstreamDown(upstream, cause);
     if (transition) this.applyTransition(transition);
     this.uplink.upstreamLost(upstream);
+    if (this.uplink.pinnedOn(upstream) > 0) {
+      clearTimeout(this.qos2Timers[upstream]);
+      this.qos2Timers[upstream] = setTimeout(
+        () => this.uplink.movePinned(upstream),
+        this.deps.options.qos2HoldMs,
+      );
+    }
     this.downlink!.upstreamLost(upstream);
     this.scheduleFailback();
     this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
@@ -484,16 +522,18 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.close(false);
   }
 
-  /** Ends the session. Not graceful: the links are cut, so the brokers publish the client's will. */
+  /** Ends the session. Not graceful: the client is lost, so the active broker publishes its will. */
   close(graceful: boolean): void {
     if (this.phase === Phase.Closed) return;
     const wasReady = this.phase === Phase.Ready;
     this.phase = Phase.Closed;
-    for (const link of this.links) link.close(graceful);
+    if (graceful || !wasReady) for (const link of this.links) link.close(graceful);
+    else this.closeLinksForWill((link) => link.close(false)); // the client is lost: its will, once
     clearTimeout(this.connectTimer);
     clearTimeout(this.failbackTimer);
     clearInterval(this.keepAliveTimer);
     clearTimeout(this.pingTimer);
+    for (const t of this.qos2Timers) clearTimeout(t);
     this.subs.close();
     if (wasReady) this.deps.counters.clientsConnected--;
     if (this.corked) this.uncork(); // a last CONNACK / DISCONNECT must leave before the socket goes

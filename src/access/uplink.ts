@@ -37,15 +37,28 @@ interface Flight {
   /** PUBREC already given to the client (it is not given twice after a failover). */
   receivedForwarded: boolean;
   releasedByClient: boolean;
+  /** Left behind on a lost broker: its id stays reserved there, the message itself went elsewhere. */
+  orphan?: boolean;
+  /** Released on a broker that was then lost: waits for it (see upstreamBack). */
+  pinned?: boolean;
+  /** PUBREL sent again after the broker's link returned with the session [MQTT-4.4.0-1]. */
+  releasedAgain?: boolean;
 }
 
 /**
  * PUBLISH from the client to the active broker, with QoS 1/2 flows mapped between the client's
  * packet ids and each upstream's. The client is acknowledged only after an upstream acknowledged
- * (PUBACK, PUBREC, PUBCOMP are the upstream's own, re-addressed). When the active broker is lost,
- * every message it had not completed is sent to the new active broker: nothing acknowledged is lost;
- * a message the old broker had taken but not yet confirmed may arrive twice (at least once across a
- * failover, see docs/access.md).
+ * (PUBACK, PUBREC, PUBCOMP are the upstream's own, re-addressed). When the active broker is lost:
+ * - QoS 1 messages it had not acknowledged, and QoS 2 messages it had not answered with PUBREC, go to
+ *   the new active broker (nothing acknowledged is lost). A broker that keeps its session may hold
+ *   such a QoS 2 message (its PUBREC lost on the way) waiting for a PUBREL that never comes; its
+ *   packet id stays reserved on that link (an "orphan") until the broker shows it forgot the session,
+ *   so that a new message is never taken by it for that one [MQTT-4.3.3-9].
+ * - QoS 2 messages it answered with PUBREC are its own: a broker may deliver them at PUBLISH (mqiot's)
+ *   or at PUBREL (Mosquitto), so sending them elsewhere could deliver them twice. They stay with it
+ *   ("pinned") and are finished there — PUBREL again when its link returns with the session
+ *   [MQTT-4.4.0-1] — exactly once. Only when it returns without the session, or not within the hold
+ *   time, do they go to the active broker (then possibly twice, see docs/access.md).
  */
 export class UplinkFlows {
   private readonly byClientId = new Map<number, Flight>();
@@ -130,6 +143,7 @@ export class UplinkFlows {
     const offset = ackPacketIdOffset(frame);
     const upstreamId = readPacketId(frame, offset);
     const flight = this.upstreamIds[upstream].get(upstreamId);
+    if (flight?.orphan) return; // a message that went to the other broker: never released here
     if (flight === undefined) {
       // A PUBREC for a message we no longer track (sent before a reconnect): let the broker finish.
       if (type === PacketType.Pubrec)
@@ -151,8 +165,14 @@ export class UplinkFlows {
     this.upstreamIds[upstream].release(upstreamId);
     this.byClientId.delete(flight.clientId);
     this.counters.acknowledged[upstream]++;
-    writePacketId(frame, offset, flight.clientId);
-    this.sink.sendClient(frame);
+    if (flight.releasedAgain && type === PacketType.Pubcomp && ackReasonCode(frame) !== 0) {
+      // Our first PUBREL did arrive (the broker finished the message and forgot the id, hence e.g.
+      // 0x92): for the client the flow completed normally.
+      this.sink.sendClient(encodeAck(PacketType.Pubcomp, flight.clientId));
+    } else {
+      writePacketId(frame, offset, flight.clientId);
+      this.sink.sendClient(frame);
+    }
     if (this.waiting.length > 0) this.pump();
   }
 
@@ -164,14 +184,62 @@ export class UplinkFlows {
 
   /**
    * An upstream link is gone: whatever it had not completed goes to the active broker (call after
-   * `setActive` with the new one), in the order the client sent it.
+   * `setActive` with the new one), in the order the client sent it — except QoS 2 messages it was
+   * sent PUBREL for, which wait for it (see the class comment and `upstreamBack`).
    */
   upstreamLost(upstream: Upstream): void {
     const ids = this.upstreamIds[upstream];
     if (ids.size === 0) return;
-    ids.clear();
-    for (const flight of this.byClientId.values()) {
-      if (flight.upstream !== upstream) continue;
+    for (const [id, flight] of [...ids.entries()]) {
+      if (flight.orphan) continue;
+      if (flight.qos === 2 && flight.stage !== Stage.Sent) {
+        flight.pinned = true;
+        continue;
+      }
+      if (flight.qos === 2) ids.set(id, { ...flight, orphan: true });
+      else ids.release(id);
+      flight.upstream = NONE;
+      flight.stage = Stage.Sent;
+      this.counters.resent++;
+      this.dispatch(flight);
+    }
+  }
+
+  /** QoS 2 messages waiting for this lost broker to return (their PUBREL went to it). */
+  pinnedOn(upstream: Upstream): number {
+    let n = 0;
+    for (const f of this.upstreamIds[upstream].values()) if (f.pinned) n++;
+    return n;
+  }
+
+  /**
+   * The broker's link is back. With its session it still knows the messages it was sent PUBREL for:
+   * PUBREL goes again [MQTT-4.4.0-1] and its PUBCOMP completes them. Without it, it forgot them (and
+   * the orphans): they go to the active broker.
+   */
+  upstreamBack(upstream: Upstream, sessionPresent: boolean): void {
+    const ids = this.upstreamIds[upstream];
+    if (sessionPresent) {
+      for (const f of ids.values()) {
+        if (!f.pinned) continue;
+        f.pinned = false;
+        if (f.stage === Stage.Released) f.releasedAgain = true;
+        if (f.stage === Stage.Released || f.releasedByClient) this.release(f); // else at the client's PUBREL
+      }
+      return;
+    }
+    this.movePinned(upstream);
+    // The broker holds nothing under the orphans' ids any more.
+    for (const [id, f] of [...ids.entries()]) if (f.orphan) ids.release(id);
+  }
+
+  /** The pinned messages of a broker that did not return in time (or forgot them) go to the active one. */
+  movePinned(upstream: Upstream): void {
+    const ids = this.upstreamIds[upstream];
+    const pinned = [...ids.entries()].filter(([, f]) => f.pinned);
+    for (const [id, flight] of pinned) {
+      ids.release(id);
+      flight.pinned = false;
       flight.upstream = NONE;
       flight.stage = Stage.Sent;
       this.counters.resent++;

@@ -47,6 +47,11 @@ test(
     });
     cleanup.push(() => dual.end(true));
     await waitFor('broker1 active', () => dual.active === 'broker1', 5000);
+    // Events name the broker (and carry its URL), not a position.
+    const events: string[] = [];
+    dual.on('broker-down', (b, cause) => events.push(`down ${b.name} ${b.url} ${cause}`));
+    dual.on('broker-up', (b) => events.push(`up ${b.name}`));
+    dual.on('active', (b, t) => events.push(`active ${b?.name} ${t.kind}`));
     const acked: string[] = [];
     let n = 0;
     let running = true;
@@ -87,6 +92,11 @@ test(
     assert.equal(acked.length, n);
     assert.deepEqual(lost, []);
     assert.equal(dual.counters.failovers, 1, JSON.stringify(dual.counters.recent));
+    assert.deepEqual(events.slice(0, 2), [
+      `down broker1 mqtt://127.0.0.1:${b1.port} socket-closed`,
+      'active broker2 failover',
+    ]);
+    assert.ok(events.includes('up broker1') && events.at(-1) === 'active broker1 failback', events.join());
     assert.equal(dual.counters.failbacks, 1);
     assert.ok(dual.counters.published[1] > 0 && dual.counters.published[0] > 0);
   },

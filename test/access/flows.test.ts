@@ -82,7 +82,8 @@ test('uplink: on failover every unacknowledged QoS 1/2 message goes to Broker2 i
   assert.deepEqual(counters.acknowledged, [1, 2]);
 });
 
-test('uplink: QoS 2 released by the client but not completed by Broker1 is completed on Broker2 (PUBREC not repeated)', () => {
+/** A QoS 2 message that Broker1 was sent PUBREL for (it may have delivered it), then Broker1 is lost. */
+function releasedOnLostBroker1(): { sink: Sink; up: UplinkFlows } {
   const sink = new Sink();
   const up = new UplinkFlows(sink);
   up.setActive(B1);
@@ -92,11 +93,82 @@ test('uplink: QoS 2 released by the client but not completed by Broker1 is compl
   assert.deepEqual(sink.take(), ['b1 publish 1 q2 x', 'client pubrec 7', 'b1 pubrel 1']);
   up.setActive(B2);
   up.upstreamLost(B1);
-  assert.deepEqual(sink.take(), ['b2 publish 1 q2 x']);
-  up.upstreamAck(B2, 5, ack('pubrec', 1));
-  assert.deepEqual(sink.take(), ['b2 pubrel 1'], 'the client already has its PUBREC');
-  up.upstreamAck(B2, 7, ack('pubcomp', 1));
+  assert.deepEqual(sink.take(), [], 'pinned to Broker1: sending it to Broker2 could deliver it twice');
+  assert.equal(up.pinnedOn(B1), 1);
+  return { sink, up };
+}
+
+test('uplink: QoS 2 released on a lost broker is finished there when it returns with the session (exactly once)', () => {
+  const { sink, up } = releasedOnLostBroker1();
+  up.upstreamBack(B1, true);
+  assert.deepEqual(sink.take(), ['b1 pubrel 1'], 'PUBREL again [MQTT-4.4.0-1]');
+  up.upstreamAck(B1, 7, ack('pubcomp', 1));
   assert.deepEqual(sink.take(), ['client pubcomp 7']);
+  assert.equal(up.inflight, 0);
+});
+
+test('uplink: QoS 2 that a lost broker answered with PUBREC stays with it; the client’s PUBREL reaches it when it is back', () => {
+  const sink = new Sink();
+  const up = new UplinkFlows(sink);
+  up.setActive(B1);
+  up.clientPublish(publish(7, 2, 'x'));
+  up.upstreamAck(B1, 5, ack('pubrec', 1));
+  sink.take();
+  up.setActive(B2);
+  up.upstreamLost(B1);
+  assert.deepEqual(sink.take(), [], 'Broker1 may have delivered it already (at PUBLISH)');
+  assert.equal(up.pinnedOn(B1), 1);
+  up.upstreamBack(B1, true);
+  assert.deepEqual(sink.take(), [], 'not released before the client released it');
+  up.clientPubrel(ack('pubrel', 7));
+  up.upstreamAck(B1, 7, ack('pubcomp', 1));
+  assert.deepEqual(sink.take(), ['b1 pubrel 1', 'client pubcomp 7']);
+});
+
+test('uplink: QoS 2 released on a broker that returns without the session (or too late) is completed on Broker2, PUBREC not repeated', () => {
+  for (const back of [
+    (up: UplinkFlows) => up.upstreamBack(B1, false),
+    (up: UplinkFlows) => up.movePinned(B1),
+  ]) {
+    const { sink, up } = releasedOnLostBroker1();
+    back(up);
+    assert.deepEqual(sink.take(), ['b2 publish 1 q2 x']);
+    up.upstreamAck(B2, 5, ack('pubrec', 1));
+    assert.deepEqual(sink.take(), ['b2 pubrel 1'], 'the client already has its PUBREC');
+    up.upstreamAck(B2, 7, ack('pubcomp', 1));
+    assert.deepEqual(sink.take(), ['client pubcomp 7']);
+  }
+});
+
+test('uplink: QoS 2 without PUBREC moves at once; its id stays reserved on the lost broker while it keeps the session', () => {
+  const sink = new Sink();
+  const up = new UplinkFlows(sink);
+  up.setUpstreamLimit(B1, 1); // Broker1 takes one message at a time: a reserved id blocks the next
+  up.setActive(B1);
+  up.clientPublish(publish(7, 2, 'x'));
+  sink.take(); // Broker1's PUBREC never came: it may or may not hold the message
+  up.setActive(B2);
+  up.upstreamLost(B1);
+  assert.deepEqual(sink.take(), ['b2 publish 1 q2 x']);
+  assert.equal(up.pinnedOn(B1), 0);
+  up.upstreamBack(B1, true);
+  up.upstreamAck(B1, 5, ack('pubrec', 1));
+  assert.deepEqual(sink.take(), [], 'never released on Broker1');
+  up.upstreamAck(B2, 5, ack('pubrec', 1));
+  up.clientPubrel(ack('pubrel', 7));
+  up.upstreamAck(B2, 7, ack('pubcomp', 1));
+  assert.deepEqual(sink.take(), ['client pubrec 7', 'b2 pubrel 1', 'client pubcomp 7']);
+  up.setActive(B1);
+  up.clientPublish(publish(8, 2, 'y'));
+  assert.deepEqual(sink.take(), [], 'id 1 is still taken on Broker1 [MQTT-4.3.3-9]');
+  // Broker1 lost again and back without the session: the reserved id is free, y goes.
+  up.setActive(B2);
+  up.upstreamLost(B1);
+  up.upstreamBack(B1, false);
+  assert.deepEqual(sink.take(), ['b2 publish 2 q2 y']);
+  up.setActive(B1);
+  up.clientPublish(publish(9, 2, 'z'));
+  assert.deepEqual(sink.take(), ['b1 publish 2 q2 z']);
 });
 
 test('uplink: with no broker up QoS 1/2 wait and QoS 0 is dropped; a client resend (DUP) is not sent twice', () => {
