@@ -1,7 +1,7 @@
 // The one place loggers are made: structured JSON lines (pino) on stdout, so logs can be shipped
 // as they are. Components receive a child logger (`logger.child({ component: 'broker' })`).
 import { pino, type Logger } from 'pino';
-import { LOG_LEVELS, type LogLevel } from './config/schema.ts';
+import { LOG_LEVELS, type LogLevel } from './app/config/schema.ts';
 
 export type { Logger };
 

@@ -14,7 +14,7 @@ import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
 import { Broker } from '../../src/broker/index.ts';
-import { attachToBroker } from '../../src/platform/broker-attach.ts';
+import { attachToBroker } from '../../src/app/broker-attach.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient, Packet } from 'mqtt';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
-import { attachToBroker } from '../../src/platform/broker-attach.ts';
-import { attachToMqtt } from '../../src/platform/mqtt-attach.ts';
+import { attachToBroker } from '../../src/app/broker-attach.ts';
+import { attachToMqtt } from '../../src/app/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
 

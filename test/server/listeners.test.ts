@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { Broker } from '../../src/broker/index.ts';
 import { startListeners, type Listener } from '../../src/broker/server/index.ts';
 import { chooseSubprotocol } from '../../src/broker/server/ws.ts';
-import { ConfigError, DEFAULT_CONFIG, type BrokerConfig } from '../../src/config/index.ts';
+import { ConfigError, DEFAULT_CONFIG, type BrokerConfig } from '../../src/app/config/index.ts';
 import { connectClient } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
 

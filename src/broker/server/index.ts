@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../../config/schema.ts';
+import type { BrokerConfig } from '../../app/config/schema.ts';
 import { listenMetrics, type MetricsSource } from './metrics.ts';
 import { listenTcp } from './tcp.ts';
 import { listenTls } from './tls.ts';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { ConfigError } from '../../config/errors.ts';
-import type { ListenerTlsConfig } from '../../config/schema.ts';
+import { ConfigError } from '../../app/config/errors.ts';
+import type { ListenerTlsConfig } from '../../app/config/schema.ts';
 import { listen, trackServer } from './connections.ts';
 import type { BrokerLike, Listener } from './types.ts';
 

@@ -3,8 +3,8 @@
 // the change at once for new CONNECTs and cuts connections made with old credentials within seconds.
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CREDENTIAL_SWEEP_MS } from '../../platform/all-in-one.ts';
-import { SQLITE_FILE } from '../../platform/app.ts';
+import { CREDENTIAL_SWEEP_MS } from '../../app/all-in-one.ts';
+import { SQLITE_FILE } from '../../app/platform-app.ts';
 import { systemClock } from '../../platform/clock.ts';
 import { PlatformError } from '../../platform/errors.ts';
 import { checkGatewayId, GatewayCredentials } from '../../platform/gateways/credentials.ts';

@@ -2,8 +2,8 @@
 // environment and command-line flags may each override any leaf; `loadConfig` validates the result
 // once and freezes it. Components receive their section in their constructor (no global config).
 
-import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../broker/options.ts';
-import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../broker/auth/index.ts';
+import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../../broker/options.ts';
+import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../../broker/auth/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
