@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Broker, SqliteSessionStore } from '../broker/index.ts';
 import { BrokerAuth, reloadOnSighup } from '../broker/auth/index.ts';
-import { startListeners, type Listener } from '../broker/server/index.ts';
+import { startListeners, type Listener } from './listeners.ts';
 import { persistencePath, type BrokerConfig } from './config/schema.ts';
 import type { Logger } from 'pino';
 import { startPlatformApp, type HttpListenOptions, type PlatformApp } from './platform-app.ts';
