@@ -2,7 +2,7 @@
 // credentials in the platform's registry is checked against them — no password file needed; any other
 // client (and a `gw-` user the registry has no credentials for) goes to the configured checks
 // (password file, anonymous rule) as before.
-import { gatewayIdOfUsername } from '../broker/auth/gateway-acl.ts';
+import { gatewayIdOfUsername } from '../protocol/gateway-username.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { AuthResult, AuthenticateRequest, BrokerHooks } from '../broker/types.ts';
 import type { Logger } from 'pino';

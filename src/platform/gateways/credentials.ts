@@ -7,7 +7,7 @@
 // key derivation is cached, keyed by the hash it was checked against: a new hash misses the cache.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GATEWAY_USERNAME_PREFIX, gatewayIdOfUsername } from '../../broker/auth/gateway-acl.ts';
+import { GATEWAY_USERNAME_PREFIX, gatewayIdOfUsername } from '../../protocol/gateway-username.ts';
 import {
   checkUsername,
   hashPassword,
