@@ -95,7 +95,7 @@ describe('edge bridged to a cloud', () => {
   });
 
   it('a command from the cloud platform reaches the gateway through the edge', async () => {
-    const record = await cloudApp.platform.sendCommand({
+    const record = await cloudApp.platform.commandService.sendCommand({
       deviceId: 'm-1',
       action: 'read',
       params: { di: '00010000' },

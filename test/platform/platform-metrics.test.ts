@@ -128,7 +128,7 @@ describe('platform metrics on the all-in-one metrics listener', () => {
   it('counts readings, rejections, commits, online gateways and pending commands', async () => {
     await publishTraffic(gateway, 'gw-m');
     await waitFor('the readings', async () => (await system.app.store.countPoints('gw-m-m')) === 1);
-    await system.app.platform.sendCommand({ deviceId: 'gw-m-m', action: 'read', params: { di: '00010000' } });
+    await system.app.platform.commandService.sendCommand({ deviceId: 'gw-m-m', action: 'read', params: { di: '00010000' } });
     const m = await waitFor('the counters', async () => {
       const page = await scrape(metricsPort);
       return page.get('mqiot_platform_readings_total') === 2 && page;

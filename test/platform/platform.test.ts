@@ -117,7 +117,7 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
   });
 
   it('sends a command down and records it executed on the gateway result', async () => {
-    const record = await platform.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 3 } });
+    const record = await platform.commandService.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 3 } });
     assert.equal(record.state, 'sent');
     const cmd = downlink.down('cmd').at(-1) as { id: string; dev: string; action: string };
     assert.deepEqual([cmd.id, cmd.dev, cmd.action], [record.id, 'temp-1', 'set']);
@@ -139,14 +139,14 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
   });
 
   it('refuses an action the device contract does not know', async () => {
-    await assert.rejects(platform.sendCommand({ deviceId: 'temp-1', action: 'explode' }), {
+    await assert.rejects(platform.commandService.sendCommand({ deviceId: 'temp-1', action: 'explode' }), {
       code: 'invalid_input',
     });
-    await assert.rejects(platform.sendCommand({ deviceId: 'nope', action: 'set' }), { code: 'not_found' });
+    await assert.rejects(platform.commandService.sendCommand({ deviceId: 'nope', action: 'set' }), { code: 'not_found' });
   });
 
   it('control command: a command nobody answers fails after exactly 3 sends', async () => {
-    const record = await platform.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 1 } });
+    const record = await platform.commandService.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 1 } });
     for (let i = 0; i < 3; i++) {
       clock.advance(1000);
       await platform.runCommandTimers();
