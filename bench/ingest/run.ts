@@ -19,6 +19,7 @@ import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
 import { encodeEnvelope, type Frame } from '../../src/protocol/envelope.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -96,7 +97,7 @@ function publishBytes(topic: string, payload: Buffer): number {
 async function measure(name: string, store: PlatformStore, messages: Buffer[]) {
   const contracts = new ContractRegistry(store);
   await contracts.load();
-  const platform = new Platform({}, { store, contracts });
+  const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
   platform.handleUplink(UP_TOPIC, warmUp());
   await platform.whenIdle();
@@ -133,7 +134,7 @@ async function measureViaBroker(store: PlatformStore, messages: Buffer[]) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const contracts = new ContractRegistry(store);
   await contracts.load();
-  const platform = new Platform({}, { store, contracts });
+  const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
   const attachment = attachToBroker(platform, broker);
   platform.handleUplink(UP_TOPIC, warmUp());

@@ -13,6 +13,7 @@ import { attachToMqtt, type MqttAttachOptions } from './mqtt-attach.ts';
 import { Platform } from '../platform/platform.ts';
 import { dashboardRoutes } from '../web/plugin.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../platform/store/index.ts';
+import { mosquittoHashing } from './secret-hashing.ts';
 
 export const DEFAULT_HTTP_PORT = 8080;
 export const SQLITE_FILE = 'platform.db';
@@ -66,7 +67,13 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
   const logger = options.logger?.child({ component: 'platform' });
   if (contracts.unavailable.length)
     logger?.warn({ contracts: contracts.unavailable }, 'some contracts could not be loaded');
-  const platform = new Platform(options.config ?? {}, { store, contracts, clock: options.clock, logger });
+  const platform = new Platform(options.config ?? {}, {
+    store,
+    contracts,
+    secretHashing: mosquittoHashing,
+    clock: options.clock,
+    logger,
+  });
   await platform.start();
   let attachment: { detach(): void | Promise<void> } | undefined;
   try {

@@ -23,15 +23,10 @@ import type { ContractRegistry } from './contract-registry.ts';
 import type { PlatformListener, PlatformNotification } from './events.ts';
 import { HeartbeatScheduler } from './online/heartbeat.ts';
 import { OnlineTracker, type OnlineChange } from './online/online-tracker.ts';
-import {
-  Lifecycle,
-  type DeviceRecord,
-  type GatewayRecord,
-  type PlatformStore,
-} from './store/types.ts';
+import { Lifecycle, type DeviceRecord, type GatewayRecord, type PlatformStore } from './store/types.ts';
 import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
 import { RulesEngine } from './rules/rules-engine.ts';
-import { GatewayCredentials } from './gateways/credentials.ts';
+import { GatewayCredentials, type SecretHashing } from './gateways/credentials.ts';
 import { judgeProvenance, type PublisherInfo } from './gateways/provenance.ts';
 import { LogLimiter, errorText } from './log-limiter.ts';
 import { UplinkProcessor, UplinkRejected } from './uplink.ts';
@@ -45,6 +40,8 @@ export interface Downlink {
 export interface PlatformDeps {
   store: PlatformStore;
   contracts: ContractRegistry;
+  /** How gateway secrets are hashed (the wiring room passes the broker's Mosquitto form). */
+  secretHashing: SecretHashing;
   clock?: Clock;
   logger?: Logger;
 }
@@ -95,7 +92,11 @@ export class Platform {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
     this.#limiter = new LogLimiter(this.logger, { now: () => this.clock.now() });
-    this.credentials = new GatewayCredentials(this.store, { clock: this.clock, logger: this.logger });
+    this.credentials = new GatewayCredentials(this.store, {
+      clock: this.clock,
+      hashing: deps.secretHashing,
+      logger: this.logger,
+    });
     this.online = new OnlineTracker(this.config);
     this.heartbeat = new HeartbeatScheduler(this.config.heartbeatIntervalMs);
     const { commandTimeoutMs, queryTimeoutMs, maxTimeouts } = this.config;

@@ -9,3 +9,13 @@ export function gatewayIdOfUsername(username: string | undefined): string | unde
   if (username === undefined || !username.startsWith(GATEWAY_USERNAME_PREFIX)) return undefined;
   return username.slice(GATEWAY_USERNAME_PREFIX.length);
 }
+
+/**
+ * Why a gateway username cannot be written to a Mosquitto password file (where the platform's
+ * credentials can be exported): `:` separates the username from the hash, and a line holds one user.
+ */
+export function checkGatewayUsername(username: string): string | undefined {
+  if (username.includes(':')) return "a username must not contain ':'";
+  if (/[\r\n]/.test(username)) return 'a username must not contain a line break';
+  return undefined;
+}
