@@ -43,22 +43,6 @@ function mayImport(from: string, to: string): boolean {
   return from === COMMAND_LINE;
 }
 
-/**
- * A knot not untied yet, named exactly (file → file) with why it is still there. A new breach or
- * circle fails the check; these do not, and the list should only shrink.
- */
-export const KNOWN_KNOTS: readonly { from: string; to: string; why: string }[] = [
-  {
-    from: 'src/contracts/containers.ts',
-    to: 'src/contracts/layout.ts',
-    why: 'the contract compiler recurses: a container holds fields, a field may be a container',
-  },
-];
-
-function isKnown(from: string, to: string): boolean {
-  return KNOWN_KNOTS.some((k) => (k.from === from && k.to === to) || (k.from === to && k.to === from));
-}
-
 const KNOWN_ROOMS = new Set<string>([...SHARED, ...COMPONENTS, WIRING, COMMAND_LINE]);
 
 // `import … from '…'`, `export … from '…'`, `import '…'`, `import('…')`; comments are not code,
@@ -101,12 +85,11 @@ export function findProblems(files: readonly SourceFile[]): Problem[] {
     for (const e of edges) {
       const to = roomOf(e.to);
       if (to === undefined) continue; // outside src/ (e.g. package.json): not a room
-      if (KNOWN_ROOMS.has(from) && !mayImport(from, to) && !isKnown(e.from, e.to))
+      if (KNOWN_ROOMS.has(from) && !mayImport(from, to))
         problems.push({ path: e.from, line: e.line, message: `${from} may not import ${to} (${e.to})` });
     }
   }
   for (const circle of circles(graph)) {
-    if (circle.length === 2 && isKnown(circle[0]!, circle[1]!)) continue;
     const first = circle[0]!;
     const edge = graph.get(first)!.find((e) => circle.includes(e.to))!;
     problems.push({
