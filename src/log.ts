@@ -1,9 +1,11 @@
 // The one place loggers are made: structured JSON lines (pino) on stdout, so logs can be shipped
 // as they are. Components receive a child logger (`logger.child({ component: 'broker' })`).
 import { pino, type Logger } from 'pino';
-import { LOG_LEVELS, type LogLevel } from './config/schema.ts';
 
 export type { Logger };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LoggerOptions {
   level?: LogLevel;

@@ -18,11 +18,12 @@ import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { Broker } from '../../src/broker/index.ts';
-import { attachToBroker } from '../../src/platform/broker-attach.ts';
+import { attachToBroker } from '../../src/app/broker-attach.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
 import { encodeEnvelope, type Frame } from '../../src/protocol/envelope.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -172,7 +173,7 @@ async function postgresCeiling(url: string, schema: string): Promise<number> {
 async function measure(name: string, store: PlatformStore, messages: Buffer[], ceiling: number) {
   const contracts = new ContractRegistry(store);
   await contracts.load();
-  const platform = new Platform({}, { store, contracts });
+  const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
   platform.handleUplink(UP_TOPIC, warmUp());
   await platform.whenIdle();
@@ -220,7 +221,7 @@ async function measureViaBroker(store: PlatformStore, messages: Buffer[], ceilin
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const contracts = new ContractRegistry(store);
   await contracts.load();
-  const platform = new Platform({}, { store, contracts });
+  const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
   const attachment = attachToBroker(platform, broker);
   platform.handleUplink(UP_TOPIC, warmUp());

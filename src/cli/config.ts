@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type MqiotConfig } from '../config/index.ts';
+import { ConfigError, loadConfig, type MqiotConfig } from '../app/config/index.ts';
 import { CliError } from './errors.ts';
 
 /** loadConfig for a command: a configuration mistake becomes a CliError (exit 2, no stack trace). */

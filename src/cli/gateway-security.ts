@@ -2,7 +2,7 @@
 // no anonymous MQTT and the gateway ACL on, unless the configuration file, the environment
 // (MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=true) or `--allow-anonymous` asks for lab mode. `up --demo` keeps
 // the zero-setup start: anonymous clients allowed (its own gateway logs in with issued credentials).
-import type { DeepPartial, MqiotConfig } from '../config/index.ts';
+import type { DeepPartial, MqiotConfig } from '../app/config/index.ts';
 import { UnknownGateways, type PlatformConfig } from '../platform/config.ts';
 import { CliError } from './errors.ts';
 

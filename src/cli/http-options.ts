@@ -1,7 +1,7 @@
 // The HTTP listener's options from the configuration (`http.*`), shared by `up`, `cloud` and `edge`.
 import { readFileSync } from 'node:fs';
-import type { HttpConfig } from '../config/index.ts';
-import type { HttpListenOptions } from '../platform/app.ts';
+import type { HttpConfig } from '../app/config/index.ts';
+import type { HttpListenOptions } from '../app/platform-app.ts';
 import { ADMIN_PASSWORD_ENV } from '../platform/auth/first-admin.ts';
 import { passwordProblem } from '../platform/auth/password.ts';
 import { CliError } from './errors.ts';

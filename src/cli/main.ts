@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Errors that name the user's file and problem; by name, so this file loads no broker or SQLite code. */
-const STARTUP_ERRORS = new Set(['AuthFileError', 'SqliteStoreError', 'ConfigError']);
+const STARTUP_ERRORS = new Set(['AuthFileError', 'SqliteStoreError', 'ConfigError', 'TlsFileError']);
 
 main(process.argv.slice(2)).then(
   (code) => {

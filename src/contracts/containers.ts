@@ -9,6 +9,7 @@ import {
   fail,
   resolverFor,
   withRange,
+  type ContainerCompilers,
   type CScope,
   type Cx,
   type Op,
@@ -243,3 +244,11 @@ export function compileTlv(f: Obj, path: string, cx: Cx, sc: CScope, label: stri
     return o;
   };
 }
+
+/** What layout.ts calls for a nested type (through `Cx.containers`). */
+export const CONTAINER_COMPILERS: ContainerCompilers = {
+  bits: compileBits,
+  switch: compileSwitch,
+  transform: compileTransform,
+  tlv: compileTlv,
+};

@@ -4,6 +4,7 @@ import { compileExpr, compileTemplate } from './expr.ts';
 import { Gen } from './codegen.ts';
 import { compileEncoder, type Encoder } from './encode.ts';
 import { compileFraming, type Framing } from './framing.ts';
+import { CONTAINER_COMPILERS } from './containers.ts';
 import { compileSeq, resolverFor, type CScope, type Op } from './layout.ts';
 import { NeedBytes, newState, type Getter, type Scope, type State } from './runtime.ts';
 import { asArray, asIdent, asObject, asString, checkKeys, type Obj } from './spec.ts';
@@ -70,14 +71,19 @@ export class CompiledContract implements Contract {
     const types = doc.types === undefined ? {} : asObject(doc.types, 'types');
     for (const k of Object.keys(types)) asIdent(k, `types.${k}`);
     const top: CScope = { names: new Set(), up: null };
-    this.body = compileSeq(doc.seq ?? [], 'seq', { types, endian, depth: 0 }, top);
+    this.body = compileSeq(
+      doc.seq ?? [],
+      'seq',
+      { types, endian, depth: 0, containers: CONTAINER_COMPILERS },
+      top,
+    );
     const points = doc.points === undefined ? [] : asArray(doc.points, 'points');
     this.pointOps = points.map((p, i) => compilePoint(p, `points[${i}]`, top));
     // The closure plan above validated everything; the generator only re-walks a valid document.
     const entry =
       options.generate === false
         ? undefined
-        : new Gen({ types, endian, depth: 0 }).build(
+        : new Gen({ types, endian, depth: 0, containers: CONTAINER_COMPILERS }).build(
             doc.seq ?? [],
             points,
             this.trailing,

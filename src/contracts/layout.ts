@@ -1,7 +1,6 @@
 // Compiles the `seq` of a contract into a plan of closures that decode a frame into fields and points.
 import { ContractError, DecodeFailure, DecodeReason } from './errors.ts';
 import { compileExpr, compileTemplate, roundTo, type NameResolver } from './expr.ts';
-import { compileBits, compileSwitch, compileTlv, compileTransform } from './containers.ts';
 import { makeNumReader, parseNumType, readBcd, toHexString, type BcdType } from './primitives.ts';
 import type { Scope, State } from './runtime.ts';
 import {
@@ -30,6 +29,21 @@ export interface Cx {
   types: Obj;
   endian: 'big' | 'little';
   depth: number;
+  /** The nesting types' compilers (containers.ts), handed in because they call back into compileField. */
+  containers: ContainerCompilers;
+}
+
+type ContainerCompiler = (f: Obj, path: string, cx: Cx, sc: CScope, merge: boolean, label: string) => Reader;
+
+/**
+ * A container holds fields and a field may be a container, so the two compilers recurse into each
+ * other; passing the containers' side in through `Cx` keeps the two files from importing each other.
+ */
+export interface ContainerCompilers {
+  bits: ContainerCompiler;
+  switch: ContainerCompiler;
+  transform: ContainerCompiler;
+  tlv: (f: Obj, path: string, cx: Cx, sc: CScope, label: string) => Reader;
 }
 
 export const MAX_REPEAT = 100_000;
@@ -472,7 +486,7 @@ function compileBody(f: Obj, kind: string, path: string, cx: Cx, sc: CScope, mer
       };
     }
     case 'bits':
-      return compileBits(f, path, cx, sc, merge, label);
+      return cx.containers.bits(f, path, cx, sc, merge, label);
     case 'struct': {
       if (merge) return compileStructMerged(f, path, cx, sc, label);
       const inner: CScope = { names: new Set(), up: sc };
@@ -489,11 +503,11 @@ function compileBody(f: Obj, kind: string, path: string, cx: Cx, sc: CScope, mer
       };
     }
     case 'switch':
-      return compileSwitch(f, path, cx, sc, merge, label);
+      return cx.containers.switch(f, path, cx, sc, merge, label);
     case 'transform':
-      return compileTransform(f, path, cx, sc, merge, label);
+      return cx.containers.transform(f, path, cx, sc, merge, label);
     case 'tlv':
-      return compileTlv(f, path, cx, sc, label);
+      return cx.containers.tlv(f, path, cx, sc, label);
   }
   throw new ContractError(`${path}.type`, `unknown type '${kind}'`);
 }

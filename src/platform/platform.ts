@@ -25,7 +25,6 @@ import { HeartbeatScheduler } from './online/heartbeat.ts';
 import { OnlineTracker, type OnlineChange } from './online/online-tracker.ts';
 import {
   Lifecycle,
-  type CommandRecord,
   type DeviceRecord,
   type GatewayRecord,
   type Removed,
@@ -33,7 +32,7 @@ import {
 } from './store/types.ts';
 import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
 import { RulesEngine } from './rules/rules-engine.ts';
-import { GatewayCredentials } from './gateways/credentials.ts';
+import { GatewayCredentials, type SecretHashing } from './gateways/credentials.ts';
 import { judgeProvenance, type PublisherInfo } from './gateways/provenance.ts';
 import { LogLimiter, errorText } from './log-limiter.ts';
 import { UplinkProcessor, UplinkRejected } from './uplink.ts';
@@ -47,6 +46,8 @@ export interface Downlink {
 export interface PlatformDeps {
   store: PlatformStore;
   contracts: ContractRegistry;
+  /** How gateway secrets are hashed (the wiring room passes the broker's Mosquitto form). */
+  secretHashing: SecretHashing;
   clock?: Clock;
   logger?: Logger;
 }
@@ -78,7 +79,8 @@ export class Platform {
   readonly #limiter: LogLimiter;
   /** `${gw}\0${reason}` → when the next event may be recorded, and how many came since the last one. */
   readonly #rejectionEvents = new Map<string, { until: number; count: number }>();
-  readonly #commandService: CommandService;
+  /** Commands and status queries: send, answer, resend on timeout (src/platform/commands). */
+  readonly commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
   #downlink: Downlink | undefined;
   #ticker: NodeJS.Timeout | undefined;
@@ -96,7 +98,11 @@ export class Platform {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
     this.#limiter = new LogLimiter(this.logger, { now: () => this.clock.now() });
-    this.credentials = new GatewayCredentials(this.store, { clock: this.clock, logger: this.logger });
+    this.credentials = new GatewayCredentials(this.store, {
+      clock: this.clock,
+      hashing: deps.secretHashing,
+      logger: this.logger,
+    });
     this.online = new OnlineTracker(this.config);
     this.heartbeat = new HeartbeatScheduler(this.config.heartbeatIntervalMs);
     const { commandTimeoutMs, queryTimeoutMs, maxTimeouts } = this.config;
@@ -108,7 +114,7 @@ export class Platform {
       gatewaysOnline: () => this.online.onlineCount('gateway'),
       devicesOnline: () => this.online.onlineCount('device'),
     });
-    this.#commandService = new CommandService({
+    this.commandService = new CommandService({
       store: this.store,
       contracts: this.contracts,
       clock: this.clock,
@@ -120,7 +126,7 @@ export class Platform {
     this.rules = new RulesEngine({
       store: this.store,
       clock: this.clock,
-      sendCommand: (input) => this.sendCommand(input),
+      sendCommand: (input) => this.commandService.sendCommand(input),
       publish: (topic, payload, options) => this.#downlink?.publish(topic, payload, options),
       notify: (notification) => this.notify(notification),
       logger: this.logger,
@@ -149,7 +155,7 @@ export class Platform {
         this.config.tickMs,
       );
       this.#ticker.unref?.();
-      this.#commandService.enableTimers(true);
+      this.commandService.enableTimers(true);
     }
   }
 
@@ -160,7 +166,7 @@ export class Platform {
   async stop(): Promise<void> {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#ticker = undefined;
-    this.#commandService.enableTimers(false);
+    this.commandService.enableTimers(false);
     await this.whenIdle();
     await this.rules.whenIdle();
     this.#downlink = undefined;
@@ -387,32 +393,15 @@ export class Platform {
     await this.rules.tick();
   }
 
-  // ---- commands and queries (carried out by CommandService) ---------------------------------------
-
-  sendCommand(input: {
-    deviceId: string;
-    action: string;
-    params?: Record<string, unknown>;
-    requestedBy?: string | null;
-  }): Promise<CommandRecord> {
-    return this.#commandService.sendCommand(input);
-  }
-
-  sendQuery(input: {
-    gatewayId: string;
-    devices?: string[];
-    requestedBy?: string | null;
-  }): Promise<CommandRecord> {
-    return this.#commandService.sendQuery(input);
-  }
+  // ---- command answers and timers (carried out by CommandService) ------------------------------
 
   /** The gateway answered a command or query. */
   answer(answer: CommandAnswer, now: number): Promise<void> {
-    return this.#commandService.answer(answer, now);
+    return this.commandService.answer(answer, now);
   }
 
   runCommandTimers(): Promise<void> {
-    return this.#commandService.runTimers();
+    return this.commandService.runTimers();
   }
 
   #fail(what: string, err: unknown): void {

@@ -15,7 +15,7 @@ import type {
 } from '../protocol/envelope.ts';
 import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from './gateways/seq-window.ts';
 import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './ingest/contracts-stage.ts';
-import type { Platform } from './platform.ts';
+import type { UplinkHost } from './uplink-port.ts';
 import { UnknownGateways } from './config.ts';
 import { Lifecycle, type StreamMark } from './store/types.ts';
 
@@ -73,7 +73,7 @@ export class UplinkProcessor {
   /** #streams entries changed by the attempt in progress, with their value before it (rolled back on failure). */
   #undo: Map<string, StreamState | undefined> | undefined;
 
-  constructor(private readonly platform: Platform) {}
+  constructor(private readonly platform: UplinkHost) {}
 
   async load(): Promise<void> {
     const { store } = this.platform;

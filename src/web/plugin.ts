@@ -5,7 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { PlatformErrorCode } from '../platform/errors.ts';
+
+/** The API's error code for a missing thing (docs/architecture.md, "HTTP API"): the dashboard answers in the API's shape. */
+const NOT_FOUND = 'not_found';
 
 export const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 /** The platform's live stream, which the pages keep open. */
@@ -93,7 +95,7 @@ export function dashboardRoutes(app: FastifyInstance, options: { dir?: string } 
     const asset = assets.get(req.params['*']);
     if (!asset) {
       return reply.code(404).send({
-        error: { code: PlatformErrorCode.NotFound, message: `no file ${ASSET_PREFIX}${req.params['*']}` },
+        error: { code: NOT_FOUND, message: `no file ${ASSET_PREFIX}${req.params['*']}` },
       });
     }
     return reply.headers(SECURITY_HEADERS).type(asset.type).send(asset.body);

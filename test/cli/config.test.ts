@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from '../../src/config/index.ts';
+import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from '../../src/app/config/index.ts';
 import { ROOT } from '../support/cli.ts';
 import { tempDir } from '../support/temp.ts';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, persistencePath } from '../../src/config/index.ts';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, persistencePath } from '../../src/app/config/index.ts';
 import { parseBrokerArgs } from '../../src/cli/commands/broker.ts';
 import { parseUpArgs } from '../../src/cli/commands/up.ts';
 import { CliError } from '../../src/cli/errors.ts';

@@ -8,6 +8,7 @@ import { buildApi } from '../../src/platform/http/server.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { RecordingDownlink, tempStore, toyFrame, toySource, type Json } from './helpers.ts';
 import { authedInject, bearer, testToken } from '../support/auth.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -33,7 +34,10 @@ describe('HTTP API', () => {
     cleanup = temp.cleanup;
     const contracts = new ContractRegistry(temp.store, toySource);
     await contracts.load();
-    platform = new Platform({ commandTimeoutMs: 1000 }, { store: temp.store, contracts, clock });
+    platform = new Platform(
+      { commandTimeoutMs: 1000 },
+      { store: temp.store, contracts, secretHashing: mosquittoHashing, clock },
+    );
     platform.attach(downlink);
     await platform.start({ timers: false });
     app = await buildApi(platform);

@@ -10,6 +10,7 @@ import { buildApi } from '../../src/platform/http/server.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { tempStore, toySource, type Json } from './helpers.ts';
 import { bearer, testToken, TEST_PASSWORD } from '../support/auth.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3600_000;
@@ -54,7 +55,7 @@ describe('people and the HTTP API', () => {
     store = temp.store;
     const contracts = new ContractRegistry(temp.store, toySource);
     await contracts.load();
-    platform = new Platform({}, { store: temp.store, contracts, clock });
+    platform = new Platform({}, { store: temp.store, contracts, secretHashing: mosquittoHashing, clock });
     await platform.start({ timers: false });
     app = await buildApi(platform, {
       auth: {

@@ -14,7 +14,7 @@ import {
 } from '../../src/platform/auth/password.ts';
 import { FailureLimiter } from '../../src/platform/auth/rate-limit.ts';
 import { lowerRole, roleAtLeast } from '../../src/platform/auth/roles.ts';
-import { startPlatformApp } from '../../src/platform/app.ts';
+import { startPlatformApp } from '../../src/app/platform-app.ts';
 import { auditEntry } from '../../src/platform/http/auth/audit.ts';
 import {
   credentialFrom,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import type { Json } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';

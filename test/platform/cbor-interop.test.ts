@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import type { PlatformApp } from '../../src/platform/app.ts';
+import type { PlatformApp } from '../../src/app/platform-app.ts';
 import { decodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { accepted, refused, vectorBytes } from '../fixtures/cbor-vectors/vectors.ts';
 import { startEdgeAndCloud, type EdgeAndCloud } from '../support/live.ts';

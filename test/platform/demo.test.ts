@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
-import { startDemoSite } from '../../src/platform/demo/site.ts';
+import { startAllInOne, type AllInOne } from '../../src/app/all-in-one.ts';
+import { startDemoSite } from '../../src/app/demo-site.ts';
 import { waitFor } from '../support/wait.ts';
 import { bearer, testToken } from '../support/auth.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Gateway, parseGatewayConfig, type GatewayConfig } from '../../src/gateway/index.ts';
-import type { AllInOne } from '../../src/platform/all-in-one.ts';
+import type { AllInOne } from '../../src/app/all-in-one.ts';
 import { decodeEnvelope } from '../../src/protocol/envelope.ts';
 import { startSimulators, type Simulators } from '../../src/sim/index.ts';
 import type { Json } from './helpers.ts';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import type { AllInOne } from '../../src/platform/all-in-one.ts';
-import type { PlatformApp } from '../../src/platform/app.ts';
-import type { CloudLink } from '../../src/platform/edge/cloud-link.ts';
+import type { AllInOne } from '../../src/app/all-in-one.ts';
+import type { PlatformApp } from '../../src/app/platform-app.ts';
+import type { CloudLink } from '../../src/app/edge/cloud-link.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { type TcpBroker } from '../support/broker.ts';
 import { startEdgeAndCloud, type EdgeAndCloud } from '../support/live.ts';
@@ -95,7 +95,7 @@ describe('edge bridged to a cloud', () => {
   });
 
   it('a command from the cloud platform reaches the gateway through the edge', async () => {
-    const record = await cloudApp.platform.sendCommand({
+    const record = await cloudApp.platform.commandService.sendCommand({
       deviceId: 'm-1',
       action: 'read',
       params: { di: '00010000' },

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Listener } from '../../src/broker/server/index.ts';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne } from '../../src/platform/all-in-one.ts';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
-import { listenPlatformMetrics } from '../../src/platform/metrics/listener.ts';
+import { startAllInOne, type AllInOne } from '../../src/app/all-in-one.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
+import { listenPlatformMetrics } from '../../src/app/metrics-listener.ts';
 import { Registry } from '../../src/platform/metrics/prom-text.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { logLines, runCli, type RunningCli } from '../support/cli.ts';
@@ -23,6 +23,7 @@ import { tempStore, toyFrame, toySource } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';
 import { connectGateway } from '../support/mqtt.ts';
 import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const DLT_ENERGY = Buffer.from('6861010000000068910833333433593333338a16', 'hex');
 const silent = createLogger({ level: 'silent' });
@@ -128,7 +129,11 @@ describe('platform metrics on the all-in-one metrics listener', () => {
   it('counts readings, rejections, commits, online gateways and pending commands', async () => {
     await publishTraffic(gateway, 'gw-m');
     await waitFor('the readings', async () => (await system.app.store.countPoints('gw-m-m')) === 1);
-    await system.app.platform.sendCommand({ deviceId: 'gw-m-m', action: 'read', params: { di: '00010000' } });
+    await system.app.platform.commandService.sendCommand({
+      deviceId: 'gw-m-m',
+      action: 'read',
+      params: { di: '00010000' },
+    });
     const m = await waitFor('the counters', async () => {
       const page = await scrape(metricsPort);
       return page.get('mqiot_platform_readings_total') === 2 && page;
@@ -240,7 +245,10 @@ describe('platform metrics when the store keeps failing', () => {
       });
       const contracts = new ContractRegistry(store, toySource);
       await contracts.load();
-      const platform = new Platform({ ingestRetries: 1, ingestRetryMs: 1 }, { store: failing, contracts });
+      const platform = new Platform(
+        { ingestRetries: 1, ingestRetryMs: 1 },
+        { store: failing, contracts, secretHashing: mosquittoHashing },
+      );
       await platform.start({ timers: false });
       const now = Date.now();
       const frame = (seq: number) => ({ dev: 't-1', c: 'toy-temp', ts: now, seq, raw: toyFrame(0xa1, 20) });

@@ -6,6 +6,7 @@ import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
 import { RecordingDownlink, tempStore, toyFrame, toySource } from './helpers.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const UP = 'mqiot/gw/gw-1/up';
@@ -38,7 +39,7 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
     await contracts.load();
     platform = new Platform(
       { commandTimeoutMs: 1000, gatewayValidIntervalMs: 10_000, heartbeatIntervalMs: 5000 },
-      { store, contracts, clock },
+      { store, contracts, secretHashing: mosquittoHashing, clock },
     );
     platform.attach(downlink);
     await platform.start({ timers: false });
@@ -117,7 +118,11 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
   });
 
   it('sends a command down and records it executed on the gateway result', async () => {
-    const record = await platform.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 3 } });
+    const record = await platform.commandService.sendCommand({
+      deviceId: 'temp-1',
+      action: 'set',
+      params: { value: 3 },
+    });
     assert.equal(record.state, 'sent');
     const cmd = downlink.down('cmd').at(-1) as { id: string; dev: string; action: string };
     assert.deepEqual([cmd.id, cmd.dev, cmd.action], [record.id, 'temp-1', 'set']);
@@ -139,14 +144,20 @@ describe('Platform core (in process, fake clock, real SQLite)', () => {
   });
 
   it('refuses an action the device contract does not know', async () => {
-    await assert.rejects(platform.sendCommand({ deviceId: 'temp-1', action: 'explode' }), {
+    await assert.rejects(platform.commandService.sendCommand({ deviceId: 'temp-1', action: 'explode' }), {
       code: 'invalid_input',
     });
-    await assert.rejects(platform.sendCommand({ deviceId: 'nope', action: 'set' }), { code: 'not_found' });
+    await assert.rejects(platform.commandService.sendCommand({ deviceId: 'nope', action: 'set' }), {
+      code: 'not_found',
+    });
   });
 
   it('control command: a command nobody answers fails after exactly 3 sends', async () => {
-    const record = await platform.sendCommand({ deviceId: 'temp-1', action: 'set', params: { value: 1 } });
+    const record = await platform.commandService.sendCommand({
+      deviceId: 'temp-1',
+      action: 'set',
+      params: { value: 1 },
+    });
     for (let i = 0; i < 3; i++) {
       clock.advance(1000);
       await platform.runCommandTimers();

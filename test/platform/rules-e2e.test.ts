@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import type { AllInOne } from '../../src/platform/all-in-one.ts';
-import type { PlatformApp } from '../../src/platform/app.ts';
-import type { CloudLink } from '../../src/platform/edge/cloud-link.ts';
+import type { AllInOne } from '../../src/app/all-in-one.ts';
+import type { PlatformApp } from '../../src/app/platform-app.ts';
+import type { CloudLink } from '../../src/app/edge/cloud-link.ts';
 import { systemClock } from '../../src/platform/clock.ts';
 import { RulesMirror, RulesMirrorError } from '../../src/platform/rules/rules-mirror.ts';
 import {

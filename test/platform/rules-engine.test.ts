@@ -10,6 +10,7 @@ import { RULE_ALERT_EVENT, RULE_FIRED_EVENT } from '../../src/platform/rules/rul
 import type { PlatformStore } from '../../src/platform/store/index.ts';
 import { encodeEnvelope, type CmdEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { RecordingDownlink, tempStore, toyFrame, toySource } from './helpers.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const S = 1000;
@@ -68,7 +69,7 @@ describe('rules engine in the platform (fake clock, real SQLite)', () => {
         heartbeatIntervalMs: 3_600_000,
         tickMs: 100,
       },
-      { store, contracts, clock },
+      { store, contracts, secretHashing: mosquittoHashing, clock },
     );
     platform.attach(downlink);
     await platform.start({ timers: false });
@@ -211,7 +212,7 @@ describe('rules engine in the platform (fake clock, real SQLite)', () => {
     assert.equal((await firings('hot')).length, 1, 'disabled elsewhere: no new firing');
     const contracts = new ContractRegistry(store, toySource);
     await contracts.load();
-    const again = new Platform({}, { store, contracts, clock });
+    const again = new Platform({}, { store, contracts, secretHashing: mosquittoHashing, clock });
     await again.start({ timers: false });
     assert.deepEqual(
       (await again.rules.list()).map((r) => [r.id, r.enabled]),

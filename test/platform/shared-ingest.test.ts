@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { toyFrame, toySource } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';
@@ -98,7 +98,15 @@ describe('shared ingest: two platform instances, one shared subscription, one da
     gateway.on('message', (_t, payload) => commands.push(decodeEnvelope(payload)));
     const ids: string[] = [];
     for (let i = 0; i < 4; i++)
-      ids.push((await a.platform.sendCommand({ deviceId: 't-1', action: 'set', params: { value: i } })).id);
+      ids.push(
+        (
+          await a.platform.commandService.sendCommand({
+            deviceId: 't-1',
+            action: 'set',
+            params: { value: i },
+          })
+        ).id,
+      );
     await waitFor('4 commands down', () =>
       ids.every((id) => commands.some((c) => c.k === 'cmd' && c.id === id)),
     );

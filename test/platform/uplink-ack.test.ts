@@ -6,14 +6,15 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient, Packet } from 'mqtt';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
-import { attachToBroker } from '../../src/platform/broker-attach.ts';
-import { attachToMqtt } from '../../src/platform/mqtt-attach.ts';
+import { attachToBroker } from '../../src/app/broker-attach.ts';
+import { attachToMqtt } from '../../src/app/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
 
 import { tempStore, toyFrame, toySource } from './helpers.ts';
 import { startBroker, type TestBroker } from '../support/broker.ts';
 import { waitFor } from '../support/wait.ts';
+import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const GW = 'gw-ack';
 
@@ -72,7 +73,10 @@ describe('uplink acknowledgement waits for the store (real broker, real SQLite)'
     });
     const contracts = new ContractRegistry(real, toySource);
     await contracts.load();
-    platform = new Platform({ ingestRetries: 2, ingestRetryMs: 20 }, { store: flaky, contracts });
+    platform = new Platform(
+      { ingestRetries: 2, ingestRetryMs: 20 },
+      { store: flaky, contracts, secretHashing: mosquittoHashing },
+    );
     await platform.start({ timers: false });
     detach = attachToBroker(platform, tb.broker).detach;
     client = await tb.connect({ protocolVersion: 5, clientId: 'mqiot-gw-ack' });
@@ -156,7 +160,10 @@ describe('mqiot cloud path: an instance that cannot store an uplink does not PUB
       fail: () => (failures > 0 ? (failures--, true) : false),
       called: () => {},
     });
-    platform = new Platform({ ingestRetries: 1, ingestRetryMs: 10 }, { store: flaky, contracts });
+    platform = new Platform(
+      { ingestRetries: 1, ingestRetryMs: 10 },
+      { store: flaky, contracts, secretHashing: mosquittoHashing },
+    );
     await platform.start({ timers: false });
     ({ detach } = await attachToMqtt(platform, { url: tb.url, clientId: 'mqiot-platform-cloud' }));
   });

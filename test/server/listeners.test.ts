@@ -10,9 +10,9 @@ import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
 import { pino } from 'pino';
 import { Broker } from '../../src/broker/index.ts';
-import { startListeners, type Listener } from '../../src/broker/server/index.ts';
+import { startListeners, type Listener } from '../../src/app/listeners.ts';
 import { chooseSubprotocol } from '../../src/broker/server/ws.ts';
-import { ConfigError, DEFAULT_CONFIG, type BrokerConfig } from '../../src/config/index.ts';
+import { ConfigError, DEFAULT_CONFIG, type BrokerConfig } from '../../src/app/config/index.ts';
 import { connectClient } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
 

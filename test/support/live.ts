@@ -1,11 +1,11 @@
 // Real platform parts in process for tests: an edge (all-in-one: broker and platform) and a cloud
 // platform on its own broker, bridged to each other.
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { startAllInOne, type AllInOne, type AllInOneOptions } from '../../src/platform/all-in-one.ts';
-import { startPlatformApp, type PlatformApp, type PlatformAppOptions } from '../../src/platform/app.ts';
-import { CloudLink } from '../../src/platform/edge/cloud-link.ts';
+import { startAllInOne, type AllInOne, type AllInOneOptions } from '../../src/app/all-in-one.ts';
+import { startPlatformApp, type PlatformApp, type PlatformAppOptions } from '../../src/app/platform-app.ts';
+import { CloudLink } from '../../src/app/edge/cloud-link.ts';
 import { TcpBroker } from './broker.ts';
 
 /** The all-in-one (broker and platform) on 127.0.0.1 port 0, as an edge site runs it, silent. */

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPlatformApp, type PlatformApp } from '../../src/platform/app.ts';
+import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,

@@ -6,19 +6,13 @@
  * the gateway because only the username is checked against the password file.
  */
 import { gatewayDownTopic, gatewayUpTopic, isValidTopicId } from '../../protocol/gateway-topics.ts';
+import { gatewayIdOfUsername } from '../../protocol/gateway-username.ts';
 import type { ClientInfo } from '../types.ts';
 
-/** `gw-` + gateway id. (mosquitto_passwd refuses ':' in usernames, so not `gw:`.) */
-export const GATEWAY_USERNAME_PREFIX = 'gw-';
+export { GATEWAY_USERNAME_PREFIX, gatewayIdOfUsername } from '../../protocol/gateway-username.ts';
 
 /** The gateway's own topics, or null for a `gw-` username whose id cannot be a topic level. */
 type GatewayTopics = { up: string; down: string } | null;
-
-/** The gateway id a username names, undefined when it is not a gateway username. */
-export function gatewayIdOfUsername(username: string | undefined): string | undefined {
-  if (username === undefined || !username.startsWith(GATEWAY_USERNAME_PREFIX)) return undefined;
-  return username.slice(GATEWAY_USERNAME_PREFIX.length);
-}
 
 export class GatewayAcl {
   readonly #topics = new WeakMap<ClientInfo, GatewayTopics | undefined>();

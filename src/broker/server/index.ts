@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../../config/schema.ts';
 import { listenMetrics, type MetricsSource } from './metrics.ts';
 import { listenTcp } from './tcp.ts';
 import { listenTls } from './tls.ts';
-import type { BrokerLike, Listener } from './types.ts';
+import type { BrokerLike, Listener, ListenerOptions } from './types.ts';
 import { listenWebSocket } from './ws.ts';
 
-export type { BrokerLike, Listener, Transport } from './types.ts';
+export { TlsFileError } from './types.ts';
+export type { BrokerLike, Listener, ListenerOptions, ListenerTlsOptions, Transport } from './types.ts';
 export { renderMetrics, renderProcessMetrics, serveMetrics, type MetricsSource } from './metrics.ts';
 
 /**
@@ -15,7 +15,7 @@ export { renderMetrics, renderProcessMetrics, serveMetrics, type MetricsSource }
  */
 export async function startListeners(
   broker: BrokerLike,
-  config: BrokerConfig,
+  config: ListenerOptions,
   logger: Logger,
   extraMetrics?: MetricsSource,
 ): Promise<Listener[]> {

@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { ConfigError } from '../../config/errors.ts';
-import type { ListenerTlsConfig } from '../../config/schema.ts';
 import { listen, trackServer } from './connections.ts';
-import type { BrokerLike, Listener } from './types.ts';
+import { TlsFileError, type BrokerLike, type Listener, type ListenerTlsOptions } from './types.ts';
 
-function readPem(field: string, file: string): Buffer {
+function readPem(field: 'cert' | 'key' | 'ca', file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`broker.tls.${field}`, file, `cannot read: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new TlsFileError(field, file, `cannot read: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -20,7 +16,7 @@ function readPem(field: string, file: string): Buffer {
 export async function listenTls(
   broker: BrokerLike,
   host: string,
-  tls: ListenerTlsConfig & { cert: string; key: string },
+  tls: ListenerTlsOptions & { cert: string; key: string },
   logger: Logger,
 ): Promise<Listener> {
   const ca = tls.ca === null ? undefined : readPem('ca', tls.ca);

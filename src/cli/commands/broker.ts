@@ -3,9 +3,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
 import { AuthFileError, BrokerAuth, reloadOnSighup } from '../../broker/auth/index.ts';
-import { startListeners, type Listener } from '../../broker/server/index.ts';
+import { startListeners, type Listener } from '../../app/listeners.ts';
 import { SysPublisher } from '../../broker/sys.ts';
-import { DEFAULT_CONFIG, persistencePath, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import {
+  DEFAULT_CONFIG,
+  persistencePath,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../app/config/index.ts';
 import { createLogger, type Logger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';

@@ -3,12 +3,12 @@
 // without it, it runs its own broker (like `mqiot up`, without the demo site).
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { DEFAULT_CONFIG, type MqiotConfig } from '../../config/index.ts';
+import { DEFAULT_CONFIG, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
-import { startAllInOne } from '../../platform/all-in-one.ts';
-import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../platform/app.ts';
+import { startAllInOne } from '../../app/all-in-one.ts';
+import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../app/platform-app.ts';
 import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
-import { listenPlatformMetrics } from '../../platform/metrics/listener.ts';
+import { listenPlatformMetrics } from '../../app/metrics-listener.ts';
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';

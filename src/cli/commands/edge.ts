@@ -3,11 +3,11 @@
 // the cloud platform's downlinks come back down.
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import { type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
-import { startAllInOne } from '../../platform/all-in-one.ts';
-import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
-import { CloudLink } from '../../platform/edge/cloud-link.ts';
+import { startAllInOne } from '../../app/all-in-one.ts';
+import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
+import { CloudLink } from '../../app/edge/cloud-link.ts';
 import { RulesMirror } from '../../platform/rules/rules-mirror.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';

@@ -3,7 +3,7 @@ import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config.ts';
 import { resolveContracts } from '../../gateway/contracts.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { createLogger } from '../../log.ts';
-import { LOG_LEVELS, type LogLevel } from '../../config/schema.ts';
+import { LOG_LEVELS, type LogLevel } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';

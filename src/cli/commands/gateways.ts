@@ -3,8 +3,8 @@
 // the change at once for new CONNECTs and cuts connections made with old credentials within seconds.
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CREDENTIAL_SWEEP_MS } from '../../platform/all-in-one.ts';
-import { SQLITE_FILE } from '../../platform/app.ts';
+import { CREDENTIAL_SWEEP_MS } from '../../app/all-in-one.ts';
+import { SQLITE_FILE } from '../../app/platform-app.ts';
 import { systemClock } from '../../platform/clock.ts';
 import { PlatformError } from '../../platform/errors.ts';
 import { checkGatewayId, GatewayCredentials } from '../../platform/gateways/credentials.ts';
@@ -13,6 +13,7 @@ import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../pl
 import { Lifecycle } from '../../platform/store/types.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { mosquittoHashing } from '../../app/secret-hashing.ts';
 
 export const summary = 'issue, rotate, revoke, list and export gateway MQTT credentials';
 
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError('gateways export-passwd: --passwd FILE is required');
 
   const store = await openStore(values);
-  const credentials = new GatewayCredentials(store, { clock: systemClock });
+  const credentials = new GatewayCredentials(store, { clock: systemClock, hashing: mosquittoHashing });
   const now = Date.now();
   const print = (issued: { id: string; username: string; password: string }): void => {
     if (values.json) console.log(JSON.stringify(issued));

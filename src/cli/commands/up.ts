@@ -2,10 +2,10 @@
 // data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
 import { resolve } from 'node:path';
 import { SqliteStoreError } from '../../broker/index.ts';
-import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../config/index.ts';
+import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
-import { startAllInOne } from '../../platform/all-in-one.ts';
-import { DEFAULT_HTTP_PORT } from '../../platform/app.ts';
+import { startAllInOne } from '../../app/all-in-one.ts';
+import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
 import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -130,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
     defaults: secureDefaults(args.demo),
   });
   const logger = createLogger({ level: config.log.level });
-  const demo = args.demo ? (await import('../../platform/demo/site.ts')).startDemoSite : undefined;
+  const demo = args.demo ? (await import('../../app/demo-site.ts')).startDemoSite : undefined;
   const http = httpListenOptions('up', config.http, args.httpHost ?? config.broker.host, args.httpPort);
   let system;
   let announced = false;

@@ -6,7 +6,7 @@ import { isRole, ROLES, type Role } from '../../platform/auth/roles.ts';
 import { AuthService } from '../../platform/auth/service.ts';
 import { systemClock } from '../../platform/clock.ts';
 import { PlatformError } from '../../platform/errors.ts';
-import { SQLITE_FILE } from '../../platform/app.ts';
+import { SQLITE_FILE } from '../../app/platform-app.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../platform/store/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';

@@ -1,5 +1,5 @@
-// Opening a serial line (a real /dev/tty* or one end of a socat pty pair) as a byte stream; shared by
-// the gateway and the simulators.
+// Opening a serial line (a real /dev/tty* or one end of a socat pty pair) as a byte stream for the
+// gateway's device links.
 import { SerialPort } from 'serialport';
 
 export const DEFAULT_BAUD_RATE = 9600;

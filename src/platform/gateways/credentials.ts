@@ -7,13 +7,11 @@
 // key derivation is cached, keyed by the hash it was checked against: a new hash misses the cache.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GATEWAY_USERNAME_PREFIX, gatewayIdOfUsername } from '../../broker/auth/gateway-acl.ts';
 import {
-  checkUsername,
-  hashPassword,
-  parsePasswordFile,
-  verifyEntry,
-} from '../../broker/auth/password-file.ts';
+  checkGatewayUsername,
+  GATEWAY_USERNAME_PREFIX,
+  gatewayIdOfUsername,
+} from '../../protocol/gateway-username.ts';
 import { isValidTopicId } from '../../protocol/gateway-topics.ts';
 import type { Clock } from '../clock.ts';
 import { PlatformError, PlatformErrorCode } from '../errors.ts';
@@ -32,6 +30,16 @@ export interface IssuedCredentials {
 
 export type Verification = 'ok' | 'bad' | 'none';
 
+/**
+ * How secrets are hashed and checked: the broker's Mosquitto `$7$` form, so that the rows can be
+ * exported to a Mosquitto password file. Filled in by the wiring room (src/app/secret-hashing.ts).
+ */
+export interface SecretHashing {
+  hash(secret: string): Promise<string>;
+  /** Whether `secret` matches `hash`; `username` names the row in an error about a damaged hash. */
+  verify(username: string, hash: string, secret: Buffer): Promise<boolean>;
+}
+
 /** Whatever can cut a user's connections at once (the broker). */
 export interface UserDisconnector {
   /** Disconnects every client authenticated as `username`; returns how many. */
@@ -46,7 +54,7 @@ export function gatewayUsername(gatewayId: string): string {
 export function checkGatewayId(id: string): string | undefined {
   if (!isValidTopicId(id))
     return `id: '${id}' is not a valid gateway id (1-128 characters, no '/', '+', '#' or NUL)`;
-  const problem = checkUsername(gatewayUsername(id));
+  const problem = checkGatewayUsername(gatewayUsername(id));
   return problem === undefined ? undefined : `id: ${problem}`;
 }
 
@@ -58,6 +66,7 @@ export class GatewayCredentials {
   readonly #store: PlatformStore;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
+  readonly #hashing: SecretHashing;
   /** HMAC(hash ‖ password) of pairs that verified; a new hash (rotation) never matches an old entry. */
   readonly #verified = new Set<string>();
   readonly #cacheKey = randomBytes(32);
@@ -67,9 +76,10 @@ export class GatewayCredentials {
   /** Key derivations run (cache misses); a test and a figure. */
   derivations = 0;
 
-  constructor(store: PlatformStore, options: { clock: Clock; logger?: Logger }) {
+  constructor(store: PlatformStore, options: { clock: Clock; hashing: SecretHashing; logger?: Logger }) {
     this.#store = store;
     this.#clock = options.clock;
+    this.#hashing = options.hashing;
     this.#logger = options.logger;
   }
 
@@ -85,7 +95,7 @@ export class GatewayCredentials {
     if (problem) throw new PlatformError(PlatformErrorCode.InvalidInput, problem);
     const password = newSecret();
     const now = this.#clock.now();
-    const row = { gatewayId, hash: await hashPassword(password), createdAt: now, updatedAt: now };
+    const row = { gatewayId, hash: await this.#hashing.hash(password), createdAt: now, updatedAt: now };
     if (!(await this.#store.insertGatewayCredential(row))) {
       throw new PlatformError(
         PlatformErrorCode.Conflict,
@@ -104,7 +114,7 @@ export class GatewayCredentials {
     const existing = await this.#store.getGatewayCredential(gatewayId);
     await this.#store.putGatewayCredential({
       gatewayId,
-      hash: await hashPassword(password),
+      hash: await this.#hashing.hash(password),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     });
@@ -143,9 +153,8 @@ export class GatewayCredentials {
       .update(password)
       .digest('base64');
     if (!this.#verified.has(key)) {
-      const entry = parsePasswordFile(`${username}:${row.hash}\n`, 'gateway_credentials').get(username)!;
       this.derivations++;
-      if (!(await verifyEntry(entry, password))) return 'bad';
+      if (!(await this.#hashing.verify(username, row.hash, password))) return 'bad';
       if (this.#verified.size >= CACHE_MAX) this.#verified.delete(this.#verified.values().next().value!);
       this.#verified.add(key);
     }

@@ -2,7 +2,7 @@
 // gateway credentials as a password file (the stored `$7$` hashes, as mosquitto_passwd writes them) and
 // an ACL file that confines each gateway to its two topics, as `--gateway-acl` does in mqiot's broker.
 import { gatewayDownTopic, gatewayUpTopic, ALL_GATEWAYS_UP_FILTER } from '../../protocol/gateway-topics.ts';
-import { GATEWAY_USERNAME_PREFIX } from '../../broker/auth/gateway-acl.ts';
+import { GATEWAY_USERNAME_PREFIX } from '../../protocol/gateway-username.ts';
 import { gatewayUsername } from './credentials.ts';
 import type { GatewayCredentialRow } from '../store/types.ts';
 

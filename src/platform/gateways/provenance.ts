@@ -1,7 +1,7 @@
 // Who may speak for gateway X (docs/threat-model.md#gateways-and-mqtt). The topic names the gateway; the broker
 // says who published. In process the broker hands the platform the publisher's identity with every
 // message; over an external broker it does not, and the platform relies on that broker's ACLs.
-import { GATEWAY_USERNAME_PREFIX } from '../../broker/auth/gateway-acl.ts';
+import { GATEWAY_USERNAME_PREFIX } from '../../protocol/gateway-username.ts';
 
 /** The publisher as the in-process broker reports it; `local`: an in-process client (trusted code). */
 export interface Publisher {

@@ -2,7 +2,7 @@
 // the audit trail of state-changing requests.
 import type { Role } from '../auth/roles.ts';
 import type { TokenKind } from '../auth/tokens.ts';
-import type { Page } from './types.ts';
+import type { Page } from './page.ts';
 
 export interface UserRecord {
   username: string;

@@ -1,40 +1,10 @@
 // Tables of the platform store, written once for both databases. Times are integer milliseconds
 // since the epoch; JSON columns are TEXT so that both dialects read them the same way.
 import { authSchemaSql } from './sql-auth.ts';
+import { dialectTypes } from './dialect-types.ts';
 import { telemetrySchemaSql } from './telemetry-schema.ts';
 
-export interface DialectTypes {
-  bigint: string;
-  real: string;
-  blob: string;
-  serial: string;
-  /** Extra clause on the points key: PostgreSQL can answer aggregates from the index alone. */
-  pointsKeyInclude: string;
-  pointsTableOptions: string;
-}
-
-const SQLITE: DialectTypes = {
-  bigint: 'INTEGER',
-  real: 'REAL',
-  blob: 'BLOB',
-  serial: 'INTEGER PRIMARY KEY AUTOINCREMENT',
-  pointsKeyInclude: '',
-  // Clustered on (series, time): a range or aggregate reads one contiguous slice of the b-tree.
-  pointsTableOptions: 'WITHOUT ROWID',
-};
-
-const POSTGRES: DialectTypes = {
-  bigint: 'BIGINT',
-  real: 'DOUBLE PRECISION',
-  blob: 'BYTEA',
-  serial: 'BIGSERIAL PRIMARY KEY',
-  pointsKeyInclude: 'INCLUDE (value_num)',
-  pointsTableOptions: '',
-};
-
-export function dialectTypes(dialect: 'sqlite' | 'postgres'): DialectTypes {
-  return dialect === 'sqlite' ? SQLITE : POSTGRES;
-}
+export { dialectTypes, type DialectTypes } from './dialect-types.ts';
 
 export function schemaSql(dialect: 'sqlite' | 'postgres'): string {
   const t = dialectTypes(dialect);

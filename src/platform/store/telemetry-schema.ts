@@ -5,7 +5,7 @@
 // as one row per group (an encoded block), not one indexed row per frame.
 import type { SqlDriver } from './driver.ts';
 import { decodeFrameBlock, encodeFrameBlock, type BlockFrame } from './frame-block.ts';
-import type { DialectTypes } from './schema.ts';
+import type { DialectTypes } from './dialect-types.ts';
 
 export const SCHEMA_VERSION = 2;
 

@@ -2,6 +2,7 @@
 // over a small driver seam, and one contract suite (test/platform/store-suite.ts) proves both.
 
 import type { AuthStore } from './auth-types.ts';
+import type { Page } from './page.ts';
 
 /** What removing a device or gateway deleted. */
 export interface Removed {
@@ -149,12 +150,7 @@ export interface DeviceFilter {
   limit?: number;
 }
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  offset: number;
-  limit: number;
-}
+export type { Page } from './page.ts';
 
 export interface EventRecord {
   id: number;

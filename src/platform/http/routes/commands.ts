@@ -33,7 +33,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (req, reply) => {
-      const record = await platform.sendCommand({
+      const record = await platform.commandService.sendCommand({
         deviceId: req.params.id,
         action: req.body.action,
         params: req.body.params,
@@ -60,7 +60,7 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (req, reply) => {
-      const record = await platform.sendQuery({
+      const record = await platform.commandService.sendQuery({
         gatewayId: req.params.id,
         devices: req.body?.devices,
         requestedBy: req.principal?.username ?? null,

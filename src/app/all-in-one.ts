@@ -4,13 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Broker, SqliteSessionStore } from '../broker/index.ts';
 import { BrokerAuth, reloadOnSighup } from '../broker/auth/index.ts';
-import { startListeners, type Listener } from '../broker/server/index.ts';
-import { persistencePath, type BrokerConfig } from '../config/schema.ts';
+import { startListeners, type Listener } from './listeners.ts';
+import { persistencePath, type BrokerConfig } from './config/schema.ts';
 import type { Logger } from 'pino';
-import { startPlatformApp, type HttpListenOptions, type PlatformApp } from './app.ts';
-import { UnknownGateways, type PlatformConfig } from './config.ts';
-import { registryAuthenticator } from './gateways/broker-auth.ts';
-import type { IssuedCredentials } from './gateways/credentials.ts';
+import { startPlatformApp, type HttpListenOptions, type PlatformApp } from './platform-app.ts';
+import { UnknownGateways, type PlatformConfig } from '../platform/config.ts';
+import { registryAuthenticator } from './gateway-broker-auth.ts';
+import type { IssuedCredentials } from '../platform/gateways/credentials.ts';
 
 export interface AllInOneOptions {
   broker: BrokerConfig;

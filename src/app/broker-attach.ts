@@ -3,8 +3,8 @@
 // routing as network clients. The uplink handler returns the platform's "stored" promise, so the broker
 // acknowledges a gateway's QoS 1/2 uplink only once it is stored (docs/architecture.md).
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
-import type { PublisherInfo } from './gateways/provenance.ts';
-import type { Platform } from './platform.ts';
+import type { PublisherInfo } from '../platform/gateways/provenance.ts';
+import type { Platform } from '../platform/platform.ts';
 
 /** The publisher's identity as the broker hands it to local subscribers. */
 interface BrokerPublisher {

@@ -2,22 +2,15 @@
 // environment and command-line flags may each override any leaf; `loadConfig` validates the result
 // once and freezes it. Components receive their section in their constructor (no global config).
 
-import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../broker/options.ts';
-import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../broker/auth/index.ts';
+import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from '../../broker/options.ts';
+import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../../broker/auth/index.ts';
+import type { ListenerTlsOptions } from '../../broker/server/index.ts';
+import { LOG_LEVELS, type LogLevel } from '../../log.ts';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
-export interface ListenerTlsConfig {
-  /** TLS listener port; the listener starts only when `cert` and `key` are both set. */
-  port: number;
-  /** PEM certificate chain file. */
-  cert: string | null;
-  /** PEM private key file. */
-  key: string | null;
-  /** PEM CA bundle for client certificates (optional). */
-  ca: string | null;
-}
+/** The TLS listener (port, PEM files): the broker's own plain option type. */
+export type ListenerTlsConfig = ListenerTlsOptions;
 
 export interface SysConfig {
   /** Seconds between two `$SYS/broker/...` updates; 0 turns $SYS off. */

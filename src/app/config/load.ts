@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { BrokerOptionsError, parseBrokerOptions } from '../broker/options.ts';
+import { BrokerOptionsError, parseBrokerOptions } from '../../broker/options.ts';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_CONFIG, FIELD_CHECKS, show, type MqiotConfig } from './schema.ts';
 

@@ -3,16 +3,17 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ADMIN_PASSWORD_ENV, ensureFirstAdmin, firstAdminNotice } from './auth/first-admin.ts';
+import { ADMIN_PASSWORD_ENV, ensureFirstAdmin, firstAdminNotice } from '../platform/auth/first-admin.ts';
 import { attachToBroker, type LocalBroker } from './broker-attach.ts';
-import type { Clock } from './clock.ts';
-import type { PlatformConfig } from './config.ts';
-import { ContractRegistry, type ContractSource } from './contract-registry.ts';
-import { buildApi, type ApiOptions } from './http/server.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { PlatformConfig } from '../platform/config.ts';
+import { ContractRegistry, type ContractSource } from '../platform/contract-registry.ts';
+import { buildApi, type ApiOptions } from '../platform/http/server.ts';
 import { attachToMqtt, type MqttAttachOptions } from './mqtt-attach.ts';
-import { Platform } from './platform.ts';
+import { Platform } from '../platform/platform.ts';
 import { dashboardRoutes } from '../web/plugin.ts';
-import { openPostgresStore, openSqliteStore, type PlatformStore } from './store/index.ts';
+import { openPostgresStore, openSqliteStore, type PlatformStore } from '../platform/store/index.ts';
+import { mosquittoHashing } from './secret-hashing.ts';
 
 export const DEFAULT_HTTP_PORT = 8080;
 export const SQLITE_FILE = 'platform.db';
@@ -66,7 +67,13 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
   const logger = options.logger?.child({ component: 'platform' });
   if (contracts.unavailable.length)
     logger?.warn({ contracts: contracts.unavailable }, 'some contracts could not be loaded');
-  const platform = new Platform(options.config ?? {}, { store, contracts, clock: options.clock, logger });
+  const platform = new Platform(options.config ?? {}, {
+    store,
+    contracts,
+    secretHashing: mosquittoHashing,
+    clock: options.clock,
+    logger,
+  });
   await platform.start();
   let attachment: { detach(): void | Promise<void> } | undefined;
   try {

@@ -2,10 +2,10 @@
 // polling them through the broker — a newcomer sees devices register and data flow within seconds.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { listBuiltinContracts } from '../../contracts/index.ts';
-import { Gateway, parseGatewayConfig } from '../../gateway/index.ts';
-import { startPushSensor, type PushSensor } from '../../sim/push-sensor.ts';
-import { startSimulators } from '../../sim/index.ts';
+import { listBuiltinContracts } from '../contracts/index.ts';
+import { Gateway, parseGatewayConfig } from '../gateway/index.ts';
+import { startPushSensor, type PushSensor } from '../sim/push-sensor.ts';
+import { startSimulators } from '../sim/index.ts';
 
 export const DEMO_GATEWAY_ID = 'demo-site';
 const MODBUS_UNITS = [1, 2, 3, 4];

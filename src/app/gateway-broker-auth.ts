@@ -2,12 +2,12 @@
 // credentials in the platform's registry is checked against them — no password file needed; any other
 // client (and a `gw-` user the registry has no credentials for) goes to the configured checks
 // (password file, anonymous rule) as before.
-import { gatewayIdOfUsername } from '../../broker/auth/gateway-acl.ts';
-import { ReasonCode } from '../../protocol/reason-codes.ts';
-import type { AuthResult, AuthenticateRequest, BrokerHooks } from '../../broker/types.ts';
+import { gatewayIdOfUsername } from '../protocol/gateway-username.ts';
+import { ReasonCode } from '../protocol/reason-codes.ts';
+import type { AuthResult, AuthenticateRequest, BrokerHooks } from '../broker/types.ts';
 import type { Logger } from 'pino';
-import { LogLimiter } from '../log-limiter.ts';
-import type { Verification } from './credentials.ts';
+import { LogLimiter } from '../platform/log-limiter.ts';
+import type { Verification } from '../platform/gateways/credentials.ts';
 
 /** What the check needs from the registry; it may not exist yet while the platform starts. */
 export interface GatewayVerifier {
