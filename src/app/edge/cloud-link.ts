@@ -68,6 +68,8 @@ export class CloudLink {
     client.on('close', () => options.logger?.warn({ queued: this.queue.depth }, 'cloud link down; queueing'));
     client.on('error', (err) => options.logger?.warn({ err }, 'cloud link error'));
     client.on('message', (topic, payload, packet) => {
+      // a downlink still arriving while the link closes has nowhere to go: the cloud keeps it queued
+      if (this.#closed) return;
       this.#local?.publish(topic, payload, { qos: Math.min(packet.qos, 1) as 0 | 1 });
     });
   }
@@ -101,8 +103,9 @@ export class CloudLink {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#local?.close();
+    // the cloud side first: nothing comes in for a local client that is already closed
     await this.#client?.endAsync();
+    this.#local?.close();
     this.queue.close();
   }
 }
