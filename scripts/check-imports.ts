@@ -3,10 +3,9 @@
 // (src/cli) imports anything. And no two files of src/ import each other in a circle, type-only
 // imports included: a circle of types is still two files that cannot be read one without the other.
 // Run by `npm run check`; prints file:line for each problem and exits 1 if there is one.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { repoRoot, trackedFiles } from './tracked-files.ts';
 
 export interface SourceFile {
   path: string; // relative to the repository root, '/' separated
@@ -175,22 +174,9 @@ function orderRound(part: string[], graph: Map<string, Edge[]>): string[] {
   return [start]; // not reached: every member of a strongly connected part lies on a round
 }
 
-function trackedSources(root: string): SourceFile[] {
-  const names = execFileSync('git', ['ls-files', '-z', 'src'], { cwd: root, encoding: 'utf8' }).split('\0');
-  return names
-    .filter((name) => /\.[cm]?ts$/.test(name))
-    .flatMap((path) => {
-      try {
-        return [{ path, text: readFileSync(posix.join(root, path), 'utf8') }];
-      } catch {
-        return []; // deleted in the work tree but not yet from the index
-      }
-    });
-}
-
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
-  const problems = findProblems(trackedSources(root));
+  const root = repoRoot();
+  const problems = findProblems(trackedFiles(root, ['src'], (name) => /\.[cm]?ts$/.test(name)));
   for (const p of problems) console.error(`${p.path}:${p.line}: ${p.message}`);
   if (problems.length > 0) {
     console.error(`${problems.length} import rule problem(s) (docs/architecture.md, "Rooms")`);

@@ -3,10 +3,9 @@
 // placeholder. Run by `npm run check`; prints file:line for each problem and exits 1 if there is one.
 //
 // The patterns are assembled from pieces so that this file does not flag itself.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { repoRoot, trackedFiles } from './tracked-files.ts';
 
 export interface SourceFile {
   path: string; // relative to the repository root, '/' separated (as `git ls-files` prints it)
@@ -60,21 +59,8 @@ export function findProblems(files: readonly SourceFile[]): Problem[] {
   return problems;
 }
 
-function trackedFiles(root: string): SourceFile[] {
-  const names = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).split('\0');
-  return names
-    .filter((name) => name !== '')
-    .flatMap((path) => {
-      try {
-        return [{ path, text: readFileSync(posix.join(root, path), 'utf8') }];
-      } catch {
-        return []; // deleted in the work tree but not yet from the index
-      }
-    });
-}
-
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
+  const root = repoRoot();
   const problems = findProblems(trackedFiles(root));
   for (const p of problems) console.error(`${p.path}:${p.line}: ${p.message}`);
   if (problems.length > 0) {
