@@ -1,7 +1,7 @@
 // `mqiot gateways`: gateway credentials issued by the platform, worked directly on its store (the SQLite
 // file under --data-dir or --postgres URL, the same flags as `mqiot up`/`cloud`). A running server sees
 // the change at once for new CONNECTs and cuts connections made with old credentials within seconds.
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CREDENTIAL_SWEEP_MS } from '../../app/all-in-one.ts';
 import { SQLITE_FILE } from '../../app/platform-app.ts';
@@ -13,6 +13,7 @@ import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../pl
 import { Lifecycle } from '../../platform/store/types.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { writeSecretFile } from '../secret-file.ts';
 import { mosquittoHashing } from '../../app/secret-hashing.ts';
 
 export const summary = 'issue, rotate, revoke, list and export gateway MQTT credentials';
@@ -66,18 +67,6 @@ async function openStore(values: { 'data-dir'?: string; postgres?: string }): Pr
   return openSqliteStore(path).catch((err: Error) => {
     throw new CliError(`gateways: cannot open ${path}: ${err.message}`, 1, { cause: err });
   });
-}
-
-/** Write beside, then rename (a broker reloading on SIGHUP never reads half a file); mode 0600. */
-function writeSecretFile(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
-  } catch (err) {
-    throw new CliError(`gateways: cannot write ${file}: ${(err as Error).message}`, 1, { cause: err });
-  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -178,8 +167,9 @@ export async function run(argv: string[]): Promise<number> {
         const rows = await credentials.list();
         const file = values.passwd!;
         const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
-        writeSecretFile(file, passwordFileText(rows, existing));
-        if (values.acl !== undefined) writeSecretFile(values.acl, aclFileText(rows, values['platform-user']));
+        writeSecretFile('gateways', file, passwordFileText(rows, existing));
+        if (values.acl !== undefined)
+          writeSecretFile('gateways', values.acl, aclFileText(rows, values['platform-user']));
         console.error(
           `${file}: ${rows.length} gateway(s)${values.acl ? `; ${values.acl}: ACL written` : ''}`,
         );

@@ -1,6 +1,6 @@
 // `mqiot passwd FILE USER`: add, change or delete a user in a Mosquitto password file (like
 // mosquitto_passwd), for `mqiot broker --password-file`.
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   checkUsername,
   DEFAULT_PBKDF2_ITERATIONS,
@@ -10,6 +10,7 @@ import {
 } from '../../broker/auth/index.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
+import { writeSecretFile } from '../secret-file.ts';
 import { askPassword } from '../prompt.ts';
 
 export const summary =
@@ -46,18 +47,6 @@ function readFile(file: string): string {
   }
 }
 
-/** Write beside, then rename: a broker reloading on SIGHUP never reads half a file. */
-function writeFile(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
-  } catch (err) {
-    throw new CliError(`passwd: cannot write ${file}: ${(err as Error).message}`, 1, { cause: err });
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('passwd', argv, OPTIONS, true);
   if (values.help === true) {
@@ -71,13 +60,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.delete === true) {
     const updated = removePasswordLine(readFile(file), username);
     if (updated === undefined) throw new CliError(`passwd: ${file} has no user '${username}'`, 1);
-    writeFile(file, updated);
+    writeSecretFile('passwd', file, updated);
     console.error(`${file}: user '${username}' deleted`);
     return 0;
   }
   const password = values.password ?? (await askPassword('passwd'));
   if (password === '') throw new CliError('passwd: the password is empty', 2);
-  writeFile(file, setPasswordLine(readFile(file), username, await hashPassword(password)));
+  writeSecretFile('passwd', file, setPasswordLine(readFile(file), username, await hashPassword(password)));
   console.error(`${file}: password set for '${username}'`);
   return 0;
 }
