@@ -11,6 +11,7 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import pg from 'pg';
 import { runCli, startUp } from '../support/cli.ts';
 import { freePort } from '../support/ports.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -146,10 +147,11 @@ describe('mqiot gateways', () => {
       const url = `mqtt://127.0.0.1:${port}`;
       // mosquitto takes a moment to listen: retry until it answers, then it must accept gw-site-a
       let accepted = -1;
-      for (const end = Date.now() + 10_000; accepted !== 0 && Date.now() < end;) {
-        accepted = await connack(url, { username: a.username, password: a.password });
-        if (accepted !== 0) await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(
+        () => `mosquitto to accept the exported gw-site-a (last CONNACK ${accepted})`,
+        async () => (accepted = await connack(url, { username: a.username, password: a.password })) === 0,
+        PROCESS_START_MS,
+      );
       assert.equal(accepted, 0, 'mosquitto accepts the exported gw-site-a');
       // Mosquitto 2.0 answers a bad password with 5 (not authorized) on MQTT 3.1.1
       assert.equal(
