@@ -1,5 +1,5 @@
 export { AccessProxy, type AccessProxyDeps } from './proxy.ts';
-export { ClientSession } from './session.ts';
+export { ClientSession } from './client-session.ts';
 export {
   parseAccessOptions,
   parseUpstream,

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { AccessOptions } from './config.ts';
 import { AccessCounters } from './counters.ts';
 import { renderPrometheus, type SessionView } from './metrics.ts';
-import { ClientSession } from './session.ts';
+import { ClientSession } from './client-session.ts';
 
 export interface AccessProxyDeps {
   readonly clock?: Clock;

@@ -4,7 +4,7 @@ import { PendingMerge, mergeSuback, mergeUnsuback } from './ack-merge.ts';
 import type { Clock } from './clock.ts';
 import { Upstream } from './failover.ts';
 import { isLocalFilter } from './sys-topics.ts';
-import { LAST_PUBLISH_ID } from './uplink.ts';
+import { LAST_PUBLISH_ID } from './client-to-brokers.ts';
 
 /** What the subscription bookkeeping needs from the session (tests can pass a fake). */
 export interface SubscriptionPort {

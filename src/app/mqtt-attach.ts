@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from '../platform/platform.ts';
-import { UplinkRejected } from '../platform/uplink.ts';
+import { UplinkRejected } from '../platform/ingest/uplink-processor.ts';
 
 export interface MqttAttachOptions {
   url: string;

@@ -19,7 +19,7 @@ import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
-import { MqttSession, PublishRejectedError } from './mqtt-session.ts';
+import { BrokerLink, PublishRejectedError } from './broker-link.ts';
 import { OnlineTracker } from './online.ts';
 import { Outbox, type OutboxRow } from './outbox.ts';
 import { PollScheduler } from './poll-scheduler.ts';
@@ -70,7 +70,7 @@ export class Gateway {
   private outbox!: Outbox;
   private reports!: ReportTracker;
   private scheduler!: PollScheduler;
-  private session!: MqttSession;
+  private session!: BrokerLink;
   private birthSeq = 0;
   private birthSent = false;
   /** The "waiting for a platform heartbeat" hint was logged (once per process). */
@@ -137,7 +137,7 @@ export class Gateway {
       throw err;
     }
     this.scheduler = new PollScheduler(pollEntries, now);
-    this.session = new MqttSession(
+    this.session = new BrokerLink(
       this.config.mqtt,
       gatewayDownTopic(this.config.id),
       gatewayUpTopic(this.config.id),

@@ -35,7 +35,7 @@ import { RulesEngine } from './rules/rules-engine.ts';
 import { GatewayCredentials, type SecretHashing } from './gateways/credentials.ts';
 import { judgeProvenance, type PublisherInfo } from './gateways/provenance.ts';
 import { LogLimiter, errorText } from './log-limiter.ts';
-import { UplinkProcessor, UplinkRejected } from './uplink.ts';
+import { UplinkProcessor, UplinkRejected } from './ingest/uplink-processor.ts';
 
 /** Where the platform publishes: the broker's local client, or an MQTT.js client for `mqiot cloud`. */
 export interface Downlink {

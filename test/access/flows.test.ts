@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { AccessCounters } from '../../src/access/counters.ts';
 import { DedupWindow } from '../../src/access/dedup.ts';
-import { DownlinkFlows } from '../../src/access/downlink.ts';
+import { BrokerToClientFlows } from '../../src/access/broker-to-client.ts';
 import { Upstream } from '../../src/access/failover.ts';
-import { UplinkFlows, type FlowSink } from '../../src/access/uplink.ts';
+import { ClientToBrokerFlows, type FlowSink } from '../../src/access/client-to-brokers.ts';
 import { FakeClock } from './fake-clock.ts';
 
 const B1 = Upstream.Broker1;
@@ -50,7 +50,7 @@ const ack = (cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', id: number) =>
 
 test('uplink: QoS 1 is acknowledged to the client only after the broker’s PUBACK, ids mapped both ways', () => {
   const sink = new Sink();
-  const up = new UplinkFlows(sink);
+  const up = new ClientToBrokerFlows(sink);
   up.setActive(B1);
   up.clientPublish(publish(10, 1, 'm0'));
   assert.deepEqual(sink.take(), ['b1 publish 1 q1 m0']);
@@ -62,7 +62,7 @@ test('uplink: QoS 1 is acknowledged to the client only after the broker’s PUBA
 test('uplink: on failover every unacknowledged QoS 1/2 message goes to Broker2 in order, with new ids', () => {
   const sink = new Sink();
   const counters = new AccessCounters();
-  const up = new UplinkFlows(sink, counters);
+  const up = new ClientToBrokerFlows(sink, counters);
   up.setActive(B1);
   up.clientPublish(publish(10, 1, 'a'));
   up.clientPublish(publish(11, 2, 'b'));
@@ -83,9 +83,9 @@ test('uplink: on failover every unacknowledged QoS 1/2 message goes to Broker2 i
 });
 
 /** A QoS 2 message that Broker1 was sent PUBREL for (it may have delivered it), then Broker1 is lost. */
-function releasedOnLostBroker1(): { sink: Sink; up: UplinkFlows } {
+function releasedOnLostBroker1(): { sink: Sink; up: ClientToBrokerFlows } {
   const sink = new Sink();
-  const up = new UplinkFlows(sink);
+  const up = new ClientToBrokerFlows(sink);
   up.setActive(B1);
   up.clientPublish(publish(7, 2, 'x'));
   up.upstreamAck(B1, 5, ack('pubrec', 1));
@@ -109,7 +109,7 @@ test('uplink: QoS 2 released on a lost broker is finished there when it returns 
 
 test('uplink: QoS 2 that a lost broker answered with PUBREC stays with it; the client’s PUBREL reaches it when it is back', () => {
   const sink = new Sink();
-  const up = new UplinkFlows(sink);
+  const up = new ClientToBrokerFlows(sink);
   up.setActive(B1);
   up.clientPublish(publish(7, 2, 'x'));
   up.upstreamAck(B1, 5, ack('pubrec', 1));
@@ -127,8 +127,8 @@ test('uplink: QoS 2 that a lost broker answered with PUBREC stays with it; the c
 
 test('uplink: QoS 2 released on a broker that returns without the session (or too late) is completed on Broker2, PUBREC not repeated', () => {
   for (const back of [
-    (up: UplinkFlows) => up.upstreamBack(B1, false),
-    (up: UplinkFlows) => up.movePinned(B1),
+    (up: ClientToBrokerFlows) => up.upstreamBack(B1, false),
+    (up: ClientToBrokerFlows) => up.movePinned(B1),
   ]) {
     const { sink, up } = releasedOnLostBroker1();
     back(up);
@@ -142,7 +142,7 @@ test('uplink: QoS 2 released on a broker that returns without the session (or to
 
 test('uplink: QoS 2 without PUBREC moves at once; its id stays reserved on the lost broker while it keeps the session', () => {
   const sink = new Sink();
-  const up = new UplinkFlows(sink);
+  const up = new ClientToBrokerFlows(sink);
   up.setUpstreamLimit(B1, 1); // Broker1 takes one message at a time: a reserved id blocks the next
   up.setActive(B1);
   up.clientPublish(publish(7, 2, 'x'));
@@ -174,7 +174,7 @@ test('uplink: QoS 2 without PUBREC moves at once; its id stays reserved on the l
 test('uplink: with no broker up QoS 1/2 wait and QoS 0 is dropped; a client resend (DUP) is not sent twice', () => {
   const sink = new Sink();
   const counters = new AccessCounters();
-  const up = new UplinkFlows(sink, counters);
+  const up = new ClientToBrokerFlows(sink, counters);
   up.clientPublish(publish(1, 1, 'w'));
   up.clientPublish(publish(0, 0, 'q0'));
   up.clientPublish(publish(1, 1, 'w'));
@@ -186,7 +186,7 @@ test('uplink: with no broker up QoS 1/2 wait and QoS 0 is dropped; a client rese
 
 test('uplink: a broker’s Receive Maximum holds further messages until an ack [MQTT-3.3.4-7]', () => {
   const sink = new Sink();
-  const up = new UplinkFlows(sink);
+  const up = new ClientToBrokerFlows(sink);
   up.setUpstreamLimit(B1, 1);
   up.setActive(B1);
   up.clientPublish(publish(1, 1, 'a'));
@@ -199,7 +199,7 @@ test('uplink: a broker’s Receive Maximum holds further messages until an ack [
 test('downlink: the same message from both brokers reaches the client once; the copy is acked by the module', () => {
   const sink = new Sink();
   const counters = new AccessCounters();
-  const down = new DownlinkFlows(
+  const down = new BrokerToClientFlows(
     sink,
     new DedupWindow({ maxEntries: 64, windowMs: 5000 }, new FakeClock()),
     false,
@@ -218,7 +218,7 @@ test('downlink: the same message from both brokers reaches the client once; the 
 
 test('downlink: QoS 2 from a broker, ids mapped through PUBREC/PUBREL/PUBCOMP; a dropped QoS 2 copy is completed', () => {
   const sink = new Sink();
-  const down = new DownlinkFlows(
+  const down = new BrokerToClientFlows(
     sink,
     new DedupWindow({ maxEntries: 64, windowMs: 5000 }, new FakeClock()),
     false,
@@ -236,7 +236,7 @@ test('downlink: QoS 2 from a broker, ids mapped through PUBREC/PUBREL/PUBCOMP; a
 
 test('downlink: acks for a lost link are held; the broker’s resend after reconnect keeps the client id', () => {
   const sink = new Sink();
-  const down = new DownlinkFlows(
+  const down = new BrokerToClientFlows(
     sink,
     new DedupWindow({ maxEntries: 64, windowMs: 5000 }, new FakeClock()),
     false,

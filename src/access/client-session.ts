@@ -15,7 +15,7 @@ import type { Clock } from './clock.ts';
 import type { AccessOptions } from './config.ts';
 import type { AccessCounters } from './counters.ts';
 import { DedupWindow } from './dedup.ts';
-import { DownlinkFlows } from './downlink.ts';
+import { BrokerToClientFlows } from './broker-to-client.ts';
 import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
 import {
   FrameSplitter,
@@ -27,7 +27,7 @@ import {
 } from './frames.ts';
 import { SubscriptionSync } from './subscriptions.ts';
 import { SysTopic, activeName, matchesAny, statsPayload } from './sys-topics.ts';
-import { UplinkFlows, type FlowSink } from './uplink.ts';
+import { ClientToBrokerFlows, type FlowSink } from './client-to-brokers.ts';
 import { UpstreamLink, parseWhole, type UpstreamListener } from './upstream.ts';
 
 export interface SessionDeps {
@@ -60,8 +60,8 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private readonly queued: Buffer[] = [];
   readonly links: [UpstreamLink, UpstreamLink];
   readonly controller: FailoverController;
-  private uplink: UplinkFlows;
-  private downlink: DownlinkFlows | undefined;
+  private toBrokers: ClientToBrokerFlows;
+  private toClient: BrokerToClientFlows | undefined;
   private connectMerge: PendingMerge<IConnackPacket> | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private assignedClientId = false;
@@ -70,7 +70,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private pingsPending = 0;
-  /** Per broker: when its pinned QoS 2 messages stop waiting for it (see UplinkFlows). */
+  /** Per broker: when its pinned QoS 2 messages stop waiting for it (see ClientToBrokerFlows). */
   private readonly qos2Timers: [NodeJS.Timeout | undefined, NodeJS.Timeout | undefined] = [
     undefined,
     undefined,
@@ -88,7 +88,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       new UpstreamLink(Upstream.Broker2, options, clock, this, logger, random),
     ];
     this.controller = new FailoverController({ failbackHoldMs: options.failbackHoldMs }, clock);
-    this.uplink = new UplinkFlows(this, counters);
+    this.toBrokers = new ClientToBrokerFlows(this, counters);
     this.subs = new SubscriptionSync(
       {
         isUp: (u) => this.links[u].isUp,
@@ -169,15 +169,15 @@ export class ClientSession implements UpstreamListener, FlowSink {
           // We granted Topic Alias Maximum 0: an alias would not survive a failover [MQTT-3.3.2-9].
           return this.protocolError('topic alias used', ReasonCode.TopicAliasInvalid);
         }
-        this.uplink.clientPublish(frame);
+        this.toBrokers.clientPublish(frame);
         this.applyBackpressure();
         return;
       case PacketType.Puback:
       case PacketType.Pubrec:
       case PacketType.Pubcomp:
-        return this.downlink!.clientAck(type, frame);
+        return this.toClient!.clientAck(type, frame);
       case PacketType.Pubrel:
-        return this.uplink.clientPubrel(frame);
+        return this.toBrokers.clientPubrel(frame);
       case PacketType.Pingreq:
         return this.onPingreq();
       case PacketType.Subscribe: {
@@ -201,7 +201,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.parser = mqttPacket.parser(this.settings);
     this.v5 = this.settings.protocolVersion === 5;
     this.subs.v5 = this.v5;
-    this.downlink = new DownlinkFlows(this, this.newDedup(), this.v5, counters);
+    this.toClient = new BrokerToClientFlows(this, this.newDedup(), this.v5, counters);
     counters.clientsTotal++;
     let clientId = packet.clientId;
     if (clientId === '') {
@@ -334,15 +334,15 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private linkUp(upstream: Upstream, connack: IConnackPacket, initial: boolean): void {
     this.deps.counters.upstreamConnects[upstream]++;
     const receiveMaximum = connack.properties?.receiveMaximum;
-    if (this.v5 && receiveMaximum !== undefined) this.uplink.setUpstreamLimit(upstream, receiveMaximum);
+    if (this.v5 && receiveMaximum !== undefined) this.toBrokers.setUpstreamLimit(upstream, receiveMaximum);
     if (!initial) {
-      this.downlink!.upstreamSession(upstream, connack.sessionPresent);
+      this.toClient!.upstreamSession(upstream, connack.sessionPresent);
       this.subs.resync(upstream, connack.sessionPresent);
     }
     if (!initial) {
       // Before the transition: QoS 2 messages this broker forgot wait for (or go to) the active one.
       clearTimeout(this.qos2Timers[upstream]);
-      this.uplink.upstreamBack(upstream, connack.sessionPresent);
+      this.toBrokers.upstreamBack(upstream, connack.sessionPresent);
     }
     const transition = this.controller.upstreamUp(upstream);
     if (transition) this.applyTransition(transition);
@@ -353,16 +353,16 @@ export class ClientSession implements UpstreamListener, FlowSink {
   onFrame(upstream: Upstream, type: number, frame: Buffer): void {
     switch (type) {
       case PacketType.Publish:
-        if (this.phase === Phase.Ready) this.downlink!.upstreamPublish(upstream, frame);
+        if (this.phase === Phase.Ready) this.toClient!.upstreamPublish(upstream, frame);
         return;
       case PacketType.Puback:
       case PacketType.Pubrec:
       case PacketType.Pubcomp:
-        this.uplink.upstreamAck(upstream, type, frame);
+        this.toBrokers.upstreamAck(upstream, type, frame);
         if (this.paused) this.applyBackpressure();
         return;
       case PacketType.Pubrel:
-        return this.downlink!.upstreamPubrel(upstream, frame);
+        return this.toClient!.upstreamPubrel(upstream, frame);
       case PacketType.Suback:
       case PacketType.Unsuback: {
         const packet = parseWhole(this.parser, frame);
@@ -390,7 +390,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   private applyBackpressure(): void {
     const active = this.controller.active;
     const full =
-      this.uplink.inflight >= this.deps.options.maxInflight ||
+      this.toBrokers.inflight >= this.deps.options.maxInflight ||
       (active !== null && this.links[active].needsDrain);
     if (full && !this.paused) {
       this.paused = true;
@@ -417,22 +417,22 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.deps.counters.upstreamDowns[upstream]++;
     const transition = this.controller.upstreamDown(upstream, cause);
     if (transition) this.applyTransition(transition);
-    this.uplink.upstreamLost(upstream);
-    if (this.uplink.pinnedOn(upstream) > 0) {
+    this.toBrokers.upstreamLost(upstream);
+    if (this.toBrokers.pinnedOn(upstream) > 0) {
       clearTimeout(this.qos2Timers[upstream]);
       this.qos2Timers[upstream] = setTimeout(
-        () => this.uplink.movePinned(upstream),
+        () => this.toBrokers.movePinned(upstream),
         this.deps.options.qos2HoldMs,
       );
     }
-    this.downlink!.upstreamLost(upstream);
+    this.toClient!.upstreamLost(upstream);
     this.scheduleFailback();
     this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
     if (this.pingsPending > 0 && !this.links[0].isUp && !this.links[1].isUp) this.answerPings();
   }
 
   private applyTransition(t: Transition): void {
-    this.uplink.setActive(t.to);
+    this.toBrokers.setActive(t.to);
     if (this.paused) this.applyBackpressure();
     this.deps.counters.record({ ...t, clientId: this.clientId });
     this.deps.logger?.info(

@@ -3,15 +3,15 @@
 // commands). Platform satisfies it; declared here so that the processor does not import the class that
 // owns it (no platform ⇄ uplink circle) and so that a test can hand it a small fake.
 import type { Logger } from 'pino';
-import type { DownlinkEnvelope } from '../protocol/envelope.ts';
-import type { CommandAnswer } from './commands/command-manager.ts';
-import type { PlatformConfig } from './config.ts';
-import type { ContractRegistry } from './contract-registry.ts';
-import type { PlatformNotification } from './events.ts';
-import type { PlatformMetrics } from './metrics/platform-metrics.ts';
-import type { HeartbeatScheduler } from './online/heartbeat.ts';
-import type { OnlineChange, OnlineTracker } from './online/online-tracker.ts';
-import type { GatewayRecord, PlatformStore } from './store/types.ts';
+import type { DownlinkEnvelope } from '../../protocol/envelope.ts';
+import type { CommandAnswer } from '../commands/command-manager.ts';
+import type { PlatformConfig } from '../config.ts';
+import type { ContractRegistry } from '../contract-registry.ts';
+import type { PlatformNotification } from '../events.ts';
+import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
+import type { HeartbeatScheduler } from '../online/heartbeat.ts';
+import type { OnlineChange, OnlineTracker } from '../online/online-tracker.ts';
+import type { GatewayRecord, PlatformStore } from '../store/types.ts';
 
 export interface UplinkHost {
   readonly config: Readonly<PlatformConfig>;

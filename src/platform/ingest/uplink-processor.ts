@@ -12,12 +12,12 @@ import type {
   StatusEnvelope,
   UplinkEnvelope,
   WillEnvelope,
-} from '../protocol/envelope.ts';
-import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from './gateways/seq-window.ts';
-import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './ingest/contracts-stage.ts';
+} from '../../protocol/envelope.ts';
+import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from '../gateways/seq-window.ts';
+import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './contracts-stage.ts';
 import type { UplinkHost } from './uplink-port.ts';
-import { UnknownGateways } from './config.ts';
-import { Lifecycle, type StreamMark } from './store/types.ts';
+import { UnknownGateways } from '../config.ts';
+import { Lifecycle, type StreamMark } from '../store/types.ts';
 
 interface Pending {
   envelope: UplinkEnvelope;

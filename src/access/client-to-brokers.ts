@@ -60,7 +60,7 @@ interface Flight {
  *   [MQTT-4.4.0-1] — exactly once. Only when it returns without the session, or not within the hold
  *   time, do they go to the active broker (then possibly twice, see docs/access.md).
  */
-export class UplinkFlows {
+export class ClientToBrokerFlows {
   private readonly byClientId = new Map<number, Flight>();
   private readonly upstreamIds: [PacketIdMap<Flight>, PacketIdMap<Flight>];
   private readonly waiting: Flight[] = [];

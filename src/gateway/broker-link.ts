@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { GatewayConfig } from './config.ts';
 
-export interface SessionEvents {
+export interface BrokerLinkEvents {
   /** CONNACK received and the downlink subscribed. */
   onConnect(sessionPresent: boolean): void;
   /** The connection is gone (MQTT.js reconnects by itself). */
@@ -18,7 +18,7 @@ export interface SessionEvents {
 /** How long a clean stop waits for the broker before dropping the connection. */
 export const DEFAULT_STOP_TIMEOUT_MS = 2000;
 
-export class MqttSession {
+export class BrokerLink {
   private client: MqttClient | undefined;
   private connectedFlag = false;
 
@@ -26,7 +26,7 @@ export class MqttSession {
     private readonly config: GatewayConfig['mqtt'],
     private readonly downTopic: string,
     private readonly upTopic: string,
-    private readonly events: SessionEvents,
+    private readonly events: BrokerLinkEvents,
   ) {}
 
   get connected(): boolean {

@@ -15,7 +15,7 @@ import {
   writePacketId,
 } from './frames.ts';
 import { PacketIdMap } from './packet-ids.ts';
-import type { FlowSink } from './uplink.ts';
+import type { FlowSink } from './client-to-brokers.ts';
 
 interface DownFlight {
   readonly upstream: Upstream;
@@ -30,7 +30,7 @@ interface DownFlight {
  * QoS 1/2 flows get a client-side packet id and the client's acks go back to the broker that sent
  * the message. Copies dropped as duplicates are acknowledged to their broker by the module itself.
  */
-export class DownlinkFlows {
+export class BrokerToClientFlows {
   private readonly clientIds = new PacketIdMap<DownFlight>();
   private readonly byUpstream: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
 
