@@ -146,3 +146,16 @@ export const pageQuery = {
   offset: { type: 'integer', minimum: 0, default: 0 },
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
 } as const;
+
+/** The response of a paged list: one page of `item` and where it sits in the whole. */
+export function pageOf<const T extends object>(item: T) {
+  return {
+    type: 'object',
+    properties: {
+      items: { type: 'array', items: item },
+      total: { type: 'integer' },
+      offset: { type: 'integer' },
+      limit: { type: 'integer' },
+    },
+  } as const;
+}

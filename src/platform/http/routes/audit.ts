@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PlatformStore } from '../../store/types.ts';
 import type { AuditResult } from '../../store/auth-types.ts';
-import { errorResponses, pageQuery, timeSchema } from '../schemas.ts';
+import { errorResponses, pageOf, pageQuery, timeSchema } from '../schemas.ts';
 import { parseTime } from '../time.ts';
 
 const auditSchema = {
@@ -56,15 +56,7 @@ export function auditRoutes(app: FastifyInstance, store: PlatformStore): void {
           },
         },
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              items: { type: 'array', items: auditSchema },
-              total: { type: 'integer' },
-              offset: { type: 'integer' },
-              limit: { type: 'integer' },
-            },
-          },
+          200: pageOf(auditSchema),
           ...errorResponses,
         },
       },

@@ -11,6 +11,7 @@ import {
   gatewaySchema,
   idParams,
   lifecycleSchema,
+  pageOf,
   pageQuery,
 } from '../schemas.ts';
 
@@ -185,15 +186,7 @@ export function registryRoutes(app: FastifyInstance, platform: Platform): void {
           },
         },
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              items: { type: 'array', items: deviceSchema },
-              total: { type: 'integer' },
-              offset: { type: 'integer' },
-              limit: { type: 'integer' },
-            },
-          },
+          200: pageOf(deviceSchema),
           ...errorResponses,
         },
       },
