@@ -3,6 +3,7 @@
  * config leaves (file, env) reach it, and `mqiot up`'s startAllInOne with gateway credentials and
  * gatewayAcl still carries a real gateway's data to the platform.
  */
+import { testBrokerConfig } from '../support/live.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -157,23 +158,11 @@ test('broker.auth from a config file and the environment; a bad value names the 
 });
 
 test('mqiot up wiring: a real gateway with its credentials under gatewayAcl reaches the platform', async () => {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      broker: {
-        host: '127.0.0.1',
-        port: 0,
-        wsPort: null,
-        metricsPort: null,
-        sys: { interval: 0 },
-        persistence: 'off',
-        auth: { allowAnonymous: false, passwordFile: pwFile, gatewayAcl: true },
-      },
-      log: { level: 'silent' },
-    },
-  });
   const system = await startAllInOne({
-    broker: config.broker,
+    broker: testBrokerConfig({
+      persistence: 'off',
+      auth: { allowAnonymous: false, passwordFile: pwFile, gatewayAcl: true },
+    }),
     dataDir: join(dir, 'up'),
     http: { host: '127.0.0.1', port: 0 },
     platform: { tickMs: 100, heartbeatIntervalMs: 1000 },

@@ -1,10 +1,10 @@
 // `mqiot up --demo` in process: a dozen simulated devices of several protocols register and report.
+import { testBrokerConfig } from '../support/live.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/app/all-in-one.ts';
 import { startDemoSite } from '../../src/app/demo-site.ts';
@@ -18,14 +18,8 @@ describe('demo site (mqiot up --demo)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqiot-demo-'));
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
-      },
-    });
     system = await startAllInOne({
-      broker: config.broker,
+      broker: testBrokerConfig(),
       dataDir: dir,
       http: { host: '127.0.0.1', port: 0 },
       logger: createLogger({ level: 'silent' }),

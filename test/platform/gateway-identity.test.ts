@@ -1,6 +1,7 @@
 // Gateway identity and uplink integrity against the real all-in-one (broker on loopback TCP, platform
 // in process, SQLite): each attack of issue 11 that concerns the platform, played with plain MQTT
 // clients, and the credentials the platform issues.
+import { testBrokerConfig } from '../support/live.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hashPassword } from '../../src/broker/auth/index.ts';
@@ -9,7 +10,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { loadConfig } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/app/all-in-one.ts';
 import type { PlatformConfig } from '../../src/platform/config.ts';
@@ -42,25 +42,14 @@ async function start(
   platform: Partial<PlatformConfig> = {},
   logs?: LogLines,
 ): Promise<AllInOne> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      broker: {
-        host: '127.0.0.1',
-        port: 0,
-        wsPort: null,
-        metricsPort: null,
-        sys: { interval: 0 },
-        auth: {
-          allowAnonymous: auth.allowAnonymous,
-          gatewayAcl: auth.gatewayAcl ?? true,
-          passwordFile: auth.passwordFile ?? null,
-        },
-      },
-    },
-  });
   return startAllInOne({
-    broker: config.broker,
+    broker: testBrokerConfig({
+      auth: {
+        allowAnonymous: auth.allowAnonymous,
+        gatewayAcl: auth.gatewayAcl ?? true,
+        passwordFile: auth.passwordFile ?? null,
+      },
+    }),
     dataDir,
     http: { host: '127.0.0.1', port: 0 },
     platform: { tickMs: 100_000, ...platform },

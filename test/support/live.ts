@@ -1,23 +1,36 @@
 // Real platform parts in process for tests: an edge (all-in-one: broker and platform) and a cloud
 // platform on its own broker, bridged to each other.
 import { join } from 'node:path';
-import { loadConfig } from '../../src/app/config/index.ts';
+import { loadConfig, type LoadConfigOptions } from '../../src/app/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne, type AllInOneOptions } from '../../src/app/all-in-one.ts';
 import { startPlatformApp, type PlatformApp, type PlatformAppOptions } from '../../src/app/platform-app.ts';
 import { CloudLink } from '../../src/app/edge/cloud-link.ts';
 import { TcpBroker } from './broker.ts';
 
-/** The all-in-one (broker and platform) on 127.0.0.1 port 0, as an edge site runs it, silent. */
-export async function startEdge(dataDir: string, platform?: AllInOneOptions['platform']): Promise<AllInOne> {
-  const config = loadConfig({
+type BrokerOverrides = NonNullable<NonNullable<LoadConfigOptions['overrides']>['broker']>;
+
+/** The broker's configuration as a test runs it: MQTT on 127.0.0.1 port 0, no WebSocket, metrics or $SYS. */
+export function testBrokerConfig(broker: BrokerOverrides = {}): AllInOneOptions['broker'] {
+  return loadConfig({
     env: {},
     overrides: {
-      broker: { host: '127.0.0.1', port: 0, wsPort: null, metricsPort: null, sys: { interval: 0 } },
+      broker: {
+        host: '127.0.0.1',
+        port: 0,
+        wsPort: null,
+        metricsPort: null,
+        sys: { interval: 0 },
+        ...broker,
+      },
     },
-  });
+  }).broker;
+}
+
+/** The all-in-one (broker and platform) on 127.0.0.1 port 0, as an edge site runs it, silent. */
+export async function startEdge(dataDir: string, platform?: AllInOneOptions['platform']): Promise<AllInOne> {
   return startAllInOne({
-    broker: config.broker,
+    broker: testBrokerConfig(),
     dataDir,
     http: { host: '127.0.0.1', port: 0 },
     platform,
