@@ -153,7 +153,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   ).catch((err) => {
     dbg(
       pubs.map((p) => Object.keys(p.outgoing)),
-      [...proxy.sessions].map((s) => (s as unknown as { uplink: unknown }).uplink),
+      [...proxy.sessions].map((s) => (s as unknown as { toBrokers: unknown }).toBrokers),
     );
     throw err;
   });

@@ -30,8 +30,9 @@ function run(cmd: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Run {
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // 'close', not 'exit': the exit can come before the last of stdout has been read.
   const done = new Promise<number>((r) =>
-    child.once('exit', (code, signal) => r(code ?? (signal ? 128 : -1))),
+    child.once('close', (code, signal) => r(code ?? (signal ? 128 : -1))),
   );
   return { out: () => out, err: () => err, done, kill: (s = 'SIGTERM') => child.kill(s) };
 }

@@ -23,7 +23,7 @@ test('sim cli: a Modbus TCP simulator whose fault is switched on through stdin',
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   t.after(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
     await exited;
@@ -60,7 +60,7 @@ test('sim cli: DL/T 645 meters on TCP and on a serial line in one process', asyn
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   t.after(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
     await exited;

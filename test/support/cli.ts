@@ -35,7 +35,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): Runnin
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    // 'close', not 'exit': the exit can come before the last of stdout and stderr has been read.
+    child.once('close', (code, signal) => resolve(code ?? signal ?? -1));
   });
   return {
     child,
