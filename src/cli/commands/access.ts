@@ -157,6 +157,7 @@ export function accessOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv = p
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
     return 0;
@@ -179,7 +180,7 @@ export async function run(argv: string[]): Promise<number> {
     },
     'access module started',
   );
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   await proxy.close();
   setTimeout(() => process.exit(0), 1000).unref();

@@ -146,6 +146,7 @@ function packageVersion(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const args = parseBrokerArgs(argv);
   if (args.help) {
     console.log(HELP);
@@ -175,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
   const sys = new SysPublisher(broker, { interval: config.broker.sys.interval, version: `mqiot ${version}` });
   sys.start();
   logger.info({ version, pid: process.pid }, 'broker started');
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   stopReload();
   await shutdown(broker, listeners, sys, logger);

@@ -74,6 +74,7 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const { values } = parseCommandArgs('cloud', argv, OPTIONS);
   if (values.help) {
     console.log(HELP);
@@ -175,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     logger.info({ mqttUrl: system.mqttUrl, httpUrl: system.httpUrl }, 'mqiot cloud: running');
     close = () => system.close();
   }
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   await close();
   setTimeout(() => process.exit(0), 1000).unref();

@@ -68,6 +68,7 @@ function port(flag: string, value: string | undefined): number | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const { values } = parseCommandArgs('edge', argv, OPTIONS);
   if (values.help) {
     console.log(HELP);
@@ -129,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
     { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
     'mqiot edge: running',
   );
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   logger.info({ signal, queued: link.queue.depth }, 'shutting down');
   await rules?.stop();
   await link.close();

@@ -33,6 +33,7 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const { values } = parseCommandArgs('gateway', argv, OPTIONS);
   if (values.help) {
     console.log(HELP);
@@ -62,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     // disk queue, TLS files, listener ports: the message names what is wrong; no stack trace needed
     throw new CliError(`gateway: cannot start: ${(err as Error).message}`, 1, { cause: err });
   }
-  await waitForStopSignal();
+  await stopSignal;
   await gateway.stop();
   return 0;
 }

@@ -136,6 +136,7 @@ export function parseFaultLine(line: string): FaultSpec | string | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const spec = parseSimArgs(argv);
   if (spec === 'help') {
     console.log(HELP);
@@ -172,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
     sims.setFault(fault);
     log.info(fault, 'fault set');
   });
-  await waitForStopSignal();
+  await stopSignal;
   input.close();
   await sims.close();
   return 0;

@@ -119,6 +119,7 @@ function storeFlag(args: { postgres?: string; dataDir: string }): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const stopSignal = waitForStopSignal();
   const args = parseUpArgs(argv);
   if (args.help) {
     console.log(HELP);
@@ -167,7 +168,7 @@ export async function run(argv: string[]): Promise<number> {
       `mqiot up: sign in at ${system.httpUrl}/ (first admin: 'admin', password from the first start or ` +
         `$MQIOT_ADMIN_PASSWORD; forgotten? mqiot user passwd admin ${storeFlag(args)})\n`,
     );
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   await system.close();
   logger.info('stopped');
