@@ -92,10 +92,12 @@ test(
     assert.equal(acked.length, n);
     assert.deepEqual(lost, []);
     assert.equal(dual.counters.failovers, 1, JSON.stringify(dual.counters.recent));
-    assert.deepEqual(events.slice(0, 2), [
-      `down broker1 mqtt://127.0.0.1:${b1.port} socket-closed`,
-      'active broker2 failover',
-    ]);
+    // A killed peer shows as a closed socket or, when a write was on its way, a reset: either names it.
+    assert.match(
+      events[0] ?? '',
+      new RegExp(`^down broker1 mqtt://127\\.0\\.0\\.1:${b1.port} socket-(closed|error)$`),
+    );
+    assert.equal(events[1], 'active broker2 failover');
     assert.ok(events.includes('up broker1') && events.at(-1) === 'active broker1 failback', events.join());
     assert.equal(dual.counters.failbacks, 1);
     assert.ok(dual.counters.published[1] > 0 && dual.counters.published[0] > 0);
