@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { FakePlatform } from './helpers.ts';
 import { startMosquitto } from '../support/broker.ts';
 import { makeTempDir } from '../support/temp.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 
@@ -30,7 +30,11 @@ test('cli: mqiot sim + mqiot gateway --config deliver data; SIGTERM says goodbye
     await broker.stop();
     tmp.cleanup();
   });
-  const ready = await waitFor('sim ready', () => /\{"ready":true[^\n]*\}/.exec(sim.out())?.[0], 20_000);
+  const ready = await waitFor(
+    'sim ready',
+    () => /\{"ready":true[^\n]*\}/.exec(sim.out())?.[0],
+    PROCESS_START_MS,
+  );
   const { modbusTcpPort, dlt645Port } = JSON.parse(ready) as { modbusTcpPort: number; dlt645Port: number };
   const config = join(tmp.dir, 'gw.yaml');
   writeFileSync(

@@ -9,7 +9,7 @@ import { Gateway } from '../../src/gateway/gateway.ts';
 import { ptyPair } from '../sim/helpers.ts';
 import { runCli } from '../support/cli.ts';
 import { makeTempDir } from '../support/temp.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 /** True when process `pid` has `path` open (Linux: its file descriptors are links in /proc). */
 function holds(pid: number | 'self', path: string): boolean {
@@ -75,6 +75,7 @@ test('mqiot gateway exits on SIGTERM and releases its serial port', async (t) =>
   await waitFor(
     () => `the gateway to open ${pty.b}; output: ${gw.stdout()}${gw.stderr()}`,
     () => holds(pid, pty.b),
+    PROCESS_START_MS,
   );
   gw.child.kill('SIGTERM');
   const code = await Promise.race([

@@ -79,9 +79,13 @@ test('gateway over serial (socat ptys): Modbus RTU and DL/T 645 buses, relay com
     'frames of all four serial devices arrive in data groups and decode with their contracts',
     async () => {
       const devs = ['rtu-1', 'rtu-2', 'meter-161', 'meter-162'];
+      const seen = (match: (f: { dev: string; ctx?: Record<string, unknown> }) => boolean) =>
+        platform.of('data').some((g) => g.frames.some(match));
       await waitFor(
-        'frames from every device',
-        () => devs.every((d) => platform.of('data').some((g) => g.frames.some((f) => f.dev === d))),
+        "frames from every device, and meter-162's voltage",
+        () =>
+          devs.every((d) => seen((f) => f.dev === d)) &&
+          seen((f) => f.dev === 'meter-162' && f.ctx?.di === '02010100'),
         15_000,
       );
       const frames = platform.of('data').flatMap((g) => g.frames);

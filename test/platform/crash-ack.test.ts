@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { issueGatewayCredentials, startUp, type RunningUp } from '../support/cli.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const GW = 'crash-gw';
 const UP = `mqiot/gw/${GW}/up`;
@@ -53,7 +53,8 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
 
   it(
     'every acknowledged group is stored exactly once after repeated SIGKILL and restart',
-    { timeout: 120_000 },
+    // KILLS + 1 starts of `mqiot up`, each bounded by PROCESS_START_MS on a busy machine
+    { timeout: (KILLS + 2) * PROCESS_START_MS },
     async () => {
       // the gateway's outbox: seq → payload, removed only on a successful PUBACK
       const outbox = new Map<number, Buffer>();

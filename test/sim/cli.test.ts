@@ -6,7 +6,7 @@ import net from 'node:net';
 import { parseFaultLine } from '../../src/cli/commands/sim.ts';
 import { openSerial, closeSerial } from '../../src/gateway/links/serial.ts';
 import { hex, ptyPair } from './helpers.ts';
-import { waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const BIN = new URL('../../bin/mqiot.js', import.meta.url).pathname;
 
@@ -28,7 +28,7 @@ test('sim cli: a Modbus TCP simulator whose fault is switched on through stdin',
     if (child.exitCode === null) child.kill('SIGKILL');
     await exited;
   });
-  const ready = await waitFor('ready', () => /\{"ready":true[^\n]*\}/.exec(out)?.[0], 20_000);
+  const ready = await waitFor('ready', () => /\{"ready":true[^\n]*\}/.exec(out)?.[0], PROCESS_START_MS);
   const port = (JSON.parse(ready) as { modbusTcpPort: number }).modbusTcpPort;
   const socket = net.connect(port, '127.0.0.1');
   t.after(() => socket.destroy());
