@@ -21,6 +21,13 @@ export interface RunningCli {
   kill(): Promise<number | string>;
 }
 
+// Every child still running when the test file's process ends is killed with it: a test that timed out
+// can go on and start one after its cleanup ran (the runner ends the file with --test-force-exit).
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 /** Runs `node bin/mqiot.js ...args`. */
 export function runCli(args: string[], env: Record<string, string> = {}): RunningCli {
   // The test runner's own MQIOT_* settings must not leak into the broker under test.
@@ -30,6 +37,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): Runnin
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
