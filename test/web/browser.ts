@@ -25,6 +25,7 @@ export async function launchChromium(): Promise<Browser> {
 /** A new page whose uncaught script errors are pushed to `errors` (tests assert it stays empty). */
 export async function newPage(browser: Browser, errors: string[]): Promise<Page> {
   const page = await browser.newPage();
+  page.setDefaultTimeout(30_000); // generous: the suite must pass with both cores busy
   page.on('pageerror', (err) => errors.push(err.message));
   return page;
 }

@@ -21,7 +21,7 @@ const vector = (group: string, name: RegExp) => {
 };
 
 const XSS_NAME = '<img src=x onerror="window.__xss = 1">';
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 }; // generous: the suite must pass with both cores busy
 const MINUTE = 60_000;
 
 describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
@@ -255,7 +255,9 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     const steps = await done
       .locator('li.step')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
-    assert.deepEqual(steps, ['pending', 'sent', 'executed']);
+    // pending, sent, executed — with a timed-out and a resend between when the machine is slow
+    // (the site's command timeout is short, for the unanswered command below)
+    assert.match(steps.join(' '), /^pending sent( timed-out sent)* executed$/);
     assert.match((await done.textContent()) ?? '', /write-single-register/);
 
     await page.getByRole('button', { name: 'Query gateway status' }).click();

@@ -7,7 +7,7 @@ import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import { startSite, type Site } from './site.ts';
 import { testToken, TEST_PASSWORD } from '../support/auth.ts';
 
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 }; // generous: the suite must pass with both cores busy
 
 describe('dashboard sign-in and roles in headless Chromium', { skip: NO_CHROMIUM }, () => {
   let site: Site;

@@ -7,7 +7,7 @@ import { launchChromium, newPage, NO_CHROMIUM } from './browser.ts';
 import type { Browser, Page } from 'playwright-core';
 import { hex, modbusTcpFrame, startSite, type Site } from './site.ts';
 
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 }; // generous: the suite must pass with both cores busy
 
 const RULE = {
   id: 'pm-high',
