@@ -125,7 +125,8 @@ export function parseAlarmRule(input: unknown): Readonly<AlarmRule> {
   const doc = input as Record<string, unknown>;
   for (const key of Object.keys(doc)) if (!KNOWN.has(key)) fail(key, 'unknown field');
   const id = text(doc, 'id', true)!;
-  if (!ID.test(id)) fail('id', 'letters, digits and _ . : - only, at most 64, starting with a letter or digit');
+  if (!ID.test(id))
+    fail('id', 'letters, digits and _ . : - only, at most 64, starting with a letter or digit');
   const condition = doc.condition;
   if (typeof condition !== 'string' || !ALARM_CONDITIONS.includes(condition as AlarmCondition))
     fail('condition', `must be one of ${ALARM_CONDITIONS.join(', ')}`);
@@ -162,11 +163,7 @@ export function parseAlarmRule(input: unknown): Readonly<AlarmRule> {
   };
   if (pointConditions.includes(condition)) {
     rule.point = text(doc, 'point', true)!;
-    const cmp = comparison(
-      doc,
-      '',
-      condition === AlarmCondition.Rate ? ORDER_OPS : COMPARE_OPS,
-    );
+    const cmp = comparison(doc, '', condition === AlarmCondition.Rate ? ORDER_OPS : COMPARE_OPS);
     rule.op = cmp.op;
     rule.value = cmp.value!;
     if (doc.clear !== undefined) rule.clear = comparison(doc.clear, 'clear', COMPARE_OPS);

@@ -73,7 +73,13 @@ export function reRaise(alarm: AlarmRecord, input: RaiseInput, now: number): Ala
     updatedAt: now,
     history: [
       ...alarm.history,
-      { at: now, action: AlarmAction.Updated, by: BY_CONDITION, severity: input.severity, value: input.value },
+      {
+        at: now,
+        action: AlarmAction.Updated,
+        by: BY_CONDITION,
+        severity: input.severity,
+        value: input.value,
+      },
     ],
   };
 }

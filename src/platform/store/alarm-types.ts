@@ -2,8 +2,8 @@
 // operators define. The transitions are pure functions in src/platform/alarms/alarm.ts.
 import type { Page } from './page.ts';
 
-/** A reading's value (PointValue in types.ts, repeated so that this file needs nothing from there). */
-export type PointValue = number | string | boolean;
+/** A reading's value (the same as PointValue in types.ts, repeated so that this file needs nothing from there). */
+export type AlarmValue = number | string | boolean;
 
 export type AlarmSeverity = 'critical' | 'major' | 'minor' | 'warning' | 'indeterminate';
 export type OriginatorType = 'device' | 'gateway';
@@ -15,7 +15,7 @@ export interface AlarmHistoryEntry {
   /** A user name, or `condition` when the platform did it. */
   by: string;
   severity?: AlarmSeverity;
-  value?: PointValue | null;
+  value?: AlarmValue | null;
 }
 
 export interface AlarmKey {
@@ -32,7 +32,7 @@ export interface AlarmRecord extends AlarmKey {
   ruleId: string | null;
   message: string;
   /** The observation that raised it (or last updated it). */
-  value: PointValue | null;
+  value: AlarmValue | null;
   active: boolean;
   acknowledged: boolean;
   raisedAt: number;
