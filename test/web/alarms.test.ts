@@ -103,7 +103,7 @@ describe('alarms in the dashboard (headless Chromium)', { skip: NO_CHROMIUM }, (
     );
     await page.locator('.page.alarms tr.alarm button[name=clear]').click();
     await page.locator('.page.alarms .empty', { hasText: 'No active alarms.' }).waitFor(WAIT);
-    await page.locator('#alarm-count[data-active="0"]').waitFor(WAIT);
+    await page.locator('#alarm-count[data-active="0"]').waitFor({ ...WAIT, state: 'attached' }); // empty: hidden
     await page.locator('select[name=status]').selectOption('all');
     const cleared = page.locator('.page.alarms tr.alarm[data-active="false"]');
     await cleared.waitFor(WAIT);
