@@ -260,6 +260,29 @@ describe('alarms in the platform (fake clock, real SQLite)', () => {
     assert.equal((await operator({ method: 'DELETE', url: '/api/alarm-rules/hot' })).statusCode, 404);
   });
 
+  it('an edited rule still clears the alarm it raised before the edit', async () => {
+    const doc = {
+      id: 'cold',
+      condition: 'threshold',
+      device: 'meter-2',
+      point: 'temperature',
+      op: '<',
+      value: 5,
+    };
+    await platform.alarms.createRule(doc);
+    await temperature('meter-2', 30);
+    const [alarm] = (await platform.alarms.list({ active: true, type: 'cold' })).items;
+    assert.ok(alarm);
+    await platform.alarms.replaceRule('cold', { ...doc, value: 4, severity: 'minor' });
+    await temperature('meter-2', 20); // still cold under the new rule: the same alarm, not a second one
+    assert.equal((await platform.alarms.list({ type: 'cold' })).total, 1);
+    await temperature('meter-2', 100);
+    assert.deepEqual(
+      [(await platform.alarms.get(alarm.id)).active, (await platform.alarms.get(alarm.id)).clearedBy],
+      [false, 'condition'],
+    );
+  });
+
   it('every alarm route is in the OpenAPI document with its role', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/api/docs' })).json() as Json;
     const roles = (path: string) =>

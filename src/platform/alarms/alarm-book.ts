@@ -68,13 +68,6 @@ export class AlarmBook {
     else if (this.#active.get(key)?.id === alarm.id) this.#active.delete(key);
   }
 
-  /** The originator was deleted: its alarms are no longer tracked here. */
-  forget(originatorType: AlarmKey['originatorType'], originatorId: string): void {
-    for (const [key, alarm] of this.#active)
-      if (alarm.originatorType === originatorType && alarm.originatorId === originatorId)
-        this.#active.delete(key);
-  }
-
   /** The book's copy may be newer than a record read from the store a moment ago. */
   #current(alarm: AlarmRecord): AlarmRecord {
     const mine = this.#active.get(alarmKey(alarm));

@@ -117,22 +117,28 @@ export class AlarmService {
       if (page.items.length < 1000) break;
     }
     this.#book.load(active);
-    const now = this.deps.clock.now();
-    // An alarm active before the restart: its condition starts raised, so it clears when the condition
-    // ends and is not raised a second time while it holds.
-    for (const alarm of active) {
-      const entry = alarm.ruleId ? this.#entries.get(alarm.ruleId) : undefined;
-      if (entry) this.#machine(entry, alarm.originatorType, alarm.originatorId).restoreRaised(now);
-    }
+    for (const entry of this.#entries.values()) this.#restoreRaised(entry);
     // Offline since before the restart: the `for` window counts from when it went offline.
     for (const gw of await store.listGateways())
       if (!gw.online && gw.onlineChangedAt !== null)
         this.observePresence('gateway', gw.id, false, gw.onlineChangedAt);
-    for (const [id] of this.#devices) {
-      const device = await store.getDevice(id);
-      if (device && !device.online && device.onlineChangedAt !== null)
-        this.observePresence('device', id, false, device.onlineChangedAt);
+    for (let offset = 0; ; offset += 1000) {
+      const page = await store.listDevices({ online: false, offset, limit: 1000 });
+      for (const d of page.items)
+        if (d.onlineChangedAt !== null) this.observePresence('device', d.id, false, d.onlineChangedAt);
+      if (page.items.length < 1000) break;
     }
+  }
+
+  /**
+   * The rule's alarms that are active (before a restart, or before the rule was edited): their
+   * conditions start raised, so they clear when the condition ends and are not raised twice meanwhile.
+   */
+  #restoreRaised(entry: Entry): void {
+    const now = this.deps.clock.now();
+    for (const alarm of this.#book.active())
+      if (alarm.ruleId === entry.rule.id)
+        this.#machine(entry, alarm.originatorType, alarm.originatorId).restoreRaised(now);
   }
 
   // ---- the platform's notifications ---------------------------------------------------------------
@@ -318,7 +324,7 @@ export class AlarmService {
       updatedAt: now,
     };
     await this.deps.store.saveAlarmRule(row);
-    this.#entries.set(rule.id, { rule, updatedAt: now, machines: new Map() });
+    this.#setEntry(rule, now);
     return toStored(row);
   }
 
@@ -331,11 +337,7 @@ export class AlarmService {
       const current = this.#entries.get(row.id);
       if (current && current.updatedAt === row.updatedAt) continue;
       try {
-        this.#entries.set(row.id, {
-          rule: parseAlarmRule(row.definition),
-          updatedAt: row.updatedAt,
-          machines: new Map(),
-        });
+        this.#setEntry(parseAlarmRule(row.definition), row.updatedAt);
       } catch (err) {
         // A row written by a newer version (or by hand) must not stop the others from running.
         logger?.warn({ err, rule: row.id }, 'stored alarm rule is invalid; not run');
@@ -349,6 +351,12 @@ export class AlarmService {
       for (const d of page.items) this.#devices.set(d.id, { contract: d.contractId, model: d.model });
       if (page.items.length < 1000) break;
     }
+  }
+
+  #setEntry(rule: Readonly<AlarmRule>, updatedAt: number): void {
+    const entry: Entry = { rule, updatedAt, machines: new Map() };
+    this.#entries.set(rule.id, entry);
+    this.#restoreRaised(entry);
   }
 
   #machine(entry: Entry, subjectType: 'device' | 'gateway', id: string): ConditionMachine {
