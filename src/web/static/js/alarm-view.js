@@ -144,7 +144,11 @@ export function originatorAlarmsPanel(originatorType, id) {
         h(
           'p',
           { class: 'small' },
-          h('a', { href: `#/alarms?originator=${encodeURIComponent(id)}` }, 'All alarms of this one →'),
+          h(
+            'a',
+            { href: `#/alarms?status=all&originator=${encodeURIComponent(id)}` },
+            `All alarms of ${id}, cleared ones too →`,
+          ),
         ),
       );
     } catch (err) {

@@ -116,7 +116,10 @@ export function render(main, params = {}) {
         ),
         api('/api/alarms/summary'),
       ]);
-      summary.textContent = `Active: ${describeCounts(counts)} · ${counts.unacknowledged} not acknowledged`;
+      summary.textContent =
+        counts.activeTotal > 0
+          ? `Active: ${describeCounts(counts)} · ${counts.unacknowledged} not acknowledged`
+          : 'No active alarms.';
       clear(
         listBox,
         body.items.length
