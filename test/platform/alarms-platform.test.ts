@@ -256,6 +256,14 @@ describe('alarms in the platform (fake clock, real SQLite)', () => {
     });
     assert.equal(put.statusCode, 200, put.body);
     assert.equal(put.json().enabled, false);
+    const enabled = await operator({
+      method: 'PATCH',
+      url: '/api/alarm-rules/hot',
+      payload: { enabled: true },
+    });
+    assert.deepEqual([enabled.statusCode, enabled.json().enabled, enabled.json().value], [200, true, 60]);
+    const noBody = await operator({ method: 'PATCH', url: '/api/alarm-rules/hot', payload: { on: true } });
+    assert.equal(noBody.statusCode, 400);
     assert.equal((await operator({ method: 'DELETE', url: '/api/alarm-rules/hot' })).statusCode, 204);
     assert.equal((await operator({ method: 'DELETE', url: '/api/alarm-rules/hot' })).statusCode, 404);
   });
@@ -293,7 +301,12 @@ describe('alarms in the platform (fake clock, real SQLite)', () => {
     assert.deepEqual(roles('/api/alarms/{id}/ack'), { post: 'operator' });
     assert.deepEqual(roles('/api/alarms/{id}/clear'), { post: 'operator' });
     assert.deepEqual(roles('/api/alarm-rules'), { get: 'viewer', post: 'operator' });
-    assert.deepEqual(roles('/api/alarm-rules/{id}'), { get: 'viewer', put: 'operator', delete: 'operator' });
+    assert.deepEqual(roles('/api/alarm-rules/{id}'), {
+      get: 'viewer',
+      put: 'operator',
+      patch: 'operator',
+      delete: 'operator',
+    });
   });
 
   it('decode errors: the built-in rule raises after 5 failed frames and clears after a quiet window', async () => {

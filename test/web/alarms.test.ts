@@ -1,7 +1,7 @@
 // Alarms in the dashboard, in a real headless Chromium against the real platform (broker in process,
 // SQLite, API on port 0): a reading from the MQTT gateway crosses an alarm rule's threshold and the
 // overview badge, the header's count, the device page and the alarms page show it live; an operator
-// acknowledges and clears it there; a viewer sees no buttons. Screenshots go to .tmp/screenshots/.
+// acknowledges and clears it there and disables and enables the rule; a viewer sees no buttons. Screenshots go to .tmp/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -118,6 +118,12 @@ describe('alarms in the dashboard (headless Chromium)', { skip: NO_CHROMIUM }, (
       [false, 'test-operator', 'test-operator'],
     );
     await page.screenshot({ path: artifact('alarms-page.png'), fullPage: true });
+    // disable and enable the rule from its row
+    await page.locator('tr[data-alarm-rule="pm-overload"] button[name=toggle]').click();
+    await page.locator('tr[data-alarm-rule="pm-overload"][data-enabled="false"]').waitFor(WAIT);
+    assert.equal((await site.api('/api/alarm-rules/pm-overload')).body.enabled, false);
+    await page.locator('tr[data-alarm-rule="pm-overload"] button[name=toggle]').click();
+    await page.locator('tr[data-alarm-rule="pm-overload"][data-enabled="true"]').waitFor(WAIT);
   });
 
   it('a new crossing raises a new alarm, shown live; a viewer sees it without the buttons', async () => {

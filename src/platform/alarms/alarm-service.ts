@@ -300,6 +300,12 @@ export class AlarmService {
     return this.#saveRule(rule, existing.createdAt);
   }
 
+  /** A disabled rule neither raises nor clears; its active alarms stay until it is enabled again or a user clears them. */
+  async setRuleEnabled(id: string, enabled: boolean): Promise<StoredAlarmRule> {
+    const { createdAt, updatedAt: _u, ...rule } = await this.getRule(id);
+    return this.#saveRule(parseAlarmRule({ ...rule, enabled }), createdAt);
+  }
+
   /** Deleting a rule leaves its alarms as they are (a user clears them). */
   async removeRule(id: string): Promise<void> {
     if (!(await this.deps.store.deleteAlarmRule(id))) throw new NotFoundError('alarm rule', id);

@@ -307,6 +307,26 @@ export function alarmRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => withStatus(await alarms.replaceRule(req.params.id, req.body)),
   );
 
+  app.patch<{ Params: { id: string }; Body: { enabled: boolean } }>(
+    '/api/alarm-rules/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['alarms'],
+        summary: 'Enable or disable an alarm rule',
+        params: idParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled'],
+          properties: { enabled: { type: 'boolean' } },
+        },
+        response: { 200: alarmRuleSchema, ...errorResponses },
+      },
+    },
+    async (req) => withStatus(await alarms.setRuleEnabled(req.params.id, req.body.enabled)),
+  );
+
   app.delete<{ Params: { id: string } }>(
     '/api/alarm-rules/:id',
     {

@@ -1,6 +1,6 @@
 // Alarms: the list (active by default, or all with the cleared ones; by severity; one device or
-// gateway), Acknowledge and Clear per alarm, live; below, the alarm rules and a JSON box to create one
-// (the API's error is shown as it is: it names the field).
+// gateway), Acknowledge and Clear per alarm, live; below, the alarm rules (enable, disable) and a JSON
+// box to create one (the API's error is shown as it is: it names the field).
 import { api, query } from '../api.js';
 import { clear, emptyState, errorBox, h, table } from '../dom.js';
 import { ALARM_EVENT, ALARM_HEADERS, alarmRow, describeCounts, SEVERITIES } from '../alarm-view.js';
@@ -45,7 +45,7 @@ export function describeAlarmRule(r) {
     .join(' ');
 }
 
-function ruleRow(r) {
+function ruleRow(r, onToggle) {
   return h(
     'tr',
     { 'data-alarm-rule': r.id, 'data-enabled': String(r.enabled) },
@@ -57,6 +57,15 @@ function ruleRow(r) {
       { class: 'small' },
       describeAlarmRule(r),
       r.enabled ? null : h('span', { class: 'muted' }, ' (disabled)'),
+    ),
+    h(
+      'td',
+      { class: 'actions' },
+      h(
+        'button',
+        { type: 'button', class: 'secondary', name: 'toggle', onclick: () => onToggle(r) },
+        r.enabled ? 'Disable' : 'Enable',
+      ),
     ),
   );
 }
@@ -148,12 +157,30 @@ export function render(main, params = {}) {
       clear(
         rulesBox,
         items.length
-          ? table(['Rule', 'Type', 'Severity', 'Condition'], items.map(ruleRow), { class: 'alarm-rules' })
+          ? table(
+              ['Rule', 'Type', 'Severity', 'Condition', ''],
+              items.map((r) => ruleRow(r, toggle)),
+              {
+                class: 'alarm-rules',
+              },
+            )
           : emptyState('No alarm rules.'),
       );
     } catch (err) {
       clear(rulesBox, errorBox(err, 'Cannot load the alarm rules'));
     }
+  }
+
+  async function toggle(rule) {
+    try {
+      await api(`/api/alarm-rules/${encodeURIComponent(rule.id)}`, {
+        method: 'PATCH',
+        json: { enabled: !rule.enabled },
+      });
+    } catch (err) {
+      clear(output, errorBox(err, `Cannot change ${rule.id}`));
+    }
+    await loadRules();
   }
 
   async function create() {
