@@ -1,7 +1,8 @@
 // Alarms in the dashboard, in a real headless Chromium against the real platform (broker in process,
 // SQLite, API on port 0): a reading from the MQTT gateway crosses an alarm rule's threshold and the
 // overview badge, the header's count, the device page and the alarms page show it live; an operator
-// acknowledges and clears it there and disables and enables the rule; a viewer sees no buttons. Screenshots go to .tmp/screenshots/.
+// acknowledges and clears it there and disables and enables the rule; a viewer sees no buttons.
+// Screenshots go to .tmp/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
