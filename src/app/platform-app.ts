@@ -67,13 +67,17 @@ export async function startPlatformApp(options: PlatformAppOptions): Promise<Pla
   const logger = options.logger?.child({ component: 'platform' });
   if (contracts.unavailable.length)
     logger?.warn({ contracts: contracts.unavailable }, 'some contracts could not be loaded');
-  const platform = new Platform(options.config ?? {}, {
-    store,
-    contracts,
-    secretHashing: mosquittoHashing,
-    clock: options.clock,
-    logger,
-  });
+  // the built-in alarm rules are created at a store's first start unless the caller says otherwise
+  const platform = new Platform(
+    { builtinAlarms: true, ...options.config },
+    {
+      store,
+      contracts,
+      secretHashing: mosquittoHashing,
+      clock: options.clock,
+      logger,
+    },
+  );
   await platform.start();
   let attachment: { detach(): void | Promise<void> } | undefined;
   try {

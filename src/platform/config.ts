@@ -57,10 +57,12 @@ export interface PlatformConfig {
    * uplinks under. A relay can speak for every gateway, so list only edges you trust.
    */
   relayUsers: readonly string[];
+  /** Create the built-in alarm rules (gateway/device offline, decode errors) at the first start. */
+  builtinAlarms: boolean;
 }
 
 /** Fields that are not whole numbers, checked on their own. */
-const NON_NUMERIC = new Set(['requireGatewayIdentity', 'unknownGateways', 'relayUsers']);
+const NON_NUMERIC = new Set(['requireGatewayIdentity', 'unknownGateways', 'relayUsers', 'builtinAlarms']);
 
 export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -82,6 +84,8 @@ export const DEFAULT_PLATFORM_CONFIG: Readonly<PlatformConfig> = Object.freeze({
   requireGatewayIdentity: false,
   unknownGateways: UnknownGateways.Register,
   relayUsers: [],
+  // a library user (and a test) starts without alarm rules; `mqiot up`, `cloud` and `edge` turn them on
+  builtinAlarms: false,
 });
 
 export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readonly<PlatformConfig> {
@@ -101,6 +105,8 @@ export function parsePlatformConfig(input: Partial<PlatformConfig> = {}): Readon
       PlatformErrorCode.InvalidInput,
       'platform.relayUsers must be a list of user names',
     );
+  if (typeof config.builtinAlarms !== 'boolean')
+    throw new PlatformError(PlatformErrorCode.InvalidInput, 'platform.builtinAlarms must be true or false');
   for (const [key, value] of Object.entries(config)) {
     if (NON_NUMERIC.has(key)) continue;
     const min = key === 'retentionDays' || key === 'ingestRetries' ? 0 : key.endsWith('Qos') ? 0 : 1;

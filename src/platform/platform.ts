@@ -32,6 +32,7 @@ import {
 } from './store/types.ts';
 import { PlatformMetrics, UplinkRejection } from './metrics/platform-metrics.ts';
 import { RulesEngine } from './rules/rules-engine.ts';
+import { AlarmService } from './alarms/alarm-service.ts';
 import { GatewayCredentials, type SecretHashing } from './gateways/credentials.ts';
 import { judgeProvenance, type PublisherInfo } from './gateways/provenance.ts';
 import { LogLimiter, errorText } from './log-limiter.ts';
@@ -71,6 +72,8 @@ export class Platform {
   readonly commands: CommandManager;
   /** Linkage rules, fed with this platform's readings and online changes (src/platform/rules). */
   readonly rules: RulesEngine;
+  /** Alarms raised by alarm rules from the same readings and online changes (src/platform/alarms). */
+  readonly alarms: AlarmService;
   /** Prometheus metrics of ingest, commands, online status and refused uplinks (src/platform/metrics). */
   readonly metrics: PlatformMetrics;
   /** Gateway credentials issued by the platform (src/platform/gateways/credentials.ts). */
@@ -132,6 +135,15 @@ export class Platform {
       logger: this.logger,
     });
     this.subscribe((notification) => this.rules.onNotification(notification));
+    this.alarms = new AlarmService({
+      store: this.store,
+      clock: this.clock,
+      publish: (topic, payload, options) => this.#downlink?.publish(topic, payload, options),
+      notify: (notification) => this.notify(notification),
+      logger: this.logger,
+      builtinRules: this.config.builtinAlarms,
+    });
+    this.subscribe((notification) => this.alarms.onNotification(notification));
   }
 
   /** Loads the registry into the trackers; `timers: false` leaves ticking to the caller (tests). */
@@ -146,6 +158,7 @@ export class Platform {
     }
     await this.#uplink.load();
     await this.rules.load();
+    await this.alarms.load();
     // A retention set through the API outlives restarts; the configured value is the default.
     const stored = await this.store.getSetting(RETENTION_SETTING);
     if (stored !== undefined) this.#retentionDays = Number(stored);
@@ -169,6 +182,7 @@ export class Platform {
     this.commandService.enableTimers(false);
     await this.whenIdle();
     await this.rules.whenIdle();
+    await this.alarms.whenIdle();
     this.#downlink = undefined;
   }
 
@@ -270,6 +284,7 @@ export class Platform {
   deviceUpdated(device: DeviceRecord): void {
     this.#uplink.deviceUpdated(device.id, device.contractId);
     this.online.describeDevice(device.id, device.gatewayId, device.pollMs);
+    this.alarms.deviceUpdated(device);
   }
 
   /** Deletes a device (and with `dropData` its data) from the store and from what this instance remembers. */
@@ -391,6 +406,7 @@ export class Platform {
     }
     await this.runCommandTimers();
     await this.rules.tick();
+    await this.alarms.tick();
   }
 
   // ---- command answers and timers (carried out by CommandService) ------------------------------

@@ -74,3 +74,11 @@ export function parseDeviceTelemetryTopic(topic: string): string | undefined {
   const parsed = parseProtocolTopic(topic);
   return parsed?.kind === 'dev-telemetry' ? parsed.deviceId : undefined;
 }
+
+/** Alarm events for other systems (docs/protocol.md "Alarms"): every alarm's transitions, JSON. */
+export const ALL_ALARMS_FILTER = `${TOPIC_ROOT}/alarms/#`;
+
+/** `mqiot/alarms/device/{id}` or `mqiot/alarms/gateway/{id}`. */
+export function alarmTopic(originatorType: 'device' | 'gateway', originatorId: string): string {
+  return `${TOPIC_ROOT}/alarms/${originatorType}/${checkId(`${originatorType} id`, originatorId)}`;
+}

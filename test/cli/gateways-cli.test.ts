@@ -133,6 +133,8 @@ describe('mqiot gateways', () => {
       readFileSync(acl, 'utf8'),
       /user gw-site-a\ntopic write mqiot\/gw\/site-a\/up\ntopic read mqiot\/gw\/site-a\/down/,
     );
+    // the platform's user may publish alarm events (docs/protocol.md "Alarms")
+    assert.match(readFileSync(acl, 'utf8'), /user platform\n(?:topic .*\n)*topic write mqiot\/alarms\/#\n/);
 
     const port = await freePort();
     const conf = join(dir, 'mosquitto.conf');

@@ -1,7 +1,12 @@
 // Mosquitto-compatible files for an external broker (`mqiot gateways export-passwd`): the registry's
 // gateway credentials as a password file (the stored `$7$` hashes, as mosquitto_passwd writes them) and
 // an ACL file that confines each gateway to its two topics, as `--gateway-acl` does in mqiot's broker.
-import { gatewayDownTopic, gatewayUpTopic, ALL_GATEWAYS_UP_FILTER } from '../../protocol/gateway-topics.ts';
+import {
+  ALL_ALARMS_FILTER,
+  gatewayDownTopic,
+  gatewayUpTopic,
+  ALL_GATEWAYS_UP_FILTER,
+} from '../../protocol/gateway-topics.ts';
 import { GATEWAY_USERNAME_PREFIX } from '../../protocol/gateway-username.ts';
 import { gatewayUsername } from './credentials.ts';
 import type { GatewayCredentialRow } from '../store/types.ts';
@@ -20,8 +25,8 @@ export function passwordFileText(rows: readonly GatewayCredentialRow[], existing
 
 /**
  * ACL text: each gateway writes only its up topic and reads only its down topic; `platformUser`
- * (the user `mqiot cloud --broker` logs in as) reads every uplink and writes downlinks and decoded
- * telemetry. Mosquitto denies everything not granted once an ACL file is in use.
+ * (the user `mqiot cloud --broker` logs in as) reads every uplink and writes downlinks, decoded
+ * telemetry and alarm events. Mosquitto denies everything not granted once an ACL file is in use.
  */
 export function aclFileText(rows: readonly GatewayCredentialRow[], platformUser?: string): string {
   const out = ['# written by mqiot gateways export-passwd: one block per gateway'];
@@ -32,6 +37,7 @@ export function aclFileText(rows: readonly GatewayCredentialRow[], platformUser?
       `topic read ${ALL_GATEWAYS_UP_FILTER}`,
       'topic write mqiot/gw/+/down',
       'topic write mqiot/dev/+/telemetry',
+      `topic write ${ALL_ALARMS_FILTER}`,
     );
   }
   for (const r of rows) {

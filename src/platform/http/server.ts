@@ -9,6 +9,7 @@ import { installAudit } from './auth/audit.ts';
 import { installGuard } from './auth/guard.ts';
 import { declareRouteRoles, securitySchemes } from './auth/route-roles.ts';
 import { toHttpError } from './errors.ts';
+import { alarmRoutes } from './routes/alarms.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
@@ -58,7 +59,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         title: 'mqiot platform API',
         version: '0.1.0',
         description:
-          'Gateways, devices, telemetry, commands and queries, contracts, events, rules; users, tokens and ' +
+          'Gateways, devices, telemetry, commands and queries, contracts, events, rules, alarms; users, tokens and ' +
           'the audit trail. Every operation but login, health and this document needs a bearer token; ' +
           '`x-role` on each operation names the least role that may call it (viewer < operator < admin).',
       },
@@ -72,6 +73,10 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         { name: 'contracts', description: 'data parsing contracts' },
         { name: 'events', description: 'events, the live stream and health' },
         { name: 'rules', description: 'linkage rules' },
+        {
+          name: 'alarms',
+          description: 'alarms (viewer reads; operator acknowledges, clears, edits alarm rules)',
+        },
         { name: 'settings', description: 'run-time settings (admin to change)' },
         { name: 'users', description: 'users, API tokens and the audit trail' },
       ],
@@ -103,6 +108,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   streamRoutes(app, platform);
   settingsRoutes(app, platform);
   ruleRoutes(app, platform);
+  alarmRoutes(app, platform);
   authRoutes(app, auth);
   userRoutes(app, auth);
   tokenRoutes(app, auth);

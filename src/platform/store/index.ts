@@ -5,6 +5,7 @@ import type { SqlDriver } from './driver.ts';
 import { PostgresDriver } from './postgres-driver.ts';
 import { schemaSql } from './schema.ts';
 import { migrateAuthColumns, SqlAuth } from './sql-auth.ts';
+import { SqlAlarms } from './sql-alarms.ts';
 import { SqlRegistry } from './sql-registry.ts';
 import { SqlRemoval } from './sql-removal.ts';
 import { SqlRules } from './sql-rules.ts';
@@ -15,6 +16,7 @@ import type { PlatformStore } from './types.ts';
 
 export type * from './types.ts';
 export type * from './auth-types.ts';
+export type * from './alarm-types.ts';
 export { AuditResult } from './auth-types.ts';
 
 /** Binds every method of the parts onto one object that satisfies PlatformStore. */
@@ -24,6 +26,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
   const removal = new SqlRemoval(driver);
   const rules = new SqlRules(driver);
   const auth = new SqlAuth(driver);
+  const alarms = new SqlAlarms(driver);
   const bind = <T extends object>(target: T) =>
     Object.fromEntries(
       Object.getOwnPropertyNames(Object.getPrototypeOf(target))
@@ -37,6 +40,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     ...bind(removal),
     ...bind(rules),
     ...bind(auth),
+    ...bind(alarms),
     close: () => driver.close(),
   } as PlatformStore;
 }

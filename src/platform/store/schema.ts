@@ -1,6 +1,7 @@
 // Tables of the platform store, written once for both databases. Times are integer milliseconds
 // since the epoch; JSON columns are TEXT so that both dialects read them the same way.
 import { authSchemaSql } from './sql-auth.ts';
+import { alarmsSchemaSql } from './sql-alarms.ts';
 import { dialectTypes } from './dialect-types.ts';
 import { telemetrySchemaSql } from './telemetry-schema.ts';
 
@@ -120,5 +121,6 @@ CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-${authSchemaSql(t)}`;
+${authSchemaSql(t)}
+${alarmsSchemaSql(t)}`;
 }

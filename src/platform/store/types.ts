@@ -1,6 +1,7 @@
 // The platform's storage interface. Two implementations (SQLite and PostgreSQL) share one SQL store
 // over a small driver seam, and one contract suite (test/platform/store-suite.ts) proves both.
 
+import type { AlarmStore } from './alarm-types.ts';
 import type { AuthStore } from './auth-types.ts';
 import type { Page } from './page.ts';
 
@@ -260,7 +261,7 @@ export interface RuleRow {
   updatedAt: number;
 }
 
-export interface PlatformStore extends AuthStore {
+export interface PlatformStore extends AuthStore, AlarmStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
 

@@ -2,8 +2,10 @@
 // Each page's `render(main, params)` puts its own root element into `main` at once, fills it as data
 // arrives, and returns a cleanup (unsubscribe, stop timers); a page left before its data arrived only
 // fills its detached root.
+import { drawNavCount, watchSummary } from './alarm-view.js';
 import { clear, errorBox, h } from './dom.js';
 import { onState } from './live.js';
+import * as alarms from './pages/alarms.js';
 import * as audit from './pages/audit.js';
 import * as contracts from './pages/contracts.js';
 import * as device from './pages/device.js';
@@ -20,7 +22,7 @@ const LIVE_TEXT = {
   closed: 'offline',
 };
 
-/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]`, `#/rules` → the page and its parameters. */
+/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]`, `#/rules`, `#/alarms[?status=&originator=]` → the page and its parameters. */
 export function route(hash) {
   const [path = '/', search = ''] = (hash.replace(/^#/, '') || '/').split('?');
   const q = Object.fromEntries(new URLSearchParams(search));
@@ -30,6 +32,7 @@ export function route(hash) {
   if (gw) return { page: gateway, nav: 'overview', params: { id: decodeURIComponent(gw[1]) } };
   if (path === '/contracts') return { page: contracts, nav: 'contracts', params: q };
   if (path === '/rules') return { page: rules, nav: 'rules', params: {} };
+  if (path === '/alarms') return { page: alarms, nav: 'alarms', params: q };
   if (path === '/audit') return { page: audit, nav: 'audit', params: {} };
   return { page: overview, nav: 'overview', params: {} };
 }
@@ -115,6 +118,7 @@ async function start() {
   drawUser(user);
   // the live stream needs the session, so it starts only now
   onState(showLiveState);
+  watchSummary(document.getElementById('alarm-count'), drawNavCount);
   window.addEventListener('hashchange', show);
   show();
 }

@@ -4,6 +4,7 @@ import { api, query } from '../api.js';
 import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
 import { formatAgo, formatDetail, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
+import { originatorAlarmsPanel } from '../alarm-view.js';
 import { assetPanel } from './asset-editor.js';
 import { drawIdentity, gatewayLink } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
@@ -70,6 +71,7 @@ export function render(main, { id }) {
   const history = historyPanel(id, RANGES);
   const commands = commandPanel(id);
   const badFrames = badFramesPanel(id);
+  const alarms = originatorAlarmsPanel('device', id);
   const root = h(
     'section',
     { class: 'page device' },
@@ -77,6 +79,8 @@ export function render(main, { id }) {
     title,
     state,
     status,
+    h('h2', {}, 'Alarms'),
+    alarms.element,
     columns(['Latest values', latestBox], ['Asset', asset.element]),
     h('h2', {}, 'History'),
     history.element,
@@ -157,5 +161,6 @@ export function render(main, { id }) {
     for (const stop of stops) stop();
     history.dispose();
     badFrames.dispose();
+    alarms.stop();
   };
 }

@@ -8,6 +8,7 @@ import { assetPanel } from './asset-editor.js';
 import { DEVICE_HEADERS, deviceRow, drawIdentity, markReading, tickAgo, when } from '../registry-view.js';
 import { queryPanel } from './command-panels.js';
 import { eventItem } from './device.js';
+import { originatorAlarmsPanel } from '../alarm-view.js';
 
 const EVENT_LIMIT = 20;
 const RELOAD_DELAY_MS = 300;
@@ -56,6 +57,7 @@ export function render(main, { id }) {
   const reportsBox = h('ul', { class: 'events reports' });
   const eventsBox = h('ul', { class: 'events' });
   const queries = queryPanel(id);
+  const alarms = originatorAlarmsPanel('gateway', id);
   const root = h(
     'section',
     { class: 'page gateway' },
@@ -63,6 +65,8 @@ export function render(main, { id }) {
     title,
     state,
     status,
+    h('h2', {}, 'Alarms'),
+    alarms.element,
     columns(['Asset', asset.element], ['Status queries', queries.element]),
     h('h2', {}, 'Devices'),
     devicesBox,
@@ -114,5 +118,6 @@ export function render(main, { id }) {
     for (const stop of stops) stop();
     reload.cancel();
     clearInterval(clock);
+    alarms.stop();
   };
 }

@@ -1,6 +1,7 @@
 // Overview: gateways and devices with their online state and the time it last changed, kept current
 // through the live stream (a new device, an online/offline change or a reading shows without reload).
 import { api } from '../api.js';
+import { describeCounts, worstSeverity, watchSummary } from '../alarm-view.js';
 import { badge, clear, emptyState, errorBox, h, table } from '../dom.js';
 import { batched, subscribe } from '../live.js';
 import { DEVICE_HEADERS, deviceRow, gatewayLink, markReading, tickAgo, when } from '../registry-view.js';
@@ -48,8 +49,26 @@ function gatewayRow(g, devices) {
 /** Shows live data: read again after the event stream was interrupted. */
 export const live = true;
 
+/** The overview's alarm badge: active alarms by severity, a link to the alarms page. */
+function drawAlarmBadge(el, summary) {
+  const worst = worstSeverity(summary);
+  el.dataset.active = String(summary.activeTotal);
+  clear(
+    el,
+    h(
+      'a',
+      { href: '#/alarms', class: `badge alarm-badge ${worst ? `sev-${worst}` : 'none'}` },
+      `Alarms: ${describeCounts(summary)}`,
+    ),
+    summary.unacknowledged > 0
+      ? h('span', { class: 'muted small' }, ` ${summary.unacknowledged} not acknowledged`)
+      : null,
+  );
+}
+
 export function render(main) {
   const summary = h('p', { class: 'summary' });
+  const alarms = h('p', { class: 'alarms-line' });
   const ingest = h('p', { class: 'ingest muted' });
   const status = h('div');
   const gatewaysBox = h('div');
@@ -64,6 +83,7 @@ export function render(main) {
     { class: 'page overview' },
     h('h1', {}, 'Overview'),
     summary,
+    alarms,
     ingest,
     status,
     h('h2', {}, 'Gateways'),
@@ -152,9 +172,11 @@ export function render(main) {
   search.addEventListener('input', draw);
   const clock = setInterval(() => tickAgo(root), CLOCK_TICK_MS);
   const stopIngest = showIngestRate(ingest);
+  const stopAlarms = watchSummary(alarms, drawAlarmBadge);
   load();
   return () => {
     stopIngest();
+    stopAlarms();
     for (const stop of stops) stop();
     reload.cancel();
     clearInterval(clock);
