@@ -5,11 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { BIN } from '../support/cli.ts';
+import { PROCESS_START_MS } from '../support/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
+// the bound of a process start: on a busy machine a short command can take tens of seconds to load
 const mqiot = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, 'contract', ...args], { encoding: 'utf8', timeout: 20_000 });
+  spawnSync(process.execPath, [BIN, 'contract', ...args], { encoding: 'utf8', timeout: PROCESS_START_MS });
 
 test('contract decode prints fields and points with units', () => {
   const r = mqiot('decode', 'dlt645-2007', '68 61 01 00 00 00 00 68 91 06 33 34 34 35 34 43 10 16');
