@@ -300,12 +300,12 @@ test(
     );
     // Barrier: the module has read up to maxInflight; only a broker could acknowledge, and both are
     // silent, so nothing is acknowledged however long one waits.
-    const session = [...proxy.sessions][0] as unknown as { uplink: { inflight: number } };
-    await waitFor('maxInflight publishes read', () => session.uplink.inflight === 3, 5000);
+    const session = [...proxy.sessions][0] as unknown as { toBrokers: { inflight: number } };
+    await waitFor('maxInflight publishes read', () => session.toBrokers.inflight === 3, 5000);
     assert.equal(acked, 0, 'nothing acknowledged while no broker took it');
     await pingBarrier(watch);
     assert.deepEqual(got, [], 'nothing reached Broker2 either');
-    assert.equal(session.uplink.inflight, 3, 'the module stopped reading at maxInflight');
+    assert.equal(session.toBrokers.inflight, 3, 'the module stopped reading at maxInflight');
     r2.thaw();
     await Promise.all(sends);
     await waitFor('all 10 on Broker2', () => got.length === 10, 5000);
