@@ -16,7 +16,7 @@ export class PendingMerge<R> {
   readonly replies: [R | undefined, R | undefined] = [undefined, undefined];
   private readonly waiting: [boolean, boolean];
   private firstSuccessAt: number | undefined;
-  private readonly deadline: number;
+  private deadline: number;
 
   /**
    * @param expected which upstreams the request went to
@@ -42,6 +42,11 @@ export class PendingMerge<R> {
     this.waiting[upstream] = false;
     this.replies[upstream] = reply;
     if (success && this.firstSuccessAt === undefined) this.firstSuccessAt = this.clock.now();
+  }
+
+  /** Something is still moving (an enhanced authentication step): the absolute limit starts again. */
+  extend(timeoutMs: number): void {
+    this.deadline = Math.max(this.deadline, this.clock.now() + timeoutMs);
   }
 
   /** The upstream went down before answering: stop waiting for it. */

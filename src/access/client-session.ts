@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import mqttPacket, {
+  type IAuthPacket,
   type IConnackPacket,
   type IConnectPacket,
   type IDisconnectPacket,
@@ -9,7 +9,7 @@ import mqttPacket, {
   type Packet,
 } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import { ConnectReturnCode, ReasonCode } from '../protocol/reason-codes.ts';
+import { ReasonCode } from '../protocol/reason-codes.ts';
 import { PendingMerge, connackCode, mergeConnack } from './ack-merge.ts';
 import type { Clock } from './clock.ts';
 import type { AccessOptions } from './config.ts';
@@ -17,16 +17,14 @@ import type { AccessCounters } from './counters.ts';
 import { DedupWindow } from './dedup.ts';
 import { BrokerToClientFlows } from './broker-to-client.ts';
 import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
-import {
-  FrameSplitter,
-  PINGREQ_FRAME,
-  PINGRESP_FRAME,
-  PacketType,
-  frameType,
-  publishPropertiesLength,
-} from './frames.ts';
+import { AuthRelay } from './auth-relay.ts';
+import { chooseClientId, offerToClient, refusal, upstreamConnectOf } from './client-connect.ts';
+import { ClientSocket, type ClientSocketListener } from './client-socket.ts';
+import { PacketType, frameType, publishPropertiesLength } from './frames.ts';
+import { PingRelay } from './ping-relay.ts';
+import { SessionSys } from './session-sys.ts';
 import { SubscriptionSync } from './subscriptions.ts';
-import { SysTopic, activeName, matchesAny, statsPayload } from './sys-topics.ts';
+import { activeName } from './sys-topics.ts';
 import { ClientToBrokerFlows, type FlowSink } from './client-to-brokers.ts';
 import { UpstreamLink, parseWhole, type UpstreamListener } from './upstream.ts';
 
@@ -43,43 +41,43 @@ const Phase = { Connect: 0, Merging: 1, Ready: 2, Closed: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
 const ALL_UPSTREAMS = [Upstream.Broker1, Upstream.Broker2] as const;
-/** Our PINGRESP when no broker answers the forwarded PINGREQ in this time (the module itself is alive). */
-const PING_ANSWER_MS = 1000;
 
 /**
  * One client of the access module: its connection, and its two sessions upstream. The merges,
- * failover decisions and flows are the pure classes; this class wires them to sockets and timers.
+ * failover decisions and flows are the pure classes; the client's socket (client-socket.ts), its pings
+ * (ping-relay.ts) and its $SYS view (session-sys.ts) have their own; this class wires them together
+ * with the timers.
  */
-export class ClientSession implements UpstreamListener, FlowSink {
+export class ClientSession implements UpstreamListener, FlowSink, ClientSocketListener {
   clientId = '';
   private phase: Phase = Phase.Connect;
   private v5 = false;
   private settings: { protocolVersion: 3 | 4 | 5 } = { protocolVersion: 4 };
   private parser = mqttPacket.parser(this.settings);
-  private readonly splitter = new FrameSplitter();
+  private readonly client: ClientSocket;
+  private readonly pings: PingRelay;
+  private readonly sys: SessionSys;
   private readonly queued: Buffer[] = [];
   readonly links: [UpstreamLink, UpstreamLink];
   readonly controller: FailoverController;
   private toBrokers: ClientToBrokerFlows;
   private toClient: BrokerToClientFlows | undefined;
   private connectMerge: PendingMerge<IConnackPacket> | undefined;
+  /** Enhanced authentication relayed between the client and both brokers (auth-relay.ts). */
+  private auth: AuthRelay | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private assignedClientId = false;
   private readonly subs: SubscriptionSync;
   private failbackTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private pingsPending = 0;
   /** Per broker: when its pinned QoS 2 messages stop waiting for it (see ClientToBrokerFlows). */
   private readonly qos2Timers: [NodeJS.Timeout | undefined, NodeJS.Timeout | undefined] = [
     undefined,
     undefined,
   ];
-  private lastClientRx = 0;
-  private paused = false;
 
   constructor(
-    private readonly socket: Duplex,
+    socket: Duplex,
     private readonly deps: SessionDeps,
   ) {
     const { options, clock, counters, logger, random } = deps;
@@ -98,17 +96,21 @@ export class ClientSession implements UpstreamListener, FlowSink {
       clock,
       { mergeWaitMs: options.mergeWaitMs, timeoutMs: options.connectTimeoutMs, sysTopics: options.sysTopics },
     );
-    this.lastClientRx = clock.now();
-    socket.on('data', (chunk: Buffer) => {
-      this.lastClientRx = this.deps.clock.now();
-      try {
-        this.splitter.push(chunk, this.onClientFrameBound);
-      } catch (err) {
-        this.protocolError((err as Error).message);
-      }
+    this.pings = new PingRelay({
+      upstreamsUp: () => ALL_UPSTREAMS.filter((u) => this.links[u].isUp),
+      sendUpstream: (u, frame) => this.links[u as Upstream].send(frame),
+      sendClient: (frame) => this.sendClient(frame),
     });
-    socket.on('error', () => this.close(false));
-    socket.on('close', () => this.close(false));
+    this.sys = new SessionSys({
+      clientId: () => this.clientId,
+      counters,
+      active: () => this.controller.active,
+      isUp: (u) => this.links[u].isUp,
+      sysFilters: () => this.subs.sysFilters,
+      ready: () => this.phase === Phase.Ready,
+      sendPacket: (packet) => this.sendPacket(packet),
+    });
+    this.client = new ClientSocket(socket, this, () => clock.now());
     // [MQTT-3.1.4-1]-style guard: a connection that never sends CONNECT is dropped.
     this.connectTimer = setTimeout(() => this.close(false), options.connectTimeoutMs * 2);
   }
@@ -124,34 +126,26 @@ export class ClientSession implements UpstreamListener, FlowSink {
   // ---- FlowSink -------------------------------------------------------------------------------
   sendClient(frame: Buffer): void {
     if (this.phase === Phase.Closed) return;
-    if (!this.corked) {
-      this.corked = true; // see UpstreamLink.send: one write per incoming chunk
-      (this.socket as Duplex & { cork(): void }).cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(frame);
+    this.client.write(frame);
   }
-
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   sendUpstream(upstream: Upstream, frame: Buffer): void {
     this.links[upstream].send(frame);
   }
 
-  // ---- client side ----------------------------------------------------------------------------
-  /** Returns false when reading must pause (the splitter keeps the rest of the chunk). */
-  private readonly onClientFrameBound = (frame: Buffer): boolean => {
-    this.onClientFrame(frame);
-    return !this.paused;
-  };
+  // ---- client side (ClientSocketListener) -----------------------------------------------------
+  onClientMalformed(message: string): void {
+    this.protocolError(message);
+  }
 
-  private onClientFrame(frame: Buffer): void {
+  onClientGone(): void {
+    this.close(false);
+  }
+
+  onClientFrame(frame: Buffer): void {
     if (this.phase === Phase.Ready) return this.dispatchClient(frame);
     if (this.phase === Phase.Merging) {
+      if (this.auth && frameType(frame) === PacketType.Auth) return this.onClientAuth(frame);
       this.queued.push(frame); // packets a client may send before the CONNACK: handled after it
       return;
     }
@@ -179,10 +173,10 @@ export class ClientSession implements UpstreamListener, FlowSink {
       case PacketType.Pubrel:
         return this.toBrokers.clientPubrel(frame);
       case PacketType.Pingreq:
-        return this.onPingreq();
+        return this.pings.request();
       case PacketType.Subscribe: {
         const local = this.subs.subscribe(parseWhole(this.parser, frame) as ISubscribePacket);
-        if (local.length > 0) this.sendSysState(local);
+        if (local.length > 0) this.sys.sendState(local);
         return;
       }
       case PacketType.Unsubscribe:
@@ -203,35 +197,18 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.subs.v5 = this.v5;
     this.toClient = new BrokerToClientFlows(this, this.newDedup(), this.v5, counters);
     counters.clientsTotal++;
-    let clientId = packet.clientId;
-    if (clientId === '') {
-      if (!this.v5 && !packet.clean) {
-        // [MQTT-3.1.3-8] an empty id needs CleanSession = 1 in 3.1.1
-        return this.refuse(ConnectReturnCode.IdentifierRejected);
-      }
-      // One id for both brokers (each would assign a different one) [MQTT-3.1.3-6]
-      clientId = `mqiot-access-${randomBytes(8).toString('hex')}`;
-      this.assignedClientId = true;
-    }
-    this.clientId = clientId;
-    if (this.v5 && packet.properties?.authenticationMethod !== undefined) {
-      // Enhanced authentication (AUTH) is not relayed yet (docs/access.md): say so at once with the
-      // code the spec gives for an unsupported method, rather than a link that fails at the broker.
-      return this.refuse(ReasonCode.BadAuthenticationMethod);
-    }
-    const upstreamConnect: IConnectPacket = { ...packet, clientId };
-    if (this.v5) {
-      const properties = { ...packet.properties };
-      // Both brokers may send at once: each gets half of what the client can take [MQTT-3.3.4-9].
-      properties.receiveMaximum = Math.max(1, Math.floor((packet.properties?.receiveMaximum ?? 65535) / 2));
-      delete properties.topicAliasMaximum; // no aliases from the brokers: we forward their bytes as they are
-      upstreamConnect.properties = properties;
-    }
+    const id = chooseClientId(packet, this.v5);
+    if ('refuse' in id) return this.refuse(id.refuse);
+    this.clientId = id.clientId;
+    this.assignedClientId = id.assigned;
+    const method = this.v5 ? packet.properties?.authenticationMethod : undefined;
+    if (method !== undefined) this.auth = this.newAuthRelay(method);
+    const upstreamConnect = upstreamConnectOf(packet, this.clientId, this.v5);
     if (packet.keepalive) {
       // [MQTT-3.1.2-24] 1.5 × the client's keep-alive without a packet: the connection is gone.
       const ms = packet.keepalive * 1000;
       this.keepAliveTimer = setInterval(() => {
-        if (clock.now() - this.lastClientRx > ms * 1.5) this.close(false);
+        if (clock.now() - this.client.lastRx > ms * 1.5) this.close(false);
       }, ms / 2);
     }
     this.phase = Phase.Merging;
@@ -239,6 +216,56 @@ export class ClientSession implements UpstreamListener, FlowSink {
     this.links[0].start(upstreamConnect);
     this.links[1].start(upstreamConnect);
     this.armConnectTimer();
+  }
+
+  private newAuthRelay(method: string): AuthRelay {
+    const auth = (data: Buffer | undefined): IAuthPacket => ({
+      cmd: 'auth',
+      reasonCode: ReasonCode.ContinueAuthentication,
+      properties:
+        data === undefined
+          ? { authenticationMethod: method }
+          : { authenticationMethod: method, authenticationData: data },
+    });
+    return new AuthRelay(method, {
+      toClient: (data) => {
+        this.connectMerge?.extend(this.deps.options.connectTimeoutMs);
+        this.sendPacket(auth(data));
+        this.armConnectTimer();
+      },
+      toBroker: (u, data) => this.links[u].sendAuth(auth(data)),
+      cannotAnswer: (u, why) => this.giveUpUpstream(u, `enhanced authentication: ${why}`),
+    });
+  }
+
+  /** The client answers a challenge (AUTH 0x18 before its CONNACK). */
+  private onClientAuth(frame: Buffer): void {
+    const packet = parseWhole(this.parser, frame) as IAuthPacket | undefined;
+    const fits =
+      packet?.reasonCode === ReasonCode.ContinueAuthentication &&
+      packet.properties?.authenticationMethod === this.auth!.method; // [MQTT-4.12.0-5]
+    if (!fits || !this.auth!.answer(packet.properties?.authenticationData)) {
+      this.deps.logger?.warn({ clientId: this.clientId }, 'client AUTH out of turn');
+      return this.refuse(ReasonCode.ProtocolError);
+    }
+    this.connectMerge?.extend(this.deps.options.connectTimeoutMs);
+    this.armConnectTimer();
+  }
+
+  /**
+   * A broker this session cannot use (it asks what the client was not asked): its link is closed
+   * for good and the client goes on with the other broker alone.
+   */
+  private giveUpUpstream(u: Upstream, why: string): void {
+    this.deps.logger?.warn(
+      { clientId: this.clientId, upstream: UPSTREAM_NAMES[u], why },
+      'upstream given up',
+    );
+    this.links[u].close(false);
+    if (this.connectMerge) {
+      this.connectMerge.lost(u);
+      this.checkConnectMerge();
+    }
   }
 
   private armConnectTimer(): void {
@@ -264,10 +291,15 @@ export class ClientSession implements UpstreamListener, FlowSink {
       this.sendPacket(connack);
       return this.close(false);
     }
-    if (this.v5) {
-      const props = connack.properties!;
-      props.receiveMaximum = Math.min(props.receiveMaximum ?? 65535, this.deps.options.maxInflight);
-      if (this.assignedClientId) props.assignedClientIdentifier = this.clientId; // [MQTT-3.2.2-16]
+    const assigned = this.assignedClientId ? this.clientId : undefined;
+    offerToClient(connack, this.v5, this.deps.options.maxInflight, assigned);
+    if (this.auth) {
+      // the CONNACK names the method; its data is the driving broker's last word
+      const driver = this.auth.driver ?? accepted[0]!;
+      const data = merge.replies[driver]?.properties?.authenticationData;
+      connack.properties!.authenticationMethod = this.auth.method;
+      if (data !== undefined) connack.properties!.authenticationData = data;
+      this.auth.finish();
     }
     this.sendPacket(connack);
     this.phase = Phase.Ready;
@@ -279,25 +311,8 @@ export class ClientSession implements UpstreamListener, FlowSink {
 
   private refuse(code: number): void {
     this.deps.counters.clientsRefused++;
-    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: false };
-    if (this.v5) connack.reasonCode = code;
-    else connack.returnCode = code;
-    this.sendPacket(connack);
+    this.sendPacket(refusal(code, this.v5));
     this.close(false);
-  }
-
-  private onPingreq(): void {
-    const up = ALL_UPSTREAMS.filter((u) => this.links[u].isUp);
-    if (up.length === 0) return this.sendClient(PINGRESP_FRAME);
-    this.pingsPending++;
-    for (const u of up) this.links[u].send(PINGREQ_FRAME);
-    if (this.pingTimer === undefined) this.pingTimer = setTimeout(() => this.answerPings(), PING_ANSWER_MS);
-  }
-
-  private answerPings(): void {
-    clearTimeout(this.pingTimer);
-    this.pingTimer = undefined;
-    for (; this.pingsPending > 0; this.pingsPending--) this.sendClient(PINGRESP_FRAME);
   }
 
   private onClientDisconnect(packet: IDisconnectPacket): void {
@@ -325,10 +340,20 @@ export class ClientSession implements UpstreamListener, FlowSink {
   // ---- upstream side (UpstreamListener) -------------------------------------------------------
   onConnack(upstream: Upstream, connack: IConnackPacket): void {
     const accepted = connackCode(connack, this.v5) === ReasonCode.Success;
+    this.auth?.concluded(upstream);
     if (this.phase === Phase.Merging && this.connectMerge) {
       this.connectMerge.reply(upstream, connack, accepted);
       this.checkConnectMerge();
     } else if (this.phase === Phase.Ready && accepted) this.linkUp(upstream, connack, false);
+  }
+
+  onAuth(upstream: Upstream, step: number, packet: IAuthPacket): void {
+    const fits =
+      this.auth !== undefined &&
+      packet.reasonCode === ReasonCode.ContinueAuthentication &&
+      packet.properties?.authenticationMethod === this.auth.method;
+    if (!fits) return this.giveUpUpstream(upstream, 'unexpected AUTH from the broker');
+    this.auth!.challenge(upstream, step, packet.properties?.authenticationData);
   }
 
   private linkUp(upstream: Upstream, connack: IConnackPacket, initial: boolean): void {
@@ -347,7 +372,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const transition = this.controller.upstreamUp(upstream);
     if (transition) this.applyTransition(transition);
     this.scheduleFailback();
-    this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'up');
+    this.sys.upstream(upstream, 'up');
   }
 
   onFrame(upstream: Upstream, type: number, frame: Buffer): void {
@@ -359,7 +384,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       case PacketType.Pubrec:
       case PacketType.Pubcomp:
         this.toBrokers.upstreamAck(upstream, type, frame);
-        if (this.paused) this.applyBackpressure();
+        if (this.client.paused) this.applyBackpressure();
         return;
       case PacketType.Pubrel:
         return this.toClient!.upstreamPubrel(upstream, frame);
@@ -370,7 +395,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
         return;
       }
       case PacketType.Pingresp:
-        if (this.pingsPending > 0) this.answerPings();
+        if (this.pings.waiting) this.pings.answer();
         return;
       default:
         return; // AUTH and anything else from a broker: not forwarded
@@ -378,7 +403,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
   }
 
   onDrain(): void {
-    if (this.paused) this.applyBackpressure();
+    if (this.client.paused) this.applyBackpressure();
   }
 
   /**
@@ -392,18 +417,8 @@ export class ClientSession implements UpstreamListener, FlowSink {
     const full =
       this.toBrokers.inflight >= this.deps.options.maxInflight ||
       (active !== null && this.links[active].needsDrain);
-    if (full && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    } else if (!full && this.paused) {
-      this.paused = false;
-      try {
-        this.splitter.resume(this.onClientFrameBound); // the frames left in the last chunk first
-      } catch (err) {
-        return this.protocolError((err as Error).message);
-      }
-      if (!this.paused) this.socket.resume();
-    }
+    if (full) this.client.pause();
+    else this.client.resume();
   }
 
   onDown(upstream: Upstream, cause: string, wasUp: boolean): void {
@@ -427,13 +442,13 @@ export class ClientSession implements UpstreamListener, FlowSink {
     }
     this.toClient!.upstreamLost(upstream);
     this.scheduleFailback();
-    this.publishSys(upstream === 0 ? SysTopic.Broker1 : SysTopic.Broker2, 'down');
-    if (this.pingsPending > 0 && !this.links[0].isUp && !this.links[1].isUp) this.answerPings();
+    this.sys.upstream(upstream, 'down');
+    if (this.pings.waiting && !this.links[0].isUp && !this.links[1].isUp) this.pings.answer();
   }
 
   private applyTransition(t: Transition): void {
     this.toBrokers.setActive(t.to);
-    if (this.paused) this.applyBackpressure();
+    if (this.client.paused) this.applyBackpressure();
     this.deps.counters.record({ ...t, clientId: this.clientId });
     this.deps.logger?.info(
       {
@@ -445,17 +460,7 @@ export class ClientSession implements UpstreamListener, FlowSink {
       },
       'active broker changed',
     );
-    this.publishSys(SysTopic.Active, activeName(t.to));
-    this.publishSys(
-      SysTopic.Event,
-      JSON.stringify({
-        kind: t.kind,
-        from: activeName(t.from),
-        to: activeName(t.to),
-        cause: t.cause,
-        at: t.at,
-      }),
-    );
+    this.sys.transition(t);
   }
 
   private scheduleFailback(): void {
@@ -470,40 +475,6 @@ export class ClientSession implements UpstreamListener, FlowSink {
       },
       Math.max(0, due - this.deps.clock.now()) + 1,
     );
-  }
-
-  // ---- $SYS -----------------------------------------------------------------------------------
-  private sendSysState(filters: string[]): void {
-    const state: [string, string][] = [
-      [SysTopic.Active, activeName(this.controller.active)],
-      [SysTopic.Broker1, this.links[0].isUp ? 'up' : 'down'],
-      [SysTopic.Broker2, this.links[1].isUp ? 'up' : 'down'],
-      [SysTopic.Stats, statsPayload(this.deps.counters)],
-    ];
-    const recent = this.deps.counters.recent;
-    let last: (typeof recent)[number] | undefined;
-    for (const r of recent) if (r.clientId === this.clientId) last = r;
-    if (last)
-      state.push([
-        SysTopic.Event,
-        JSON.stringify({
-          kind: last.kind,
-          from: activeName(last.from),
-          to: activeName(last.to),
-          cause: last.cause,
-          at: last.at,
-        }),
-      ]);
-    for (const [topic, payload] of state) {
-      if (matchesAny(filters, topic))
-        this.sendPacket({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false });
-    }
-  }
-
-  private publishSys(topic: string, payload: string): void {
-    if (this.subs.sysFilters.size === 0 || this.phase !== Phase.Ready) return;
-    if (matchesAny(this.subs.sysFilters, topic))
-      this.sendPacket({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
   }
 
   // ---- teardown -------------------------------------------------------------------------------
@@ -532,13 +503,11 @@ export class ClientSession implements UpstreamListener, FlowSink {
     clearTimeout(this.connectTimer);
     clearTimeout(this.failbackTimer);
     clearInterval(this.keepAliveTimer);
-    clearTimeout(this.pingTimer);
+    this.pings.close();
     for (const t of this.qos2Timers) clearTimeout(t);
     this.subs.close();
     if (wasReady) this.deps.counters.clientsConnected--;
-    if (this.corked) this.uncork(); // a last CONNACK / DISCONNECT must leave before the socket goes
-    if (graceful) this.socket.end();
-    else this.socket.destroy();
+    this.client.end(graceful);
     this.deps.onClose?.(this);
   }
 

@@ -1,6 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, {
+  type IAuthPacket,
+  type IConnackPacket,
+  type IConnectPacket,
+  type Packet,
+} from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.ts';
 import type { Clock } from './clock.ts';
@@ -12,6 +17,11 @@ import { Liveness, LivenessVerdict } from './liveness.ts';
 export interface UpstreamListener {
   /** The broker answered our CONNECT (accepted or not). */
   onConnack(upstream: Upstream, connack: IConnackPacket): void;
+  /**
+   * The broker continues enhanced authentication before its CONNACK (v5 AUTH 0x18): the `step`-th
+   * challenge of this connection, counted from 0. Answer with `sendAuth`.
+   */
+  onAuth(upstream: Upstream, step: number, auth: IAuthPacket): void;
   /** Any frame after a successful CONNACK (DISCONNECT and keep-alive are handled here first). */
   onFrame(upstream: Upstream, type: number, frame: Buffer): void;
   /** The socket's queue has drained (after `needsDrain` was true). */
@@ -56,6 +66,8 @@ export class UpstreamLink {
   private readonly liveness: Liveness;
   private connectPacket: IConnectPacket | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** AUTH packets received on this connection before its CONNACK. */
+  private authSteps = 0;
   private livenessTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   readonly name: string;
@@ -117,6 +129,12 @@ export class UpstreamLink {
     this.socket?.uncork();
   };
 
+  /** An AUTH answer during the CONNECT exchange (before the CONNACK, when `send` sends nothing). */
+  sendAuth(packet: IAuthPacket): void {
+    if (this.state !== LinkState.Connecting || !this.socket) return;
+    this.socket.write(mqttPacket.generate(packet, this.settings));
+  }
+
   sendPacket(packet: Packet): void {
     if (this.state !== LinkState.Up) return;
     this.send(mqttPacket.generate(packet, this.settings));
@@ -138,6 +156,7 @@ export class UpstreamLink {
   private open(): void {
     const c = this.config;
     this.state = LinkState.Connecting;
+    this.authSteps = 0;
     this.splitter.reset();
     const socket = c.tls
       ? tls.connect({
@@ -153,10 +172,7 @@ export class UpstreamLink {
     socket.setNoDelay(true);
     socket.on('drain', () => this.listener.onDrain(this.index));
     this.socket = socket;
-    this.connectTimer = setTimeout(
-      () => this.fail(socket, DownCause.ConnectFailed, 'CONNACK timeout'),
-      this.options.connectTimeoutMs,
-    );
+    this.armConnectTimer(socket);
     socket.once(c.tls ? 'secureConnect' : 'connect', () => {
       socket.write(mqttPacket.generate(this.connectPacket!, this.settings));
     });
@@ -183,12 +199,25 @@ export class UpstreamLink {
     );
   }
 
+  /** The CONNACK (or the next AUTH step) must come within the connect timeout. */
+  private armConnectTimer(socket: net.Socket): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(
+      () => this.fail(socket, DownCause.ConnectFailed, 'CONNACK timeout'),
+      this.options.connectTimeoutMs,
+    );
+  }
+
   private onFrame(socket: net.Socket, frame: Buffer): void {
     if (socket !== this.socket) return;
     this.liveness.received(false);
     const type = frameType(frame);
     if (this.state === LinkState.Connecting) {
       const packet = parseWhole(this.parser, frame);
+      if (packet?.cmd === 'auth' && this.settings.protocolVersion === 5) {
+        this.armConnectTimer(socket);
+        return this.listener.onAuth(this.index, this.authSteps++, packet);
+      }
       if (!packet || packet.cmd !== 'connack')
         return this.fail(socket, DownCause.ProtocolError, `expected CONNACK, got ${packet?.cmd}`);
       clearTimeout(this.connectTimer);

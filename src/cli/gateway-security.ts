@@ -3,7 +3,7 @@
 // (MQIOT_BROKER_AUTH_ALLOW_ANONYMOUS=true) or `--allow-anonymous` asks for lab mode. `up --demo` keeps
 // the zero-setup start: anonymous clients allowed (its own gateway logs in with issued credentials).
 import type { DeepPartial, MqiotConfig } from '../app/config/index.ts';
-import { UnknownGateways, type PlatformConfig } from '../platform/config.ts';
+import { UnknownGateways, type PlatformConfig } from '../app/commands/platform-options.ts';
 import { CliError } from './errors.ts';
 
 export const SECURITY_OPTIONS = {

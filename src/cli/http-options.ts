@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { HttpConfig } from '../app/config/index.ts';
 import type { HttpListenOptions } from '../app/platform-app.ts';
-import { ADMIN_PASSWORD_ENV } from '../platform/auth/first-admin.ts';
-import { passwordProblem } from '../platform/auth/password.ts';
+import { ADMIN_PASSWORD_ENV, passwordProblem } from '../app/commands/platform-options.ts';
 import { CliError } from './errors.ts';
 
 function readPem(command: string, field: string, file: string): Buffer {

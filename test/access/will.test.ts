@@ -118,7 +118,7 @@ test('after a failover the will is on both brokers and published once, by the br
   await waitFor('Broker1 watcher back', () => s.watchers[0].connected, 5000);
   await pingBarrier(s.watchers[0]);
   assert.equal(sessionOf(s, id)?.active, 1);
-  sessionOf(s, id)!['socket'].destroy(); // the module loses the client
+  sessionOf(s, id)!['client'].end(false); // the module loses the client
   await waitFor('the will', () => s.wills.length > 0, 5000);
   await settled(s, id);
   assert.deepEqual(s.wills, [`broker2:${id} gone`]);

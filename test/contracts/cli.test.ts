@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { BIN } from '../support/cli.ts';
 import { PROCESS_START_MS } from '../support/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/mqiot.js', import.meta.url));
+// the bound of a process start: on a busy machine a short command can take tens of seconds to load
 const mqiot = (...args: string[]) =>
   spawnSync(process.execPath, [BIN, 'contract', ...args], { encoding: 'utf8', timeout: PROCESS_START_MS });
 

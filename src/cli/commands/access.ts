@@ -1,15 +1,18 @@
 // `mqiot access`: the dual-broker access module (docs/access.md).
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { AccessProxy } from '../../access/proxy.ts';
-import { AccessConfigError } from '../../access/errors.ts';
 import {
+  AccessConfigError,
   DEFAULT_FAILBACK_HOLD_MS,
   DEFAULT_LISTEN_PORT,
   DEFAULT_UPSTREAM_KEEPALIVE,
   parseAccessOptions,
-} from '../../access/config.ts';
-import type { AccessOptions, AccessOptionsInput, UpstreamInput } from '../../access/config.ts';
+  startAccessModule,
+  type AccessOptions,
+  type AccessOptionsInput,
+  type UpstreamInput,
+} from '../../app/commands/access.ts';
+import { StartError } from '../../app/start-error.ts';
 import { createLogger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -164,17 +167,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { options, logLevel } = accessOptionsFromArgs(argv);
   const logger = createLogger(logLevel ? { level: logLevel as never } : {});
-  const proxy = new AccessProxy(options, { logger: logger.child({ component: 'access' }) });
-  let address: { port: number; metricsPort?: number };
+  let access;
   try {
-    address = await proxy.listen();
+    access = await startAccessModule(options, logger);
   } catch (err) {
-    throw new CliError(`access: cannot listen: ${(err as Error).message}`, 1, { cause: err });
+    if (err instanceof StartError) throw new CliError(`access: ${err.message}`, 1, { cause: err });
+    throw err;
   }
   logger.info(
     {
-      port: address.port,
-      metricsPort: address.metricsPort,
+      port: access.port,
+      metricsPort: access.metricsPort,
       broker1: options.broker1.url,
       broker2: options.broker2.url,
     },
@@ -182,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
-  await proxy.close();
+  await access.close();
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }

@@ -1,17 +1,8 @@
 // `mqiot broker`: the MQTT broker alone, with its TCP, WebSocket, TLS and metrics listeners.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
-import { AuthFileError, BrokerAuth, reloadOnSighup } from '../../broker/auth/index.ts';
-import { startListeners, type Listener } from '../../app/listeners.ts';
-import { SysPublisher } from '../../broker/sys.ts';
-import {
-  DEFAULT_CONFIG,
-  persistencePath,
-  type DeepPartial,
-  type MqiotConfig,
-} from '../../app/config/index.ts';
-import { createLogger, type Logger } from '../../log.ts';
+import { startBrokerProcess } from '../../app/commands/broker.ts';
+import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
+import { StartError } from '../../app/start-error.ts';
+import { createLogger } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -63,9 +54,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** How long shutdown waits for connections to end after broker.close() before destroying them. */
-const SHUTDOWN_GRACE_MS = 2000;
-
 function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
   if (value === undefined) return undefined;
   if (allowOff && /^(off|none)$/i.test(value)) return null;
@@ -82,31 +70,6 @@ function persistenceFlag(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value.trim() === '') throw new CliError("broker: --persistence expects a file or 'off', got ''");
   return value;
-}
-
-/** The durable store of `broker.persistence`, or undefined for memory (`off`, and `auto` for this command). */
-function openStore(config: MqiotConfig, logger: Logger): SqliteSessionStore | undefined {
-  const path = persistencePath(config.broker.persistence, null);
-  if (path === null) return undefined;
-  try {
-    return new SqliteSessionStore({
-      path: resolve(path),
-      logger: logger.child({ component: 'broker-store' }),
-    });
-  } catch (err) {
-    if (err instanceof SqliteStoreError) throw new CliError(`broker: ${err.message}`, 1, { cause: err });
-    throw err;
-  }
-}
-
-/** The password / ACL files of `broker.auth`, loaded; a bad file is a user error naming file and line. */
-function openAuth(config: MqiotConfig, logger: Logger): BrokerAuth {
-  try {
-    return new BrokerAuth(config.broker.auth, { logger: logger.child({ component: 'broker-auth' }) });
-  } catch (err) {
-    if (err instanceof AuthFileError) throw new CliError(`broker: ${err.message}`, 1, { cause: err });
-    throw err;
-  }
 }
 
 export function parseBrokerArgs(argv: string[]): {
@@ -134,17 +97,6 @@ export function parseBrokerArgs(argv: string[]): {
   return { help: values.help === true, file: values.config, overrides };
 }
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const stopSignal = waitForStopSignal();
   const args = parseBrokerArgs(argv);
@@ -154,51 +106,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   const config = loadCommandConfig({ file: args.file, overrides: args.overrides });
   const logger = createLogger({ level: config.log.level });
-  const version = packageVersion();
-  const auth = openAuth(config, logger);
-  const store = openStore(config, logger);
-  const broker = new Broker(config.broker.mqtt, {
-    logger: logger.child({ component: 'broker' }),
-    store,
-    hooks: auth.hooks,
-  });
-  logger.info(auth.describe(), 'broker auth');
-  const stopReload = reloadOnSighup(auth, logger);
-  logger.info({ persistence: store?.path ?? 'memory' }, 'broker store');
-  let listeners: Listener[];
+  let broker;
   try {
-    listeners = await startListeners(broker, config.broker, logger.child({ component: 'server' }));
+    broker = await startBrokerProcess(config, logger);
   } catch (err) {
-    await broker.close();
-    const e = err as NodeJS.ErrnoException;
-    throw new CliError(`broker: cannot listen: ${e.message}`, 1, { cause: err });
+    if (err instanceof StartError) throw new CliError(`broker: ${err.message}`, 1, { cause: err });
+    throw err;
   }
-  const sys = new SysPublisher(broker, { interval: config.broker.sys.interval, version: `mqiot ${version}` });
-  sys.start();
-  logger.info({ version, pid: process.pid }, 'broker started');
+  logger.info({ version: broker.version, pid: process.pid }, 'broker started');
   const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
-  stopReload();
-  await shutdown(broker, listeners, sys, logger);
+  await broker.stop();
   logger.info('broker stopped');
   // Nothing should keep the loop alive now; if a stray handle does, do not hang the terminal.
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
-}
-
-/** Stop accepting, let the broker say goodbye (v5: DISCONNECT 0x8B), then wait for the sockets to go. */
-async function shutdown(
-  broker: Broker,
-  listeners: Listener[],
-  sys: SysPublisher,
-  logger: Logger,
-): Promise<void> {
-  for (const l of listeners) l.stopAccepting();
-  sys.stop();
-  try {
-    await broker.close();
-  } catch (err) {
-    logger.error({ err }, 'broker close failed');
-  }
-  await Promise.all(listeners.map((l) => l.drain(SHUTDOWN_GRACE_MS)));
 }

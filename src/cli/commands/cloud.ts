@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
 import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../app/platform-app.ts';
-import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
+import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../app/commands/platform-options.ts';
 import { listenPlatformMetrics } from '../../app/metrics-listener.ts';
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';

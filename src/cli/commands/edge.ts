@@ -2,13 +2,12 @@
 // to a cloud broker: gateway uplinks go up through a disk queue (in order, nothing lost in an outage) and
 // the cloud platform's downlinks come back down.
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
-import { CloudLink } from '../../app/edge/cloud-link.ts';
-import { RulesMirror } from '../../platform/rules/rules-mirror.ts';
+import { startSiteLinks } from '../../app/edge/site-links.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -104,36 +103,24 @@ export async function run(argv: string[]): Promise<number> {
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();
-  const link = new CloudLink(system.broker, {
+  const links = await startSiteLinks(system, {
     cloudUrl: values.cloud,
-    clientId: `mqiot-edge-${edgeId}`,
+    edgeId,
     username: values.username ?? process.env.MQIOT_EDGE_USERNAME,
     password: values.password ?? process.env.MQIOT_EDGE_PASSWORD,
-    queuePath: join(dataDir, 'forward-queue.db'),
+    dataDir,
     forwardTelemetry: values['forward-telemetry'] === true,
-    logger: logger.child({ component: 'cloud-link' }),
+    cloudApiUrl: values['cloud-api'],
+    cloudApiToken: process.env.MQIOT_CLOUD_API_TOKEN || undefined,
+    logger,
   });
-  link.start();
-  const rules = values['cloud-api']
-    ? new RulesMirror(
-        { engine: system.app.platform.rules, store: system.app.store, clock: system.app.platform.clock },
-        {
-          cloudApiUrl: values['cloud-api'],
-          cloudApiToken: process.env.MQIOT_CLOUD_API_TOKEN || undefined,
-          cloudUp: () => link.connected,
-          logger: logger.child({ component: 'rules-mirror' }),
-        },
-      )
-    : undefined;
-  await rules?.start();
   logger.info(
     { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
     'mqiot edge: running',
   );
   const signal = await stopSignal;
-  logger.info({ signal, queued: link.queue.depth }, 'shutting down');
-  await rules?.stop();
-  await link.close();
+  logger.info({ signal, queued: links.queued }, 'shutting down');
+  await links.close();
   await system.close();
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;

@@ -1,9 +1,7 @@
 // `mqiot gateway --config FILE`: a gateway polling real or simulated devices.
-import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config.ts';
-import { resolveContracts } from '../../gateway/contracts.ts';
-import { Gateway } from '../../gateway/gateway.ts';
-import { createLogger } from '../../log.ts';
-import { LOG_LEVELS, type LogLevel } from '../../log.ts';
+import { GatewayConfigError, loadGatewayFile, startGatewayProcess } from '../../app/commands/gateway.ts';
+import { StartError } from '../../app/start-error.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -45,8 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`gateway: --log-level expects one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
   let config;
   try {
-    config = loadGatewayConfig(values.config);
-    resolveContracts(config, undefined, values.config);
+    config = loadGatewayFile(values.config);
   } catch (err) {
     if (err instanceof GatewayConfigError) throw new CliError(`gateway: ${err.message}`, 2, { cause: err });
     throw err;
@@ -56,12 +53,12 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger({ name: 'mqiot-gateway', level: level as LogLevel | undefined });
-  const gateway = new Gateway(config, { logger });
+  let gateway;
   try {
-    await gateway.start();
+    gateway = await startGatewayProcess(config, logger);
   } catch (err) {
-    // disk queue, TLS files, listener ports: the message names what is wrong; no stack trace needed
-    throw new CliError(`gateway: cannot start: ${(err as Error).message}`, 1, { cause: err });
+    if (err instanceof StartError) throw new CliError(`gateway: ${err.message}`, 1, { cause: err });
+    throw err;
   }
   await stopSignal;
   await gateway.stop();

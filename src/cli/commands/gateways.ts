@@ -2,19 +2,21 @@
 // file under --data-dir or --postgres URL, the same flags as `mqiot up`/`cloud`). A running server sees
 // the change at once for new CONNECTs and cuts connections made with old credentials within seconds.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { CREDENTIAL_SWEEP_MS } from '../../app/all-in-one.ts';
-import { SQLITE_FILE } from '../../app/platform-app.ts';
-import { systemClock } from '../../platform/clock.ts';
-import { PlatformError } from '../../platform/errors.ts';
-import { checkGatewayId, GatewayCredentials } from '../../platform/gateways/credentials.ts';
-import { aclFileText, passwordFileText } from '../../platform/gateways/export.ts';
-import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../platform/store/index.ts';
-import { Lifecycle } from '../../platform/store/types.ts';
+import {
+  checkGatewayId,
+  CREDENTIAL_SWEEP_MS,
+  GatewayCredentialAdmin,
+} from '../../app/commands/gateway-credentials.ts';
+import {
+  openPlatformStore,
+  PlatformError,
+  SQLITE_FILE,
+  type PlatformStore,
+} from '../../app/commands/platform-store.ts';
+import { StartError } from '../../app/start-error.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { writeSecretFile } from '../secret-file.ts';
-import { mosquittoHashing } from '../../app/secret-hashing.ts';
 
 export const summary = 'issue, rotate, revoke, list and export gateway MQTT credentials';
 
@@ -56,17 +58,14 @@ const OPTIONS = {
 const ACTIONS = new Set(['add', 'rotate', 'revoke', 'list', 'export-passwd']);
 
 async function openStore(values: { 'data-dir'?: string; postgres?: string }): Promise<PlatformStore> {
-  if (values.postgres !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(values.postgres))
-      throw new CliError(`gateways: --postgres expects a postgres:// URL, got '${values.postgres}'`);
-    return openPostgresStore(values.postgres).catch((err: Error) => {
-      throw new CliError(`gateways: cannot open the PostgreSQL store: ${err.message}`, 1, { cause: err });
-    });
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres))
+    throw new CliError(`gateways: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+  try {
+    return await openPlatformStore({ dataDir: values['data-dir'], postgresUrl: values.postgres });
+  } catch (err) {
+    if (err instanceof StartError) throw new CliError(`gateways: ${err.message}`, 1, { cause: err });
+    throw err;
   }
-  const path = join(resolve(values['data-dir'] ?? 'data'), SQLITE_FILE);
-  return openSqliteStore(path).catch((err: Error) => {
-    throw new CliError(`gateways: cannot open ${path}: ${err.message}`, 1, { cause: err });
-  });
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -89,8 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError('gateways export-passwd: --passwd FILE is required');
 
   const store = await openStore(values);
-  const credentials = new GatewayCredentials(store, { clock: systemClock, hashing: mosquittoHashing });
-  const now = Date.now();
+  const credentials = new GatewayCredentialAdmin(store);
   const print = (issued: { id: string; username: string; password: string }): void => {
     if (values.json) console.log(JSON.stringify(issued));
     else console.log(`id: ${issued.id}\nusername: ${issued.username}\npassword: ${issued.password}`);
@@ -98,46 +96,19 @@ export async function run(argv: string[]): Promise<number> {
   try {
     switch (action) {
       case 'add': {
-        const issued = await credentials.create(id!);
-        await store.ensureGateway(id!, now);
-        // issuing credentials is the operator's approval of a gateway that waited as pending
-        const gw = await store.getGateway(id!);
-        if (gw?.lifecycle === Lifecycle.Pending)
-          await store.updateGatewayAsset(id!, { lifecycle: Lifecycle.Active }, now);
-        await store.addEvent({
-          ts: now,
-          kind: 'credentials-issued',
-          subjectType: 'gateway',
-          subjectId: id!,
-          detail: { username: issued.username, by: 'cli' },
-        });
-        print(issued);
+        print(await credentials.add(id!));
         console.error('the password is shown only now: put it in the gateway configuration (mqtt.password)');
         return 0;
       }
       case 'rotate': {
-        if (!(await store.getGateway(id!))) throw new CliError(`gateways rotate: no gateway '${id}'`, 1);
         const issued = await credentials.rotate(id!);
-        await store.addEvent({
-          ts: now,
-          kind: 'credentials-rotated',
-          subjectType: 'gateway',
-          subjectId: id!,
-          detail: { username: issued.username, by: 'cli' },
-        });
+        if (!issued) throw new CliError(`gateways rotate: no gateway '${id}'`, 1);
         print(issued);
         return 0;
       }
       case 'revoke': {
-        const { revoked } = await credentials.revoke(id!);
+        const revoked = await credentials.revoke(id!);
         if (!revoked) throw new CliError(`gateways revoke: gateway '${id}' has no credentials`, 1);
-        await store.addEvent({
-          ts: now,
-          kind: 'credentials-revoked',
-          subjectType: 'gateway',
-          subjectId: id!,
-          detail: { by: 'cli' },
-        });
         if (values.json) console.log(JSON.stringify({ id, revoked }));
         else console.log(`credentials of gateway '${id}' revoked`);
         return 0;
@@ -164,14 +135,13 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       default: {
-        const rows = await credentials.list();
         const file = values.passwd!;
         const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
-        writeSecretFile('gateways', file, passwordFileText(rows, existing));
-        if (values.acl !== undefined)
-          writeSecretFile('gateways', values.acl, aclFileText(rows, values['platform-user']));
+        const files = await credentials.exportFiles(existing, values['platform-user']);
+        writeSecretFile('gateways', file, files.passwd);
+        if (values.acl !== undefined) writeSecretFile('gateways', values.acl, files.acl);
         console.error(
-          `${file}: ${rows.length} gateway(s)${values.acl ? `; ${values.acl}: ACL written` : ''}`,
+          `${file}: ${files.count} gateway(s)${values.acl ? `; ${values.acl}: ACL written` : ''}`,
         );
         return 0;
       }

@@ -7,7 +7,7 @@ import {
   hashPassword,
   removePasswordLine,
   setPasswordLine,
-} from '../../broker/auth/index.ts';
+} from '../../app/commands/password-file.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { writeSecretFile } from '../secret-file.ts';

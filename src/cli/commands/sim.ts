@@ -8,8 +8,8 @@ import {
   type FaultSpec,
   type SimSpec,
   type UnitSpec,
-} from '../../sim/index.ts';
-import { PushFormat } from '../../sim/push-sensor.ts';
+  PushFormat,
+} from '../../app/commands/sim.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';

@@ -1,12 +1,15 @@
 // `mqiot up`: everything in one process — broker with contracts, platform, HTTP API — on SQLite under a
 // data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
 import { resolve } from 'node:path';
-import { SqliteStoreError } from '../../broker/index.ts';
 import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
-import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../platform/config.ts';
+import {
+  DEFAULT_PLATFORM_CONFIG,
+  SqliteStoreError,
+  type PlatformConfig,
+} from '../../app/commands/platform-options.ts';
 import { intFlag, parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';

@@ -1,13 +1,13 @@
 // `mqiot user add|passwd|remove|list`: people who may sign in to the HTTP API and dashboard, managed
 // directly in the platform store (SQLite file or PostgreSQL), also while a server uses it.
-import { join, resolve } from 'node:path';
-import { MIN_PASSWORD_LENGTH } from '../../platform/auth/password.ts';
-import { isRole, ROLES, type Role } from '../../platform/auth/roles.ts';
-import { AuthService } from '../../platform/auth/service.ts';
-import { systemClock } from '../../platform/clock.ts';
-import { PlatformError } from '../../platform/errors.ts';
-import { SQLITE_FILE } from '../../app/platform-app.ts';
-import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../platform/store/index.ts';
+import { isRole, MIN_PASSWORD_LENGTH, ROLES, userAdmin, type Role } from '../../app/commands/users.ts';
+import {
+  openPlatformStore,
+  PlatformError,
+  SQLITE_FILE,
+  type PlatformStore,
+} from '../../app/commands/platform-store.ts';
+import { StartError } from '../../app/start-error.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { askPassword } from '../prompt.ts';
@@ -42,17 +42,14 @@ const OPTIONS = {
 } as const;
 
 async function openStore(values: { 'data-dir'?: string; postgres?: string }): Promise<PlatformStore> {
-  if (values.postgres !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(values.postgres))
-      throw new CliError(`user: --postgres expects a postgres:// URL, got '${values.postgres}'`, 2);
-    return openPostgresStore(values.postgres).catch((err: Error) => {
-      throw new CliError(`user: cannot open the PostgreSQL store: ${err.message}`, 1, { cause: err });
-    });
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres))
+    throw new CliError(`user: --postgres expects a postgres:// URL, got '${values.postgres}'`, 2);
+  try {
+    return await openPlatformStore({ dataDir: values['data-dir'], postgresUrl: values.postgres });
+  } catch (err) {
+    if (err instanceof StartError) throw new CliError(`user: ${err.message}`, 1, { cause: err });
+    throw err;
   }
-  const file = join(resolve(values['data-dir'] ?? 'data'), SQLITE_FILE);
-  return openSqliteStore(file).catch((err: Error) => {
-    throw new CliError(`user: cannot open ${file}: ${err.message}`, 1, { cause: err });
-  });
 }
 
 async function newPassword(): Promise<string> {
@@ -81,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   const newRole =
     action === 'role' ? role(extra) : action === 'add' ? role(values.role ?? 'viewer') : undefined;
   const store = await openStore(values);
-  const auth = new AuthService(store, systemClock);
+  const auth = userAdmin(store);
   try {
     if (action === 'list') {
       for (const u of await auth.listUsers()) console.log(`${u.username}\t${u.role}`);
