@@ -6,6 +6,7 @@ import { PostgresDriver } from './postgres-driver.ts';
 import { schemaSql } from './schema.ts';
 import { migrateAuthColumns, SqlAuth } from './sql-auth.ts';
 import { SqlRegistry } from './sql-registry.ts';
+import { SqlModels } from './sql-models.ts';
 import { SqlRemoval } from './sql-removal.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
@@ -24,6 +25,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
   const removal = new SqlRemoval(driver);
   const rules = new SqlRules(driver);
   const auth = new SqlAuth(driver);
+  const models = new SqlModels(driver);
   const bind = <T extends object>(target: T) =>
     Object.fromEntries(
       Object.getOwnPropertyNames(Object.getPrototypeOf(target))
@@ -37,6 +39,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     ...bind(removal),
     ...bind(rules),
     ...bind(auth),
+    ...bind(models),
     close: () => driver.close(),
   } as PlatformStore;
 }

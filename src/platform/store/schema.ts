@@ -2,6 +2,7 @@
 // since the epoch; JSON columns are TEXT so that both dialects read them the same way.
 import { authSchemaSql } from './sql-auth.ts';
 import { dialectTypes } from './dialect-types.ts';
+import { modelsSchemaSql } from './sql-models.ts';
 import { telemetrySchemaSql } from './telemetry-schema.ts';
 
 export { dialectTypes, type DialectTypes } from './dialect-types.ts';
@@ -120,5 +121,6 @@ CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-${authSchemaSql(t)}`;
+${authSchemaSql(t)}
+${modelsSchemaSql(t)}`;
 }
