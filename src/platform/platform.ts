@@ -383,7 +383,7 @@ export class Platform {
 
   async recordEvent(
     kind: string,
-    subjectType: 'gateway' | 'device' | 'command' | 'contract',
+    subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'model',
     subjectId: string,
     ts: number,
     detail: Record<string, unknown> = {},

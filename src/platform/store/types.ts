@@ -156,7 +156,7 @@ export interface EventRecord {
   id: number;
   ts: number;
   kind: string;
-  subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'rule';
+  subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'rule' | 'model';
   subjectId: string;
   detail: Record<string, unknown>;
 }
