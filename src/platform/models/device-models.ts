@@ -16,8 +16,8 @@ import type { ModelRegistry } from './model-registry.ts';
 export const ModelSource = { Declared: 'declared', Operator: 'operator', Detected: 'detected' } as const;
 export type ModelSource = (typeof ModelSource)[keyof typeof ModelSource];
 
-/** Below this a detected model is not assigned: "speaks the contract" alone is not a model. */
-export const MIN_CONFIDENCE = 0.5;
+/** Below this a detected model is not assigned: "speaks the contract" alone (0.5) is not a model. */
+export const MIN_CONFIDENCE = 0.6;
 /** Frames in a row that leave a detected model unchanged before detection stops for the device. */
 const SETTLE_FRAMES = 20;
 /** Devices whose evidence is kept at once; beyond it the oldest is dropped (it starts again if seen). */
