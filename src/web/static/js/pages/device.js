@@ -9,6 +9,7 @@ import { drawIdentity, gatewayLink } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
 import { badFramesPanel } from './device-frames.js';
 import { historyPanel } from './device-history.js';
+import { modelPanel } from './device-model.js';
 
 const EVENT_LIMIT = 20;
 
@@ -70,6 +71,7 @@ export function render(main, { id }) {
   const history = historyPanel(id, RANGES);
   const commands = commandPanel(id);
   const badFrames = badFramesPanel(id);
+  const model = modelPanel(id);
   const root = h(
     'section',
     { class: 'page device' },
@@ -77,7 +79,7 @@ export function render(main, { id }) {
     title,
     state,
     status,
-    columns(['Latest values', latestBox], ['Asset', asset.element]),
+    columns(['Latest values', latestBox], ['Asset', asset.element], ['Model', model.element]),
     h('h2', {}, 'History'),
     history.element,
     badFrames.element,
@@ -146,12 +148,13 @@ export function render(main, { id }) {
       eventsBox.prepend(eventItem(e));
       while (eventsBox.children.length > EVENT_LIMIT) eventsBox.lastElementChild.remove();
       loadDevice().catch(() => {}); // online state and asset data may have changed
+      if (e.kind.startsWith('model-')) model.load();
     }),
     subscribe('command', (record) => commands.update(record)),
   ];
 
   loadDevice()
-    .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load()]))
+    .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load(), model.load()]))
     .catch((err) => clear(status, errorBox(err, 'Could not load the device')));
   return () => {
     for (const stop of stops) stop();
