@@ -118,6 +118,7 @@ export class Platform {
       models: this.models,
       publishDown: (gatewayId, envelope) => this.publishDown(gatewayId, envelope),
       recordEvent: (kind, gatewayId, ts, detail) => this.recordEvent(kind, 'gateway', gatewayId, ts, detail),
+      modelAdded: (modelId, now) => this.deviceModels.modelAdded(modelId, now),
     });
     this.#limiter = new LogLimiter(this.logger, { now: () => this.clock.now() });
     this.credentials = new GatewayCredentials(this.store, {

@@ -46,6 +46,8 @@ export interface CatalogSyncDeps {
   models: ModelRegistry;
   publishDown(gatewayId: string, envelope: DownlinkEnvelope): void;
   recordEvent(kind: string, gatewayId: string, ts: number, detail: Record<string, unknown>): Promise<void>;
+  /** A model was installed from a gateway's copy. */
+  modelAdded(modelId: string, now: number): Promise<void>;
 }
 
 export class CatalogSync {
@@ -109,7 +111,10 @@ export class CatalogSync {
       } else {
         try {
           if (item.kind === 'contract') await this.deps.contracts.upload(source, now);
-          else await this.deps.models.upload(source, now);
+          else {
+            await this.deps.models.upload(source, now);
+            await this.deps.modelAdded(item.id, now);
+          }
           set(CatalogState.Installed);
         } catch (err) {
           set(CatalogState.Rejected, (err as Error).message);

@@ -39,6 +39,8 @@ export class DeviceModels {
   readonly #assigned = new Map<string, DeviceModelRecord>();
   readonly #tracking = new Map<string, { evidence: Evidence; steady: number }>();
   readonly #settled = new Set<string>();
+  /** Model id → devices whose birth declared it before the platform had it (a catalog copy may bring it). */
+  readonly #awaiting = new Map<string, Set<string>>();
 
   constructor(private readonly deps: DeviceModelsDeps) {}
 
@@ -115,11 +117,24 @@ export class DeviceModels {
 
   /** The gateway's birth named a model for the device: taken when it is a model the platform knows. */
   async declare(deviceId: string, modelId: string | undefined, now: number): Promise<void> {
-    if (modelId === undefined || !this.deps.registry.get(modelId)) return;
+    if (modelId === undefined) return;
+    if (!this.deps.registry.get(modelId)) {
+      // free text ("sim power meter"), or a model the gateway's catalog is still to bring
+      if (!this.#awaiting.has(modelId) && this.#awaiting.size >= MAX_TRACKED) return;
+      this.#awaiting.set(modelId, (this.#awaiting.get(modelId) ?? new Set()).add(deviceId));
+      return;
+    }
     const current = this.#assigned.get(deviceId);
     if (current?.identifiedBy === ModelSource.Operator) return; // an operator's choice stands
     if (current?.modelId === modelId && current.identifiedBy === ModelSource.Declared) return;
     await this.#assign(deviceId, modelId, 1, ModelSource.Declared, now);
+  }
+
+  /** A model arrived (uploaded, or a gateway's copy installed): devices that declared it get it now. */
+  async modelAdded(modelId: string, now: number): Promise<void> {
+    const devices = this.#awaiting.get(modelId);
+    this.#awaiting.delete(modelId);
+    for (const deviceId of devices ?? []) await this.declare(deviceId, modelId, now);
   }
 
   /** An operator sets (or, with null, clears) the device's model. */

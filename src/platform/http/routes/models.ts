@@ -148,6 +148,7 @@ export function modelRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (req, reply) => {
       const result = await models.upload(req.body.source, clock.now());
+      await deviceModels.modelAdded(result.model.id, clock.now());
       await platform.recordEvent('uploaded', 'model', result.model.id, clock.now(), {
         version: result.model.version,
       });
