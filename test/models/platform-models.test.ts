@@ -172,6 +172,19 @@ describe('device models on the platform', () => {
     assert.deepEqual(withSource.body.points[0], { name: 'volts', value: 230.1, unit: 'V' });
   });
 
+  it('a device no model fits stops being examined, and is examined again when a model is added', async () => {
+    // registers 50-51 of some other device: nothing built in fits
+    const other = '00 01 00 00 00 07 01 03 04 00 2A 00 07';
+    for (let i = 0; i < 21; i++)
+      await data('gw-1', [{ dev: 'odd-1', c: 'modbus-tcp', raw: other, ctx: { start: 50 } }]);
+    assert.equal(platform.deviceModels.get('odd-1'), undefined);
+    const source = `id: odd-device\ncontracts: [modbus-tcp]\npoints:\n  - { name: level, from: holding.50, unit: m }\nidentify:\n  points: { level: { min: 40, max: 45 }, holding.51: {} }\n`;
+    assert.equal((await api('POST', '/api/models', { source })).status, 201);
+    await data('gw-1', [{ dev: 'odd-1', c: 'modbus-tcp', raw: other, ctx: { start: 50 } }]);
+    assert.equal(platform.deviceModels.get('odd-1')?.modelId, 'odd-device');
+    assert.equal((await store.latest('odd-1')).find((p) => p.name === 'level')?.value, 42);
+  });
+
   it('a birth catalog naming a contract the platform lacks: asked for, frames kept undecoded, then installed', async () => {
     const item = {
       kind: 'contract' as const,

@@ -1,7 +1,8 @@
 // Which model each device is, and its readings as that model names them. A model comes from the
 // gateway's birth (declared), an operator (set through the API) or the device's own frames (detected,
-// with a confidence below 1). Detection keeps gathering evidence until the answer has held for a while,
-// then stops, so a settled device costs one map lookup and the point conversion per frame.
+// with a confidence below 1). Detection keeps gathering evidence until the answer (a model, or none) has
+// held for a while, then stops, so a settled device costs one map lookup and the point conversion per
+// frame; a model uploaded or installed later starts it again.
 import {
   addEvidence,
   applyModel,
@@ -18,7 +19,7 @@ export type ModelSource = (typeof ModelSource)[keyof typeof ModelSource];
 
 /** Below this a detected model is not assigned: "speaks the contract" alone (0.5) is not a model. */
 export const MIN_CONFIDENCE = 0.6;
-/** Frames in a row that leave a detected model unchanged before detection stops for the device. */
+/** Frames in a row that change nothing (same model, or still none) before detection stops for the device. */
 const SETTLE_FRAMES = 20;
 /** Devices whose evidence is kept at once; beyond it the oldest is dropped (it starts again if seen). */
 const MAX_TRACKED = 10_000;
@@ -101,7 +102,8 @@ export class DeviceModels {
       best.confidence >= MIN_CONFIDENCE &&
       (!current || best.confidence > current.confidence);
     if (!better) {
-      if (current && ++tracked.steady >= SETTLE_FRAMES) {
+      // settled, with a model or without one (no model fits): a model added later starts it again
+      if (++tracked.steady >= SETTLE_FRAMES) {
         this.#tracking.delete(deviceId);
         this.#settled.add(deviceId);
       }
@@ -132,6 +134,7 @@ export class DeviceModels {
 
   /** A model arrived (uploaded, or a gateway's copy installed): devices that declared it get it now. */
   async modelAdded(modelId: string, now: number): Promise<void> {
+    this.#settled.clear(); // devices no model fitted may fit this one
     const devices = this.#awaiting.get(modelId);
     this.#awaiting.delete(modelId);
     for (const deviceId of devices ?? []) await this.declare(deviceId, modelId, now);
