@@ -277,6 +277,25 @@ describe('device models on the platform', () => {
         { ...differs, source: other },
       ],
     });
+    // a document nobody asked for is not taken, and a resend of one already settled changes nothing
+    const pushed = 'id: pushed\ncontracts: [modbus-tcp]\n';
+    const unasked = {
+      kind: 'model' as const,
+      id: 'pushed',
+      version: '1',
+      hash: catalogHash(pushed),
+      source: pushed,
+    };
+    await send({
+      v: 1,
+      k: 'catalog',
+      gw: 'gw-4',
+      seq: seq++,
+      ts: clock.now(),
+      items: [unasked, { ...differs, source: other }],
+    });
+    assert.equal(platform.models.get('pushed'), undefined);
+    assert.equal((await store.listEvents({ subjectId: 'gw-4', kind: 'catalog-conflict' })).length, 1);
     const states = (await api('GET', '/api/gateways/gw-4/catalog')).body.items.map((i: Json) => [
       i.id,
       i.state,

@@ -94,9 +94,19 @@ export class CatalogSync {
   async received(envelope: CatalogEnvelope, now: number): Promise<void> {
     const gatewayId = envelope.gw;
     const statuses = this.#status.get(gatewayId) ?? new Map<string, CatalogStatus>();
-    this.#status.set(gatewayId, statuses);
     for (const item of envelope.items) {
       const key = `${item.kind}:${item.id}`;
+      const asked = statuses.get(key);
+      if (!asked) {
+        // only what the platform asked for is taken: a gateway cannot push documents of its own accord
+        await this.deps.recordEvent('catalog-rejected', gatewayId, now, {
+          kind: item.kind,
+          id: item.id,
+          detail: 'not asked for',
+        });
+        continue;
+      }
+      if (asked.state !== CatalogState.Missing && asked.state !== CatalogState.Differs) continue; // a resend
       const { source, ...entry } = item;
       const platformHash = await this.#hashOf(item.kind, item.id);
       const set = (state: CatalogState, detail?: string) =>
