@@ -57,6 +57,7 @@ export interface PollRequest {
 export interface DeviceConfig {
   id: string;
   contract: string;
+  /** A device model id, a model file (absolute once parsed) or free text; the birth declares it. */
   model?: string;
   transport: TransportConfig;
   /** Parameters merged into every request and command of this device (unit id, meter address). */
@@ -284,7 +285,7 @@ function parseDevice(r: Reader, raw: unknown, at: string, baseDir: string): Devi
   return {
     id,
     contract: contractRef(r.str(d, 'contract', `${at}.contract`), baseDir),
-    model: r.optStr(d, 'model', `${at}.model`),
+    model: optModelRef(r.optStr(d, 'model', `${at}.model`), baseDir),
     transport,
     params,
     poll,
@@ -301,6 +302,11 @@ function parseTls(r: Reader, t: Obj, baseDir: string): GatewayConfig['mqtt']['tl
   const rejectUnauthorized = t.rejectUnauthorized ?? true;
   if (typeof rejectUnauthorized !== 'boolean') r.fail('mqtt.tls.rejectUnauthorized', 'must be true or false');
   return { caFile: file('caFile'), certFile: file('certFile'), keyFile: file('keyFile'), rejectUnauthorized };
+}
+
+/** A model id or free text stays as it is; a model file path becomes absolute, as a contract file's. */
+function optModelRef(value: string | undefined, baseDir: string): string | undefined {
+  return value === undefined ? undefined : contractRef(value, baseDir);
 }
 
 /** A built-in contract id stays as it is; a contract file path becomes absolute. */

@@ -7,6 +7,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   PROTOCOL_VERSION,
+  type CatalogEnvelope,
   type DownlinkEnvelope,
   type Envelope,
   type Frame,
@@ -16,6 +17,7 @@ import { Batcher } from './batcher.ts';
 import { systemClock, type TimerClock } from './clock.ts';
 import { CommandCache, type CommandOutcome } from './command-cache.ts';
 import type { GatewayConfig } from './config.ts';
+import { buildCatalog, type GatewayCatalog } from './catalog.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
@@ -72,6 +74,8 @@ export class Gateway {
   private scheduler!: PollScheduler;
   private session!: BrokerLink;
   private birthSeq = 0;
+  /** The contracts and models the devices use (the birth names them; a catalog-request gets their text). */
+  private catalog: GatewayCatalog = { items: [], sources: new Map(), modelOf: new Map() };
   private birthSent = false;
   /** The "waiting for a platform heartbeat" hint was logged (once per process). */
   private waitHintLogged = false;
@@ -124,6 +128,7 @@ export class Gateway {
     const pollEntries: { key: string; everyMs: number }[] = [];
     try {
       const contracts = resolveContracts(this.config, this.deps.contracts);
+      this.catalog = buildCatalog(this.config, contracts);
       for (const dc of this.config.devices) {
         const contract = contracts.get(dc.id)!;
         const link = await this.links.linkFor(dc, contract, (raw) => this.onPushedFrame(dc.id, raw));
@@ -361,7 +366,7 @@ export class Gateway {
     const devices = [...this.devices.values()].map((d) => ({
       dev: d.config.id,
       c: d.contract.id,
-      ...(d.config.model ? { model: d.config.model } : {}),
+      ...(d.config.model ? { model: this.catalog.modelOf.get(d.config.id) ?? d.config.model } : {}),
       ...(d.config.poll.length ? { pollMs: Math.min(...d.config.poll.map((p) => p.everyMs)) } : {}),
       transport: d.config.transport.type,
       address:
@@ -375,6 +380,7 @@ export class Gateway {
       epoch: this.outbox.epoch,
       sw: SOFTWARE,
       devices,
+      ...(this.catalog.items.length > 0 ? { catalog: this.catalog.items } : {}),
     });
     this.session.publish(birth, 1, () => undefined);
     this.birthSent = true;
@@ -446,7 +452,31 @@ export class Gateway {
       case 'report-ack':
         if (this.reports.onAck(msg.ack)) this.stats.reportsAcked++;
         return;
+      case 'catalog-request':
+        return this.sendCatalog(msg.items);
     }
+  }
+
+  /** Answers a catalog-request with the text of each document asked for (docs/protocol.md, "Catalog"). */
+  private sendCatalog(wanted: readonly { kind: 'contract' | 'model'; id: string }[]): void {
+    const items: CatalogEnvelope['items'] = [];
+    const missing: { kind: 'contract' | 'model'; id: string }[] = [];
+    for (const ref of wanted) {
+      const item = this.catalog.items.find((i) => i.kind === ref.kind && i.id === ref.id);
+      const source = this.catalog.sources.get(`${ref.kind}:${ref.id}`);
+      if (item && source !== undefined) items.push({ ...item, source });
+      else missing.push({ kind: ref.kind, id: ref.id });
+    }
+    this.log?.info(
+      { sent: items.map((i) => `${i.kind}:${i.id}`), missing },
+      'platform asked for catalog documents',
+    );
+    this.enqueue('catalog', (seq) => ({
+      ...this.head(seq),
+      k: 'catalog',
+      items,
+      ...(missing.length > 0 ? { missing } : {}),
+    }));
   }
 
   private onCommand(id: string, dev: string, action: string, params: Record<string, unknown>): void {

@@ -6,6 +6,8 @@ export const PlatformErrorCode = {
   Conflict: 'conflict',
   ContractInvalid: 'contract_invalid',
   ContractTestsFailed: 'contract_tests_failed',
+  ModelInvalid: 'model_invalid',
+  ModelTestsFailed: 'model_tests_failed',
   GatewayUnknown: 'gateway_unknown',
   DeviceNotActive: 'device_not_active',
   StoreFailure: 'store_failure',

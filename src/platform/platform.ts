@@ -20,6 +20,9 @@ import { CommandManager, type CommandAnswer } from './commands/command-manager.t
 import { CommandService } from './commands/command-service.ts';
 import { parsePlatformConfig, type PlatformConfig } from './config.ts';
 import type { ContractRegistry } from './contract-registry.ts';
+import { CatalogSync } from './models/catalog-sync.ts';
+import { DeviceModels } from './models/device-models.ts';
+import { ModelRegistry } from './models/model-registry.ts';
 import type { PlatformListener, PlatformNotification } from './events.ts';
 import { HeartbeatScheduler } from './online/heartbeat.ts';
 import { OnlineTracker, type OnlineChange } from './online/online-tracker.ts';
@@ -65,6 +68,12 @@ export class Platform {
   readonly config: Readonly<PlatformConfig>;
   readonly store: PlatformStore;
   readonly contracts: ContractRegistry;
+  /** Device models: built-in and uploaded (src/platform/models). */
+  readonly models: ModelRegistry;
+  /** The model of each device, and its readings named by it. */
+  readonly deviceModels: DeviceModels;
+  /** What each gateway's birth says it decodes with, compared with the platform's own documents. */
+  readonly catalogs: CatalogSync;
   readonly clock: Clock;
   readonly logger: Logger | undefined;
   readonly online: OnlineTracker;
@@ -100,6 +109,20 @@ export class Platform {
     this.contracts = deps.contracts;
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
+    this.models = new ModelRegistry(this.store, this.contracts);
+    this.deviceModels = new DeviceModels({
+      store: this.store,
+      registry: this.models,
+      recordEvent: (kind, deviceId, ts, detail) => this.recordEvent(kind, 'device', deviceId, ts, detail),
+    });
+    this.catalogs = new CatalogSync({
+      store: this.store,
+      contracts: this.contracts,
+      models: this.models,
+      publishDown: (gatewayId, envelope) => this.publishDown(gatewayId, envelope),
+      recordEvent: (kind, gatewayId, ts, detail) => this.recordEvent(kind, 'gateway', gatewayId, ts, detail),
+      modelAdded: (modelId, now) => this.deviceModels.modelAdded(modelId, now),
+    });
     this.#limiter = new LogLimiter(this.logger, { now: () => this.clock.now() });
     this.credentials = new GatewayCredentials(this.store, {
       clock: this.clock,
@@ -156,6 +179,8 @@ export class Platform {
       if (gw.lifecycle !== Lifecycle.Retired && gw.lifecycle !== Lifecycle.Pending)
         this.heartbeat.addGateway(gw.id, now);
     }
+    await this.models.load();
+    await this.deviceModels.load();
     await this.#uplink.load();
     await this.rules.load();
     await this.alarms.load();
@@ -292,6 +317,7 @@ export class Platform {
     const removed = await this.store.deleteDevice(id, dropData);
     if (!removed) return undefined;
     this.#uplink.removed(undefined, removed.devices);
+    this.deviceModels.removed(removed.devices);
     this.online.forget('device', id);
     await this.recordEvent('deleted', 'device', id, this.clock.now(), { data: dropData ? 'drop' : 'keep' });
     return removed;
@@ -304,6 +330,7 @@ export class Platform {
     // a deleted gateway must not keep a login that would register it again
     await this.credentials.revoke(id);
     this.#uplink.removed(id, removed.devices);
+    this.deviceModels.removed(removed.devices);
     this.heartbeat.removeGateway(id);
     this.online.forget('gateway', id);
     for (const dev of removed.devices) this.online.forget('device', dev);
@@ -372,7 +399,7 @@ export class Platform {
 
   async recordEvent(
     kind: string,
-    subjectType: 'gateway' | 'device' | 'command' | 'contract',
+    subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'model',
     subjectId: string,
     ts: number,
     detail: Record<string, unknown> = {},

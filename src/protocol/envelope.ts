@@ -16,6 +16,8 @@ export const EnvelopeKind = {
   Report: 'report',
   ReportAck: 'report-ack',
   Heartbeat: 'heartbeat',
+  Catalog: 'catalog',
+  CatalogRequest: 'catalog-request',
 } as const;
 export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
 
@@ -27,14 +29,21 @@ export const UPLINK_KINDS: readonly EnvelopeKind[] = [
   'cmd-result',
   'status',
   'report',
+  'catalog',
 ];
 /** Kinds the platform publishes on `mqiot/gw/{id}/down`. */
-export const DOWNLINK_KINDS: readonly EnvelopeKind[] = ['cmd', 'query', 'report-ack', 'heartbeat'];
+export const DOWNLINK_KINDS: readonly EnvelopeKind[] = [
+  'cmd',
+  'query',
+  'report-ack',
+  'heartbeat',
+  'catalog-request',
+];
 /**
  * Uplink kinds that form the ordered, deduplicated stream (docs/protocol.md "Sequence numbers"):
  * they go through the gateway's outbox and the platform applies each `seq` at most once.
  */
-export const ORDERED_KINDS: readonly EnvelopeKind[] = ['data', 'cmd-result', 'status', 'report'];
+export const ORDERED_KINDS: readonly EnvelopeKind[] = ['data', 'cmd-result', 'status', 'report', 'catalog'];
 
 interface Common {
   v: typeof PROTOCOL_VERSION;
@@ -73,6 +82,15 @@ export interface DeviceInfo {
   meta?: Record<string, unknown>;
 }
 
+/** A contract or device model a gateway uses, named by id, version and a hash of its text (docs/protocol.md, "Catalog"). */
+export interface CatalogItem {
+  kind: 'contract' | 'model';
+  id: string;
+  version: string;
+  /** `sha256:` and the hex SHA-256 of the document's text with LF line endings. */
+  hash: string;
+}
+
 export interface DataEnvelope extends Common {
   k: 'data';
   frames: Frame[];
@@ -83,6 +101,8 @@ export interface BirthEnvelope extends Common {
   epoch: string;
   devices: DeviceInfo[];
   sw?: string;
+  /** Optional: the contracts and models the gateway decodes and polls with (absent from older gateways). */
+  catalog?: CatalogItem[];
 }
 export interface WillEnvelope extends Common {
   k: 'will';
@@ -140,6 +160,20 @@ export interface HeartbeatEnvelope extends Omit<Common, 'seq'> {
   interval?: number;
 }
 
+/** The documents the platform asked for, with their text (up, in answer to `catalog-request`). */
+export interface CatalogEnvelope extends Common {
+  k: 'catalog';
+  items: (CatalogItem & { source: string })[];
+  /** Asked-for items the gateway does not have (e.g. a built-in it cannot read the text of). */
+  missing?: { kind: 'contract' | 'model'; id: string }[];
+}
+/** The platform lacks (or holds another version of) these documents: the gateway sends them in a `catalog`. */
+export interface CatalogRequestEnvelope extends Omit<Common, 'seq'> {
+  k: 'catalog-request';
+  seq?: number;
+  items: { kind: 'contract' | 'model'; id: string }[];
+}
+
 export type Envelope =
   | DataEnvelope
   | BirthEnvelope
@@ -150,10 +184,19 @@ export type Envelope =
   | StatusEnvelope
   | ReportEnvelope
   | ReportAckEnvelope
-  | HeartbeatEnvelope;
+  | HeartbeatEnvelope
+  | CatalogEnvelope
+  | CatalogRequestEnvelope;
 export type UplinkEnvelope =
-  DataEnvelope | BirthEnvelope | WillEnvelope | CmdResultEnvelope | StatusEnvelope | ReportEnvelope;
-export type DownlinkEnvelope = CmdEnvelope | QueryEnvelope | ReportAckEnvelope | HeartbeatEnvelope;
+  | DataEnvelope
+  | BirthEnvelope
+  | WillEnvelope
+  | CmdResultEnvelope
+  | StatusEnvelope
+  | ReportEnvelope
+  | CatalogEnvelope;
+export type DownlinkEnvelope =
+  CmdEnvelope | QueryEnvelope | ReportAckEnvelope | HeartbeatEnvelope | CatalogRequestEnvelope;
 export type EnvelopeOf<K extends EnvelopeKind> = Extract<Envelope, { k: K }>;
 
 export class EnvelopeError extends Error {
@@ -242,6 +285,16 @@ export function validateEnvelope(
       str(m, 'epoch');
       optStr(m, 'sw');
       arr(m, 'devices', 0).forEach((d, i) => validateDevice(d, `devices[${i}]`));
+      if (m.catalog !== undefined)
+        arr(m, 'catalog', 0).forEach((c, i) => validateCatalogItem(c, `catalog[${i}]`, false));
+      break;
+    case 'catalog':
+      arr(m, 'items', 0).forEach((c, i) => validateCatalogItem(c, `items[${i}]`, true));
+      if (m.missing !== undefined)
+        arr(m, 'missing', 0).forEach((c, i) => validateCatalogRef(c, `missing[${i}]`));
+      break;
+    case 'catalog-request':
+      arr(m, 'items', 1).forEach((c, i) => validateCatalogRef(c, `items[${i}]`));
       break;
     case 'will':
       optStr(m, 'epoch');
@@ -316,6 +369,21 @@ function validateDevice(value: unknown, path: string): void {
   for (const key of ['model', 'transport', 'address'] as const) optStr(d, key, `${path}.${key}`);
   optInt(d, 'pollMs', `${path}.pollMs`);
   if (d.meta !== undefined) record(d.meta, `${path}.meta`);
+}
+
+function validateCatalogRef(value: unknown, path: string): Record<string, unknown> {
+  const c = record(value, path);
+  if (c.kind !== 'contract' && c.kind !== 'model')
+    throw new EnvelopeError(`${path}.kind`, "must be 'contract' or 'model'");
+  str(c, 'id', `${path}.id`);
+  return c;
+}
+
+function validateCatalogItem(value: unknown, path: string, withSource: boolean): void {
+  const c = validateCatalogRef(value, path);
+  str(c, 'version', `${path}.version`);
+  str(c, 'hash', `${path}.hash`);
+  if (withSource) str(c, 'source', `${path}.source`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -20,6 +20,9 @@ const VIEWER_WRITES = [
   'POST /api/tokens',
   'DELETE /api/tokens/{id}',
   'POST /api/contracts/{id}/try',
+  // checking and trying a device model stores nothing, as trying a contract
+  'POST /api/models/check',
+  'POST /api/models/try',
 ];
 const PUBLIC = ['GET /api/health', 'POST /api/auth/login'];
 

@@ -49,16 +49,17 @@ describe('mqiot up --demo: the dashboard in headless Chromium (black box)', { sk
     assert.match((await page.locator('.summary').textContent()) ?? '', /^12 devices, 12 online/);
 
     await page.locator('a.device-link', { hasText: 'power-meter-1' }).click();
-    const cell = page.locator('table.latest tr[data-point="holding.0"] .time');
+    // identified as the simulated power meter: register 0 is its phase 1 voltage
+    const cell = page.locator('table.latest tr[data-point="voltage_l1"] .time');
     await cell.waitFor(WAIT);
     const first = await cell.textContent();
     // the demo polls every 2 s: a later reading replaces the time without a reload
     await page.waitForFunction(
       ([sel, before]) => document.querySelector(sel!)?.textContent !== before,
-      ['table.latest tr[data-point="holding.0"] .time', first] as const,
+      ['table.latest tr[data-point="voltage_l1"] .time', first] as const,
       WAIT,
     );
-    await page.locator('figure[data-point="holding.0"] svg.chart').waitFor(WAIT);
+    await page.locator('figure[data-point="voltage_l1"] svg.chart').waitFor(WAIT);
     assert.deepEqual(errors, []);
 
     // with the dashboard still open (its event stream never ends by itself) the process stops

@@ -12,6 +12,8 @@ const STATUS_BY_CODE: Record<PlatformErrorCode, number> = {
   [PlatformErrorCode.Conflict]: 409,
   [PlatformErrorCode.ContractInvalid]: 422,
   [PlatformErrorCode.ContractTestsFailed]: 422,
+  [PlatformErrorCode.ModelInvalid]: 422,
+  [PlatformErrorCode.ModelTestsFailed]: 422,
   [PlatformErrorCode.GatewayUnknown]: 409,
   [PlatformErrorCode.DeviceNotActive]: 409,
   [PlatformErrorCode.StoreFailure]: 500,

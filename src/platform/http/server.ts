@@ -14,6 +14,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
+import { modelRoutes } from './routes/models.ts';
 import { eventRoutes } from './routes/events.ts';
 import { gatewayCredentialRoutes } from './routes/gateway-credentials.ts';
 import { registryRoutes } from './routes/registry.ts';
@@ -59,7 +60,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         title: 'mqiot platform API',
         version: '0.1.0',
         description:
-          'Gateways, devices, telemetry, commands and queries, contracts, events, rules, alarms; users, tokens and ' +
+          'Gateways, devices, telemetry, commands and queries, contracts, device models, events, rules, alarms; users, tokens and ' +
           'the audit trail. Every operation but login, health and this document needs a bearer token; ' +
           '`x-role` on each operation names the least role that may call it (viewer < operator < admin).',
       },
@@ -71,6 +72,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         { name: 'telemetry', description: 'readings, aggregates, raw frames' },
         { name: 'commands', description: 'control commands and status queries (operator)' },
         { name: 'contracts', description: 'data parsing contracts' },
+        { name: 'models', description: 'device models, the model of each device, gateway catalogs' },
         { name: 'events', description: 'events, the live stream and health' },
         { name: 'rules', description: 'linkage rules' },
         {
@@ -104,6 +106,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   telemetryRoutes(app, platform);
   commandRoutes(app, platform);
   contractRoutes(app, platform);
+  modelRoutes(app, platform);
   eventRoutes(app, platform);
   streamRoutes(app, platform);
   settingsRoutes(app, platform);

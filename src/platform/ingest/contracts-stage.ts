@@ -40,6 +40,8 @@ export interface DecodedFrame {
 }
 
 export const UNKNOWN_CONTRACT_REASON = 'unknown-contract: no contract declared or detected for this frame';
+/** A frame of a contract the gateway uses and the platform has asked it for (docs/protocol.md, "Catalog"). */
+export const AWAITED_CONTRACT_REASON = "unknown-contract: awaiting the gateway's copy of contract";
 /** Prefix of the error stored for a frame whose decoding hints were malformed (Frame.fault). */
 export const INVALID_FRAME_REASON = 'invalid-frame';
 
@@ -49,20 +51,27 @@ export function decodeDataGroup(
   receivedAt: number,
   contracts: ContractRegistry,
   registeredContract: (deviceId: string) => string | null | undefined,
+  /** A contract the gateway declared in its birth and the platform is still fetching (models/catalog-sync.ts). */
+  awaitedContract: (contractId: string) => boolean = () => false,
 ): DecodedFrame[] {
   return group.frames.map((frame, index) => {
     let identifiedBy: IdentifiedBy = IdentifiedBy.Declared;
     let contract = frame.c ? contracts.get(frame.c) : undefined;
+    const awaited = !contract && !frame.fault && awaitedContract(frame.c);
     if (frame.fault) {
       // Stored as sent, undecoded: guessing a contract for a frame that got its own hints wrong could
       // attach the wrong one to the device.
+      identifiedBy = IdentifiedBy.Unknown;
+    } else if (awaited) {
+      // The gateway named a contract whose text is on its way: detection could pick a wrong one whose
+      // checksum happens to match, and that one would stick to the device.
       identifiedBy = IdentifiedBy.Unknown;
     } else if (!contract) {
       const known = registeredContract(frame.dev);
       contract = known ? contracts.get(known) : undefined;
       identifiedBy = IdentifiedBy.Registry;
     }
-    if (!contract && !frame.fault) {
+    if (!contract && !frame.fault && !awaited) {
       // Contracts get copies: the stored raw frame must stay exactly as received, whatever a decoder does.
       contract = contracts.detect(Uint8Array.from(frame.raw));
       identifiedBy = contract ? IdentifiedBy.Detected : IdentifiedBy.Unknown;
@@ -74,7 +83,13 @@ export function decodeDataGroup(
         } as const)
       : contract
         ? contract.decode(Uint8Array.from(frame.raw), frame.ctx)
-        : ({ ok: false, error: { offset: 0, reason: UNKNOWN_CONTRACT_REASON } } as const);
+        : ({
+            ok: false,
+            error: {
+              offset: 0,
+              reason: awaited ? `${AWAITED_CONTRACT_REASON} '${frame.c}'` : UNKNOWN_CONTRACT_REASON,
+            },
+          } as const);
     const contractId = contract?.id ?? (frame.c || null);
     const points = result.ok ? result.points : [];
     const reading: ReadingInput = {

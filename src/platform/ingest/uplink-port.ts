@@ -11,12 +11,18 @@ import type { PlatformNotification } from '../events.ts';
 import type { PlatformMetrics } from '../metrics/platform-metrics.ts';
 import type { HeartbeatScheduler } from '../online/heartbeat.ts';
 import type { OnlineChange, OnlineTracker } from '../online/online-tracker.ts';
+import type { CatalogSync } from '../models/catalog-sync.ts';
+import type { DeviceModels } from '../models/device-models.ts';
 import type { GatewayRecord, PlatformStore } from '../store/types.ts';
 
 export interface UplinkHost {
   readonly config: Readonly<PlatformConfig>;
   readonly store: PlatformStore;
   readonly contracts: ContractRegistry;
+  /** Device models: each device's model, and its points named by it (src/platform/models). */
+  readonly deviceModels: DeviceModels;
+  /** Births' catalogs compared with the platform's documents; the gateway's copies received. */
+  readonly catalogs: CatalogSync;
   readonly logger: Logger | undefined;
   readonly online: OnlineTracker;
   readonly heartbeat: HeartbeatScheduler;

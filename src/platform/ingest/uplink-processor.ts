@@ -378,6 +378,8 @@ export class UplinkProcessor {
         return this.platform.store.saveStreamMark(this.#mark(envelope.gw));
       case 'report':
         return this.#report(envelope, receivedAt);
+      case 'catalog':
+        return this.platform.catalogs.received(envelope, receivedAt);
     }
   }
 
@@ -403,8 +405,10 @@ export class UplinkProcessor {
     for (const d of birth.devices) {
       const contract = platform.contracts.get(d.c) ? d.c : null;
       await this.#registerDevice(d.dev, birth.gw, contract, now, IdentifiedBy.Declared, d.pollMs, d.model);
+      await platform.deviceModels.declare(d.dev, d.model, now);
       platform.online.describeDevice(d.dev, birth.gw, d.pollMs ?? null);
     }
+    await platform.catalogs.birth(birth.gw, birth.catalog, now);
     await platform.applyOnlineChanges(platform.online.birth(birth.gw, birth.seq, birth.epoch, now));
     // docs/protocol.md: the platform answers a birth with a heartbeat at once.
     for (const gatewayId of platform.heartbeat.birth(birth.gw, now)) platform.sendHeartbeat(gatewayId);
@@ -510,8 +514,13 @@ export class UplinkProcessor {
         if (item.refused === undefined) duplicates += group.frames.length;
         continue;
       }
-      const frames = decodeDataGroup(group, this.#epoch(group.gw), receivedAt, platform.contracts, (id) =>
-        this.#devices.get(id),
+      const frames = decodeDataGroup(
+        group,
+        this.#epoch(group.gw),
+        receivedAt,
+        platform.contracts,
+        (id) => this.#devices.get(id),
+        (c) => platform.catalogs.awaited(group.gw, c),
       );
       for (const frame of frames) {
         const { deviceId, contractId } = frame.reading;
@@ -528,6 +537,7 @@ export class UplinkProcessor {
       }
     }
     for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
+    await platform.deviceModels.annotate(decoded);
     if (decoded.length === 0) return platform.metrics.stored([], undefined, duplicates);
     // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
     const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));

@@ -7,6 +7,7 @@ import { schemaSql } from './schema.ts';
 import { migrateAuthColumns, SqlAuth } from './sql-auth.ts';
 import { SqlAlarms } from './sql-alarms.ts';
 import { SqlRegistry } from './sql-registry.ts';
+import { SqlModels } from './sql-models.ts';
 import { SqlRemoval } from './sql-removal.ts';
 import { SqlRules } from './sql-rules.ts';
 import { SqlTelemetry } from './sql-telemetry.ts';
@@ -27,6 +28,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
   const rules = new SqlRules(driver);
   const auth = new SqlAuth(driver);
   const alarms = new SqlAlarms(driver);
+  const models = new SqlModels(driver);
   const bind = <T extends object>(target: T) =>
     Object.fromEntries(
       Object.getOwnPropertyNames(Object.getPrototypeOf(target))
@@ -41,6 +43,7 @@ function composeStore(driver: SqlDriver): PlatformStore {
     ...bind(rules),
     ...bind(auth),
     ...bind(alarms),
+    ...bind(models),
     close: () => driver.close(),
   } as PlatformStore;
 }

@@ -3,6 +3,7 @@
 import { authSchemaSql } from './sql-auth.ts';
 import { alarmsSchemaSql } from './sql-alarms.ts';
 import { dialectTypes } from './dialect-types.ts';
+import { modelsSchemaSql } from './sql-models.ts';
 import { telemetrySchemaSql } from './telemetry-schema.ts';
 
 export { dialectTypes, type DialectTypes } from './dialect-types.ts';
@@ -122,5 +123,6 @@ CREATE TABLE IF NOT EXISTS settings (
   value TEXT NOT NULL
 );
 ${authSchemaSql(t)}
-${alarmsSchemaSql(t)}`;
+${alarmsSchemaSql(t)}
+${modelsSchemaSql(t)}`;
 }

@@ -29,7 +29,11 @@ export class SqlRemoval {
     const found = await this.db.all('SELECT id FROM devices WHERE id = ?', [id]);
     if (found.length === 0) return undefined;
     const data = dropData ? deviceData([id]) : [];
-    const counts = await this.db.batch([...data, { sql: 'DELETE FROM devices WHERE id = ?', params: [id] }]);
+    const counts = await this.db.batch([
+      ...data,
+      { sql: 'DELETE FROM devices WHERE id = ?', params: [id] },
+      { sql: 'DELETE FROM device_models WHERE device_id = ?', params: [id] },
+    ]);
     return { devices: [id], dataRows: sum(counts, data.length) };
   }
 
@@ -54,6 +58,10 @@ export class SqlRemoval {
       : [];
     const counts = await this.db.batch([
       ...data,
+      {
+        sql: 'DELETE FROM device_models WHERE device_id IN (SELECT id FROM devices WHERE gateway_id = ?)',
+        params: [id],
+      },
       { sql: 'DELETE FROM devices WHERE gateway_id = ?', params: [id] },
       { sql: 'DELETE FROM gateways WHERE id = ?', params: [id] },
     ]);

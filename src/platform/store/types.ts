@@ -157,7 +157,7 @@ export interface EventRecord {
   id: number;
   ts: number;
   kind: string;
-  subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'rule';
+  subjectType: 'gateway' | 'device' | 'command' | 'contract' | 'rule' | 'model';
   subjectId: string;
   detail: Record<string, unknown>;
 }
@@ -217,6 +217,24 @@ export interface CommandFilter {
   state?: CommandState;
   limit?: number;
   offset?: number;
+}
+
+/** An uploaded version of a device model (docs/device-models.md). */
+export interface ModelVersionRecord {
+  id: string;
+  version: string;
+  source: string;
+  createdAt: number;
+}
+
+/** The model assigned to a device: `confidence` 1 when declared or set, less when identified from frames. */
+export interface DeviceModelRecord {
+  deviceId: string;
+  modelId: string;
+  confidence: number;
+  /** 'declared' (the gateway's birth), 'operator' (set through the API) or 'detected' (from its frames). */
+  identifiedBy: string;
+  updatedAt: number;
 }
 
 export interface ContractVersionRecord {
@@ -328,6 +346,13 @@ export interface PlatformStore extends AuthStore, AlarmStore {
 
   saveContractVersion(record: ContractVersionRecord): Promise<void>;
   listContractVersions(id?: string): Promise<ContractVersionRecord[]>;
+
+  // device models (store/sql-models.ts)
+  saveModelVersion(record: ModelVersionRecord): Promise<void>;
+  listModelVersions(): Promise<ModelVersionRecord[]>;
+  setDeviceModel(record: DeviceModelRecord): Promise<void>;
+  clearDeviceModel(deviceId: string): Promise<void>;
+  listDeviceModels(): Promise<DeviceModelRecord[]>;
 
   /** The stream's dedup state; without a row, applied = the highest data group stored for that epoch. */
   getStreamMark(gatewayId: string, epoch: string): Promise<StreamMark>;

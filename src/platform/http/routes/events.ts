@@ -27,7 +27,10 @@ export function eventRoutes(app: FastifyInstance, platform: Platform): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            subjectType: { type: 'string', enum: ['gateway', 'device', 'command', 'contract', 'rule'] },
+            subjectType: {
+              type: 'string',
+              enum: ['gateway', 'device', 'command', 'contract', 'rule', 'model'],
+            },
             subject: { type: 'string' },
             kind: { type: 'string' },
             from: timeSchema,

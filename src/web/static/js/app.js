@@ -12,6 +12,7 @@ import * as device from './pages/device.js';
 import * as gateway from './pages/gateway.js';
 import * as overview from './pages/overview.js';
 import * as login from './pages/login.js';
+import * as models from './pages/models.js';
 import * as rules from './pages/rules.js';
 import { currentUser, loadSession, signOut } from './session.js';
 
@@ -22,7 +23,7 @@ const LIVE_TEXT = {
   closed: 'offline',
 };
 
-/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]`, `#/rules`, `#/alarms[?status=&originator=]` → the page and its parameters. */
+/** `#/`, `#/device/<id>`, `#/gateway/<id>`, `#/contracts[?contract=&frame=]`, `#/models`, `#/rules`, `#/alarms[?status=&originator=]` → the page and its parameters. */
 export function route(hash) {
   const [path = '/', search = ''] = (hash.replace(/^#/, '') || '/').split('?');
   const q = Object.fromEntries(new URLSearchParams(search));
@@ -31,6 +32,7 @@ export function route(hash) {
   const gw = /^\/gateway\/(.+)$/.exec(path);
   if (gw) return { page: gateway, nav: 'overview', params: { id: decodeURIComponent(gw[1]) } };
   if (path === '/contracts') return { page: contracts, nav: 'contracts', params: q };
+  if (path === '/models') return { page: models, nav: 'models', params: {} };
   if (path === '/rules') return { page: rules, nav: 'rules', params: {} };
   if (path === '/alarms') return { page: alarms, nav: 'alarms', params: q };
   if (path === '/audit') return { page: audit, nav: 'audit', params: {} };

@@ -10,6 +10,7 @@ import { drawIdentity, gatewayLink } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
 import { badFramesPanel } from './device-frames.js';
 import { historyPanel } from './device-history.js';
+import { modelPanel } from './device-model.js';
 
 const EVENT_LIMIT = 20;
 
@@ -72,6 +73,7 @@ export function render(main, { id }) {
   const commands = commandPanel(id);
   const badFrames = badFramesPanel(id);
   const alarms = originatorAlarmsPanel('device', id);
+  const model = modelPanel(id);
   const root = h(
     'section',
     { class: 'page device' },
@@ -81,7 +83,7 @@ export function render(main, { id }) {
     status,
     h('h2', {}, 'Alarms'),
     alarms.element,
-    columns(['Latest values', latestBox], ['Asset', asset.element]),
+    columns(['Latest values', latestBox], ['Asset', asset.element], ['Model', model.element]),
     h('h2', {}, 'History'),
     history.element,
     badFrames.element,
@@ -150,12 +152,13 @@ export function render(main, { id }) {
       eventsBox.prepend(eventItem(e));
       while (eventsBox.children.length > EVENT_LIMIT) eventsBox.lastElementChild.remove();
       loadDevice().catch(() => {}); // online state and asset data may have changed
+      if (e.kind.startsWith('model-')) model.load();
     }),
     subscribe('command', (record) => commands.update(record)),
   ];
 
   loadDevice()
-    .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load()]))
+    .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load(), model.load()]))
     .catch((err) => clear(status, errorBox(err, 'Could not load the device')));
   return () => {
     for (const stop of stops) stop();
