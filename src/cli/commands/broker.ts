@@ -1,7 +1,8 @@
 // `mqiot broker`: the MQTT broker alone, with its TCP, WebSocket, TLS and metrics listeners.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
+import { Broker } from '../../broker/broker.ts';
+import type { SqliteSessionStore } from '../../broker/store/sqlite.ts';
 import { AuthFileError, BrokerAuth, reloadOnSighup } from '../../broker/auth/index.ts';
 import { startListeners, type Listener } from '../../app/listeners.ts';
 import { SysPublisher } from '../../broker/sys.ts';
@@ -84,10 +85,14 @@ function persistenceFlag(value: string | undefined): string | undefined {
   return value;
 }
 
-/** The durable store of `broker.persistence`, or undefined for memory (`off`, and `auto` for this command). */
-function openStore(config: MqiotConfig, logger: Logger): SqliteSessionStore | undefined {
+/**
+ * The durable store of `broker.persistence`, or undefined for memory (`off`, and `auto` for this command).
+ * Imported only when asked for: a broker in memory loads no SQLite code.
+ */
+async function openStore(config: MqiotConfig, logger: Logger): Promise<SqliteSessionStore | undefined> {
   const path = persistencePath(config.broker.persistence, null);
   if (path === null) return undefined;
+  const { SqliteSessionStore, SqliteStoreError } = await import('../../broker/store/sqlite.ts');
   try {
     return new SqliteSessionStore({
       path: resolve(path),
@@ -134,15 +139,20 @@ export function parseBrokerArgs(argv: string[]): {
   return { help: values.help === true, file: values.config, overrides };
 }
 
+/** The version in package.json: three folders up from src/cli/commands/, one up from the built dist/. */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (const path of ['../../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'mqiot') return pkg.version ?? '0.0.0';
+    } catch {
+      // not there: try the next place
+    }
   }
+  return '0.0.0';
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -155,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.log.level });
   const version = packageVersion();
   const auth = openAuth(config, logger);
-  const store = openStore(config, logger);
+  const store = await openStore(config, logger);
   const broker = new Broker(config.broker.mqtt, {
     logger: logger.child({ component: 'broker' }),
     store,
