@@ -11,10 +11,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Broker } from '../../src/broker/broker.ts';
 import { listenTcp } from '../../src/broker/server/tcp.ts';
 import type { Role } from './load.ts';
+import { connectClient } from '../../test/support/mqtt.ts';
 
 const LOAD_SCRIPT = join(import.meta.dirname, 'load.ts');
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -77,7 +78,11 @@ async function perConnection(
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { connections: { type: 'string' }, snapshot: { type: 'string' } },
+    options: {
+      connections: { type: 'string' },
+      snapshot: { type: 'string' },
+      subscriptions: { type: 'string' },
+    },
   });
   const clients = Number(values.connections ?? 5000);
   const logger = pino({ level: 'warn' });
@@ -124,7 +129,63 @@ async function main(): Promise<void> {
   console.log(`| RSS per connection, KiB | ${kib(ours.rss)} | ${kib(floor.rss)} |`);
   console.log(`| live JS heap per connection, KiB | ${kib(ours.heap)} | ${kib(floor.heap)} |`);
   console.log(`| JS heap held per connection, KiB | ${kib(ours.heapTotal)} | ${kib(floor.heapTotal)} |`);
+  const more = await perSubscriptionAndMessage(Number(values.subscriptions ?? 20_000), logger);
+  console.log('');
+  console.log(`| one offline persistent session, heap after GC | per item, KiB |`);
+  console.log('| --- | --- |');
+  console.log(`| subscription (distinct five-level filters) | ${kib(more.subscription)} |`);
+  console.log(`| queued QoS 1 message (distinct ~25-byte topics, 64-byte payload) | ${kib(more.message)} |`);
+  console.log(`| the same message queued for one more session (fan-out of 10) | ${kib(more.fanOut)} |`);
   process.exit(0);
+}
+
+/**
+ * Heap per subscription (one session subscribing to `n` distinct filters), per message queued for it
+ * while offline, and per extra session a message is queued for (ten sessions on one filter).
+ */
+async function perSubscriptionAndMessage(
+  n: number,
+  logger: Logger,
+): Promise<{ subscription: number; message: number; fanOut: number }> {
+  const broker = new Broker({ maxQueuedBytesTotal: 0 }, { logger });
+  const l = await listenTcp(broker, '127.0.0.1', 0, logger);
+  const url = `mqtt://127.0.0.1:${l.port}`;
+  const filter = (i: number) => `site${i % 100}/dev${i}/sensor/+/set`;
+  const c = await connectClient(url, { clientId: 'footprint-subs', clean: false });
+  const base = measure();
+  for (let i = 0; i < n; i += 500) {
+    await c.subscribeAsync(
+      Array.from({ length: Math.min(500, n - i) }, (_, k) => filter(i + k)),
+      { qos: 1 },
+    );
+  }
+  const subscribed = measure();
+  await c.endAsync();
+  const offline = measure();
+  const payload = Buffer.alloc(64, 1);
+  for (let i = 0; i < n; i++) broker.publish({ topic: filter(i).replace('+', 't'), payload, qos: 1 });
+  const queued = measure();
+  if (broker.stats.queuedMessages !== n) throw new Error(`queued ${broker.stats.queuedMessages} of ${n}`);
+  // fan-out: ten offline sessions on one filter, then n messages to it
+  const fans = [];
+  for (let k = 0; k < 10; k++) {
+    const f = await connectClient(url, { clientId: `footprint-fan-${k}`, clean: false });
+    await f.subscribeAsync('fan/out', { qos: 1 });
+    fans.push(f);
+  }
+  for (const f of fans) await f.endAsync();
+  const fanBase = measure();
+  for (let i = 0; i < n / 10; i++) broker.publish({ topic: 'fan/out', payload, qos: 1 });
+  const fanned = measure();
+  l.stopAccepting();
+  await broker.close();
+  await l.drain(1000);
+  const oneSession = (fanned.heap - fanBase.heap) / (n / 10); // one message, ten sessions
+  return {
+    subscription: (subscribed.heap - base.heap) / n,
+    message: (queued.heap - offline.heap) / n,
+    fanOut: oneSession / 10,
+  };
 }
 
 await main();
