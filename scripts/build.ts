@@ -21,13 +21,13 @@ export function packageOf(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
-export async function buildDist(root: string): Promise<void> {
-  const out = join(root, 'dist');
+/** Builds into `out` (dist/ by default; it must be inside `root`, where node_modules is found). */
+export async function buildDist(root: string, out = join(root, 'dist')): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   await build({
     absWorkingDir: root,
     entryPoints: ['src/cli/main.ts'],
-    outdir: 'dist',
+    outdir: out,
     bundle: true,
     splitting: true,
     format: 'esm',
