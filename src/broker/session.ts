@@ -82,7 +82,8 @@ export class Session {
   /**
    * Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). Made on first
    * use, like the queue and the QoS 2 ids below: an idle connection holds none of them (an empty Map
-   * or Set costs ~200 bytes, docs/broker.md "Memory per connection").
+   * or Set costs ~200 bytes, docs/broker.md "Memory per connection"); kept while connected, let go
+   * when empty and offline.
    */
   private inflightMap: Map<number, OutgoingRecord> | undefined;
   /** Outgoing messages waiting for the in-flight window or for the client to come back. */
@@ -178,6 +179,13 @@ export class Session {
     this.link = null;
     this.shedding = false;
     this.releasePublishers();
+    // kept while connected (made again at every burst otherwise); an offline session keeps none empty
+    if (this.queuedCount === 0) {
+      this.queue = NO_RECORDS;
+      this.queueHead = 0;
+    }
+    if (this.inflightMap?.size === 0) this.inflightMap = undefined;
+    if (this.qos2Ids?.size === 0) this.qos2Ids = undefined;
   }
 
   /** Outgoing QoS 1/2 in flight by packet id (read only: the session alone changes it). */
@@ -198,7 +206,8 @@ export class Session {
   releaseIncomingQoS2(packetId: number): boolean {
     const ids = this.qos2Ids;
     if (ids === undefined || !ids.delete(packetId)) return false;
-    if (ids.size === 0) this.qos2Ids = undefined;
+    // kept while connected: a publisher's next QoS 2 burst would make it again
+    if (ids.size === 0 && this.link === null) this.qos2Ids = undefined;
     return true;
   }
 
@@ -349,11 +358,7 @@ export class Session {
       this.shedding = false;
       if (this.blocked !== undefined) this.releasePublishers();
     }
-    if (this.queueHead === this.queue.length && this.queue !== NO_RECORDS) {
-      // drained: an idle session keeps no array
-      this.queue = NO_RECORDS;
-      this.queueHead = 0;
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
