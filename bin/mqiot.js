@@ -1,7 +1,35 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so `npx mqiot` works from a fresh clone
-// after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the built JavaScript in dist/ (made by `npm ci` through the `prepare` script, or `npm run build`)
+// when it is newer than every file under src/; otherwise the TypeScript sources directly through tsx,
+// so `npx mqiot` works from a fresh clone and an edited source is never shadowed by an old build.
+// Plain JavaScript starts with ~30 MB less memory than the tsx compiler hooks.
+import { readdirSync, statSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const root = new URL('../', import.meta.url);
+
+/** The newest modification time under a folder (files and the folders themselves: a removed file counts). */
+function newestMtime(dir) {
+  let newest = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function builtIsCurrent() {
+  if (process.env.MQIOT_FROM_SOURCE === '1') return false;
+  try {
+    return statSync(new URL('dist/built', root)).mtimeMs >= newestMtime(new URL('src/', root));
+  } catch {
+    return false; // no build
+  }
+}
+
+if (builtIsCurrent()) {
+  await import('../dist/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

@@ -9,7 +9,11 @@ import { canConnect, freePort } from '../../test/support/ports.ts';
 import { waitFor } from '../../test/support/wait.ts';
 
 export const BROKER_NAMES = ['mqiot', 'mosquitto', 'aedes'] as const;
-export type BrokerName = (typeof BROKER_NAMES)[number];
+/**
+ * `mqiot-base`: another checkout of mqiot (BENCH_BASELINE_ROOT=/path, with node_modules), run the same
+ * way, so that a change is measured against the code before it in one run (--brokers mqiot,mqiot-base).
+ */
+export type BrokerName = (typeof BROKER_NAMES)[number] | 'mqiot-base';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Clock ticks per second for /proc/<pid>/stat (getconf CLK_TCK is 100 on Linux). */
@@ -66,13 +70,15 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): Promise<RunningBroker> {
   const port = await freePort();
   let child: ChildProcess;
-  if (name === 'mqiot') {
+  if (name === 'mqiot' || name === 'mqiot-base') {
+    const root = name === 'mqiot' ? ROOT : process.env.BENCH_BASELINE_ROOT;
+    if (!root) throw new Error('mqiot-base needs BENCH_BASELINE_ROOT=<another mqiot checkout>');
     child = spawn(
       process.execPath,
       [
         // BENCH_CPU_PROF=DIR writes a V8 CPU profile of our broker there (see README).
         ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-        join(ROOT, 'bin/mqiot.js'),
+        join(root, 'bin/mqiot.js'),
         'broker',
         '--host',
         '127.0.0.1',
@@ -87,7 +93,7 @@ export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): P
         ...mqiotArgs,
       ],
       {
-        cwd: ROOT,
+        cwd: root,
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, MQIOT_BROKER_SYS_INTERVAL: '0' },
       },

@@ -50,7 +50,7 @@ export type FromChild =
       count: number;
       /** This generator process's own CPU seconds since `mark` (to see whether it was the bottleneck). */
       cpuSeconds?: number;
-      latency?: { p50: number; p99: number; samples: number };
+      latency?: { p50: number; p99: number; p999: number; samples: number };
     };
 
 /** `{i}` in a topic or filter becomes the client's index (pairs publisher i with subscriber i). */
@@ -128,7 +128,7 @@ async function main(role: Role): Promise<void> {
     if (role.role === 'sub' && role.latency && sampled > 0) {
       const sorted = samples.subarray(0, sampled).sort();
       const at = (q: number) => sorted[Math.min(sampled - 1, Math.floor(q * sampled))];
-      result.latency = { p50: at(0.5), p99: at(0.99), samples: sampled };
+      result.latency = { p50: at(0.5), p99: at(0.99), p999: at(0.999), samples: sampled };
     }
     send(result);
     for (const c of [...clients, ...subscribers]) c.end();
@@ -164,13 +164,16 @@ function startPublishing(
 ): void {
   const templates = clients.map((_, i) => publishTemplate(name(role.topic, i), role.qos, role.payload));
   if (role.rate > 0) {
-    // Fixed rate: a tick every 2 ms sends what is due, one packet per write so the timestamps are honest.
-    const perTick = (role.rate * 2) / 1000;
+    // Fixed rate: a tick every 2 ms sends what is due by the clock (a late tick catches up), one
+    // packet per write so the timestamps are honest.
     let due = 0;
     let next = 0;
+    let last = performance.now();
     const timer = setInterval(() => {
       if (!isRunning()) return clearInterval(timer);
-      due += perTick;
+      const now = performance.now();
+      due += ((now - last) * role.rate) / 1000;
+      last = now;
       while (due >= 1) {
         const i = next++ % clients.length;
         clients[i].publishBatch(templates[i], 1);

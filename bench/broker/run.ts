@@ -66,12 +66,25 @@ const SCENARIOS: Scenario[] = [
       fanout: 1,
     },
   })),
-  {
-    id: 'latency',
-    title: 'latency: 1 publisher at a fixed 2000 msg/s -> 1 subscriber, QoS 1',
-    pubs: { role: 'pub', clients: 1, topic: 'bench/lat', qos: 1, payload: PAYLOAD, window: 1000, rate: 2000 },
-    subs: { role: 'sub', clients: 1, filter: 'bench/lat', qos: 1, latency: true },
-  },
+  // open loops at fixed rates: the latency tail (p99, p99.9) at a light, a moderate and a heavy load
+  ...[
+    ['latency', 2000],
+    ['latency-5k', 5000],
+    ['latency-50k', 50_000],
+  ].map(([id, rate]) => ({
+    id: id as string,
+    title: `${id}: 1 publisher at a fixed ${rate} msg/s -> 1 subscriber, QoS 1`,
+    pubs: {
+      role: 'pub' as const,
+      clients: 1,
+      topic: 'bench/lat',
+      qos: 1 as const,
+      payload: PAYLOAD,
+      window: Math.max(1000, (rate as number) / 10),
+      rate: rate as number,
+    },
+    subs: { role: 'sub' as const, clients: 1, filter: 'bench/lat', qos: 1 as const, latency: true },
+  })),
 ];
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));
@@ -112,6 +125,7 @@ export interface Row {
   cpuPerMillion: number;
   p50?: number;
   p99?: number;
+  p999?: number;
   /** The broker process died during the run. */
   crashed?: boolean;
   /** CPU use of the delivering generator process during the window, percent of one core. */
@@ -167,6 +181,7 @@ async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: n
     generatorCpu: received.cpuSeconds === undefined ? undefined : (received.cpuSeconds / seconds) * 100,
     p50: received.latency?.p50,
     p99: received.latency?.p99,
+    p999: received.latency?.p999,
   };
 }
 
@@ -202,6 +217,7 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
     'CPU s / M msgs',
     'p50 ms',
     'p99 ms',
+    'p99.9 ms',
     'vs mosquitto',
     'vs aedes',
     'generator CPU %',
@@ -214,7 +230,7 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   };
   for (const row of rows) {
     lines.push(
-      `| ${row.scenario} | ${row.broker} | ${fmt(row.msgsPerSec)}${row.crashed ? ' (crashed)' : ''} | ${fmt(row.cpuPerMillion, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${ratio(row, 'mosquitto')} | ${ratio(row, 'aedes')} | ${fmt(row.generatorCpu)} |`,
+      `| ${row.scenario} | ${row.broker} | ${fmt(row.msgsPerSec)}${row.crashed ? ' (crashed)' : ''} | ${fmt(row.cpuPerMillion, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.p999, 2)} | ${ratio(row, 'mosquitto')} | ${ratio(row, 'aedes')} | ${fmt(row.generatorCpu)} |`,
     );
   }
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
@@ -266,7 +282,9 @@ async function main(): Promise<void> {
         rows.push(row);
         console.log(
           `  ${b.name.padEnd(10)} ${fmt(row.msgsPerSec).padStart(10)} msgs/s  ${fmt(row.cpuPerMillion, 1).padStart(6)} CPU s/M` +
-            (row.p50 !== undefined ? `  p50 ${fmt(row.p50, 2)} ms  p99 ${fmt(row.p99, 2)} ms` : '') +
+            (row.p50 !== undefined
+              ? `  p50 ${fmt(row.p50, 2)} ms  p99 ${fmt(row.p99, 2)} ms  p99.9 ${fmt(row.p999, 2)} ms`
+              : '') +
             `  (generator ${fmt(row.generatorCpu)}% CPU)` +
             (row.crashed ? '  (broker crashed)' : ''),
         );

@@ -192,7 +192,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     const inc = this.store.loadIncomingQoS2(rec.clientId);
     const finish = (o: OutgoingRecord[], i: number[]): void => {
       session.restoreOutgoing(o);
-      for (const id of i) session.incomingQoS2.add(id);
+      for (const id of i) session.addIncomingQoS2(id);
     };
     if (out instanceof Promise || inc instanceof Promise)
       return Promise.all([out, inc]).then(([o, i]) => finish(o, i));

@@ -9,6 +9,10 @@ import type { FixedHeader } from '../protocol/packet-types.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { Message, PublishProperties, QoS } from './types.ts';
 
+// mqtt-packet writes packet ids and lengths from a table of 65,536 two-byte Buffers made at its first
+// generate(): 6 MB of heap for a few bytes per CONNACK/SUBACK. PUBLISHes are encoded here without it.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 const V5 = { protocolVersion: 5 } as const;
 const V4 = { protocolVersion: 4 } as const;
 

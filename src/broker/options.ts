@@ -30,6 +30,12 @@ export interface BrokerOptions {
   /** Messages queued per session beyond the in-flight window (offline or slow clients); more are dropped. */
   maxQueuedMessages: number;
   /**
+   * Queue QoS 0 messages for offline persistent sessions too (Mosquitto's queue_qos0_messages), under
+   * the same per-session and global limits; sent once, without acknowledgement, when the client is
+   * back. Off: QoS 0 reaches only connected clients.
+   */
+  queueQos0Messages: boolean;
+  /**
    * Bytes (payload + topic) queued per session beyond the in-flight window; a QoS 1/2 message that
    * would pass it is dropped for that session (docs/broker.md "Memory bounds").
    */
@@ -80,6 +86,7 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   outboundTopicAliases: true,
   maxInflightOutgoing: 1024,
   maxQueuedMessages: 100_000,
+  queueQos0Messages: false,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxInflightBytes: 4 * 1024 * 1024,
   maxQueuedBytesTotal: 256 * 1024 * 1024,
@@ -140,6 +147,7 @@ export function parseBrokerOptions(input: Partial<BrokerOptions> = {}): Readonly
     'subscriptionIdentifiersAvailable',
     'outboundTopicAliases',
     'allowZeroLengthClientIdPersistent',
+    'queueQos0Messages',
   ] as const) {
     bool(o, f);
   }

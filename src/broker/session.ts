@@ -68,6 +68,8 @@ export interface SessionLimits {
   readonly maxInflightBytes: number;
   /** 0 = no global budget. */
   readonly maxQueuedBytesTotal: number;
+  /** Queue QoS 0 messages for this session while it is offline (and persistent). */
+  readonly queueQos0Messages: boolean;
 }
 
 /** What a message costs while a session holds it: its payload and topic (the rest is small and fixed). */
@@ -77,13 +79,18 @@ export function messageBytes(m: Message): number {
 
 export class Session {
   readonly subscriptions = new Map<string, Subscription<Session>>();
-  /** Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). */
-  readonly inflight = new Map<number, OutgoingRecord>();
+  /**
+   * Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). Made on first
+   * use, like the queue and the QoS 2 ids below: an idle connection holds none of them (an empty Map
+   * or Set costs ~200 bytes, docs/broker.md "Memory per connection"); kept while connected, let go
+   * when empty and offline.
+   */
+  private inflightMap: Map<number, OutgoingRecord> | undefined;
   /** Outgoing messages waiting for the in-flight window or for the client to come back. */
-  private queue: OutgoingRecord[] = [];
+  private queue: OutgoingRecord[] = NO_RECORDS;
   private queueHead = 0;
   /** Incoming QoS 2 packet ids PUBREC'd and not yet released [MQTT-4.3.3-9]. */
-  readonly incomingQoS2 = new Set<number>();
+  private qos2Ids: Set<number> | undefined;
   link: SessionLink | null = null;
   /** Who this session belongs to, as of its last connection (for BrokerHooks.authorizeDeliver). */
   client: ClientInfo | undefined = undefined;
@@ -172,6 +179,53 @@ export class Session {
     this.link = null;
     this.shedding = false;
     this.releasePublishers();
+    // kept while connected (made again at every burst otherwise); an offline session keeps none empty
+    if (this.queuedCount === 0) {
+      this.queue = NO_RECORDS;
+      this.queueHead = 0;
+    }
+    if (this.inflightMap?.size === 0) this.inflightMap = undefined;
+    if (this.qos2Ids?.size === 0) this.qos2Ids = undefined;
+  }
+
+  /** Outgoing QoS 1/2 in flight by packet id (read only: the session alone changes it). */
+  get inflight(): ReadonlyMap<number, OutgoingRecord> {
+    return this.inflightMap ?? NO_INFLIGHT;
+  }
+
+  /** Incoming QoS 2 packet ids PUBREC'd and not yet released. */
+  get incomingQoS2(): ReadonlySet<number> {
+    return this.qos2Ids ?? NO_IDS;
+  }
+
+  addIncomingQoS2(packetId: number): void {
+    (this.qos2Ids ??= new Set()).add(packetId);
+  }
+
+  /** PUBREL: the id is released; false when it was not awaiting release. */
+  releaseIncomingQoS2(packetId: number): boolean {
+    const ids = this.qos2Ids;
+    if (ids === undefined || !ids.delete(packetId)) return false;
+    // kept while connected: a publisher's next QoS 2 burst would make it again
+    if (ids.size === 0 && this.link === null) this.qos2Ids = undefined;
+    return true;
+  }
+
+  private setInflight(entry: OutgoingRecord): void {
+    (this.inflightMap ??= new Map()).set(entry.packetId, entry);
+  }
+
+  private deleteInflight(packetId: number): boolean {
+    const map = this.inflightMap;
+    if (map === undefined || !map.delete(packetId)) return false;
+    // kept while the client is connected and sending: the map is made again at every QoS 1 burst otherwise
+    if (map.size === 0 && this.link === null) this.inflightMap = undefined;
+    return true;
+  }
+
+  private pushQueue(entry: OutgoingRecord): void {
+    if (this.queue === NO_RECORDS) this.queue = [];
+    this.queue.push(entry);
   }
 
   get persistent(): boolean {
@@ -183,8 +237,8 @@ export class Session {
   }
 
   /**
-   * Delivers a routed message at the granted QoS. Returns the new outgoing record for QoS 1/2
-   * (so the caller can persist it for a persistent session), or undefined.
+   * Delivers a routed message at the granted QoS. Returns the new outgoing record for QoS 1/2, and for
+   * a QoS 0 message queued offline (so the caller can persist it for a persistent session), or undefined.
    */
   deliver(
     message: Message,
@@ -199,13 +253,18 @@ export class Session {
       return undefined;
     }
     if (qos === 0) {
-      if (link === null) return undefined; // QoS 0 is not queued for offline clients
-      if (link.isBackedUp()) {
-        this.counters.publishDropped++;
+      if (link === null) {
+        // QoS 0 waits for an offline client only when asked to (queueQos0Messages), and only for a
+        // session that outlives its connection; it then queues as QoS 1/2 does, below
+        if (!this.limits.queueQos0Messages || !this.persistent) return undefined;
+      } else {
+        if (link.isBackedUp()) {
+          this.counters.publishDropped++;
+          return undefined;
+        }
+        link.writePublish(message, 0, retain, 0, subscriptionIds ?? EMPTY, false);
         return undefined;
       }
-      link.writePublish(message, 0, retain, 0, subscriptionIds ?? EMPTY, false);
-      return undefined;
     }
     const size = messageBytes(message);
     const limits = this.limits;
@@ -231,7 +290,7 @@ export class Session {
     }
     if (this.queuedCount >= limits.maxQueuedMessages) return this.drop('queue-count');
     if (this.queuedBytes + size > limits.maxQueuedBytes) return this.drop('queue-bytes');
-    this.queue.push(entry);
+    this.pushQueue(entry);
     this.queuedBytes += size;
     c.queuedMessages++;
     c.queuedBytes += size;
@@ -255,7 +314,7 @@ export class Session {
   complete(packetId: number, expectState: 'sent' | 'pubrel'): OutgoingRecord | undefined {
     const entry = this.inflight.get(packetId);
     if (entry === undefined || entry.state !== expectState) return undefined;
-    this.inflight.delete(packetId);
+    this.deleteInflight(packetId);
     this.leftFlight(entry);
     this.drain();
     return entry;
@@ -291,7 +350,8 @@ export class Session {
         this.observer.outgoingFinished(this, entry);
         continue;
       }
-      this.sendEntry(link, entry, true);
+      if (entry.qos === 0) this.sendQos0(link, entry);
+      else this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
     if (this.queuedCount <= this.lowWater && this.queuedBytes * 4 <= this.limits.maxQueuedBytes) {
@@ -327,12 +387,12 @@ export class Session {
       if (r.state === 'queued') {
         // restored whatever the limits: they were taken (and acknowledged) under them once
         const size = messageBytes(r.message);
-        this.queue.push(r);
+        this.pushQueue(r);
         this.queuedBytes += size;
         this.counters.queuedMessages++;
         this.counters.queuedBytes += size;
       } else {
-        this.inflight.set(r.packetId, r);
+        this.setInflight(r);
         this.enteredFlight(r);
       }
     }
@@ -346,11 +406,20 @@ export class Session {
     this.counters.queuedBytes -= this.queuedBytes;
     this.inflightBytes = 0;
     this.queuedBytes = 0;
-    this.inflight.clear();
-    this.queue = [];
+    this.inflightMap = undefined;
+    this.queue = NO_RECORDS;
     this.queueHead = 0;
-    this.incomingQoS2.clear();
+    this.qos2Ids = undefined;
     this.releasePublishers();
+  }
+
+  /** A QoS 0 message queued while offline: written once (unless expired), nothing to wait for. */
+  private sendQos0(link: SessionLink, entry: OutgoingRecord): void {
+    const exp = entry.message.expiresAt;
+    if (exp === 0 || exp > this.clock.now()) {
+      link.writePublish(entry.message, 0, entry.retain, 0, entry.subscriptionIds, false);
+    }
+    this.observer?.outgoingFinished(this, entry);
   }
 
   private sendEntry(link: SessionLink, entry: OutgoingRecord, fromQueue: boolean): void {
@@ -362,7 +431,7 @@ export class Session {
     }
     entry.packetId = this.allocatePacketId();
     entry.state = 'sent';
-    this.inflight.set(entry.packetId, entry);
+    this.setInflight(entry);
     this.enteredFlight(entry);
     if (!write(link, entry, false)) {
       // too large for the client [MQTT-3.1.2-25]: discarded as if delivered
@@ -375,7 +444,7 @@ export class Session {
   }
 
   private discard(entry: OutgoingRecord): void {
-    if (this.inflight.delete(entry.packetId)) this.leftFlight(entry);
+    if (this.deleteInflight(entry.packetId)) this.leftFlight(entry);
     this.observer?.outgoingFinished(this, entry);
   }
 
@@ -404,6 +473,10 @@ export class Session {
 }
 
 const EMPTY: number[] = [];
+/** Shared stand-ins for the per-session collections not made yet; never written to. */
+const NO_RECORDS: OutgoingRecord[] = [];
+const NO_INFLIGHT: ReadonlyMap<number, OutgoingRecord> = new Map();
+const NO_IDS: ReadonlySet<number> = new Set();
 
 function write(link: SessionLink, e: OutgoingRecord, dup: boolean): boolean {
   return link.writePublish(e.message, e.qos, e.retain, e.packetId, e.subscriptionIds, dup);

@@ -9,20 +9,89 @@ export interface TreeEntry<S> {
   readonly key: string; // owner's unique id (client id)
 }
 
-class Node<E> {
+/**
+ * Most nodes of a device fleet's tree have one child (`site/<device>/cmd`) and one subscriber: those
+ * are held in fields, and a Map is made only for the second (an empty Map costs ~200 bytes, more
+ * than the node; docs/broker.md "Memory per connection").
+ */
+class Node<E extends { readonly key: string }> {
+  /** The only child, while there is one (its level in onlyLevel); else undefined. */
+  onlyLevel: string | undefined;
+  onlyChild: Node<E> | undefined;
+  /** Children by level, from the second on (then onlyChild is undefined). */
   children: Map<string, Node<E>> | undefined;
   plus: Node<E> | undefined;
   hash: Node<E> | undefined;
-  /** Normal subscriptions at this node, by owner key. */
+  /** The only normal subscription at this node, while there is one. */
+  onlySub: E | undefined;
+  /** Normal subscriptions at this node by owner key, from the second on (then onlySub is undefined). */
   subs: Map<string, E> | undefined;
   /** Shared subscriptions at this node by share name. */
   shared: Map<string, SharedGroup<E>> | undefined;
 
+  child(level: string): Node<E> | undefined {
+    if (this.onlyChild !== undefined) return this.onlyLevel === level ? this.onlyChild : undefined;
+    return this.children?.get(level);
+  }
+
+  addChild(level: string, node: Node<E>): void {
+    if (this.children !== undefined) this.children.set(level, node);
+    else if (this.onlyChild === undefined) {
+      this.onlyLevel = level;
+      this.onlyChild = node;
+    } else {
+      this.children = new Map([[this.onlyLevel!, this.onlyChild]]);
+      this.children.set(level, node);
+      this.onlyLevel = undefined;
+      this.onlyChild = undefined;
+    }
+  }
+
+  deleteChild(level: string): void {
+    if (this.onlyChild !== undefined) {
+      if (this.onlyLevel === level) this.onlyLevel = this.onlyChild = undefined;
+    } else if (this.children !== undefined) {
+      this.children.delete(level);
+      if (this.children.size === 0) this.children = undefined;
+    }
+  }
+
+  /** Adds or replaces the subscription of entry.key; true if it is new. */
+  addSub(entry: E): boolean {
+    if (this.subs !== undefined) {
+      const isNew = !this.subs.has(entry.key);
+      this.subs.set(entry.key, entry);
+      return isNew;
+    }
+    const one = this.onlySub;
+    if (one === undefined || one.key === entry.key) {
+      this.onlySub = entry;
+      return one === undefined;
+    }
+    this.subs = new Map([[one.key, one]]);
+    this.subs.set(entry.key, entry);
+    this.onlySub = undefined;
+    return true;
+  }
+
+  deleteSub(key: string): boolean {
+    if (this.onlySub !== undefined) {
+      if (this.onlySub.key !== key) return false;
+      this.onlySub = undefined;
+      return true;
+    }
+    if (this.subs === undefined || !this.subs.delete(key)) return false;
+    if (this.subs.size === 0) this.subs = undefined;
+    return true;
+  }
+
   isEmpty(): boolean {
     return (
+      this.onlyChild === undefined &&
       (this.children === undefined || this.children.size === 0) &&
       this.plus === undefined &&
       this.hash === undefined &&
+      this.onlySub === undefined &&
       (this.subs === undefined || this.subs.size === 0) &&
       (this.shared === undefined || this.shared.size === 0)
     );
@@ -55,20 +124,19 @@ export class TopicTree<E extends TreeEntry<unknown>> {
   /** Adds or replaces the entry of `entry.key` on `filter` (share group optional). Returns true if new. */
   add(filter: string, entry: E, group?: string): boolean {
     const node = this.walkCreate(filter);
-    let map: Map<string, E>;
     if (group === undefined) {
-      map = node.subs ??= new Map();
-    } else {
-      node.shared ??= new Map();
-      let g = node.shared.get(group);
-      if (g === undefined) {
-        g = new SharedGroup<E>(group, filter);
-        node.shared.set(group, g);
-      }
-      map = g.members;
+      const isNew = node.addSub(entry);
+      if (isNew) this.count++;
+      return isNew;
     }
-    const isNew = !map.has(entry.key);
-    map.set(entry.key, entry);
+    node.shared ??= new Map();
+    let g = node.shared.get(group);
+    if (g === undefined) {
+      g = new SharedGroup<E>(group, filter);
+      node.shared.set(group, g);
+    }
+    const isNew = !g.members.has(entry.key);
+    g.members.set(entry.key, entry);
     if (isNew) this.count++;
     return isNew;
   }
@@ -84,7 +152,7 @@ export class TopicTree<E extends TreeEntry<unknown>> {
     }
     let removed = false;
     if (group === undefined) {
-      removed = node.subs?.delete(key) ?? false;
+      removed = node.deleteSub(key);
     } else {
       const g = node.shared?.get(group);
       if (g !== undefined) {
@@ -123,7 +191,7 @@ export class TopicTree<E extends TreeEntry<unknown>> {
       return;
     }
     const level = levels[i]!;
-    const exact = node.children?.get(level);
+    const exact = node.child(level);
     if (exact !== undefined) this.matchNode(exact, levels, i + 1, visitor, dollar);
     if (node.plus !== undefined && !(dollar && i === 0)) {
       this.matchNode(node.plus, levels, i + 1, visitor, dollar);
@@ -136,11 +204,10 @@ export class TopicTree<E extends TreeEntry<unknown>> {
       if (level === '+') node = node.plus ??= new Node();
       else if (level === '#') node = node.hash ??= new Node();
       else {
-        node.children ??= new Map();
-        let next = node.children.get(level);
+        let next = node.child(level);
         if (next === undefined) {
           next = new Node();
-          node.children.set(level, next);
+          node.addChild(level, next);
         }
         node = next;
       }
@@ -156,18 +223,19 @@ export class TopicTree<E extends TreeEntry<unknown>> {
       const level = levels[i - 1]!;
       if (level === '+') parent.plus = undefined;
       else if (level === '#') parent.hash = undefined;
-      else parent.children?.delete(level);
+      else parent.deleteChild(level);
     }
   }
 }
 
-function child<E>(node: Node<E>, level: string): Node<E> | undefined {
+function child<E extends TreeEntry<unknown>>(node: Node<E>, level: string): Node<E> | undefined {
   if (level === '+') return node.plus;
   if (level === '#') return node.hash;
-  return node.children?.get(level);
+  return node.child(level);
 }
 
-function emit<E>(node: Node<E>, visitor: MatchVisitor<E>): void {
-  if (node.subs !== undefined) for (const e of node.subs.values()) visitor.onSubscription(e);
+function emit<E extends TreeEntry<unknown>>(node: Node<E>, visitor: MatchVisitor<E>): void {
+  if (node.onlySub !== undefined) visitor.onSubscription(node.onlySub);
+  else if (node.subs !== undefined) for (const e of node.subs.values()) visitor.onSubscription(e);
   if (node.shared !== undefined) for (const g of node.shared.values()) visitor.onSharedGroup(g);
 }

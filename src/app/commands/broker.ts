@@ -2,7 +2,8 @@
 // $SYS publisher, started from the configuration and stopped gracefully.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Broker, SqliteSessionStore, SqliteStoreError } from '../../broker/index.ts';
+import { Broker } from '../../broker/broker.ts';
+import type { SqliteSessionStore } from '../../broker/store/sqlite.ts';
 import { AuthFileError, BrokerAuth, reloadOnSighup } from '../../broker/auth/index.ts';
 import { SysPublisher } from '../../broker/sys.ts';
 import type { Logger } from '../../log.ts';
@@ -19,21 +20,28 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
+/** The version in package.json: three folders up from src/app/commands/, one up from the built dist/. */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (const path of ['../../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'mqiot') return pkg.version ?? '0.0.0';
+    } catch {
+      // not there: try the next place
+    }
   }
+  return '0.0.0';
 }
 
 /** The durable store of `broker.persistence`, or undefined for memory (`off`, and `auto` for this command). */
-function openStore(config: MqiotConfig, logger: Logger): SqliteSessionStore | undefined {
+async function openStore(config: MqiotConfig, logger: Logger): Promise<SqliteSessionStore | undefined> {
   const path = persistencePath(config.broker.persistence, null);
   if (path === null) return undefined;
+  // Imported only when asked for: a broker in memory loads no SQLite code.
+  const { SqliteSessionStore, SqliteStoreError } = await import('../../broker/store/sqlite.ts');
   try {
     return new SqliteSessionStore({
       path: resolve(path),
@@ -58,7 +66,7 @@ function openAuth(config: MqiotConfig, logger: Logger): BrokerAuth {
 export async function startBrokerProcess(config: MqiotConfig, logger: Logger): Promise<BrokerProcess> {
   const version = packageVersion();
   const auth = openAuth(config, logger);
-  const store = openStore(config, logger);
+  const store = await openStore(config, logger);
   const broker = new Broker(config.broker.mqtt, {
     logger: logger.child({ component: 'broker' }),
     store,

@@ -31,7 +31,7 @@ export function handlePubrec(ch: HandlerContext, p: IPubrecPacket): void {
 export function handlePubrel(ch: HandlerContext, p: IPubrelPacket): void {
   const session = ch.session!;
   const id = p.messageId ?? 0;
-  const known = session.incomingQoS2.delete(id);
+  const known = session.releaseIncomingQoS2(id);
   if (known) ch.engine.persistIncomingQoS2(session, id, false);
   sendAck(ch, FixedHeader.Pubcomp, id, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
 }

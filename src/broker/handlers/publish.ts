@@ -133,7 +133,7 @@ export function handlePublish(ch: HandlerContext, p: IPublishPacket): void {
     if (ch.ackTail === tail) ch.ackTail = undefined;
     ch.pendingAcks--;
     // Routed: the id counts as received even if the client has gone, so its resend is not routed again.
-    if (qos === 2 && err === undefined) session.incomingQoS2.add(id);
+    if (qos === 2 && err === undefined) session.addIncomingQoS2(id);
     if (qos === 2 && err !== undefined) engine.persistIncomingQoS2(session, id, false);
     if (ch.state !== ConnectionState.Connected) return; // gone: the client resends on its next connection
     if (err === undefined) acknowledge(ch, qos, id);
@@ -149,7 +149,7 @@ function acknowledge(ch: HandlerContext, qos: QoS, id: number): void {
   if (qos === 1) {
     ch.ack(FixedHeader.Puback, id);
   } else {
-    ch.session!.incomingQoS2.add(id);
+    ch.session!.addIncomingQoS2(id);
     ch.ack(FixedHeader.Pubrec, id);
   }
 }
