@@ -13,6 +13,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
+import { edgeRoutes } from './routes/edge.ts';
 import { eventRoutes } from './routes/events.ts';
 import { gatewayCredentialRoutes } from './routes/gateway-credentials.ts';
 import { registryRoutes } from './routes/registry.ts';
@@ -72,6 +73,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
         { name: 'contracts', description: 'data parsing contracts' },
         { name: 'events', description: 'events, the live stream and health' },
         { name: 'rules', description: 'linkage rules' },
+        { name: 'edge', description: 'sync with the edges: replica, firings reported upstream' },
         { name: 'settings', description: 'run-time settings (admin to change)' },
         { name: 'users', description: 'users, API tokens and the audit trail' },
       ],
@@ -103,6 +105,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   streamRoutes(app, platform);
   settingsRoutes(app, platform);
   ruleRoutes(app, platform);
+  edgeRoutes(app, platform);
   authRoutes(app, auth);
   userRoutes(app, auth);
   tokenRoutes(app, auth);
