@@ -9,6 +9,8 @@ import { startAllInOne } from '../../app/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
 import { CloudLink } from '../../app/edge/cloud-link.ts';
 import { RulesMirror } from '../../platform/rules/rules-mirror.ts';
+import { DEFAULT_EDGE_SYNC_MS, EdgeSync } from '../../app/edge/edge-sync.ts';
+import { REPLICA_FILE, ReplicaStore } from '../../app/edge/replica-store.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -29,9 +31,11 @@ options:
   --edge-id ID            this edge's name at the cloud broker (default: host name)
   --username U, --password P   cloud broker credentials (or MQIOT_EDGE_USERNAME / MQIOT_EDGE_PASSWORD)
   --forward-telemetry     also forward decoded readings (mqiot/dev/+/telemetry)
-  --cloud-api URL         the cloud platform's HTTP API: its linkage rules are copied here (every
-                          minute, last copy kept) and run by the edge while the cloud link is down;
-                          needs a cloud API token (viewer is enough) in MQIOT_CLOUD_API_TOKEN
+  --cloud-api URL         the cloud platform's HTTP API: the edge keeps a replica of what its devices
+                          need (registry, contracts, the rules that concern them, last known state),
+                          runs those rules while the cloud link is down and reports its firings
+                          upstream; needs a cloud API token (role operator) in MQIOT_CLOUD_API_TOKEN
+  --sync-ms MS            how often the replica is synced (default ${DEFAULT_EDGE_SYNC_MS})
   --data-dir DIR          database and forward queue (default ./data)
   --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
   --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
@@ -50,6 +54,7 @@ const OPTIONS = {
   password: { type: 'string' },
   'forward-telemetry': { type: 'boolean' },
   'cloud-api': { type: 'string' },
+  'sync-ms': { type: 'string' },
   'data-dir': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -82,6 +87,9 @@ export async function run(argv: string[]): Promise<number> {
       `edge: --cloud-api expects a URL like http://cloud.example:8080, got '${values['cloud-api']}'`,
     );
   }
+  const syncMs = values['sync-ms'] === undefined ? DEFAULT_EDGE_SYNC_MS : Number(values['sync-ms']);
+  if (!Number.isInteger(syncMs) || syncMs < 100)
+    throw new CliError(`edge: --sync-ms expects milliseconds (at least 100), got '${values['sync-ms']}'`);
   const security = securityFlags('edge', values);
   const overrides: DeepPartial<MqiotConfig> = {
     broker: { ...security.broker, host: values.host, port: port('port', values.port) },
@@ -103,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();
+  let sync: EdgeSync | undefined;
   const link = new CloudLink(system.broker, {
     cloudUrl: values.cloud,
     clientId: `mqiot-edge-${edgeId}`,
@@ -110,30 +119,47 @@ export async function run(argv: string[]): Promise<number> {
     password: values.password ?? process.env.MQIOT_EDGE_PASSWORD,
     queuePath: join(dataDir, 'forward-queue.db'),
     forwardTelemetry: values['forward-telemetry'] === true,
+    // firings acted on during an outage are reported before the queued readings go up
+    beforePump: () => sync?.reportFirings() ?? Promise.resolve(),
     logger: logger.child({ component: 'cloud-link' }),
   });
+  const replica = values['cloud-api'] ? new ReplicaStore(join(dataDir, REPLICA_FILE)) : undefined;
+  if (values['cloud-api'] && replica) {
+    const { platform } = system.app;
+    const cloudApiToken = process.env.MQIOT_CLOUD_API_TOKEN || undefined;
+    const mirror = new RulesMirror(
+      { engine: platform.rules, store: platform.store, clock: platform.clock },
+      {
+        cloudApiUrl: values['cloud-api'],
+        cloudApiToken,
+        cloudUp: () => link.connected,
+        logger: logger.child({ component: 'rules-mirror' }),
+      },
+    );
+    sync = new EdgeSync(
+      { platform, mirror, replica },
+      {
+        cloudApiUrl: values['cloud-api'],
+        cloudApiToken,
+        edgeId,
+        intervalMs: syncMs,
+        logger: logger.child({ component: 'edge-sync' }),
+      },
+    );
+    // the replica on disk is applied (and the rules primed) before the link starts
+    await sync.start();
+  }
   link.start();
-  const rules = values['cloud-api']
-    ? new RulesMirror(
-        { engine: system.app.platform.rules, store: system.app.store, clock: system.app.platform.clock },
-        {
-          cloudApiUrl: values['cloud-api'],
-          cloudApiToken: process.env.MQIOT_CLOUD_API_TOKEN || undefined,
-          cloudUp: () => link.connected,
-          logger: logger.child({ component: 'rules-mirror' }),
-        },
-      )
-    : undefined;
-  await rules?.start();
   logger.info(
     { mqttUrl: system.mqttUrl, httpUrl: system.httpUrl, cloud: values.cloud, edgeId },
     'mqiot edge: running',
   );
   const signal = await waitForStopSignal();
   logger.info({ signal, queued: link.queue.depth }, 'shutting down');
-  await rules?.stop();
+  await sync?.stop();
   await link.close();
   await system.close();
+  replica?.close();
   setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }

@@ -16,7 +16,7 @@ export async function buildReplica(
   const { store, contracts } = deps;
   const devices = [];
   for (const gatewayId of [...new Set(gatewayIds)].sort()) {
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
       const page = await store.listDevices({ gatewayId, offset, limit: 500 });
       devices.push(...page.items);
       offset += page.items.length;
@@ -27,12 +27,18 @@ export async function buildReplica(
   const ids = new Set(devices.map((d) => d.id));
 
   const used = new Set(devices.map((d) => d.contractId).filter((c): c is string => c !== null));
-  const builtin = new Set(contracts.list().filter((c) => c.builtin).map((c) => c.id));
+  const builtin = new Set(
+    contracts
+      .list()
+      .filter((c) => c.builtin)
+      .map((c) => c.id),
+  );
   const versions = await store.listContractVersions();
   // listed oldest first per id, so the last one seen is the one in use (as ContractRegistry.load does)
   const latest = new Map<string, { id: string; version: string; source: string }>();
   for (const v of versions)
-    if (used.has(v.id) && !builtin.has(v.id)) latest.set(v.id, { id: v.id, version: v.version, source: v.source });
+    if (used.has(v.id) && !builtin.has(v.id))
+      latest.set(v.id, { id: v.id, version: v.version, source: v.source });
 
   const rules = [];
   for (const row of await store.listRules()) {
@@ -56,9 +62,7 @@ export async function buildReplica(
   }
 
   return {
-    devices: section(
-      devices.map(({ online: _o, lastSeen: _l, onlineChangedAt: _c, ...rest }) => rest),
-    ),
+    devices: section(devices.map(({ online: _o, lastSeen: _l, onlineChangedAt: _c, ...rest }) => rest)),
     contracts: section([...latest.values()].sort((a, b) => (a.id < b.id ? -1 : 1))),
     rules: section(rules),
     state: section(state),

@@ -18,10 +18,12 @@ export class FiringLedger {
   // Map keeps insertion order, and claims come in time order: the first entry is the oldest.
   readonly #claims = new Map<string, FiringClaim>();
 
-  constructor(private readonly limits: { ttlMs: number; size: number } = {
-    ttlMs: DEFAULT_LEDGER_TTL_MS,
-    size: DEFAULT_LEDGER_SIZE,
-  }) {}
+  constructor(
+    private readonly limits: { ttlMs: number; size: number } = {
+      ttlMs: DEFAULT_LEDGER_TTL_MS,
+      size: DEFAULT_LEDGER_SIZE,
+    },
+  ) {}
 
   get size(): number {
     return this.#claims.size;
