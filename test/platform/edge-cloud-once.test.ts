@@ -216,7 +216,9 @@ describe('rules fire once across edge and cloud (real processes)', () => {
   it('cloud down, edge restarted mid-outage: the edge fires from its replica; the cloud does not fire again', async () => {
     await cloud!.kill();
     // the edge restarted during the outage starts from what it has on disk
-    await edge!.stop();
+    const stopping = edge!.stop();
+    await waitFor(() => `the edge to stop: ${edge!.stdout().slice(-2000)}`, () => edge!.child.exitCode !== null || edge!.child.signalCode !== null, PROCESS_START_MS);
+    await stopping;
     await startEdge();
     edgeToken = await login(edgeUrl());
     assert.match(edge!.stdout(), /edge sync failed/, 'the cloud API is really unreachable');

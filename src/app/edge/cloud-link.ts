@@ -132,7 +132,9 @@ export class CloudLink {
   async close(): Promise<void> {
     this.#closed = true;
     // the cloud side first: nothing comes in for a local client that is already closed
-    await this.#client?.endAsync();
+    // while the cloud is unreachable the client is reconnecting: a graceful end would wait for it
+    const client = this.#client;
+    await client?.endAsync(!client.connected);
     this.#local?.close();
     this.queue.close();
   }
