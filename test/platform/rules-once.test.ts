@@ -82,6 +82,16 @@ describe('rule machine: trigger time and priming', () => {
     assert.ok(idle.observe(60, T0));
   });
 
+  it('acted on elsewhere: `fired` with the cooldown counted from then', () => {
+    const m = new RuleMachine({ ...spec, forMs: 0, cooldownMs: 10_000 });
+    m.actedElsewhere(50, T0);
+    assert.equal(m.state, MachineState.Fired);
+    assert.equal(m.observe(60, T0 + 1), undefined);
+    assert.equal(m.observe(5, T0 + 2), undefined, 're-armed');
+    assert.equal(m.observe(60, T0 + 3), undefined, 'in the cooldown');
+    assert.ok(m.tick(T0 + 10_000));
+  });
+
   it('`changes` takes the primed value as its baseline', () => {
     const m = new RuleMachine({ condition: { op: RuleOp.Changes }, forMs: 0, cooldownMs: 0 });
     m.prime(1);
@@ -197,10 +207,15 @@ describe('rules engine: a reported firing is not acted on again (fake clock, rea
     assert.equal(await platform.rules.recordReported([report], 'edge:site'), 1);
     assert.equal(await platform.rules.recordReported([report], 'edge:site'), 0, 'a resent report');
     const before = cmds().length;
-    const skipped = platform.rules.skipped;
-    await reading(70, ts); // the queued reading that caused it
+    assert.equal(platform.rules.status('hot')['meter-1'], 'fired', 'the state follows the report');
+    await reading(70, ts - 200); // a queued reading still above: no new crossing
     assert.equal(cmds().length, before, 'no command from here');
-    assert.equal(platform.rules.skipped, skipped + 1);
+    // the queued readings re-arm it and cross again on the very reading the edge acted on: its key
+    const skipped = platform.rules.skipped;
+    await reading(10, ts - 100);
+    await reading(70, ts);
+    assert.equal(cmds().length, before, 'no command from here');
+    assert.equal(platform.rules.skipped, skipped + 1, 'skipped by key');
     assert.equal(platform.rules.status('hot')['meter-1'], 'fired', 'the state follows the reading');
     const history = await platform.rules.history('hot');
     assert.equal(history.filter((e) => e.kind === RULE_FIRED_EVENT).length, 2);

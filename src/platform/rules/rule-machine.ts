@@ -112,6 +112,17 @@ export class RuleMachine {
   }
 
   /**
+   * Someone else acted on this condition (an edge reported the firing): the machine is `fired` as if it
+   * had fired itself at `now` (cooldown included), so the readings that follow — the queued ones the
+   * edge acted on, even those too old to be evaluated here — do not fire it again until it re-arms.
+   */
+  actedElsewhere(value: PointValue, now: number): void {
+    this.#lastFiredAt = now;
+    if (this.spec.condition.op === RuleOp.Changes) this.#lastValue = value;
+    else this.#state = MachineState.Fired;
+  }
+
+  /**
    * The last known value, taken as already acted on: a condition that holds puts the machine in
    * `fired` (so the next reading that keeps it true does not fire again), otherwise `idle`; for
    * `changes` it becomes the baseline. Used when a restarted edge starts from its replica.

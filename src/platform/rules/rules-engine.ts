@@ -294,7 +294,12 @@ export class RulesEngine {
   async recordReported(firings: readonly ReportedFiring[], by: string): Promise<number> {
     let recorded = 0;
     for (const f of firings) {
-      if (this.#ledger.claim(f.key, by, this.deps.clock.now())) continue;
+      const now = this.deps.clock.now();
+      if (this.#ledger.claim(f.key, by, now)) continue;
+      // The state here follows: the readings that caused it may reach this platform too late to be
+      // evaluated (older than the age limit), and a later one must not count as a new crossing.
+      const entry = this.#entries.get(f.rule);
+      if (entry) this.#machine(entry, f.subject).actedElsewhere(f.value, now);
       const event = await this.deps.store.addEvent({
         ts: f.at,
         kind: RULE_FIRED_EVENT,
