@@ -217,7 +217,11 @@ describe('rules fire once across edge and cloud (real processes)', () => {
     await cloud!.kill();
     // the edge restarted during the outage starts from what it has on disk
     const stopping = edge!.stop();
-    await waitFor(() => `the edge to stop: ${edge!.stdout().slice(-2000)}`, () => edge!.child.exitCode !== null || edge!.child.signalCode !== null, PROCESS_START_MS);
+    await waitFor(
+      () => `the edge to stop: ${edge!.stdout().slice(-2000)}`,
+      () => edge!.child.exitCode !== null || edge!.child.signalCode !== null,
+      PROCESS_START_MS,
+    );
     await stopping;
     await startEdge();
     edgeToken = await login(edgeUrl());
