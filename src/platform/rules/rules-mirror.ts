@@ -27,7 +27,7 @@ export class RulesMirrorError extends Error {
 export interface RulesMirrorOptions {
   /** Base URL of the cloud platform's HTTP API, e.g. http://cloud.example:8080 (for pull()). */
   cloudApiUrl: string;
-  /** An API token of the cloud platform (a viewer token is enough to read the rules). */
+  /** An API token of the cloud platform (viewer is enough to read the rules; the edge sync needs operator). */
   cloudApiToken?: string;
   /** True while the edge's link to the cloud works (CloudLink.connected). */
   cloudUp(): boolean;
