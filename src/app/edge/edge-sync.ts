@@ -89,17 +89,21 @@ export class EdgeSync {
     for (;;) {
       const raw = await store.getSetting(REPORTED_FIRINGS_SETTING);
       const cursor = raw ? (JSON.parse(raw) as { ts: number; id: number }) : { ts: 0, id: 0 };
-      const events = (
-        await store.listEvents({
+      // listed newest first, a page at a time: read back to the cursor, then send oldest first
+      const since = [];
+      for (let offset = 0; ;) {
+        const page = await store.listEvents({
           subjectType: 'rule',
           kind: RULE_FIRED_EVENT,
           from: cursor.ts,
-          limit: 10_000,
-        })
-      )
-        .filter((e) => e.id > cursor.id)
-        .sort((a, b) => a.id - b.id)
-        .slice(0, FIRINGS_PER_REQUEST);
+          offset,
+          limit: 1000,
+        });
+        since.push(...page.filter((e) => e.id > cursor.id));
+        offset += page.length;
+        if (page.length < 1000) break;
+      }
+      const events = since.sort((a, b) => a.id - b.id).slice(0, FIRINGS_PER_REQUEST);
       if (events.length === 0) return sent;
       // Firings recorded here from someone else's report (`by`) and those without a key are not ours to send.
       const firings: ReportedFiring[] = events
@@ -212,7 +216,14 @@ export class EdgeSync {
     const known = new Map<string, Map<string, { value: PointValue; ts: number }>>();
     for (const s of (this.deps.replica.get('state')?.items ?? []) as ReplicaState[])
       known.set(s.id, new Map(s.points.map((p) => [p.name, { value: p.value, ts: p.ts }])));
-    for (const d of (await store.listDevices({ limit: 100_000 })).items) {
+    const devices: DeviceRecord[] = [];
+    for (let offset = 0; ;) {
+      const page = await store.listDevices({ offset, limit: 1000 });
+      devices.push(...page.items);
+      offset += page.items.length;
+      if (page.items.length === 0 || offset >= page.total) break;
+    }
+    for (const d of devices) {
       const points = known.get(d.id) ?? new Map<string, { value: PointValue; ts: number }>();
       for (const p of await store.latest(d.id))
         if ((points.get(p.name)?.ts ?? -Infinity) <= p.ts) points.set(p.name, { value: p.value, ts: p.ts });
