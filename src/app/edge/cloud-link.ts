@@ -22,6 +22,13 @@ export interface CloudLinkOptions {
   /** Also forward the decoded readings (mqiot/dev/+/telemetry) for cloud-side subscribers. */
   forwardTelemetry?: boolean;
   reconnectMs?: number;
+  /**
+   * Run after each (re)connect before the queue drains (at most `beforePumpMs`, default 10 s): the edge
+   * reports the rule firings it acted on during the outage, so the cloud knows them before it sees the
+   * queued readings that caused them. A failure or a timeout is logged and the queue drains anyway.
+   */
+  beforePump?: () => Promise<unknown>;
+  beforePumpMs?: number;
   logger?: Logger;
 }
 
@@ -31,6 +38,8 @@ export class CloudLink {
   #local: ReturnType<LocalBroker['createLocalClient']> | undefined;
   #pumping = false;
   #closed = false;
+  /** False from a (re)connect until `beforePump` is done: the queue waits meanwhile. */
+  #ready = false;
   forwarded = 0;
 
   constructor(
@@ -63,9 +72,12 @@ export class CloudLink {
     client.on('connect', () => {
       options.logger?.info({ cloud: options.cloudUrl, queued: this.queue.depth }, 'cloud link up');
       client.subscribe(ALL_GATEWAYS_DOWN_FILTER, { qos: 1 });
-      void this.#pump();
+      void this.#prepare().then(() => this.#pump());
     });
-    client.on('close', () => options.logger?.warn({ queued: this.queue.depth }, 'cloud link down; queueing'));
+    client.on('close', () => {
+      this.#ready = false;
+      options.logger?.warn({ queued: this.queue.depth }, 'cloud link down; queueing');
+    });
     client.on('error', (err) => options.logger?.warn({ err }, 'cloud link error'));
     client.on('message', (topic, payload, packet) => {
       // a downlink still arriving while the link closes has nowhere to go: the cloud keeps it queued
@@ -79,9 +91,25 @@ export class CloudLink {
     return this.#client?.connected === true;
   }
 
+  async #prepare(): Promise<void> {
+    const { beforePump, beforePumpMs, logger } = this.options;
+    if (beforePump) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((resolve) => (timer = setTimeout(resolve, beforePumpMs ?? 10_000)));
+      try {
+        await Promise.race([beforePump(), timeout]);
+      } catch (err) {
+        logger?.warn({ err }, 'before draining the queue: failed; draining anyway');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.#ready = this.#client?.connected === true;
+  }
+
   /** Publishes queued messages in order, each after the previous one was acknowledged. */
   async #pump(): Promise<void> {
-    if (this.#pumping) return;
+    if (this.#pumping || !this.#ready) return;
     this.#pumping = true;
     try {
       while (!this.#closed && this.#client?.connected) {
@@ -104,7 +132,9 @@ export class CloudLink {
   async close(): Promise<void> {
     this.#closed = true;
     // the cloud side first: nothing comes in for a local client that is already closed
-    await this.#client?.endAsync();
+    // while the cloud is unreachable the client is reconnecting: a graceful end would wait for it
+    const client = this.#client;
+    await client?.endAsync(!client.connected);
     this.#local?.close();
     this.queue.close();
   }

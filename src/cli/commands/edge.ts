@@ -8,6 +8,7 @@ import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
 import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
 import { startSiteLinks } from '../../app/edge/site-links.ts';
+import { DEFAULT_EDGE_SYNC_MS } from '../../app/edge/edge-sync.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
@@ -28,9 +29,11 @@ options:
   --edge-id ID            this edge's name at the cloud broker (default: host name)
   --username U, --password P   cloud broker credentials (or MQIOT_EDGE_USERNAME / MQIOT_EDGE_PASSWORD)
   --forward-telemetry     also forward decoded readings (mqiot/dev/+/telemetry)
-  --cloud-api URL         the cloud platform's HTTP API: its linkage rules are copied here (every
-                          minute, last copy kept) and run by the edge while the cloud link is down;
-                          needs a cloud API token (viewer is enough) in MQIOT_CLOUD_API_TOKEN
+  --cloud-api URL         the cloud platform's HTTP API: the edge keeps a replica of what its devices
+                          need (registry, contracts, the rules that concern them, last known state),
+                          runs those rules while the cloud link is down and reports its firings
+                          upstream; needs a cloud API token (role operator) in MQIOT_CLOUD_API_TOKEN
+  --sync-ms MS            how often the replica is synced (default ${DEFAULT_EDGE_SYNC_MS})
   --data-dir DIR          database and forward queue (default ./data)
   --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
   --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
@@ -49,6 +52,7 @@ const OPTIONS = {
   password: { type: 'string' },
   'forward-telemetry': { type: 'boolean' },
   'cloud-api': { type: 'string' },
+  'sync-ms': { type: 'string' },
   'data-dir': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -82,6 +86,9 @@ export async function run(argv: string[]): Promise<number> {
       `edge: --cloud-api expects a URL like http://cloud.example:8080, got '${values['cloud-api']}'`,
     );
   }
+  const syncMs = values['sync-ms'] === undefined ? DEFAULT_EDGE_SYNC_MS : Number(values['sync-ms']);
+  if (!Number.isInteger(syncMs) || syncMs < 100)
+    throw new CliError(`edge: --sync-ms expects milliseconds (at least 100), got '${values['sync-ms']}'`);
   const security = securityFlags('edge', values);
   const overrides: DeepPartial<MqiotConfig> = {
     broker: { ...security.broker, host: values.host, port: port('port', values.port) },
@@ -112,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
     forwardTelemetry: values['forward-telemetry'] === true,
     cloudApiUrl: values['cloud-api'],
     cloudApiToken: process.env.MQIOT_CLOUD_API_TOKEN || undefined,
+    syncMs,
     logger,
   });
   logger.info(

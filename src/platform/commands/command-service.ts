@@ -46,6 +46,12 @@ export class CommandService {
     action: string;
     params?: Record<string, unknown>;
     requestedBy?: string | null;
+    /**
+     * The command's id when the caller derives it from what caused the command (a rule's firing,
+     * rules/firing-key.ts): the id is the gateway's idempotency key, so two senders of the same command
+     * — an edge and the cloud acting on one reading — have it executed once. Default: a random id.
+     */
+    id?: string;
   }): Promise<CommandRecord> {
     const { store, contracts } = this.deps;
     const device = await store.getDevice(input.deviceId);
@@ -67,7 +73,7 @@ export class CommandService {
       );
     }
     return this.#submit({
-      id: `cmd-${randomUUID()}`,
+      id: input.id ?? `cmd-${randomUUID()}`,
       kind: CommandKind.Command,
       gatewayId: device.gatewayId,
       deviceId: device.id,

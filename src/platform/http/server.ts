@@ -15,6 +15,7 @@ import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { modelRoutes } from './routes/models.ts';
+import { edgeRoutes } from './routes/edge.ts';
 import { eventRoutes } from './routes/events.ts';
 import { gatewayCredentialRoutes } from './routes/gateway-credentials.ts';
 import { registryRoutes } from './routes/registry.ts';
@@ -79,6 +80,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
           name: 'alarms',
           description: 'alarms (viewer reads; operator acknowledges, clears, edits alarm rules)',
         },
+        { name: 'edge', description: 'sync with the edges: replica, firings reported upstream' },
         { name: 'settings', description: 'run-time settings (admin to change)' },
         { name: 'users', description: 'users, API tokens and the audit trail' },
       ],
@@ -112,6 +114,7 @@ export async function buildApi(platform: Platform, options: ApiOptions = {}): Pr
   settingsRoutes(app, platform);
   ruleRoutes(app, platform);
   alarmRoutes(app, platform);
+  edgeRoutes(app, platform);
   authRoutes(app, auth);
   userRoutes(app, auth);
   tokenRoutes(app, auth);

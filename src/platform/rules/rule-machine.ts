@@ -26,6 +26,11 @@ export interface Firing {
   /** The observation that made the condition true (for `for`, the latest one while it held). */
   value: PointValue;
   at: number;
+  /**
+   * Device time of the reading that caused the firing (the one that opened the `for` window, or the
+   * changed value): with the rule and the device, it makes the firing's idempotency key (firing-key.ts).
+   */
+  ts: number;
 }
 
 /** Observed presence: `offline`/`online` conditions compare against this. */
@@ -60,6 +65,7 @@ export function evaluate(cmp: Comparison, value: PointValue): boolean | undefine
 export class RuleMachine {
   #state: MachineState = MachineState.Idle;
   #pendingSince = 0;
+  #pendingTs = 0;
   #pendingValue: PointValue | undefined;
   #lastFiredAt: number | undefined;
   #lastValue: PointValue | undefined;
@@ -70,9 +76,9 @@ export class RuleMachine {
     return this.#state;
   }
 
-  /** One reading (or presence change) at time `now`. */
-  observe(value: PointValue, now: number): Firing | undefined {
-    if (this.spec.condition.op === RuleOp.Changes) return this.#change(value, now);
+  /** One reading (or presence change) at time `now`; `ts` is its device time (default `now`). */
+  observe(value: PointValue, now: number, ts = now): Firing | undefined {
+    if (this.spec.condition.op === RuleOp.Changes) return this.#change(value, now, ts);
     const holds = evaluate(this.spec.condition, value);
     if (holds === undefined) return undefined;
     if (this.#state === MachineState.Fired) {
@@ -89,6 +95,7 @@ export class RuleMachine {
     if (this.#state === MachineState.Idle) {
       this.#state = MachineState.Pending;
       this.#pendingSince = now;
+      this.#pendingTs = ts;
     }
     this.#pendingValue = value;
     return this.tick(now);
@@ -101,7 +108,32 @@ export class RuleMachine {
     if (due === undefined || now < due) return undefined;
     this.#state = MachineState.Fired;
     this.#lastFiredAt = now;
-    return { value: this.#pendingValue!, at: now };
+    return { value: this.#pendingValue!, at: now, ts: this.#pendingTs };
+  }
+
+  /**
+   * Someone else acted on this condition (an edge reported the firing): the machine is `fired` as if it
+   * had fired itself at `now` (cooldown included), so the readings that follow — the queued ones the
+   * edge acted on, even those too old to be evaluated here — do not fire it again until it re-arms.
+   */
+  actedElsewhere(value: PointValue, now: number): void {
+    this.#lastFiredAt = now;
+    if (this.spec.condition.op === RuleOp.Changes) this.#lastValue = value;
+    else this.#state = MachineState.Fired;
+  }
+
+  /**
+   * The last known value, taken as already acted on: a condition that holds puts the machine in
+   * `fired` (so the next reading that keeps it true does not fire again), otherwise `idle`; for
+   * `changes` it becomes the baseline. Used when a restarted edge starts from its replica.
+   */
+  prime(value: PointValue): void {
+    if (this.spec.condition.op === RuleOp.Changes) {
+      this.#lastValue = value;
+      return;
+    }
+    const holds = evaluate(this.spec.condition, value);
+    if (holds !== undefined) this.#state = holds ? MachineState.Fired : MachineState.Idle;
   }
 
   /** When tick() may fire next (undefined: nothing pending). */
@@ -112,13 +144,13 @@ export class RuleMachine {
     return Math.max(held, cooled);
   }
 
-  #change(value: PointValue, now: number): Firing | undefined {
+  #change(value: PointValue, now: number, ts: number): Firing | undefined {
     const previous = this.#lastValue;
     this.#lastValue = value;
     // The first value seen is the baseline, not a change.
     if (previous === undefined || previous === value) return undefined;
     if (this.#lastFiredAt !== undefined && now < this.#lastFiredAt + this.spec.cooldownMs) return undefined;
     this.#lastFiredAt = now;
-    return { value, at: now };
+    return { value, at: now, ts };
   }
 }

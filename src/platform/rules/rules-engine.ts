@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts';
 import { NotFoundError, PlatformError, PlatformErrorCode } from '../errors.ts';
 import type { PlatformNotification } from '../events.ts';
 import type { TelemetryMessage } from '../ingest/contracts-stage.ts';
-import type { CommandRecord, EventRecord, PlatformStore, RuleRow } from '../store/types.ts';
+import type { CommandRecord, EventRecord, PlatformStore, PointValue, RuleRow } from '../store/types.ts';
 import { parseRule, PRESENCE_OPS, RuleValidationError, type Rule, type RuleAction } from './rule.ts';
 import {
   PRESENCE_OFFLINE,
@@ -17,6 +17,8 @@ import {
   type MachineState,
 } from './rule-machine.ts';
 import { renderPayload, renderText, type TemplateContext } from './template.ts';
+import { firingCommandId, firingKey } from './firing-key.ts';
+import { FiringLedger } from './firing-ledger.ts';
 
 export const RULE_FIRED_EVENT = 'rule-fired';
 /** Kind of the event a rule's `{ type: 'event' }` action records on the triggering device or gateway. */
@@ -37,12 +39,33 @@ export interface RulesEngineDeps {
     action: string;
     params?: Record<string, unknown>;
     requestedBy?: string | null;
+    id?: string;
   }): Promise<CommandRecord>;
   publish(topic: string, payload: Buffer, options: { qos: 0 | 1 | 2 }): void;
   notify(notification: PlatformNotification): void;
   logger?: Logger;
   maxReadingAgeMs?: number;
   reloadMs?: number;
+  /** Firings acted on, by key (default: a fresh one, keys kept 10 min). */
+  ledger?: FiringLedger;
+}
+
+/**
+ * A firing another platform acted on and reported (an edge, `POST /api/edge/firings`): recorded here
+ * so that this platform does not act again on the same reading, and shown in the rule's history.
+ */
+export interface ReportedFiring {
+  key: string;
+  rule: string;
+  subject: string;
+  point: string;
+  value: PointValue;
+  /** Device time of the triggering reading. */
+  ts: number;
+  /** When the reporter acted. */
+  at: number;
+  actions?: unknown[];
+  commandId?: string;
 }
 
 export interface StoredRule extends Rule {
@@ -70,8 +93,12 @@ export class RulesEngine {
   #lastReload = 0;
   #work: Promise<void> = Promise.resolve();
   #standby: (ruleId: string) => boolean = () => false;
+  readonly #ledger: FiringLedger;
+  /** Firings not carried out because their key was already claimed (by a reporter or earlier here). */
+  skipped = 0;
 
   constructor(private readonly deps: RulesEngineDeps) {
+    this.#ledger = deps.ledger ?? new FiringLedger();
     this.#maxAgeMs = deps.maxReadingAgeMs ?? DEFAULT_MAX_READING_AGE_MS;
     this.#reloadMs = deps.reloadMs ?? DEFAULT_RULES_RELOAD_MS;
   }
@@ -179,12 +206,12 @@ export class RulesEngine {
   onNotification(notification: PlatformNotification): void {
     if (notification.type === 'telemetry') this.observeReading(notification.message);
     else if (notification.type === 'event') {
-      const { kind, subjectType, subjectId } = notification.event;
+      const { kind, subjectType, subjectId, ts } = notification.event;
       if (
         (kind === 'online' || kind === 'offline') &&
         (subjectType === 'device' || subjectType === 'gateway')
       )
-        this.observePresence(subjectType, subjectId, kind === 'online');
+        this.observePresence(subjectType, subjectId, kind === 'online', ts);
     }
   }
 
@@ -202,18 +229,22 @@ export class RulesEngine {
         continue;
       const point = message.points.find((p) => p.name === when.point);
       if (!point) continue;
-      const firing = this.#machine(entry, message.dev).observe(point.value, now);
+      const firing = this.#machine(entry, message.dev).observe(point.value, now, message.ts);
       if (firing) this.#fire(entry, message.dev, firing);
     }
   }
 
-  observePresence(subjectType: 'device' | 'gateway', id: string, online: boolean): void {
+  observePresence(subjectType: 'device' | 'gateway', id: string, online: boolean, ts?: number): void {
     const now = this.deps.clock.now();
     for (const entry of this.#entries.values()) {
       const { when } = entry.rule;
       if (!entry.rule.enabled || !PRESENCE_OPS.includes(when.op)) continue;
       if ((when.subject ?? 'device') !== subjectType || (when.device !== id && when.device !== '*')) continue;
-      const firing = this.#machine(entry, id).observe(online ? PRESENCE_ONLINE : PRESENCE_OFFLINE, now);
+      const firing = this.#machine(entry, id).observe(
+        online ? PRESENCE_ONLINE : PRESENCE_OFFLINE,
+        now,
+        ts ?? now,
+      );
       if (firing) this.#fire(entry, id, firing);
     }
   }
@@ -238,6 +269,58 @@ export class RulesEngine {
    */
   setStandby(standby: (ruleId: string) => boolean): void {
     this.#standby = standby;
+  }
+
+  /**
+   * A device's last known values, taken as already acted on (RuleMachine.prime): an edge restarted
+   * from its replica does not act again on a condition that held before the restart.
+   */
+  prime(deviceId: string, points: readonly { name: string; value: PointValue }[]): void {
+    for (const entry of this.#entries.values()) {
+      const { when } = entry.rule;
+      if (PRESENCE_OPS.includes(when.op)) continue;
+      if (when.device !== deviceId && when.device !== '*') continue;
+      const point = points.find((p) => p.name === when.point);
+      if (point && !entry.machines.has(deviceId)) this.#machine(entry, deviceId).prime(point.value);
+    }
+  }
+
+  /**
+   * Firings another platform acted on (an edge reporting upstream): each key is claimed, so this
+   * engine does not act on the same reading again, and recorded as a `rule-fired` event with `by`.
+   * Returns how many were new here; a key already claimed (this platform acted first, or the report
+   * is a resend) is not recorded twice.
+   */
+  async recordReported(firings: readonly ReportedFiring[], by: string): Promise<number> {
+    let recorded = 0;
+    for (const f of firings) {
+      const now = this.deps.clock.now();
+      if (this.#ledger.claim(f.key, by, now)) continue;
+      // The state here follows: the readings that caused it may reach this platform too late to be
+      // evaluated (older than the age limit), and a later one must not count as a new crossing.
+      const entry = this.#entries.get(f.rule);
+      if (entry) this.#machine(entry, f.subject).actedElsewhere(f.value, now);
+      const event = await this.deps.store.addEvent({
+        ts: f.at,
+        kind: RULE_FIRED_EVENT,
+        subjectType: 'rule',
+        subjectId: f.rule,
+        detail: {
+          name: this.#entries.get(f.rule)?.rule.name,
+          subject: f.subject,
+          point: f.point,
+          value: f.value,
+          key: f.key,
+          ts: f.ts,
+          by,
+          ...(f.commandId ? { commandId: f.commandId } : {}),
+          actions: f.actions ?? [],
+        },
+      });
+      this.deps.notify({ type: 'event', event });
+      recorded++;
+    }
+    return recorded;
   }
 
   /** Resolves when every firing so far has carried out its actions and been recorded. */
@@ -265,13 +348,25 @@ export class RulesEngine {
       this.deps.logger?.debug({ rule: entry.rule.id, subject }, 'rule on standby: firing left to the cloud');
       return;
     }
+    const point = entry.rule.when.point ?? entry.rule.when.op;
+    const key = firingKey({ rule: entry.rule.id, device: subject, point, ts: firing.ts });
+    const earlier = this.#ledger.claim(key, 'local', this.deps.clock.now());
+    if (earlier) {
+      // The reading was already acted on — by an edge that reported it, or here (a replayed reading).
+      this.skipped++;
+      this.deps.logger?.info(
+        { rule: entry.rule.id, subject, key, by: earlier.by },
+        'rule firing already acted on; not again',
+      );
+      return;
+    }
     // Decisions are taken in order, synchronously; the actions run one firing after the other.
     this.#work = this.#work
-      .then(() => this.#carryOut(entry.rule, subject, firing))
+      .then(() => this.#carryOut(entry.rule, subject, firing, key))
       .catch((err) => this.deps.logger?.error({ err, rule: entry.rule.id }, 'rule firing failed'));
   }
 
-  async #carryOut(rule: Readonly<Rule>, subject: string, firing: Firing): Promise<void> {
+  async #carryOut(rule: Readonly<Rule>, subject: string, firing: Firing, key: string): Promise<void> {
     const ctx: TemplateContext = {
       rule: rule.id,
       device: subject,
@@ -281,7 +376,8 @@ export class RulesEngine {
     };
     this.deps.logger?.info({ rule: rule.id, subject, value: firing.value }, 'rule fired');
     const actions: ActionOutcome[] = [];
-    for (const action of rule.then) actions.push(await this.#act(rule, action, ctx));
+    for (const [i, action] of rule.then.entries())
+      actions.push(await this.#act(rule, action, ctx, firingCommandId(key, i)));
     const commandId = actions.find((a) => a.type === 'command' && a.commandId);
     const event = await this.deps.store.addEvent({
       ts: firing.at,
@@ -293,6 +389,8 @@ export class RulesEngine {
         subject,
         point: ctx.point,
         value: firing.value,
+        key,
+        ts: firing.ts,
         ...(commandId?.type === 'command' ? { commandId: commandId.commandId } : {}),
         actions,
       },
@@ -300,7 +398,12 @@ export class RulesEngine {
     this.deps.notify({ type: 'event', event });
   }
 
-  async #act(rule: Readonly<Rule>, action: RuleAction, ctx: TemplateContext): Promise<ActionOutcome> {
+  async #act(
+    rule: Readonly<Rule>,
+    action: RuleAction,
+    ctx: TemplateContext,
+    commandId: string,
+  ): Promise<ActionOutcome> {
     try {
       if (action.type === 'command') {
         const device = renderText(action.device, ctx);
@@ -309,6 +412,7 @@ export class RulesEngine {
           action: action.action,
           params: action.params,
           requestedBy: `rule:${rule.id}`,
+          id: commandId,
         });
         return { type: 'command', device, action: action.action, commandId: record.id };
       }

@@ -25,9 +25,9 @@ export class RulesMirrorError extends Error {
 }
 
 export interface RulesMirrorOptions {
-  /** Base URL of the cloud platform's HTTP API, e.g. http://cloud.example:8080. */
+  /** Base URL of the cloud platform's HTTP API, e.g. http://cloud.example:8080 (for pull()). */
   cloudApiUrl: string;
-  /** An API token of the cloud platform (a viewer token is enough to read the rules). */
+  /** An API token of the cloud platform (viewer is enough to read the rules; the edge sync needs operator). */
   cloudApiToken?: string;
   /** True while the edge's link to the cloud works (CloudLink.connected). */
   cloudUp(): boolean;
@@ -50,11 +50,16 @@ export class RulesMirror {
     return this.#mirrored;
   }
 
-  /** Reads the last copy's ids, puts the copied rules on standby while the cloud is up, pulls now and then periodically. */
-  async start(): Promise<void> {
+  /** Reads the last copy's ids and puts the copied rules on standby while the cloud is up. */
+  async restore(): Promise<void> {
     const stored = await this.deps.store.getSetting(MIRRORED_RULES_SETTING);
     this.#mirrored = new Set(stored ? (JSON.parse(stored) as string[]) : []);
     this.deps.engine.setStandby((id) => this.#mirrored.has(id) && this.options.cloudUp());
+  }
+
+  /** restore(), then pulls now and periodically. */
+  async start(): Promise<void> {
+    await this.restore();
     await this.pull().catch((err) => this.#warn(err));
     this.#timer = setInterval(
       () => void this.pull().catch((err) => this.#warn(err)),
@@ -92,6 +97,14 @@ export class RulesMirror {
     } catch (err) {
       throw new RulesMirrorError(`cannot pull the rules from ${url}`, { cause: err });
     }
+    return this.apply(items);
+  }
+
+  /**
+   * Makes the copy exactly `items` (rule documents as the cloud's API lists them): new and changed
+   * rules are stored, rules no longer there deleted; returns the number of rules copied.
+   */
+  async apply(items: readonly Record<string, unknown>[]): Promise<number> {
     const { store, clock, engine } = this.deps;
     const ids: string[] = [];
     for (const item of items) {
