@@ -3,18 +3,23 @@
 // the cloud platform's downlinks come back down.
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_HTTP_PORT,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
-import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
 import { CloudLink } from '../../app/edge/cloud-link.ts';
 import { RulesMirror } from '../../platform/rules/rules-mirror.ts';
-import { parseCommandArgs } from '../args.ts';
+import { parseCommandArgs, portFlag } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
 import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
+import { PLATFORM_HELP, PLATFORM_OPTIONS, platformFlags } from '../platform-flags.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -33,8 +38,12 @@ options:
                           minute, last copy kept) and run by the edge while the cloud link is down;
                           needs a cloud API token (viewer is enough) in MQIOT_CLOUD_API_TOKEN
   --data-dir DIR          database and forward queue (default ./data)
-  --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
-  --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
+  --postgres URL          store in PostgreSQL instead of SQLite (the forward queue stays in --data-dir)
+  --host HOST, --port PORT   the site broker's MQTT listener (default ${DEFAULT_CONFIG.broker.host}:${DEFAULT_CONFIG.broker.port})
+  --ws-port PORT|off      the site broker's MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
+  --metrics-port PORT|off Prometheus /metrics of broker and platform (default ${DEFAULT_CONFIG.broker.metricsPort})
+  --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT}, or http.port / $MQIOT_HTTP_PORT)
+${PLATFORM_HELP}
 ${SECURITY_HELP}
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
@@ -51,21 +60,18 @@ const OPTIONS = {
   'forward-telemetry': { type: 'boolean' },
   'cloud-api': { type: 'string' },
   'data-dir': { type: 'string' },
+  postgres: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'ws-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
   'http-port': { type: 'string' },
+  ...PLATFORM_OPTIONS,
   'log-level': { type: 'string' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_OPTIONS,
 } as const;
-
-function port(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) > 65535)
-    throw new CliError(`edge: --${flag} expects a port 0..65535, got '${value}'`);
-  return Number(value);
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('edge', argv, OPTIONS);
@@ -82,9 +88,20 @@ export async function run(argv: string[]): Promise<number> {
       `edge: --cloud-api expects a URL like http://cloud.example:8080, got '${values['cloud-api']}'`,
     );
   }
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
+    throw new CliError(`edge: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+  }
   const security = securityFlags('edge', values);
+  const platform = { ...security.platform, ...platformFlags('edge', values) };
+  const httpPort = portFlag('edge', 'http-port', values['http-port'], false);
   const overrides: DeepPartial<MqiotConfig> = {
-    broker: { ...security.broker, host: values.host, port: port('port', values.port) },
+    broker: {
+      ...security.broker,
+      host: values.host,
+      port: portFlag('edge', 'port', values.port, false) ?? undefined,
+      wsPort: portFlag('edge', 'ws-port', values['ws-port'], true),
+      metricsPort: portFlag('edge', 'metrics-port', values['metrics-port'], true),
+    },
   };
   if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
   const config = loadCommandConfig({ file: values.config, overrides, defaults: secureDefaults() });
@@ -93,13 +110,9 @@ export async function run(argv: string[]): Promise<number> {
   const system = await startAllInOne({
     broker: config.broker,
     dataDir,
-    http: httpListenOptions(
-      'edge',
-      config.http,
-      config.broker.host,
-      port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT,
-    ),
-    platform: security.platform,
+    http: httpListenOptions('edge', config.http, config.broker.host, httpPort ?? config.http.port),
+    postgresUrl: values.postgres,
+    platform,
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();
