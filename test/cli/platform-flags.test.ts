@@ -62,17 +62,11 @@ describe('mqiot up, cloud, edge: platform flags', () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
-    let edge: RunningCli | undefined;
-    t.after(async () => {
-      await edge?.kill();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    });
     const [mqttPort, wsPort, metricsPort, httpPort, unusedCloud] = await Promise.all(
       Array.from({ length: 5 }, () => freePort()),
     );
     const sep = url.includes('?') ? '&' : '?';
-    edge = runCli(
+    const edge: RunningCli = runCli(
       [
         'edge',
         '--cloud',
@@ -99,11 +93,16 @@ describe('mqiot up, cloud, edge: platform flags', () => {
       ],
       { MQIOT_HTTP_PORT: String(httpPort), MQIOT_ADMIN_PASSWORD: ADMIN_PASSWORD },
     );
+    t.after(async () => {
+      // the edge stops before its schema goes
+      await edge.kill();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    });
     await waitFor(
-      () => `mqiot edge to log "running": ${edge!.stderr() + edge!.stdout()}`,
+      () => `mqiot edge to log "running": ${edge.stderr() + edge.stdout()}`,
       () =>
-        logLines(edge!.stdout()).some((l) => l.msg === 'mqiot edge: running') ||
-        edge!.child.exitCode !== null,
+        logLines(edge.stdout()).some((l) => l.msg === 'mqiot edge: running') || edge.child.exitCode !== null,
       PROCESS_START_MS,
     );
     assert.equal(edge.child.exitCode, null, edge.stderr());
