@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import type { AccessOptions } from './config.ts';
 import { AccessCounters } from './counters.ts';
-import { renderPrometheus, type SessionView } from './metrics.ts';
+import type { Registry } from 'prom-client';
+import { accessRegistry, type SessionView } from './metrics.ts';
 import { ClientSession } from './client-session.ts';
 
 export interface AccessProxyDeps {
@@ -24,6 +25,7 @@ export class AccessProxy {
   readonly sessions = new Set<ClientSession>();
   private readonly server: net.Server;
   private metricsServer: http.Server | undefined;
+  #registry: Registry | undefined;
   private readonly clock: Clock;
 
   constructor(
@@ -64,8 +66,10 @@ export class AccessProxy {
     if (this.options.metricsPort === undefined) return { port };
     const metricsServer = http.createServer((req, res) => {
       if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(this.metrics());
+        this.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text),
+          () => res.writeHead(500).end(),
+        );
       } else if (req.url === '/status') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(this.status()));
@@ -81,8 +85,10 @@ export class AccessProxy {
     return { port, metricsPort: (metricsServer.address() as AddressInfo).port };
   }
 
-  metrics(): string {
-    return renderPrometheus(this.counters, this.views());
+  /** The module's Prometheus text (its own registry, made on first use). */
+  metrics(): Promise<string> {
+    this.#registry ??= accessRegistry(this.counters, () => this.views());
+    return this.#registry.metrics();
   }
 
   status(): object {

@@ -1,7 +1,8 @@
 // `/metrics` for a platform without a broker of its own (`mqiot cloud --broker URL`): the platform's
 // metrics and the process figures, on the same kind of listener the broker has.
 import type { Logger } from 'pino';
-import { renderProcessMetrics, serveMetrics, type Listener } from '../broker/server/index.ts';
+import { Registry } from 'prom-client';
+import { addProcessMetrics, serveMetrics, type Listener } from '../broker/server/index.ts';
 import type { PlatformMetrics } from '../platform/metrics/platform-metrics.ts';
 
 export function listenPlatformMetrics(
@@ -10,15 +11,9 @@ export function listenPlatformMetrics(
   port: number,
   logger: Logger,
 ): Promise<Listener> {
-  const render = () => {
-    const cpu = process.cpuUsage();
-    return (
-      metrics.render() +
-      renderProcessMetrics({
-        residentMemoryBytes: process.memoryUsage.rss(),
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      })
-    );
-  };
+  // the platform's registry and this process's figures on one page
+  const processFigures = new Registry();
+  addProcessMetrics(processFigures);
+  const render = async () => (await metrics.render()) + (await processFigures.metrics());
   return serveMetrics(render, host, port, logger);
 }

@@ -15,7 +15,7 @@ import { dashboardRoutes } from '../web/plugin.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../platform/store/index.ts';
 import { mosquittoHashing } from './secret-hashing.ts';
 
-export const DEFAULT_HTTP_PORT = 8080;
+export { DEFAULT_HTTP_PORT } from './config/index.ts';
 export const SQLITE_FILE = 'platform.db';
 
 export interface PlatformAppOptions {

@@ -30,3 +30,14 @@ export function intFlag(
   }
   return n;
 }
+
+/** A port flag; `off` (where the listener may be turned off) is null. Undefined when not given. */
+export function portFlag(
+  command: string,
+  flag: string,
+  value: string | undefined,
+  allowOff: boolean,
+): number | null | undefined {
+  if (value !== undefined && allowOff && /^(off|none)$/i.test(value)) return null;
+  return intFlag(command, flag, value, 0, 65535);
+}

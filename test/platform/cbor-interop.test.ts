@@ -52,7 +52,7 @@ describe('CBOR from other encoders, over MQTT to an edge and a cloud platform', 
       assert.equal((ack as { reasonCode?: number } | undefined)?.reasonCode ?? 0, 0, vector.name);
     }
     const counted = /^mqiot_platform_uplinks_rejected_total\{reason="invalid-envelope"\} (\d+)$/m.exec(
-      site.edge.app.platform.metrics.render(),
+      await site.edge.app.platform.metrics.render(),
     );
     assert.equal(Number(counted?.[1]), refused.length, 'each counted as an invalid envelope');
     assert.equal(await site.edge.app.store.countPoints('bad-meter'), 0);

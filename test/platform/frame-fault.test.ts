@@ -73,5 +73,5 @@ test('the platform stores the malformed frame as a frame error and the rest of t
   assert.equal(bad[0]!.rawHex, RAW, 'stored exactly as sent');
   assert.match(bad[0]!.error!.reason, /^invalid-frame: frames\[1\]\.c: must be a non-empty string/);
   // the group was not refused as a whole
-  assert.doesNotMatch(edge.app.platform.metrics.render(), /reason="invalid-envelope"\} [1-9]/);
+  assert.doesNotMatch(await edge.app.platform.metrics.render(), /reason="invalid-envelope"\} [1-9]/);
 });

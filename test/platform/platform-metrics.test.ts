@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import { startAllInOne, type AllInOne } from '../../src/app/all-in-one.ts';
 import { startPlatformApp, type PlatformApp } from '../../src/app/platform-app.ts';
 import { listenPlatformMetrics } from '../../src/app/metrics-listener.ts';
-import { Registry } from '../../src/platform/metrics/prom-text.ts';
+import { PlatformMetrics } from '../../src/platform/metrics/platform-metrics.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { logLines, runCli, type RunningCli } from '../support/cli.ts';
 import { freePort } from '../support/ports.ts';
@@ -261,7 +261,7 @@ describe('platform metrics when the store keeps failing', () => {
         frames: [frame(0), frame(1)],
       });
       await assert.rejects(platform.handleUplink('mqiot/gw/gw-f/up', group)!, /not stored/);
-      const page = parse(platform.metrics.render());
+      const page = parse(await platform.metrics.render());
       assert.equal(page.get('mqiot_platform_frames_rejected_total{reason="not-stored"}'), 2);
       assert.equal(page.get('mqiot_platform_readings_total'), 0);
       await platform.stop();
@@ -271,43 +271,33 @@ describe('platform metrics when the store keeps failing', () => {
   });
 });
 
-describe('the Prometheus text registry', () => {
-  it('renders counters, labelled counters, gauges and cumulative histograms', () => {
-    const r = new Registry();
-    const c = r.counter('t_total', 'A counter.');
-    const l = r.counter('t_by_total', 'With "quotes" and \\ and\na newline.', 'why').declare('a');
-    let depth = 3;
-    r.gauge('t_depth', 'A gauge.', () => depth);
-    const h = r.histogram('t_seconds', 'A histogram.', [0.1, 1]);
-    c.inc();
-    c.inc(2);
-    l.inc(1, 'b"\\\n');
-    for (const v of [0.05, 0.1, 0.5, 7]) h.observe(v);
-    depth = 4;
-    assert.equal(
-      r.render(),
-      [
-        '# HELP t_total A counter.',
-        '# TYPE t_total counter',
-        't_total 3',
-        '# HELP t_by_total With "quotes" and \\\\ and\\na newline.',
-        '# TYPE t_by_total counter',
-        't_by_total{why="a"} 0',
-        't_by_total{why="b\\"\\\\\\n"} 1',
-        '# HELP t_depth A gauge.',
-        '# TYPE t_depth gauge',
-        't_depth 4',
-        '# HELP t_seconds A histogram.',
-        '# TYPE t_seconds histogram',
-        't_seconds_bucket{le="0.1"} 2',
-        't_seconds_bucket{le="1"} 3',
-        't_seconds_bucket{le="+Inf"} 4',
-        't_seconds_sum 7.65',
-        't_seconds_count 4',
-        '',
-      ].join('\n'),
-    );
-    assert.throws(() => r.counter('t_total', 'again'), /registered twice/);
-    assert.throws(() => r.counter('bad name', 'x'), /bad metric name/);
+describe('platform metrics registries', () => {
+  it('each PlatformMetrics has its own registry: two in one process keep their figures apart', async () => {
+    const gauges = (n: number) => ({
+      ingestQueueDepth: () => n,
+      commandsPending: () => 0,
+      gatewaysOnline: () => 0,
+      devicesOnline: () => 0,
+    });
+    const a = new PlatformMetrics(gauges(3));
+    const b = new PlatformMetrics(gauges(7));
+    a.stored([{ reading: {} }, { reading: { error: { reason: 'checksum' } } }], 0.004, 5);
+    a.uplinkRejected('seq-window');
+    const pageA = parse(await a.render());
+    const pageB = parse(await b.render());
+    assert.equal(pageA.get('mqiot_platform_readings_total'), 2);
+    assert.equal(pageA.get('mqiot_platform_frames_rejected_total{reason="decode-error"}'), 1);
+    assert.equal(pageA.get('mqiot_platform_frames_rejected_total{reason="duplicate"}'), 5);
+    assert.equal(pageA.get('mqiot_platform_uplinks_rejected_total{reason="seq-window"}'), 1);
+    assert.equal(pageA.get('mqiot_platform_batch_commit_seconds_bucket{le="0.005"}'), 1);
+    assert.equal(pageA.get('mqiot_platform_batch_commit_seconds_bucket{le="0.0025"}'), 0);
+    assert.equal(pageA.get('mqiot_platform_batch_commit_seconds_count'), 1);
+    assert.equal(pageA.get('mqiot_platform_ingest_queue_depth'), 3);
+    assert.equal(pageB.get('mqiot_platform_readings_total'), 0);
+    assert.equal(pageB.get('mqiot_platform_frames_rejected_total{reason="unknown-contract"}'), 0);
+    assert.equal(pageB.get('mqiot_platform_ingest_queue_depth'), 7);
+    assert.equal(a.readings, 2);
+    assert.equal(a.uplinkRejections()['seq-window'], 1);
+    assert.equal(a.uplinkRejections()['invalid-envelope'], 0);
   });
 });

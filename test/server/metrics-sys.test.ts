@@ -1,6 +1,6 @@
 // Pure parts: the Prometheus text renderer and the $SYS publisher driven by a fake clock.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { renderMetrics } from '../../src/broker/server/metrics.ts';
 import { SYS_PREFIX, SysPublisher } from '../../src/broker/sys.ts';
 import type { BrokerStats, Clock, TimerHandle } from '../../src/broker/types.ts';
@@ -32,13 +32,17 @@ function stats(overrides: Partial<BrokerStats> = {}): BrokerStats {
 }
 
 describe('renderMetrics', () => {
-  const text = renderMetrics(stats(), { uptime: 12.5, residentMemoryBytes: 1e6, cpuSeconds: 0.25 });
-  const samples = new Map(
-    text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => l.split(' ') as [string, string]),
-  );
+  let text = '';
+  let samples = new Map<string, string>();
+  before(async () => {
+    text = await renderMetrics(stats(), { uptime: 12.5, residentMemoryBytes: 1e6, cpuSeconds: 0.25 });
+    samples = new Map(
+      text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(' ') as [string, string]),
+    );
+  });
 
   test('every sample has HELP and TYPE lines and a valid metric name', () => {
     for (const name of samples.keys()) {
@@ -61,12 +65,22 @@ describe('renderMetrics', () => {
     }
   });
 
-  test('a stat the broker does not keep is left out rather than printed as NaN', () => {
+  test('a stat the broker does not keep is left out rather than printed as NaN', async () => {
     const partial = stats();
     delete (partial as Partial<BrokerStats>).queuedMessages;
-    const out = renderMetrics(partial, { uptime: 0, residentMemoryBytes: 0, cpuSeconds: 0 });
+    const out = await renderMetrics(partial, { uptime: 0, residentMemoryBytes: 0, cpuSeconds: 0 });
     assert.doesNotMatch(out, /mqiot_queued_messages/);
     assert.doesNotMatch(out, /NaN/);
+  });
+
+  test('each page has its own registry: two brokers in one process do not collide', async () => {
+    const other = await renderMetrics(stats({ clientsConnected: 9 }), {
+      uptime: 1,
+      residentMemoryBytes: 1,
+      cpuSeconds: 1,
+    });
+    assert.match(other, /^mqiot_clients_connected 9$/m);
+    assert.match(text, /^mqiot_clients_connected 3$/m);
   });
 });
 

@@ -47,6 +47,8 @@ export interface BrokerConfig {
 
 /** The HTTP API and dashboard (`mqiot up`, `cloud`, `edge`): transport and who may reach it. */
 export interface HttpConfig {
+  /** Port of the HTTP API and dashboard (0 = any free port); `--http-port` overrides it. */
+  port: number;
   /**
    * Host names the API answers to (the Host header), besides the ones always allowed: localhost names,
    * IP addresses and this machine's host name. Needed for a DNS name the API is reached by; `*` turns
@@ -76,6 +78,7 @@ export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_WS_PORT = 8083;
 export const DEFAULT_TLS_PORT = 8883;
 export const DEFAULT_METRICS_PORT = 9883;
+export const DEFAULT_HTTP_PORT = 8080;
 export const DEFAULT_SYS_INTERVAL = 10;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 /** `broker.persistence` default: the command decides (memory for `mqiot broker`, a file under the data dir for `mqiot up`). */
@@ -96,7 +99,13 @@ export const DEFAULT_CONFIG: MqiotConfig = {
     auth: { ...DEFAULT_AUTH_CONFIG },
     mqtt: { ...DEFAULT_MQTT, denySubscribe: [...DEFAULT_MQTT.denySubscribe] },
   },
-  http: { allowedHosts: [], sessionHours: 12, trustProxy: false, tls: { cert: null, key: null } },
+  http: {
+    port: DEFAULT_HTTP_PORT,
+    allowedHosts: [],
+    sessionHours: 12,
+    trustProxy: false,
+    tls: { cert: null, key: null },
+  },
   log: { level: DEFAULT_LOG_LEVEL },
 };
 
@@ -155,6 +164,7 @@ export const FIELD_CHECKS: Readonly<Record<string, Check>> = {
   'broker.auth.aclFile': optionalText,
   'broker.auth.gatewayAcl': boolean,
   ...mqttChecks(),
+  'http.port': port,
   'http.allowedHosts': hostNames,
   'http.sessionHours': integer(1, 24 * 365),
   'http.trustProxy': boolean,

@@ -7,7 +7,7 @@ import { listenWebSocket } from './ws.ts';
 
 export { TlsFileError } from './types.ts';
 export type { BrokerLike, Listener, ListenerOptions, ListenerTlsOptions, Transport } from './types.ts';
-export { renderMetrics, renderProcessMetrics, serveMetrics, type MetricsSource } from './metrics.ts';
+export { addProcessMetrics, renderMetrics, serveMetrics, type MetricsSource } from './metrics.ts';
 
 /**
  * Starts every configured listener in front of `broker`. If one fails to start (port taken), the

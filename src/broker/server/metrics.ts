@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { BrokerStats } from '../types.ts';
 import { listen, trackServer } from './connections.ts';
 import type { BrokerLike, Listener } from './types.ts';
@@ -62,42 +63,93 @@ export function processFigures(stats: BrokerStats, now: number): ProcessFigures 
   };
 }
 
-function metric(name: string, type: MetricType, help: string, value: number): string {
-  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${Number.isFinite(value) ? value : 0}\n`;
+/** A gauge or counter whose value `read` gives at each scrape. */
+function scraped(registry: Registry, name: string, type: MetricType, help: string, read: () => number): void {
+  const value = () => {
+    const v = read();
+    return Number.isFinite(v) ? v : 0;
+  };
+  if (type === 'gauge') {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  } else {
+    // a counter that mirrors a figure kept elsewhere: reset to that figure at each scrape
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value());
+      },
+    });
+  }
 }
 
-/** Prometheus text exposition format 0.0.4. Stats the broker does not keep are left out. */
-export function renderMetrics(stats: BrokerStats, figures: ProcessFigures): string {
-  let out = metric('mqiot_uptime_seconds', 'gauge', 'Seconds since the broker started.', figures.uptime);
+/**
+ * A registry of the broker's figures, read from `read()` at each scrape. Its own registry (not
+ * prom-client's global one): several brokers in one process keep their figures apart. Stats the
+ * broker does not keep are left out.
+ */
+export function brokerRegistry(read: () => { stats: BrokerStats; figures: ProcessFigures }): Registry {
+  const registry = new Registry();
+  const first = read().stats;
+  scraped(
+    registry,
+    'mqiot_uptime_seconds',
+    'gauge',
+    'Seconds since the broker started.',
+    () => read().figures.uptime,
+  );
   for (const [key, name, type, help] of BROKER_METRICS) {
-    const value = stats[key];
-    if (typeof value === 'number') out += metric(name, type, help, value);
+    if (typeof first[key] !== 'number') continue;
+    scraped(registry, name, type, help, () => Number(read().stats[key]));
   }
-  return out + renderProcessMetrics(figures);
+  addProcessMetrics(registry, () => read().figures);
+  return registry;
+}
+
+/** Prometheus text exposition format 0.0.4 of these figures. */
+export function renderMetrics(stats: BrokerStats, figures: ProcessFigures): Promise<string> {
+  return brokerRegistry(() => ({ stats, figures })).metrics();
 }
 
 /** The process_* metrics every page of this process carries once. */
-export function renderProcessMetrics(figures: Omit<ProcessFigures, 'uptime'>): string {
-  return (
-    metric(
-      'process_resident_memory_bytes',
-      'gauge',
-      'Resident memory size in bytes.',
-      figures.residentMemoryBytes,
-    ) +
-    metric(
-      'process_cpu_seconds_total',
-      'counter',
-      'User and system CPU time spent, seconds.',
-      figures.cpuSeconds,
-    )
+export function addProcessMetrics(
+  registry: Registry,
+  read: () => Omit<ProcessFigures, 'uptime'> = currentProcessFigures,
+): void {
+  scraped(
+    registry,
+    'process_resident_memory_bytes',
+    'gauge',
+    'Resident memory size in bytes.',
+    () => read().residentMemoryBytes,
   );
+  scraped(
+    registry,
+    'process_cpu_seconds_total',
+    'counter',
+    'User and system CPU time spent, seconds.',
+    () => read().cpuSeconds,
+  );
+}
+
+function currentProcessFigures(): Omit<ProcessFigures, 'uptime'> {
+  const cpu = process.cpuUsage();
+  return { residentMemoryBytes: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** More metrics for the same page, e.g. the platform's next to the broker's in `mqiot up`. */
-export type MetricsSource = () => string;
+export type MetricsSource = () => string | Promise<string>;
 
 /**
  * HTTP server answering `GET /metrics` (and `/healthz` for load balancers and probes): the broker's
@@ -110,14 +162,17 @@ export function listenMetrics(
   logger: Logger,
   extra?: MetricsSource,
 ): Promise<Listener> {
-  const render = () =>
-    renderMetrics(broker.stats, processFigures(broker.stats, Date.now())) + (extra ? extra() : '');
+  const registry = brokerRegistry(() => ({
+    stats: broker.stats,
+    figures: processFigures(broker.stats, Date.now()),
+  }));
+  const render = async () => (await registry.metrics()) + (extra ? await extra() : '');
   return serveMetrics(render, host, port, logger);
 }
 
 /** The `/metrics` and `/healthz` HTTP server around any page of Prometheus text. */
 export async function serveMetrics(
-  render: () => string,
+  render: () => string | Promise<string>,
   host: string,
   port: number,
   logger: Logger,
@@ -127,10 +182,18 @@ export async function serveMetrics(
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
-      const body = render();
-      res
-        .writeHead(200, { 'content-type': METRICS_CONTENT_TYPE })
-        .end(req.method === 'HEAD' ? undefined : body);
+      Promise.resolve()
+        .then(render)
+        .then(
+          (body) =>
+            res
+              .writeHead(200, { 'content-type': METRICS_CONTENT_TYPE })
+              .end(req.method === 'HEAD' ? undefined : body),
+          (err: unknown) => {
+            logger.error({ err, transport: 'metrics' }, 'rendering /metrics failed');
+            res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+          },
+        );
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else {

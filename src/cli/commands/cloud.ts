@@ -3,18 +3,19 @@
 // without it, it runs its own broker (like `mqiot up`, without the demo site).
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { DEFAULT_CONFIG, type MqiotConfig } from '../../app/config/index.ts';
+import { DEFAULT_CONFIG, DEFAULT_HTTP_PORT, type MqiotConfig } from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
-import { DEFAULT_HTTP_PORT, startPlatformApp } from '../../app/platform-app.ts';
-import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '../../app/commands/platform-options.ts';
+import { startPlatformApp } from '../../app/platform-app.ts';
+import type { PlatformConfig } from '../../app/commands/platform-options.ts';
 import { listenPlatformMetrics } from '../../app/metrics-listener.ts';
-import { intFlag, parseCommandArgs } from '../args.ts';
+import { parseCommandArgs, portFlag } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
 import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
+import { PLATFORM_HELP, PLATFORM_OPTIONS, platformFlags } from '../platform-flags.ts';
 
 export const summary = 'the cloud platform: own broker, or an external MQTT 5 broker with shared ingest';
 
@@ -33,14 +34,14 @@ options:
   --postgres URL          store in PostgreSQL (recommended when several instances share the load)
   --data-dir DIR          SQLite database directory otherwise (default ./data)
   --http-host HOST        interface for the HTTP API (default 0.0.0.0)
-  --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+  --http-port PORT        HTTP API and OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT}, or
+                          http.port / $MQIOT_HTTP_PORT)
   --port PORT             MQTT port of the own broker (default ${DEFAULT_CONFIG.broker.port}; without --broker)
+  --ws-port PORT|off      MQTT over WebSocket of the own broker (default ${DEFAULT_CONFIG.broker.wsPort}; without --broker)
   --metrics-port PORT|off Prometheus /metrics of broker and platform (default ${DEFAULT_CONFIG.broker.metricsPort});
                           with --broker: of the platform, default off
   --metrics-host HOST     interface of /metrics with --broker (default 127.0.0.1)
-  --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
-  --command-timeout-ms MS command feedback timeout (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
-  --retention-days DAYS   delete readings older than this (default 0: keep forever)
+${PLATFORM_HELP}
 ${SECURITY_HELP}
                           (with --broker, that broker's password and ACL files decide who publishes:
                           see 'mqiot gateways export-passwd')
@@ -62,11 +63,10 @@ const OPTIONS = {
   'http-host': { type: 'string' },
   'http-port': { type: 'string' },
   port: { type: 'string' },
+  'ws-port': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
-  'heartbeat-ms': { type: 'string' },
-  'command-timeout-ms': { type: 'string' },
-  'retention-days': { type: 'string' },
+  ...PLATFORM_OPTIONS,
   'log-level': { type: 'string' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
@@ -95,34 +95,28 @@ export async function run(argv: string[]): Promise<number> {
   if (share !== undefined && !/^[^/+#]+$/.test(share))
     throw new CliError(`cloud: --share: a group name cannot contain '/', '+' or '#'`);
   const security = securityFlags('cloud', values);
-  const platform: Partial<PlatformConfig> = { ...security.platform };
-  const heartbeat = intFlag('cloud', 'heartbeat-ms', values['heartbeat-ms'], 1);
-  if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
-  const timeout = intFlag('cloud', 'command-timeout-ms', values['command-timeout-ms'], 1);
-  if (timeout !== undefined) platform.commandTimeoutMs = timeout;
-  const retention = intFlag('cloud', 'retention-days', values['retention-days'], 0);
-  if (retention !== undefined) platform.retentionDays = retention;
-  const httpPort = intFlag('cloud', 'http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
+  const platform: Partial<PlatformConfig> = { ...security.platform, ...platformFlags('cloud', values) };
+  const httpPort = portFlag('cloud', 'http-port', values['http-port'], false);
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
-  const port = intFlag('cloud', 'port', values.port, 0, 65535);
-  const metricsPort = /^(off|none)$/i.test(values['metrics-port'] ?? '')
-    ? null
-    : intFlag('cloud', 'metrics-port', values['metrics-port'], 0, 65535);
+  const port = portFlag('cloud', 'port', values.port, false);
+  const wsPort = portFlag('cloud', 'ws-port', values['ws-port'], true);
+  const metricsPort = portFlag('cloud', 'metrics-port', values['metrics-port'], true);
   const config = loadCommandConfig({
     file: values.config,
     defaults: secureDefaults(),
     overrides: {
       broker: {
         ...security.broker,
-        ...(port === undefined ? {} : { port }),
+        ...(port === undefined || port === null ? {} : { port }),
+        ...(wsPort === undefined ? {} : { wsPort }),
         ...(metricsPort === undefined ? {} : { metricsPort }),
       },
       ...(values['log-level'] ? { log: { level: values['log-level'] as MqiotConfig['log']['level'] } } : {}),
     },
   });
   const logger = createLogger({ level: config.log.level });
-  const http = httpListenOptions('cloud', config.http, httpHost, httpPort);
+  const http = httpListenOptions('cloud', config.http, httpHost, httpPort ?? config.http.port);
 
   let close: () => Promise<void>;
   if (values.broker) {

@@ -3,18 +3,23 @@
 // the cloud platform's downlinks come back down.
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_HTTP_PORT,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
-import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
 import { startSiteLinks } from '../../app/edge/site-links.ts';
 import { DEFAULT_EDGE_SYNC_MS } from '../../app/edge/edge-sync.ts';
-import { parseCommandArgs } from '../args.ts';
+import { parseCommandArgs, portFlag } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
 import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
+import { PLATFORM_HELP, PLATFORM_OPTIONS, platformFlags } from '../platform-flags.ts';
 
 export const summary = 'site broker with contracts and a local platform, bridged to a cloud broker';
 
@@ -35,8 +40,12 @@ options:
                           upstream; needs a cloud API token (role operator) in MQIOT_CLOUD_API_TOKEN
   --sync-ms MS            how often the replica is synced (default ${DEFAULT_EDGE_SYNC_MS})
   --data-dir DIR          database and forward queue (default ./data)
-  --host HOST, --port PORT   the site broker's MQTT listener (default 0.0.0.0:1883)
-  --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT})
+  --postgres URL          store in PostgreSQL instead of SQLite (the forward queue stays in --data-dir)
+  --host HOST, --port PORT   the site broker's MQTT listener (default ${DEFAULT_CONFIG.broker.host}:${DEFAULT_CONFIG.broker.port})
+  --ws-port PORT|off      the site broker's MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
+  --metrics-port PORT|off Prometheus /metrics of broker and platform (default ${DEFAULT_CONFIG.broker.metricsPort})
+  --http-port PORT        local HTTP API (default ${DEFAULT_HTTP_PORT}, or http.port / $MQIOT_HTTP_PORT)
+${PLATFORM_HELP}
 ${SECURITY_HELP}
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
   --config FILE           configuration file (YAML/JSON): broker.*, http.* (HTTPS, allowed host names)
@@ -54,21 +63,18 @@ const OPTIONS = {
   'cloud-api': { type: 'string' },
   'sync-ms': { type: 'string' },
   'data-dir': { type: 'string' },
+  postgres: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'ws-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
   'http-port': { type: 'string' },
+  ...PLATFORM_OPTIONS,
   'log-level': { type: 'string' },
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_OPTIONS,
 } as const;
-
-function port(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) > 65535)
-    throw new CliError(`edge: --${flag} expects a port 0..65535, got '${value}'`);
-  return Number(value);
-}
 
 export async function run(argv: string[]): Promise<number> {
   const stopSignal = waitForStopSignal();
@@ -89,9 +95,20 @@ export async function run(argv: string[]): Promise<number> {
   const syncMs = values['sync-ms'] === undefined ? DEFAULT_EDGE_SYNC_MS : Number(values['sync-ms']);
   if (!Number.isInteger(syncMs) || syncMs < 100)
     throw new CliError(`edge: --sync-ms expects milliseconds (at least 100), got '${values['sync-ms']}'`);
+  if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
+    throw new CliError(`edge: --postgres expects a postgres:// URL, got '${values.postgres}'`);
+  }
   const security = securityFlags('edge', values);
+  const platform = { ...security.platform, ...platformFlags('edge', values) };
+  const httpPort = portFlag('edge', 'http-port', values['http-port'], false);
   const overrides: DeepPartial<MqiotConfig> = {
-    broker: { ...security.broker, host: values.host, port: port('port', values.port) },
+    broker: {
+      ...security.broker,
+      host: values.host,
+      port: portFlag('edge', 'port', values.port, false) ?? undefined,
+      wsPort: portFlag('edge', 'ws-port', values['ws-port'], true),
+      metricsPort: portFlag('edge', 'metrics-port', values['metrics-port'], true),
+    },
   };
   if (values['log-level']) overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
   const config = loadCommandConfig({ file: values.config, overrides, defaults: secureDefaults() });
@@ -100,13 +117,9 @@ export async function run(argv: string[]): Promise<number> {
   const system = await startAllInOne({
     broker: config.broker,
     dataDir,
-    http: httpListenOptions(
-      'edge',
-      config.http,
-      config.broker.host,
-      port('http-port', values['http-port']) ?? DEFAULT_HTTP_PORT,
-    ),
-    platform: security.platform,
+    http: httpListenOptions('edge', config.http, config.broker.host, httpPort ?? config.http.port),
+    postgresUrl: values.postgres,
+    platform,
     logger,
   });
   const edgeId = values['edge-id'] ?? hostname();

@@ -1,21 +1,22 @@
 // `mqiot up`: everything in one process — broker with contracts, platform, HTTP API — on SQLite under a
 // data directory. `--demo` adds a simulated site (a gateway and a dozen devices of several protocols).
 import { resolve } from 'node:path';
-import { DEFAULT_CONFIG, type DeepPartial, type MqiotConfig } from '../../app/config/index.ts';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_HTTP_PORT,
+  type DeepPartial,
+  type MqiotConfig,
+} from '../../app/config/index.ts';
 import { createLogger } from '../../log.ts';
 import { startAllInOne } from '../../app/all-in-one.ts';
-import { DEFAULT_HTTP_PORT } from '../../app/platform-app.ts';
-import {
-  DEFAULT_PLATFORM_CONFIG,
-  SqliteStoreError,
-  type PlatformConfig,
-} from '../../app/commands/platform-options.ts';
-import { intFlag, parseCommandArgs } from '../args.ts';
+import { SqliteStoreError, type PlatformConfig } from '../../app/commands/platform-options.ts';
+import { parseCommandArgs, portFlag } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
 import { httpListenOptions } from '../http-options.ts';
 import { SECURITY_HELP, SECURITY_OPTIONS, secureDefaults, securityFlags } from '../gateway-security.ts';
+import { PLATFORM_HELP, PLATFORM_OPTIONS, platformFlags } from '../platform-flags.ts';
 
 export const summary =
   'all in one: broker with contracts, platform, HTTP API and web dashboard on SQLite (--demo adds a simulated site)';
@@ -37,13 +38,12 @@ options:
   --ws-port PORT|off      MQTT over WebSocket (default ${DEFAULT_CONFIG.broker.wsPort})
   --metrics-port PORT|off Prometheus /metrics (default ${DEFAULT_CONFIG.broker.metricsPort})
   --http-host HOST        interface for the HTTP API (default: same as --host)
-  --http-port PORT        web dashboard at /, HTTP API, OpenAPI document at /api/docs (default ${DEFAULT_HTTP_PORT})
+  --http-port PORT        web dashboard at /, HTTP API, OpenAPI document at /api/docs (default
+                          ${DEFAULT_HTTP_PORT}, or http.port / $MQIOT_HTTP_PORT)
                           (sign-in: the first start creates 'admin' with $MQIOT_ADMIN_PASSWORD or prints
                           a random password once; HTTPS, allowed host names: http.* in --config)
   --postgres URL          store in PostgreSQL instead of SQLite (postgres://user:pass@host/db)
-  --heartbeat-ms MS       platform heartbeat period (default ${DEFAULT_PLATFORM_CONFIG.heartbeatIntervalMs})
-  --command-timeout-ms MS command feedback timeout before a resend (default ${DEFAULT_PLATFORM_CONFIG.commandTimeoutMs})
-  --retention-days DAYS   delete readings older than this (default 0: keep forever)
+${PLATFORM_HELP}
 ${SECURITY_HELP}
   --config FILE           broker configuration file (YAML/JSON, see config/mqiot.example.yaml)
   --log-level LEVEL       trace, debug, info, warn, error, fatal or silent
@@ -64,19 +64,12 @@ const OPTIONS = {
   'http-host': { type: 'string' },
   'http-port': { type: 'string' },
   postgres: { type: 'string' },
-  'heartbeat-ms': { type: 'string' },
-  'command-timeout-ms': { type: 'string' },
-  'retention-days': { type: 'string' },
+  ...PLATFORM_OPTIONS,
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_OPTIONS,
 } as const;
-
-function portFlag(flag: string, value: string | undefined, allowOff: boolean): number | null | undefined {
-  if (value !== undefined && allowOff && /^(off|none)$/i.test(value)) return null;
-  return intFlag('up', flag, value, 0, 65535);
-}
 
 export function parseUpArgs(argv: string[]) {
   const { values } = parseCommandArgs('up', argv, OPTIONS);
@@ -84,9 +77,9 @@ export function parseUpArgs(argv: string[]) {
   const broker: DeepPartial<MqiotConfig['broker']> = {
     ...security.broker,
     host: values.host,
-    port: portFlag('port', values.port, false) ?? undefined,
-    wsPort: portFlag('ws-port', values['ws-port'], true),
-    metricsPort: portFlag('metrics-port', values['metrics-port'], true),
+    port: portFlag('up', 'port', values.port, false) ?? undefined,
+    wsPort: portFlag('up', 'ws-port', values['ws-port'], true),
+    metricsPort: portFlag('up', 'metrics-port', values['metrics-port'], true),
     persistence: values.persistence,
   };
   if (values.persistence?.trim() === '')
@@ -94,13 +87,7 @@ export function parseUpArgs(argv: string[]) {
   const overrides: DeepPartial<MqiotConfig> = { broker };
   if (values['log-level'] !== undefined)
     overrides.log = { level: values['log-level'] as MqiotConfig['log']['level'] };
-  const platform: Partial<PlatformConfig> = { ...security.platform };
-  const heartbeat = intFlag('up', 'heartbeat-ms', values['heartbeat-ms'], 1);
-  if (heartbeat !== undefined) platform.heartbeatIntervalMs = heartbeat;
-  const timeout = intFlag('up', 'command-timeout-ms', values['command-timeout-ms'], 1);
-  if (timeout !== undefined) platform.commandTimeoutMs = timeout;
-  const retention = intFlag('up', 'retention-days', values['retention-days'], 0);
-  if (retention !== undefined) platform.retentionDays = retention;
+  const platform: Partial<PlatformConfig> = { ...security.platform, ...platformFlags('up', values) };
   if (values.postgres !== undefined && !/^postgres(ql)?:\/\//.test(values.postgres)) {
     throw new CliError(`up: --postgres expects a postgres:// URL, got '${values.postgres}'`);
   }
@@ -109,7 +96,8 @@ export function parseUpArgs(argv: string[]) {
     demo: values.demo === true,
     dataDir: resolve(values['data-dir'] ?? DEFAULT_DATA_DIR),
     httpHost: values['http-host'],
-    httpPort: portFlag('http-port', values['http-port'], false) ?? DEFAULT_HTTP_PORT,
+    /** Undefined: the configuration's `http.port` (file, MQIOT_HTTP_PORT, default). */
+    httpPort: portFlag('up', 'http-port', values['http-port'], false) ?? undefined,
     postgres: values.postgres,
     file: values.config,
     overrides,
@@ -135,7 +123,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   const logger = createLogger({ level: config.log.level });
   const demo = args.demo ? (await import('../../app/demo-site.ts')).startDemoSite : undefined;
-  const http = httpListenOptions('up', config.http, args.httpHost ?? config.broker.host, args.httpPort);
+  const http = httpListenOptions(
+    'up',
+    config.http,
+    args.httpHost ?? config.broker.host,
+    args.httpPort ?? config.http.port,
+  );
   let system;
   let announced = false;
   try {

@@ -1,7 +1,9 @@
 // The platform's Prometheus metrics: what ingest stored and refused, how long its batch commits take,
 // and — read at scrape time — the ingest queue, commands awaiting an answer and who is online. Served on
 // the metrics listener next to the broker's (mqiot up, mqiot cloud) or on its own (mqiot cloud --broker).
-import { Registry } from './prom-text.ts';
+// prom-client renders them; each PlatformMetrics has its own registry (not the library's global one), so
+// several platforms in one process (tests, an edge beside a cloud) keep their figures apart.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Why frames of a data group did not become readings (a fixed set: each is one series). */
 export const FrameRejection = {
@@ -41,78 +43,100 @@ export interface StoredFrame {
 }
 
 export class PlatformMetrics {
-  readonly #registry = new Registry();
-  readonly #readings = this.#registry.counter(
-    'mqiot_platform_readings_total',
-    'Readings stored: one per device frame, decoded or kept raw with an error.',
-  );
-  readonly #frames = this.#registry
-    .counter(
-      'mqiot_platform_frames_rejected_total',
-      'Frames that did not become decoded readings, by reason.',
-      'reason',
-    )
-    .declare(...Object.values(FrameRejection));
-  readonly #uplinks = this.#registry
-    .counter(
-      'mqiot_platform_uplinks_rejected_total',
-      'Uplink messages dropped before their frames were looked at, by reason.',
-      'reason',
-    )
-    .declare(...Object.values(UplinkRejection));
-  readonly #commit = this.#registry.histogram(
-    'mqiot_platform_batch_commit_seconds',
-    'Time to commit one batch of readings to the store.',
-    COMMIT_BUCKETS,
-  );
+  readonly registry = new Registry();
+  readonly #readings = new Counter({
+    name: 'mqiot_platform_readings_total',
+    help: 'Readings stored: one per device frame, decoded or kept raw with an error.',
+    registers: [this.registry],
+  });
+  readonly #frames = new Counter({
+    name: 'mqiot_platform_frames_rejected_total',
+    help: 'Frames that did not become decoded readings, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly #uplinks = new Counter({
+    name: 'mqiot_platform_uplinks_rejected_total',
+    help: 'Uplink messages dropped before their frames were looked at, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly #commit = new Histogram({
+    name: 'mqiot_platform_batch_commit_seconds',
+    help: 'Time to commit one batch of readings to the store.',
+    buckets: COMMIT_BUCKETS,
+    registers: [this.registry],
+  });
+  // prom-client reads counters asynchronously; /api/health and /api/ingest read these at once
+  #readingsTotal = 0;
+  readonly #uplinkRejections = new Map<string, number>();
 
   constructor(gauges: PlatformGauges) {
-    const r = this.#registry;
-    r.gauge('mqiot_platform_ingest_queue_depth', 'Uplinks received and not yet processed.', () =>
+    // every reason shows (as 0) before its first increment, so rates have a start
+    for (const reason of Object.values(FrameRejection)) this.#frames.inc({ reason }, 0);
+    for (const reason of Object.values(UplinkRejection)) this.#uplinks.inc({ reason }, 0);
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('mqiot_platform_ingest_queue_depth', 'Uplinks received and not yet processed.', () =>
       gauges.ingestQueueDepth(),
     );
-    r.gauge('mqiot_platform_commands_pending', 'Commands and status queries awaiting their answer.', () =>
+    gauge('mqiot_platform_commands_pending', 'Commands and status queries awaiting their answer.', () =>
       gauges.commandsPending(),
     );
-    r.gauge('mqiot_platform_gateways_online', 'Gateways online now.', () => gauges.gatewaysOnline());
-    r.gauge('mqiot_platform_devices_online', 'Devices online now.', () => gauges.devicesOnline());
+    gauge('mqiot_platform_gateways_online', 'Gateways online now.', () => gauges.gatewaysOnline());
+    gauge('mqiot_platform_devices_online', 'Devices online now.', () => gauges.devicesOnline());
   }
 
   /** A batch of frames was committed in `seconds`; `duplicates` frames of resent groups were skipped. */
   stored(frames: readonly StoredFrame[], seconds: number | undefined, duplicates = 0): void {
     if (seconds !== undefined) this.#commit.observe(seconds);
     this.#readings.inc(frames.length);
+    this.#readingsTotal += frames.length;
+    let unknown = 0;
+    let failed = 0;
     for (const { reading } of frames) {
       if (!reading.error) continue;
-      const unknown = reading.error.reason.startsWith(FrameRejection.UnknownContract);
-      this.#frames.inc(1, unknown ? FrameRejection.UnknownContract : FrameRejection.DecodeError);
+      if (reading.error.reason.startsWith(FrameRejection.UnknownContract)) unknown++;
+      else failed++;
     }
-    if (duplicates) this.#frames.inc(duplicates, FrameRejection.Duplicate);
+    if (unknown) this.#frames.inc({ reason: FrameRejection.UnknownContract }, unknown);
+    if (failed) this.#frames.inc({ reason: FrameRejection.DecodeError }, failed);
+    if (duplicates) this.#frames.inc({ reason: FrameRejection.Duplicate }, duplicates);
   }
 
   /** Data groups the store kept refusing (the gateway resends them). */
   notStored(envelopes: readonly { k: string; frames?: readonly unknown[] }[]): void {
     for (const e of envelopes)
-      if (e.k === 'data') this.#frames.inc(e.frames?.length ?? 0, FrameRejection.NotStored);
+      if (e.k === 'data') this.#frames.inc({ reason: FrameRejection.NotStored }, e.frames?.length ?? 0);
   }
 
   /** An uplink refused or dropped; `reason` is one of UplinkRejection or the gateway checks' reasons. */
   uplinkRejected(reason: UplinkRejection | string): void {
-    this.#uplinks.inc(1, reason);
+    this.#uplinks.inc({ reason });
+    this.#uplinkRejections.set(reason, (this.#uplinkRejections.get(reason) ?? 0) + 1);
   }
 
   /** Uplinks refused so far, by reason (for /api/health). */
   uplinkRejections(): Record<string, number> {
-    return this.#uplinks.values();
+    const out: Record<string, number> = Object.fromEntries(Object.values(UplinkRejection).map((r) => [r, 0]));
+    for (const [reason, n] of this.#uplinkRejections) out[reason] = n;
+    return out;
   }
 
   /** Readings stored since start (also what the dashboard's ingest rate is computed from). */
   get readings(): number {
-    return this.#readings.value();
+    return this.#readingsTotal;
   }
 
   /** Prometheus text, without process metrics (the page it is appended to has them). */
-  render(): string {
-    return this.#registry.render();
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

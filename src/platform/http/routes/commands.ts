@@ -49,7 +49,8 @@ export function commandRoutes(app: FastifyInstance, platform: Platform): void {
       config: { role: 'operator' },
       schema: {
         tags: ['commands'],
-        summary: 'Send a status query to a gateway (30 s timer, failed after 3 timeouts)',
+        summary:
+          'Send a status query to a gateway (answer timer 30 s unless configured, failed after 3 timeouts)',
         params: idParams,
         body: {
           type: 'object',

@@ -137,6 +137,6 @@ export function gatewayCredentialRoutes(app: FastifyInstance, platform: Platform
         produces: ['text/plain'],
       },
     },
-    async (_req, reply) => reply.type('text/plain; version=0.0.4').send(platform.metrics.render()),
+    async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await platform.metrics.render()),
   );
 }

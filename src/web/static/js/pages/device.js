@@ -2,17 +2,18 @@
 // a form to send commands and status queries, with each one's state transitions as they happen.
 import { api, query } from '../api.js';
 import { backToOverview, clear, columns, emptyState, errorBox, fillList, h, table } from '../dom.js';
-import { formatAgo, formatDetail, formatTime, formatValue, RANGES } from '../format.js';
+import { formatDetail, formatTime, formatValue, RANGES } from '../format.js';
 import { subscribe } from '../live.js';
 import { originatorAlarmsPanel } from '../alarm-view.js';
 import { assetPanel } from './asset-editor.js';
-import { drawIdentity, gatewayLink } from '../registry-view.js';
+import { drawIdentity, gatewayLink, tickAgo, when } from '../registry-view.js';
 import { commandPanel } from './command-panels.js';
 import { badFramesPanel } from './device-frames.js';
 import { historyPanel } from './device-history.js';
 import { modelPanel } from './device-model.js';
 
 const EVENT_LIMIT = 20;
+const CLOCK_TICK_MS = 5000;
 
 function assetRows(d) {
   const attributes = Object.entries(d.attributes ?? {});
@@ -29,7 +30,8 @@ function assetRows(d) {
     ['Lifecycle', d.lifecycle],
     ['Poll interval', d.pollMs ? `${d.pollMs / 1000} s` : null],
     ['Registered', formatTime(d.createdAt)],
-    ['Last data', d.lastSeen ? `${formatTime(d.lastSeen)} (${formatAgo(d.lastSeen)})` : null],
+    // kept current by each reading (showLastData), like the latest values beside it
+    ['Last data', d.lastSeen ? h('span', { class: 'last-data' }, when(d.lastSeen)) : null],
     ...attributes.map(([k, v]) => [k, formatValue(v)]),
   ];
 }
@@ -99,6 +101,16 @@ export function render(main, { id }) {
     asset.set(device);
   }
 
+  /** A reading at `ts`: "Last data" moves with the latest values instead of waiting for the next reload. */
+  function showLastData(ts) {
+    if (!device || ts <= (device.lastSeen ?? 0)) return;
+    device.lastSeen = ts;
+    const cell = asset.element.querySelector('.last-data');
+    // in place: rebuilding the panel would swallow a click on its Edit button
+    if (cell) cell.replaceChildren(when(ts));
+    else asset.set(device);
+  }
+
   function drawLatest() {
     const rows = [...latest.values()].sort((a, b) =>
       a.name.localeCompare(b.name, undefined, { numeric: true }),
@@ -113,7 +125,10 @@ export function render(main, { id }) {
 
   async function loadDevice() {
     const body = await api(`/api/devices/${encodeURIComponent(id)}`);
+    // a reading the stream brought may be newer than the registry's last write
+    const shown = device?.lastSeen ?? null;
     device = body.device;
+    if (shown !== null && shown > (device.lastSeen ?? 0)) device.lastSeen = shown;
     for (const p of body.latest) latest.set(p.name, p);
     drawDevice();
     drawLatest();
@@ -129,6 +144,7 @@ export function render(main, { id }) {
   const stops = [
     subscribe('telemetry', (m) => {
       if (m.dev !== id) return;
+      showLastData(m.ts);
       if (!m.ok) return badFrames.failed();
       const units = new Map([...latest.values()].map((p) => [p.name, p.unit]));
       for (const p of m.points) {
@@ -157,10 +173,12 @@ export function render(main, { id }) {
     subscribe('command', (record) => commands.update(record)),
   ];
 
+  const clock = setInterval(() => tickAgo(root), CLOCK_TICK_MS);
   loadDevice()
     .then(() => Promise.all([loadEvents(), commands.load(), badFrames.load(), model.load()]))
     .catch((err) => clear(status, errorBox(err, 'Could not load the device')));
   return () => {
+    clearInterval(clock);
     for (const stop of stops) stop();
     history.dispose();
     badFrames.dispose();
