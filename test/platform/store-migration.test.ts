@@ -153,7 +153,7 @@ describe('store schema migration', () => {
     db.close();
     await assert.rejects(
       openSqliteStore(path),
-      /schema version 99, newer than this mqiot \(2\): upgrade mqiot/,
+      /schema version 99, newer than this mqiot \(3\): upgrade mqiot/,
     );
   });
 });
