@@ -83,12 +83,11 @@ function toPartial(r: Record<string, unknown>): Partial {
 
 type SeriesQuery = AggregateQuery & { series: number };
 
-/** One data group of a batch: its raw frames (one frame_groups row) and the readings they carry. */
+/** One data group of a batch: its readings, which are also its raw frames (one frame_groups row). */
 interface BatchGroup {
   gatewayId: string;
   epoch: string;
   groupSeq: number;
-  frames: BlockFrame[];
   readings: ReadingInput[];
 }
 
@@ -98,9 +97,16 @@ const groupKey = (gatewayId: string, epoch: string, groupSeq: number) =>
 const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
 
+/** A block with fewer readings than this is merged with the other small blocks of its hour… */
+const SMALL_BLOCK = 512;
+/** …once this process has written this many small blocks there. */
+const MERGE_AFTER = 16;
+
 export class SqlTelemetry {
   /** device → point → series id. Series are never deleted, so an id once read stays true. */
   readonly #series = new Map<string, Map<string, number>>();
+  /** `series:hour` → small blocks written there since its last merge. */
+  readonly #smallBlocks = new Map<string, number>();
 
   constructor(private readonly db: SqlDriver) {}
 
@@ -133,22 +139,11 @@ export class SqlTelemetry {
         const key = groupKey(r.gatewayId, epoch, r.groupSeq);
         group = byKey.get(key);
         if (!group) {
-          groups.push(
-            (group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, frames: [], readings: [] }),
-          );
+          groups.push((group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, readings: [] }));
           byKey.set(key, group);
         }
       }
-      group.frames.push({
-        deviceId: r.deviceId,
-        seq: r.seq,
-        frameIndex: r.frameIndex,
-        ts: r.ts,
-        receivedAt: r.receivedAt,
-        contractId: r.contractId,
-        raw: r.raw,
-        error: r.error ?? null,
-      });
+      // a reading carries every field of its raw frame: it is the frame, no copy per reading
       group.readings.push(r);
     }
     let newFrames = 0;
@@ -157,7 +152,7 @@ export class SqlTelemetry {
         table: 'frame_groups',
         columns: FRAME_GROUP_COLUMNS,
         types: FRAME_GROUP_TYPES,
-        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.frames)),
+        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.readings)),
         suffix: 'ON CONFLICT DO NOTHING',
         collectInserted: true,
       },
@@ -192,7 +187,10 @@ export class SqlTelemetry {
         const latest: SqlValue[][] = [];
         for (const [series, unsorted] of perSeries) {
           const c = sortColumns(unsorted);
-          for (const [hour, part] of byHour(c)) blocks.push(sampleBlockRow(series, hour, part));
+          for (const [hour, part] of byHour(c)) {
+            blocks.push(sampleBlockRow(series, hour, part));
+            if (part.ts.length < SMALL_BLOCK) this.#countSmall(series, hour);
+          }
           for (const row of rollupRows(series, c.ts, c.values)) rollups.push(row);
           const i = c.ts.length - 1;
           const v = encodeValue(c.values[i]!);
@@ -228,7 +226,56 @@ export class SqlTelemetry {
       // the dedup state described by these readings: committed with them or not at all
       ...marks.map(streamMarkStatement),
     ]);
+    for (const [key, count] of this.#smallBlocks) {
+      if (count < MERGE_AFTER) continue;
+      this.#smallBlocks.delete(key);
+      const [series, hour] = key.split(':').map(Number) as [number, number];
+      await this.#mergeSmallBlocks(series, hour);
+    }
     return newFrames;
+  }
+
+  #countSmall(series: number, hour: number): void {
+    const key = `${series}:${hour}`;
+    // a bound on memory: forgetting counts only delays a merge
+    if (this.#smallBlocks.size >= 100_000 && !this.#smallBlocks.has(key)) this.#smallBlocks.clear();
+    this.#smallBlocks.set(key, (this.#smallBlocks.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Small batches (a quiet site: a few readings per series each) make small blocks; once an hour of a
+   * series has MERGE_AFTER of them they become one, so a range reads few blocks however the readings
+   * arrived. Blocks of SMALL_BLOCK readings or more are left as they are: no reading is rewritten more
+   * than a few times. The readings are committed already; a merge that fails is tried at the next one.
+   */
+  async #mergeSmallBlocks(series: number, hour: number): Promise<void> {
+    const small = await this.db.all<{ id: number; body: Uint8Array }>(
+      'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n < ?',
+      [series, hour, SMALL_BLOCK],
+    );
+    if (small.length < 2) return;
+    const all = emptyColumns();
+    for (const b of small) {
+      for (const x of decodeSampleBlock(b.body)) {
+        all.ts.push(x.ts);
+        all.seq.push(x.seq);
+        all.values.push(x.value);
+        all.units.push(x.unit);
+      }
+    }
+    const ids = small.map((b) => Number(b.id));
+    await this.db
+      .batch([
+        { sql: `DELETE FROM sample_blocks WHERE id IN (${ids.map(() => '?').join(', ')})`, params: ids },
+        {
+          table: 'sample_blocks',
+          columns: SAMPLE_BLOCK_COLUMNS,
+          types: SAMPLE_BLOCK_TYPES,
+          rows: [sampleBlockRow(series, hour, sortColumns(all))],
+          suffix: '',
+        },
+      ])
+      .catch(() => undefined);
   }
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */

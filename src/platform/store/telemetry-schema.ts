@@ -4,7 +4,7 @@
 // keyed by (series, time, device seq) in a clustered b-tree, and the raw frames of a data group are kept
 // as one row per group (an encoded block), not one indexed row per frame.
 import type { SqlDriver } from './driver.ts';
-import { decodeFrameBlock, encodeFrameBlock, type BlockFrame } from './frame-block.ts';
+import { decodeFrameBlock, encodeFrameBlock, type BlockFrame, type FrameToStore } from './frame-block.ts';
 import { dialectTypes, type DialectTypes } from './dialect-types.ts';
 import { emptyColumns, encodeSampleBlock, HOUR_MS, type SampleColumns } from './sample-block.ts';
 import { decodeValue } from './rows.ts';
@@ -307,7 +307,7 @@ export function frameGroupRow(
   gatewayId: string,
   epoch: string,
   groupSeq: number,
-  frames: readonly BlockFrame[],
+  frames: readonly FrameToStore[],
 ): (string | number | Buffer)[] {
   let tsMin = Infinity;
   let tsMax = -Infinity;
