@@ -155,6 +155,7 @@ export class SqlTelemetry {
         rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.readings)),
         suffix: 'ON CONFLICT DO NOTHING',
         collectInserted: true,
+        returning: ['gateway_id', 'epoch', 'group_seq', 'frames'],
       },
       // The readings of the groups that were new: one block per series and hour, the rollup deltas and
       // the newest value per series, all in the same transaction.
