@@ -294,6 +294,11 @@ async function reads(name: string, store: PlatformStore) {
   }
   const end = T0 + BIG * step;
   const day = { deviceId: 'big-1', point: 'p', from: end - 86_400_000, to: end };
+  // the reads are checked, not only timed: a faster read that lost readings would be no figure
+  const dayRows = (await store.range(day)).length;
+  const hours = (await store.aggregate({ ...day, from: end - 30 * 86_400_000, bucketMs: 3_600_000 })).length;
+  if (dayRows !== 1440 || hours !== 720)
+    throw new Error(`reads are wrong: ${dayRows} readings in a day (1440), ${hours} hourly buckets (720)`);
   const figures = [
     ['one series, one day', await timeRead(() => store.range(day))],
     [

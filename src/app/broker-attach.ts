@@ -29,6 +29,8 @@ export interface LocalBroker {
     ): void;
     close(): void;
   };
+  /** Whether any subscription matches `topic` now. */
+  hasSubscribers(topic: string): boolean;
 }
 
 export const PLATFORM_CLIENT_ID = 'mqiot-platform';
@@ -41,6 +43,7 @@ export function attachToBroker(platform: Platform, broker: LocalBroker): { detac
         qos,
         ...(expirySeconds ? { properties: { messageExpiryInterval: expirySeconds } } : {}),
       }),
+    subscribed: (topic) => broker.hasSubscribers(topic),
   });
   // in process the broker says who published: the platform checks that it is the gateway itself
   client.subscribe(ALL_GATEWAYS_UP_FILTER, { qos: 1 }, (msg) =>

@@ -366,6 +366,11 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
     return this.router.route(message, publisher);
   }
 
+  /** Whether anyone subscribes to `topic` now (in-process publishers skip messages nobody reads). */
+  hasSubscribers(topic: string): boolean {
+    return this.router.hasSubscribers(topic);
+  }
+
   /** The last route() found sessions for the message but every one refused it for a limit. */
   get quotaRefused(): boolean {
     return this.router.quotaRefused;

@@ -101,20 +101,35 @@ export class Router {
     return all;
   }
 
+  /**
+   * Whether a message on `topic` would reach any subscription now (from the cached plan), so a
+   * publisher can skip building a message nobody reads.
+   */
+  hasSubscribers(topic: string): boolean {
+    const plan = this.plan(topic);
+    return plan.deliveries.length > 0 || plan.groups.length > 0;
+  }
+
+  /** The sessions and shared groups a topic goes to, cached per topic until a subscription changes. */
+  private plan(topic: string): RoutePlan {
+    let plan = this.plans.get(topic);
+    if (plan === undefined) {
+      plan = new RoutePlan();
+      this.tree.match(topic, plan);
+      plan.seal();
+      if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
+      this.plans.set(topic, plan);
+    }
+    return plan;
+  }
+
   private routeTo(message: Message, publisher: Holdable | undefined): Promise<unknown>[] | undefined {
     let pending: Promise<unknown>[] | undefined;
     if (message.retain) {
       const r = this.deps.retained.set(message);
       if (r instanceof Promise) (pending ??= []).push(r);
     }
-    let plan = this.plans.get(message.topic);
-    if (plan === undefined) {
-      plan = new RoutePlan();
-      this.tree.match(message.topic, plan);
-      plan.seal();
-      if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
-      this.plans.set(message.topic, plan);
-    }
+    const plan = this.plan(message.topic);
     const deliveries = plan.deliveries;
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i]!;

@@ -45,6 +45,11 @@ import { UplinkProcessor, UplinkRejected } from './ingest/uplink-processor.ts';
 export interface Downlink {
   /** `expirySeconds`: MQTT 5 message expiry, so the broker drops a copy the gateway did not fetch in time. */
   publish(topic: string, payload: Buffer, options: { qos: 0 | 1 | 2; expirySeconds?: number }): void;
+  /**
+   * Whether anyone subscribes to `topic` now; absent when it cannot be known (an external broker),
+   * then everything is published. Lets ingest skip the per-reading telemetry JSON nobody reads.
+   */
+  subscribed?(topic: string): boolean;
 }
 
 export interface PlatformDeps {
@@ -363,6 +368,14 @@ export class Platform {
       qos,
       ...(expirySeconds ? { expirySeconds } : {}),
     });
+  }
+
+  /** Whether a device's decoded telemetry would reach anyone (a device id that is no topic level is logged). */
+  telemetryWanted(deviceId: string): boolean {
+    const downlink = this.#downlink;
+    if (!downlink) return false;
+    if (!isValidTopicId(deviceId)) return true;
+    return downlink.subscribed?.(deviceTelemetryTopic(deviceId)) ?? true;
   }
 
   publishTelemetry(deviceId: string, payload: Buffer): void {

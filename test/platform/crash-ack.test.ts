@@ -149,7 +149,7 @@ describe('mqiot up killed mid-stream loses no acknowledged data group', () => {
         assert.equal(stored.size, GROUPS);
         const points = db
           .prepare(
-            'SELECT COUNT(*) AS n FROM samples p JOIN series s ON s.id = p.series_id WHERE s.device_id = ?',
+            'SELECT SUM(b.n) AS n FROM sample_blocks b JOIN series s ON s.id = b.series_id WHERE s.device_id = ?',
           )
           .get('crash-meter') as { n: number };
         assert.equal(Number(points.n), GROUPS);

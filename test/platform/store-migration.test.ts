@@ -1,5 +1,6 @@
-// A store written by schema version 1 (text-keyed points, one frames row per frame) is migrated at start
-// into version 2, with every reading, rollup, latest value and raw frame kept; a newer store is refused.
+// A store written by schema version 1 (text-keyed points, one frames row per frame) or 2 (one samples row
+// per reading) is migrated at start into version 3, with every reading, rollup, latest value and raw frame
+// kept; a newer store is refused.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,6 +146,67 @@ describe('store schema migration', () => {
     await again.close();
   });
 
+  it('migrates a version-2 store (one samples row per reading) into sample blocks at start', async () => {
+    const path = join(dir, 'v2.db');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2);
+      CREATE TABLE series (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, name TEXT NOT NULL,
+        UNIQUE (device_id, name));
+      CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, value_num REAL,
+        value_text TEXT, vtype TEXT NOT NULL, unit TEXT, PRIMARY KEY (series_id, ts, seq)) WITHOUT ROWID;
+      INSERT INTO series (device_id, name) VALUES ('m-2', 'p'), ('m-2', 'state');`);
+    const sample = db.prepare('INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // 25,200 readings of one series over 7 hours (more than a page of the copy) and a few strings
+    db.transaction(() => {
+      for (let i = 0; i < 25_200; i++) sample.run(1, T0 + i * 1000, i, i, null, 'n', 'kW');
+      for (let i = 0; i < 3; i++) sample.run(2, T0 + i * 1000, i, null, `s${i}`, 's', null);
+    })();
+    db.close();
+    const store = await openSqliteStore(path);
+    try {
+      assert.equal(await store.countPoints('m-2'), 25_203);
+      const hour = await store.range({
+        deviceId: 'm-2',
+        point: 'p',
+        from: T0 + 3_599_000,
+        to: T0 + 3_602_000,
+      });
+      assert.deepEqual(
+        hour.map((p) => [p.value, p.unit]),
+        [
+          [3599, 'kW'],
+          [3600, 'kW'],
+          [3601, 'kW'],
+        ],
+      );
+      const all = await store.range({
+        deviceId: 'm-2',
+        point: 'p',
+        from: T0,
+        to: T0 + 25_200_000,
+        limit: 100_000,
+      });
+      assert.deepEqual(
+        all.map((p) => p.value),
+        Array.from({ length: 25_200 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        (await store.range({ deviceId: 'm-2', point: 'state', from: T0, to: T0 + 10_000 })).map(
+          (p) => p.value,
+        ),
+        ['s0', 's1', 's2'],
+      );
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    const tables = check.prepare("SELECT name FROM sqlite_master WHERE name = 'samples'").all();
+    const version = check.prepare('SELECT version FROM schema_version').get() as { version: number };
+    check.close();
+    assert.deepEqual(tables, [], 'the emptied samples table is dropped');
+    assert.equal(version.version, 3);
+  });
+
   it('refuses a store written by a newer version, saying what to do', async () => {
     const path = join(dir, 'future.db');
     await (await openSqliteStore(path)).close();
@@ -153,7 +215,7 @@ describe('store schema migration', () => {
     db.close();
     await assert.rejects(
       openSqliteStore(path),
-      /schema version 99, newer than this mqiot \(2\): upgrade mqiot/,
+      /schema version 99, newer than this mqiot \(3\): upgrade mqiot/,
     );
   });
 });

@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/platform/store/index.ts';
 import { runStoreSuite } from './store-suite.ts';
 
@@ -14,4 +17,42 @@ runStoreSuite('SQLite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('SQLite sample blocks', () => {
+  it('merges the small blocks of one-reading batches, so an hour of a series stays a few rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqiot-store-'));
+    const path = join(dir, 'platform.db');
+    const store = await openSqliteStore(path);
+    try {
+      const T0 = Date.UTC(2026, 0, 1);
+      for (let i = 0; i < 100; i++) {
+        await store.insertReadings([
+          {
+            gatewayId: 'gw-1',
+            groupSeq: i,
+            frameIndex: 0,
+            deviceId: 'm-1',
+            seq: i,
+            ts: T0 + i * 1000,
+            receivedAt: T0 + i * 1000,
+            contractId: null,
+            raw: Uint8Array.of(i),
+            points: [{ name: 'p', value: i }],
+          },
+        ]);
+      }
+      const db = new Database(path, { readonly: true });
+      const { blocks, n } = db.prepare('SELECT COUNT(*) AS blocks, SUM(n) AS n FROM sample_blocks').get() as {
+        blocks: number;
+        n: number;
+      };
+      db.close();
+      assert.equal(n, 100);
+      assert.ok(blocks <= 16, `${blocks} blocks for 100 readings of one series in one hour`);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -328,6 +328,55 @@ export function runStoreSuite(name: string, open: () => Promise<StoreHandle>): v
       assert.equal(await store.getSetting('nope'), undefined);
     });
 
+    it('keeps every reading of many small batches, in time order, as small blocks are merged', async () => {
+      // one reading per batch, the 50th arriving late (before the 40th): merges keep the order and units
+      const order = [...Array.from({ length: 100 }, (_, i) => i).filter((i) => i !== 50)];
+      order.splice(40, 0, 50);
+      for (const i of order) {
+        const value = i % 10 === 0 ? `s${i}` : i;
+        await store.insertReadings([
+          reading({
+            seq: 20_000 + i,
+            deviceId: 'small-1',
+            ts: T0 + i * 1000,
+            points: [{ name: 'p', value, ...(i % 2 ? { unit: 'kW' } : {}) }],
+          }),
+        ]);
+      }
+      assert.equal(await store.countPoints('small-1'), 100);
+      const got = await store.range({ deviceId: 'small-1', point: 'p', from: T0, to: T0 + 100_000 });
+      assert.deepEqual(
+        got.map((p) => [p.ts, p.value, p.unit]),
+        Array.from({ length: 100 }, (_, i) => [
+          T0 + i * 1000,
+          i % 10 === 0 ? `s${i}` : i,
+          i % 2 ? 'kW' : null,
+        ]),
+      );
+      const [minute] = await store.aggregate({
+        deviceId: 'small-1',
+        point: 'p',
+        from: T0,
+        to: T0 + 60_000,
+        bucketMs: 60_000,
+      });
+      const numbers = Array.from({ length: 60 }, (_, i) => i).filter((i) => i % 10 !== 0);
+      assert.deepEqual(minute, {
+        start: T0,
+        count: numbers.length,
+        min: 1,
+        max: 59,
+        avg: numbers.reduce((a, b) => a + b, 0) / numbers.length,
+        last: 59,
+      });
+      // a resend of any of those groups adds nothing
+      assert.equal(
+        await store.insertReadings([reading({ seq: 20_050, deviceId: 'small-1', ts: T0 + 50_000 })]),
+        0,
+      );
+      assert.equal(await store.countPoints('small-1'), 100);
+    });
+
     it('ingests a large batch in one transaction', async () => {
       const rows: ReadingInput[] = [];
       for (let i = 0; i < 5000; i++) rows.push(reading({ seq: 10_000 + i, deviceId: `bulk-${i % 10}` }));

@@ -72,8 +72,10 @@ export function decodeDataGroup(
       identifiedBy = IdentifiedBy.Registry;
     }
     if (!contract && !frame.fault && !awaited) {
-      // Contracts get copies: the stored raw frame must stay exactly as received, whatever a decoder does.
-      contract = contracts.detect(Uint8Array.from(frame.raw));
+      // Contracts get the received bytes themselves, not copies: a decoder only reads its input (the code
+      // generated from a contract writes transformed bytes into arrays of its own), so the stored raw
+      // frame stays exactly as received.
+      contract = contracts.detect(frame.raw);
       identifiedBy = contract ? IdentifiedBy.Detected : IdentifiedBy.Unknown;
     }
     const result = frame.fault
@@ -82,7 +84,7 @@ export function decodeDataGroup(
           error: { offset: 0, reason: `${INVALID_FRAME_REASON}: ${frame.fault.reason}` },
         } as const)
       : contract
-        ? contract.decode(Uint8Array.from(frame.raw), frame.ctx)
+        ? contract.decode(frame.raw, frame.ctx)
         : ({
             ok: false,
             error: {

@@ -43,6 +43,8 @@ export interface UplinkHost {
   answer(answer: CommandAnswer, now: number): Promise<void>;
   sendHeartbeat(gatewayId: string): void;
   publishDown(gatewayId: string, envelope: DownlinkEnvelope, expirySeconds?: number): void;
+  /** Whether a device's telemetry message would reach any subscriber (else it is not even built). */
+  telemetryWanted(deviceId: string): boolean;
   publishTelemetry(deviceId: string, payload: Buffer): void;
   notify(notification: PlatformNotification): void;
 }

@@ -5,6 +5,8 @@ export interface DialectTypes {
   real: string;
   blob: string;
   serial: string;
+  /** An integer key the database assigns, without SQLite's AUTOINCREMENT bookkeeping (ids may be reused). */
+  rowId: string;
   /** Extra clause on the points key: PostgreSQL can answer aggregates from the index alone. */
   pointsKeyInclude: string;
   pointsTableOptions: string;
@@ -15,6 +17,7 @@ const SQLITE: DialectTypes = {
   real: 'REAL',
   blob: 'BLOB',
   serial: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  rowId: 'INTEGER PRIMARY KEY',
   pointsKeyInclude: '',
   // Clustered on (series, time): a range or aggregate reads one contiguous slice of the b-tree.
   pointsTableOptions: 'WITHOUT ROWID',
@@ -25,6 +28,7 @@ const POSTGRES: DialectTypes = {
   real: 'DOUBLE PRECISION',
   blob: 'BYTEA',
   serial: 'BIGSERIAL PRIMARY KEY',
+  rowId: 'BIGSERIAL PRIMARY KEY',
   pointsKeyInclude: 'INCLUDE (value_num)',
   pointsTableOptions: '',
 };

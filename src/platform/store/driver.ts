@@ -12,6 +12,11 @@ export interface BatchInsert {
   types?: readonly string[];
   /** Hand the rows actually inserted (not skipped by a conflict) to the next deferred op. */
   collectInserted?: boolean;
+  /**
+   * The columns the next op needs of those rows (default all): PostgreSQL sends back only these, the
+   * others are null (a large blob need not travel back).
+   */
+  returning?: readonly string[];
 }
 
 /** A statement run once inside the batch's transaction (e.g. a rollup refresh). */

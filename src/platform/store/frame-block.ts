@@ -14,13 +14,16 @@ export interface BlockFrame {
   error: { offset: number; reason: string } | null;
 }
 
+/** What a block is written from: a frame, or a reading (which carries every field of its frame). */
+export type FrameToStore = Omit<BlockFrame, 'error'> & { error?: BlockFrame['error'] };
+
 type Packed = [string, number, number, number, number, string | null, Uint8Array, BlockFrame['error']];
 
 // Plain CBOR (no cbor-x records or typed-array tags): the block stays readable by any CBOR decoder.
 const encoder = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
-export function encodeFrameBlock(frames: readonly BlockFrame[]): Buffer {
+export function encodeFrameBlock(frames: readonly FrameToStore[]): Buffer {
   const packed: Packed[] = frames.map((f) => [
     f.deviceId,
     f.seq,
@@ -29,7 +32,7 @@ export function encodeFrameBlock(frames: readonly BlockFrame[]): Buffer {
     f.receivedAt,
     f.contractId,
     f.raw,
-    f.error,
+    f.error ?? null,
   ]);
   return encoder.encode(packed);
 }

@@ -120,7 +120,9 @@ async function insertRows(
   if (insert.types) return insertUnnest(client, insert, insert.types);
   const width = insert.columns.length;
   const perChunk = Math.max(1, Math.floor(MAX_PARAMS / width));
-  const returning = insert.collectInserted ? ` RETURNING ${insert.columns.join(', ')}` : '';
+  const returning = insert.collectInserted
+    ? ` RETURNING ${(insert.returning ?? insert.columns).join(', ')}`
+    : '';
   let changes = 0;
   const inserted: SqlValue[][] = [];
   for (let start = 0; start < insert.rows.length; start += perChunk) {
@@ -149,7 +151,9 @@ async function insertUnnest(
   insert: BatchInsert,
   types: readonly string[],
 ): Promise<{ changes: number; inserted: SqlValue[][] }> {
-  const returning = insert.collectInserted ? ` RETURNING ${insert.columns.join(', ')}` : '';
+  const returning = insert.collectInserted
+    ? ` RETURNING ${(insert.returning ?? insert.columns).join(', ')}`
+    : '';
   const arrays = types.map((type, i) => `$${i + 1}::${type}[]`).join(', ');
   const sql = `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) SELECT * FROM unnest(${arrays}) ${insert.suffix}${returning}`;
   let changes = 0;

@@ -5,57 +5,52 @@ import type { Bucket } from './types.ts';
 export const MINUTE_MS = 60_000;
 export const ROLLUP_COLUMNS = ['series_id', 'minute', 'n', 'sum', 'mn', 'mx', 'last_ts', 'last'] as const;
 
-interface Delta {
-  series: number;
-  minute: number;
-  n: number;
-  sum: number;
-  mn: number;
-  mx: number;
-  lastTs: number;
-  lastSeq: number;
-  last: number;
-}
-
 /**
- * Per-minute deltas of the readings a batch really inserted (rows in the samples table's column order:
- * series_id, ts, seq, value_num, ...). Resent readings are skipped by the samples key, so they never
- * reach the rollups: a minute counts each reading once.
+ * The per-minute deltas of one series' new readings, sorted by (ts, seq) (src/platform/store/sample-block.ts):
+ * rows in ROLLUP_COLUMNS order. Only readings that were really stored reach here (a resent data group is
+ * skipped whole), so a minute counts each reading once. Strings have no numeric value and are left out;
+ * booleans count as 0/1, as the aggregate queries read them.
  */
-export function rollupDeltas(insertedSamples: readonly SqlValue[][]): SqlValue[][] {
-  const deltas = new Map<string, Delta>();
-  for (const [series, ts, seq, value] of insertedSamples) {
-    if (value === null || value === undefined) continue;
-    const v = Number(value);
-    const t = Number(ts);
-    const minute = Math.floor(t / MINUTE_MS);
-    const key = `${series}:${minute}`;
-    const d = deltas.get(key);
-    if (!d) {
-      deltas.set(key, {
-        series: Number(series),
-        minute,
-        n: 1,
-        sum: v,
-        mn: v,
-        mx: v,
-        lastTs: t,
-        lastSeq: Number(seq),
-        last: v,
-      });
-      continue;
+export function rollupRows(
+  series: number,
+  ts: readonly number[],
+  values: readonly (number | string | boolean)[],
+): SqlValue[][] {
+  const rows: SqlValue[][] = [];
+  let minute = NaN;
+  let n = 0;
+  let sum = 0;
+  let mn = 0;
+  let mx = 0;
+  let lastTs = 0;
+  let last = 0;
+  const flush = () => {
+    if (n > 0) rows.push([series, minute, n, sum, mn, mx, lastTs, last]);
+  };
+  for (let i = 0; i < ts.length; i++) {
+    const raw = values[i];
+    if (typeof raw === 'string') continue;
+    const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw!;
+    const t = ts[i]!;
+    const m = Math.floor(t / MINUTE_MS);
+    if (m !== minute) {
+      flush();
+      minute = m;
+      n = 0;
+      sum = 0;
+      mn = v;
+      mx = v;
     }
-    d.n += 1;
-    d.sum += v;
-    if (v < d.mn) d.mn = v;
-    if (v > d.mx) d.mx = v;
-    if (t > d.lastTs || (t === d.lastTs && Number(seq) > d.lastSeq)) {
-      d.lastTs = t;
-      d.lastSeq = Number(seq);
-      d.last = v;
-    }
+    n++;
+    sum += v;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    // sorted by (ts, seq): the last one seen is the minute's last
+    lastTs = t;
+    last = v;
   }
-  return [...deltas.values()].map((d) => [d.series, d.minute, d.n, d.sum, d.mn, d.mx, d.lastTs, d.last]);
+  flush();
+  return rows;
 }
 
 /** Adds deltas to existing minutes: counts and sums add, extremes widen, the newer "last" wins. */

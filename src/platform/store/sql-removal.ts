@@ -13,7 +13,7 @@ function deviceData(ids: SqlValue[]): BatchStatement[] {
   const list = ids.map(() => '?').join(', ');
   const series = `SELECT id FROM series WHERE device_id IN (${list})`;
   return [
-    ...['samples', 'minute_rollups', 'latest_values'].map((table) => ({
+    ...['sample_blocks', 'minute_rollups', 'latest_values'].map((table) => ({
       sql: `DELETE FROM ${table} WHERE series_id IN (${series})`,
       params: ids,
     })),

@@ -1,17 +1,34 @@
 // Telemetry half of the SQL store: readings stored once, latest values, raw and aggregated ranges.
-import type { SqlDriver, SqlValue } from './driver.ts';
+import type { BatchStatement, SqlDriver, SqlValue } from './driver.ts';
 import { addClause } from './rows.ts';
 import { csvField, encodeValue, toPointRow } from './rows.ts';
 import type { BlockFrame } from './frame-block.ts';
-import { decodeFrameBlock, FRAME_GROUP_COLUMNS, frameGroupRow } from './telemetry-schema.ts';
+import {
+  decodeFrameBlock,
+  FRAME_GROUP_COLUMNS,
+  frameGroupRow,
+  SAMPLE_BLOCK_COLUMNS,
+  SAMPLE_BLOCK_TYPES,
+  sampleBlockRow,
+} from './telemetry-schema.ts';
 import {
   MINUTE_MS,
   ROLLUP_COLUMNS,
   mergePartials,
-  rollupDeltas,
+  rollupRows,
   rollupUpsertSuffix,
   type Partial,
 } from './rollups.ts';
+import {
+  byHour,
+  decodeSampleBlock,
+  emptyColumns,
+  HOUR_MS,
+  sortColumns,
+  toColumns,
+  type BlockSample,
+  type SampleColumns,
+} from './sample-block.ts';
 import type {
   AggregateQuery,
   Bucket,
@@ -36,8 +53,6 @@ export function streamMarkStatement(m: StreamMark): { sql: string; params: SqlVa
   };
 }
 
-const SAMPLE_COLUMNS = ['series_id', 'ts', 'seq', 'value_num', 'value_text', 'vtype', 'unit'] as const;
-const SAMPLE_TYPES = ['bigint', 'bigint', 'bigint', 'float8', 'text', 'text', 'text'] as const;
 const LATEST_COLUMNS = ['series_id', 'ts', 'value_num', 'value_text', 'vtype', 'unit'] as const;
 const LATEST_TYPES = ['bigint', 'bigint', 'float8', 'text', 'text', 'text'] as const;
 const ROLLUP_TYPES = [
@@ -51,8 +66,6 @@ const ROLLUP_TYPES = [
   'float8',
 ] as const;
 const FRAME_GROUP_TYPES = ['text', 'text', 'bigint', 'bigint', 'bigint', 'int', 'int', 'bytea'] as const;
-const SAMPLE_SELECT =
-  'SELECT s.device_id, s.name, p.ts, p.value_num, p.value_text, p.vtype, p.unit FROM samples p JOIN series s ON s.id = p.series_id';
 /** How many frame groups one page of a frames query reads before it checks whether it has enough. */
 const FRAME_GROUP_PAGE = 200;
 
@@ -70,20 +83,38 @@ function toPartial(r: Record<string, unknown>): Partial {
 
 type SeriesQuery = AggregateQuery & { series: number };
 
+/** One data group of a batch: its readings, which are also its raw frames (one frame_groups row). */
+interface BatchGroup {
+  gatewayId: string;
+  epoch: string;
+  groupSeq: number;
+  readings: ReadingInput[];
+}
+
+const groupKey = (gatewayId: string, epoch: string, groupSeq: number) =>
+  `${gatewayId}\u0000${epoch}\u0000${groupSeq}`;
+
 const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
+
+/** A block with fewer readings than this is merged with the other small blocks of its hour… */
+const SMALL_BLOCK = 512;
+/** …once this process has written this many small blocks there. */
+const MERGE_AFTER = 16;
 
 export class SqlTelemetry {
   /** device → point → series id. Series are never deleted, so an id once read stays true. */
   readonly #series = new Map<string, Map<string, number>>();
+  /** `series:hour` → small blocks written there since its last merge. */
+  readonly #smallBlocks = new Map<string, number>();
 
   constructor(private readonly db: SqlDriver) {}
 
   /**
    * Idempotent by construction: a data group's frames are keyed by (gateway, epoch, group seq) — a resent
-   * data group keeps its seq (docs/protocol.md) — and readings by (series, time, device seq), both
-   * inserted with ON CONFLICT DO NOTHING, so a data group the gateway resends after an outage changes
-   * nothing. The count of new frames is the answer.
+   * data group keeps its seq (docs/protocol.md) — and inserted with ON CONFLICT DO NOTHING; only the
+   * readings of the groups really inserted go into the sample blocks, rollups and latest values, so a data
+   * group that the gateway resends after an outage changes nothing. The count of new frames is the answer.
    */
   async insertReadings(
     readings: readonly ReadingInput[],
@@ -94,13 +125,9 @@ export class SqlTelemetry {
     // cache pointing at an id that was rolled back.
     await this.#ensureSeries(readings);
     // A data group's readings arrive side by side: a new group starts where the key changes.
-    const groups: { gatewayId: string; epoch: string; groupSeq: number; frames: BlockFrame[] }[] = [];
-    const byKey = new Map<string, (typeof groups)[number]>();
-    let group: (typeof groups)[number] | undefined;
-    const samples: SqlValue[][] = [];
-    // Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row
-    // twice in a single statement.
-    const newest = new Map<number, SqlValue[]>();
+    const groups: BatchGroup[] = [];
+    const byKey = new Map<string, BatchGroup>();
+    let group: BatchGroup | undefined;
     for (const r of readings) {
       const epoch = r.epoch ?? '';
       if (
@@ -109,33 +136,15 @@ export class SqlTelemetry {
         group.gatewayId !== r.gatewayId ||
         group.epoch !== epoch
       ) {
-        const key = `${r.gatewayId}\u0000${epoch}\u0000${r.groupSeq}`;
+        const key = groupKey(r.gatewayId, epoch, r.groupSeq);
         group = byKey.get(key);
         if (!group) {
-          groups.push((group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, frames: [] }));
+          groups.push((group = { gatewayId: r.gatewayId, epoch, groupSeq: r.groupSeq, readings: [] }));
           byKey.set(key, group);
         }
       }
-      group.frames.push({
-        deviceId: r.deviceId,
-        seq: r.seq,
-        frameIndex: r.frameIndex,
-        ts: r.ts,
-        receivedAt: r.receivedAt,
-        contractId: r.contractId,
-        raw: r.raw,
-        error: r.error ?? null,
-      });
-      const ids = this.#series.get(r.deviceId)!;
-      for (const p of r.points) {
-        const series = ids.get(p.name)!;
-        const v = encodeValue(p.value);
-        const unit = p.unit ?? null;
-        samples.push([series, r.ts, r.seq, v.num, v.text, v.vtype, unit]);
-        const seen = newest.get(series);
-        if (!seen || Number(seen[1]) <= r.ts)
-          newest.set(series, [series, r.ts, v.num, v.text, v.vtype, unit]);
-      }
+      // a reading carries every field of its raw frame: it is the frame, no copy per reading
+      group.readings.push(r);
     }
     let newFrames = 0;
     await this.db.batch([
@@ -143,46 +152,131 @@ export class SqlTelemetry {
         table: 'frame_groups',
         columns: FRAME_GROUP_COLUMNS,
         types: FRAME_GROUP_TYPES,
-        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.frames)),
+        rows: groups.map((g) => frameGroupRow(g.gatewayId, g.epoch, g.groupSeq, g.readings)),
         suffix: 'ON CONFLICT DO NOTHING',
         collectInserted: true,
+        returning: ['gateway_id', 'epoch', 'group_seq', 'frames'],
       },
+      // The readings of the groups that were new: one block per series and hour, the rollup deltas and
+      // the newest value per series, all in the same transaction.
       (inserted) => {
-        for (const row of inserted) newFrames += Number(row[5]);
-        return [];
-      },
-      {
-        table: 'samples',
-        columns: SAMPLE_COLUMNS,
-        types: SAMPLE_TYPES,
-        rows: samples,
-        suffix: 'ON CONFLICT DO NOTHING',
-        collectInserted: true,
-      },
-      // Per-minute rollups get exactly the readings that were new, in the same transaction.
-      (inserted) => [
-        {
-          table: 'minute_rollups',
-          columns: ROLLUP_COLUMNS,
-          types: ROLLUP_TYPES,
-          rows: rollupDeltas(inserted),
-          suffix: rollupUpsertSuffix(this.db.dialect),
-        },
-      ],
-      {
-        table: 'latest_values',
-        columns: LATEST_COLUMNS,
-        types: LATEST_TYPES,
-        rows: [...newest.values()],
-        suffix:
-          'ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value_num = excluded.value_num, ' +
-          'value_text = excluded.value_text, vtype = excluded.vtype, unit = excluded.unit ' +
-          'WHERE excluded.ts >= latest_values.ts',
+        const fresh = new Set<string>();
+        for (const row of inserted) {
+          fresh.add(groupKey(String(row[0]), String(row[1]), Number(row[2])));
+          newFrames += Number(row[5]);
+        }
+        const perSeries = new Map<number, SampleColumns>();
+        for (const g of groups) {
+          if (!fresh.has(groupKey(g.gatewayId, g.epoch, g.groupSeq))) continue;
+          for (const r of g.readings) {
+            const ids = this.#series.get(r.deviceId)!;
+            for (const p of r.points) {
+              const series = ids.get(p.name)!;
+              let c = perSeries.get(series);
+              if (!c) perSeries.set(series, (c = emptyColumns()));
+              c.ts.push(r.ts);
+              c.seq.push(r.seq);
+              c.values.push(p.value);
+              c.units.push(p.unit ?? null);
+            }
+          }
+        }
+        const blocks: SqlValue[][] = [];
+        const rollups: SqlValue[][] = [];
+        // Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row
+        // twice in a single statement.
+        const latest: SqlValue[][] = [];
+        for (const [series, unsorted] of perSeries) {
+          const c = sortColumns(unsorted);
+          for (const [hour, part] of byHour(c)) {
+            blocks.push(sampleBlockRow(series, hour, part));
+            if (part.ts.length < SMALL_BLOCK) this.#countSmall(series, hour);
+          }
+          for (const row of rollupRows(series, c.ts, c.values)) rollups.push(row);
+          const i = c.ts.length - 1;
+          const v = encodeValue(c.values[i]!);
+          latest.push([series, c.ts[i]!, v.num, v.text, v.vtype, c.units[i]!]);
+        }
+        return [
+          {
+            table: 'sample_blocks',
+            columns: SAMPLE_BLOCK_COLUMNS,
+            types: SAMPLE_BLOCK_TYPES,
+            rows: blocks,
+            suffix: '',
+          },
+          {
+            table: 'minute_rollups',
+            columns: ROLLUP_COLUMNS,
+            types: ROLLUP_TYPES,
+            rows: rollups,
+            suffix: rollupUpsertSuffix(this.db.dialect),
+          },
+          {
+            table: 'latest_values',
+            columns: LATEST_COLUMNS,
+            types: LATEST_TYPES,
+            rows: latest,
+            suffix:
+              'ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value_num = excluded.value_num, ' +
+              'value_text = excluded.value_text, vtype = excluded.vtype, unit = excluded.unit ' +
+              'WHERE excluded.ts >= latest_values.ts',
+          },
+        ];
       },
       // the dedup state described by these readings: committed with them or not at all
       ...marks.map(streamMarkStatement),
     ]);
+    for (const [key, count] of this.#smallBlocks) {
+      if (count < MERGE_AFTER) continue;
+      this.#smallBlocks.delete(key);
+      const [series, hour] = key.split(':').map(Number) as [number, number];
+      await this.#mergeSmallBlocks(series, hour);
+    }
     return newFrames;
+  }
+
+  #countSmall(series: number, hour: number): void {
+    const key = `${series}:${hour}`;
+    // a bound on memory: forgetting counts only delays a merge
+    if (this.#smallBlocks.size >= 100_000 && !this.#smallBlocks.has(key)) this.#smallBlocks.clear();
+    this.#smallBlocks.set(key, (this.#smallBlocks.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Small batches (a quiet site: a few readings per series each) make small blocks; once an hour of a
+   * series has MERGE_AFTER of them they become one, so a range reads few blocks however the readings
+   * arrived. Blocks of SMALL_BLOCK readings or more are left as they are: no reading is rewritten more
+   * than a few times. The readings are committed already; a merge that fails is tried at the next one.
+   */
+  async #mergeSmallBlocks(series: number, hour: number): Promise<void> {
+    const small = await this.db.all<{ id: number; body: Uint8Array }>(
+      'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n < ?',
+      [series, hour, SMALL_BLOCK],
+    );
+    if (small.length < 2) return;
+    const all = emptyColumns();
+    for (const b of small) {
+      for (const x of decodeSampleBlock(b.body)) {
+        all.ts.push(x.ts);
+        all.seq.push(x.seq);
+        all.values.push(x.value);
+        all.units.push(x.unit);
+      }
+    }
+    const ids = small.map((b) => Number(b.id));
+    await this.db
+      .batch([
+        { sql: `DELETE FROM sample_blocks WHERE id IN (${ids.map(() => '?').join(', ')})`, params: ids },
+        {
+          table: 'sample_blocks',
+          columns: SAMPLE_BLOCK_COLUMNS,
+          types: SAMPLE_BLOCK_TYPES,
+          rows: [sampleBlockRow(series, hour, sortColumns(all))],
+          suffix: '',
+        },
+      ])
+      .catch(() => undefined);
   }
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
@@ -230,19 +324,72 @@ export class SqlTelemetry {
     if (q.point) {
       const series = await this.#seriesId(q.deviceId, q.point);
       if (series === undefined) return [];
-      // one series: its device and point are known, so no join per row
-      const rows = await this.db.all<Record<string, unknown>>(
-        `SELECT ts, value_num, value_text, vtype, unit FROM samples
-         WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
-        [series, q.from, q.to, limit],
-      );
-      return rows.map((r) => toPointRow({ ...r, device_id: q.deviceId, name: q.point }));
+      const name = q.point;
+      // one series: its device and point are known, so nothing to join per reading
+      return (await this.#samples([series], q.from, q.to, limit)).map(({ sample: s }) => ({
+        deviceId: q.deviceId,
+        name,
+        ts: s.ts,
+        value: s.value,
+        unit: s.unit,
+      }));
     }
-    const rows = await this.db.all<Record<string, unknown>>(
-      `${SAMPLE_SELECT} WHERE s.device_id = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, s.name LIMIT ?`,
-      [q.deviceId, q.from, q.to, limit],
+    const names = new Map<number, string>();
+    for (const r of await this.db.all<{ id: number; name: string }>(
+      'SELECT id, name FROM series WHERE device_id = ?',
+      [q.deviceId],
+    ))
+      names.set(Number(r.id), String(r.name));
+    const found = await this.#samples([...names.keys()], q.from, q.to, limit, (a, b) =>
+      names.get(a)! < names.get(b)! ? -1 : names.get(a)! > names.get(b)! ? 1 : 0,
     );
-    return rows.map(toPointRow);
+    return found.map(({ series, sample: s }) => ({
+      deviceId: q.deviceId,
+      name: names.get(series)!,
+      ts: s.ts,
+      value: s.value,
+      unit: s.unit,
+    }));
+  }
+
+  /**
+   * The samples of these series with from <= ts < to, in time order (ties: `bySeries`, then seq), at most
+   * `limit`. Blocks never span an hour, so the hours are read in order and the reading stops at the first
+   * hour that completes the limit.
+   */
+  async #samples(
+    series: readonly number[],
+    from: number,
+    to: number,
+    limit = Infinity,
+    bySeries: (a: number, b: number) => number = (a, b) => a - b,
+  ): Promise<{ series: number; sample: BlockSample }[]> {
+    if (series.length === 0 || from >= to) return [];
+    const list = series.map(() => '?').join(', ');
+    const blocks = await this.db.all<{ series_id: number; hour: number; body: Uint8Array }>(
+      `SELECT series_id, hour, body FROM sample_blocks
+       WHERE series_id IN (${list}) AND hour >= ? AND hour <= ? AND ts_max >= ? AND ts_min < ?
+       ORDER BY hour`,
+      [...series, Math.floor(from / HOUR_MS), Math.floor((to - 1) / HOUR_MS), from, to],
+    );
+    const found: { series: number; sample: BlockSample }[] = [];
+    for (let i = 0; i < blocks.length;) {
+      const hour = Number(blocks[i]!.hour);
+      const inHour: { series: number; sample: BlockSample }[] = [];
+      for (; i < blocks.length && Number(blocks[i]!.hour) === hour; i++) {
+        const id = Number(blocks[i]!.series_id);
+        for (const sample of decodeSampleBlock(blocks[i]!.body)) {
+          if (sample.ts >= from && sample.ts < to) inHour.push({ series: id, sample });
+        }
+      }
+      // several blocks of an hour (several batches, late readings) interleave in time
+      inHour.sort(
+        (a, b) => a.sample.ts - b.sample.ts || bySeries(a.series, b.series) || a.sample.seq - b.sample.seq,
+      );
+      for (const s of inHour) found.push(s);
+      if (found.length >= limit) break;
+    }
+    return found.length > limit ? found.slice(0, limit) : found;
   }
 
   /**
@@ -272,18 +419,24 @@ export class SqlTelemetry {
   }
 
   async #rawPartials(q: SeriesQuery, from: number, to: number, origin: number): Promise<Partial[]> {
-    if (from >= to) return [];
-    const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT b.bucket, b.n, b.sm, b.mn, b.mx, b.last_ts,
-         (SELECT p.value_num FROM samples p WHERE p.series_id = ? AND p.ts = b.last_ts
-            ORDER BY p.seq DESC LIMIT 1) AS last
-       FROM (SELECT CAST((ts - ?) / ? AS INTEGER) AS bucket, COUNT(*) AS n, SUM(value_num) AS sm,
-               MIN(value_num) AS mn, MAX(value_num) AS mx, MAX(ts) AS last_ts
-             FROM samples WHERE series_id = ? AND ts >= ? AND ts < ? AND value_num IS NOT NULL
-             GROUP BY 1) b`,
-      [q.series, origin, q.bucketMs, q.series, from, to],
-    );
-    return rows.map(toPartial);
+    const buckets = new Map<number, Partial>();
+    // in time order: the last sample seen in a bucket is its last
+    for (const { sample: s } of await this.#samples([q.series], from, to)) {
+      if (s.num === null) continue;
+      const bucket = Math.floor((s.ts - origin) / q.bucketMs);
+      const b = buckets.get(bucket);
+      if (!b) {
+        buckets.set(bucket, { bucket, n: 1, sum: s.num, mn: s.num, mx: s.num, lastTs: s.ts, last: s.num });
+        continue;
+      }
+      b.n++;
+      b.sum += s.num;
+      if (s.num < b.mn) b.mn = s.num;
+      if (s.num > b.mx) b.mx = s.num;
+      b.lastTs = s.ts;
+      b.last = s.num;
+    }
+    return [...buckets.values()];
   }
 
   async #rollupPartials(q: SeriesQuery, from: number, to: number, origin: number): Promise<Partial[]> {
@@ -346,22 +499,50 @@ export class SqlTelemetry {
     return `${lines.join('\n')}\n`;
   }
 
+  /**
+   * Readings older than `before` go: whole blocks past it are deleted, a block that straddles it is
+   * written again with only its newer readings. The count of readings deleted is the answer.
+   */
   async deleteReadingsBefore(before: number): Promise<number> {
-    const { changes } = await this.db.run('DELETE FROM samples WHERE ts < ?', [before]);
+    const [old] = await this.db.all<{ n: number }>(
+      'SELECT COALESCE(SUM(n), 0) AS n FROM sample_blocks WHERE ts_max < ?',
+      [before],
+    );
+    let deleted = Number(old?.n ?? 0);
+    const ops: BatchStatement[] = [{ sql: 'DELETE FROM sample_blocks WHERE ts_max < ?', params: [before] }];
+    const straddling = await this.db.all<{ id: number; series_id: number; hour: number; body: Uint8Array }>(
+      'SELECT id, series_id, hour, body FROM sample_blocks WHERE ts_min < ? AND ts_max >= ?',
+      [before, before],
+    );
+    for (const b of straddling) {
+      const all = decodeSampleBlock(b.body);
+      const kept = all.filter((s) => s.ts >= before);
+      deleted += all.length - kept.length;
+      const [, , tsMin, tsMax, n, body] = sampleBlockRow(
+        Number(b.series_id),
+        Number(b.hour),
+        toColumns(kept),
+      );
+      ops.push({
+        sql: 'UPDATE sample_blocks SET ts_min = ?, ts_max = ?, n = ?, body = ? WHERE id = ?',
+        params: [tsMin!, tsMax!, n!, body!, Number(b.id)],
+      });
+    }
     // Minutes that straddle the limit keep their rollup until they are entirely past it.
-    await this.db.run('DELETE FROM minute_rollups WHERE (minute + 1) * ? <= ?', [MINUTE_MS, before]);
+    ops.push({ sql: 'DELETE FROM minute_rollups WHERE (minute + 1) * ? <= ?', params: [MINUTE_MS, before] });
     // A data group's raw frames go when its newest frame is past the limit.
-    await this.db.run('DELETE FROM frame_groups WHERE ts_max < ?', [before]);
-    return changes;
+    ops.push({ sql: 'DELETE FROM frame_groups WHERE ts_max < ?', params: [before] });
+    await this.db.batch(ops);
+    return deleted;
   }
 
   async countPoints(deviceId?: string): Promise<number> {
     const rows = deviceId
       ? await this.db.all<{ n: number }>(
-          'SELECT COUNT(*) AS n FROM samples p JOIN series s ON s.id = p.series_id WHERE s.device_id = ?',
+          'SELECT COALESCE(SUM(b.n), 0) AS n FROM sample_blocks b JOIN series s ON s.id = b.series_id WHERE s.device_id = ?',
           [deviceId],
         )
-      : await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM samples');
+      : await this.db.all<{ n: number }>('SELECT COALESCE(SUM(n), 0) AS n FROM sample_blocks');
     return Number(rows[0]?.n ?? 0);
   }
 }

@@ -57,7 +57,7 @@ export class SqliteDriver implements SqlDriver {
         );
         let changes = 0;
         for (const row of op.rows) {
-          const n = statement.run(...row).changes;
+          const n = statement.run(row).changes;
           changes += n;
           if (op.collectInserted && n > 0) inserted.push(row);
         }

@@ -4,10 +4,26 @@
 // keyed by (series, time, device seq) in a clustered b-tree, and the raw frames of a data group are kept
 // as one row per group (an encoded block), not one indexed row per frame.
 import type { SqlDriver } from './driver.ts';
-import { decodeFrameBlock, encodeFrameBlock, type BlockFrame } from './frame-block.ts';
-import type { DialectTypes } from './dialect-types.ts';
+import { decodeFrameBlock, encodeFrameBlock, type BlockFrame, type FrameToStore } from './frame-block.ts';
+import { dialectTypes, type DialectTypes } from './dialect-types.ts';
+import { emptyColumns, encodeSampleBlock, HOUR_MS, type SampleColumns } from './sample-block.ts';
+import { decodeValue } from './rows.ts';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** Version 2's one row per reading: created only to migrate a version-1 store through it. */
+function samplesTableSql(t: DialectTypes): string {
+  return `CREATE TABLE IF NOT EXISTS samples (
+  series_id ${t.bigint} NOT NULL,
+  ts ${t.bigint} NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  value_num ${t.real},
+  value_text TEXT,
+  vtype TEXT NOT NULL,
+  unit TEXT,
+  PRIMARY KEY (series_id, ts, seq) ${t.pointsKeyInclude}
+) ${t.pointsTableOptions}`;
+}
 
 export function telemetrySchemaSql(t: DialectTypes): string {
   return `
@@ -21,16 +37,18 @@ CREATE TABLE IF NOT EXISTS series (
   UNIQUE (device_id, name)
 );
 
-CREATE TABLE IF NOT EXISTS samples (
+-- The readings of one series within one hour, a block per batch (src/platform/store/sample-block.ts):
+-- a range of a series reads the blocks of its hours through the index and decodes them.
+CREATE TABLE IF NOT EXISTS sample_blocks (
+  id ${t.rowId},
   series_id ${t.bigint} NOT NULL,
-  ts ${t.bigint} NOT NULL,
-  seq ${t.bigint} NOT NULL,
-  value_num ${t.real},
-  value_text TEXT,
-  vtype TEXT NOT NULL,
-  unit TEXT,
-  PRIMARY KEY (series_id, ts, seq) ${t.pointsKeyInclude}
-) ${t.pointsTableOptions};
+  hour ${t.bigint} NOT NULL,
+  ts_min ${t.bigint} NOT NULL,
+  ts_max ${t.bigint} NOT NULL,
+  n INTEGER NOT NULL,
+  body ${t.blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sample_blocks_series ON sample_blocks (series_id, hour);
 
 -- Per-minute rollups of numeric readings, added to with each batch's new readings, so aggregates over
 -- long ranges read one row per minute instead of every reading.
@@ -96,7 +114,12 @@ export async function migrateTelemetry(db: SqlDriver): Promise<void> {
     );
   }
   if (version === SCHEMA_VERSION) return;
-  if (await tableExists(db, 'points')) await copyPoints(db);
+  if (await tableExists(db, 'points')) {
+    // version 1 → 2 fills version 2's samples table, which the next step turns into blocks
+    await db.exec(samplesTableSql(dialectTypes(db.dialect)));
+    await copyPoints(db);
+  }
+  if (await tableExists(db, 'samples')) await copySamples(db);
   if (await tableExists(db, 'frames')) await copyFrames(db);
   await db.run('DELETE FROM schema_version');
   await db.run('INSERT INTO schema_version (version) VALUES (?)', [SCHEMA_VERSION]);
@@ -153,6 +176,69 @@ async function copyPoints(db: SqlDriver): Promise<void> {
       : []),
     { sql: 'DROP TABLE points', params: [] },
   ]);
+}
+
+export const SAMPLE_BLOCK_COLUMNS = ['series_id', 'hour', 'ts_min', 'ts_max', 'n', 'body'] as const;
+export const SAMPLE_BLOCK_TYPES = ['bigint', 'bigint', 'bigint', 'bigint', 'int', 'bytea'] as const;
+
+/** The sample_blocks row of one series' sorted samples within one hour. */
+export function sampleBlockRow(series: number, hour: number, c: SampleColumns): (number | Buffer)[] {
+  return [series, hour, c.ts[0]!, c.ts.at(-1)!, c.ts.length, encodeSampleBlock(c)];
+}
+
+/**
+ * Version 2's one row per reading → one block per series and hour, a page at a time in key order. Each
+ * page's blocks are written in the same transaction as the delete of the rows they hold, so an
+ * interrupted migration goes on where it stopped at the next start; the emptied table is dropped.
+ */
+async function copySamples(db: SqlDriver): Promise<void> {
+  const PAGE = 20_000;
+  const select = 'SELECT series_id, ts, seq, value_num, value_text, vtype, unit FROM samples';
+  const hourOf = (r: Record<string, unknown>) => Math.floor(Number(r.ts) / HOUR_MS);
+  const same = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+    Number(a.series_id) === Number(b.series_id) && hourOf(a) === hourOf(b);
+  for (;;) {
+    let page = await db.all<Record<string, unknown>>(`${select} ORDER BY series_id, ts, seq LIMIT ${PAGE}`);
+    if (page.length === 0) break;
+    if (page.length === PAGE) {
+      // the page's last (series, hour) may go on in the next page: it waits for a page of its own
+      const last = page.at(-1)!;
+      const whole = page.filter((r) => !same(r, last));
+      page =
+        whole.length > 0
+          ? whole
+          : await db.all<Record<string, unknown>>(
+              `${select} WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq`,
+              [Number(last.series_id), hourOf(last) * HOUR_MS, (hourOf(last) + 1) * HOUR_MS],
+            );
+    }
+    const rows: (number | Buffer)[][] = [];
+    let columns = emptyColumns();
+    for (let i = 0; i < page.length; i++) {
+      const r = page[i]!;
+      columns.ts.push(Number(r.ts));
+      columns.seq.push(Number(r.seq));
+      const num = r.value_num === null ? null : Number(r.value_num);
+      columns.values.push(
+        decodeValue(num, r.value_text === null ? null : String(r.value_text), String(r.vtype)),
+      );
+      columns.units.push(r.unit === null ? null : String(r.unit));
+      const next = page[i + 1];
+      if (next && same(r, next)) continue;
+      rows.push(sampleBlockRow(Number(r.series_id), hourOf(r), columns));
+      columns = emptyColumns();
+    }
+    const through = page.at(-1)!;
+    const [series, ts, seq] = [Number(through.series_id), Number(through.ts), Number(through.seq)];
+    await db.batch([
+      { table: 'sample_blocks', columns: SAMPLE_BLOCK_COLUMNS, types: SAMPLE_BLOCK_TYPES, rows, suffix: '' },
+      {
+        sql: 'DELETE FROM samples WHERE series_id < ? OR (series_id = ? AND (ts < ? OR (ts = ? AND seq <= ?)))',
+        params: [series, series, ts, ts, seq],
+      },
+    ]);
+  }
+  await db.exec('DROP TABLE samples');
 }
 
 /** One frame_groups row per data group of the old `frames` table, read in key order a page at a time. */
@@ -221,7 +307,7 @@ export function frameGroupRow(
   gatewayId: string,
   epoch: string,
   groupSeq: number,
-  frames: readonly BlockFrame[],
+  frames: readonly FrameToStore[],
 ): (string | number | Buffer)[] {
   let tsMin = Infinity;
   let tsMax = -Infinity;
