@@ -19,13 +19,13 @@ import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
-import { BrokerLink, PublishRejectedError } from './broker-link.ts';
+import { BrokerLink } from './broker-link.ts';
 import { OnlineTracker } from './online.ts';
-import { Outbox, type OutboxRow } from './outbox.ts';
+import type { Outbox } from './outbox.ts';
 import { PollScheduler } from './poll-scheduler.ts';
 import { ReportTracker } from './reports.ts';
 import { buildReport, buildStatus, type GatewayStats } from './status.ts';
-import { DEFAULT_RETRY_JITTER, UplinkWindow } from './uplink-window.ts';
+import { UplinkPump } from './uplink-pump.ts';
 
 export const SOFTWARE = 'mqiot-gateway 0.1.0';
 /** How long a graceful stop waits for the disk queue to drain. */
@@ -49,6 +49,8 @@ export class Gateway {
     groupsQueued: 0,
     published: 0,
     refused: 0,
+    groupsAcked: 0,
+    groupsResent: 0,
     commandsExecuted: 0,
     commandsCached: 0,
     queries: 0,
@@ -66,8 +68,7 @@ export class Gateway {
   private readonly online: OnlineTracker;
   private readonly batcher: Batcher;
   private readonly commands: CommandCache;
-  private readonly window: UplinkWindow;
-  private outbox!: Outbox;
+  private uplink!: UplinkPump;
   private reports!: ReportTracker;
   private scheduler!: PollScheduler;
   private session!: BrokerLink;
@@ -90,11 +91,6 @@ export class Gateway {
     this.online = new OnlineTracker(config.heartbeat.validIntervalMs);
     this.batcher = new Batcher(config.batching);
     this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
-    this.window = new UplinkWindow(
-      config.queue.inflight,
-      { initialMs: config.queue.retryMs, maxMs: config.queue.retryMaxMs, jitter: DEFAULT_RETRY_JITTER },
-      deps.random,
-    );
     this.links = new DeviceLinks(deps.openSerial);
   }
 
@@ -112,6 +108,9 @@ export class Gateway {
   private get outboxDepth(): number {
     return this.outbox?.isOpen ? this.outbox.depth : this.depthAtStop;
   }
+  private get outbox(): Outbox {
+    return this.uplink?.outbox;
+  }
   get epoch(): string {
     return this.outbox.epoch;
   }
@@ -119,8 +118,19 @@ export class Gateway {
   async start(): Promise<void> {
     const now = this.clock.now();
     this.stats.startedAt = now;
-    this.outbox = new Outbox(this.config.queue);
     this.reports = new ReportTracker(this.config.reports, now);
+    this.uplink = new UplinkPump(this.config.queue, this.config.mqtt.qos, {
+      clock: this.clock,
+      log: this.log,
+      stats: this.stats,
+      link: {
+        usable: () => this.linkUsable,
+        publish: (payload, qos, done) => this.session.publish(payload, qos, done),
+      },
+      reports: this.reports,
+      wake: () => this.wake(),
+      random: this.deps.random,
+    });
     const pollEntries: { key: string; everyMs: number }[] = [];
     try {
       const contracts = resolveContracts(this.config, this.deps.contracts);
@@ -133,7 +143,7 @@ export class Gateway {
       }
     } catch (err) {
       await this.links.close();
-      this.outbox.close();
+      this.uplink.close();
       throw err;
     }
     this.scheduler = new PollScheduler(pollEntries, now);
@@ -153,7 +163,7 @@ export class Gateway {
       this.session.start(this.willPayload('connection lost'));
     } catch (err) {
       await this.links.close();
-      this.outbox.close();
+      this.uplink.close();
       throw err;
     }
     this.log?.info(
@@ -188,14 +198,14 @@ export class Gateway {
     }
     await this.links.close();
     this.depthAtStop = this.outbox.depth;
-    this.outbox.close();
+    this.uplink.close();
     this.log?.info({ queued: this.depthAtStop }, 'gateway stopped');
   }
 
   private async drain(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (this.outbox.depth > 0 && this.session.connected && this.online.online && Date.now() < deadline) {
-      this.pump(); // the wake-up timer is off while stopping: resend refused messages whose backoff passed
+      this.uplink.pump(); // the wake-up timer is off while stopping: resend refused messages whose backoff passed
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -255,7 +265,8 @@ export class Gateway {
   private queueData(frames: Frame[]): void {
     this.stats.framesQueued += frames.length;
     this.stats.groupsQueued++;
-    this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames }));
+    // ack: kept until the platform says it is stored (a platform that does not offer it ignores this)
+    this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames, ack: true }));
     this.explainWaiting();
   }
 
@@ -278,76 +289,11 @@ export class Gateway {
   }
 
   private enqueue(kind: string, build: (seq: number) => Envelope): number | undefined {
-    const result = this.outbox.append(kind, (seq) => encodeEnvelope(build(seq)));
-    if ('refused' in result) {
-      this.log?.warn({ kind, policy: 'drop-newest' }, 'disk queue full: message dropped');
-      return undefined;
-    }
-    if (result.dropped !== undefined) {
-      this.window.forget(result.dropped);
-      this.log?.warn(
-        { seq: result.dropped, policy: 'drop-oldest' },
-        'disk queue full: oldest message dropped',
-      );
-    }
-    if (kind === 'report') this.reports.onQueued(result.seq, result.payload);
-    this.pump();
-    return result.seq;
+    return this.uplink.enqueue(kind, build);
   }
 
   private get linkUsable(): boolean {
     return !this.stopped && (this.session?.connected ?? false) && this.online.online;
-  }
-
-  /**
-   * Sends queued messages in seq order while the link is usable (connected and online): first the
-   * refused messages whose backoff has passed (oldest first, same seq), then new ones — the window
-   * has no room for new ones while a refused message is not yet accepted.
-   */
-  private pump(): void {
-    if (!this.linkUsable) return;
-    for (const seq of this.window.due(this.clock.now())) {
-      const row = this.outbox.get(seq);
-      if (row) this.publishQueued(row);
-      else this.window.forget(seq); // dropped by the full-queue policy meanwhile
-    }
-    const room = this.window.room;
-    if (room === 0) return;
-    for (const row of this.outbox.peekAfter(this.window.after, room)) {
-      this.window.sent(row.seq);
-      this.publishQueued(row);
-    }
-  }
-
-  private publishQueued(row: OutboxRow): void {
-    this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
-      if (!this.outbox.isOpen) return;
-      if (err instanceof PublishRejectedError) {
-        // the platform could not store it: it stays queued and goes again after a backoff
-        this.stats.refused++;
-        const at = this.window.rejected(row.seq, this.clock.now());
-        if (at !== undefined) {
-          this.log?.warn(
-            {
-              seq: row.seq,
-              kind: row.kind,
-              reasonCode: err.reasonCode,
-              retryInMs: at - this.clock.now(),
-              holdingAbove: this.window.after, // newer messages wait until the refused ones are accepted
-            },
-            'uplink refused by the broker: kept, resent after a backoff',
-          );
-          this.wake();
-        }
-        return;
-      }
-      // connection lost: onClose resets the window and the message goes again (also after a restart)
-      if (err) return;
-      this.outbox.remove(row.seq);
-      this.stats.published++;
-      if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
-      if (this.window.acked(row.seq)) this.pump();
-    });
   }
 
   // ---- MQTT session --------------------------------------------------------------------------------
@@ -379,11 +325,11 @@ export class Gateway {
     this.session.publish(birth, 1, () => undefined);
     this.birthSent = true;
     this.log?.info({ sessionPresent, birthSeq: this.birthSeq, queued: this.outbox.depth }, 'connected');
-    this.pump();
+    this.uplink.pump();
   }
 
   private onClose(): void {
-    this.window.reset();
+    this.uplink.connectionLost();
     const change = this.online.onDisconnect(this.clock.now());
     if (change) this.log?.warn({ queued: this.outbox.depth }, 'offline: connection lost, buffering to disk');
     if (this.birthSent && !this.stopped) {
@@ -423,9 +369,10 @@ export class Gateway {
               'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
             );
         }
+        this.uplink.platformAcknowledges(msg.acks);
         const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
         if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
-        this.pump(); // breakpoint resume
+        this.uplink.pump(); // breakpoint resume
         return;
       }
       case 'cmd':
@@ -446,6 +393,8 @@ export class Gateway {
       case 'report-ack':
         if (this.reports.onAck(msg.ack)) this.stats.reportsAcked++;
         return;
+      case 'data-ack':
+        return this.uplink.onDataAck(msg.acks);
     }
   }
 
@@ -503,8 +452,7 @@ export class Gateway {
     for (const key of this.scheduler.due(now)) this.runPoll(key);
     // refused messages due for their resend (only while the link is usable: else a reconnect or the
     // next heartbeat pumps them)
-    const retryAt = this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity;
-    if (retryAt <= now) this.pump();
+    if ((this.uplink.nextAt() ?? Infinity) <= now) this.uplink.pump();
     const { makeReport, resend } = this.reports.tick(now, this.session.connected && this.online.online);
     if (makeReport) {
       this.stats.reportsQueued++;
@@ -525,7 +473,7 @@ export class Gateway {
       this.batcher.nextAt() ?? Infinity,
       this.scheduler.nextAt() ?? Infinity,
       this.reports.nextAt(),
-      this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity,
+      this.uplink.nextAt() ?? Infinity,
     );
     if (next === this.wakeAt && this.timer !== undefined) return;
     this.clock.clearTimeout(this.timer);
