@@ -4,6 +4,7 @@
 // class is the edge that carries out their effects (store writes, MQTT publishes, timers).
 import type { Logger } from 'pino';
 import {
+  ACKED_KINDS,
   decodeEnvelope,
   encodeEnvelope,
   type DownlinkEnvelope,
@@ -339,6 +340,8 @@ export class Platform {
       gw: gatewayId,
       ts: this.clock.now(),
       interval: this.config.heartbeatIntervalMs,
+      // data groups that ask for it are acknowledged once stored (docs/protocol.md "Data acknowledgements")
+      acks: [...ACKED_KINDS],
     });
   }
 

@@ -29,6 +29,9 @@ options:
   --share GROUP|off       shared subscription group for the uplinks, so several instances split the load
                           (default ${DEFAULT_SHARE_GROUP}; only with --broker)
   --instance-id ID        MQTT client id suffix of this instance (default: host name and pid)
+  --session-expiry S      seconds the broker keeps this instance's session while it is away (default 0:
+                          none, so another instance takes over at once and gateways resend what was not
+                          acknowledged; > 0 parks uplinks at the broker, for gateways older than data acks)
   --username U, --password P   broker credentials (or MQIOT_CLOUD_USERNAME / MQIOT_CLOUD_PASSWORD)
   --postgres URL          store in PostgreSQL (recommended when several instances share the load)
   --data-dir DIR          SQLite database directory otherwise (default ./data)
@@ -55,6 +58,7 @@ const OPTIONS = {
   broker: { type: 'string' },
   share: { type: 'string' },
   'instance-id': { type: 'string' },
+  'session-expiry': { type: 'string' },
   username: { type: 'string' },
   password: { type: 'string' },
   postgres: { type: 'string' },
@@ -101,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
   if (timeout !== undefined) platform.commandTimeoutMs = timeout;
   const retention = intFlag('cloud', 'retention-days', values['retention-days'], 0);
   if (retention !== undefined) platform.retentionDays = retention;
+  const sessionExpiry = intFlag('cloud', 'session-expiry', values['session-expiry'], 0, 0xffffffff);
   const httpPort = intFlag('cloud', 'http-port', values['http-port'], 0, 65535) ?? DEFAULT_HTTP_PORT;
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
@@ -138,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
         username: values.username ?? process.env.MQIOT_CLOUD_USERNAME,
         password: values.password ?? process.env.MQIOT_CLOUD_PASSWORD,
         shareGroup: share,
+        ...(sessionExpiry === undefined ? {} : { sessionExpiry }),
       },
     }).catch((err: Error) => {
       throw new CliError(`cloud: cannot start: ${err.message}`, 1, { cause: err });
