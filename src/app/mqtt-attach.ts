@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from '../platform/platform.ts';
 import { UplinkRejected } from '../platform/ingest/uplink-processor.ts';
+import { relayLiveUpdates } from './live-relay.ts';
 
 export interface MqttAttachOptions {
   url: string;
@@ -97,9 +98,14 @@ export async function attachToMqtt(
       });
     },
   });
+  // live views show what every instance sharing the broker processed (src/app/live-relay.ts)
+  const stopLive = await relayLiveUpdates(platform, client, options.logger);
   options.logger?.info({ url: options.url, filter }, 'platform attached to MQTT broker');
   return {
     client,
-    detach: () => client.endAsync(),
+    detach: () => {
+      stopLive();
+      return client.endAsync();
+    },
   };
 }
