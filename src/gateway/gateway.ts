@@ -6,7 +6,6 @@ import type { Contract } from '../contracts/index.ts';
 import {
   decodeEnvelope,
   encodeEnvelope,
-  PROTOCOL_VERSION,
   type DownlinkEnvelope,
   type Envelope,
   type Frame,
@@ -14,20 +13,23 @@ import {
 import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { Batcher } from './batcher.ts';
 import { systemClock, type TimerClock } from './clock.ts';
-import { CommandCache, type CommandOutcome } from './command-cache.ts';
+import { CommandCache } from './command-cache.ts';
+import { CommandRunner } from './command-runner.ts';
 import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
 import { BrokerLink } from './broker-link.ts';
+import { birthEnvelope, cmdResultEnvelope, head, statusEnvelope, willEnvelope } from './envelopes.ts';
 import { OnlineTracker } from './online.ts';
 import type { Outbox } from './outbox.ts';
-import { PollScheduler } from './poll-scheduler.ts';
+import { Polling } from './polling.ts';
 import { ReportTracker } from './reports.ts';
 import { buildReport, buildStatus, type GatewayStats } from './status.ts';
 import { UplinkPump } from './uplink-pump.ts';
+import { WakeTimer } from './wake-timer.ts';
 
-export const SOFTWARE = 'mqiot-gateway 0.1.0';
+export { SOFTWARE } from './envelopes.ts';
 /** How long a graceful stop waits for the disk queue to drain. */
 export const DEFAULT_DRAIN_MS = 2000;
 
@@ -67,17 +69,16 @@ export class Gateway {
   private readonly links: DeviceLinks;
   private readonly online: OnlineTracker;
   private readonly batcher: Batcher;
-  private readonly commands: CommandCache;
+  private readonly commands: CommandRunner;
+  private readonly polling: Polling;
+  private readonly timer: WakeTimer;
   private uplink!: UplinkPump;
   private reports!: ReportTracker;
-  private scheduler!: PollScheduler;
   private session!: BrokerLink;
   private birthSeq = 0;
   private birthSent = false;
   /** The "waiting for a platform heartbeat" hint was logged (once per process). */
   private waitHintLogged = false;
-  private timer: unknown;
-  private wakeAt = Infinity;
   private stopping = false;
   private depthAtStop = 0;
   private stopped = false;
@@ -90,8 +91,29 @@ export class Gateway {
     this.log = deps.logger?.child({ component: 'gateway', gw: config.id });
     this.online = new OnlineTracker(config.heartbeat.validIntervalMs);
     this.batcher = new Batcher(config.batching);
-    this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
     this.links = new DeviceLinks(deps.openSerial);
+    this.timer = new WakeTimer(this.clock, () => this.wake());
+    this.polling = new Polling({
+      clock: this.clock,
+      log: this.log,
+      devices: this.devices,
+      onFrame: (frame) => this.addFrame(frame),
+      onPollDone: () => this.wake(),
+      stopping: () => this.stopping,
+    });
+    this.commands = new CommandRunner({
+      clock: this.clock,
+      cache: new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs }),
+      devices: this.devices,
+      stats: this.stats,
+      pollNow: (device) => {
+        this.polling.pollNow(device);
+        this.wake();
+      },
+      sendResult: (id, dev, outcome, cached) =>
+        this.enqueue('cmd-result', (seq) => cmdResultEnvelope(this.head(seq), id, dev, outcome, cached)),
+      stopped: () => this.stopped,
+    });
   }
 
   /** Push listeners' ports by device id (useful with port 0). */
@@ -131,22 +153,19 @@ export class Gateway {
       wake: () => this.wake(),
       random: this.deps.random,
     });
-    const pollEntries: { key: string; everyMs: number }[] = [];
     try {
       const contracts = resolveContracts(this.config, this.deps.contracts);
       for (const dc of this.config.devices) {
         const contract = contracts.get(dc.id)!;
-        const link = await this.links.linkFor(dc, contract, (raw) => this.onPushedFrame(dc.id, raw));
-        const device = new Device(dc, contract, link, () => this.clock.now());
-        this.devices.set(dc.id, device);
-        dc.poll.forEach((p, i) => pollEntries.push({ key: `${dc.id}#${i}`, everyMs: p.everyMs }));
+        const link = await this.links.linkFor(dc, contract, (raw) => this.polling.pushed(dc.id, raw));
+        this.devices.set(dc.id, new Device(dc, contract, link, () => this.clock.now()));
       }
     } catch (err) {
       await this.links.close();
       this.uplink.close();
       throw err;
     }
-    this.scheduler = new PollScheduler(pollEntries, now);
+    this.polling.schedule(now);
     this.session = new BrokerLink(
       this.config.mqtt,
       gatewayDownTopic(this.config.id),
@@ -185,7 +204,7 @@ export class Gateway {
   async stop(options: { graceful?: boolean; drainMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.clock.clearTimeout(this.timer);
+    this.timer.clear();
     if (!this.session) return; // start() failed or never ran: it closed what it had opened
     for (const group of this.batcher.flush()) this.queueData(group);
     const graceful = options.graceful !== false;
@@ -215,45 +234,6 @@ export class Gateway {
   }
 
   // ---- devices -------------------------------------------------------------------------------------
-
-  private onPushedFrame(dev: string, raw: Buffer): void {
-    const device = this.devices.get(dev);
-    if (!device || this.stopping) return;
-    device.health.lastPoll = device.health.lastOk = this.clock.now();
-    this.addFrame({ dev, c: device.contract.id, ts: this.clock.now(), seq: device.nextFrameSeq(), raw });
-  }
-
-  private runPoll(key: string): void {
-    const [dev, index] = key.split('#') as [string, string];
-    const device = this.devices.get(dev)!;
-    const req = device.config.poll[Number(index)]!;
-    device
-      .poll(req)
-      .then(
-        (answer) => {
-          if (this.stopping) return;
-          const frame: Frame = {
-            dev,
-            c: device.contract.id,
-            ts: this.clock.now(),
-            seq: device.nextFrameSeq(),
-            raw: answer.raw,
-            ctx: answer.ctx,
-          };
-          this.addFrame(frame);
-        },
-        (err: unknown) => {
-          // log the change (first failure), not every failed poll of a device that stays silent
-          const level = device.health.consecutiveErrors === 1 ? 'warn' : 'debug';
-          this.log?.[level]({ dev, req: req.name, err: (err as Error).message }, 'poll failed');
-        },
-      )
-      .finally(() => {
-        this.scheduler.done(key);
-        this.wake();
-      })
-      .catch(() => undefined);
-  }
 
   private addFrame(frame: Frame): void {
     for (const group of this.batcher.add(frame, this.clock.now())) this.queueData(group);
@@ -285,7 +265,7 @@ export class Gateway {
   }
 
   private head(seq: number) {
-    return { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, gw: this.config.id, seq, ts: this.clock.now() };
+    return head(this.config.id, seq, this.clock.now());
   }
 
   private enqueue(kind: string, build: (seq: number) => Envelope): number | undefined {
@@ -299,29 +279,14 @@ export class Gateway {
   // ---- MQTT session --------------------------------------------------------------------------------
 
   private willPayload(reason: string): Buffer {
-    return encodeEnvelope({ ...this.head(this.birthSeq), k: 'will', epoch: this.outbox.epoch, reason });
+    return encodeEnvelope(willEnvelope(this.head(this.birthSeq), this.outbox.epoch, reason));
   }
 
   private onConnect(sessionPresent: boolean): void {
     if (this.stopped) return;
-    const devices = [...this.devices.values()].map((d) => ({
-      dev: d.config.id,
-      c: d.contract.id,
-      ...(d.config.model ? { model: d.config.model } : {}),
-      ...(d.config.poll.length ? { pollMs: Math.min(...d.config.poll.map((p) => p.everyMs)) } : {}),
-      transport: d.config.transport.type,
-      address:
-        'path' in d.config.transport
-          ? d.config.transport.path
-          : `${d.config.transport.host}:${d.config.transport.port}`,
-    }));
-    const birth = encodeEnvelope({
-      ...this.head(this.birthSeq),
-      k: 'birth',
-      epoch: this.outbox.epoch,
-      sw: SOFTWARE,
-      devices,
-    });
+    const birth = encodeEnvelope(
+      birthEnvelope(this.head(this.birthSeq), this.outbox.epoch, this.devices.values()),
+    );
     this.session.publish(birth, 1, () => undefined);
     this.birthSent = true;
     this.log?.info({ sessionPresent, birthSeq: this.birthSeq, queued: this.outbox.depth }, 'connected');
@@ -376,18 +341,11 @@ export class Gateway {
         return;
       }
       case 'cmd':
-        return this.onCommand(msg.id, msg.dev, msg.action, msg.params);
+        return this.commands.onCommand(msg.id, msg.dev, msg.action, msg.params);
       case 'query': {
         this.stats.queries++;
-        const { complete, status, error } = this.status(msg.devs);
-        this.enqueue('status', (seq) => ({
-          ...this.head(seq),
-          k: 'status',
-          id: msg.id,
-          complete,
-          status,
-          ...(error ? { error } : {}),
-        }));
+        const answer = this.status(msg.devs);
+        this.enqueue('status', (seq) => statusEnvelope(this.head(seq), msg.id, answer));
         return;
       }
       case 'report-ack':
@@ -398,49 +356,6 @@ export class Gateway {
     }
   }
 
-  private onCommand(id: string, dev: string, action: string, params: Record<string, unknown>): void {
-    const decision = this.commands.begin(id, this.clock.now());
-    if (decision.action === 'in-progress') return; // its result is on the way
-    if (decision.action === 'cached') {
-      this.stats.commandsCached++;
-      this.sendResult(id, dev, decision.outcome, true); // a resent command is not executed twice
-      return;
-    }
-    this.stats.commandsExecuted++;
-    this.execute(dev, action, params).then((outcome) => {
-      this.commands.complete(id, outcome, this.clock.now());
-      if (!this.stopped) this.sendResult(id, dev, outcome, false);
-    });
-  }
-
-  private async execute(
-    dev: string,
-    action: string,
-    params: Record<string, unknown>,
-  ): Promise<CommandOutcome> {
-    const device = this.devices.get(dev);
-    if (!device) return { ok: false, error: `unknown device '${dev}'` };
-    if (action === 'poll') {
-      device.config.poll.forEach((_, i) => this.scheduler.trigger(`${dev}#${i}`, this.clock.now()));
-      this.wake();
-      return { ok: true, result: { polls: device.config.poll.length } };
-    }
-    return device.command(action, params);
-  }
-
-  private sendResult(id: string, dev: string, outcome: CommandOutcome, cached: boolean): void {
-    this.enqueue('cmd-result', (seq) => ({
-      ...this.head(seq),
-      k: 'cmd-result',
-      id,
-      dev,
-      ok: outcome.ok,
-      ...(outcome.result ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...(cached ? { cached: true } : {}),
-    }));
-  }
-
   // ---- timers: one wake-up at the earliest deadline of all machines ---------------------------------
 
   private wake(): void {
@@ -449,7 +364,7 @@ export class Gateway {
     if (this.online.tick(now))
       this.log?.warn({ queued: this.outbox.depth }, 'offline: heartbeat lapsed, buffering to disk');
     for (const group of this.batcher.tick(now)) this.queueData(group);
-    for (const key of this.scheduler.due(now)) this.runPoll(key);
+    this.polling.runDue(now);
     // refused messages due for their resend (only while the link is usable: else a reconnect or the
     // next heartbeat pumps them)
     if ((this.uplink.nextAt() ?? Infinity) <= now) this.uplink.pump();
@@ -471,22 +386,11 @@ export class Gateway {
     const next = Math.min(
       this.online.nextAt() ?? Infinity,
       this.batcher.nextAt() ?? Infinity,
-      this.scheduler.nextAt() ?? Infinity,
+      this.polling.nextAt() ?? Infinity,
       this.reports.nextAt(),
       this.uplink.nextAt() ?? Infinity,
     );
-    if (next === this.wakeAt && this.timer !== undefined) return;
-    this.clock.clearTimeout(this.timer);
-    this.wakeAt = next;
-    if (next === Infinity) return;
-    this.timer = this.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.wakeAt = Infinity;
-        this.wake();
-      },
-      Math.max(0, next - now),
-    );
+    this.timer.arm(next, now);
   }
 
   private snapshot() {
