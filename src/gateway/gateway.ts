@@ -3,13 +3,7 @@
 // this file turns their answers into sockets, timers and publishes.
 import type { Logger } from 'pino';
 import type { Contract } from '../contracts/index.ts';
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type DownlinkEnvelope,
-  type Envelope,
-  type Frame,
-} from '../protocol/envelope.ts';
+import { encodeEnvelope, type Envelope, type Frame, type HeartbeatEnvelope } from '../protocol/envelope.ts';
 import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { Batcher } from './batcher.ts';
 import { systemClock, type TimerClock } from './clock.ts';
@@ -19,6 +13,7 @@ import type { GatewayConfig } from './config.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
+import { dispatchDownlink } from './downlink.ts';
 import { BrokerLink } from './broker-link.ts';
 import { birthEnvelope, cmdResultEnvelope, head, statusEnvelope, willEnvelope } from './envelopes.ts';
 import { OnlineTracker } from './online.ts';
@@ -307,53 +302,41 @@ export class Gateway {
 
   private onDownlink(payload: Buffer): void {
     if (this.stopped) return;
-    let msg: Envelope;
-    try {
-      msg = decodeEnvelope(payload);
-    } catch (err) {
-      this.stats.badDownlink++;
-      this.log?.warn({ err: (err as Error).message }, 'bad downlink message ignored');
-      return;
-    }
-    if (msg.gw !== this.config.id) return;
-    this.handleDownlink(msg as DownlinkEnvelope);
-    this.wake();
-  }
-
-  private handleDownlink(msg: DownlinkEnvelope): void {
-    const now = this.clock.now();
-    switch (msg.k) {
-      case 'heartbeat': {
-        this.stats.heartbeats++;
-        if (msg.interval !== undefined && msg.interval > 0) {
-          const adapted = this.online.adapt(msg.interval);
-          // logged once per change of the platform's period, not on every heartbeat
-          if (adapted)
-            this.log?.warn(
-              adapted,
-              'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
-            );
-        }
-        this.uplink.platformAcknowledges(msg.acks);
-        const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
-        if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
-        this.uplink.pump(); // breakpoint resume
-        return;
-      }
-      case 'cmd':
-        return this.commands.onCommand(msg.id, msg.dev, msg.action, msg.params);
-      case 'query': {
+    const handled = dispatchDownlink(payload, this.config.id, {
+      heartbeat: (msg) => this.onHeartbeat(msg),
+      cmd: (msg) => this.commands.onCommand(msg.id, msg.dev, msg.action, msg.params),
+      query: (msg) => {
         this.stats.queries++;
         const answer = this.status(msg.devs);
         this.enqueue('status', (seq) => statusEnvelope(this.head(seq), msg.id, answer));
-        return;
-      }
-      case 'report-ack':
-        if (this.reports.onAck(msg.ack)) this.stats.reportsAcked++;
-        return;
-      case 'data-ack':
-        return this.uplink.onDataAck(msg.acks);
+      },
+      reportAck: (seq) => {
+        if (this.reports.onAck(seq)) this.stats.reportsAcked++;
+      },
+      dataAck: (msg) => this.uplink.onDataAck(msg.acks),
+      bad: (err) => {
+        this.stats.badDownlink++;
+        this.log?.warn({ err: err.message }, 'bad downlink message ignored');
+      },
+    });
+    if (handled) this.wake();
+  }
+
+  private onHeartbeat(msg: HeartbeatEnvelope): void {
+    this.stats.heartbeats++;
+    if (msg.interval !== undefined && msg.interval > 0) {
+      const adapted = this.online.adapt(msg.interval);
+      // logged once per change of the platform's period, not on every heartbeat
+      if (adapted)
+        this.log?.warn(
+          adapted,
+          'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
+        );
     }
+    this.uplink.platformAcknowledges(msg.acks);
+    const change = this.online.onHeartbeat(this.clock.now()); // online = 1, last communication = now
+    if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
+    this.uplink.pump(); // breakpoint resume
   }
 
   // ---- timers: one wake-up at the earliest deadline of all machines ---------------------------------
