@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from '../platform/platform.ts';
 import { UplinkRejected } from '../platform/ingest/uplink-processor.ts';
+import { relayLiveUpdates } from './live-relay.ts';
 
 export interface MqttAttachOptions {
   url: string;
@@ -14,12 +15,16 @@ export interface MqttAttachOptions {
   password?: string;
   /** Shared subscription group; omit for a single instance. */
   shareGroup?: string;
-  /** Seconds the broker keeps this instance's session (and its queued uplinks) while it is away. */
+  /**
+   * Seconds the broker keeps this instance's session (and the uplinks queued in it) while it is away.
+   * 0 (the default): none — a dead instance's share is not parked at the broker; gateways that ask for
+   * data acks resend what no instance stored (docs/architecture.md "Several instances").
+   */
   sessionExpiry?: number;
   logger?: Logger;
 }
 
-export const DEFAULT_PLATFORM_SESSION_EXPIRY_S = 86_400;
+export const DEFAULT_PLATFORM_SESSION_EXPIRY_S = 0;
 
 export function uplinkFilter(shareGroup?: string): string {
   return shareGroup ? `$share/${shareGroup}/${ALL_GATEWAYS_UP_FILTER}` : ALL_GATEWAYS_UP_FILTER;
@@ -29,14 +34,18 @@ export async function attachToMqtt(
   platform: Platform,
   options: MqttAttachOptions,
 ): Promise<{ client: MqttClient; detach(): Promise<void> }> {
+  const sessionExpiry = options.sessionExpiry ?? DEFAULT_PLATFORM_SESSION_EXPIRY_S;
   const client = mqtt.connect(options.url, {
     protocolVersion: 5,
     clientId: options.clientId,
     username: options.username,
     password: options.password,
-    // A persistent session: uplinks published while this instance restarts wait for it at the broker.
-    clean: false,
-    properties: { sessionExpiryInterval: options.sessionExpiry ?? DEFAULT_PLATFORM_SESSION_EXPIRY_S },
+    // By default no session outlives the connection: on Mosquitto a shared-subscription member's session
+    // keeps its share of the uplinks queued for as long as it is away, so one dead instance would stall
+    // half of every gateway's data. With `sessionExpiry` > 0 uplinks wait at the broker instead (for
+    // gateways that do not ask for data acks).
+    clean: sessionExpiry === 0,
+    properties: { sessionExpiryInterval: sessionExpiry },
     reconnectPeriod: 1000,
   });
   // MQTT.js emits 'message' and then calls handleMessage; it sends the PUBACK when handleMessage calls
@@ -56,6 +65,12 @@ export async function attachToMqtt(
         // refused for good (counted and recorded by the platform): acknowledged, since the broker
         // would otherwise hand the same message to this shared session again and again
         if (err instanceof UplinkRejected) return callback();
+        // without a session the broker would not resend it anyway: acknowledged, no data-ack goes out,
+        // and the gateway sends it again (a gateway that does not ask for data acks loses it)
+        if (sessionExpiry === 0) {
+          options.logger?.warn({ err }, 'uplink not stored; the gateway resends it when no data-ack comes');
+          return callback();
+        }
         // not stored: no PUBACK; dropping the connection makes the broker resend it from the session
         options.logger?.warn({ err }, 'uplink not stored; reconnecting so the broker resends it');
         client.stream?.destroy();
@@ -83,9 +98,14 @@ export async function attachToMqtt(
       });
     },
   });
+  // live views show what every instance sharing the broker processed (src/app/live-relay.ts)
+  const stopLive = await relayLiveUpdates(platform, client, options.logger);
   options.logger?.info({ url: options.url, filter }, 'platform attached to MQTT broker');
   return {
     client,
-    detach: () => client.endAsync(),
+    detach: () => {
+      stopLive();
+      return client.endAsync();
+    },
   };
 }

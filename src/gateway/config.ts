@@ -22,6 +22,8 @@ export const DEFAULT_QUEUE_INFLIGHT = 32;
 /** First resend of a message the broker refused (error PUBACK/PUBREC); doubles per round up to the max. */
 export const DEFAULT_QUEUE_RETRY_MS = 1000;
 export const DEFAULT_QUEUE_RETRY_MAX_MS = 30_000;
+/** A data group the platform has not acknowledged as stored this long after the broker took it goes again. */
+export const DEFAULT_QUEUE_ACK_TIMEOUT_MS = 5000;
 export const DEFAULT_POLL_EVERY_MS = 5000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
 export const DEFAULT_REQUEST_RETRIES = 2;
@@ -94,6 +96,8 @@ export interface GatewayConfig {
     inflight: number;
     retryMs: number;
     retryMaxMs: number;
+    /** First wait for a `data-ack` (doubles per resend of one group up to retryMaxMs). */
+    ackTimeoutMs: number;
   };
   devices: DeviceConfig[];
 }
@@ -226,6 +230,7 @@ export function parseGatewayConfig(raw: unknown, source = 'config', baseDir = pr
     inflight: r.int(q, 'inflight', 'queue.inflight', DEFAULT_QUEUE_INFLIGHT, 1, 65535),
     retryMs: r.int(q, 'retryMs', 'queue.retryMs', DEFAULT_QUEUE_RETRY_MS, 1),
     retryMaxMs: r.int(q, 'retryMaxMs', 'queue.retryMaxMs', DEFAULT_QUEUE_RETRY_MAX_MS, 1),
+    ackTimeoutMs: r.int(q, 'ackTimeoutMs', 'queue.ackTimeoutMs', DEFAULT_QUEUE_ACK_TIMEOUT_MS, 1),
   };
   if (queue.retryMaxMs < queue.retryMs) r.fail('queue.retryMaxMs', 'must be at least queue.retryMs');
   const devices = r

@@ -4,32 +4,34 @@
 import type { Logger } from 'pino';
 import type { Contract } from '../contracts/index.ts';
 import {
-  decodeEnvelope,
   encodeEnvelope,
-  PROTOCOL_VERSION,
   type CatalogEnvelope,
-  type DownlinkEnvelope,
   type Envelope,
   type Frame,
+  type HeartbeatEnvelope,
 } from '../protocol/envelope.ts';
 import { gatewayDownTopic, gatewayUpTopic } from '../protocol/gateway-topics.ts';
 import { Batcher } from './batcher.ts';
 import { systemClock, type TimerClock } from './clock.ts';
-import { CommandCache, type CommandOutcome } from './command-cache.ts';
+import { CommandCache } from './command-cache.ts';
+import { CommandRunner } from './command-runner.ts';
 import type { GatewayConfig } from './config.ts';
 import { buildCatalog, type GatewayCatalog } from './catalog.ts';
 import { resolveContracts } from './contracts.ts';
 import { DeviceLinks, type OpenSerial } from './device-links.ts';
 import { Device } from './device.ts';
-import { BrokerLink, PublishRejectedError } from './broker-link.ts';
+import { dispatchDownlink } from './downlink.ts';
+import { BrokerLink } from './broker-link.ts';
+import { birthEnvelope, cmdResultEnvelope, head, statusEnvelope, willEnvelope } from './envelopes.ts';
 import { OnlineTracker } from './online.ts';
-import { Outbox, type OutboxRow } from './outbox.ts';
-import { PollScheduler } from './poll-scheduler.ts';
+import type { Outbox } from './outbox.ts';
+import { Polling } from './polling.ts';
 import { ReportTracker } from './reports.ts';
 import { buildReport, buildStatus, type GatewayStats } from './status.ts';
-import { DEFAULT_RETRY_JITTER, UplinkWindow } from './uplink-window.ts';
+import { UplinkPump } from './uplink-pump.ts';
+import { WakeTimer } from './wake-timer.ts';
 
-export const SOFTWARE = 'mqiot-gateway 0.1.0';
+export { SOFTWARE } from './envelopes.ts';
 /** How long a graceful stop waits for the disk queue to drain. */
 export const DEFAULT_DRAIN_MS = 2000;
 
@@ -51,6 +53,8 @@ export class Gateway {
     groupsQueued: 0,
     published: 0,
     refused: 0,
+    groupsAcked: 0,
+    groupsResent: 0,
     commandsExecuted: 0,
     commandsCached: 0,
     queries: 0,
@@ -67,11 +71,11 @@ export class Gateway {
   private readonly links: DeviceLinks;
   private readonly online: OnlineTracker;
   private readonly batcher: Batcher;
-  private readonly commands: CommandCache;
-  private readonly window: UplinkWindow;
-  private outbox!: Outbox;
+  private readonly commands: CommandRunner;
+  private readonly polling: Polling;
+  private readonly timer: WakeTimer;
+  private uplink!: UplinkPump;
   private reports!: ReportTracker;
-  private scheduler!: PollScheduler;
   private session!: BrokerLink;
   private birthSeq = 0;
   /** The contracts and models the devices use (the birth names them; a catalog-request gets their text). */
@@ -79,8 +83,6 @@ export class Gateway {
   private birthSent = false;
   /** The "waiting for a platform heartbeat" hint was logged (once per process). */
   private waitHintLogged = false;
-  private timer: unknown;
-  private wakeAt = Infinity;
   private stopping = false;
   private depthAtStop = 0;
   private stopped = false;
@@ -93,13 +95,29 @@ export class Gateway {
     this.log = deps.logger?.child({ component: 'gateway', gw: config.id });
     this.online = new OnlineTracker(config.heartbeat.validIntervalMs);
     this.batcher = new Batcher(config.batching);
-    this.commands = new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs });
-    this.window = new UplinkWindow(
-      config.queue.inflight,
-      { initialMs: config.queue.retryMs, maxMs: config.queue.retryMaxMs, jitter: DEFAULT_RETRY_JITTER },
-      deps.random,
-    );
     this.links = new DeviceLinks(deps.openSerial);
+    this.timer = new WakeTimer(this.clock, () => this.wake());
+    this.polling = new Polling({
+      clock: this.clock,
+      log: this.log,
+      devices: this.devices,
+      onFrame: (frame) => this.addFrame(frame),
+      onPollDone: () => this.wake(),
+      stopping: () => this.stopping,
+    });
+    this.commands = new CommandRunner({
+      clock: this.clock,
+      cache: new CommandCache({ size: config.commands.cacheSize, ttlMs: config.commands.cacheTtlMs }),
+      devices: this.devices,
+      stats: this.stats,
+      pollNow: (device) => {
+        this.polling.pollNow(device);
+        this.wake();
+      },
+      sendResult: (id, dev, outcome, cached) =>
+        this.enqueue('cmd-result', (seq) => cmdResultEnvelope(this.head(seq), id, dev, outcome, cached)),
+      stopped: () => this.stopped,
+    });
   }
 
   /** Push listeners' ports by device id (useful with port 0). */
@@ -116,6 +134,9 @@ export class Gateway {
   private get outboxDepth(): number {
     return this.outbox?.isOpen ? this.outbox.depth : this.depthAtStop;
   }
+  private get outbox(): Outbox {
+    return this.uplink?.outbox;
+  }
   get epoch(): string {
     return this.outbox.epoch;
   }
@@ -123,25 +144,33 @@ export class Gateway {
   async start(): Promise<void> {
     const now = this.clock.now();
     this.stats.startedAt = now;
-    this.outbox = new Outbox(this.config.queue);
     this.reports = new ReportTracker(this.config.reports, now);
-    const pollEntries: { key: string; everyMs: number }[] = [];
+    this.uplink = new UplinkPump(this.config.queue, this.config.mqtt.qos, {
+      clock: this.clock,
+      log: this.log,
+      stats: this.stats,
+      link: {
+        usable: () => this.linkUsable,
+        publish: (payload, qos, done) => this.session.publish(payload, qos, done),
+      },
+      reports: this.reports,
+      wake: () => this.wake(),
+      random: this.deps.random,
+    });
     try {
       const contracts = resolveContracts(this.config, this.deps.contracts);
       this.catalog = buildCatalog(this.config, contracts);
       for (const dc of this.config.devices) {
         const contract = contracts.get(dc.id)!;
-        const link = await this.links.linkFor(dc, contract, (raw) => this.onPushedFrame(dc.id, raw));
-        const device = new Device(dc, contract, link, () => this.clock.now());
-        this.devices.set(dc.id, device);
-        dc.poll.forEach((p, i) => pollEntries.push({ key: `${dc.id}#${i}`, everyMs: p.everyMs }));
+        const link = await this.links.linkFor(dc, contract, (raw) => this.polling.pushed(dc.id, raw));
+        this.devices.set(dc.id, new Device(dc, contract, link, () => this.clock.now()));
       }
     } catch (err) {
       await this.links.close();
-      this.outbox.close();
+      this.uplink.close();
       throw err;
     }
-    this.scheduler = new PollScheduler(pollEntries, now);
+    this.polling.schedule(now);
     this.session = new BrokerLink(
       this.config.mqtt,
       gatewayDownTopic(this.config.id),
@@ -158,7 +187,7 @@ export class Gateway {
       this.session.start(this.willPayload('connection lost'));
     } catch (err) {
       await this.links.close();
-      this.outbox.close();
+      this.uplink.close();
       throw err;
     }
     this.log?.info(
@@ -180,7 +209,7 @@ export class Gateway {
   async stop(options: { graceful?: boolean; drainMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.clock.clearTimeout(this.timer);
+    this.timer.clear();
     if (!this.session) return; // start() failed or never ran: it closed what it had opened
     for (const group of this.batcher.flush()) this.queueData(group);
     const graceful = options.graceful !== false;
@@ -193,14 +222,14 @@ export class Gateway {
     }
     await this.links.close();
     this.depthAtStop = this.outbox.depth;
-    this.outbox.close();
+    this.uplink.close();
     this.log?.info({ queued: this.depthAtStop }, 'gateway stopped');
   }
 
   private async drain(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (this.outbox.depth > 0 && this.session.connected && this.online.online && Date.now() < deadline) {
-      this.pump(); // the wake-up timer is off while stopping: resend refused messages whose backoff passed
+      this.uplink.pump(); // the wake-up timer is off while stopping: resend refused messages whose backoff passed
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -210,45 +239,6 @@ export class Gateway {
   }
 
   // ---- devices -------------------------------------------------------------------------------------
-
-  private onPushedFrame(dev: string, raw: Buffer): void {
-    const device = this.devices.get(dev);
-    if (!device || this.stopping) return;
-    device.health.lastPoll = device.health.lastOk = this.clock.now();
-    this.addFrame({ dev, c: device.contract.id, ts: this.clock.now(), seq: device.nextFrameSeq(), raw });
-  }
-
-  private runPoll(key: string): void {
-    const [dev, index] = key.split('#') as [string, string];
-    const device = this.devices.get(dev)!;
-    const req = device.config.poll[Number(index)]!;
-    device
-      .poll(req)
-      .then(
-        (answer) => {
-          if (this.stopping) return;
-          const frame: Frame = {
-            dev,
-            c: device.contract.id,
-            ts: this.clock.now(),
-            seq: device.nextFrameSeq(),
-            raw: answer.raw,
-            ctx: answer.ctx,
-          };
-          this.addFrame(frame);
-        },
-        (err: unknown) => {
-          // log the change (first failure), not every failed poll of a device that stays silent
-          const level = device.health.consecutiveErrors === 1 ? 'warn' : 'debug';
-          this.log?.[level]({ dev, req: req.name, err: (err as Error).message }, 'poll failed');
-        },
-      )
-      .finally(() => {
-        this.scheduler.done(key);
-        this.wake();
-      })
-      .catch(() => undefined);
-  }
 
   private addFrame(frame: Frame): void {
     for (const group of this.batcher.add(frame, this.clock.now())) this.queueData(group);
@@ -260,7 +250,8 @@ export class Gateway {
   private queueData(frames: Frame[]): void {
     this.stats.framesQueued += frames.length;
     this.stats.groupsQueued++;
-    this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames }));
+    // ack: kept until the platform says it is stored (a platform that does not offer it ignores this)
+    this.enqueue('data', (seq) => ({ ...this.head(seq), k: 'data', frames, ack: true }));
     this.explainWaiting();
   }
 
@@ -279,117 +270,36 @@ export class Gateway {
   }
 
   private head(seq: number) {
-    return { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, gw: this.config.id, seq, ts: this.clock.now() };
+    return head(this.config.id, seq, this.clock.now());
   }
 
   private enqueue(kind: string, build: (seq: number) => Envelope): number | undefined {
-    const result = this.outbox.append(kind, (seq) => encodeEnvelope(build(seq)));
-    if ('refused' in result) {
-      this.log?.warn({ kind, policy: 'drop-newest' }, 'disk queue full: message dropped');
-      return undefined;
-    }
-    if (result.dropped !== undefined) {
-      this.window.forget(result.dropped);
-      this.log?.warn(
-        { seq: result.dropped, policy: 'drop-oldest' },
-        'disk queue full: oldest message dropped',
-      );
-    }
-    if (kind === 'report') this.reports.onQueued(result.seq, result.payload);
-    this.pump();
-    return result.seq;
+    return this.uplink.enqueue(kind, build);
   }
 
   private get linkUsable(): boolean {
     return !this.stopped && (this.session?.connected ?? false) && this.online.online;
   }
 
-  /**
-   * Sends queued messages in seq order while the link is usable (connected and online): first the
-   * refused messages whose backoff has passed (oldest first, same seq), then new ones — the window
-   * has no room for new ones while a refused message is not yet accepted.
-   */
-  private pump(): void {
-    if (!this.linkUsable) return;
-    for (const seq of this.window.due(this.clock.now())) {
-      const row = this.outbox.get(seq);
-      if (row) this.publishQueued(row);
-      else this.window.forget(seq); // dropped by the full-queue policy meanwhile
-    }
-    const room = this.window.room;
-    if (room === 0) return;
-    for (const row of this.outbox.peekAfter(this.window.after, room)) {
-      this.window.sent(row.seq);
-      this.publishQueued(row);
-    }
-  }
-
-  private publishQueued(row: OutboxRow): void {
-    this.session.publish(row.payload, this.config.mqtt.qos, (err) => {
-      if (!this.outbox.isOpen) return;
-      if (err instanceof PublishRejectedError) {
-        // the platform could not store it: it stays queued and goes again after a backoff
-        this.stats.refused++;
-        const at = this.window.rejected(row.seq, this.clock.now());
-        if (at !== undefined) {
-          this.log?.warn(
-            {
-              seq: row.seq,
-              kind: row.kind,
-              reasonCode: err.reasonCode,
-              retryInMs: at - this.clock.now(),
-              holdingAbove: this.window.after, // newer messages wait until the refused ones are accepted
-            },
-            'uplink refused by the broker: kept, resent after a backoff',
-          );
-          this.wake();
-        }
-        return;
-      }
-      // connection lost: onClose resets the window and the message goes again (also after a restart)
-      if (err) return;
-      this.outbox.remove(row.seq);
-      this.stats.published++;
-      if (row.kind === 'report') this.reports.onPublished(row.seq, this.clock.now());
-      if (this.window.acked(row.seq)) this.pump();
-    });
-  }
-
   // ---- MQTT session --------------------------------------------------------------------------------
 
   private willPayload(reason: string): Buffer {
-    return encodeEnvelope({ ...this.head(this.birthSeq), k: 'will', epoch: this.outbox.epoch, reason });
+    return encodeEnvelope(willEnvelope(this.head(this.birthSeq), this.outbox.epoch, reason));
   }
 
   private onConnect(sessionPresent: boolean): void {
     if (this.stopped) return;
-    const devices = [...this.devices.values()].map((d) => ({
-      dev: d.config.id,
-      c: d.contract.id,
-      ...(d.config.model ? { model: this.catalog.modelOf.get(d.config.id) ?? d.config.model } : {}),
-      ...(d.config.poll.length ? { pollMs: Math.min(...d.config.poll.map((p) => p.everyMs)) } : {}),
-      transport: d.config.transport.type,
-      address:
-        'path' in d.config.transport
-          ? d.config.transport.path
-          : `${d.config.transport.host}:${d.config.transport.port}`,
-    }));
-    const birth = encodeEnvelope({
-      ...this.head(this.birthSeq),
-      k: 'birth',
-      epoch: this.outbox.epoch,
-      sw: SOFTWARE,
-      devices,
-      ...(this.catalog.items.length > 0 ? { catalog: this.catalog.items } : {}),
-    });
+    const birth = encodeEnvelope(
+      birthEnvelope(this.head(this.birthSeq), this.outbox.epoch, this.devices.values(), this.catalog),
+    );
     this.session.publish(birth, 1, () => undefined);
     this.birthSent = true;
     this.log?.info({ sessionPresent, birthSeq: this.birthSeq, queued: this.outbox.depth }, 'connected');
-    this.pump();
+    this.uplink.pump();
   }
 
   private onClose(): void {
-    this.window.reset();
+    this.uplink.connectionLost();
     const change = this.online.onDisconnect(this.clock.now());
     if (change) this.log?.warn({ queued: this.outbox.depth }, 'offline: connection lost, buffering to disk');
     if (this.birthSent && !this.stopped) {
@@ -402,59 +312,25 @@ export class Gateway {
 
   private onDownlink(payload: Buffer): void {
     if (this.stopped) return;
-    let msg: Envelope;
-    try {
-      msg = decodeEnvelope(payload);
-    } catch (err) {
-      this.stats.badDownlink++;
-      this.log?.warn({ err: (err as Error).message }, 'bad downlink message ignored');
-      return;
-    }
-    if (msg.gw !== this.config.id) return;
-    this.handleDownlink(msg as DownlinkEnvelope);
-    this.wake();
-  }
-
-  private handleDownlink(msg: DownlinkEnvelope): void {
-    const now = this.clock.now();
-    switch (msg.k) {
-      case 'heartbeat': {
-        this.stats.heartbeats++;
-        if (msg.interval !== undefined && msg.interval > 0) {
-          const adapted = this.online.adapt(msg.interval);
-          // logged once per change of the platform's period, not on every heartbeat
-          if (adapted)
-            this.log?.warn(
-              adapted,
-              'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
-            );
-        }
-        const change = this.online.onHeartbeat(now); // heartbeat: online = 1, last communication = now
-        if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
-        this.pump(); // breakpoint resume
-        return;
-      }
-      case 'cmd':
-        return this.onCommand(msg.id, msg.dev, msg.action, msg.params);
-      case 'query': {
+    const handled = dispatchDownlink(payload, this.config.id, {
+      heartbeat: (msg) => this.onHeartbeat(msg),
+      cmd: (msg) => this.commands.onCommand(msg.id, msg.dev, msg.action, msg.params),
+      query: (msg) => {
         this.stats.queries++;
-        const { complete, status, error } = this.status(msg.devs);
-        this.enqueue('status', (seq) => ({
-          ...this.head(seq),
-          k: 'status',
-          id: msg.id,
-          complete,
-          status,
-          ...(error ? { error } : {}),
-        }));
-        return;
-      }
-      case 'report-ack':
-        if (this.reports.onAck(msg.ack)) this.stats.reportsAcked++;
-        return;
-      case 'catalog-request':
-        return this.sendCatalog(msg.items);
-    }
+        const answer = this.status(msg.devs);
+        this.enqueue('status', (seq) => statusEnvelope(this.head(seq), msg.id, answer));
+      },
+      reportAck: (seq) => {
+        if (this.reports.onAck(seq)) this.stats.reportsAcked++;
+      },
+      dataAck: (msg) => this.uplink.onDataAck(msg.acks),
+      catalogRequest: (msg) => this.sendCatalog(msg.items),
+      bad: (err) => {
+        this.stats.badDownlink++;
+        this.log?.warn({ err: err.message }, 'bad downlink message ignored');
+      },
+    });
+    if (handled) this.wake();
   }
 
   /** Answers a catalog-request with the text of each document asked for (docs/protocol.md, "Catalog"). */
@@ -479,47 +355,21 @@ export class Gateway {
     }));
   }
 
-  private onCommand(id: string, dev: string, action: string, params: Record<string, unknown>): void {
-    const decision = this.commands.begin(id, this.clock.now());
-    if (decision.action === 'in-progress') return; // its result is on the way
-    if (decision.action === 'cached') {
-      this.stats.commandsCached++;
-      this.sendResult(id, dev, decision.outcome, true); // a resent command is not executed twice
-      return;
+  private onHeartbeat(msg: HeartbeatEnvelope): void {
+    this.stats.heartbeats++;
+    if (msg.interval !== undefined && msg.interval > 0) {
+      const adapted = this.online.adapt(msg.interval);
+      // logged once per change of the platform's period, not on every heartbeat
+      if (adapted)
+        this.log?.warn(
+          adapted,
+          'heartbeat.validIntervalMs is not longer than the platform heartbeat period: using 2.5 periods instead',
+        );
     }
-    this.stats.commandsExecuted++;
-    this.execute(dev, action, params).then((outcome) => {
-      this.commands.complete(id, outcome, this.clock.now());
-      if (!this.stopped) this.sendResult(id, dev, outcome, false);
-    });
-  }
-
-  private async execute(
-    dev: string,
-    action: string,
-    params: Record<string, unknown>,
-  ): Promise<CommandOutcome> {
-    const device = this.devices.get(dev);
-    if (!device) return { ok: false, error: `unknown device '${dev}'` };
-    if (action === 'poll') {
-      device.config.poll.forEach((_, i) => this.scheduler.trigger(`${dev}#${i}`, this.clock.now()));
-      this.wake();
-      return { ok: true, result: { polls: device.config.poll.length } };
-    }
-    return device.command(action, params);
-  }
-
-  private sendResult(id: string, dev: string, outcome: CommandOutcome, cached: boolean): void {
-    this.enqueue('cmd-result', (seq) => ({
-      ...this.head(seq),
-      k: 'cmd-result',
-      id,
-      dev,
-      ok: outcome.ok,
-      ...(outcome.result ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...(cached ? { cached: true } : {}),
-    }));
+    this.uplink.platformAcknowledges(msg.acks);
+    const change = this.online.onHeartbeat(this.clock.now()); // online = 1, last communication = now
+    if (change) this.log?.info({ queued: this.outbox.depth }, 'online: resuming from the disk queue');
+    this.uplink.pump(); // breakpoint resume
   }
 
   // ---- timers: one wake-up at the earliest deadline of all machines ---------------------------------
@@ -530,11 +380,10 @@ export class Gateway {
     if (this.online.tick(now))
       this.log?.warn({ queued: this.outbox.depth }, 'offline: heartbeat lapsed, buffering to disk');
     for (const group of this.batcher.tick(now)) this.queueData(group);
-    for (const key of this.scheduler.due(now)) this.runPoll(key);
+    this.polling.runDue(now);
     // refused messages due for their resend (only while the link is usable: else a reconnect or the
     // next heartbeat pumps them)
-    const retryAt = this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity;
-    if (retryAt <= now) this.pump();
+    if ((this.uplink.nextAt() ?? Infinity) <= now) this.uplink.pump();
     const { makeReport, resend } = this.reports.tick(now, this.session.connected && this.online.online);
     if (makeReport) {
       this.stats.reportsQueued++;
@@ -553,22 +402,11 @@ export class Gateway {
     const next = Math.min(
       this.online.nextAt() ?? Infinity,
       this.batcher.nextAt() ?? Infinity,
-      this.scheduler.nextAt() ?? Infinity,
+      this.polling.nextAt() ?? Infinity,
       this.reports.nextAt(),
-      this.linkUsable ? (this.window.nextAt() ?? Infinity) : Infinity,
+      this.uplink.nextAt() ?? Infinity,
     );
-    if (next === this.wakeAt && this.timer !== undefined) return;
-    this.clock.clearTimeout(this.timer);
-    this.wakeAt = next;
-    if (next === Infinity) return;
-    this.timer = this.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.wakeAt = Infinity;
-        this.wake();
-      },
-      Math.max(0, next - now),
-    );
+    this.timer.arm(next, now);
   }
 
   private snapshot() {

@@ -72,6 +72,7 @@ export class Outbox {
       remove: this.db.prepare('DELETE FROM outbox WHERE seq = ?'),
       oldest: this.db.prepare<[], { seq: number }>('SELECT seq FROM outbox ORDER BY seq LIMIT 1'),
       one: this.db.prepare<[number], OutboxRow>('SELECT seq, kind, payload FROM outbox WHERE seq = ?'),
+      has: this.db.prepare<[number], { one: number }>('SELECT 1 AS one FROM outbox WHERE seq = ?'),
       after: this.db.prepare<[number, number], OutboxRow>(
         'SELECT seq, kind, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -138,9 +139,16 @@ export class Outbox {
     return this.stmts.one.get(seq);
   }
 
-  /** The broker has the message: it leaves the queue. */
-  remove(seq: number): void {
-    if (this.stmts.remove.run(seq).changes > 0) this.countValue--;
+  /** Whether the message with this seq is still queued. */
+  has(seq: number): boolean {
+    return this.stmts.has.get(seq) !== undefined;
+  }
+
+  /** Delivered (the broker has it, or for a data group the platform stored it): it leaves the queue. */
+  remove(seq: number): boolean {
+    if (this.stmts.remove.run(seq).changes === 0) return false;
+    this.countValue--;
+    return true;
   }
 
   close(): void {

@@ -8,6 +8,10 @@ export interface GatewayStats {
   published: number;
   /** Uplink publishes the broker refused (error PUBACK/PUBREC); each is resent after a backoff. */
   refused: number;
+  /** Data groups the platform acknowledged as stored (`data-ack`). */
+  groupsAcked: number;
+  /** Data groups sent again because their `data-ack` did not come in time. */
+  groupsResent: number;
   commandsExecuted: number;
   commandsCached: number;
   queries: number;

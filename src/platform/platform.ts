@@ -4,6 +4,7 @@
 // class is the edge that carries out their effects (store writes, MQTT publishes, timers).
 import type { Logger } from 'pino';
 import {
+  ACKED_KINDS,
   decodeEnvelope,
   encodeEnvelope,
   type DownlinkEnvelope,
@@ -99,6 +100,8 @@ export class Platform {
   /** Commands and status queries: send, answer, resend on timeout (src/platform/commands). */
   readonly commandService: CommandService;
   readonly #listeners = new Set<PlatformListener>();
+  /** Listeners that also want what other instances processed (live views), not only this one's. */
+  readonly #remoteListeners = new Set<PlatformListener>();
   #downlink: Downlink | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #lastRetention = 0;
@@ -216,13 +219,30 @@ export class Platform {
     this.#downlink = undefined;
   }
 
-  subscribe(listener: PlatformListener): () => void {
+  /**
+   * `remote: true`: also what other instances sharing the load processed (`notifyRemote`), for live
+   * views. Without it only this instance's own notifications, which is what acting on them needs (rules).
+   */
+  subscribe(listener: PlatformListener, options: { remote?: boolean } = {}): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (options.remote) this.#remoteListeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#remoteListeners.delete(listener);
+    };
   }
 
   notify(notification: PlatformNotification): void {
-    for (const listener of this.#listeners) {
+    this.#deliver(this.#listeners, notification);
+  }
+
+  /** A notification another instance made (relayed through the broker by the wiring room). */
+  notifyRemote(notification: PlatformNotification): void {
+    this.#deliver(this.#remoteListeners, notification);
+  }
+
+  #deliver(listeners: ReadonlySet<PlatformListener>, notification: PlatformNotification): void {
+    for (const listener of listeners) {
       try {
         listener(notification);
       } catch (err) {
@@ -394,6 +414,8 @@ export class Platform {
       gw: gatewayId,
       ts: this.clock.now(),
       interval: this.config.heartbeatIntervalMs,
+      // data groups that ask for it are acknowledged once stored (docs/protocol.md "Data acknowledgements")
+      acks: [...ACKED_KINDS],
     });
   }
 

@@ -15,6 +15,7 @@ export const EnvelopeKind = {
   Status: 'status',
   Report: 'report',
   ReportAck: 'report-ack',
+  DataAck: 'data-ack',
   Heartbeat: 'heartbeat',
   Catalog: 'catalog',
   CatalogRequest: 'catalog-request',
@@ -36,9 +37,12 @@ export const DOWNLINK_KINDS: readonly EnvelopeKind[] = [
   'cmd',
   'query',
   'report-ack',
+  'data-ack',
   'heartbeat',
   'catalog-request',
 ];
+/** Uplink kinds a platform may promise to acknowledge once stored (`heartbeat.acks`, `data-ack`). */
+export const ACKED_KINDS = ['data'] as const;
 /**
  * Uplink kinds that form the ordered, deduplicated stream (docs/protocol.md "Sequence numbers"):
  * they go through the gateway's outbox and the platform applies each `seq` at most once.
@@ -94,6 +98,10 @@ export interface CatalogItem {
 export interface DataEnvelope extends Common {
   k: 'data';
   frames: Frame[];
+  /** The gateway keeps this group until a `data-ack` names it (asked only of a platform that offers it). */
+  ack?: boolean;
+  /** This group may have been delivered before: the platform checks its store before applying it. */
+  re?: boolean;
 }
 export interface BirthEnvelope extends Common {
   k: 'birth';
@@ -153,11 +161,19 @@ export interface ReportAckEnvelope extends Omit<Common, 'seq'> {
   /** The `seq` of the report acknowledged. */
   ack: number;
 }
+export interface DataAckEnvelope extends Omit<Common, 'seq'> {
+  k: 'data-ack';
+  seq?: number;
+  /** The `seq`s of the data groups now durably stored (or found stored already). */
+  acks: number[];
+}
 export interface HeartbeatEnvelope extends Omit<Common, 'seq'> {
   k: 'heartbeat';
   seq?: number;
   /** The platform's heartbeat period in ms (informational). */
   interval?: number;
+  /** Uplink kinds this platform acknowledges once stored, when the gateway asks (`['data']`). */
+  acks?: string[];
 }
 
 /** The documents the platform asked for, with their text (up, in answer to `catalog-request`). */
@@ -184,6 +200,7 @@ export type Envelope =
   | StatusEnvelope
   | ReportEnvelope
   | ReportAckEnvelope
+  | DataAckEnvelope
   | HeartbeatEnvelope
   | CatalogEnvelope
   | CatalogRequestEnvelope;
@@ -196,7 +213,12 @@ export type UplinkEnvelope =
   | ReportEnvelope
   | CatalogEnvelope;
 export type DownlinkEnvelope =
-  CmdEnvelope | QueryEnvelope | ReportAckEnvelope | HeartbeatEnvelope | CatalogRequestEnvelope;
+  | CmdEnvelope
+  | QueryEnvelope
+  | ReportAckEnvelope
+  | DataAckEnvelope
+  | HeartbeatEnvelope
+  | CatalogRequestEnvelope;
 export type EnvelopeOf<K extends EnvelopeKind> = Extract<Envelope, { k: K }>;
 
 export class EnvelopeError extends Error {
@@ -280,6 +302,8 @@ export function validateEnvelope(
       arr(m, 'frames', 1).forEach((f, i) =>
         validateFrame(f, `frames[${i}]`, fromJson, options.tolerateFrameFaults === true),
       );
+      if (m.ack !== undefined) bool(m, 'ack');
+      if (m.re !== undefined) bool(m, 're');
       break;
     case 'birth':
       str(m, 'epoch');
@@ -335,8 +359,12 @@ export function validateEnvelope(
       if (m.ack === undefined && typeof m.seq === 'number') m.ack = m.seq;
       int(m, 'ack');
       break;
+    case 'data-ack':
+      arr(m, 'acks', 0).forEach((a, i) => int({ a }, 'a', `acks[${i}]`));
+      break;
     case 'heartbeat':
       optInt(m, 'interval');
+      if (m.acks !== undefined) arr(m, 'acks', 0).forEach((a, i) => str({ a }, 'a', `acks[${i}]`));
       break;
   }
   return m as unknown as Envelope;

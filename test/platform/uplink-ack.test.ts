@@ -143,7 +143,7 @@ describe('uplink acknowledgement waits for the store (real broker, real SQLite)'
   });
 });
 
-describe('mqiot cloud path: an instance that cannot store an uplink does not PUBACK it', () => {
+describe('mqiot cloud path with a kept session: an instance that cannot store an uplink does not PUBACK it', () => {
   let tb: TestBroker;
   let store: PlatformStore;
   let cleanup: () => Promise<void>;
@@ -165,7 +165,12 @@ describe('mqiot cloud path: an instance that cannot store an uplink does not PUB
       { store: flaky, contracts, secretHashing: mosquittoHashing },
     );
     await platform.start({ timers: false });
-    ({ detach } = await attachToMqtt(platform, { url: tb.url, clientId: 'mqiot-platform-cloud' }));
+    // a session kept at the broker (--session-expiry): the old way, for gateways without data acks
+    ({ detach } = await attachToMqtt(platform, {
+      url: tb.url,
+      clientId: 'mqiot-platform-cloud',
+      sessionExpiry: 86_400,
+    }));
   });
   after(async () => {
     await detach();

@@ -70,7 +70,15 @@ export async function startEdgeAndCloud(
     parts.cloudApp = await startPlatformApp({
       ...appOptions,
       dataDir: join(dir, 'cloud'),
-      mqtt: { url: cloud.url, clientId, ...(shareGroup === undefined ? {} : { shareGroup }) },
+      // a session kept at the cloud broker: the edge's forward queue lets go of a message on the cloud
+      // broker's PUBACK, so uplinks forwarded while the platform reconnects must wait for it there
+      // (docs/architecture.md, "Takeover when an instance dies", limits)
+      mqtt: {
+        url: cloud.url,
+        clientId,
+        sessionExpiry: 86_400,
+        ...(shareGroup === undefined ? {} : { shareGroup }),
+      },
     });
     parts.edge = await startEdge(join(dir, 'edge'));
     parts.link = new CloudLink(parts.edge.broker, {

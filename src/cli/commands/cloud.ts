@@ -9,7 +9,7 @@ import { startAllInOne } from '../../app/all-in-one.ts';
 import { startPlatformApp } from '../../app/platform-app.ts';
 import type { PlatformConfig } from '../../app/commands/platform-options.ts';
 import { listenPlatformMetrics } from '../../app/metrics-listener.ts';
-import { parseCommandArgs, portFlag } from '../args.ts';
+import { intFlag, parseCommandArgs, portFlag } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { waitForStopSignal } from '../signals.ts';
 import { loadCommandConfig } from '../config.ts';
@@ -30,6 +30,9 @@ options:
   --share GROUP|off       shared subscription group for the uplinks, so several instances split the load
                           (default ${DEFAULT_SHARE_GROUP}; only with --broker)
   --instance-id ID        MQTT client id suffix of this instance (default: host name and pid)
+  --session-expiry S      seconds the broker keeps this instance's session while it is away (default 0:
+                          none, so another instance takes over at once and gateways resend what was not
+                          acknowledged; > 0 parks uplinks at the broker, for gateways older than data acks)
   --username U, --password P   broker credentials (or MQIOT_CLOUD_USERNAME / MQIOT_CLOUD_PASSWORD)
   --postgres URL          store in PostgreSQL (recommended when several instances share the load)
   --data-dir DIR          SQLite database directory otherwise (default ./data)
@@ -56,6 +59,7 @@ const OPTIONS = {
   broker: { type: 'string' },
   share: { type: 'string' },
   'instance-id': { type: 'string' },
+  'session-expiry': { type: 'string' },
   username: { type: 'string' },
   password: { type: 'string' },
   postgres: { type: 'string' },
@@ -97,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   const security = securityFlags('cloud', values);
   const platform: Partial<PlatformConfig> = { ...security.platform, ...platformFlags('cloud', values) };
   const httpPort = portFlag('cloud', 'http-port', values['http-port'], false);
+  const sessionExpiry = intFlag('cloud', 'session-expiry', values['session-expiry'], 0, 0xffffffff);
   const httpHost = values['http-host'] ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? 'data');
   const port = portFlag('cloud', 'port', values.port, false);
@@ -133,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
         username: values.username ?? process.env.MQIOT_CLOUD_USERNAME,
         password: values.password ?? process.env.MQIOT_CLOUD_PASSWORD,
         shareGroup: share,
+        ...(sessionExpiry === undefined ? {} : { sessionExpiry }),
       },
     }).catch((err: Error) => {
       throw new CliError(`cloud: cannot start: ${err.message}`, 1, { cause: err });

@@ -55,6 +55,8 @@ export class UplinkRejected extends Error {
 
 /** Ordered kinds are applied at most once per (gateway, epoch, seq) (docs/protocol.md). */
 const DEDUPED_KINDS = new Set(['data', 'cmd-result', 'status']);
+/** MQTT message expiry of a `data-ack` (seconds). */
+const DATA_ACK_EXPIRY_S = 60;
 const epochKey = (gatewayId: string) => `epoch:${gatewayId}`;
 /** Most event-loop turns a batch waits for more uplinks to arrive (see #gather). */
 const GATHER_TURNS = 8;
@@ -514,6 +516,40 @@ export class UplinkProcessor {
     }
   }
 
+  /**
+   * A group the gateway marks as possibly delivered before (`re`): applied unless the store has it. The
+   * mark cannot tell, since another instance may have taken the first copy.
+   */
+  async #storedBefore(group: DataEnvelope, applied: ReadonlySet<string>): Promise<boolean> {
+    if (applied.has(`${group.gw}\u0000${group.seq}`)) return true;
+    if (group.re !== true) return false;
+    return this.platform.store.dataGroupStored(group.gw, this.#epoch(group.gw), group.seq);
+  }
+
+  /**
+   * A group at or below the mark: a resend, as a rule. But with several instances on a shared
+   * subscription the mark rises with groups other instances never saw, and an instance that died took
+   * its share unstored: the gateway resends those (no data-ack came), and the store decides.
+   */
+  async #lostBelowMark(group: DataEnvelope, applied: ReadonlySet<string>): Promise<boolean> {
+    if (applied.has(`${group.gw}\u0000${group.seq}`)) return false;
+    if (group.ack !== true && group.re !== true) return false;
+    return !(await this.platform.store.dataGroupStored(group.gw, this.#epoch(group.gw), group.seq));
+  }
+
+  /**
+   * `data-ack` to each gateway for the groups of this run that asked (stored now or before). It expires
+   * after a minute: a gateway that was away resends what it still holds, and stale acks would only pile up.
+   */
+  #sendDataAcks(acks: ReadonlyMap<string, number[]>, at: ReadonlyMap<string, number>): void {
+    for (const [gw, seqs] of acks)
+      this.platform.publishDown(
+        gw,
+        { v: 1, k: 'data-ack', gw, ts: at.get(gw) ?? 0, acks: seqs },
+        DATA_ACK_EXPIRY_S,
+      );
+  }
+
   /** A run of data groups: decode every frame, register new devices, store all readings in one batch. */
   async #data(items: Pending[]): Promise<void> {
     const { platform } = this;
@@ -521,6 +557,10 @@ export class UplinkProcessor {
     const seenDevices = new Map<string, { gatewayId: string; at: number }>();
     // Last communication is written once per gateway for the whole run, not once per data group.
     const seenGateways = new Map<string, number>();
+    // gateway → seqs of the groups that asked for a data-ack: sent once the run is committed
+    const acks = new Map<string, number[]>();
+    // `${gw}\0${seq}` applied in this run: a resend in the same run is not decoded twice
+    const applied = new Set<string>();
     let duplicates = 0;
     for (const item of items) {
       const { envelope, receivedAt } = item;
@@ -528,10 +568,16 @@ export class UplinkProcessor {
       if (!(await this.#gateway(item, receivedAt, false))) continue;
       seenGateways.set(group.gw, Math.max(receivedAt, seenGateways.get(group.gw) ?? 0));
       await platform.applyOnlineChanges(platform.online.uplink(group.gw, receivedAt));
-      if (!(await this.#admit(item))) {
-        if (item.refused === undefined) duplicates += group.frames.length;
+      const admitted = await this.#admit(item);
+      if (item.refused !== undefined) continue;
+      if (group.ack === true) acks.set(group.gw, [...(acks.get(group.gw) ?? []), group.seq]);
+      if (
+        !(admitted ? !(await this.#storedBefore(group, applied)) : await this.#lostBelowMark(group, applied))
+      ) {
+        duplicates += group.frames.length;
         continue;
       }
+      applied.add(`${group.gw}\u0000${group.seq}`);
       const frames = decodeDataGroup(
         group,
         this.#epoch(group.gw),
@@ -561,7 +607,10 @@ export class UplinkProcessor {
     }
     for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
     await platform.deviceModels.annotate(decoded);
-    if (decoded.length === 0) return platform.metrics.stored([], undefined, duplicates);
+    if (decoded.length === 0) {
+      this.#sendDataAcks(acks, seenGateways);
+      return platform.metrics.stored([], undefined, duplicates);
+    }
     // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
     const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
     const commitStarted = performance.now();
@@ -570,6 +619,7 @@ export class UplinkProcessor {
       marks,
     );
     const commitSeconds = (performance.now() - commitStarted) / 1000;
+    this.#sendDataAcks(acks, seenGateways); // committed: the gateways may forget these groups
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
     }

@@ -312,6 +312,14 @@ export class SqlRegistry {
     await this.db.run(sql, params);
   }
 
+  async dataGroupStored(gatewayId: string, epoch: string, seq: number): Promise<boolean> {
+    const rows = await this.db.all<Row>(
+      'SELECT 1 AS one FROM frame_groups WHERE gateway_id = ? AND epoch = ? AND group_seq = ?',
+      [gatewayId, epoch, seq],
+    );
+    return rows.length > 0;
+  }
+
   async getGatewayCredential(gatewayId: string): Promise<GatewayCredentialRow | undefined> {
     const rows = await this.db.all<Row>('SELECT * FROM gateway_credentials WHERE gateway_id = ?', [
       gatewayId,

@@ -358,6 +358,11 @@ export interface PlatformStore extends AuthStore, AlarmStore {
   getStreamMark(gatewayId: string, epoch: string): Promise<StreamMark>;
   /** Raises the stored marks (never lowers them). */
   saveStreamMark(mark: StreamMark): Promise<void>;
+  /**
+   * Whether the data group (gateway, epoch, seq) is stored: asked for a group that may be a resend, since
+   * with several instances the in-memory mark is no proof (another instance may have died with it).
+   */
+  dataGroupStored(gatewayId: string, epoch: string, seq: number): Promise<boolean>;
 
   // gateway credentials
   getGatewayCredential(gatewayId: string): Promise<GatewayCredentialRow | undefined>;

@@ -41,7 +41,8 @@ export function streamRoutes(app: FastifyInstance, platform: Platform): void {
         const data = n.type === 'telemetry' ? n.message : n.type === 'event' ? n.event : n.record;
         res.write(`event: ${n.type}\ndata: ${JSON.stringify(data)}\n\n`);
       };
-      const unsubscribe = platform.subscribe(send);
+      // remote: what every instance sharing the load processed, not only this one
+      const unsubscribe = platform.subscribe(send, { remote: true });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       req.raw.once('close', () => {
         clearInterval(keepalive);
