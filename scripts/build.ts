@@ -61,6 +61,7 @@ export async function buildDist(root: string, out = join(root, 'dist')): Promise
   // top of dist/, so the folders go there.
   cpSync(join(root, 'src/web/static'), join(out, 'static'), { recursive: true });
   cpSync(join(root, 'src/contracts/builtin'), join(out, 'builtin'), { recursive: true });
+  cpSync(join(root, 'src/contracts/models/builtin-models'), join(out, 'builtin-models'), { recursive: true });
   mkdirSync(out, { recursive: true });
   // written last: bin/mqiot.js trusts dist/ only while this is newer than every source file
   writeFileSync(join(out, 'built'), `${new Date().toISOString()}\n`);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { decodeSampleBlock } from '../../src/platform/store/sample-block.ts';
 import { testPostgresUrl } from './helpers.ts';
 import { logLines, runCli, type RunningCli } from '../support/cli.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
@@ -47,13 +48,21 @@ if (url)
     let gateway: RunningCli;
     const telemetry = new Map<string, number>();
 
-    const stored = async (): Promise<Stored[]> =>
-      (
-        await db.query<{ dev: string; seq: string; ts: string }>(
-          `SELECT s.device_id AS dev, p.seq, MIN(p.ts) AS ts FROM ${schema}.samples p JOIN ${schema}.series s ON s.id = p.series_id
-           GROUP BY s.device_id, p.seq`,
-        )
-      ).rows.map((r) => ({ dev: r.dev, seq: Number(r.seq), ts: Number(r.ts) }));
+    /** One entry per stored frame (device, frame seq): the readings are kept in blocks per series and hour. */
+    const stored = async (): Promise<Stored[]> => {
+      const blocks = await db.query<{ dev: string; body: Buffer }>(
+        `SELECT s.device_id AS dev, b.body FROM ${schema}.sample_blocks b JOIN ${schema}.series s ON s.id = b.series_id`,
+      );
+      const frames = new Map<string, Stored>();
+      for (const { dev, body } of blocks.rows) {
+        for (const sample of decodeSampleBlock(body)) {
+          const key = `${dev}\u0000${sample.seq}`;
+          const seen = frames.get(key);
+          if (!seen || sample.ts < seen.ts) frames.set(key, { dev, seq: sample.seq, ts: sample.ts });
+        }
+      }
+      return [...frames.values()];
+    };
 
     const startCloud = async (name: string) => {
       const metricsPort = await freePort();

@@ -23,7 +23,7 @@ export function listBuiltinModels(): string[] {
 export function builtinModelSource(id: string): string {
   if (!(BUILTIN_IDS as readonly string[]).includes(id))
     throw new ContractError('', `no built-in model '${id}' (built-ins: ${BUILTIN_IDS.join(', ')})`);
-  return readFileSync(new URL(`./builtin/${id}.yaml`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`./builtin-models/${id}.yaml`, import.meta.url), 'utf8');
 }
 
 export function builtinModel(id: string): DeviceModel {
