@@ -6,7 +6,8 @@ import { ALARM_CONDITIONS } from '../../alarms/alarm-rule.ts';
 import { SEVERITIES } from '../../alarms/alarm.ts';
 import type { Platform } from '../../platform.ts';
 import { COMPARE_OPS } from '../../rules/rule.ts';
-import { errorResponses, idParams, pageQuery } from '../schemas.ts';
+import { errorResponses, pageQuery } from '../schemas.ts';
+import { ruleCollectionRoutes } from './rule-collection.ts';
 
 const alarmIdParams = {
   type: 'object',
@@ -123,7 +124,6 @@ interface ListQuery {
 
 export function alarmRoutes(app: FastifyInstance, platform: Platform): void {
   const { alarms } = platform;
-  const withStatus = <T extends { id: string }>(rule: T) => ({ ...rule, status: alarms.ruleStatus(rule.id) });
   const who = (req: { principal?: { username: string } }) => req.principal?.username ?? 'unknown';
 
   app.get<{ Querystring: ListQuery }>(
@@ -248,99 +248,28 @@ export function alarmRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => alarms.clear(req.params.id, who(req)),
   );
 
-  app.get(
-    '/api/alarm-rules',
+  ruleCollectionRoutes(
+    app,
     {
-      config: { role: 'viewer' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'Alarm rules, with their state per device or gateway',
-        response: {
-          200: { type: 'object', properties: { items: { type: 'array', items: alarmRuleSchema } } },
-          ...errorResponses,
-        },
-      },
+      list: () => alarms.listRules(),
+      create: (body) => alarms.createRule(body),
+      get: (id) => alarms.getRule(id),
+      replace: (id, body) => alarms.replaceRule(id, body),
+      setEnabled: (id, enabled) => alarms.setRuleEnabled(id, enabled),
+      remove: (id) => alarms.removeRule(id),
+      status: (id) => alarms.ruleStatus(id),
     },
-    async () => ({ items: (await alarms.listRules()).map(withStatus) }),
-  );
-
-  app.post<{ Body: unknown }>(
-    '/api/alarm-rules',
     {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'Create an alarm rule (409 if the id exists)',
-        body: alarmRuleBody,
-        response: { 201: alarmRuleSchema, ...errorResponses },
+      path: '/api/alarm-rules',
+      tag: 'alarms',
+      noun: 'alarm rule',
+      schema: alarmRuleSchema,
+      body: alarmRuleBody,
+      notes: {
+        list: 'with their state per device or gateway',
+        replace: 'its state starts over; its active alarms stay until cleared',
+        remove: 'its alarms stay, to be cleared by a user',
       },
-    },
-    async (req, reply) => reply.code(201).send(withStatus(await alarms.createRule(req.body))),
-  );
-
-  app.get<{ Params: { id: string } }>(
-    '/api/alarm-rules/:id',
-    {
-      config: { role: 'viewer' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'One alarm rule',
-        params: idParams,
-        response: { 200: alarmRuleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await alarms.getRule(req.params.id)),
-  );
-
-  app.put<{ Params: { id: string }; Body: unknown }>(
-    '/api/alarm-rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'Replace an alarm rule (its state starts over; its active alarms stay until cleared)',
-        params: idParams,
-        body: alarmRuleBody,
-        response: { 200: alarmRuleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await alarms.replaceRule(req.params.id, req.body)),
-  );
-
-  app.patch<{ Params: { id: string }; Body: { enabled: boolean } }>(
-    '/api/alarm-rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'Enable or disable an alarm rule',
-        params: idParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['enabled'],
-          properties: { enabled: { type: 'boolean' } },
-        },
-        response: { 200: alarmRuleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await alarms.setRuleEnabled(req.params.id, req.body.enabled)),
-  );
-
-  app.delete<{ Params: { id: string } }>(
-    '/api/alarm-rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['alarms'],
-        summary: 'Delete an alarm rule (its alarms stay, to be cleared by a user)',
-        params: idParams,
-        response: { 204: { type: 'null' }, ...errorResponses },
-      },
-    },
-    async (req, reply) => {
-      await alarms.removeRule(req.params.id);
-      return reply.code(204).send();
     },
   );
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { RULE_OPS } from '../../rules/rule.ts';
 import { errorResponses, eventSchema, idParams, pageQuery } from '../schemas.ts';
+import { ruleCollectionRoutes } from './rule-collection.ts';
 
 const comparisonProperties = {
   op: { type: 'string', enum: RULE_OPS },
@@ -80,103 +81,19 @@ const ruleSchema = {
 
 export function ruleRoutes(app: FastifyInstance, platform: Platform): void {
   const { rules } = platform;
-  const withStatus = <T extends { id: string }>(rule: T) => ({ ...rule, status: rules.status(rule.id) });
 
-  app.get(
-    '/api/rules',
-    {
-      config: { role: 'viewer' },
-      schema: {
-        tags: ['rules'],
-        summary: 'Linkage rules, with their state per device',
-        response: {
-          200: { type: 'object', properties: { items: { type: 'array', items: ruleSchema } } },
-          ...errorResponses,
-        },
-      },
+  ruleCollectionRoutes(app, rules, {
+    path: '/api/rules',
+    tag: 'rules',
+    noun: 'linkage rule',
+    schema: ruleSchema,
+    body: ruleBody,
+    notes: {
+      list: 'with their state per device',
+      replace: 'its state starts over',
+      remove: 'its firings stay in the events',
     },
-    async () => ({ items: (await rules.list()).map(withStatus) }),
-  );
-
-  app.post<{ Body: unknown }>(
-    '/api/rules',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['rules'],
-        summary: 'Create a linkage rule (409 if the id exists)',
-        body: ruleBody,
-        response: { 201: ruleSchema, ...errorResponses },
-      },
-    },
-    async (req, reply) => reply.code(201).send(withStatus(await rules.create(req.body))),
-  );
-
-  app.get<{ Params: { id: string } }>(
-    '/api/rules/:id',
-    {
-      config: { role: 'viewer' },
-      schema: {
-        tags: ['rules'],
-        summary: 'One linkage rule',
-        params: idParams,
-        response: { 200: ruleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await rules.get(req.params.id)),
-  );
-
-  app.put<{ Params: { id: string }; Body: unknown }>(
-    '/api/rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['rules'],
-        summary: 'Replace a linkage rule (its state starts over)',
-        params: idParams,
-        body: ruleBody,
-        response: { 200: ruleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await rules.replace(req.params.id, req.body)),
-  );
-
-  app.patch<{ Params: { id: string }; Body: { enabled: boolean } }>(
-    '/api/rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['rules'],
-        summary: 'Enable or disable a linkage rule',
-        params: idParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['enabled'],
-          properties: { enabled: { type: 'boolean' } },
-        },
-        response: { 200: ruleSchema, ...errorResponses },
-      },
-    },
-    async (req) => withStatus(await rules.setEnabled(req.params.id, req.body.enabled)),
-  );
-
-  app.delete<{ Params: { id: string } }>(
-    '/api/rules/:id',
-    {
-      config: { role: 'operator' },
-      schema: {
-        tags: ['rules'],
-        summary: 'Delete a linkage rule (its firings stay in the events)',
-        params: idParams,
-        response: { 204: { type: 'null' }, ...errorResponses },
-      },
-    },
-    async (req, reply) => {
-      await rules.remove(req.params.id);
-      return reply.code(204).send();
-    },
-  );
+  });
 
   app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>(
     '/api/rules/:id/history',
