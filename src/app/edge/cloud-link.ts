@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ALL_DEVICES_TELEMETRY_FILTER, ALL_GATEWAYS_UP_FILTER } from '../../protocol/gateway-topics.ts';
 import type { LocalBroker } from '../broker-attach.ts';
 import { ForwardQueue } from './forward-queue.ts';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export const ALL_GATEWAYS_DOWN_FILTER = 'mqiot/gw/+/down';
 export const EDGE_CLIENT_ID = 'mqiot-edge-link';
@@ -31,6 +32,9 @@ export interface CloudLinkOptions {
   beforePumpMs?: number;
   logger?: Logger;
 }
+
+/** How long a closing link waits for the cloud to take its DISCONNECT and the message in flight. */
+const CLOSE_GRACE_MS = 2000;
 
 export class CloudLink {
   readonly queue: ForwardQueue;
@@ -133,8 +137,20 @@ export class CloudLink {
     this.#closed = true;
     // the cloud side first: nothing comes in for a local client that is already closed
     // while the cloud is unreachable the client is reconnecting: a graceful end would wait for it
+    // and a graceful end also waits for the PUBACK of the message in flight, which never comes when the
+    // cloud went away at that moment: after a grace period the end is forced (the message stays queued)
     const client = this.#client;
-    await client?.endAsync(!client.connected);
+    if (client) {
+      const grace = new AbortController();
+      await Promise.race([
+        client.endAsync(!client.connected),
+        delay(CLOSE_GRACE_MS, undefined, { signal: grace.signal }).then(
+          () => client.endAsync(true),
+          () => undefined,
+        ),
+      ]);
+      grace.abort();
+    }
     this.#local?.close();
     this.queue.close();
   }
