@@ -103,7 +103,7 @@ export class CloudLink {
       try {
         await Promise.race([beforePump(), timeout]);
       } catch (err) {
-        logger?.warn({ err }, 'before draining the queue: failed; draining anyway');
+        logger?.warn({ err: (err as Error).message }, 'before draining the queue: failed; draining anyway');
       } finally {
         clearTimeout(timer);
       }

@@ -173,7 +173,10 @@ export class EdgeSync {
       try {
         await contracts.upload(c.source, clock.now());
       } catch (err) {
-        this.options.logger?.warn({ err, contract: c.id }, 'cloud contract not accepted here; skipped');
+        this.options.logger?.warn(
+          { err: (err as Error).message, contract: c.id },
+          'cloud contract not accepted here; skipped',
+        );
       }
     }
   }
@@ -257,6 +260,9 @@ export class EdgeSync {
   }
 
   #warn(err: unknown): void {
-    this.options.logger?.warn({ err }, 'edge sync failed; keeping the replica on disk');
+    this.options.logger?.warn(
+      { err: (err as Error).message },
+      'edge sync failed; keeping the replica on disk',
+    );
   }
 }

@@ -346,7 +346,7 @@ export class AlarmService {
         this.#setEntry(parseAlarmRule(row.definition), row.updatedAt);
       } catch (err) {
         // A row written by a newer version (or by hand) must not stop the others from running.
-        logger?.warn({ err, rule: row.id }, 'stored alarm rule is invalid; not run');
+        logger?.warn({ err: (err as Error).message, rule: row.id }, 'stored alarm rule is invalid; not run');
         this.#entries.delete(row.id);
       }
     }
