@@ -189,12 +189,17 @@ export class MqiotBrokerProcess {
   async start(): Promise<void> {
     const args = [BIN, 'broker', '--host', '127.0.0.1', '--port', String(this.port)];
     args.push('--ws-port', 'off', '--metrics-port', 'off', '--log-level', 'silent');
-    this.child = spawn(process.execPath, args, { stdio: 'ignore' });
+    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const child = this.child;
+    // Start errors (a port taken, a bad flag) go to stderr even with logging silent: keep them for the message.
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     await waitFor(
       `mqiot broker on ${this.port}`,
       async () => {
-        if (child.exitCode !== null) throw new Error(`mqiot broker exited with ${child.exitCode}`);
+        if (child.exitCode !== null) {
+          throw new Error(`mqiot broker exited with ${child.exitCode}: ${stderr.trim()}`);
+        }
         return canConnect(this.port);
       },
       PROCESS_START_MS,
