@@ -7,6 +7,7 @@ import { ALL_GATEWAYS_UP_FILTER } from '../protocol/gateway-topics.ts';
 import type { Platform } from '../platform/platform.ts';
 import { UplinkRejected } from '../platform/ingest/uplink-processor.ts';
 import { relayLiveUpdates } from './live-relay.ts';
+import { endClient } from '../protocol/mqtt-end.ts';
 
 export interface MqttAttachOptions {
   url: string;
@@ -105,7 +106,7 @@ export async function attachToMqtt(
     client,
     detach: () => {
       stopLive();
-      return client.endAsync();
+      return endClient(client);
     },
   };
 }
