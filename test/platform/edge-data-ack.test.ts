@@ -13,6 +13,8 @@ import {
   type Envelope,
 } from '../../src/protocol/envelope.ts';
 import { startBroker, TcpBroker, type TestBroker } from '../support/broker.ts';
+import { Relay } from '../support/relay.ts';
+import { ForwardQueue } from '../../src/app/edge/forward-queue.ts';
 import { pingBarrier } from '../support/mqtt.ts';
 import { tempDir } from '../support/temp.ts';
 import { waitFor } from '../support/wait.ts';
@@ -216,5 +218,44 @@ describe("the edge's forward queue waits for the cloud's data-ack", () => {
     assert.deepEqual(resends(), [1, 2, 2]);
     await cloudInstance.ack(2);
     await waitFor('queue empty', () => next.queue.depth === 0);
+  });
+});
+
+describe('closing the cloud link', () => {
+  it('ends within about 2 s when the cloud went silent with a message in flight; the message stays queued', async (t) => {
+    const dir = tempDir(t, 'mqiot-edge-close-');
+    const site = await startBroker();
+    t.after(() => site.close());
+    const cloud = await TcpBroker.start();
+    t.after(() => cloud.close());
+    const relay = new Relay(cloud.port);
+    await relay.start();
+    t.after(() => relay.close());
+    const gateway = await site.connect({ clientId: `mqiot-gw-${GW}` });
+    const queuePath = join(dir, 'forward.db');
+    const link = new CloudLink(site.broker, {
+      cloudUrl: `mqtt://127.0.0.1:${relay.port}`,
+      clientId: 'mqiot-edge-close-test',
+      queuePath,
+      reconnectMs: 100,
+    });
+    link.start();
+    await waitFor('link up', () => link.connected);
+    relay.freeze(); // the cloud goes silent: the PUBLISH gets no PUBACK
+    await data(gateway, 1, false);
+    await waitFor('queued', () => link.queue.depth === 1);
+    const started = Date.now();
+    const closed = link.close().then(() => Date.now() - started);
+    // a graceful end would wait for the PUBACK forever; the bound is the test's, far above the 2 s grace
+    const ms = await Promise.race([
+      closed,
+      new Promise<string>((r) => setTimeout(() => r('hung'), 15_000).unref()),
+    ]);
+    assert.notEqual(ms, 'hung', 'close() returned');
+    assert.ok((ms as number) >= 1500, `forced only after the grace period (${ms} ms)`);
+    const queue = new ForwardQueue(queuePath);
+    t.after(() => queue.close());
+    assert.equal(queue.depth, 1, 'the message in flight is still queued for the next run');
+    assert.equal(link.forwarded, 0);
   });
 });
