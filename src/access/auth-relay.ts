@@ -121,3 +121,78 @@ export class AuthRelay {
 function other(upstream: Upstream): Upstream {
   return (1 - upstream) as Upstream;
 }
+
+export interface ReauthPorts extends AuthRelayPorts {
+  /** The driving broker accepted (AUTH 0x00): the client gets AUTH 0x00 with this data. */
+  succeeded(data: Buffer | undefined): void;
+  /** The driving broker refused (its DISCONNECT's reason): the client is disconnected with it. */
+  failed(reasonCode: number): void;
+}
+
+/**
+ * Re-authentication (MQTT 5 §4.12.1): the client starts a new conversation on a connected session
+ * with AUTH 0x19, which goes to every broker whose link is up. It runs as the first one (an AuthRelay:
+ * one broker drives, the other follows in lockstep), and ends for the client with the driver's word:
+ * AUTH 0x00, or its DISCONNECT. A broker that accepts in one step, before any challenge, drives. A
+ * follower that refuses, or asks what the client was not asked, is given up for the session — its
+ * link would otherwise come back with the old credentials. Pure: the session carries out the ports.
+ */
+export class Reauthentication {
+  readonly relay: AuthRelay;
+  private readonly steps: [number, number] = [0, 0];
+  private readonly pending: Set<Upstream>;
+  private outcome: 'running' | 'succeeded' | 'failed' = 'running';
+
+  constructor(
+    method: string,
+    asked: readonly Upstream[],
+    private readonly ports: ReauthPorts,
+  ) {
+    this.relay = new AuthRelay(method, ports);
+    this.pending = new Set(asked);
+  }
+
+  /** The client has its answer (AUTH 0x00 or DISCONNECT): a new AUTH 0x19 may start another. */
+  get done(): boolean {
+    return this.outcome !== 'running';
+  }
+
+  /** Whether this broker was asked and has not concluded yet. */
+  waitsFor(upstream: Upstream): boolean {
+    return this.pending.has(upstream);
+  }
+
+  /** A broker's AUTH 0x18 during the re-authentication. */
+  challenge(upstream: Upstream, data: Buffer | undefined): void {
+    if (!this.pending.has(upstream)) return this.ports.cannotAnswer(upstream, 'AUTH out of turn');
+    this.relay.challenge(upstream, this.steps[upstream]++, data);
+  }
+
+  /** The client's AUTH 0x18. False when no challenge waits for one (a protocol error). */
+  answer(data: Buffer | undefined): boolean {
+    return this.outcome === 'running' && this.relay.answer(data);
+  }
+
+  /** A broker's AUTH 0x00. */
+  success(upstream: Upstream, data: Buffer | undefined): void {
+    if (!this.pending.delete(upstream)) return;
+    const driver = this.relay.driver;
+    this.relay.concluded(upstream);
+    if (this.outcome !== 'running' || (driver !== null && driver !== upstream)) return;
+    this.outcome = 'succeeded';
+    this.relay.finish();
+    this.ports.succeeded(data);
+  }
+
+  /** A broker ended the link during the re-authentication (DISCONNECT `reasonCode`, or a lost link). */
+  failure(upstream: Upstream, reasonCode: number): void {
+    if (!this.pending.delete(upstream)) return;
+    const driver = this.relay.driver;
+    if (this.outcome === 'running' && (driver === null || driver === upstream)) {
+      this.outcome = 'failed';
+      this.ports.failed(reasonCode);
+      return;
+    }
+    this.ports.cannotAnswer(upstream, `re-authentication refused (0x${reasonCode.toString(16)})`);
+  }
+}

@@ -17,7 +17,7 @@ import type { AccessCounters } from './counters.ts';
 import { DedupWindow } from './dedup.ts';
 import { BrokerToClientFlows } from './broker-to-client.ts';
 import { FailoverController, UPSTREAM_NAMES, Upstream, type Transition } from './failover.ts';
-import { AuthRelay } from './auth-relay.ts';
+import { AuthRelay, Reauthentication } from './auth-relay.ts';
 import { chooseClientId, offerToClient, refusal, upstreamConnectOf } from './client-connect.ts';
 import { ClientSocket, type ClientSocketListener } from './client-socket.ts';
 import { PacketType, frameType, publishPropertiesLength } from './frames.ts';
@@ -42,6 +42,12 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 const ALL_UPSTREAMS = [Upstream.Broker1, Upstream.Broker2] as const;
 
+/** The reason code of a broker's DISCONNECT, from the link's down cause (`server-disconnect:0x87`). */
+function disconnectReason(cause: string): number | undefined {
+  const m = /^server-disconnect:0x([0-9a-f]{2})$/.exec(cause);
+  return m ? parseInt(m[1]!, 16) : undefined;
+}
+
 /**
  * One client of the access module: its connection, and its two sessions upstream. The merges,
  * failover decisions and flows are the pure classes; the client's socket (client-socket.ts), its pings
@@ -65,6 +71,8 @@ export class ClientSession implements UpstreamListener, FlowSink, ClientSocketLi
   private connectMerge: PendingMerge<IConnackPacket> | undefined;
   /** Enhanced authentication relayed between the client and both brokers (auth-relay.ts). */
   private auth: AuthRelay | undefined;
+  /** The client's latest re-authentication (AUTH 0x19 after the CONNACK), relayed to both brokers. */
+  private reauth: Reauthentication | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private assignedClientId = false;
   private readonly subs: SubscriptionSync;
@@ -183,6 +191,8 @@ export class ClientSession implements UpstreamListener, FlowSink, ClientSocketLi
         return this.subs.unsubscribe(parseWhole(this.parser, frame) as IUnsubscribePacket);
       case PacketType.Disconnect:
         return this.onClientDisconnect(parseWhole(this.parser, frame) as IDisconnectPacket);
+      case PacketType.Auth:
+        return this.onClientReauth(frame);
       default:
         return this.protocolError(`unexpected packet type ${type}`); // e.g. a second CONNECT [MQTT-3.1.0-2]
     }
@@ -250,6 +260,74 @@ export class ClientSession implements UpstreamListener, FlowSink, ClientSocketLi
     }
     this.connectMerge?.extend(this.deps.options.connectTimeoutMs);
     this.armConnectTimer();
+  }
+
+  /**
+   * AUTH after the CONNACK: 0x19 starts a re-authentication, relayed to every broker whose link is up
+   * (the client's frame as it came); 0x18 answers its challenge (auth-relay.ts, Reauthentication).
+   */
+  private onClientReauth(frame: Buffer): void {
+    const packet = parseWhole(this.parser, frame) as IAuthPacket | undefined;
+    const method = this.auth?.method;
+    // [MQTT-4.12.0-5] the method stays the CONNECT's (no method at CONNECT: no AUTH at all)
+    if (!packet || method === undefined || packet.properties?.authenticationMethod !== method)
+      return this.protocolError('AUTH without the authentication method of the CONNECT');
+    const data = packet.properties?.authenticationData;
+    if (packet.reasonCode === ReasonCode.ReAuthenticate) {
+      if (this.reauth && !this.reauth.done) return this.protocolError('AUTH 0x19 during a re-authentication');
+      const asked = ALL_UPSTREAMS.filter((u) => this.links[u].isUp);
+      if (asked.length === 0)
+        return this.protocolError('re-authentication with no broker up', ReasonCode.UnspecifiedError);
+      this.reauth = this.newReauth(method, asked, data);
+      for (const u of asked) this.links[u].send(frame);
+      return;
+    }
+    if (packet.reasonCode === ReasonCode.ContinueAuthentication && this.reauth?.answer(data)) return;
+    this.protocolError('client AUTH out of turn');
+  }
+
+  private newReauth(method: string, asked: Upstream[], clientData: Buffer | undefined): Reauthentication {
+    const auth = (reasonCode: number, data: Buffer | undefined): IAuthPacket => ({
+      cmd: 'auth',
+      reasonCode,
+      properties:
+        data === undefined
+          ? { authenticationMethod: method }
+          : { authenticationMethod: method, authenticationData: data },
+    });
+    const reauth: Reauthentication = new Reauthentication(method, asked, {
+      toClient: (data) => this.sendPacket(auth(ReasonCode.ContinueAuthentication, data)),
+      toBroker: (u, data) => this.links[u].sendPacket(auth(ReasonCode.ContinueAuthentication, data)),
+      cannotAnswer: (u, why) => this.giveUpUpstream(u, `re-authentication: ${why}`),
+      succeeded: (data) => {
+        this.sendPacket(auth(ReasonCode.Success, data));
+        // links that reconnect later start from the new data and are answered from this conversation
+        this.auth = reauth.relay;
+        for (const link of this.links) link.setAuthenticationData(clientData);
+      },
+      failed: (reasonCode) => {
+        this.deps.logger?.info({ clientId: this.clientId, reasonCode }, 'client re-authentication refused');
+        if (this.phase === Phase.Ready) this.sendPacket({ cmd: 'disconnect', reasonCode });
+        this.close(false);
+      },
+    });
+    return reauth;
+  }
+
+  /** A broker's AUTH after its CONNACK: a step of the client's re-authentication, or out of turn. */
+  private onBrokerReauth(upstream: Upstream, frame: Buffer): void {
+    const packet = parseWhole(this.parser, frame) as IAuthPacket | undefined;
+    const reauth = this.reauth;
+    if (
+      !packet ||
+      !reauth?.waitsFor(upstream) ||
+      packet.properties?.authenticationMethod !== this.auth?.method
+    )
+      return this.giveUpUpstream(upstream, 'unexpected AUTH from the broker');
+    const data = packet.properties?.authenticationData;
+    if (packet.reasonCode === ReasonCode.ContinueAuthentication) return reauth.challenge(upstream, data);
+    if (packet.reasonCode === ReasonCode.Success) return reauth.success(upstream, data);
+    this.giveUpUpstream(upstream, 'unexpected AUTH reason from the broker');
   }
 
   /**
@@ -397,8 +475,11 @@ export class ClientSession implements UpstreamListener, FlowSink, ClientSocketLi
       case PacketType.Pingresp:
         if (this.pings.waiting) this.pings.answer();
         return;
+      case PacketType.Auth:
+        if (this.phase === Phase.Ready) this.onBrokerReauth(upstream, frame);
+        return;
       default:
-        return; // AUTH and anything else from a broker: not forwarded
+        return; // anything else from a broker: not forwarded
     }
   }
 
@@ -423,6 +504,11 @@ export class ClientSession implements UpstreamListener, FlowSink, ClientSocketLi
 
   onDown(upstream: Upstream, cause: string, wasUp: boolean): void {
     if (this.phase === Phase.Closed) return;
+    // a broker that ends the link during a re-authentication refused it (its DISCONNECT's reason)
+    if (this.reauth?.waitsFor(upstream)) {
+      this.reauth.failure(upstream, disconnectReason(cause) ?? ReasonCode.UnspecifiedError);
+      if ((this.phase as Phase) === Phase.Closed) return; // the driver refused: the client is gone
+    }
     if (this.connectMerge) {
       this.connectMerge.lost(upstream);
       this.checkConnectMerge();

@@ -135,6 +135,17 @@ export class UpstreamLink {
     this.socket.write(mqttPacket.generate(packet, this.settings));
   }
 
+  /**
+   * The client re-authenticated with new data (AUTH 0x19 accepted): a later reconnect of this link
+   * sends it in its CONNECT, so the recorded conversation (the re-authentication's) fits it.
+   */
+  setAuthenticationData(data: Buffer | undefined): void {
+    const packet = this.connectPacket;
+    if (!packet?.properties) return;
+    packet.properties = { ...packet.properties, authenticationData: data };
+    if (data === undefined) delete packet.properties.authenticationData;
+  }
+
   sendPacket(packet: Packet): void {
     if (this.state !== LinkState.Up) return;
     this.send(mqttPacket.generate(packet, this.settings));

@@ -82,8 +82,10 @@ async function authClient(
   s: Site,
   clientId: string,
   secret = SECRET,
-): Promise<{ client: MqttClient; challenges: Buffer[] }> {
+): Promise<{ client: MqttClient; challenges: Buffer[]; auths: IAuthPacket[]; useSecret(s: string): void }> {
   const challenges: Buffer[] = [];
+  /** Every AUTH the client received, also after the CONNACK (re-authentication). */
+  const auths: IAuthPacket[] = [];
   const client = mqtt.connect(`mqtt://127.0.0.1:${s.port}`, {
     protocolVersion: 5,
     clientId,
@@ -92,6 +94,7 @@ async function authClient(
     properties: { authenticationMethod: METHOD, authenticationData: Buffer.from(clientId) },
   });
   client.handleAuth = (packet: IAuthPacket, callback) => {
+    auths.push(packet);
     const challenge = packet.properties?.authenticationData;
     if (challenge) challenges.push(challenge);
     callback(undefined, {
@@ -106,7 +109,16 @@ async function authClient(
     client.once('error', reject);
     client.once('close', () => reject(new Error('closed before CONNACK')));
   });
-  return { client, challenges };
+  return { client, challenges, auths, useSecret: (next) => (secret = next) };
+}
+
+/** Starts a re-authentication: AUTH 0x19 (MQTT.js has no call for it; its AUTH handling answers the rest). */
+function reauthenticate(client: MqttClient, data: Buffer): void {
+  (client as unknown as { _sendPacket(p: IAuthPacket): void })._sendPacket({
+    cmd: 'auth',
+    reasonCode: ReasonCode.ReAuthenticate,
+    properties: { authenticationMethod: METHOD, authenticationData: data },
+  });
 }
 
 function sessionOf(s: Site, clientId: string): ClientSession | undefined {
@@ -172,4 +184,54 @@ test('AUTH through the module: a link that reconnects later is answered from the
   link.socket?.destroy();
   await waitFor('Broker2 link back', () => s.seen[1].length > before && session.links[1].isUp, 10_000);
   assert.deepEqual(s.seen[1], ['auth-replay:ok', 'auth-replay:ok']);
+});
+
+test('re-authentication through the module: AUTH 0x19 goes to both brokers, one conversation re-authenticates on both', async (t) => {
+  const s = await site(t, ['same', 'same']);
+  const { client, auths } = await authClient(t, s, 'reauth-both');
+  const session = sessionOf(s, 'reauth-both')!;
+  await waitFor('both links up', () => session.links.every((l) => l.isUp), 10_000);
+  const before = auths.length;
+  reauthenticate(client, Buffer.from('reauth-both'));
+  const done = await waitFor('AUTH 0x00 at the client', () =>
+    auths.slice(before).find((a) => a.reasonCode === ReasonCode.Success),
+  );
+  assert.equal(done.properties?.authenticationData?.toString(), 'welcome', "the driver's last word");
+  assert.deepEqual(
+    auths.slice(before).map((a) => a.reasonCode),
+    [ReasonCode.ContinueAuthentication, ReasonCode.Success],
+    'one challenge, then success',
+  );
+  await waitFor('both brokers judged the answer', () => s.seen.every((seen) => seen.length === 2), 10_000);
+  assert.deepEqual(s.seen, [
+    ['reauth-both:ok', 'reauth-both:ok'],
+    ['reauth-both:ok', 'reauth-both:ok'],
+  ]);
+  // the session goes on, with both brokers
+  await pingBarrier(client);
+  assert.ok(
+    session.links.every((l) => l.isUp),
+    'no broker given up',
+  );
+  const watch = await s.brokers[0].connect();
+  await watch.subscribeAsync('reauth/x', { qos: 1 });
+  const got: string[] = [];
+  watch.on('message', (_topic, payload) => got.push(payload.toString()));
+  await client.publishAsync('reauth/x', 'still here', { qos: 1 });
+  await waitFor('the message on Broker1', () => got.length === 1, 10_000);
+});
+
+test('re-authentication through the module: a wrong answer ends the session with the broker’s reason code', async (t) => {
+  const s = await site(t, ['same', 'same']);
+  const { client, useSecret } = await authClient(t, s, 'reauth-wrong');
+  const session = sessionOf(s, 'reauth-wrong')!;
+  await waitFor('both links up', () => session.links.every((l) => l.isUp), 10_000);
+  const disconnects: number[] = [];
+  client.on('disconnect', (packet) => disconnects.push(packet.reasonCode ?? 0));
+  useSecret('not-the-secret');
+  reauthenticate(client, Buffer.from('reauth-wrong'));
+  await waitFor('DISCONNECT at the client', () => disconnects.length === 1, 10_000);
+  assert.deepEqual(disconnects, [ReasonCode.NotAuthorized]);
+  await waitFor('the session ended', () => sessionOf(s, 'reauth-wrong') === undefined, 10_000);
+  assert.equal(s.seen[0][1] ?? s.seen[1][1], 'reauth-wrong:wrong');
 });

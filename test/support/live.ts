@@ -70,9 +70,9 @@ export async function startEdgeAndCloud(
     parts.cloudApp = await startPlatformApp({
       ...appOptions,
       dataDir: join(dir, 'cloud'),
-      // a session kept at the cloud broker: the edge's forward queue lets go of a message on the cloud
-      // broker's PUBACK, so uplinks forwarded while the platform reconnects must wait for it there
-      // (docs/architecture.md, "Takeover when an instance dies", limits)
+      // a session kept at the cloud broker: the tests' uplinks ask for no data-ack, so the edge's forward
+      // queue lets them go on the cloud broker's PUBACK, and those forwarded while the platform
+      // reconnects must wait for it there (docs/architecture.md, "A site")
       mqtt: {
         url: cloud.url,
         clientId,

@@ -23,6 +23,8 @@ export function handleAuth(ch: HandlerContext, p: IAuthPacket): void {
   if (p.reasonCode !== ReasonCode.ReAuthenticate && p.reasonCode !== ReasonCode.ContinueAuthentication) {
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'unexpected AUTH reason');
   }
+  // a re-authentication is a new conversation: the method sees its steps from 0 again
+  if (p.reasonCode === ReasonCode.ReAuthenticate) ch.authStep = 0;
   const hook = ch.engine.hooks.extendedAuth!;
   const req = {
     ...ch.info,

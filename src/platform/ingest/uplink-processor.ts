@@ -614,9 +614,13 @@ export class UplinkProcessor {
     // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
     const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
     const commitStarted = performance.now();
+    // the groups this insert created: another instance may have stored one of them at the same moment
+    // (a slow first copy and its resend on two instances); only the one whose insert created it publishes
+    const created = new Set<string>();
     await platform.store.insertReadings(
       decoded.map((d) => d.reading),
       marks,
+      (g) => created.add(`${g.gatewayId}\u0000${g.epoch}\u0000${g.groupSeq}`),
     );
     const commitSeconds = (performance.now() - commitStarted) / 1000;
     this.#sendDataAcks(acks, seenGateways); // committed: the gateways may forget these groups
@@ -626,16 +630,19 @@ export class UplinkProcessor {
     const byTime = new Map<number, string[]>();
     for (const [deviceId, { at }] of seenDevices) byTime.set(at, [...(byTime.get(at) ?? []), deviceId]);
     for (const [at, ids] of byTime) await platform.store.touchDevices(ids, at);
+    const stored = decoded.filter(({ reading: r }) =>
+      created.has(`${r.gatewayId}\u0000${r.epoch ?? ''}\u0000${r.groupSeq}`),
+    );
     // The JSON of a reading is built only when someone subscribes to its device's topic: with nobody
     // listening it was the largest single cost per reading after the store.
     const wanted = new Map<string, boolean>();
-    for (const { message } of decoded) {
+    for (const { message } of stored) {
       let want = wanted.get(message.dev);
       if (want === undefined) wanted.set(message.dev, (want = platform.telemetryWanted(message.dev)));
       if (want) platform.publishTelemetry(message.dev, Buffer.from(JSON.stringify(message)));
       platform.notify({ type: 'telemetry', message });
     }
-    platform.metrics.stored(decoded, commitSeconds, duplicates);
+    platform.metrics.stored(stored, commitSeconds, duplicates + decoded.length - stored.length);
   }
 }
 

@@ -34,6 +34,7 @@ import type {
   Bucket,
   FrameQuery,
   FrameRow,
+  InsertedGroup,
   PointRow,
   RangeQuery,
   ReadingInput,
@@ -119,6 +120,7 @@ export class SqlTelemetry {
   async insertReadings(
     readings: readonly ReadingInput[],
     marks: readonly StreamMark[] = [],
+    inserted?: (group: InsertedGroup) => void,
   ): Promise<number> {
     if (readings.length === 0 && marks.length === 0) return 0;
     // Series ids are committed on their own, before the batch: a batch that fails never leaves the
@@ -147,6 +149,8 @@ export class SqlTelemetry {
       group.readings.push(r);
     }
     let newFrames = 0;
+    // the groups this insert created: told to the caller once committed
+    let created: BatchGroup[] = [];
     await this.db.batch([
       {
         table: 'frame_groups',
@@ -159,15 +163,15 @@ export class SqlTelemetry {
       },
       // The readings of the groups that were new: one block per series and hour, the rollup deltas and
       // the newest value per series, all in the same transaction.
-      (inserted) => {
+      (rows) => {
         const fresh = new Set<string>();
-        for (const row of inserted) {
+        for (const row of rows) {
           fresh.add(groupKey(String(row[0]), String(row[1]), Number(row[2])));
           newFrames += Number(row[5]);
         }
         const perSeries = new Map<number, SampleColumns>();
-        for (const g of groups) {
-          if (!fresh.has(groupKey(g.gatewayId, g.epoch, g.groupSeq))) continue;
+        created = groups.filter((g) => fresh.has(groupKey(g.gatewayId, g.epoch, g.groupSeq)));
+        for (const g of created) {
           for (const r of g.readings) {
             const ids = this.#series.get(r.deviceId)!;
             for (const p of r.points) {
@@ -227,6 +231,8 @@ export class SqlTelemetry {
       // the dedup state described by these readings: committed with them or not at all
       ...marks.map(streamMarkStatement),
     ]);
+    if (inserted)
+      for (const { gatewayId, epoch, groupSeq } of created) inserted({ gatewayId, epoch, groupSeq });
     for (const [key, count] of this.#smallBlocks) {
       if (count < MERGE_AFTER) continue;
       this.#smallBlocks.delete(key);

@@ -279,6 +279,13 @@ export interface RuleRow {
   updatedAt: number;
 }
 
+/** A data group's identity on the wire, as stored (`epoch` '' when the gateway gave none). */
+export interface InsertedGroup {
+  gatewayId: string;
+  epoch: string;
+  groupSeq: number;
+}
+
 export interface PlatformStore extends AuthStore, AlarmStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -287,8 +294,14 @@ export interface PlatformStore extends AuthStore, AlarmStore {
   /**
    * Stores readings once: a frame already stored (same gateway, epoch, group seq, index) is ignored.
    * `marks` (the streams' dedup state) are raised in the same transaction. Returns how many were new.
+   * `inserted` is told, after the commit, each data group this call created (not one that was stored
+   * already, also not by another instance whose insert ran at the same time).
    */
-  insertReadings(readings: readonly ReadingInput[], marks?: readonly StreamMark[]): Promise<number>;
+  insertReadings(
+    readings: readonly ReadingInput[],
+    marks?: readonly StreamMark[],
+    inserted?: (group: InsertedGroup) => void,
+  ): Promise<number>;
   latest(deviceId: string): Promise<PointRow[]>;
   range(query: RangeQuery): Promise<PointRow[]>;
   aggregate(query: AggregateQuery): Promise<Bucket[]>;
