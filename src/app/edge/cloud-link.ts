@@ -18,7 +18,7 @@ import {
   parseCloudDownlink,
 } from './cloud-acks.ts';
 import { ForwardQueue, type QueuedMessage } from './forward-queue.ts';
-import { setTimeout as delay } from 'node:timers/promises';
+import { endClient } from '../../protocol/mqtt-end.ts';
 
 export const ALL_GATEWAYS_DOWN_FILTER = 'mqiot/gw/+/down';
 export const EDGE_CLIENT_ID = 'mqiot-edge-link';
@@ -277,22 +277,10 @@ export class CloudLink {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#resendTimer);
-    // the cloud side first: nothing comes in for a local client that is already closed
-    // while the cloud is unreachable the client is reconnecting: a graceful end would wait for it
-    // and a graceful end also waits for the PUBACK of the message in flight, which never comes when the
-    // cloud went away at that moment: after a grace period the end is forced (the message stays queued)
-    const client = this.#client;
-    if (client) {
-      const grace = new AbortController();
-      await Promise.race([
-        client.endAsync(!client.connected),
-        delay(CLOSE_GRACE_MS, undefined, { signal: grace.signal }).then(
-          () => client.endAsync(true),
-          () => undefined,
-        ),
-      ]);
-      grace.abort();
-    }
+    // the cloud side first: nothing comes in for a local client that is already closed. A message in
+    // flight whose PUBACK never comes (the cloud went away at that moment) stays queued: the end is
+    // forced after a grace period (src/protocol/mqtt-end.ts)
+    if (this.#client) await endClient(this.#client, CLOSE_GRACE_MS);
     this.#local?.close();
     this.queue.close();
   }
