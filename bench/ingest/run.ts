@@ -32,6 +32,8 @@ const { values } = parseArgs({
     pg: { type: 'string' },
     // Readings (one a minute) of one series for the read checks (0 = skip); 43200 = 30 days.
     big: { type: 'string', default: '43200' },
+    // Devices the frames cycle through: many devices means few readings per series in each batch.
+    devices: { type: 'string', default: '100' },
   },
 });
 const GROUPS = Number(values.groups);
@@ -39,7 +41,9 @@ const FRAMES = Number(values.frames);
 const PG_URL = values.pg ?? process.env.MQIOT_TEST_PG_URL;
 const GATEWAY = 'bench-site';
 const UP_TOPIC = `mqiot/gw/${GATEWAY}/up`;
-const DEVICES = 100;
+const DEVICES = Number(values.devices);
+/** Data groups sent before the clock starts, to register every device (frames per group as measured). */
+const WARM_GROUPS = Math.ceil(DEVICES / Number(values.frames));
 const BIG = Number(values.big);
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -67,7 +71,9 @@ function groups(): Buffer[] {
   const out: Buffer[] = [];
   for (let g = 0; g < GROUPS; g++) {
     const frames = Array.from({ length: FRAMES }, (_, j) => frame(g * FRAMES + j));
-    out.push(encodeEnvelope({ v: 1, k: 'data', gw: GATEWAY, seq: g + 1, ts: T0 + g * 1000, frames }));
+    out.push(
+      encodeEnvelope({ v: 1, k: 'data', gw: GATEWAY, seq: WARM_GROUPS + g, ts: T0 + g * 1000, frames }),
+    );
   }
   return out;
 }
@@ -76,13 +82,16 @@ function groups(): Buffer[] {
  * Sent before the clock starts: registers the gateway and every device and brings them online, so the
  * figures are the steady state (first sight of a device costs a few extra writes once).
  */
-function warmUp(): Buffer {
-  const frames = Array.from({ length: DEVICES }, (_, d) => ({
-    ...frame(d),
-    ts: T0 - 60_000 + d,
-    seq: 1_000_000 + d,
-  }));
-  return encodeEnvelope({ v: 1, k: 'data', gw: GATEWAY, seq: 0, ts: T0 - 60_000, frames });
+function warmUp(): Buffer[] {
+  const out: Buffer[] = [];
+  for (let g = 0; g < WARM_GROUPS; g++) {
+    const frames = [];
+    for (let d = g * FRAMES; d < Math.min(DEVICES, (g + 1) * FRAMES); d++) {
+      frames.push({ ...frame(d), ts: T0 - 60_000 + d, seq: 1_000_000_000 + d });
+    }
+    out.push(encodeEnvelope({ v: 1, k: 'data', gw: GATEWAY, seq: g, ts: T0 - 60_000, frames }));
+  }
+  return out;
 }
 
 /** Bytes of one MQTT PUBLISH (QoS 1) carrying `payload` on `topic`. */
@@ -175,7 +184,7 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[], c
   await contracts.load();
   const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
-  platform.handleUplink(UP_TOPIC, warmUp());
+  for (const m of warmUp()) platform.handleUplink(UP_TOPIC, m);
   await platform.whenIdle();
   const warm = await store.countPoints();
   const start = process.hrtime.bigint();
@@ -224,7 +233,7 @@ async function measureViaBroker(store: PlatformStore, messages: Buffer[], ceilin
   const platform = new Platform({}, { store, contracts, secretHashing: mosquittoHashing });
   await platform.start({ timers: false });
   const attachment = attachToBroker(platform, broker);
-  platform.handleUplink(UP_TOPIC, warmUp());
+  for (const m of warmUp()) platform.handleUplink(UP_TOPIC, m);
   await platform.whenIdle();
   const port = (server.address() as net.AddressInfo).port;
   const gateway = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
