@@ -14,6 +14,13 @@
  * Writes the broker does not wait for (session header, subscriptions, acknowledgement clean-up) are
  * fire-and-forget: their failures are logged here, and their promises never surface as unhandled
  * rejections. Loads are synchronous (they run once, at start).
+ *
+ * A message is stored once, however many sessions it is queued for: one row in `messages` (topic,
+ * payload, properties), and per session one row in `outgoing` with that session's state (packet id,
+ * QoS, subscription ids) and the message's id. The store counts in memory how many outgoing rows
+ * refer to each message and deletes the message with its last reference; the counts are rebuilt
+ * from the file at open and after a rolled-back transaction, so they never trust memory the file
+ * does not share.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,8 +35,12 @@ import type {
   SubscriptionRecord,
 } from './types.ts';
 
-/** Bumped when the tables change; a file with a newer version is refused, not misread. */
-export const SQLITE_SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables change; a file with a newer version is refused, not misread, and an older
+ * one is migrated at open (migrate(), below). 1: each outgoing row held its own copy of the
+ * message; 2: messages are stored once and referenced.
+ */
+export const SQLITE_SCHEMA_VERSION = 2;
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
@@ -71,23 +82,30 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   subscription_id INTEGER,
   PRIMARY KEY (client_id, filter)
 ) WITHOUT ROWID;
+-- a routed message, once for every session it is queued for; deleted with its last outgoing row
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  properties TEXT,
+  expires_at INTEGER NOT NULL,
+  origin TEXT NOT NULL
+);
+-- one session's delivery of a message: state 0 queued, 1 sent, 2 PUBREL sent; subscription ids
+-- as a JSON array, NULL when none
 CREATE TABLE IF NOT EXISTS outgoing (
   client_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
-  state TEXT NOT NULL,
+  state INTEGER NOT NULL,
   packet_id INTEGER NOT NULL,
   qos INTEGER NOT NULL,
   retain INTEGER NOT NULL,
-  subscription_ids TEXT NOT NULL,
-  topic TEXT NOT NULL,
-  payload BLOB NOT NULL,
-  message_qos INTEGER NOT NULL,
-  message_retain INTEGER NOT NULL,
-  properties TEXT,
-  expires_at INTEGER NOT NULL,
-  origin TEXT NOT NULL,
+  subscription_ids TEXT,
+  message_id INTEGER NOT NULL,
   PRIMARY KEY (client_id, seq)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incoming_qos2 (
   client_id TEXT NOT NULL,
   packet_id INTEGER NOT NULL,
@@ -115,16 +133,19 @@ interface MessageRow {
   origin: string;
 }
 
-interface OutgoingRow extends Omit<MessageRow, 'qos' | 'retain'> {
+interface OutgoingRow {
   seq: number;
-  state: OutgoingRecord['state'];
+  state: number;
   packet_id: number;
   qos: number;
   retain: number;
-  subscription_ids: string;
-  message_qos: number;
-  message_retain: number;
+  subscription_ids: string | null;
+  message_id: number;
 }
+
+/** OutgoingRecord['state'] as stored, and back. */
+const STATE_CODE = { queued: 0, sent: 1, pubrel: 2 } as const;
+const STATE_NAME: readonly OutgoingRecord['state'][] = ['queued', 'sent', 'pubrel'];
 
 interface Batch {
   promise: Promise<void>;
@@ -157,12 +178,26 @@ export class SqliteSessionStore implements SessionStore {
   private closed = false;
   private committed = 0;
   private readonly stmt: ReturnType<typeof prepareStatements>;
+  /** The row id of each message object stored (a message routed to many sessions is one object). */
+  private messageIds = new WeakMap<Message, number>();
+  /** Outgoing rows referring to each stored message, as the file has them (this turn's writes included). */
+  private refs = new Map<number, number>();
+  private nextMessageId: number;
+  /** Messages whose last reference went in this turn: deleted together, by one statement, before the COMMIT. */
+  private freed: number[] = [];
+  /**
+   * Messages already read by loadOutgoing, so sessions restored at start share one object per stored
+   * message, as they did before the restart. The broker loads every session in one turn at start;
+   * the map is let go at the end of that turn, so it holds no message after its last session is done.
+   */
+  private loaded: Map<number, Message> | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.logger = options.logger;
     this.db = openDatabase(options);
     this.stmt = prepareStatements(this.db);
+    this.nextMessageId = this.countReferences() + 1;
     this.retained = {
       set: (m) => this.write(() => this.stmt.setRetained.run(messageParams(m))),
       delete: (topic) => this.write(() => this.stmt.deleteRetained.run(topic)),
@@ -211,6 +246,7 @@ export class SqliteSessionStore implements SessionStore {
     if (this.batch !== batch) return; // already committed by close() or aborted
     this.batch = undefined;
     try {
+      this.deleteFreed();
       this.db.exec('COMMIT');
       this.committed++;
       batch.resolve();
@@ -221,6 +257,7 @@ export class SqliteSessionStore implements SessionStore {
 
   private abort(batch: Batch, err: unknown): void {
     if (this.batch === batch) this.batch = undefined;
+    this.freed = [];
     try {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     } catch {
@@ -228,7 +265,44 @@ export class SqliteSessionStore implements SessionStore {
     }
     const e = new SqliteStoreError(`transaction failed: ${(err as Error).message}`, { cause: err });
     this.logger?.error({ err: e }, 'broker store: transaction rolled back');
+    // the rolled-back turn may have added or removed messages: count again from what the file holds
+    try {
+      this.messageIds = new WeakMap();
+      this.countReferences();
+    } catch (countErr) {
+      this.logger?.error({ err: countErr }, 'broker store: cannot count message references');
+    }
     batch.reject(e);
+  }
+
+  /**
+   * Rebuilds the reference counts from the file; returns the highest message id in use. Message ids
+   * are never reused while the store is open (nextMessageId only grows).
+   */
+  private countReferences(): number {
+    this.refs = new Map();
+    for (const r of this.stmt.countReferences.iterate() as Iterable<{ message_id: number; n: number }>)
+      this.refs.set(r.message_id, r.n);
+    return (this.stmt.maxMessageId.get() as { id: number | null }).id ?? 0;
+  }
+
+  /** One outgoing row less for message `id`: the message goes with its last reference. */
+  private release(id: number): void {
+    const n = this.refs.get(id);
+    if (n !== undefined && n > 1) {
+      this.refs.set(id, n - 1);
+      return;
+    }
+    this.refs.delete(id);
+    this.freed.push(id);
+  }
+
+  private deleteFreed(): void {
+    const freed = this.freed;
+    if (freed.length === 0) return;
+    this.freed = [];
+    if (freed.length === 1) this.stmt.deleteMessage.run(freed[0]);
+    else this.stmt.deleteMessages.run(JSON.stringify(freed));
   }
 
   private fail(what: string, err: unknown): Promise<void> {
@@ -280,7 +354,7 @@ export class SqliteSessionStore implements SessionStore {
     return this.write(() => {
       this.stmt.deleteSession.run(clientId);
       this.stmt.deleteSessionSubscriptions.run(clientId);
-      this.stmt.deleteSessionOutgoing.run(clientId);
+      for (const id of this.stmt.deleteSessionOutgoing.all(clientId) as number[]) this.release(id);
       this.stmt.deleteSessionIncoming.run(clientId);
     });
   }
@@ -308,40 +382,79 @@ export class SqliteSessionStore implements SessionStore {
   saveOutgoing(clientId: string, rec: OutgoingRecord): Promise<void> {
     // the record is serialised now: the broker changes state/packetId in place and saves again
     return this.write(() => {
-      const m = messageParams(rec.message);
-      this.stmt.saveOutgoing.run(
+      const m = rec.message;
+      let id = this.messageIds.get(m);
+      // the first session a message is queued for stores it; the others refer to it
+      const fresh = id === undefined || !this.refs.has(id);
+      if (fresh) {
+        id = this.nextMessageId++;
+        this.stmt.insertMessage.run(id, ...messageValues(m));
+        this.messageIds.set(m, id);
+        this.refs.set(id, 0);
+      }
+      const state = STATE_CODE[rec.state];
+      const retain = rec.retain ? 1 : 0;
+      const ids = rec.subscriptionIds.length === 0 ? null : JSON.stringify(rec.subscriptionIds);
+      const added = this.stmt.insertOutgoing.run(
         clientId,
         rec.seq,
-        rec.state,
+        state,
         rec.packetId,
         rec.qos,
-        rec.retain ? 1 : 0,
-        rec.subscriptionIds.length === 0 ? '[]' : JSON.stringify(rec.subscriptionIds),
-        m.topic,
-        m.payload,
-        m.qos,
-        m.retain,
-        m.properties,
-        m.expires_at,
-        m.origin,
+        retain,
+        ids,
+        id,
       );
+      if (added.changes === 1) {
+        this.refs.set(id!, this.refs.get(id!)! + 1);
+        return;
+      }
+      // saved before: only the session's own state changes (a stored message is never rewritten)
+      this.stmt.updateOutgoing.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
+      if (fresh) this.release(id!);
     });
   }
 
   deleteOutgoing(clientId: string, seq: number): Promise<void> {
-    return this.write(() => this.stmt.deleteOutgoing.run(clientId, seq));
+    return this.write(() => {
+      const id = this.stmt.deleteOutgoing.get(clientId, seq) as number | undefined;
+      if (id !== undefined) this.release(id);
+    });
   }
 
   loadOutgoing(clientId: string): OutgoingRecord[] {
-    return (this.stmt.loadOutgoing.all(clientId) as OutgoingRow[]).map((r) => ({
-      seq: r.seq,
-      state: r.state,
-      packetId: r.packet_id,
-      qos: r.qos as QoS,
-      retain: r.retain === 1,
-      subscriptionIds: JSON.parse(r.subscription_ids) as number[],
-      message: rowToMessage({ ...r, qos: r.message_qos, retain: r.message_retain }),
-    }));
+    return (this.stmt.loadOutgoing.all(clientId) as OutgoingRow[]).flatMap((r) => {
+      const message = this.loadMessage(r.message_id);
+      if (message === undefined) return []; // cannot happen in a file this store wrote
+      return [
+        {
+          seq: r.seq,
+          state: STATE_NAME[r.state]!,
+          packetId: r.packet_id,
+          qos: r.qos as QoS,
+          retain: r.retain === 1,
+          subscriptionIds: r.subscription_ids === null ? [] : (JSON.parse(r.subscription_ids) as number[]),
+          message,
+        },
+      ];
+    });
+  }
+
+  /** A stored message as one object for every session it is queued for. */
+  private loadMessage(id: number): Message | undefined {
+    let loaded = this.loaded;
+    if (loaded === undefined) {
+      loaded = this.loaded = new Map();
+      setImmediate(() => (this.loaded = undefined));
+    }
+    let m = loaded.get(id);
+    if (m !== undefined) return m;
+    const row = this.stmt.loadMessage.get(id) as MessageRow | undefined;
+    if (row === undefined) return undefined;
+    m = rowToMessage(row);
+    loaded.set(id, m);
+    this.messageIds.set(m, id);
+    return m;
   }
 
   // ---- incoming QoS 2 ----
@@ -393,13 +506,45 @@ function migrate(db: Database.Database): void {
     throw new Error(`schema version ${version} is newer than this mqiot (${SQLITE_SCHEMA_VERSION})`);
   }
   db.transaction(() => {
+    // version 1 kept a copy of the message in every outgoing row: set it aside, make the new tables, move over
+    if (version === 1) db.exec('ALTER TABLE outgoing RENAME TO outgoing_v1');
     db.exec(SCHEMA);
+    if (version === 1) migrateFromV1(db);
+    // messages no outgoing row refers to any more (none in a file this store wrote; cheap insurance)
+    db.exec('DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM outgoing)');
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     // a write takes the exclusive lock now: a second broker on this file fails at start, not later
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)").run(
       new Date().toISOString(),
     );
   })();
+}
+
+/**
+ * Version 1 → 2: each distinct message of the old outgoing rows becomes one `messages` row (copies
+ * routed to several sessions are recognised by equal content, so the file shrinks), and each old
+ * row becomes an outgoing row referring to it. Runs inside migrate()'s transaction: a crash
+ * half-way leaves the version 1 file untouched.
+ */
+function migrateFromV1(db: Database.Database): void {
+  db.exec(`
+    CREATE TEMP TABLE v1_message AS
+      SELECT rowid AS old, min(rowid) OVER (
+        PARTITION BY topic, payload, message_qos, message_retain, properties, expires_at, origin
+      ) AS id FROM outgoing_v1;
+    INSERT INTO messages (id, topic, payload, qos, retain, properties, expires_at, origin)
+      SELECT o.rowid, o.topic, o.payload, o.message_qos, o.message_retain, o.properties, o.expires_at, o.origin
+      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid WHERE v.id = v.old;
+    INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, message_id)
+      SELECT o.client_id, o.seq,
+        CASE o.state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 ELSE 2 END,
+        o.packet_id, o.qos, o.retain,
+        CASE WHEN o.subscription_ids = '[]' THEN NULL ELSE o.subscription_ids END,
+        v.id
+      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid;
+    DROP TABLE v1_message;
+    DROP TABLE outgoing_v1;
+  `);
 }
 
 interface SessionRow {
@@ -434,7 +579,9 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
     deleteSessionSubscriptions: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
-    deleteSessionOutgoing: db.prepare('DELETE FROM outgoing WHERE client_id = ?'),
+    deleteSessionOutgoing: db
+      .prepare('DELETE FROM outgoing WHERE client_id = ? RETURNING message_id')
+      .pluck(),
     deleteSessionIncoming: db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ?'),
     saveSubscription: db.prepare(
       `INSERT OR REPLACE INTO subscriptions
@@ -442,15 +589,31 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     deleteSubscription: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
-    saveOutgoing: db.prepare(
-      `INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, topic, payload,
-         message_qos, message_retain, properties, expires_at, origin)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (client_id, seq) DO UPDATE SET state = excluded.state, packet_id = excluded.packet_id,
-         qos = excluded.qos, retain = excluded.retain, subscription_ids = excluded.subscription_ids`,
+    insertMessage: db.prepare(
+      `INSERT INTO messages (id, topic, payload, qos, retain, properties, expires_at, origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    deleteOutgoing: db.prepare('DELETE FROM outgoing WHERE client_id = ? AND seq = ?'),
-    loadOutgoing: db.prepare('SELECT * FROM outgoing WHERE client_id = ? ORDER BY seq'),
+    deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
+    deleteMessages: db.prepare('DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))'),
+    loadMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
+    countReferences: db.prepare('SELECT message_id, count(*) AS n FROM outgoing GROUP BY message_id'),
+    maxMessageId: db.prepare('SELECT max(id) AS id FROM messages'),
+    // OR IGNORE: an existing row is updated instead (updateOutgoing), and is not counted again
+    insertOutgoing: db.prepare(
+      `INSERT OR IGNORE INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, message_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updateOutgoing: db.prepare(
+      `UPDATE outgoing SET state = ?, packet_id = ?, qos = ?, retain = ?, subscription_ids = ?
+       WHERE client_id = ? AND seq = ?`,
+    ),
+    deleteOutgoing: db
+      .prepare('DELETE FROM outgoing WHERE client_id = ? AND seq = ? RETURNING message_id')
+      .pluck(),
+    loadOutgoing: db.prepare(
+      `SELECT seq, state, packet_id, qos, retain, subscription_ids, message_id
+       FROM outgoing WHERE client_id = ? ORDER BY seq`,
+    ),
     saveIncoming: db.prepare('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
     deleteIncoming: db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
     loadIncoming: db.prepare('SELECT packet_id FROM incoming_qos2 WHERE client_id = ? ORDER BY packet_id'),
@@ -465,13 +628,8 @@ function prepareStatements(db: Database.Database) {
 
 // ---- message (de)serialisation ----
 
-/** The last message encoded: a message routed to many persistent sessions is encoded once (messages are immutable once routed). */
-let lastMessage: Message | undefined;
-let lastRow: MessageRow | undefined;
-
 function messageParams(m: Message): MessageRow {
-  if (m === lastMessage) return lastRow!;
-  const row: MessageRow = {
+  return {
     topic: m.topic,
     payload: m.payload,
     qos: m.qos,
@@ -480,9 +638,11 @@ function messageParams(m: Message): MessageRow {
     expires_at: m.expiresAt,
     origin: m.origin,
   };
-  lastMessage = m;
-  lastRow = row;
-  return row;
+}
+
+/** A message's columns in the order of `messages` (after the id). */
+function messageValues(m: Message): [string, Buffer, number, number, string | null, number, string] {
+  return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.origin];
 }
 
 function rowToMessage(r: MessageRow): Message {
