@@ -46,8 +46,13 @@ export class RawClient {
     clientId: string,
     keepalive = 60,
     protocolVersion: 4 | 5 = 4,
+    /**
+     * clean: false keeps the session when the client goes (a persistent session); localAddress: the
+     * loopback source address (127.0.0.x), so that more clients than one address's ephemeral ports can connect.
+     */
+    options: { clean?: boolean; localAddress?: string } = {},
   ): Promise<RawClient> {
-    const socket = netConnect({ host: '127.0.0.1', port });
+    const socket = netConnect({ host: '127.0.0.1', port, localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new RawClient(socket);
     const connacked = new Promise<void>((resolve) => (client.#onConnack = resolve));
@@ -56,8 +61,12 @@ export class RawClient {
         cmd: 'connect',
         protocolId: 'MQTT',
         protocolVersion,
-        clean: true,
+        clean: options.clean ?? true,
         clientId,
+        // a v5 session outlives its connection only with an expiry; 3.1.1 uses clean: false alone
+        ...(protocolVersion === 5 && options.clean === false
+          ? { properties: { sessionExpiryInterval: 0xffffffff } }
+          : {}),
         keepalive,
       }),
     );
