@@ -17,10 +17,11 @@
  *
  * A message is stored once, however many sessions it is queued for: one row in `messages` (topic,
  * payload, properties), and per session one row in `outgoing` with that session's state (packet id,
- * QoS, subscription ids) and the message's id. The store counts in memory how many outgoing rows
- * refer to each message and deletes the message with its last reference; the counts are rebuilt
- * from the file at open and after a rolled-back transaction, so they never trust memory the file
- * does not share.
+ * QoS, subscription ids) and the message's id. Routing saves a message for its sessions one after
+ * the other, so the store recognises it as the last message it stored. It counts in memory the
+ * references of messages held by more than one session (a message for one session costs no memory
+ * here) and deletes a message with its last reference; the counts are rebuilt from the file at open
+ * and after a rolled-back transaction, so they never trust memory the file does not share.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -178,9 +179,17 @@ export class SqliteSessionStore implements SessionStore {
   private closed = false;
   private committed = 0;
   private readonly stmt: ReturnType<typeof prepareStatements>;
-  /** The row id of each message object stored (a message routed to many sessions is one object). */
-  private messageIds = new WeakMap<Message, number>();
-  /** Outgoing rows referring to each stored message, as the file has them (this turn's writes included). */
+  /**
+   * The message stored last and its id: routing saves a message for all its persistent sessions one
+   * after the other (one object), so the second and later sessions refer to the row the first made.
+   */
+  private lastMessage: Message | undefined;
+  private lastId = 0;
+  /**
+   * Outgoing rows referring to each stored message that has more than one (this turn's writes
+   * included); a message not in the map has exactly one. So a message queued for one session, the
+   * common case, costs no memory here.
+   */
   private refs = new Map<number, number>();
   private nextMessageId: number;
   /** Messages whose last reference went in this turn: deleted together, by one statement, before the COMMIT. */
@@ -267,7 +276,7 @@ export class SqliteSessionStore implements SessionStore {
     this.logger?.error({ err: e }, 'broker store: transaction rolled back');
     // the rolled-back turn may have added or removed messages: count again from what the file holds
     try {
-      this.messageIds = new WeakMap();
+      this.lastMessage = undefined;
       this.countReferences();
     } catch (countErr) {
       this.logger?.error({ err: countErr }, 'broker store: cannot count message references');
@@ -289,12 +298,11 @@ export class SqliteSessionStore implements SessionStore {
   /** One outgoing row less for message `id`: the message goes with its last reference. */
   private release(id: number): void {
     const n = this.refs.get(id);
-    if (n !== undefined && n > 1) {
-      this.refs.set(id, n - 1);
-      return;
-    }
-    this.refs.delete(id);
-    this.freed.push(id);
+    if (n === undefined) {
+      if (id === this.lastId) this.lastMessage = undefined;
+      this.freed.push(id);
+    } else if (n === 2) this.refs.delete(id);
+    else this.refs.set(id, n - 1);
   }
 
   private deleteFreed(): void {
@@ -383,15 +391,9 @@ export class SqliteSessionStore implements SessionStore {
     // the record is serialised now: the broker changes state/packetId in place and saves again
     return this.write(() => {
       const m = rec.message;
-      let id = this.messageIds.get(m);
-      // the first session a message is queued for stores it; the others refer to it
-      const fresh = id === undefined || !this.refs.has(id);
-      if (fresh) {
-        id = this.nextMessageId++;
-        this.stmt.insertMessage.run(id, ...messageValues(m));
-        this.messageIds.set(m, id);
-        this.refs.set(id, 0);
-      }
+      // the first session a message is queued for stores it; the sessions after it refer to it
+      const shared = m === this.lastMessage;
+      const id = shared ? this.lastId : this.nextMessageId;
       const state = STATE_CODE[rec.state];
       const retain = rec.retain ? 1 : 0;
       const ids = rec.subscriptionIds.length === 0 ? null : JSON.stringify(rec.subscriptionIds);
@@ -405,13 +407,17 @@ export class SqliteSessionStore implements SessionStore {
         ids,
         id,
       );
-      if (added.changes === 1) {
-        this.refs.set(id!, this.refs.get(id!)! + 1);
-        return;
+      if (added.changes === 0) {
+        // saved before (a state change): only the session's own columns change, never the message
+        this.stmt.updateOutgoing.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
+      } else if (shared) {
+        this.refs.set(id, (this.refs.get(id) ?? 1) + 1);
+      } else {
+        this.stmt.insertMessage.run(messageValues(id, m));
+        this.nextMessageId++;
+        this.lastMessage = m;
+        this.lastId = id;
       }
-      // saved before: only the session's own state changes (a stored message is never rewritten)
-      this.stmt.updateOutgoing.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
-      if (fresh) this.release(id!);
     });
   }
 
@@ -453,7 +459,6 @@ export class SqliteSessionStore implements SessionStore {
     if (row === undefined) return undefined;
     m = rowToMessage(row);
     loaded.set(id, m);
-    this.messageIds.set(m, id);
     return m;
   }
 
@@ -596,7 +601,9 @@ function prepareStatements(db: Database.Database) {
     deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
     deleteMessages: db.prepare('DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))'),
     loadMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
-    countReferences: db.prepare('SELECT message_id, count(*) AS n FROM outgoing GROUP BY message_id'),
+    countReferences: db.prepare(
+      'SELECT message_id, count(*) AS n FROM outgoing GROUP BY message_id HAVING count(*) > 1',
+    ),
     maxMessageId: db.prepare('SELECT max(id) AS id FROM messages'),
     // OR IGNORE: an existing row is updated instead (updateOutgoing), and is not counted again
     insertOutgoing: db.prepare(
@@ -640,9 +647,21 @@ function messageParams(m: Message): MessageRow {
   };
 }
 
-/** A message's columns in the order of `messages` (after the id). */
-function messageValues(m: Message): [string, Buffer, number, number, string | null, number, string] {
-  return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.origin];
+/** A message's row of `messages`, in column order. */
+function messageValues(
+  id: number,
+  m: Message,
+): [number, string, Buffer, number, number, string | null, number, string] {
+  return [
+    id,
+    m.topic,
+    m.payload,
+    m.qos,
+    m.retain ? 1 : 0,
+    encodeProperties(m.properties),
+    m.expiresAt,
+    m.origin,
+  ];
 }
 
 function rowToMessage(r: MessageRow): Message {
