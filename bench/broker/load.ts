@@ -34,6 +34,8 @@ export type Role =
       window: number;
       /** Deliveries per publish when every subscriber matches (the fan-out). */
       fanout: number;
+      /** Subscribers keep their sessions (clean session 0), so a persistent broker stores every QoS 1/2 delivery. */
+      persistent?: boolean;
     }
   /**
    * Idle connections as a fleet holds them: keep alive 60, one subscription each, every other
@@ -94,7 +96,9 @@ async function main(role: Role): Promise<void> {
   const subscribers: RawClient[] = [];
   if (role.role === 'closed') {
     for (let i = 0; i < role.subscribers; i++) {
-      const c = await RawClient.connect(role.port, `bench-csub-${process.pid}-${i}`);
+      const c = await RawClient.connect(role.port, `bench-csub-${process.pid}-${i}`, 60, 4, {
+        clean: role.persistent !== true,
+      });
       await c.subscribe(name(role.filter, i), role.qos);
       subscribers.push(c);
     }

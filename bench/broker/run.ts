@@ -4,7 +4,9 @@
 // Each broker runs in its own process; load comes from separate publisher and subscriber processes
 // (load.ts) speaking raw MQTT bytes. See bench/broker/README.md for what each figure means.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKER_NAMES, startBroker, type BrokerName, type RunningBroker } from './brokers.ts';
@@ -145,9 +147,9 @@ interface Prepared {
  * Starts the load processes for one scenario against every broker at once (subscribers first,
  * then publishers), so process start-up is paid once per scenario, not once per broker.
  */
-async function prepare(s: Scenario, brokers: RunningBroker[]): Promise<Prepared[]> {
+async function prepare(s: Scenario, brokers: RunningBroker[], persistent: boolean): Promise<Prepared[]> {
   if (s.closed) {
-    const loops = brokers.map((b) => startLoad({ ...s.closed, port: b.port }));
+    const loops = brokers.map((b) => startLoad({ ...s.closed, port: b.port, persistent }));
     await Promise.all(loops.map((l) => l.ready));
     return brokers.map((broker, i) => ({ broker, subs: loops[i] }));
   }
@@ -300,6 +302,7 @@ async function main(): Promise<void> {
       connections: { type: 'string' },
       'load-processes': { type: 'string' },
       'source-addresses': { type: 'string' },
+      persistence: { type: 'boolean' },
     },
   });
   const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
@@ -315,8 +318,15 @@ async function main(): Promise<void> {
   console.log(`broker benchmark: ${brokerNames.join(', ')}; ${seconds} s per scenario\n`);
 
   const running: RunningBroker[] = [];
+  let cleanup = (): unknown => undefined;
   try {
-    for (const name of brokerNames) running.push(await startBroker(name));
+    // --persistence: mqiot brokers keep their sessions in a SQLite file and the closed loops'
+    // subscribers have persistent sessions, so every QoS 1/2 delivery is written and deleted again
+    const dir = values.persistence ? mkdtempSync(join(tmpdir(), 'mqiot-bench-')) : undefined;
+    cleanup = () => dir !== undefined && rmSync(dir, { recursive: true, force: true });
+    const start = (name: BrokerName): Promise<RunningBroker> =>
+      startBroker(name, dir === undefined ? [] : ['--persistence', join(dir, `${name}-${Date.now()}.db`)]);
+    for (const name of brokerNames) running.push(await start(name));
     const memory = new Map<BrokerName, number>();
     for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread));
     const rows: Row[] = [];
@@ -326,9 +336,9 @@ async function main(): Promise<void> {
       // The closed loops leave nothing queued behind them, so brokers carry on from one scenario to
       // the next; one that died is started again.
       for (let i = 0; i < running.length; i++) {
-        if (!running[i].alive()) running[i] = await startBroker(running[i].name);
+        if (!running[i].alive()) running[i] = await start(running[i].name);
       }
-      for (const prepared of await prepare(s, running)) {
+      for (const prepared of await prepare(s, running, dir !== undefined)) {
         const b = prepared.broker;
         const row = await measure(s, prepared, seconds);
         rows.push(row);
@@ -351,6 +361,7 @@ async function main(): Promise<void> {
       );
   } finally {
     await Promise.all(running.map((b) => b.stop()));
+    cleanup();
   }
 }
 

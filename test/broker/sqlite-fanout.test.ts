@@ -1,14 +1,17 @@
 /**
  * The SQLite store keeps a message routed to many persistent sessions once (a `messages` row and one
- * small `outgoing` row per session), deletes it with its last reference, gives sessions restored
- * from the file one shared message object, and migrates a file written in the version 1 layout
- * (a copy of the message in every outgoing row) when it opens it.
+ * small `outgoing` row per session) and a message for one session in that session's row, deletes a
+ * shared message with its last reference, gives sessions restored from the file one shared message
+ * object, and migrates a file written in the version 1 layout (a copy of the message in every
+ * outgoing row) when it opens it.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_SCHEMA_VERSION, SqliteSessionStore } from '../../src/broker/store/sqlite.ts';
+import type { OutgoingRecord } from '../../src/broker/store/types.ts';
+import type { Message } from '../../src/broker/types.ts';
 import { connected, newBroker } from './fakes.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -16,8 +19,13 @@ const dir = tempDir({ after }, 'mqiot-sqlite-fanout-');
 let n = 0;
 const freshFile = (): string => join(dir, `fan-${++n}.db`);
 
-/** Row counts of a closed store's file. */
-function countRows(path: string): { messages: number; outgoing: number; payloadBytes: number } {
+/** Row counts of a closed store's file; payload bytes in `messages` and in outgoing rows that hold their own. */
+function countRows(path: string): {
+  messages: number;
+  outgoing: number;
+  payloadBytes: number;
+  ownBytes: number;
+} {
   const db = new Database(path, { readonly: true });
   try {
     const one = (sql: string): number => (db.prepare(sql).pluck().get() as number | null) ?? 0;
@@ -25,6 +33,7 @@ function countRows(path: string): { messages: number; outgoing: number; payloadB
       messages: one('SELECT count(*) FROM messages'),
       outgoing: one('SELECT count(*) FROM outgoing'),
       payloadBytes: one('SELECT sum(length(payload)) FROM messages'),
+      ownBytes: one('SELECT sum(length(payload)) FROM outgoing'),
     };
   } finally {
     db.close();
@@ -55,6 +64,7 @@ test('sqlite: a message for 50 offline sessions is stored once; acknowledged by 
   assert.equal(stored.messages, 2, 'two messages, each once');
   assert.equal(stored.outgoing, 2 * SESSIONS, 'one reference per session and message');
   assert.equal(stored.payloadBytes, 1000 + 'second'.length);
+  assert.equal(stored.ownBytes, 0, 'no session row keeps a copy');
 
   // every session comes back, gets both and acknowledges them; one more stays away
   const { broker: b2 } = newBroker({}, { store: new SqliteSessionStore({ path }) });
@@ -83,7 +93,66 @@ test('sqlite: a message for 50 offline sessions is stored once; acknowledged by 
   assert.equal(got.length, 2);
   for (const p of got) last.ch.handlePacket({ cmd: 'puback', messageId: p.messageId });
   await b3.close();
-  assert.deepEqual(countRows(path), { messages: 0, outgoing: 0, payloadBytes: 0 });
+  assert.deepEqual(countRows(path), { messages: 0, outgoing: 0, payloadBytes: 0, ownBytes: 0 });
+});
+
+const message = (payload: string): Message => ({
+  topic: 't',
+  payload: Buffer.from(payload),
+  qos: 1,
+  retain: false,
+  properties: undefined,
+  expiresAt: 0,
+  origin: 'pub',
+});
+const queued = (seq: number, m: Message): OutgoingRecord => ({
+  seq,
+  state: 'queued',
+  packetId: 0,
+  message: m,
+  qos: 1,
+  retain: false,
+  subscriptionIds: [],
+});
+
+test('sqlite: a message for one session stays in its row (one insert, one delete, as before)', async () => {
+  const path = freshFile();
+  const store = new SqliteSessionStore({ path });
+  for (let i = 1; i <= 3; i++) await store.saveOutgoing('one', queued(i, message(`m${i}`)));
+  await store.deleteOutgoing('one', 2);
+  store.close();
+  assert.deepEqual(countRows(path), { messages: 0, outgoing: 2, payloadBytes: 0, ownBytes: 4 });
+});
+
+test('sqlite: a message saved again later for another session (a retained one) moves to messages then', async () => {
+  const path = freshFile();
+  const store = new SqliteSessionStore({ path });
+  const retained = message('kept');
+  await store.saveOutgoing('a', queued(1, retained));
+  await store.saveOutgoing('a', { ...queued(1, retained), state: 'sent', packetId: 9 }); // same row again: stays
+  await store.saveOutgoing('b', queued(4, retained)); // a second session: shared from now on
+  await store.saveOutgoing('c', queued(7, retained));
+  await store.deleteOutgoing('a', 1);
+  assert.deepEqual(
+    [
+      store.loadOutgoing('b')[0]?.message.payload.toString(),
+      store.loadOutgoing('c')[0]?.message.payload.toString(),
+    ],
+    ['kept', 'kept'],
+  );
+  // the only holder of a message is gone: a later save of that object stores it anew
+  const lone = message('lone');
+  await store.saveOutgoing('d', queued(1, lone));
+  await store.deleteSession('d');
+  await store.saveOutgoing('e', queued(1, lone));
+  assert.equal(store.loadOutgoing('e')[0]?.message.payload.toString(), 'lone');
+  store.close();
+  assert.deepEqual(countRows(path), { messages: 1, outgoing: 3, payloadBytes: 4, ownBytes: 4 });
+  const again = new SqliteSessionStore({ path });
+  await again.deleteOutgoing('b', 4);
+  await again.deleteOutgoing('c', 7); // the counts were rebuilt from the file at open
+  again.close();
+  assert.deepEqual(countRows(path), { messages: 0, outgoing: 1, payloadBytes: 0, ownBytes: 4 });
 });
 
 test('sqlite: sessions restored from the file share one message object per stored message', async () => {
@@ -198,7 +267,12 @@ test('sqlite: a version 1 file is migrated at open — copies merged, states, id
   } finally {
     store.close();
   }
-  assert.deepEqual(countRows(path), { messages: 2, outgoing: 2, payloadBytes: 'own'.length + 'done'.length });
+  assert.deepEqual(countRows(path), {
+    messages: 0,
+    outgoing: 2,
+    payloadBytes: 0,
+    ownBytes: 'own'.length + 'done'.length,
+  });
   const db = new Database(path, { readonly: true });
   try {
     assert.equal(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);

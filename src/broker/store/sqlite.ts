@@ -15,13 +15,14 @@
  * fire-and-forget: their failures are logged here, and their promises never surface as unhandled
  * rejections. Loads are synchronous (they run once, at start).
  *
- * A message is stored once, however many sessions it is queued for: one row in `messages` (topic,
- * payload, properties), and per session one row in `outgoing` with that session's state (packet id,
- * QoS, subscription ids) and the message's id. Routing saves a message for its sessions one after
- * the other, so the store recognises it as the last message it stored. It counts in memory the
- * references of messages held by more than one session (a message for one session costs no memory
- * here) and deletes a message with its last reference; the counts are rebuilt from the file at open
- * and after a rolled-back transaction, so they never trust memory the file does not share.
+ * A message is stored once, however many sessions it is queued for. Each session has one row in
+ * `outgoing` with its own state (packet id, QoS, subscription ids). A message for one session (the
+ * common case) lives in that row, so it costs one insert and one delete, as before; when routing
+ * saves the same message for a second session (routing saves a message for its sessions one after
+ * the other, so it is the message stored last), the message moves to one row in `messages` and every
+ * session's row refers to it by id. The store counts those references in memory and deletes the
+ * message with its last one; the counts are rebuilt from the file at open and after a rolled-back
+ * transaction, so they never trust memory the file does not share.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -39,7 +40,7 @@ import type {
 /**
  * Bumped when the tables change; a file with a newer version is refused, not misread, and an older
  * one is migrated at open (migrate(), below). 1: each outgoing row held its own copy of the
- * message; 2: messages are stored once and referenced.
+ * message; 2: a message held by several sessions is stored once, in `messages`, and referenced.
  */
 export const SQLITE_SCHEMA_VERSION = 2;
 
@@ -83,7 +84,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   subscription_id INTEGER,
   PRIMARY KEY (client_id, filter)
 ) WITHOUT ROWID;
--- a routed message, once for every session it is queued for; deleted with its last outgoing row
+-- a message held by several sessions, once; deleted with its last outgoing row
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY,
   topic TEXT NOT NULL,
@@ -94,8 +95,9 @@ CREATE TABLE IF NOT EXISTS messages (
   expires_at INTEGER NOT NULL,
   origin TEXT NOT NULL
 );
--- one session's delivery of a message: state 0 queued, 1 sent, 2 PUBREL sent; subscription ids
--- as a JSON array, NULL when none
+-- one session's delivery of a message: state 0 queued, 1 sent, 2 PUBREL sent; subscription ids as
+-- a JSON array, NULL when none. The message is either in the row's own columns (message_id NULL:
+-- only this session holds it) or in messages (message_id; the own columns NULL).
 CREATE TABLE IF NOT EXISTS outgoing (
   client_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -104,9 +106,16 @@ CREATE TABLE IF NOT EXISTS outgoing (
   qos INTEGER NOT NULL,
   retain INTEGER NOT NULL,
   subscription_ids TEXT,
-  message_id INTEGER NOT NULL,
+  message_id INTEGER,
+  topic TEXT,
+  payload BLOB,
+  message_qos INTEGER,
+  message_retain INTEGER,
+  properties TEXT,
+  expires_at INTEGER,
+  origin TEXT,
   PRIMARY KEY (client_id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS incoming_qos2 (
   client_id TEXT NOT NULL,
   packet_id INTEGER NOT NULL,
@@ -141,7 +150,26 @@ interface OutgoingRow {
   qos: number;
   retain: number;
   subscription_ids: string | null;
-  message_id: number;
+  message_id: number | null;
+  // the message's own columns, when message_id is NULL
+  topic: string;
+  payload: Buffer;
+  message_qos: number;
+  message_retain: number;
+  properties: string | null;
+  expires_at: number;
+  origin: string;
+}
+
+/**
+ * The message stored last (undefined: none that can be shared), the outgoing row that holds it while
+ * it is the only one (id 0), then its `messages` id. One object, changed in place: no allocation per message.
+ */
+interface LastStored {
+  message: Message | undefined;
+  clientId: string;
+  seq: number;
+  id: number;
 }
 
 /** OutgoingRecord['state'] as stored, and back. */
@@ -180,16 +208,11 @@ export class SqliteSessionStore implements SessionStore {
   private committed = 0;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   /**
-   * The message stored last and its id: routing saves a message for all its persistent sessions one
-   * after the other (one object), so the second and later sessions refer to the row the first made.
+   * The message stored last: routing saves a message for all its persistent sessions one after the
+   * other (one object), so a second session for it moves it to `messages` and the later ones refer to it.
    */
-  private lastMessage: Message | undefined;
-  private lastId = 0;
-  /**
-   * Outgoing rows referring to each stored message that has more than one (this turn's writes
-   * included); a message not in the map has exactly one. So a message queued for one session, the
-   * common case, costs no memory here.
-   */
+  private readonly last: LastStored = { message: undefined, clientId: '', seq: 0, id: 0 };
+  /** Outgoing rows referring to each row of `messages` (this turn's writes included). */
   private refs = new Map<number, number>();
   private nextMessageId: number;
   /** Messages whose last reference went in this turn: deleted together, by one statement, before the COMMIT. */
@@ -276,7 +299,7 @@ export class SqliteSessionStore implements SessionStore {
     this.logger?.error({ err: e }, 'broker store: transaction rolled back');
     // the rolled-back turn may have added or removed messages: count again from what the file holds
     try {
-      this.lastMessage = undefined;
+      this.last.message = undefined;
       this.countReferences();
     } catch (countErr) {
       this.logger?.error({ err: countErr }, 'broker store: cannot count message references');
@@ -295,14 +318,29 @@ export class SqliteSessionStore implements SessionStore {
     return (this.stmt.maxMessageId.get() as { id: number | null }).id ?? 0;
   }
 
-  /** One outgoing row less for message `id`: the message goes with its last reference. */
-  private release(id: number): void {
-    const n = this.refs.get(id);
-    if (n === undefined) {
-      if (id === this.lastId) this.lastMessage = undefined;
-      this.freed.push(id);
-    } else if (n === 2) this.refs.delete(id);
-    else this.refs.set(id, n - 1);
+  /** One outgoing row less for message `id` (null: the row held its message itself): the message goes with its last reference. */
+  private release(id: number | null): void {
+    if (id === null) return;
+    const n = this.refs.get(id) ?? 1;
+    if (n > 1) {
+      this.refs.set(id, n - 1);
+      return;
+    }
+    this.refs.delete(id);
+    if (this.last.id === id) this.last.message = undefined;
+    this.freed.push(id);
+  }
+
+  /** An outgoing row is gone: if it held the message stored last, that message cannot be shared any more. */
+  private forget(clientId: string, seq?: number): void {
+    const last = this.last;
+    if (
+      last.message !== undefined &&
+      last.id === 0 &&
+      last.clientId === clientId &&
+      (seq === undefined || seq === last.seq)
+    )
+      last.message = undefined;
   }
 
   private deleteFreed(): void {
@@ -362,7 +400,8 @@ export class SqliteSessionStore implements SessionStore {
     return this.write(() => {
       this.stmt.deleteSession.run(clientId);
       this.stmt.deleteSessionSubscriptions.run(clientId);
-      for (const id of this.stmt.deleteSessionOutgoing.all(clientId) as number[]) this.release(id);
+      this.forget(clientId);
+      for (const id of this.stmt.deleteSessionOutgoing.all(clientId) as (number | null)[]) this.release(id);
       this.stmt.deleteSessionIncoming.run(clientId);
     });
   }
@@ -390,14 +429,34 @@ export class SqliteSessionStore implements SessionStore {
   saveOutgoing(clientId: string, rec: OutgoingRecord): Promise<void> {
     // the record is serialised now: the broker changes state/packetId in place and saves again
     return this.write(() => {
-      const m = rec.message;
-      // the first session a message is queued for stores it; the sessions after it refer to it
-      const shared = m === this.lastMessage;
-      const id = shared ? this.lastId : this.nextMessageId;
       const state = STATE_CODE[rec.state];
       const retain = rec.retain ? 1 : 0;
       const ids = rec.subscriptionIds.length === 0 ? null : JSON.stringify(rec.subscriptionIds);
-      const added = this.stmt.insertOutgoing.run(
+      const update = this.stmt.updateOutgoing;
+      // PUBREL sent: always a record saved before; only the session's own columns change
+      if (
+        state === STATE_CODE.pubrel &&
+        update.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq).changes === 1
+      )
+        return;
+      const m = rec.message;
+      const id = m === this.last.message ? this.share(clientId, rec.seq) : 0;
+      if (id !== 0) {
+        const added = this.stmt.insertReference.run(
+          clientId,
+          rec.seq,
+          state,
+          rec.packetId,
+          rec.qos,
+          retain,
+          ids,
+          id,
+        );
+        if (added.changes === 1) this.refs.set(id, (this.refs.get(id) ?? 0) + 1);
+        else update.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
+        return;
+      }
+      const added = this.stmt.insertOwn.run(
         clientId,
         rec.seq,
         state,
@@ -405,32 +464,62 @@ export class SqliteSessionStore implements SessionStore {
         rec.qos,
         retain,
         ids,
-        id,
+        m.topic,
+        m.payload,
+        m.qos,
+        m.retain ? 1 : 0,
+        encodeProperties(m.properties),
+        m.expiresAt,
+        m.origin,
       );
-      if (added.changes === 0) {
-        // saved before (a state change): only the session's own columns change, never the message
-        this.stmt.updateOutgoing.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
-      } else if (shared) {
-        this.refs.set(id, (this.refs.get(id) ?? 1) + 1);
-      } else {
-        this.stmt.insertMessage.run(messageValues(id, m));
-        this.nextMessageId++;
-        this.lastMessage = m;
-        this.lastId = id;
+      // saved before (a state change): the message is never rewritten
+      if (added.changes === 0) update.run(state, rec.packetId, rec.qos, retain, ids, clientId, rec.seq);
+      else {
+        const last = this.last;
+        last.message = m;
+        last.clientId = clientId;
+        last.seq = rec.seq;
+        last.id = 0;
       }
     });
   }
 
+  /**
+   * The message stored last is saved for one more session: its `messages` id, moving it there from
+   * the row that held it alone the first time. 0 when it cannot be shared (the same row again, or
+   * that row is gone).
+   */
+  private share(clientId: string, seq: number): number {
+    const last = this.last;
+    if (last.id !== 0) return last.id;
+    if (last.clientId === clientId && last.seq === seq) return 0;
+    const id = this.nextMessageId;
+    if (this.stmt.moveToMessages.run(id, last.clientId, last.seq).changes !== 1) return 0;
+    this.nextMessageId++;
+    this.stmt.insertMessage.run(messageValues(id, last.message!));
+    this.refs.set(id, 1);
+    last.id = id;
+    return id;
+  }
+
   deleteOutgoing(clientId: string, seq: number): Promise<void> {
     return this.write(() => {
-      const id = this.stmt.deleteOutgoing.get(clientId, seq) as number | undefined;
+      // most rows hold their message themselves: one plain delete, as for a row that never shared
+      if (this.stmt.deleteOwnOutgoing.run(clientId, seq).changes === 1) {
+        this.forget(clientId, seq);
+        return;
+      }
+      const id = this.stmt.deleteOutgoing.get(clientId, seq) as number | null | undefined;
       if (id !== undefined) this.release(id);
     });
   }
 
   loadOutgoing(clientId: string): OutgoingRecord[] {
     return (this.stmt.loadOutgoing.all(clientId) as OutgoingRow[]).flatMap((r) => {
-      const message = this.loadMessage(r.message_id);
+      const message =
+        r.message_id === null
+          ? rowToMessage({ ...r, qos: r.message_qos, retain: r.message_retain })
+          : this.loadMessage(r.message_id);
       if (message === undefined) return []; // cannot happen in a file this store wrote
       return [
         {
@@ -516,7 +605,9 @@ function migrate(db: Database.Database): void {
     db.exec(SCHEMA);
     if (version === 1) migrateFromV1(db);
     // messages no outgoing row refers to any more (none in a file this store wrote; cheap insurance)
-    db.exec('DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM outgoing)');
+    db.exec(
+      'DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM outgoing WHERE message_id IS NOT NULL)',
+    );
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     // a write takes the exclusive lock now: a second broker on this file fails at start, not later
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)").run(
@@ -526,27 +617,29 @@ function migrate(db: Database.Database): void {
 }
 
 /**
- * Version 1 → 2: each distinct message of the old outgoing rows becomes one `messages` row (copies
- * routed to several sessions are recognised by equal content, so the file shrinks), and each old
- * row becomes an outgoing row referring to it. Runs inside migrate()'s transaction: a crash
+ * Version 1 → 2: copies of one message in several outgoing rows (recognised by equal content) become
+ * one `messages` row that those rows refer to, so the file shrinks; a message only one row held stays
+ * in that row. Runs inside migrate()'s transaction: a crash
  * half-way leaves the version 1 file untouched.
  */
 function migrateFromV1(db: Database.Database): void {
+  const sessionColumns = `o.client_id, o.seq,
+    CASE o.state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 ELSE 2 END,
+    o.packet_id, o.qos, o.retain,
+    CASE WHEN o.subscription_ids = '[]' THEN NULL ELSE o.subscription_ids END`;
   db.exec(`
     CREATE TEMP TABLE v1_message AS
-      SELECT rowid AS old, min(rowid) OVER (
-        PARTITION BY topic, payload, message_qos, message_retain, properties, expires_at, origin
-      ) AS id FROM outgoing_v1;
+      SELECT rowid AS old, min(rowid) OVER same AS id, count(*) OVER same AS n FROM outgoing_v1
+      WINDOW same AS (PARTITION BY topic, payload, message_qos, message_retain, properties, expires_at, origin);
     INSERT INTO messages (id, topic, payload, qos, retain, properties, expires_at, origin)
       SELECT o.rowid, o.topic, o.payload, o.message_qos, o.message_retain, o.properties, o.expires_at, o.origin
-      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid WHERE v.id = v.old;
+      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid WHERE v.n > 1 AND v.id = v.old;
     INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, message_id)
-      SELECT o.client_id, o.seq,
-        CASE o.state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 ELSE 2 END,
-        o.packet_id, o.qos, o.retain,
-        CASE WHEN o.subscription_ids = '[]' THEN NULL ELSE o.subscription_ids END,
-        v.id
-      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid;
+      SELECT ${sessionColumns}, v.id FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid WHERE v.n > 1;
+    INSERT INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids,
+        topic, payload, message_qos, message_retain, properties, expires_at, origin)
+      SELECT ${sessionColumns}, o.topic, o.payload, o.message_qos, o.message_retain, o.properties, o.expires_at, o.origin
+      FROM outgoing_v1 o JOIN v1_message v ON v.old = o.rowid WHERE v.n = 1;
     DROP TABLE v1_message;
     DROP TABLE outgoing_v1;
   `);
@@ -602,25 +695,36 @@ function prepareStatements(db: Database.Database) {
     deleteMessages: db.prepare('DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))'),
     loadMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
     countReferences: db.prepare(
-      'SELECT message_id, count(*) AS n FROM outgoing GROUP BY message_id HAVING count(*) > 1',
+      'SELECT message_id, count(*) AS n FROM outgoing WHERE message_id IS NOT NULL GROUP BY message_id',
     ),
     maxMessageId: db.prepare('SELECT max(id) AS id FROM messages'),
     // OR IGNORE: an existing row is updated instead (updateOutgoing), and is not counted again
-    insertOutgoing: db.prepare(
+    insertOwn: db.prepare(
+      `INSERT OR IGNORE INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids,
+         topic, payload, message_qos, message_retain, properties, expires_at, origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertReference: db.prepare(
       `INSERT OR IGNORE INTO outgoing (client_id, seq, state, packet_id, qos, retain, subscription_ids, message_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // the row that held a message alone now refers to it in messages (inserted right after)
+    moveToMessages: db.prepare(
+      `UPDATE outgoing SET message_id = ?, topic = NULL, payload = NULL, message_qos = NULL,
+         message_retain = NULL, properties = NULL, expires_at = NULL, origin = NULL
+       WHERE client_id = ? AND seq = ? AND message_id IS NULL`,
     ),
     updateOutgoing: db.prepare(
       `UPDATE outgoing SET state = ?, packet_id = ?, qos = ?, retain = ?, subscription_ids = ?
        WHERE client_id = ? AND seq = ?`,
     ),
+    deleteOwnOutgoing: db.prepare(
+      'DELETE FROM outgoing WHERE client_id = ? AND seq = ? AND message_id IS NULL',
+    ),
     deleteOutgoing: db
       .prepare('DELETE FROM outgoing WHERE client_id = ? AND seq = ? RETURNING message_id')
       .pluck(),
-    loadOutgoing: db.prepare(
-      `SELECT seq, state, packet_id, qos, retain, subscription_ids, message_id
-       FROM outgoing WHERE client_id = ? ORDER BY seq`,
-    ),
+    loadOutgoing: db.prepare('SELECT * FROM outgoing WHERE client_id = ? ORDER BY seq'),
     saveIncoming: db.prepare('INSERT OR IGNORE INTO incoming_qos2 (client_id, packet_id) VALUES (?, ?)'),
     deleteIncoming: db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ? AND packet_id = ?'),
     loadIncoming: db.prepare('SELECT packet_id FROM incoming_qos2 WHERE client_id = ? ORDER BY packet_id'),
