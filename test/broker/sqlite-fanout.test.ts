@@ -281,3 +281,30 @@ test('sqlite: a version 1 file is migrated at open — copies merged, states, id
     db.close();
   }
 });
+
+test('sqlite: after a rolled-back commit the reference counts are those of the file again', async () => {
+  const path = freshFile();
+  const store = new SqliteSessionStore({ path });
+  const m = message('shared');
+  await Promise.all(['a', 'b', 'c'].map((c) => store.saveOutgoing(c, queued(1, m))));
+  // the next COMMIT fails (as with a full disk): the two acknowledgements in it are rolled back
+  const db = (store as unknown as { db: Database.Database }).db;
+  const exec = db.exec.bind(db);
+  let failNext = true;
+  db.exec = (sql: string) => {
+    if (sql === 'COMMIT' && failNext) {
+      failNext = false;
+      throw new Error('disk I/O error (test)');
+    }
+    return exec(sql);
+  };
+  const lost = Promise.all([store.deleteOutgoing('a', 1), store.deleteOutgoing('b', 1)]);
+  await assert.rejects(lost, /transaction failed/);
+  // the file still has three references: two acknowledgements must leave the message for the third
+  await store.deleteOutgoing('a', 1);
+  await store.deleteOutgoing('b', 1);
+  assert.equal(store.loadOutgoing('c')[0]?.message.payload.toString(), 'shared');
+  await store.deleteOutgoing('c', 1);
+  store.close();
+  assert.deepEqual(countRows(path), { messages: 0, outgoing: 0, payloadBytes: 0, ownBytes: 0 });
+});
