@@ -34,17 +34,27 @@ export type Role =
       window: number;
       /** Deliveries per publish when every subscriber matches (the fan-out). */
       fanout: number;
+      /** Subscribers keep their sessions (clean session 0), so a persistent broker stores every QoS 1/2 delivery. */
+      persistent?: boolean;
     }
   /**
    * Idle connections as a fleet holds them: keep alive 60, one subscription each, every other
-   * client speaking MQTT 5 (the rest 3.1.1).
+   * client speaking MQTT 5 (the rest 3.1.1). `sources`: loopback addresses the clients bind to in
+   * turn (127.0.0.x; default the system's choice), so one process can hold more connections than
+   * one source address has ephemeral ports. A client the broker refuses or drops (it is out of file
+   * descriptors, say) is counted, not fatal: `ready` says how many are held.
    */
-  | { role: 'idle'; port: number; clients: number };
+  | { role: 'idle'; port: number; clients: number; sources?: string[] };
 
 /** go: start; mark: end of warm-up, counting starts again from zero; stop: report and exit. */
 export type ToChild = { type: 'go' } | { type: 'mark' } | { type: 'stop' };
 export type FromChild =
-  | { type: 'ready' }
+  | {
+      type: 'ready';
+      /** idle: connections connected, subscribed and still open; failed: those that were not. */
+      held?: number;
+      failed?: number;
+    }
   | {
       type: 'done';
       count: number;
@@ -62,23 +72,33 @@ const QOS0_BATCH = 32;
 
 async function main(role: Role): Promise<void> {
   const clients: RawClient[] = [];
+  let idleFailed = 0;
   if (role.role === 'idle') {
     // idle connections: connect them all, then just hold them
+    const sources = role.sources ?? [];
     for (let i = 0; i < role.clients; i += 50) {
       const batch = Array.from({ length: Math.min(50, role.clients - i) }, async (_, k) => {
         const version = (i + k) % 2 === 0 ? 4 : 5;
         const id = `bench-idle-${process.pid}-${i + k}`;
-        const c = await RawClient.connect(role.port, id, 60, version);
-        await c.subscribe(`bench/idle/${id}/cmd`, 1, version);
-        return c;
+        const localAddress = sources.length > 0 ? sources[(i + k) % sources.length] : undefined;
+        try {
+          const c = await RawClient.connect(role.port, id, 60, version, { localAddress });
+          await c.subscribe(`bench/idle/${id}/cmd`, 1, version);
+          return c;
+        } catch {
+          idleFailed++;
+          return undefined;
+        }
       });
-      clients.push(...(await Promise.all(batch)));
+      for (const c of await Promise.all(batch)) if (c !== undefined) clients.push(c);
     }
   }
   const subscribers: RawClient[] = [];
   if (role.role === 'closed') {
     for (let i = 0; i < role.subscribers; i++) {
-      const c = await RawClient.connect(role.port, `bench-csub-${process.pid}-${i}`);
+      const c = await RawClient.connect(role.port, `bench-csub-${process.pid}-${i}`, 60, 4, {
+        clean: role.persistent !== true,
+      });
       await c.subscribe(name(role.filter, i), role.qos);
       subscribers.push(c);
     }
@@ -153,7 +173,10 @@ async function main(role: Role): Promise<void> {
       if (role.role === 'closed') closedLoop = startClosedLoop(role, clients, () => running);
     }
   });
-  send({ type: 'ready' });
+  if (role.role === 'idle') {
+    const held = clients.filter((c) => !c.socket.destroyed).length;
+    send({ type: 'ready', held, failed: idleFailed + clients.length - held });
+  } else send({ type: 'ready' });
 }
 
 function startPublishing(

@@ -46,18 +46,31 @@ export class RawClient {
     clientId: string,
     keepalive = 60,
     protocolVersion: 4 | 5 = 4,
+    /**
+     * clean: false keeps the session when the client goes (a persistent session); localAddress: the
+     * loopback source address (127.0.0.x), so that more clients than one address's ephemeral ports can connect.
+     */
+    options: { clean?: boolean; localAddress?: string } = {},
   ): Promise<RawClient> {
-    const socket = netConnect({ host: '127.0.0.1', port });
+    const socket = netConnect({ host: '127.0.0.1', port, localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new RawClient(socket);
-    const connacked = new Promise<void>((resolve) => (client.#onConnack = resolve));
+    // a broker out of file descriptors accepts and closes at once: fail rather than wait for ever
+    const connacked = new Promise<void>((resolve, reject) => {
+      client.#onConnack = resolve;
+      socket.once('close', () => reject(new Error('connection closed before CONNACK')));
+    });
     socket.write(
       mqttPacket.generate({
         cmd: 'connect',
         protocolId: 'MQTT',
         protocolVersion,
-        clean: true,
+        clean: options.clean ?? true,
         clientId,
+        // a v5 session outlives its connection only with an expiry; 3.1.1 uses clean: false alone
+        ...(protocolVersion === 5 && options.clean === false
+          ? { properties: { sessionExpiryInterval: 0xffffffff } }
+          : {}),
         keepalive,
       }),
     );
@@ -66,7 +79,10 @@ export class RawClient {
   }
 
   async subscribe(filter: string, qos: 0 | 1 | 2, protocolVersion: 4 | 5 = 4): Promise<void> {
-    const subacked = new Promise<void>((resolve) => (this.#onSuback = resolve));
+    const subacked = new Promise<void>((resolve, reject) => {
+      this.#onSuback = resolve;
+      this.socket.once('close', () => reject(new Error('connection closed before SUBACK')));
+    });
     this.socket.write(
       mqttPacket.generate(
         { cmd: 'subscribe', messageId: this.#id(), subscriptions: [{ topic: filter, qos }] },

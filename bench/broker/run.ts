@@ -4,7 +4,9 @@
 // Each broker runs in its own process; load comes from separate publisher and subscriber processes
 // (load.ts) speaking raw MQTT bytes. See bench/broker/README.md for what each figure means.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKER_NAMES, startBroker, type BrokerName, type RunningBroker } from './brokers.ts';
@@ -89,9 +91,11 @@ const SCENARIOS: Scenario[] = [
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));
 
+type Ready = Extract<FromChild, { type: 'ready' }>;
+
 interface LoadProcess {
   child: ChildProcess;
-  ready: Promise<void>;
+  ready: Promise<Ready>;
   done: Promise<Extract<FromChild, { type: 'done' }>>;
   send(msg: ToChild): void;
 }
@@ -100,15 +104,15 @@ function startLoad(role: Role): LoadProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(role)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  let readyResolve!: () => void;
+  let readyResolve!: (m: Ready) => void;
   let doneResolve!: (m: Extract<FromChild, { type: 'done' }>) => void;
-  const ready = new Promise<void>((r) => (readyResolve = r));
+  const ready = new Promise<Ready>((r) => (readyResolve = r));
   const done = new Promise<Extract<FromChild, { type: 'done' }>>((r) => (doneResolve = r));
-  child.on('message', (m: FromChild) => (m.type === 'ready' ? readyResolve() : doneResolve(m)));
+  child.on('message', (m: FromChild) => (m.type === 'ready' ? readyResolve(m) : doneResolve(m)));
   // A generator that dies (its broker crashed or refused it) counts as ready and done with nothing,
   // so the run goes on with the other brokers.
   child.once('exit', () => {
-    readyResolve();
+    readyResolve({ type: 'ready', held: 0 });
     doneResolve({ type: 'done', count: 0 });
   });
   return { child, ready, done, send: (msg) => child.connected && child.send(msg) };
@@ -143,9 +147,9 @@ interface Prepared {
  * Starts the load processes for one scenario against every broker at once (subscribers first,
  * then publishers), so process start-up is paid once per scenario, not once per broker.
  */
-async function prepare(s: Scenario, brokers: RunningBroker[]): Promise<Prepared[]> {
+async function prepare(s: Scenario, brokers: RunningBroker[], persistent: boolean): Promise<Prepared[]> {
   if (s.closed) {
-    const loops = brokers.map((b) => startLoad({ ...s.closed, port: b.port }));
+    const loops = brokers.map((b) => startLoad({ ...s.closed, port: b.port, persistent }));
     await Promise.all(loops.map((l) => l.ready));
     return brokers.map((broker, i) => ({ broker, subs: loops[i] }));
   }
@@ -188,19 +192,63 @@ async function measure(s: Scenario, { broker, subs, pubs }: Prepared, seconds: n
 /** RSS of the broker at start (before any load), bytes, by broker. */
 const startRss = new Map<BrokerName, number>();
 
-/** RSS growth of the broker over `clients` idle connections, bytes per connection. */
-async function memoryPerConnection(broker: RunningBroker, clients: number): Promise<number> {
+/** How the idle connections are spread: load processes and loopback source addresses. */
+export interface Spread {
+  processes: number;
+  sources: number;
+}
+
+/**
+ * Defaults: a load process per 10 000 connections (one process may not hold more descriptors than
+ * its nofile limit, 20 000 on the machine these figures come from) and a source address per 20 000
+ * (one address has 28 232 ephemeral ports towards one broker port with Linux's default range).
+ */
+export function defaultSpread(connections: number): Spread {
+  return { processes: Math.ceil(connections / 10_000), sources: Math.ceil(connections / 20_000) };
+}
+
+/** The soft limit on open files of a process (its own file descriptors bound its connections). */
+function nofileOf(pid: number): number {
+  const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  return Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? NaN);
+}
+
+/** Connections the broker held in the idle measurement, by broker. */
+const held = new Map<BrokerName, number>();
+
+/** RSS growth of the broker over `clients` idle connections, bytes per connection held. */
+async function memoryPerConnection(broker: RunningBroker, clients: number, spread: Spread): Promise<number> {
   await sleep(300);
   const before = broker.rssBytes();
   startRss.set(broker.name, before);
-  const idle = startLoad({ role: 'idle', clients, port: broker.port });
-  await idle.ready;
+  const limit = nofileOf(broker.pid);
+  if (clients > limit - 20)
+    console.log(
+      `  ${broker.name}: nofile ${limit} lets it hold at most about ${limit - 20} connections (${clients} asked)`,
+    );
+  // client i of process p binds to 127.0.0.(1 + (p + i·processes) mod sources): every address is used evenly
+  const loads: LoadProcess[] = [];
+  for (let p = 0; p < spread.processes; p++) {
+    const share = Math.floor(clients / spread.processes) + (p < clients % spread.processes ? 1 : 0);
+    const sources = Array.from(
+      { length: spread.sources },
+      (_, k) => `127.0.0.${1 + ((p + k) % spread.sources)}`,
+    );
+    loads.push(startLoad({ role: 'idle', clients: share, port: broker.port, sources }));
+  }
+  const ready = await Promise.all(loads.map((l) => l.ready));
+  const count = ready.reduce((sum, r) => sum + (r.held ?? 0), 0);
+  const failed = ready.reduce((sum, r) => sum + (r.failed ?? 0), 0);
+  held.set(broker.name, count);
+  console.log(
+    `  ${broker.name}: ${count} idle connections held (${spread.processes} load processes, ${spread.sources} source addresses${failed > 0 ? `, ${failed} refused or dropped` : ''})`,
+  );
   await sleep(1000);
   const afterRss = broker.rssBytes();
-  idle.send({ type: 'stop' });
-  await idle.done;
+  for (const l of loads) l.send({ type: 'stop' });
+  await Promise.all(loads.map((l) => l.done));
   await sleep(300);
-  return (afterRss - before) / clients;
+  return (afterRss - before) / Math.max(1, count);
 }
 
 const fmt = (n: number | undefined, digits = 0) =>
@@ -236,6 +284,7 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
   lines.push(`|---|${brokers.map(() => '---').join('|')}|`);
   lines.push(`| KiB | ${brokers.map((b) => fmt((memory.get(b) ?? NaN) / 1024, 1)).join(' | ')} |`);
+  lines.push(`| connections held | ${brokers.map((b) => fmt(held.get(b))).join(' | ')} |`);
   lines.push(
     `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
   );
@@ -251,10 +300,16 @@ async function main(): Promise<void> {
       duration: { type: 'string' },
       json: { type: 'string' },
       connections: { type: 'string' },
+      'load-processes': { type: 'string' },
+      'source-addresses': { type: 'string' },
+      persistence: { type: 'boolean' },
     },
   });
   const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
   const idleClients = Number(values.connections ?? (values.quick ? 300 : 1000));
+  const spread = defaultSpread(idleClients);
+  if (values['load-processes']) spread.processes = Number(values['load-processes']);
+  if (values['source-addresses']) spread.sources = Math.min(254, Number(values['source-addresses']));
   const brokerNames = (values.brokers?.split(',') ?? [...BROKER_NAMES]) as BrokerName[];
   const scenarios = values.scenarios
     ? SCENARIOS.filter((s) => values.scenarios?.split(',').includes(s.id))
@@ -263,10 +318,17 @@ async function main(): Promise<void> {
   console.log(`broker benchmark: ${brokerNames.join(', ')}; ${seconds} s per scenario\n`);
 
   const running: RunningBroker[] = [];
+  let cleanup = (): unknown => undefined;
   try {
-    for (const name of brokerNames) running.push(await startBroker(name));
+    // --persistence: mqiot brokers keep their sessions in a SQLite file and the closed loops'
+    // subscribers have persistent sessions, so every QoS 1/2 delivery is written and deleted again
+    const dir = values.persistence ? mkdtempSync(join(tmpdir(), 'mqiot-bench-')) : undefined;
+    cleanup = () => dir !== undefined && rmSync(dir, { recursive: true, force: true });
+    const start = (name: BrokerName): Promise<RunningBroker> =>
+      startBroker(name, dir === undefined ? [] : ['--persistence', join(dir, `${name}-${Date.now()}.db`)]);
+    for (const name of brokerNames) running.push(await start(name));
     const memory = new Map<BrokerName, number>();
-    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients));
+    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread));
     const rows: Row[] = [];
     for (const s of scenarios) {
       console.log(`# ${s.title}`);
@@ -274,9 +336,9 @@ async function main(): Promise<void> {
       // The closed loops leave nothing queued behind them, so brokers carry on from one scenario to
       // the next; one that died is started again.
       for (let i = 0; i < running.length; i++) {
-        if (!running[i].alive()) running[i] = await startBroker(running[i].name);
+        if (!running[i].alive()) running[i] = await start(running[i].name);
       }
-      for (const prepared of await prepare(s, running)) {
+      for (const prepared of await prepare(s, running, dir !== undefined)) {
         const b = prepared.broker;
         const row = await measure(s, prepared, seconds);
         rows.push(row);
@@ -299,6 +361,7 @@ async function main(): Promise<void> {
       );
   } finally {
     await Promise.all(running.map((b) => b.stop()));
+    cleanup();
   }
 }
 

@@ -51,3 +51,23 @@ test('write-through: a queued record gets its packet id when sent and leaves the
   b.ch.handlePacket({ cmd: 'pubcomp', messageId: pub!.messageId });
   assert.deepEqual(store.loadOutgoing('wt'), []);
 });
+
+test('memory: a message routed to several offline sessions is one object; each session keeps only its own record', () => {
+  const store = new MemorySessionStore();
+  const { broker } = newBroker({}, { store });
+  const ids = ['f0', 'f1', 'f2'];
+  for (const id of ids) {
+    const c = connected(broker, id, { properties: { sessionExpiryInterval: 600 } });
+    c.ch.handlePacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fan', qos: 1 }] });
+    c.ch.handleTransportClosed();
+  }
+  broker.publish({ topic: 'fan', payload: Buffer.from('once'), qos: 1 });
+  const records = ids.map((id) => store.loadOutgoing(id)[0]!);
+  assert.deepEqual(
+    records.map((r) => [r.state, r.qos]),
+    ids.map(() => ['queued', 1]),
+    'a record of its own per session',
+  );
+  assert.equal(new Set(records.map((r) => r.message)).size, 1, 'one message object for all');
+  assert.equal(new Set(records.map((r) => r.message.payload)).size, 1, 'one payload buffer');
+});

@@ -108,6 +108,49 @@ export function runStoreSuite(name: string, create: () => SessionStore | Promise
       assert.deepEqual(await s.loadOutgoing('c2'), []);
     }));
 
+  test(`${name}: one message queued for several sessions stays for the others when one acknowledges it`, () =>
+    withStore(async (s) => {
+      const m = msg('fan/1', 'shared');
+      const clients = ['f1', 'f2', 'f3'];
+      for (const c of clients) {
+        await s.saveSession({ clientId: c, expiryInterval: 60, disconnectedAt: 0, protocolVersion: 4 });
+      }
+      // one routing: the same message object, each session with its own seq, state and QoS
+      await Promise.all(
+        clients.map((c, i) =>
+          s.saveOutgoing(c, {
+            seq: 5 + i,
+            state: 'queued',
+            packetId: 0,
+            message: m,
+            qos: 1,
+            retain: false,
+            subscriptionIds: [],
+          }),
+        ),
+      );
+      await s.saveOutgoing('f2', {
+        seq: 6,
+        state: 'sent',
+        packetId: 40,
+        message: m,
+        qos: 1,
+        retain: false,
+        subscriptionIds: [3],
+      });
+      await s.deleteOutgoing('f1', 5);
+      await s.deleteSession('f3');
+      assert.deepEqual(await s.loadOutgoing('f1'), []);
+      assert.deepEqual(await s.loadOutgoing('f3'), []);
+      const [f2] = await s.loadOutgoing('f2');
+      assert.deepEqual([f2?.seq, f2?.state, f2?.packetId, f2?.subscriptionIds], [6, 'sent', 40, [3]]);
+      assert.equal(f2?.message.topic, 'fan/1');
+      assert.equal(f2?.message.payload.toString(), 'shared');
+      assert.equal(f2?.message.properties?.contentType, 'text/plain');
+      await s.deleteOutgoing('f2', 6);
+      assert.deepEqual(await s.loadOutgoing('f2'), []);
+    }));
+
   test(`${name}: incoming QoS 2 packet ids are kept until released`, () =>
     withStore(async (s) => {
       await s.saveSession({ clientId: 'c3', expiryInterval: 60, disconnectedAt: 0, protocolVersion: 5 });
