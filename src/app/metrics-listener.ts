@@ -2,7 +2,8 @@
 // metrics and the process figures, on the same kind of listener the broker has.
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { addProcessMetrics, serveMetrics, type Listener } from '../broker/server/index.ts';
+import type { Listener } from '../broker/server/index.ts';
+import { addProcessMetrics, serveMetrics } from '../broker/server/metrics.ts';
 import type { PlatformMetrics } from '../platform/metrics/platform-metrics.ts';
 
 export function listenPlatformMetrics(
