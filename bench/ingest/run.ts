@@ -199,6 +199,8 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[], c
   // CPU time of this process per reading: steadier than wall time on a machine other work shares.
   const cpuUs = (cpu.user + cpu.system) / readings;
   const points = (await store.countPoints()) - warm;
+  // readings written again by merges of small blocks, per reading stored (the layout's write amplification)
+  const rewrites = store.mergedReadings() / readings;
   await platform.stop();
   const aggStart = process.hrtime.bigint();
   await store.aggregate({
@@ -216,7 +218,8 @@ async function measure(name: string, store: PlatformStore, messages: Buffer[], c
   console.log(
     `${''.padEnd(10)} store ceiling (plain insert loop of the same point rows): ${Math.round(ceiling)} readings/s; ` +
       `platform/ceiling ${((readings / seconds / ceiling) * 100).toFixed(0)}%; peak RSS ${rssMb.toFixed(0)} MB; ` +
-      `CPU ${cpuUs.toFixed(1)} µs/reading (${Math.round(1e6 / cpuUs)} readings/s per busy core)`,
+      `CPU ${cpuUs.toFixed(1)} µs/reading (${Math.round(1e6 / cpuUs)} readings/s per busy core); ` +
+      `block merges rewrote ${rewrites.toFixed(2)} readings per reading`,
   );
 }
 

@@ -55,4 +55,49 @@ describe('SQLite sample blocks', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('merges small blocks by size tier: a reading is rewritten about once per tier, not at every merge', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqiot-store-'));
+    const path = join(dir, 'platform.db');
+    const store = await openSqliteStore(path);
+    try {
+      const T0 = Date.UTC(2026, 0, 1);
+      const N = 1000;
+      for (let i = 0; i < N; i++) {
+        await store.insertReadings([
+          {
+            gatewayId: 'gw-1',
+            groupSeq: i,
+            frameIndex: 0,
+            deviceId: 'm-1',
+            seq: i,
+            ts: T0 + i * 1000,
+            receivedAt: T0 + i * 1000,
+            contractId: null,
+            raw: Uint8Array.of(i & 0xff),
+            points: [{ name: 'p', value: i }],
+          },
+        ]);
+      }
+      // Merging every small block of the hour each time rewrote the growing block again and again:
+      // about 8 rewrites per reading for these 1,000 (16 + 32 + … per 512); by tier at most 3.
+      const rewritten = store.mergedReadings();
+      assert.ok(rewritten <= 3 * N, `${rewritten} readings rewritten by merges for ${N} stored`);
+      assert.ok(rewritten >= N, `${rewritten}: the small blocks were merged at all`);
+      const db = new Database(path, { readonly: true });
+      const { blocks } = db.prepare('SELECT COUNT(*) AS blocks FROM sample_blocks').get() as {
+        blocks: number;
+      };
+      db.close();
+      assert.ok(blocks <= 3 * 16, `${blocks} blocks for ${N} readings of one series in one hour`);
+      const rows = await store.range({ deviceId: 'm-1', point: 'p', from: T0, to: T0 + N * 1000 });
+      assert.deepEqual(
+        rows.map((r) => r.value),
+        Array.from({ length: N }, (_, i) => i),
+      );
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -98,16 +98,33 @@ const groupKey = (gatewayId: string, epoch: string, groupSeq: number) =>
 const DEFAULT_RANGE_LIMIT = 10_000;
 const MAX_RANGE_LIMIT = 100_000;
 
-/** A block with fewer readings than this is merged with the other small blocks of its hour… */
+/** A block with fewer readings than this is merged with other small blocks of its hour… */
 const SMALL_BLOCK = 512;
-/** …once this process has written this many small blocks there. */
+/** …once this process has written this many small blocks of one tier there. */
 const MERGE_AFTER = 16;
+
+/**
+ * Small blocks are merged by size tier (readings 1–15, 16–255, 256–511): sixteen blocks of a tier
+ * become one of the next. Merging every small block of the hour instead rewrites the growing merged
+ * block again at every merge — at one reading per series per batch (many devices) a reading was
+ * rewritten about sixteen times before its block reached SMALL_BLOCK; by tier it is about three.
+ */
+function tierOf(n: number): number {
+  return n < MERGE_AFTER ? 0 : n < MERGE_AFTER * MERGE_AFTER ? 1 : 2;
+}
+const TIER_BOUNDS: readonly [number, number][] = [
+  [1, MERGE_AFTER],
+  [MERGE_AFTER, MERGE_AFTER * MERGE_AFTER],
+  [MERGE_AFTER * MERGE_AFTER, SMALL_BLOCK],
+];
 
 export class SqlTelemetry {
   /** device → point → series id. Series are never deleted, so an id once read stays true. */
   readonly #series = new Map<string, Map<string, number>>();
-  /** `series:hour` → small blocks written there since its last merge. */
+  /** `series:hour:tier` → small blocks of that tier written there since its last merge. */
   readonly #smallBlocks = new Map<string, number>();
+  /** Readings written again by merges of small blocks (write amplification). */
+  #merged = 0;
 
   constructor(private readonly db: SqlDriver) {}
 
@@ -194,7 +211,7 @@ export class SqlTelemetry {
           const c = sortColumns(unsorted);
           for (const [hour, part] of byHour(c)) {
             blocks.push(sampleBlockRow(series, hour, part));
-            if (part.ts.length < SMALL_BLOCK) this.#countSmall(series, hour);
+            if (part.ts.length < SMALL_BLOCK) this.#countSmall(series, hour, tierOf(part.ts.length));
           }
           for (const row of rollupRows(series, c.ts, c.values)) rollups.push(row);
           const i = c.ts.length - 1;
@@ -236,29 +253,31 @@ export class SqlTelemetry {
     for (const [key, count] of this.#smallBlocks) {
       if (count < MERGE_AFTER) continue;
       this.#smallBlocks.delete(key);
-      const [series, hour] = key.split(':').map(Number) as [number, number];
-      await this.#mergeSmallBlocks(series, hour);
+      const [series, hour, tier] = key.split(':').map(Number) as [number, number, number];
+      await this.#mergeSmallBlocks(series, hour, tier);
     }
     return newFrames;
   }
 
-  #countSmall(series: number, hour: number): void {
-    const key = `${series}:${hour}`;
+  #countSmall(series: number, hour: number, tier: number): void {
+    const key = `${series}:${hour}:${tier}`;
     // a bound on memory: forgetting counts only delays a merge
     if (this.#smallBlocks.size >= 100_000 && !this.#smallBlocks.has(key)) this.#smallBlocks.clear();
     this.#smallBlocks.set(key, (this.#smallBlocks.get(key) ?? 0) + 1);
   }
 
   /**
-   * Small batches (a quiet site: a few readings per series each) make small blocks; once an hour of a
-   * series has MERGE_AFTER of them they become one, so a range reads few blocks however the readings
-   * arrived. Blocks of SMALL_BLOCK readings or more are left as they are: no reading is rewritten more
-   * than a few times. The readings are committed already; a merge that fails is tried at the next one.
+   * Small batches (a quiet site, or many devices: a few readings per series each) make small blocks;
+   * once an hour of a series has MERGE_AFTER of one size tier they become one block of the next tier
+   * (tierOf), so a range reads few blocks however the readings arrived, and a reading is rewritten
+   * about once per tier. Blocks of SMALL_BLOCK readings or more are left as they are. The readings are
+   * committed already; a merge that fails is tried at the next one.
    */
-  async #mergeSmallBlocks(series: number, hour: number): Promise<void> {
+  async #mergeSmallBlocks(series: number, hour: number, tier: number): Promise<void> {
+    const [low, high] = TIER_BOUNDS[tier]!;
     const small = await this.db.all<{ id: number; body: Uint8Array }>(
-      'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n < ?',
-      [series, hour, SMALL_BLOCK],
+      'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n >= ? AND n < ?',
+      [series, hour, low, high],
     );
     if (small.length < 2) return;
     const all = emptyColumns();
@@ -271,18 +290,25 @@ export class SqlTelemetry {
       }
     }
     const ids = small.map((b) => Number(b.id));
-    await this.db
+    const merged = sortColumns(all);
+    const ok = await this.db
       .batch([
         { sql: `DELETE FROM sample_blocks WHERE id IN (${ids.map(() => '?').join(', ')})`, params: ids },
         {
           table: 'sample_blocks',
           columns: SAMPLE_BLOCK_COLUMNS,
           types: SAMPLE_BLOCK_TYPES,
-          rows: [sampleBlockRow(series, hour, sortColumns(all))],
+          rows: [sampleBlockRow(series, hour, merged)],
           suffix: '',
         },
       ])
-      .catch(() => undefined);
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!ok) return;
+    this.#merged += merged.ts.length;
+    if (merged.ts.length < SMALL_BLOCK) this.#countSmall(series, hour, tierOf(merged.ts.length));
   }
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
@@ -540,6 +566,10 @@ export class SqlTelemetry {
     ops.push({ sql: 'DELETE FROM frame_groups WHERE ts_max < ?', params: [before] });
     await this.db.batch(ops);
     return deleted;
+  }
+
+  mergedReadings(): number {
+    return this.#merged;
   }
 
   async countPoints(deviceId?: string): Promise<number> {

@@ -311,6 +311,11 @@ export interface PlatformStore extends AuthStore, AlarmStore {
   /** Deletes readings with a device time older than `before`; returns the number of points deleted. */
   deleteReadingsBefore(before: number): Promise<number>;
   countPoints(deviceId?: string): Promise<number>;
+  /**
+   * Readings this store object has written again while merging small sample blocks: the write
+   * amplification of the block layout (benchmarks and tests read it).
+   */
+  mergedReadings(): number;
 
   // registry
   /** Inserts the gateway if absent; returns true when it was new. */
