@@ -118,6 +118,20 @@ const TIER_BOUNDS: readonly [number, number][] = [
   [MERGE_AFTER * MERGE_AFTER, SMALL_BLOCK],
 ];
 
+/** Block ids per DELETE: one statement text (padded with ids no row has), prepared once. */
+const DELETE_CHUNK = 256;
+const DELETE_BLOCKS_SQL = `DELETE FROM sample_blocks WHERE id IN (${Array(DELETE_CHUNK).fill('?').join(', ')})`;
+
+function deleteBlocks(ids: readonly number[]): BatchStatement[] {
+  const out: BatchStatement[] = [];
+  for (let at = 0; at < ids.length; at += DELETE_CHUNK) {
+    const params: SqlValue[] = ids.slice(at, at + DELETE_CHUNK);
+    while (params.length < DELETE_CHUNK) params.push(-1);
+    out.push({ sql: DELETE_BLOCKS_SQL, params });
+  }
+  return out;
+}
+
 export class SqlTelemetry {
   /** device → point → series id. Series are never deleted, so an id once read stays true. */
   readonly #series = new Map<string, Map<string, number>>();
@@ -250,12 +264,7 @@ export class SqlTelemetry {
     ]);
     if (inserted)
       for (const { gatewayId, epoch, groupSeq } of created) inserted({ gatewayId, epoch, groupSeq });
-    for (const [key, count] of this.#smallBlocks) {
-      if (count < MERGE_AFTER) continue;
-      this.#smallBlocks.delete(key);
-      const [series, hour, tier] = key.split(':').map(Number) as [number, number, number];
-      await this.#mergeSmallBlocks(series, hour, tier);
-    }
+    await this.#mergeDue();
     return newFrames;
   }
 
@@ -270,35 +279,48 @@ export class SqlTelemetry {
    * Small batches (a quiet site, or many devices: a few readings per series each) make small blocks;
    * once an hour of a series has MERGE_AFTER of one size tier they become one block of the next tier
    * (tierOf), so a range reads few blocks however the readings arrived, and a reading is rewritten
-   * about once per tier. Blocks of SMALL_BLOCK readings or more are left as they are. The readings are
-   * committed already; a merge that fails is tried at the next one.
+   * about once per tier. Blocks of SMALL_BLOCK readings or more are left as they are. Every merge due
+   * goes in one transaction: with thousands of series, a transaction per merge was most of the ingest
+   * time. The readings are committed already; merges that fail are tried again later.
    */
-  async #mergeSmallBlocks(series: number, hour: number, tier: number): Promise<void> {
-    const [low, high] = TIER_BOUNDS[tier]!;
-    const small = await this.db.all<{ id: number; body: Uint8Array }>(
-      'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n >= ? AND n < ?',
-      [series, hour, low, high],
-    );
-    if (small.length < 2) return;
-    const all = emptyColumns();
-    for (const b of small) {
-      for (const x of decodeSampleBlock(b.body)) {
-        all.ts.push(x.ts);
-        all.seq.push(x.seq);
-        all.values.push(x.value);
-        all.units.push(x.unit);
-      }
+  async #mergeDue(): Promise<void> {
+    const due: [number, number, number][] = [];
+    for (const [key, count] of this.#smallBlocks) {
+      if (count < MERGE_AFTER) continue;
+      this.#smallBlocks.delete(key);
+      due.push(key.split(':').map(Number) as [number, number, number]);
     }
-    const ids = small.map((b) => Number(b.id));
-    const merged = sortColumns(all);
-    const ok = await this.db
+    if (due.length === 0) return;
+    const deleted: number[] = [];
+    const merged: { series: number; hour: number; columns: SampleColumns }[] = [];
+    for (const [series, hour, tier] of due) {
+      const [low, high] = TIER_BOUNDS[tier]!;
+      const small = await this.db.all<{ id: number; body: Uint8Array }>(
+        'SELECT id, body FROM sample_blocks WHERE series_id = ? AND hour = ? AND n >= ? AND n < ?',
+        [series, hour, low, high],
+      );
+      if (small.length < 2) continue;
+      const all = emptyColumns();
+      for (const b of small) {
+        deleted.push(Number(b.id));
+        for (const x of decodeSampleBlock(b.body)) {
+          all.ts.push(x.ts);
+          all.seq.push(x.seq);
+          all.values.push(x.value);
+          all.units.push(x.unit);
+        }
+      }
+      merged.push({ series, hour, columns: sortColumns(all) });
+    }
+    if (merged.length === 0) return;
+    const stored = await this.db
       .batch([
-        { sql: `DELETE FROM sample_blocks WHERE id IN (${ids.map(() => '?').join(', ')})`, params: ids },
+        ...deleteBlocks(deleted),
         {
           table: 'sample_blocks',
           columns: SAMPLE_BLOCK_COLUMNS,
           types: SAMPLE_BLOCK_TYPES,
-          rows: [sampleBlockRow(series, hour, merged)],
+          rows: merged.map((m) => sampleBlockRow(m.series, m.hour, m.columns)),
           suffix: '',
         },
       ])
@@ -306,9 +328,11 @@ export class SqlTelemetry {
         () => true,
         () => false,
       );
-    if (!ok) return;
-    this.#merged += merged.ts.length;
-    if (merged.ts.length < SMALL_BLOCK) this.#countSmall(series, hour, tierOf(merged.ts.length));
+    if (!stored) return;
+    for (const { series, hour, columns } of merged) {
+      this.#merged += columns.ts.length;
+      if (columns.ts.length < SMALL_BLOCK) this.#countSmall(series, hour, tierOf(columns.ts.length));
+    }
   }
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
