@@ -6,36 +6,29 @@
 // time with no cloud instance at all (Mosquitto accepts the uplinks and drops them) until one starts.
 // In the end every frame is stored exactly once and published once on the live telemetry topics.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { decodeSampleBlock } from '../../src/platform/store/sample-block.ts';
 import { testPostgresUrl } from './helpers.ts';
-import { logLines, runCli, type RunningCli } from '../support/cli.ts';
+import { runCli, type RunningCli } from '../support/cli.ts';
+import {
+  loggedRunning,
+  metric,
+  pgSchema,
+  SITE_DEVICES,
+  startCloudInstance,
+  startSimulatedSite,
+  storedFrames,
+  watchTelemetry,
+} from '../support/ha-site.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
-import { connectClient } from '../support/mqtt.ts';
 import { freePort } from '../support/ports.ts';
 import { makeTempDir } from '../support/temp.ts';
 import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
 
 const url = testPostgresUrl('high-availability behind an edge test');
 const ENV = { MQIOT_ADMIN_PASSWORD: 'ha-edge-test-pw-1' };
-const DEVICES = ['pm-1', 'pm-2', 'pm-3', 'meter-161'];
-
-interface Stored {
-  dev: string;
-  seq: number;
-  ts: number;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
 
 /** Rows of a SQLite queue file another process writes (WAL: a read-only reader sees its commits). */
 function countRows(path: string, sql: string): number {
@@ -50,72 +43,26 @@ function countRows(path: string, sql: string): number {
 if (url)
   describe('takeover behind an edge: Mosquitto, PostgreSQL, two mqiot cloud, mqiot edge, mqiot gateway', () => {
     const tmp = makeTempDir('mqiot-ha-edge-');
-    const schema = `mqiot_ha_edge_${randomBytes(5).toString('hex')}`;
-    const schemaUrl = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const { schema, schemaUrl } = pgSchema(url, 'mqiot_ha_edge');
     const forwardQueue = join(tmp.dir, 'edge', 'forward-queue.db');
-    const gatewayQueue = join(tmp.dir, 'q.db');
+    let gatewayQueue: string;
     let db: pg.Client;
     let mosquitto: Mosquitto;
     const procs: RunningCli[] = [];
     let sim: RunningCli;
     let edge: RunningCli;
     let gateway: RunningCli;
-    const telemetry = new Map<string, number>();
-
-    const stored = async (): Promise<Stored[]> => {
-      const blocks = await db.query<{ dev: string; body: Buffer }>(
-        `SELECT s.device_id AS dev, b.body FROM ${schema}.sample_blocks b JOIN ${schema}.series s ON s.id = b.series_id`,
-      );
-      const frames = new Map<string, Stored>();
-      for (const { dev, body } of blocks.rows) {
-        for (const sample of decodeSampleBlock(body)) {
-          const key = `${dev}\u0000${sample.seq}`;
-          const seen = frames.get(key);
-          if (!seen || sample.ts < seen.ts) frames.set(key, { dev, seq: sample.seq, ts: sample.ts });
-        }
-      }
-      return [...frames.values()];
-    };
-
-    const running = async (cli: RunningCli, message: string) =>
-      waitFor(
-        () => `"${message}": ${cli.stderr()}${cli.stdout().slice(-3000)}`,
-        () => {
-          if (cli.child.exitCode !== null) throw new Error(`exited: ${cli.stderr()}${cli.stdout()}`);
-          return logLines(cli.stdout()).some((l) => l.msg === message);
-        },
-        PROCESS_START_MS,
-      );
-
-    const startCloud = async (name: string) => {
-      const metricsPort = await freePort();
-      const cli = runCli(
-        [
-          'cloud',
-          ...['--broker', mosquitto.url, '--postgres', schemaUrl, '--instance-id', name],
-          ...['--http-host', '127.0.0.1', '--http-port', '0', '--metrics-port', String(metricsPort)],
-          ...['--unknown-gateways', 'register', '--heartbeat-ms', '5000'],
-        ],
-        ENV,
-      );
-      procs.push(cli);
-      await running(cli, 'mqiot cloud: running');
-      return { cli, metricsPort };
-    };
+    let telemetry: Map<string, number>;
+    const stored = () => storedFrames(db, schema);
+    const startCloud = (name: string) =>
+      startCloudInstance(procs, { name, brokerUrl: mosquitto.url, postgresUrl: schemaUrl, env: ENV });
 
     before(async () => {
       db = new pg.Client({ connectionString: url });
       await db.connect();
       await db.query(`CREATE SCHEMA ${schema}`);
       mosquitto = await Mosquitto.start();
-      const watcher = await connectClient(mosquitto.url, { clientId: 'live-watcher' });
-      await watcher.subscribeAsync('mqiot/dev/+/telemetry', { qos: 1 });
-      watcher.on('message', (_topic, payload) => {
-        const m = JSON.parse(payload.toString()) as { dev: string; seq: number };
-        const key = `${m.dev}#${m.seq}`;
-        telemetry.set(key, (telemetry.get(key) ?? 0) + 1);
-      });
-      after(() => watcher.end(true));
+      telemetry = await watchTelemetry(mosquitto.url);
       const edgePort = await freePort();
       edge = runCli(
         [
@@ -127,38 +74,16 @@ if (url)
         ENV,
       );
       procs.push(edge);
-      await running(edge, 'mqiot edge: running');
-      sim = runCli(['sim', '--modbus-tcp', '0', '--dlt645-tcp', '0', '--units', '1,2,3']);
-      procs.push(sim);
-      const ready = await waitFor(
-        'sim ready',
-        () => /\{"ready":true[^\n]*\}/.exec(sim.stdout())?.[0],
-        PROCESS_START_MS,
-      );
-      const ports = JSON.parse(ready) as { modbusTcpPort: number; dlt645Port: number };
-      const modbus = (unit: number) => `
-  - id: pm-${unit}
-    contract: modbus-tcp
-    transport: { type: tcp, host: 127.0.0.1, port: ${ports.modbusTcpPort} }
-    params: { unit: ${unit} }
-    poll: [{ message: read-holding-registers, params: { start: 0, count: 4 }, everyMs: 250 }]`;
-      const config = join(tmp.dir, 'gw.yaml');
-      writeFileSync(
-        config,
-        `gateway: { id: site-ha-gw }
-mqtt: { urls: ['mqtt://127.0.0.1:${edgePort}'], reconnectMs: 200 }
-batching: { windowMs: 250 }
-queue: { path: ./q.db }
-devices:${modbus(1)}${modbus(2)}${modbus(3)}
-  - id: meter-161
-    contract: dlt645-2007
-    transport: { type: tcp, host: 127.0.0.1, port: ${ports.dlt645Port} }
-    params: { address: '000000000161' }
-    poll: [{ message: read, params: { di: '02010100' }, everyMs: 250 }]
-`,
-      );
-      gateway = runCli(['gateway', '--config', config, '--log-level', 'warn']);
-      procs.push(gateway);
+      await loggedRunning(edge, 'mqiot edge: running');
+      ({
+        sim,
+        gateway,
+        queuePath: gatewayQueue,
+      } = await startSimulatedSite(procs, {
+        dir: tmp.dir,
+        gatewayId: 'site-ha-gw',
+        brokerUrl: `mqtt://127.0.0.1:${edgePort}`,
+      }));
     });
 
     after(async () => {
@@ -181,7 +106,7 @@ devices:${modbus(1)}${modbus(2)}${modbus(3)}
       );
       await a.cli.kill(); // SIGKILL, and it stays down
       const killedAt = Date.now();
-      const inWindow = (r: Stored) => r.ts >= killedAt && r.ts < killedAt + 20_000;
+      const inWindow = (r: { ts: number }) => r.ts >= killedAt && r.ts < killedAt + 20_000;
       // The criterion is a time: what is stored 30 s after the kill. So this waits for the clock.
       await waitFor('30 s after the kill', () => Date.now() >= killedAt + 30_000, 60_000);
       const at30 = (await stored()).filter(inWindow).length;
@@ -216,7 +141,7 @@ devices:${modbus(1)}${modbus(2)}${modbus(3)}
         at30 >= 0.9 * all,
         `30 s after the kill the survivor had stored ${at30} of the ${all} readings of the next 20 s`,
       );
-      for (const dev of DEVICES) {
+      for (const dev of SITE_DEVICES) {
         const seqs = rows.filter((r) => r.dev === dev).map((r) => r.seq);
         const max = Math.max(...seqs);
         assert.equal(seqs.length, max + 1, `${dev}: frames 0..${max} stored, none missing`);
