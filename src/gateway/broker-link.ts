@@ -3,6 +3,7 @@
 // failover across the configured broker URLs.
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { endClient } from '../protocol/mqtt-end.ts';
 import { ReasonCode } from '../protocol/reason-codes.ts';
 import type { GatewayConfig } from './config.ts';
 
@@ -108,21 +109,19 @@ export class BrokerLink {
   async stop(goodbye?: Buffer, timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     const client = this.client;
     if (!client) return;
-    const graceful = (async () => {
-      if (goodbye && this.connectedFlag)
-        await new Promise<void>((resolve) =>
-          client.publish(this.upTopic, goodbye, { qos: 1 }, () => resolve()),
-        );
-      this.connectedFlag = false;
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      graceful.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) await this.kill();
+    const deadline = Date.now() + timeoutMs;
+    if (goodbye && this.connectedFlag) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => client.publish(this.upTopic, goodbye, { qos: 1 }, () => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.connectedFlag = false;
+    // bounded by the same deadline; a broker that does not answer has its connection dropped (a plain
+    // MQTT.js end could wait for ever, and a forced end after it would leave the socket open)
+    await endClient(client, Math.max(0, deadline - Date.now()));
   }
 
   /** Drops the connection without DISCONNECT (tests: the broker sees a lost connection and sends the will). */

@@ -45,6 +45,11 @@ export class Relay {
     this.port = (this.server.address() as net.AddressInfo).port;
   }
 
+  /** Client connections to the relay still open. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   freeze(): void {
     this.frozen = true;
   }

@@ -416,7 +416,10 @@ describe('web dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
       '°C',
     ]);
 
-    // edit: the stored source comes back into the box; a new version replaces the listed one
+    // edit: the stored source comes back into the box; a new version replaces the listed one. The box
+    // is emptied first: it still holds the uploaded text, so only an empty box shows when the stored
+    // source has arrived (otherwise a late arrival overwrites the edit below, seen on a busy machine)
+    await page.fill('textarea[name="source"]', '');
     await page.locator('tr[data-contract="web-test-temp"] button[name="edit"]').click();
     await page.waitForFunction(
       () => (document.querySelector('textarea[name="source"]') as HTMLTextAreaElement | null)?.value,
