@@ -118,10 +118,13 @@ export function decodeDataGroup(
       gseq: group.seq,
       ok: result.ok,
       points,
-      ...(result.ok
-        ? { fields: result.fields }
-        : { error: result.error, raw: Buffer.from(frame.raw).toString('hex') }),
     };
+    // set in place rather than spread from a temporary object: this runs for every frame stored
+    if (result.ok) message.fields = result.fields;
+    else {
+      message.error = result.error;
+      message.raw = Buffer.from(frame.raw).toString('hex');
+    }
     return { reading, message, identifiedBy };
   });
 }

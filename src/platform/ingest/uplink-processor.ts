@@ -586,7 +586,9 @@ export class UplinkProcessor {
         (id) => this.#devices.get(id),
         (c) => platform.catalogs.awaited(group.gw, c),
       );
-      for (const frame of frames) {
+      // indexed: a for-of that can await allocates an iterator result per frame
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i]!;
         const { deviceId, contractId } = frame.reading;
         const known = this.#devices.get(deviceId);
         if (

@@ -59,7 +59,27 @@ export class DeviceModels {
    * still unsure of their model, then renames, converts and scales each frame's points by its model.
    */
   async annotate(frames: readonly ModelFrame[]): Promise<void> {
-    for (const frame of frames) {
+    // Settled devices (nearly all of them, after their first frames) are done without awaiting: a loop
+    // that can await allocates per step, and this runs for every frame stored.
+    for (let i = 0; i < frames.length; i++) {
+      if (!this.#applySettled(frames[i]!)) return this.#annotateFrom(frames, i);
+    }
+  }
+
+  /** Applies the model of a frame whose device needs no detection; false when it needs detection. */
+  #applySettled(frame: ModelFrame): boolean {
+    const { reading, message } = frame;
+    if (!message.ok || !reading.contractId) return true;
+    const record = this.#assigned.get(reading.deviceId);
+    if ((!record || record.identifiedBy === ModelSource.Detected) && !this.#settled.has(reading.deviceId))
+      return false;
+    this.#apply(frame, record);
+    return true;
+  }
+
+  async #annotateFrom(frames: readonly ModelFrame[], start: number): Promise<void> {
+    for (let i = start; i < frames.length; i++) {
+      const frame = frames[i]!;
       const { reading, message } = frame;
       if (!message.ok || !reading.contractId) continue;
       const deviceId = reading.deviceId;
@@ -73,12 +93,17 @@ export class DeviceModels {
           reading.receivedAt,
         );
       }
-      const model = record && this.deps.registry.get(record.modelId);
-      if (!model) continue;
-      const points = applyModel(model, reading.points);
-      reading.points = points;
-      message.points = points;
+      this.#apply(frame, record);
     }
+  }
+
+  /** The frame's points as its model names, converts and scales them (unchanged without a model). */
+  #apply(frame: ModelFrame, record: DeviceModelRecord | undefined): void {
+    const model = record && this.deps.registry.get(record.modelId);
+    if (!model) return;
+    const points = applyModel(model, frame.reading.points);
+    frame.reading.points = points;
+    frame.message.points = points;
   }
 
   async #detect(

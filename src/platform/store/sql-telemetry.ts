@@ -161,7 +161,8 @@ export class SqlTelemetry {
     const groups: BatchGroup[] = [];
     const byKey = new Map<string, BatchGroup>();
     let group: BatchGroup | undefined;
-    for (const r of readings) {
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
       const epoch = r.epoch ?? '';
       if (
         !group ||
@@ -337,16 +338,26 @@ export class SqlTelemetry {
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
   async #ensureSeries(readings: readonly ReadingInput[]): Promise<void> {
-    for (const r of readings) {
-      for (const p of r.points) {
-        if (this.#series.get(r.deviceId)?.has(p.name)) continue;
-        await this.db.run('INSERT INTO series (device_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [
-          r.deviceId,
-          p.name,
-        ]);
-        const id = await this.#seriesId(r.deviceId, p.name);
-        if (id === undefined) throw new Error(`series ${r.deviceId}/${p.name} was not created`);
+    // A synchronous pass finds what is missing (usually nothing): a loop that can await allocates an
+    // iterator result per step, which per point was a visible share of the ingest's garbage.
+    let missing: [string, string][] | undefined;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      const ids = this.#series.get(r.deviceId);
+      for (let j = 0; j < r.points.length; j++) {
+        const name = r.points[j]!.name;
+        if (!ids?.has(name)) (missing ??= []).push([r.deviceId, name]);
       }
+    }
+    if (!missing) return;
+    for (const [deviceId, name] of missing) {
+      if (this.#series.get(deviceId)?.has(name)) continue;
+      await this.db.run('INSERT INTO series (device_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [
+        deviceId,
+        name,
+      ]);
+      const id = await this.#seriesId(deviceId, name);
+      if (id === undefined) throw new Error(`series ${deviceId}/${name} was not created`);
     }
   }
 
