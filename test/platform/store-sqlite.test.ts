@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../src/platform/store/index.ts';
+import { openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
 import { runStoreSuite } from './store-suite.ts';
 
 runStoreSuite('SQLite', async () => {
@@ -19,29 +19,35 @@ runStoreSuite('SQLite', async () => {
   };
 });
 
+const T0 = Date.UTC(2026, 0, 1);
+
+/** `n` batches of one reading each of one series (`m-1`/`p` = i at T0 + i s): a quiet site's ingest. */
+async function oneReadingBatches(store: PlatformStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await store.insertReadings([
+      {
+        gatewayId: 'gw-1',
+        groupSeq: i,
+        frameIndex: 0,
+        deviceId: 'm-1',
+        seq: i,
+        ts: T0 + i * 1000,
+        receivedAt: T0 + i * 1000,
+        contractId: null,
+        raw: Uint8Array.of(i & 0xff),
+        points: [{ name: 'p', value: i }],
+      },
+    ]);
+  }
+}
+
 describe('SQLite sample blocks', () => {
   it('merges the small blocks of one-reading batches, so an hour of a series stays a few rows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mqiot-store-'));
     const path = join(dir, 'platform.db');
     const store = await openSqliteStore(path);
     try {
-      const T0 = Date.UTC(2026, 0, 1);
-      for (let i = 0; i < 100; i++) {
-        await store.insertReadings([
-          {
-            gatewayId: 'gw-1',
-            groupSeq: i,
-            frameIndex: 0,
-            deviceId: 'm-1',
-            seq: i,
-            ts: T0 + i * 1000,
-            receivedAt: T0 + i * 1000,
-            contractId: null,
-            raw: Uint8Array.of(i),
-            points: [{ name: 'p', value: i }],
-          },
-        ]);
-      }
+      await oneReadingBatches(store, 100);
       const db = new Database(path, { readonly: true });
       const { blocks, n } = db.prepare('SELECT COUNT(*) AS blocks, SUM(n) AS n FROM sample_blocks').get() as {
         blocks: number;
@@ -61,24 +67,8 @@ describe('SQLite sample blocks', () => {
     const path = join(dir, 'platform.db');
     const store = await openSqliteStore(path);
     try {
-      const T0 = Date.UTC(2026, 0, 1);
       const N = 1000;
-      for (let i = 0; i < N; i++) {
-        await store.insertReadings([
-          {
-            gatewayId: 'gw-1',
-            groupSeq: i,
-            frameIndex: 0,
-            deviceId: 'm-1',
-            seq: i,
-            ts: T0 + i * 1000,
-            receivedAt: T0 + i * 1000,
-            contractId: null,
-            raw: Uint8Array.of(i & 0xff),
-            points: [{ name: 'p', value: i }],
-          },
-        ]);
-      }
+      await oneReadingBatches(store, N);
       // Merging every small block of the hour each time rewrote the growing block again and again:
       // about 8 rewrites per reading for these 1,000 (16 + 32 + … per 512); by tier at most 3.
       const rewritten = store.mergedReadings();

@@ -23,6 +23,26 @@ export interface BatchInsert {
 export interface BatchStatement {
   sql: string;
   params: SqlValue[];
+  /**
+   * Rows it must change; any other count rolls the whole batch back with a BatchConflict. For a
+   * read-then-write that another writer (another instance on the same database) may have beaten.
+   */
+  expectChanges?: number;
+}
+
+/** A batch rolled back because a statement changed other rows than it expected (`expectChanges`). */
+export class BatchConflict extends Error {
+  constructor(sql: string, expected: number, changed: number) {
+    super(`expected ${expected} rows changed, got ${changed}: ${sql.slice(0, 60)}`);
+    this.name = 'BatchConflict';
+  }
+}
+
+/** Throws BatchConflict when a statement's row count is not the one it expected. */
+export function checkChanges(op: BatchStatement, changed: number): number {
+  if (op.expectChanges !== undefined && changed !== op.expectChanges)
+    throw new BatchConflict(op.sql, op.expectChanges, changed);
+  return changed;
 }
 
 /** Ops computed inside the transaction from the rows the previous collecting insert really inserted. */

@@ -4,6 +4,7 @@ import {
   type BatchInsert,
   type BatchOp,
   type BatchStatement,
+  checkChanges,
   type SqlDriver,
   type SqlValue,
 } from './driver.ts';
@@ -75,7 +76,8 @@ export class PostgresDriver implements SqlDriver {
       let inserted: SqlValue[][] = [];
       const run = async (op: BatchInsert | BatchStatement): Promise<number> => {
         if (!isBatchInsert(op)) {
-          return (await client.query(toPgPlaceholders(op.sql), op.params as unknown[])).rowCount ?? 0;
+          const result = await client.query(toPgPlaceholders(op.sql), op.params as unknown[]);
+          return checkChanges(op, result.rowCount ?? 0);
         }
         const result = await insertRows(client, op);
         if (op.collectInserted) inserted = result.inserted;

@@ -126,8 +126,11 @@ function deleteBlocks(ids: readonly number[]): BatchStatement[] {
   const out: BatchStatement[] = [];
   for (let at = 0; at < ids.length; at += DELETE_CHUNK) {
     const params: SqlValue[] = ids.slice(at, at + DELETE_CHUNK);
+    // every block read for the merge must still be there: another instance merging the same hour at
+    // the same moment took it otherwise, and this merge would store its readings a second time
+    const expectChanges = params.length;
     while (params.length < DELETE_CHUNK) params.push(-1);
-    out.push({ sql: DELETE_BLOCKS_SQL, params });
+    out.push({ sql: DELETE_BLOCKS_SQL, params, expectChanges });
   }
   return out;
 }
@@ -282,7 +285,9 @@ export class SqlTelemetry {
    * (tierOf), so a range reads few blocks however the readings arrived, and a reading is rewritten
    * about once per tier. Blocks of SMALL_BLOCK readings or more are left as they are. Every merge due
    * goes in one transaction: with thousands of series, a transaction per merge was most of the ingest
-   * time. The readings are committed already; merges that fail are tried again later.
+   * time. The merges are all-or-nothing: if a block read for one is gone when it is deleted (another
+   * instance on the same PostgreSQL merged it meanwhile), none is stored. The readings are committed
+   * already; merges that fail are tried again later.
    */
   async #mergeDue(): Promise<void> {
     const due: [number, number, number][] = [];

@@ -4,6 +4,7 @@ import {
   type BatchInsert,
   type BatchOp,
   type BatchStatement,
+  checkChanges,
   type SqlDriver,
   type SqlValue,
 } from './driver.ts';
@@ -48,7 +49,7 @@ export class SqliteDriver implements SqlDriver {
     const apply = this.#db.transaction(() => {
       let inserted: SqlValue[][] = [];
       const run = (op: BatchInsert | BatchStatement): number => {
-        if (!isBatchInsert(op)) return this.#prepare(op.sql).run(...op.params).changes;
+        if (!isBatchInsert(op)) return checkChanges(op, this.#prepare(op.sql).run(...op.params).changes);
         if (op.collectInserted) inserted = [];
         if (op.rows.length === 0) return 0;
         const marks = op.columns.map(() => '?').join(', ');
