@@ -23,10 +23,18 @@ export interface QueuedMessage {
   ackSeq: number | null;
 }
 
+const COLUMNS = 'id, topic, payload, ack_gw AS ackGw, ack_seq AS ackSeq';
+
 export class ForwardQueue {
   readonly #db: Database.Database;
   readonly #max: number;
   #dropped = 0;
+  /**
+   * Rows queued, kept in step with every insert and delete: a COUNT(*) per uplink would scan the whole
+   * queue, which is largest exactly when it matters (a long outage).
+   */
+  #depth: number;
+  readonly #stmt: ReturnType<typeof prepare>;
   /** Rows with a smaller id were queued by an earlier run: they may have reached the cloud already. */
   readonly firstIdOfRun: number;
 
@@ -46,9 +54,11 @@ export class ForwardQueue {
     }
     this.#db.exec('CREATE INDEX IF NOT EXISTS forward_ack ON forward (ack_gw, ack_seq)');
     this.#max = max;
+    this.#stmt = prepare(this.#db);
     // every row already queued has a smaller id; every new one (AUTOINCREMENT) a larger one
     const last = this.#db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM forward').get() as { id: number };
     this.firstIdOfRun = last.id + 1;
+    this.#depth = (this.#db.prepare('SELECT COUNT(*) AS n FROM forward').get() as { n: number }).n;
   }
 
   /**
@@ -57,12 +67,11 @@ export class ForwardQueue {
    */
   push(topic: string, payload: Buffer, ack?: AckKey): { id: number; dropped?: number } {
     const id = Number(
-      this.#db
-        .prepare('INSERT INTO forward (topic, payload, ack_gw, ack_seq) VALUES (?, ?, ?, ?)')
-        .run(topic, payload, ack?.gw ?? null, ack?.seq ?? null).lastInsertRowid,
+      this.#stmt.insert.run(topic, payload, ack?.gw ?? null, ack?.seq ?? null).lastInsertRowid,
     );
-    if (this.depth <= this.#max) return { id };
-    const oldest = this.#db.prepare('SELECT MIN(id) AS id FROM forward').get() as { id: number };
+    this.#depth++;
+    if (this.#depth <= this.#max) return { id };
+    const oldest = this.#stmt.oldest.get()!;
     this.remove(oldest.id);
     this.#dropped++;
     return { id, dropped: oldest.id };
@@ -70,11 +79,7 @@ export class ForwardQueue {
 
   /** The oldest messages after `afterId`, in order, without removing them. */
   peekAfter(afterId: number, limit: number): QueuedMessage[] {
-    return this.#db
-      .prepare(
-        'SELECT id, topic, payload, ack_gw AS ackGw, ack_seq AS ackSeq FROM forward WHERE id > ? ORDER BY id LIMIT ?',
-      )
-      .all(afterId, limit) as QueuedMessage[];
+    return this.#stmt.after.all(afterId, limit);
   }
 
   /** The oldest messages, in order, without removing them. */
@@ -83,18 +88,16 @@ export class ForwardQueue {
   }
 
   get(id: number): QueuedMessage | undefined {
-    return this.#db
-      .prepare('SELECT id, topic, payload, ack_gw AS ackGw, ack_seq AS ackSeq FROM forward WHERE id = ?')
-      .get(id) as QueuedMessage | undefined;
+    return this.#stmt.get.get(id);
   }
 
   has(id: number): boolean {
-    return this.#db.prepare('SELECT 1 FROM forward WHERE id = ?').get(id) !== undefined;
+    return this.#stmt.has.get(id) !== undefined;
   }
 
   /** Removes a message the cloud has. */
   remove(id: number): void {
-    this.#db.prepare('DELETE FROM forward WHERE id = ?').run(id);
+    this.#depth -= this.#stmt.remove.run(id).changes;
   }
 
   /**
@@ -102,22 +105,17 @@ export class ForwardQueue {
    * (a gateway's resend may be queued twice). Returns the ids removed.
    */
   removeAcked(gw: string, seqs: readonly number[]): number[] {
-    const select = this.#db.prepare<[string, number], { id: number }>(
-      'SELECT id FROM forward WHERE ack_gw = ? AND ack_seq = ?',
-    );
     const ids: number[] = [];
-    const run = this.#db.transaction(() => {
-      for (const seq of seqs) for (const { id } of select.all(gw, seq)) ids.push(id);
-      const del = this.#db.prepare('DELETE FROM forward WHERE id = ?');
-      for (const id of ids) del.run(id);
-    });
-    run();
+    this.#db.transaction(() => {
+      for (const seq of seqs) for (const { id } of this.#stmt.acked.all(gw, seq)) ids.push(id);
+      for (const id of ids) this.remove(id);
+    })();
     return ids;
   }
 
   /** Messages queued, including data groups sent and waiting for their `data-ack`. */
   get depth(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM forward').get() as { n: number }).n;
+    return this.#depth;
   }
 
   get dropped(): number {
@@ -127,4 +125,22 @@ export class ForwardQueue {
   close(): void {
     this.#db.close();
   }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    insert: db.prepare<[string, Buffer, string | null, number | null]>(
+      'INSERT INTO forward (topic, payload, ack_gw, ack_seq) VALUES (?, ?, ?, ?)',
+    ),
+    oldest: db.prepare<[], { id: number }>('SELECT MIN(id) AS id FROM forward'),
+    after: db.prepare<[number, number], QueuedMessage>(
+      `SELECT ${COLUMNS} FROM forward WHERE id > ? ORDER BY id LIMIT ?`,
+    ),
+    get: db.prepare<[number], QueuedMessage>(`SELECT ${COLUMNS} FROM forward WHERE id = ?`),
+    has: db.prepare<[number], 1>('SELECT 1 FROM forward WHERE id = ?'),
+    remove: db.prepare<[number]>('DELETE FROM forward WHERE id = ?'),
+    acked: db.prepare<[string, number], { id: number }>(
+      'SELECT id FROM forward WHERE ack_gw = ? AND ack_seq = ?',
+    ),
+  };
 }
