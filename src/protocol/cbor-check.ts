@@ -6,7 +6,8 @@
 // - refuses what the protocol has no use for, naming the field: integers beyond ±(2^53 − 1), tags
 //   (except the self-described CBOR magic number in front of the message), simple values other than
 //   false/true/null/undefined, map keys that are not text, text that is not UTF-8, trailing bytes;
-// - rewrites indefinite-length strings as definite ones (only when there are any), so cbor-x reads them.
+// - rewrites indefinite-length strings as definite ones (only when there are any), so cbor-x reads them,
+//   and strings with an 8-byte length head with a shorter head, which cbor-x's native reader fails on.
 import { isUtf8 } from 'node:buffer';
 
 /** A message that is not well-formed CBOR, or uses CBOR this protocol does not accept. */
@@ -29,7 +30,8 @@ const BREAK = 0xff;
 const SAFE_HIGH_WORD = 0x1fffff;
 
 /**
- * Checks one CBOR message; returns it unchanged, or a copy with indefinite-length strings made definite.
+ * Checks one CBOR message; returns it unchanged, or a copy with indefinite-length strings made definite
+ * (and 8-byte string heads shortened).
  * Throws CborCheckError.
  */
 export function checkCbor(buf: Uint8Array): Uint8Array {
@@ -42,7 +44,7 @@ interface Rewrite {
   start: number;
   end: number;
   major: 2 | 3;
-  content: Buffer;
+  content: Uint8Array;
 }
 
 class Walker {
@@ -77,12 +79,15 @@ class Walker {
       case 1:
         return;
       case 2:
+      case 3: {
+        const from = this.pos;
+        if (major === 3) this.text(from, arg);
         this.skip(arg);
+        // cbor-x with its native string reader (cbor-extract) refuses a message holding a string with
+        // an 8-byte length head ("Unexpected end of buffer reading string"): it gets a shorter head.
+        if (info === 27) this.addRewrite(start, major, this.buf.subarray(from, this.pos));
         return;
-      case 3:
-        this.text(this.pos, arg);
-        this.skip(arg);
-        return;
+      }
       case 4:
         if (arg > this.buf.length - this.pos) this.truncated();
         for (let i = 0; i < arg; i++) this.child(i, depth);
@@ -127,12 +132,17 @@ class Walker {
       }
       const content = Buffer.concat(chunks);
       if (major === 3) this.text(0, content.length, content);
-      (this.rewrites ??= []).push({ start, end: this.pos, major, content });
+      this.addRewrite(start, major, content);
     } else if (major === 7) {
       this.fail(this.field(), 'not valid CBOR: a break outside an indefinite-length item');
     } else {
       this.fail(this.field(), `not valid CBOR: major type ${major} cannot have an indefinite length`);
     }
+  }
+
+  /** The string from `start` to pos is to be written as one definite string of `content`. */
+  addRewrite(start: number, major: 2 | 3, content: Uint8Array): void {
+    (this.rewrites ??= []).push({ start, end: this.pos, major, content });
   }
 
   child(index: number, depth: number): void {

@@ -100,3 +100,17 @@ test('cbor check: trailing bytes, nesting too deep and truncation are refused', 
     /ends inside an item/,
   );
 });
+
+test('cbor check: strings with 8-byte length heads are read, in one pass or beside a chunked string', () => {
+  const text = 'y'.repeat(150); // a message of over 140 bytes: where cbor-x reads strings natively
+  const a = `61 61 7b 00 00 00 00 00 00 00 96 ${Buffer.from(text).toString('hex')}`; // "a": text(150)
+  const fields = `${a} 61 62 5b 00 00 00 00 00 00 00 02 01 02`; // "b": bytes(2)
+  for (const chunked of [false, true]) {
+    // A chunked (indefinite-length) string sends the message down the general path (cbor-check.ts).
+    const extra = chunked ? `61 78 a3 ${fields} 61 63 7f 61 7a ff` : `61 78 a2 ${fields}`;
+    const msg = decodeEnvelope(heartbeatWith(extra)) as unknown as { x: Record<string, unknown> };
+    assert.equal(msg.x.a, text);
+    assert.deepEqual(msg.x.b, Buffer.from([1, 2]));
+    if (chunked) assert.equal(msg.x.c, 'z');
+  }
+});
