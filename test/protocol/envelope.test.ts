@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decode as cborDecode } from 'cbor-x';
+import { decode as cborDecode, Encoder } from 'cbor-x';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -155,6 +155,63 @@ test('envelope: garbage and empty input give EnvelopeError', () => {
   assert.throws(() => decodeEnvelope(Buffer.alloc(0)), EnvelopeError);
   assert.throws(() => decodeEnvelope(Buffer.from('{not json')), /not valid JSON/);
   assert.throws(() => decodeEnvelope(Buffer.from([0xff, 0x00, 0x13])), EnvelopeError);
+});
+
+// A CBOR data group with frames encodeEnvelope() would refuse to write (it checks before sending).
+const rawCbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const good = (i: number) => ({ dev: `d${i}`, c: 'modbus-tcp', ts: 5, seq: i, raw: Buffer.from([i]) });
+const group = (frames: unknown[]) => rawCbor.encode({ ...base, k: 'data', seq: 1, frames });
+
+test('envelope: a CBOR data group keeps its good frames and marks the faults of the others', () => {
+  const msg = decodeEnvelope(
+    group([
+      good(0),
+      { ...good(1), c: 5 },
+      { ...good(2), ctx: [1] },
+      { ...good(3), fault: { field: 'c', reason: 'pre-marked by the sender' } },
+      { ...good(4), ctx: { unit: 1 } },
+    ]),
+  );
+  assert.ok(msg.k === 'data');
+  assert.deepEqual(
+    msg.frames.map((f) => f.fault),
+    [
+      undefined,
+      { field: 'c', reason: 'frames[1].c: must be a non-empty string' },
+      { field: 'ctx', reason: 'frames[2].ctx: must be a map' },
+      undefined,
+      undefined,
+    ],
+  );
+  assert.deepEqual([msg.frames[1]!.c, 'ctx' in msg.frames[2]!], ['', false]);
+  assert.ok(!('fault' in msg.frames[3]!), "a sender's fault is dropped");
+  assert.deepEqual(msg.frames[4], { ...good(4), ctx: { unit: 1 } });
+});
+
+test('envelope: a CBOR data group with a frame that cannot be stored is refused, naming the field', () => {
+  const cases: [unknown, string, RegExp][] = [
+    [{ ...good(3), ts: -1 }, 'frames[3].ts', /must be a non-negative integer/],
+    [{ ...good(3), seq: 1.5 }, 'frames[3].seq', /must be a non-negative integer/],
+    [{ ...good(3), dev: '' }, 'frames[3].dev', /must be a non-empty string/],
+    [{ ...good(3), raw: '01' }, 'frames[3].raw', /must be a CBOR byte string/],
+    ['not a frame', 'frames[3]', /must be a map/],
+  ];
+  for (const [frame, field, message] of cases)
+    assert.throws(
+      () => decodeEnvelope(group([good(0), good(1), good(2), frame, good(4)])),
+      (err: unknown) => err instanceof EnvelopeError && err.field === field && message.test(err.message),
+      field,
+    );
+});
+
+test('envelope: raw is a Buffer whether the message came in a Buffer or a plain Uint8Array', () => {
+  const wire = encodeEnvelope(samples[0]!);
+  for (const input of [wire, new Uint8Array(wire)]) {
+    const msg = decodeEnvelope(input);
+    assert.ok(msg.k === 'data');
+    assert.ok(Buffer.isBuffer(msg.frames[0]!.raw));
+    assert.deepEqual(msg, samples[0]);
+  }
 });
 
 test('gateway topics: build and parse the two gateway topics and the telemetry topic', () => {
