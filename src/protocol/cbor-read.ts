@@ -6,7 +6,8 @@
 //
 // It does not replace that path, it stands in front of it. Whatever is not plainly accepted here —
 // every refusal (bad UTF-8, tags, out-of-range integers, trailing bytes, truncation, depth...),
-// indefinite-length text and byte strings (which need a rewrite), a tag 55799 anywhere but the front —
+// indefinite-length text and byte strings (which need a rewrite), text starting with a byte order mark,
+// a tag 55799 anywhere but the front —
 // makes readCbor() give up with NOT_READ, and the caller runs the general path, which then accepts the
 // message or refuses it with its field and reason exactly as before. So refusals and their messages
 // come from one place, and this reader need only agree with cbor-x on the values of what both accept:
