@@ -198,3 +198,113 @@ describe('mqiot cloud path with a kept session: an instance that cannot store an
     assert.equal((await store.frames({ deviceId: 'cloud-temp' })).length, 1);
   });
 });
+
+describe('a data run is decoded while the one before it commits', () => {
+  let tb: TestBroker;
+  let store: PlatformStore;
+  let cleanup: () => Promise<void>;
+  let platform: Platform;
+  let detach: () => void;
+  let client: MqttClient;
+  /** Groups (by seq) whose insert has been called, in call order. */
+  const inserting: number[] = [];
+  /** While set, every insert waits for it. */
+  let gate: Promise<void> | undefined;
+  let open = () => {};
+  let failures = 0;
+
+  const group = (seq: number, dev: string): Buffer =>
+    encodeEnvelope({
+      v: 1,
+      k: 'data',
+      gw: 'gw-pipe',
+      seq,
+      ts: Date.now(),
+      frames: [{ dev, c: 'toy-temp', ts: Date.now(), seq, raw: toyFrame(0xa1, 20 + seq) }],
+    });
+  /** Resolves with the order of the PUBACK (its position among all PUBACKs) or the error. */
+  const acked: number[] = [];
+  const publish = (seq: number, dev: string): Promise<Error | undefined> =>
+    new Promise((resolve) =>
+      client.publish('mqiot/gw/gw-pipe/up', group(seq, dev), { qos: 1 }, (err) => {
+        if (!err) acked.push(seq);
+        resolve(err ?? undefined);
+      }),
+    );
+
+  before(async () => {
+    tb = await startBroker();
+    ({ store, cleanup } = await tempStore());
+    const contracts = new ContractRegistry(store, toySource);
+    await contracts.load();
+    const held = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'insertReadings') {
+          return async (...args: Parameters<PlatformStore['insertReadings']>) => {
+            inserting.push(...new Set(args[0].map((r) => r.groupSeq)));
+            if (gate) await gate;
+            if (failures > 0) {
+              failures--;
+              throw new Error('disk I/O error (injected)');
+            }
+            return target.insertReadings(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    platform = new Platform(
+      { ingestRetries: 1, ingestRetryMs: 10 },
+      { store: held, contracts, secretHashing: mosquittoHashing },
+    );
+    await platform.start({ timers: false });
+    detach = attachToBroker(platform, tb.broker).detach;
+    client = await tb.connect({ protocolVersion: 5, clientId: 'mqiot-gw-pipe' });
+  });
+  after(async () => {
+    open();
+    detach();
+    await platform.stop();
+    await tb.close();
+    await cleanup();
+  });
+
+  it('the next run registers its devices meanwhile; commits and PUBACKs keep arrival order', async () => {
+    gate = new Promise<void>((resolve) => (open = resolve));
+    const first = publish(1, 'pipe-a');
+    await waitFor('the first run at the store', () => inserting.includes(1));
+    const second = publish(2, 'pipe-b');
+    // decoded and registered while the first commit is held…
+    await waitFor('pipe-b registered', async () => (await store.getDevice('pipe-b')) !== undefined);
+    // …but not stored before it
+    assert.deepEqual(inserting, [1]);
+    assert.deepEqual(acked, []);
+    gate = undefined;
+    open();
+    assert.equal(await first, undefined);
+    assert.equal(await second, undefined);
+    assert.deepEqual(inserting, [1, 2]);
+    assert.deepEqual(acked, [1, 2]);
+    assert.equal(await store.countPoints('pipe-a'), 1);
+    assert.equal(await store.countPoints('pipe-b'), 1);
+  });
+
+  it('a run given up is refused alone: the run prepared behind it is stored, and its resend too', async () => {
+    gate = new Promise<void>((resolve) => (open = resolve));
+    failures = 2; // both attempts of the first run (ingestRetries 1)
+    const first = publish(3, 'pipe-c');
+    await waitFor('the first run at the store', () => inserting.includes(3));
+    const second = publish(4, 'pipe-d');
+    await waitFor('pipe-d registered', async () => (await store.getDevice('pipe-d')) !== undefined);
+    gate = undefined;
+    open();
+    assert.ok(await first, 'the first group is not acknowledged');
+    assert.equal(await second, undefined);
+    assert.equal(await store.countPoints('pipe-c'), 0);
+    assert.equal(await store.countPoints('pipe-d'), 1);
+    // the gateway sends 3 again (below the mark that 4 raised): it is applied
+    assert.equal(await publish(3, 'pipe-c'), undefined);
+    assert.equal(await store.countPoints('pipe-c'), 1);
+  });
+});

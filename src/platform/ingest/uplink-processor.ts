@@ -76,6 +76,10 @@ export class UplinkProcessor {
   readonly #holes = new Set<string>();
   /** #streams entries changed by the attempt in progress, with their value before it (rolled back on failure). */
   #undo: Map<string, StreamState | undefined> | undefined;
+  /** Commits of the data runs handed to the store, oldest first (see #dataRun). */
+  readonly #inFlight: Promise<void>[] = [];
+  /** Wakes a drain that waits on a commit because the queue was empty: an uplink arrived. */
+  #arrived: (() => void) | undefined;
 
   constructor(private readonly platform: UplinkHost) {}
 
@@ -167,6 +171,7 @@ export class UplinkProcessor {
       this.#queue.push({ envelope, receivedAt, trusted, resolve, reject });
     });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
+    this.#arrived?.();
     return done;
   }
 
@@ -180,7 +185,14 @@ export class UplinkProcessor {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    for (;;) {
+      if (this.#queue.length === 0) {
+        if (this.#inFlight.length === 0) return;
+        // the next uplink is prepared as soon as it arrives, while the commits run
+        await Promise.race([this.#inFlight[0], new Promise<void>((resolve) => (this.#arrived = resolve))]);
+        this.#arrived = undefined;
+        continue;
+      }
       await this.#gather();
       const batch = this.#queue.splice(0, this.platform.config.maxIngestBatch);
       let data: Pending[] = [];
@@ -189,12 +201,87 @@ export class UplinkProcessor {
           data.push(item);
           continue;
         }
-        if (data.length) await this.#settle(data, () => this.#data(data));
+        if (data.length) await this.#dataRun(data);
         data = [];
+        // every other kind is applied in order with the data before it: after its commit
+        await this.#committed();
         await this.#settle([item], () => this.#one(item));
       }
-      if (data.length) await this.#settle(data, () => this.#data(data));
+      if (data.length) await this.#dataRun(data);
     }
+  }
+
+  /** Resolves once every data run handed to the store so far is committed (or given up). */
+  async #committed(): Promise<void> {
+    while (this.#inFlight.length > 0) await this.#inFlight[this.#inFlight.length - 1];
+  }
+
+  /**
+   * A run of data groups: decoded, checked and registered now; then stored after the run before it,
+   * without waiting for that: while one batch commits (on the writer's thread with SQLite, in the
+   * database server with PostgreSQL), the next is decoded. Commits stay in arrival order.
+   */
+  async #dataRun(items: Pending[]): Promise<void> {
+    // one run committing and one waiting at most: decoding never runs far ahead of the store
+    while (this.#inFlight.length >= 2) await this.#inFlight[0];
+    this.#undo = new Map();
+    let prepared: PreparedData;
+    try {
+      for (const item of items) item.refused = undefined;
+      prepared = await this.#prepareData(items);
+    } catch (err) {
+      // the store failed while preparing: undone, and the run goes again whole, after what is in flight
+      this.platform.logger?.warn({ err }, 'uplink not prepared; retrying');
+      this.#rollback();
+      await this.#committed();
+      return this.#settle(items, () => this.#data(items));
+    }
+    this.#undo = undefined;
+    const previous = this.#inFlight[this.#inFlight.length - 1];
+    const commit = (async () => {
+      await previous;
+      await this.#commitRun(prepared);
+    })().finally(() => this.#inFlight.splice(this.#inFlight.indexOf(commit), 1));
+    this.#inFlight.push(commit);
+  }
+
+  /**
+   * Stores a prepared run, retried with backoff while the store fails, then settles its uplinks. Its
+   * dedup marks are not rolled back when it is given up (a later run may already build on them): its
+   * groups are recorded as holes instead, so their resends are applied.
+   */
+  async #commitRun(prepared: PreparedData): Promise<void> {
+    const { ingestRetries, ingestRetryMs } = this.platform.config;
+    const { items } = prepared;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#commitData(prepared);
+        for (const item of items) {
+          if (item.refused) item.reject(item.refused);
+          else item.resolve();
+        }
+        return;
+      } catch (err) {
+        if (attempt < ingestRetries) {
+          this.platform.logger?.warn({ err, attempt: attempt + 1 }, 'uplink not stored; retrying');
+          await sleep(ingestRetryMs * 2 ** attempt);
+          continue;
+        }
+        this.#giveUp(items, err, attempt);
+        return;
+      }
+    }
+  }
+
+  /** The store kept failing: the publishers are not acknowledged, so they keep the messages and resend. */
+  #giveUp(items: Pending[], err: unknown, attempt: number): void {
+    this.platform.logger?.error({ err, messages: items.length }, 'uplink not stored; not acknowledged');
+    for (const { envelope } of items) this.#markHole(envelope);
+    this.platform.metrics.notStored(items.map((item) => item.envelope));
+    const failure = new UplinkStoreError(`uplink not stored after ${attempt + 1} attempts`, {
+      cause: err,
+    });
+    for (const item of items) item.reject(failure);
   }
 
   /**
@@ -236,13 +323,7 @@ export class UplinkProcessor {
           await sleep(ingestRetryMs * 2 ** attempt);
           continue;
         }
-        this.platform.logger?.error({ err, messages: items.length }, 'uplink not stored; not acknowledged');
-        for (const { envelope } of items) this.#markHole(envelope);
-        this.platform.metrics.notStored(items.map((item) => item.envelope));
-        const failure = new UplinkStoreError(`uplink not stored after ${attempt + 1} attempts`, {
-          cause: err,
-        });
-        for (const item of items) item.reject(failure);
+        this.#giveUp(items, err, attempt);
         return;
       }
     }
@@ -550,8 +631,13 @@ export class UplinkProcessor {
       );
   }
 
-  /** A run of data groups: decode every frame, register new devices, store all readings in one batch. */
+  /** A run of data groups, prepared and stored at once (the retry path of #dataRun). */
   async #data(items: Pending[]): Promise<void> {
+    await this.#commitData(await this.#prepareData(items));
+  }
+
+  /** Decodes every frame of a run of data groups and registers new devices: all but storing them. */
+  async #prepareData(items: Pending[]): Promise<PreparedData> {
     const { platform } = this;
     const decoded: DecodedFrame[] = [];
     const seenDevices = new Map<string, { gatewayId: string; at: number }>();
@@ -607,14 +693,27 @@ export class UplinkProcessor {
         decoded.push(frame);
       }
     }
-    for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
     await platform.deviceModels.annotate(decoded);
+    // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
+    const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
+    return { items, decoded, seenDevices, seenGateways, acks, duplicates, marks };
+  }
+
+  /** Stores a prepared run in one transaction, then acknowledges, publishes and counts it. */
+  async #commitData(run: PreparedData): Promise<void> {
+    const { platform } = this;
+    const { decoded, seenDevices, seenGateways, acks, duplicates, marks } = run;
     if (decoded.length === 0) {
+      for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
       this.#sendDataAcks(acks, seenGateways);
       return platform.metrics.stored([], undefined, duplicates);
     }
-    // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
-    const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
+    const byTime = new Map<number, string[]>();
+    for (const [deviceId, { at }] of seenDevices) {
+      const ids = byTime.get(at);
+      if (ids) ids.push(deviceId);
+      else byTime.set(at, [deviceId]);
+    }
     const commitStarted = performance.now();
     // the groups this insert created: another instance may have stored one of them at the same moment
     // (a slow first copy and its resend on two instances); only the one whose insert created it publishes
@@ -623,15 +722,13 @@ export class UplinkProcessor {
       decoded.map((d) => d.reading),
       marks,
       (g) => created.add(`${g.gatewayId}\u0000${g.epoch}\u0000${g.groupSeq}`),
+      { gateways: [...seenGateways], devices: [...byTime] },
     );
     const commitSeconds = (performance.now() - commitStarted) / 1000;
     this.#sendDataAcks(acks, seenGateways); // committed: the gateways may forget these groups
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
     }
-    const byTime = new Map<number, string[]>();
-    for (const [deviceId, { at }] of seenDevices) byTime.set(at, [...(byTime.get(at) ?? []), deviceId]);
-    for (const [at, ids] of byTime) await platform.store.touchDevices(ids, at);
     const stored = decoded.filter(({ reading: r }) =>
       created.has(`${r.gatewayId}\u0000${r.epoch ?? ''}\u0000${r.groupSeq}`),
     );
@@ -646,6 +743,20 @@ export class UplinkProcessor {
     }
     platform.metrics.stored(stored, commitSeconds, duplicates + decoded.length - stored.length);
   }
+}
+
+/** A run of data groups decoded and checked, waiting for its turn to be stored (see #dataRun). */
+interface PreparedData {
+  items: Pending[];
+  decoded: DecodedFrame[];
+  /** device → the gateway it was last heard through, and when */
+  seenDevices: Map<string, { gatewayId: string; at: number }>;
+  seenGateways: Map<string, number>;
+  /** gateway → seqs of the groups that asked for a data-ack */
+  acks: Map<string, number[]>;
+  /** frames of groups already stored */
+  duplicates: number;
+  marks: StreamMark[];
 }
 
 function maxOf(a: number | null, b: number | null): number | null {
