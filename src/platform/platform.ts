@@ -292,7 +292,8 @@ export class Platform {
       this.uplinkRejected(gatewayId, UplinkRejection.ForeignGateway, { gw: envelope.gw });
       return;
     }
-    return this.#uplink.enqueue(envelope, this.clock.now(), provenance.trusted);
+    const bytes = envelope.k === 'data' ? payload : undefined;
+    return this.#uplink.enqueue(envelope, this.clock.now(), provenance.trusted, bytes);
   }
 
   /**

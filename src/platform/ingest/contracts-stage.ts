@@ -46,7 +46,8 @@ export const AWAITED_CONTRACT_REASON = "unknown-contract: awaiting the gateway's
 export const INVALID_FRAME_REASON = 'invalid-frame';
 
 export function decodeDataGroup(
-  group: { gw: string; seq: number; frames: readonly Frame[] },
+  /** `bytes`: the group as received, kept with its readings (ReadingInput.envelope). */
+  group: { gw: string; seq: number; frames: readonly Frame[]; bytes?: Uint8Array },
   epoch: string,
   receivedAt: number,
   contracts: ContractRegistry,
@@ -107,6 +108,8 @@ export function decodeDataGroup(
       raw: frame.raw,
       points,
       error: result.ok ? null : result.error,
+      envelope: group.bytes,
+      contractDeclared: contractId === frame.c,
     };
     const message: TelemetryMessage = {
       v: 1,

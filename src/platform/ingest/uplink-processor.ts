@@ -21,6 +21,8 @@ import { Lifecycle, type StreamMark } from '../store/types.ts';
 
 interface Pending {
   envelope: UplinkEnvelope;
+  /** The message as received, for a data group: stored as its raw frames (ReadingInput.envelope). */
+  bytes?: Uint8Array;
   receivedAt: number;
   /** The broker vouches that the gateway itself sent it (or the path relies on the broker's ACLs). */
   trusted: boolean;
@@ -166,9 +168,9 @@ export class UplinkProcessor {
    * Resolves once the uplink is stored; rejects (UplinkStoreError) when the store keeps failing, or
    * (UplinkRejected) when it is refused for good. `trusted`: see Pending.
    */
-  enqueue(envelope: UplinkEnvelope, receivedAt: number, trusted = true): Promise<void> {
+  enqueue(envelope: UplinkEnvelope, receivedAt: number, trusted = true, bytes?: Uint8Array): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ envelope, receivedAt, trusted, resolve, reject });
+      this.#queue.push({ envelope, bytes, receivedAt, trusted, resolve, reject });
     });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
     this.#arrived?.();
@@ -665,7 +667,7 @@ export class UplinkProcessor {
       }
       applied.add(`${group.gw}\u0000${group.seq}`);
       const frames = decodeDataGroup(
-        group,
+        { gw: group.gw, seq: group.seq, frames: group.frames, bytes: item.bytes },
         this.#epoch(group.gw),
         receivedAt,
         platform.contracts,

@@ -40,6 +40,13 @@ export interface ReadingInput {
   points: StoredPoint[];
   /** Set when the frame failed to decode: it is kept with its error, not dropped. */
   error?: { offset: number; reason: string } | null;
+  /**
+   * The data group's bytes as received, the same object for each of its readings: stored as the
+   * group's raw frames (frame-block.ts) instead of encoding them again.
+   */
+  envelope?: Uint8Array;
+  /** contractId is the contract the frame named itself (its `c`). */
+  contractDeclared?: boolean;
 }
 
 export interface PointRow {
