@@ -2,13 +2,15 @@
 // rows, through the real platform path (envelope decode → contracts stage → batched store insert), on
 // SQLite and on PostgreSQL; and bytes on the wire per reading, data group vs one JSON message per reading.
 //
-//   node --import tsx bench/ingest/run.ts [--groups 400] [--frames 50] [--pg postgres://...]
+//   node --import tsx bench/ingest/run.ts [--groups 400] [--frames 50] [--pg postgres://...] [--semi 64]
+// It measures the platform as bin/mqiot.js runs it, with V8's young generation in 64 MB semi-spaces (see
+// there): without the flag it starts itself again with it; `--semi 0` keeps V8's default (16 MB).
 // PostgreSQL runs when --pg or MQIOT_TEST_PG_URL is given (in its own schema, dropped afterwards).
 // Beside each figure: the store's own ceiling (a plain insert loop of the same point rows, no platform),
 // the peak RSS, and the read queries (one series for a day, 30-day aggregates, latest, CSV) on a month
 // of one-per-minute readings, so a faster ingest is never bought with slower reads.
 import { randomBytes } from 'node:crypto';
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +37,19 @@ const { values } = parseArgs({
     big: { type: 'string', default: '43200' },
     // Devices the frames cycle through: many devices means few readings per series in each batch.
     devices: { type: 'string', default: '100' },
+    // MB of each young-generation semi-space (0: V8's default), as `--max-semi-space-size`
+    semi: { type: 'string', default: '64' },
   },
 });
+const SEMI = Number(values.semi);
+if (SEMI > 0 && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+  const again = spawnSync(
+    process.execPath,
+    [`--max-semi-space-size=${SEMI}`, ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: 'inherit' },
+  );
+  process.exit(again.status ?? 1);
+}
 const GROUPS = Number(values.groups);
 const FRAMES = Number(values.frames);
 const PG_URL = values.pg ?? process.env.MQIOT_TEST_PG_URL;
@@ -362,6 +375,9 @@ async function main() {
     const body = Buffer.from(JSON.stringify({ gw: GATEWAY, dev: f.dev, ts: f.ts, seq: f.seq, points }));
     jsonBytes += publishBytes(`mqiot/dev/${f.dev}/telemetry`, body);
   }
+  console.log(
+    `V8 young generation: ${SEMI > 0 ? `${SEMI} MB semi-spaces (as bin/mqiot.js)` : "V8's default semi-spaces (--semi 0)"}`,
+  );
   console.log(
     `wire: ${GROUPS} data groups of ${FRAMES} frames (CBOR, raw frames) vs one JSON message per reading, MQTT PUBLISH QoS 1 bytes`,
   );
