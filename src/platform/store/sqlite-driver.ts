@@ -22,6 +22,9 @@ export class SqliteDriver implements SqlDriver {
     // NORMAL is durable across application crashes in WAL mode; only power loss may drop the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache instead of 2: one ingest batch writes about a megabyte of pages, and the
+    // indexes it updates stay cached between batches (bench/ingest: about 8 % less CPU per reading).
+    this.#db.pragma('cache_size = -65536');
   }
 
   #prepare(sql: string): Database.Statement {
