@@ -68,4 +68,66 @@ describe('sample blocks', () => {
       ],
     );
   });
+
+  it('stores periodic readings in a few bytes each, and reads back every kind of value exactly', () => {
+    const n = 1000;
+    const c: SampleColumns = { ts: [], seq: [], values: [], units: [] };
+    for (let i = 0; i < n; i++) {
+      c.ts.push(T0 + i * 1000);
+      c.seq.push(500 + i);
+      c.values.push(230 + (i % 7));
+      c.units.push('V');
+    }
+    const body = encodeSampleBlock(c);
+    assert.equal(body[0], 2, 'the varint layout');
+    assert.ok(body.length <= n * 6 + 64, `${body.length} bytes for ${n} readings (25 each before)`);
+    const odd: SampleColumns = {
+      ts: [T0, T0, T0 + 5, T0 + 3_599_999],
+      // a device that restarted counts from 0 again; one that jumped far
+      seq: [900, 901, 0, 2 ** 51],
+      values: [-0, NaN, -(2 ** 52), 2 ** 52 + 2],
+      units: ['a', null, 'b', null],
+    };
+    const more: SampleColumns = {
+      ts: [T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 + 5],
+      seq: [1, 2, 3, 4, 5, 6],
+      values: [Infinity, -Infinity, 0.1, true, false, 'é "x"'],
+      units: [null, null, null, null, null, null],
+    };
+    for (const columns of [c, odd, more]) {
+      const block = encodeSampleBlock(columns);
+      assert.equal(block[0], 2);
+      const back = decodeSampleBlock(block);
+      assert.deepEqual(
+        back.map((s) => [s.ts, s.seq, s.value, s.unit]),
+        columns.ts.map((ts, i) => [ts, columns.seq[i], columns.values[i], columns.units[i]]),
+      );
+      assert.ok(Object.is(decodeSampleBlock(encodeSampleBlock(odd))[0]!.value, -0), '-0 kept');
+      const num = back.map((s) => s.num);
+      assert.deepEqual(
+        num,
+        columns.values.map((v) => (typeof v === 'string' ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v)),
+      );
+    }
+  });
+
+  it('keeps the fixed-width layout for times or seqs a varint cannot hold, and reads both', () => {
+    const c: SampleColumns = { ts: [T0 + 0.5, T0 + 1], seq: [1, 2], values: [3, 4], units: ['V', 'V'] };
+    const body = encodeSampleBlock(c);
+    assert.equal(body[0], 1);
+    assert.deepEqual(
+      decodeSampleBlock(body).map((s) => [s.ts, s.value]),
+      [
+        [T0 + 0.5, 3],
+        [T0 + 1, 4],
+      ],
+    );
+    const jump = encodeSampleBlock({
+      ts: [T0, T0 + 1],
+      seq: [0, 2 ** 53 - 1],
+      values: [1, 2],
+      units: [null, null],
+    });
+    assert.equal(jump[0], 1);
+  });
 });

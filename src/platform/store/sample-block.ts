@@ -2,13 +2,28 @@
 // b-tree entry per reading is what lets the store keep up with ingest (docs/architecture.md, "The
 // telemetry store").
 //
-// Layout (little-endian): version byte (1), 3 bytes zero, uint32 count n, then n float64 times, n float64
-// device seqs, n float64 numeric values, n bytes of value type, then UTF-8 JSON `{ "u": unit, "t": texts }`
-// — `u` one unit for every sample or an array of n (null for none), `t` the string values in order.
+// Two layouts, both ending in UTF-8 JSON `{ "u": unit, "t": texts }` — `u` one unit for every sample or
+// an array of n (null for none), `t` the string values in order:
+// - version 2 (written): version byte, uint32 offset of the trailer, varint n, the first time and the first device seq as float64
+//   (little-endian), then per sample the change of time and of seq since the sample before (zigzag
+//   varints: a reading a second after the last with the next seq is 3 bytes), a tag byte and the value —
+//   an integer as a zigzag varint, another number as float64, booleans in the tag, strings in the
+//   trailer. About 6 bytes a reading instead of 25, so less to write at every batch and every merge.
+// - version 1 (read; written when a time or seq is not an integer or jumps by 2^52 or more): version
+//   byte, 3 bytes zero, uint32 n, then n float64 times, n float64 seqs, n float64 values and n type bytes.
 import type { PointValue } from './types.ts';
 
 export const HOUR_MS = 3_600_000;
 const VERSION = 1;
+const VARINT_VERSION = 2;
+/** Value tags of version 2. */
+const TAG_FLOAT = 0;
+const TAG_FALSE = 1;
+const TAG_TRUE = 2;
+const TAG_STRING = 3;
+const TAG_INT = 4;
+/** Largest |integer| written as a varint: its zigzag form (2|x|) stays an exact number. */
+const MAX_VARINT = 2 ** 52;
 const HEADER = 8;
 /** Value types, as stored in the vtype bytes (and as `rows.ts` names them in the rollup/latest tables). */
 const NUMBER = 0;
@@ -80,6 +95,127 @@ export function slice(c: SampleColumns, from: number, to: number): SampleColumns
 }
 
 export function encodeSampleBlock(c: SampleColumns): Buffer {
+  return encodeVarintBlock(c) ?? encodeFixedBlock(c);
+}
+
+/** Zigzag form of a safe integer of at most MAX_VARINT in size: 0, −1, 1, −2… → 0, 1, 2, 3… */
+const zigzag = (x: number) => (x >= 0 ? x * 2 : -x * 2 - 1);
+const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+const isVarint = (x: number) => Number.isInteger(x) && Math.abs(x) <= MAX_VARINT && !Object.is(x, -0);
+
+function writeVarint(out: Buffer, at: number, z: number): number {
+  while (z >= 0x80) {
+    out[at++] = (z % 0x80) | 0x80;
+    z = Math.floor(z / 0x80);
+  }
+  out[at++] = z;
+  return at;
+}
+
+function unitsAndTexts(c: SampleColumns): { u: string | null | (string | null)[]; t: string[] } {
+  const n = c.ts.length;
+  const unit0 = n > 0 ? c.units[0]! : null;
+  let sameUnit = true;
+  for (let i = 1; i < n && sameUnit; i++) if (c.units[i] !== unit0) sameUnit = false;
+  const texts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = c.values[i];
+    if (typeof v !== 'number' && typeof v !== 'boolean') texts.push(String(v));
+  }
+  return { u: sameUnit ? unit0 : c.units, t: texts };
+}
+
+/** Version 2, or undefined when a time or seq does not fit it. */
+function encodeVarintBlock(c: SampleColumns): Buffer | undefined {
+  const n = c.ts.length;
+  if (n === 0) return undefined;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isSafeInteger(c.ts[i]) || !Number.isSafeInteger(c.seq[i])) return undefined;
+    if (i > 0 && (!isVarint(c.ts[i]! - c.ts[i - 1]!) || !isVarint(c.seq[i]! - c.seq[i - 1]!)))
+      return undefined;
+  }
+  // at most: version, trailer offset, n, two float64s, then per sample two 8-byte varints, a tag and a
+  // float64
+  const out = Buffer.allocUnsafe(1 + 4 + 8 + 16 + n * 25);
+  out[0] = VARINT_VERSION;
+  let at = writeVarint(out, 5, n);
+  out.writeDoubleLE(c.ts[0]!, at);
+  out.writeDoubleLE(c.seq[0]!, at + 8);
+  at += 16;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) {
+      at = writeVarint(out, at, zigzag(c.ts[i]! - c.ts[i - 1]!));
+      at = writeVarint(out, at, zigzag(c.seq[i]! - c.seq[i - 1]!));
+    }
+    const v = c.values[i];
+    if (typeof v === 'number') {
+      if (isVarint(v)) {
+        out[at++] = TAG_INT;
+        at = writeVarint(out, at, zigzag(v));
+      } else {
+        out[at++] = TAG_FLOAT;
+        out.writeDoubleLE(v, at);
+        at += 8;
+      }
+    } else if (typeof v === 'boolean') out[at++] = v ? TAG_TRUE : TAG_FALSE;
+    else out[at++] = TAG_STRING;
+  }
+  // where the trailer starts, so a reader has the strings before it walks the samples
+  out.writeUInt32LE(at, 1);
+  const trailer = Buffer.from(JSON.stringify(unitsAndTexts(c)));
+  return Buffer.concat([out.subarray(0, at), trailer], at + trailer.length);
+}
+
+function decodeVarintBlock(body: Uint8Array): BlockSample[] {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const trailerAt = view.getUint32(1, true);
+  const trailer = JSON.parse(
+    Buffer.from(body.buffer, body.byteOffset + trailerAt, body.byteLength - trailerAt).toString(),
+  ) as { u: string | null | (string | null)[]; t: string[] };
+  const units = trailer.u;
+  let at = 5;
+  const varint = (): number => {
+    let z = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = body[at++]!;
+      z += (byte & 0x7f) * scale;
+      if (byte < 0x80) return z;
+      scale *= 0x80;
+    }
+  };
+  const n = varint();
+  let ts = view.getFloat64(at, true);
+  let seq = view.getFloat64(at + 8, true);
+  at += 16;
+  const out: BlockSample[] = new Array(n);
+  let text = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) {
+      ts += unzigzag(varint());
+      seq += unzigzag(varint());
+    }
+    const tag = body[at++]!;
+    let value: PointValue;
+    let num: number | null;
+    if (tag === TAG_INT) value = num = unzigzag(varint());
+    else if (tag === TAG_FLOAT) {
+      value = num = view.getFloat64(at, true);
+      at += 8;
+    } else if (tag === TAG_STRING) {
+      value = trailer.t[text++]!;
+      num = null;
+    } else {
+      value = tag === TAG_TRUE;
+      num = value ? 1 : 0;
+    }
+    out[i] = { ts, seq, value, num, unit: Array.isArray(units) ? (units[i] ?? null) : units };
+  }
+  return out;
+}
+
+/** Version 1: fixed-width columns. */
+function encodeFixedBlock(c: SampleColumns): Buffer {
   const n = c.ts.length;
   const texts: string[] = [];
   const unit0 = n > 0 ? c.units[0]! : null;
@@ -126,6 +262,7 @@ export interface BlockSample {
 }
 
 export function decodeSampleBlock(body: Uint8Array): BlockSample[] {
+  if (body[0] === VARINT_VERSION) return decodeVarintBlock(body);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   if (body[0] !== VERSION) throw new Error(`sample block version ${body[0]} is not known to this mqiot`);
   const n = view.getUint32(4, true);
