@@ -17,7 +17,7 @@ import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from '../g
 import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './contracts-stage.ts';
 import type { UplinkHost } from './uplink-port.ts';
 import { UnknownGateways } from '../config.ts';
-import { Lifecycle, type StreamMark } from '../store/types.ts';
+import { Lifecycle, type ReadingInput, type StreamMark } from '../store/types.ts';
 
 interface Pending {
   envelope: UplinkEnvelope;
@@ -697,7 +697,9 @@ export class UplinkProcessor {
     }
     await platform.deviceModels.annotate(decoded);
     // the marks go into the readings' transaction: a restart neither forgets them nor re-stores
-    const marks = [...new Set(decoded.map((d) => d.reading.gatewayId))].map((gw) => this.#mark(gw));
+    const withReadings = new Set<string>();
+    for (let i = 0; i < decoded.length; i++) withReadings.add(decoded[i]!.reading.gatewayId);
+    const marks = [...withReadings].map((gw) => this.#mark(gw));
     return { items, decoded, seenDevices, seenGateways, acks, duplicates, marks };
   }
 
@@ -731,9 +733,23 @@ export class UplinkProcessor {
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
     }
-    const stored = decoded.filter(({ reading: r }) =>
-      created.has(`${r.gatewayId}\u0000${r.epoch ?? ''}\u0000${r.groupSeq}`),
-    );
+    // a group's readings lie side by side: its key is built once, not per reading
+    const stored: DecodedFrame[] = [];
+    let group: ReadingInput | undefined;
+    let isNew = false;
+    for (let i = 0; i < decoded.length; i++) {
+      const r = decoded[i]!.reading;
+      if (
+        !group ||
+        r.groupSeq !== group.groupSeq ||
+        r.gatewayId !== group.gatewayId ||
+        r.epoch !== group.epoch
+      ) {
+        group = r;
+        isNew = created.has(`${r.gatewayId}\u0000${r.epoch ?? ''}\u0000${r.groupSeq}`);
+      }
+      if (isNew) stored.push(decoded[i]!);
+    }
     // The JSON of a reading is built only when someone subscribes to its device's topic: with nobody
     // listening it was the largest single cost per reading after the store.
     const wanted = new Map<string, boolean>();
