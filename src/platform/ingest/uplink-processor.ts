@@ -242,7 +242,13 @@ export class UplinkProcessor {
     const previous = this.#inFlight[this.#inFlight.length - 1];
     const commit = (async () => {
       await previous;
-      await this.#commitRun(prepared);
+      try {
+        await this.#commitRun(prepared);
+      } catch (err) {
+        // not a store error (those are settled in #commitRun): the uplinks must still be answered, and
+        // the runs behind this one go on
+        this.#giveUp(prepared.items, err, 0);
+      }
     })().finally(() => this.#inFlight.splice(this.#inFlight.indexOf(commit), 1));
     this.#inFlight.push(commit);
   }
