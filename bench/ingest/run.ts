@@ -26,6 +26,7 @@ import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { openPostgresStore, openSqliteStore, type PlatformStore } from '../../src/platform/store/index.ts';
 import { encodeEnvelope, type Frame } from '../../src/protocol/envelope.ts';
+import { benchFrame, DLT, T0 } from './frames.ts';
 import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const { values } = parseArgs({
@@ -59,27 +60,7 @@ const DEVICES = Number(values.devices);
 /** Data groups sent before the clock starts, to register every device (frames per group as measured). */
 const WARM_GROUPS = Math.ceil(DEVICES / Number(values.frames));
 const BIG = Number(values.big);
-const T0 = Date.UTC(2026, 0, 1);
-
-const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-// Frames from the shared vectors: a DL/T 645 energy reading and a Modbus TCP two-register answer.
-const DLT = hex('68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16');
-const MODBUS = hex('00 01 00 00 00 07 01 03 04 00 05 00 06');
-
-function frame(i: number): Frame {
-  const device = i % DEVICES;
-  const ts = T0 + i * 10;
-  return device % 2 === 0
-    ? { dev: `meter-${device}`, c: 'dlt645-2007', ts, seq: i, raw: DLT, ctx: { di: '00010000' } }
-    : {
-        dev: `pm-${device}`,
-        c: 'modbus-tcp',
-        ts,
-        seq: i,
-        raw: MODBUS,
-        ctx: { unit: 1, function: 3, start: 3, count: 2 },
-      };
-}
+const frame = (i: number): Frame => benchFrame(i, DEVICES);
 
 function groups(): Buffer[] {
   const out: Buffer[] = [];

@@ -12,6 +12,7 @@ import { Decoder, type Options } from 'cbor-x';
 import { checkCbor } from '../../src/protocol/cbor-check.ts';
 import { readCbor } from '../../src/protocol/cbor-read.ts';
 import { decodeEnvelope, encodeEnvelope, type Frame } from '../../src/protocol/envelope.ts';
+import { benchFrame, T0 } from '../ingest/frames.ts';
 
 const { values } = parseArgs({
   options: { baseline: { type: 'string' }, rounds: { type: 'string', default: '15' } },
@@ -20,24 +21,7 @@ const ROUNDS = Number(values.rounds);
 const GROUPS = 2000;
 const FRAMES = 50;
 
-const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
-const DLT = hex('68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16');
-const MODBUS = hex('00 01 00 00 00 07 01 03 04 00 05 00 06');
-const T0 = Date.UTC(2026, 0, 1);
-function frame(i: number): Frame {
-  const device = i % 100;
-  const ts = T0 + i * 10;
-  return device % 2 === 0
-    ? { dev: `meter-${device}`, c: 'dlt645-2007', ts, seq: i, raw: DLT, ctx: { di: '00010000' } }
-    : {
-        dev: `pm-${device}`,
-        c: 'modbus-tcp',
-        ts,
-        seq: i,
-        raw: MODBUS,
-        ctx: { unit: 1, function: 3, start: 3, count: 2 },
-      };
-}
+const frame = (i: number): Frame => benchFrame(i, 100);
 const groups = Array.from({ length: GROUPS }, (_, g) =>
   encodeEnvelope({
     v: 1,

@@ -11,19 +11,9 @@ import {
   type Contract,
 } from '../../src/contracts/index.ts';
 import { parseHex } from '../../src/contracts/primitives.ts';
+import { seededRandom } from '../support/random.ts';
 
 const REASONS = /^(truncated|checksum|framing|invalid|length): /;
-
-// Deterministic PRNG (mulberry32) so a failure can be replayed.
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seedFrames(id: string): Uint8Array[] {
   const doc = parse(builtinContractSource(id)) as { tests?: { hex: string }[] };
@@ -74,7 +64,7 @@ for (const id of listBuiltinContracts()) {
       }
       checkDecode(c, Uint8Array.from([...seed, 0x00]));
     }
-    const rand = rng(0xc0ffee ^ id.length);
+    const rand = seededRandom(0xc0ffee ^ id.length);
     for (let i = 0; i < 3000; i++) {
       const frame = new Uint8Array(Math.floor(rand() * 64));
       for (let k = 0; k < frame.length; k++) frame[k] = Math.floor(rand() * 256);
@@ -113,7 +103,7 @@ for (const id of listBuiltinContracts()) {
     const fast = builtinContract(id);
     const slow = loadContract(builtinContractSource(id), { runTests: false, generate: false });
     assert.equal((fast as unknown as { isGenerated: boolean }).isGenerated, true);
-    const rand = rng(0xbeef + id.length);
+    const rand = seededRandom(0xbeef + id.length);
     const frames: Uint8Array[] = [];
     for (const seed of seedFrames(id)) {
       frames.push(seed);

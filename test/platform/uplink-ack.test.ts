@@ -9,7 +9,7 @@ import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { attachToBroker } from '../../src/app/broker-attach.ts';
 import { attachToMqtt } from '../../src/app/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
-import type { PlatformStore } from '../../src/platform/store/index.ts';
+import type { PlatformStore, ReadingInput } from '../../src/platform/store/index.ts';
 
 import { tempStore, toyFrame, toySource } from './helpers.ts';
 import { startBroker, type TestBroker } from '../support/broker.ts';
@@ -18,13 +18,16 @@ import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
 
 const GW = 'gw-ack';
 
-/** The real store, except insertReadings can be made to fail. */
-function flakyStore(real: PlatformStore, hooks: { fail(): boolean; called(): void }): PlatformStore {
+/** The real store, except insertReadings can be held (`called` may wait) and made to fail. */
+function flakyStore(
+  real: PlatformStore,
+  hooks: { fail(): boolean; called(readings: readonly ReadingInput[]): void | Promise<void> },
+): PlatformStore {
   return new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'insertReadings') {
         return async (...args: Parameters<PlatformStore['insertReadings']>) => {
-          hooks.called();
+          await hooks.called(args[0]);
           if (hooks.fail()) throw new Error('disk I/O error (injected)');
           return target.insertReadings(...args);
         };
@@ -69,7 +72,9 @@ describe('uplink acknowledgement waits for the store (real broker, real SQLite)'
     const real = store;
     const flaky = flakyStore(real, {
       fail: () => (failures > 0 ? (failures--, true) : false),
-      called: () => inserts++,
+      called: () => {
+        inserts++;
+      },
     });
     const contracts = new ContractRegistry(real, toySource);
     await contracts.load();
@@ -237,22 +242,12 @@ describe('a data run is decoded while the one before it commits', () => {
     ({ store, cleanup } = await tempStore());
     const contracts = new ContractRegistry(store, toySource);
     await contracts.load();
-    const held = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'insertReadings') {
-          return async (...args: Parameters<PlatformStore['insertReadings']>) => {
-            inserting.push(...new Set(args[0].map((r) => r.groupSeq)));
-            if (gate) await gate;
-            if (failures > 0) {
-              failures--;
-              throw new Error('disk I/O error (injected)');
-            }
-            return target.insertReadings(...args);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    const held = flakyStore(store, {
+      called: async (readings) => {
+        inserting.push(...new Set(readings.map((r) => r.groupSeq)));
+        if (gate) await gate;
       },
+      fail: () => (failures > 0 ? (failures--, true) : false),
     });
     platform = new Platform(
       { ingestRetries: 1, ingestRetryMs: 10 },

@@ -9,6 +9,7 @@ import { checkCbor } from '../../src/protocol/cbor-check.ts';
 import { NOT_READ, readCbor } from '../../src/protocol/cbor-read.ts';
 import { encodeEnvelope, type Frame } from '../../src/protocol/envelope.ts';
 import { accepted, refused, vectorBytes } from '../fixtures/cbor-vectors/vectors.ts';
+import { seededRandom } from '../support/random.ts';
 
 // The general path as decodeEnvelope() runs it (src/protocol/envelope.ts).
 const cborX = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as Options);
@@ -19,17 +20,6 @@ function generalPath(buf: Uint8Array): Outcome {
   } catch (err) {
     return { refused: (err as Error).message };
   }
-}
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** CBOR item heads in every width, not only the shortest, as fixed-width encoders write them. */
@@ -100,7 +90,7 @@ function map(pick: () => number, depth: number): number[] {
 
 /** Many generated messages: maps (as envelopes are) and a few other top-level items. */
 function messages(seed: number, count: number): Buffer[] {
-  const pick = random(seed);
+  const pick = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const body = i % 10 === 0 ? item(pick, 4) : map(pick, 4);
     return Buffer.from(pick() < 0.2 ? [0xd9, 0xd9, 0xf7, ...body] : body);
@@ -120,7 +110,7 @@ test('cbor read: gives the value cbor-x gives after the check, for generated mes
 });
 
 test('cbor read: gives up wherever the general path refuses, on broken messages', () => {
-  const pick = random(2);
+  const pick = seededRandom(2);
   let refusals = 0;
   for (const buf of messages(3, 1500)) {
     // Truncated, with a byte appended, and with one byte changed: most are refused.

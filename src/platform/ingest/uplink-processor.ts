@@ -259,26 +259,7 @@ export class UplinkProcessor {
    * groups are recorded as holes instead, so their resends are applied.
    */
   async #commitRun(prepared: PreparedData): Promise<void> {
-    const { ingestRetries, ingestRetryMs } = this.platform.config;
-    const { items } = prepared;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#commitData(prepared);
-        for (const item of items) {
-          if (item.refused) item.reject(item.refused);
-          else item.resolve();
-        }
-        return;
-      } catch (err) {
-        if (attempt < ingestRetries) {
-          this.platform.logger?.warn({ err, attempt: attempt + 1 }, 'uplink not stored; retrying');
-          await sleep(ingestRetryMs * 2 ** attempt);
-          continue;
-        }
-        this.#giveUp(items, err, attempt);
-        return;
-      }
-    }
+    await this.#withRetries(prepared.items, () => this.#commitData(prepared));
   }
 
   /** The store kept failing: the publishers are not acknowledged, so they keep the messages and resend. */
@@ -312,26 +293,41 @@ export class UplinkProcessor {
    * the store fails, then rejected so the publishers keep the messages. The stream goes on either way.
    */
   async #settle(items: Pending[], work: () => Promise<void>): Promise<void> {
-    const { ingestRetries, ingestRetryMs } = this.platform.config;
-    for (let attempt = 0; ; attempt++) {
-      this.#undo = new Map();
-      try {
+    await this.#withRetries(
+      items,
+      async () => {
+        this.#undo = new Map();
         for (const item of items) item.refused = undefined;
         await work();
         this.#undo = undefined;
+      },
+      () => this.#rollback(),
+    );
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, at most `ingestRetries` more times with a doubling backoff, then
+   * settles the uplinks: each resolves, or rejects with its refusal, or — when every attempt failed —
+   * rejects so that its publisher keeps it (#giveUp). `failed` runs after each failed attempt.
+   */
+  async #withRetries(items: Pending[], attempt: () => Promise<void>, failed?: () => void): Promise<void> {
+    const { ingestRetries, ingestRetryMs } = this.platform.config;
+    for (let n = 0; ; n++) {
+      try {
+        await attempt();
         for (const item of items) {
           if (item.refused) item.reject(item.refused);
           else item.resolve();
         }
         return;
       } catch (err) {
-        this.#rollback();
-        if (attempt < ingestRetries) {
-          this.platform.logger?.warn({ err, attempt: attempt + 1 }, 'uplink not stored; retrying');
-          await sleep(ingestRetryMs * 2 ** attempt);
+        failed?.();
+        if (n < ingestRetries) {
+          this.platform.logger?.warn({ err, attempt: n + 1 }, 'uplink not stored; retrying');
+          await sleep(ingestRetryMs * 2 ** n);
           continue;
         }
-        this.#giveUp(items, err, attempt);
+        this.#giveUp(items, err, n);
         return;
       }
     }
