@@ -220,8 +220,9 @@ export class UplinkProcessor {
 
   /**
    * A run of data groups: decoded, checked and registered now; then stored after the run before it,
-   * without waiting for that: while one batch commits (on the writer's thread with SQLite, in the
-   * database server with PostgreSQL), the next is decoded. Commits stay in arrival order.
+   * without waiting for that: while one batch commits in the PostgreSQL server, the next is decoded
+   * (with SQLite, whose commit runs in this thread, the next run is ready when it ends). Commits stay
+   * in arrival order.
    */
   async #dataRun(items: Pending[]): Promise<void> {
     // one run committing and one waiting at most: decoding never runs far ahead of the store
