@@ -41,6 +41,11 @@ test('another project with mqiot in node_modules imports mqiot/access; deep path
 });
 
 test('npx mqiot still runs (bin kept next to exports)', { timeout: 60_000 }, async () => {
-  const { stdout } = await run('npx', ['--no-install', 'mqiot', '--help'], { cwd: repo });
+  // Without ignore-scripts, the first npx in a fresh checkout runs the package's `prepare` (the build):
+  // dist/ is then rewritten while other tests' `mqiot` processes load it (a chunk went missing in one).
+  const { stdout } = await run('npx', ['--no-install', 'mqiot', '--help'], {
+    cwd: repo,
+    env: { ...process.env, npm_config_ignore_scripts: 'true' },
+  });
   assert.match(stdout, /^usage: mqiot <command>/);
 });
