@@ -715,12 +715,6 @@ export class UplinkProcessor {
       this.#sendDataAcks(acks, seenGateways);
       return platform.metrics.stored([], undefined, duplicates);
     }
-    const byTime = new Map<number, string[]>();
-    for (const [deviceId, { at }] of seenDevices) {
-      const ids = byTime.get(at);
-      if (ids) ids.push(deviceId);
-      else byTime.set(at, [deviceId]);
-    }
     const commitStarted = performance.now();
     // the groups this insert created: another instance may have stored one of them at the same moment
     // (a slow first copy and its resend on two instances); only the one whose insert created it publishes
@@ -729,10 +723,20 @@ export class UplinkProcessor {
       decoded.map((d) => d.reading),
       marks,
       (g) => created.add(`${g.gatewayId}\u0000${g.epoch}\u0000${g.groupSeq}`),
-      { gateways: [...seenGateways], devices: [...byTime] },
     );
     const commitSeconds = (performance.now() - commitStarted) / 1000;
     this.#sendDataAcks(acks, seenGateways); // committed: the gateways may forget these groups
+    // Last communication, once per gateway and device for the whole run, in short transactions of
+    // their own: inside the readings' transaction, two instances on one PostgreSQL would hold these
+    // rows' locks for the whole batch.
+    for (const [gatewayId, at] of seenGateways) await platform.store.touchGateway(gatewayId, at);
+    const byTime = new Map<number, string[]>();
+    for (const [deviceId, { at }] of seenDevices) {
+      const ids = byTime.get(at);
+      if (ids) ids.push(deviceId);
+      else byTime.set(at, [deviceId]);
+    }
+    for (const [at, ids] of byTime) await platform.store.touchDevices(ids, at);
     for (const [deviceId, { gatewayId, at }] of seenDevices) {
       await platform.applyOnlineChanges(platform.online.reading(deviceId, gatewayId, at));
     }

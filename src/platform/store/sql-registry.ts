@@ -1,5 +1,5 @@
 // Registry half of the SQL store: gateways, devices, events, commands, reports, contract versions.
-import type { SqlDriver, SqlValue } from './driver.ts';
+import type { BatchStatement, SqlDriver, SqlValue } from './driver.ts';
 import { addClause } from './rows.ts';
 import { ASSET_COLUMNS, assetValue, toCommand, toDevice, toEvent, toGateway } from './rows.ts';
 import type {
@@ -19,7 +19,6 @@ import type {
   StreamMark,
 } from './types.ts';
 import { streamMarkStatement } from './sql-telemetry.ts';
-import { touchDevicesStatements, touchGatewayStatement } from './touch-statements.ts';
 
 function toCredential(r: Record<string, unknown>): GatewayCredentialRow {
   return {
@@ -86,8 +85,10 @@ export class SqlRegistry {
   }
 
   async touchGateway(id: string, at: number): Promise<void> {
-    const { sql, params } = touchGatewayStatement(id, at);
-    await this.db.run(sql, params);
+    await this.db.run(
+      'UPDATE gateways SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)',
+      [at, id, at],
+    );
   }
 
   async ensureDevice(
@@ -160,8 +161,18 @@ export class SqlRegistry {
   }
 
   /** One transaction for all of them: a commit per device cost more than the readings' own batch. */
+  /** One statement per 500 devices (not one per device): on PostgreSQL each statement is a round trip. */
   async touchDevices(ids: readonly string[], at: number): Promise<void> {
-    const ops = touchDevicesStatements(ids, at);
+    const unique = [...new Set(ids)];
+    const ops: BatchStatement[] = [];
+    for (let i = 0; i < unique.length; i += 500) {
+      const chunk = unique.slice(i, i + 500);
+      ops.push({
+        sql: `UPDATE devices SET last_seen = ? WHERE id IN (${chunk.map(() => '?').join(', ')})
+          AND (last_seen IS NULL OR last_seen < ?)`,
+        params: [at, ...chunk, at],
+      });
+    }
     if (ops.length > 0) await this.db.batch(ops);
   }
 

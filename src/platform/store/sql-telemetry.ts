@@ -38,10 +38,8 @@ import type {
   PointRow,
   RangeQuery,
   ReadingInput,
-  SeenInBatch,
   StreamMark,
 } from './types.ts';
-import { touchDevicesStatements, touchGatewayStatement } from './touch-statements.ts';
 
 /** Raises a stream's marks, never lowers them (CASE works in both dialects, unlike MAX/GREATEST). */
 export function streamMarkStatement(m: StreamMark): { sql: string; params: SqlValue[] } {
@@ -157,9 +155,8 @@ export class SqlTelemetry {
     readings: readonly ReadingInput[],
     marks: readonly StreamMark[] = [],
     inserted?: (group: InsertedGroup) => void,
-    seen?: SeenInBatch,
   ): Promise<number> {
-    if (readings.length === 0 && marks.length === 0 && !seen) return 0;
+    if (readings.length === 0 && marks.length === 0) return 0;
     // Series ids are committed on their own, before the batch: a batch that fails never leaves the
     // cache pointing at an id that was rolled back.
     await this.#ensureSeries(readings);
@@ -268,8 +265,6 @@ export class SqlTelemetry {
       },
       // the dedup state described by these readings: committed with them or not at all
       ...marks.map(streamMarkStatement),
-      ...(seen?.gateways.map(([id, at]) => touchGatewayStatement(id, at)) ?? []),
-      ...(seen?.devices.flatMap(([at, ids]) => touchDevicesStatements(ids, at)) ?? []),
     ]);
     if (inserted)
       for (const { gatewayId, epoch, groupSeq } of created) inserted({ gatewayId, epoch, groupSeq });

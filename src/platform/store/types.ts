@@ -293,12 +293,6 @@ export interface InsertedGroup {
   groupSeq: number;
 }
 
-/** Last communication seen in a batch of readings, recorded in the batch's own transaction. */
-export interface SeenInBatch {
-  gateways: readonly (readonly [gatewayId: string, at: number])[];
-  devices: readonly (readonly [at: number, deviceIds: readonly string[]])[];
-}
-
 export interface PlatformStore extends AuthStore, AlarmStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -308,14 +302,12 @@ export interface PlatformStore extends AuthStore, AlarmStore {
    * Stores readings once: a frame already stored (same gateway, epoch, group seq, index) is ignored.
    * `marks` (the streams' dedup state) are raised in the same transaction. Returns how many were new.
    * `inserted` is told, after the commit, each data group this call created (not one that was stored
-   * already, also not by another instance whose insert ran at the same time). `seen`: the gateways'
-   * and devices' last communication, written in the same transaction (as touchGateway/touchDevices).
+   * already, also not by another instance whose insert ran at the same time).
    */
   insertReadings(
     readings: readonly ReadingInput[],
     marks?: readonly StreamMark[],
     inserted?: (group: InsertedGroup) => void,
-    seen?: SeenInBatch,
   ): Promise<number>;
   latest(deviceId: string): Promise<PointRow[]>;
   range(query: RangeQuery): Promise<PointRow[]>;
