@@ -406,6 +406,7 @@ function isPlainFrame(value: unknown): boolean {
   if ('fault' in value) delete value.fault; // a sender cannot pre-mark a frame
   return true;
 }
+// the rules str() and int() enforce, as tests: the fast frame check and the full one cannot drift apart
 const isText = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
@@ -464,17 +465,16 @@ function record(value: unknown, path: string): Record<string, unknown> {
 }
 function str(m: Record<string, unknown>, key: string, path = key): string {
   const v = m[key];
-  if (typeof v !== 'string' || v.length === 0) throw new EnvelopeError(path, 'must be a non-empty string');
-  return v;
+  if (!isText(v)) throw new EnvelopeError(path, 'must be a non-empty string');
+  return v as string;
 }
 function optStr(m: Record<string, unknown>, key: string, path = key): void {
   if (m[key] !== undefined && typeof m[key] !== 'string') throw new EnvelopeError(path, 'must be a string');
 }
 function int(m: Record<string, unknown>, key: string, path = key): number {
   const v = m[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-    throw new EnvelopeError(path, 'must be a non-negative integer');
-  return v;
+  if (!isCount(v)) throw new EnvelopeError(path, 'must be a non-negative integer');
+  return v as number;
 }
 function optInt(m: Record<string, unknown>, key: string, path = key): void {
   if (m[key] !== undefined) int(m, key, path);
