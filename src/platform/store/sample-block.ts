@@ -101,69 +101,85 @@ export function encodeSampleBlock(c: SampleColumns): Buffer {
 /** Zigzag form of a safe integer of at most MAX_VARINT in size: 0, −1, 1, −2… → 0, 1, 2, 3… */
 const zigzag = (x: number) => (x >= 0 ? x * 2 : -x * 2 - 1);
 const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-const isVarint = (x: number) => Number.isInteger(x) && Math.abs(x) <= MAX_VARINT && !Object.is(x, -0);
+const isVarint = (x: number) =>
+  // an int32 first (the usual case, cheap to test); −0 is no integer here: it reads back as 0
+  (x | 0) === x ? x !== 0 || 1 / x > 0 : Number.isInteger(x) && Math.abs(x) <= MAX_VARINT;
 
 function writeVarint(out: Buffer, at: number, z: number): number {
-  while (z >= 0x80) {
+  // arithmetic while z is above 31 bits, bit operations below (every usual time step, seq step and value)
+  while (z > 0x7fffffff) {
     out[at++] = (z % 0x80) | 0x80;
     z = Math.floor(z / 0x80);
+  }
+  while (z > 0x7f) {
+    out[at++] = (z & 0x7f) | 0x80;
+    z >>>= 7;
   }
   out[at++] = z;
   return at;
 }
 
-function unitsAndTexts(c: SampleColumns): { u: string | null | (string | null)[]; t: string[] } {
+/** The trailer: one unit for every sample or one each, and the string values in order. */
+function trailerOf(c: SampleColumns, texts: string[]): string {
   const n = c.ts.length;
   const unit0 = n > 0 ? c.units[0]! : null;
   let sameUnit = true;
   for (let i = 1; i < n && sameUnit; i++) if (c.units[i] !== unit0) sameUnit = false;
-  const texts: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const v = c.values[i];
-    if (typeof v !== 'number' && typeof v !== 'boolean') texts.push(String(v));
-  }
-  return { u: sameUnit ? unit0 : c.units, t: texts };
+  return JSON.stringify({ u: sameUnit ? unit0 : c.units, t: texts });
 }
 
-/** Version 2, or undefined when a time or seq does not fit it. */
+/**
+ * Version 2, or undefined when a time or seq does not fit it. Written in one pass into one buffer (this
+ * runs for every series at every ingest batch); a sample that does not fit gives the version up.
+ */
 function encodeVarintBlock(c: SampleColumns): Buffer | undefined {
   const n = c.ts.length;
   if (n === 0) return undefined;
-  for (let i = 0; i < n; i++) {
-    if (!Number.isSafeInteger(c.ts[i]) || !Number.isSafeInteger(c.seq[i])) return undefined;
-    if (i > 0 && (!isVarint(c.ts[i]! - c.ts[i - 1]!) || !isVarint(c.seq[i]! - c.seq[i - 1]!)))
-      return undefined;
-  }
+  const { ts, seq, values } = c;
+  if (!Number.isSafeInteger(ts[0]) || !Number.isSafeInteger(seq[0])) return undefined;
   // at most: version, trailer offset, n, two float64s, then per sample two 8-byte varints, a tag and a
   // float64
-  const out = Buffer.allocUnsafe(1 + 4 + 8 + 16 + n * 25);
+  const size = 1 + 4 + 8 + 16 + n * 25;
+  const out = Buffer.allocUnsafe(size);
+  const view = new DataView(out.buffer, out.byteOffset, size);
   out[0] = VARINT_VERSION;
   let at = writeVarint(out, 5, n);
-  out.writeDoubleLE(c.ts[0]!, at);
-  out.writeDoubleLE(c.seq[0]!, at + 8);
+  view.setFloat64(at, ts[0]!, true);
+  view.setFloat64(at + 8, seq[0]!, true);
   at += 16;
+  let texts: string[] | undefined;
   for (let i = 0; i < n; i++) {
     if (i > 0) {
-      at = writeVarint(out, at, zigzag(c.ts[i]! - c.ts[i - 1]!));
-      at = writeVarint(out, at, zigzag(c.seq[i]! - c.seq[i - 1]!));
+      const dt = ts[i]! - ts[i - 1]!;
+      const ds = seq[i]! - seq[i - 1]!;
+      if (!Number.isSafeInteger(ts[i]) || !Number.isSafeInteger(seq[i]) || !isVarint(dt) || !isVarint(ds))
+        return undefined;
+      at = writeVarint(out, at, zigzag(dt));
+      at = writeVarint(out, at, zigzag(ds));
     }
-    const v = c.values[i];
+    const v = values[i];
     if (typeof v === 'number') {
       if (isVarint(v)) {
         out[at++] = TAG_INT;
         at = writeVarint(out, at, zigzag(v));
       } else {
         out[at++] = TAG_FLOAT;
-        out.writeDoubleLE(v, at);
+        view.setFloat64(at, v, true);
         at += 8;
       }
     } else if (typeof v === 'boolean') out[at++] = v ? TAG_TRUE : TAG_FALSE;
-    else out[at++] = TAG_STRING;
+    else {
+      out[at++] = TAG_STRING;
+      (texts ??= []).push(String(v));
+    }
   }
   // where the trailer starts, so a reader has the strings before it walks the samples
-  out.writeUInt32LE(at, 1);
-  const trailer = Buffer.from(JSON.stringify(unitsAndTexts(c)));
-  return Buffer.concat([out.subarray(0, at), trailer], at + trailer.length);
+  view.setUint32(1, at, true);
+  const trailer = trailerOf(c, texts ?? []);
+  // into the room left over when it surely fits (nearly always: a unit and no texts), else appended
+  if (size - at >= trailer.length * 3) return out.subarray(0, at + out.write(trailer, at));
+  const tail = Buffer.from(trailer);
+  return Buffer.concat([out.subarray(0, at), tail], at + tail.length);
 }
 
 function decodeVarintBlock(body: Uint8Array): BlockSample[] {
