@@ -33,10 +33,40 @@ export interface TelemetryMessage {
   raw?: string;
 }
 
+/**
+ * A frame the contracts stage decoded. Its telemetry message is built from it once stored
+ * (telemetryMessage()), not beside it: a batch's frames live until their commit, and what lives that long
+ * is copied by every young-generation collection on the way.
+ */
 export interface DecodedFrame {
   reading: ReadingInput;
-  message: TelemetryMessage;
+  /** What the decoder read, for a frame that decoded (reading.error null). */
+  fields: Record<string, unknown> | undefined;
   identifiedBy: IdentifiedBy;
+}
+
+/** The message published for a decoded frame on mqiot/dev/{deviceId}/telemetry. */
+export function telemetryMessage(frame: DecodedFrame): TelemetryMessage {
+  const r = frame.reading;
+  const ok = !r.error;
+  const message: TelemetryMessage = {
+    v: 1,
+    dev: r.deviceId,
+    gw: r.gatewayId,
+    c: r.contractId,
+    ts: r.ts,
+    seq: r.seq,
+    gseq: r.groupSeq,
+    ok,
+    points: r.points,
+  };
+  // set in place rather than spread from a temporary object: this runs for every frame stored
+  if (ok) message.fields = frame.fields;
+  else {
+    message.error = r.error!;
+    message.raw = Buffer.from(r.raw).toString('hex');
+  }
+  return message;
 }
 
 export const UNKNOWN_CONTRACT_REASON = 'unknown-contract: no contract declared or detected for this frame';
@@ -111,23 +141,6 @@ export function decodeDataGroup(
       envelope: group.bytes,
       contractDeclared: contractId === frame.c,
     };
-    const message: TelemetryMessage = {
-      v: 1,
-      dev: frame.dev,
-      gw: group.gw,
-      c: contractId,
-      ts: frame.ts,
-      seq: frame.seq,
-      gseq: group.seq,
-      ok: result.ok,
-      points,
-    };
-    // set in place rather than spread from a temporary object: this runs for every frame stored
-    if (result.ok) message.fields = result.fields;
-    else {
-      message.error = result.error;
-      message.raw = Buffer.from(frame.raw).toString('hex');
-    }
-    return { reading, message, identifiedBy };
+    return { reading, fields: result.ok ? result.fields : undefined, identifiedBy };
   });
 }

@@ -14,7 +14,7 @@ import type {
   WillEnvelope,
 } from '../../protocol/envelope.ts';
 import { acceptsBirthAnchor, judgeSeq, SeqVerdict, type StreamState } from '../gateways/seq-window.ts';
-import { decodeDataGroup, IdentifiedBy, type DecodedFrame } from './contracts-stage.ts';
+import { decodeDataGroup, IdentifiedBy, telemetryMessage, type DecodedFrame } from './contracts-stage.ts';
 import type { UplinkHost } from './uplink-port.ts';
 import { UnknownGateways } from '../config.ts';
 import { Lifecycle, type ReadingInput, type StreamMark } from '../store/types.ts';
@@ -760,7 +760,8 @@ export class UplinkProcessor {
     // The JSON of a reading is built only when someone subscribes to its device's topic: with nobody
     // listening it was the largest single cost per reading after the store.
     const wanted = new Map<string, boolean>();
-    for (const { message } of stored) {
+    for (let i = 0; i < stored.length; i++) {
+      const message = telemetryMessage(stored[i]!);
       let want = wanted.get(message.dev);
       if (want === undefined) wanted.set(message.dev, (want = platform.telemetryWanted(message.dev)));
       if (want) platform.publishTelemetry(message.dev, Buffer.from(JSON.stringify(message)));

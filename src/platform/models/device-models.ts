@@ -26,8 +26,15 @@ const MAX_TRACKED = 10_000;
 
 /** What the service needs from each frame the contracts stage decoded (DecodedFrame fits). */
 export interface ModelFrame {
-  reading: { deviceId: string; contractId: string | null; receivedAt: number; points: Point[] };
-  message: { ok: boolean; fields?: Record<string, unknown>; points: Point[] };
+  /** `error` is set (not null) for a frame that did not decode. */
+  reading: {
+    deviceId: string;
+    contractId: string | null;
+    receivedAt: number;
+    points: Point[];
+    error?: unknown;
+  };
+  fields: Record<string, unknown> | undefined;
 }
 
 export interface DeviceModelsDeps {
@@ -68,8 +75,8 @@ export class DeviceModels {
 
   /** Applies the model of a frame whose device needs no detection; false when it needs detection. */
   #applySettled(frame: ModelFrame): boolean {
-    const { reading, message } = frame;
-    if (!message.ok || !reading.contractId) return true;
+    const { reading } = frame;
+    if (reading.error || !reading.contractId) return true;
     const record = this.#assigned.get(reading.deviceId);
     if ((!record || record.identifiedBy === ModelSource.Detected) && !this.#settled.has(reading.deviceId))
       return false;
@@ -80,15 +87,15 @@ export class DeviceModels {
   async #annotateFrom(frames: readonly ModelFrame[], start: number): Promise<void> {
     for (let i = start; i < frames.length; i++) {
       const frame = frames[i]!;
-      const { reading, message } = frame;
-      if (!message.ok || !reading.contractId) continue;
+      const { reading } = frame;
+      if (reading.error || !reading.contractId) continue;
       const deviceId = reading.deviceId;
       let record = this.#assigned.get(deviceId);
       if ((!record || record.identifiedBy === ModelSource.Detected) && !this.#settled.has(deviceId)) {
         record = await this.#detect(
           deviceId,
           reading.contractId,
-          message.fields,
+          frame.fields,
           reading.points,
           reading.receivedAt,
         );
@@ -103,7 +110,6 @@ export class DeviceModels {
     if (!model) return;
     const points = applyModel(model, frame.reading.points);
     frame.reading.points = points;
-    frame.message.points = points;
   }
 
   async #detect(
