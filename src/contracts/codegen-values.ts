@@ -117,7 +117,7 @@ export abstract class ValueGen extends GenBase {
         f.unit === undefined ? '' : `, unit: ${this.template(f.unit as string, gs, { ...loc, value: v })}`;
       this.mayHavePoints = true;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; if (pts === W.noPoints) pts = []; pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') { s.value = ${v}; if (pts === W.noPoints) pts = [{ name: ${pname}, value: ${v}${unit} }]; else pts.push({ name: ${pname}, value: ${v}${unit} }); }`,
       );
     }
     return v;

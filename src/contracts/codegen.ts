@@ -34,7 +34,7 @@ export class Gen extends BodyGen {
       const unit = o.unit === undefined ? '' : `, unit: ${this.template(o.unit as string, gs, loc)}`;
       const point = `{ name: ${this.template(o.name as string, gs, loc)}, value: ${v}${unit} }`;
       this.emit(
-        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `{ if (pts === W.noPoints) pts = []; pts.push(${point}); }` : `pts[${q}++] = ${point}`};`,
+        `if (typeof ${v} === 'number' || typeof ${v} === 'string' || typeof ${v} === 'boolean') ${q === undefined ? `{ if (pts === W.noPoints) pts = [${point}]; else pts.push(${point}); }` : `pts[${q}++] = ${point}`};`,
       );
     };
     const cond = o.if === undefined ? undefined : this.exprOf(o.if, gs, loc);
