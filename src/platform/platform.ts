@@ -279,21 +279,29 @@ export class Platform {
         ),
       );
     }
+    // Decoded when the processor takes it up (readUplink), not here: a queue of decoded data groups, an
+    // object per frame, was most of what every young-generation collection had to copy during a burst.
+    return this.#uplink.enqueue(gatewayId, payload, this.clock.now(), provenance.trusted);
+  }
+
+  /**
+   * The envelope of an uplink from `gatewayId`, or undefined when it is refused for good (counted and
+   * logged; acknowledged all the same, since a resend of the same bytes could not help).
+   */
+  readUplink(gatewayId: string, payload: Buffer): UplinkEnvelope | undefined {
     let envelope: UplinkEnvelope;
     try {
       envelope = decodeEnvelope(payload) as UplinkEnvelope;
     } catch (err) {
-      // acknowledged: a resend of the same bytes could not help; counted and logged (rate-limited)
       this.uplinkRejected(gatewayId, UplinkRejection.InvalidEnvelope, { error: errorText(err) });
-      return;
+      return undefined;
     }
     if (envelope.gw !== gatewayId) {
       // A gateway may only speak for itself: the topic (which the ACL protects) is the authority.
       this.uplinkRejected(gatewayId, UplinkRejection.ForeignGateway, { gw: envelope.gw });
-      return;
+      return undefined;
     }
-    const bytes = envelope.k === 'data' ? payload : undefined;
-    return this.#uplink.enqueue(envelope, this.clock.now(), provenance.trusted, bytes);
+    return envelope;
   }
 
   /**

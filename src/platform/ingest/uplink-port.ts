@@ -3,7 +3,7 @@
 // commands). Platform satisfies it; declared here so that the processor does not import the class that
 // owns it (no platform ⇄ uplink circle) and so that a test can hand it a small fake.
 import type { Logger } from 'pino';
-import type { DownlinkEnvelope } from '../../protocol/envelope.ts';
+import type { DownlinkEnvelope, UplinkEnvelope } from '../../protocol/envelope.ts';
 import type { CommandAnswer } from '../commands/command-manager.ts';
 import type { PlatformConfig } from '../config.ts';
 import type { ContractRegistry } from '../contract-registry.ts';
@@ -29,6 +29,8 @@ export interface UplinkHost {
   readonly metrics: PlatformMetrics;
   /** A gateway record changed (read back from the store): listeners are told. */
   gatewayUpdated(gateway: GatewayRecord): void;
+  /** The envelope of a queued uplink, or undefined when it is refused for good (already counted). */
+  readUplink(gatewayId: string, payload: Buffer): UplinkEnvelope | undefined;
   /** An uplink refused on purpose: counted, recorded and logged (docs/threat-model.md). */
   uplinkRejected(gatewayId: string, reason: string, detail?: Record<string, unknown>): void;
   recordEvent(

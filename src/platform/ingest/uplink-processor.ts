@@ -19,6 +19,17 @@ import type { UplinkHost } from './uplink-port.ts';
 import { UnknownGateways } from '../config.ts';
 import { Lifecycle, type ReadingInput, type StreamMark } from '../store/types.ts';
 
+/** An uplink as received, waiting in the queue. */
+interface Queued {
+  gatewayId: string;
+  payload: Buffer;
+  receivedAt: number;
+  trusted: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** An uplink taken up for processing, its envelope decoded. */
 interface Pending {
   envelope: UplinkEnvelope;
   /** The message as received, for a data group: stored as its raw frames (ReadingInput.envelope). */
@@ -64,7 +75,7 @@ const epochKey = (gatewayId: string) => `epoch:${gatewayId}`;
 const GATHER_TURNS = 8;
 
 export class UplinkProcessor {
-  readonly #queue: Pending[] = [];
+  readonly #queue: Queued[] = [];
   #draining: Promise<void> | undefined;
   /** deviceId → registered contract id (null when none was identified). */
   readonly #devices = new Map<string, string | null>();
@@ -168,9 +179,9 @@ export class UplinkProcessor {
    * Resolves once the uplink is stored; rejects (UplinkStoreError) when the store keeps failing, or
    * (UplinkRejected) when it is refused for good. `trusted`: see Pending.
    */
-  enqueue(envelope: UplinkEnvelope, receivedAt: number, trusted = true, bytes?: Uint8Array): Promise<void> {
+  enqueue(gatewayId: string, payload: Buffer, receivedAt: number, trusted = true): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ envelope, bytes, receivedAt, trusted, resolve, reject });
+      this.#queue.push({ gatewayId, payload, receivedAt, trusted, resolve, reject });
     });
     if (!this.#draining) this.#draining = this.#drain().finally(() => (this.#draining = undefined));
     this.#arrived?.();
@@ -196,7 +207,7 @@ export class UplinkProcessor {
         continue;
       }
       await this.#gather();
-      const batch = this.#queue.splice(0, this.platform.config.maxIngestBatch);
+      const batch = this.#take(this.#queue.splice(0, this.platform.config.maxIngestBatch));
       let data: Pending[] = [];
       for (const item of batch) {
         if (item.envelope.k === 'data') {
@@ -211,6 +222,23 @@ export class UplinkProcessor {
       }
       if (data.length) await this.#dataRun(data);
     }
+  }
+
+  /**
+   * Decodes the uplinks taken up for a batch (the queue holds their bytes only). One refused for good is
+   * answered at once: the platform counted and logged it.
+   */
+  #take(queued: readonly Queued[]): Pending[] {
+    const out: Pending[] = [];
+    for (const { gatewayId, payload, receivedAt, trusted, resolve, reject } of queued) {
+      const envelope = this.platform.readUplink(gatewayId, payload);
+      if (!envelope) resolve();
+      else {
+        const bytes = envelope.k === 'data' ? payload : undefined;
+        out.push({ envelope, bytes, receivedAt, trusted, resolve, reject });
+      }
+    }
+    return out;
   }
 
   /** Resolves once every data run handed to the store so far is committed (or given up). */
