@@ -135,6 +135,67 @@ function deleteBlocks(ids: readonly number[]): BatchStatement[] {
   return out;
 }
 
+/**
+ * The new readings' samples, one set of columns per series. A group's readings lie side by side and
+ * mostly share a device: its series map is looked up once per run of the same device, not per point.
+ */
+function seriesColumns(
+  groups: readonly BatchGroup[],
+  seriesIds: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): Map<number, SampleColumns> {
+  const perSeries = new Map<number, SampleColumns>();
+  let device: string | undefined;
+  let ids: ReadonlyMap<string, number> | undefined;
+  for (let g = 0; g < groups.length; g++) {
+    const readings = groups[g]!.readings;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      if (r.deviceId !== device) {
+        device = r.deviceId;
+        ids = seriesIds.get(device)!;
+      }
+      const points = r.points;
+      for (let j = 0; j < points.length; j++) {
+        const p = points[j]!;
+        const series = ids!.get(p.name)!;
+        let c = perSeries.get(series);
+        if (c === undefined) perSeries.set(series, (c = emptyColumns()));
+        c.ts.push(r.ts);
+        c.seq.push(r.seq);
+        c.values.push(p.value);
+        c.units.push(p.unit ?? null);
+      }
+    }
+  }
+  return perSeries;
+}
+
+/**
+ * The rows a batch writes per series: its blocks (one per hour), its rollup deltas and its newest value.
+ * Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row twice
+ * in a single statement. `small` is told of every block below SMALL_BLOCK readings.
+ */
+function seriesRows(
+  perSeries: ReadonlyMap<number, SampleColumns>,
+  small: (series: number, hour: number, readings: number) => void,
+): { blocks: SqlValue[][]; rollups: SqlValue[][]; latest: SqlValue[][] } {
+  const blocks: SqlValue[][] = [];
+  const rollups: SqlValue[][] = [];
+  const latest: SqlValue[][] = [];
+  for (const [series, unsorted] of perSeries) {
+    const c = sortColumns(unsorted);
+    for (const [hour, part] of byHour(c)) {
+      blocks.push(sampleBlockRow(series, hour, part));
+      if (part.ts.length < SMALL_BLOCK) small(series, hour, part.ts.length);
+    }
+    for (const row of rollupRows(series, c.ts, c.values)) rollups.push(row);
+    const i = c.ts.length - 1;
+    const v = encodeValue(c.values[i]!);
+    latest.push([series, c.ts[i]!, v.num, v.text, v.vtype, c.units[i]!]);
+  }
+  return { blocks, rollups, latest };
+}
+
 export class SqlTelemetry {
   /** device → point → series id. Series are never deleted, so an id once read stays true. */
   readonly #series = new Map<string, Map<string, number>>();
@@ -204,38 +265,11 @@ export class SqlTelemetry {
           fresh.add(groupKey(String(row[0]), String(row[1]), Number(row[2])));
           newFrames += Number(row[5]);
         }
-        const perSeries = new Map<number, SampleColumns>();
         created = groups.filter((g) => fresh.has(groupKey(g.gatewayId, g.epoch, g.groupSeq)));
-        for (const g of created) {
-          for (const r of g.readings) {
-            const ids = this.#series.get(r.deviceId)!;
-            for (const p of r.points) {
-              const series = ids.get(p.name)!;
-              let c = perSeries.get(series);
-              if (!c) perSeries.set(series, (c = emptyColumns()));
-              c.ts.push(r.ts);
-              c.seq.push(r.seq);
-              c.values.push(p.value);
-              c.units.push(p.unit ?? null);
-            }
-          }
-        }
-        const blocks: SqlValue[][] = [];
-        const rollups: SqlValue[][] = [];
-        // Only the newest value per series goes to `latest_values`: PostgreSQL refuses to upsert one row
-        // twice in a single statement.
-        const latest: SqlValue[][] = [];
-        for (const [series, unsorted] of perSeries) {
-          const c = sortColumns(unsorted);
-          for (const [hour, part] of byHour(c)) {
-            blocks.push(sampleBlockRow(series, hour, part));
-            if (part.ts.length < SMALL_BLOCK) this.#countSmall(series, hour, tierOf(part.ts.length));
-          }
-          for (const row of rollupRows(series, c.ts, c.values)) rollups.push(row);
-          const i = c.ts.length - 1;
-          const v = encodeValue(c.values[i]!);
-          latest.push([series, c.ts[i]!, v.num, v.text, v.vtype, c.units[i]!]);
-        }
+        const { blocks, rollups, latest } = seriesRows(
+          seriesColumns(created, this.#series),
+          (series, hour, n) => this.#countSmall(series, hour, tierOf(n)),
+        );
         return [
           {
             table: 'sample_blocks',
