@@ -167,10 +167,13 @@ export class AlarmService {
 
   /** One decoded (or undecodable) frame, after it was stored. */
   observeMessage(message: TelemetryMessage): void {
-    const now = this.deps.clock.now();
-    const known = this.#devices.get(message.dev);
-    const info: DeviceInfo = { model: known?.model ?? null, contract: message.c ?? known?.contract ?? null };
-    if (!known || (message.c && known.contract !== message.c)) this.#devices.set(message.dev, info);
+    let info = this.#devices.get(message.dev);
+    if (!info || (message.c && info.contract !== message.c)) {
+      info = { model: info?.model ?? null, contract: message.c ?? info?.contract ?? null };
+      this.#devices.set(message.dev, info);
+    }
+    // read once per frame, and only when there are rules: this runs for every frame stored
+    const now = this.#entries.size > 0 ? this.deps.clock.now() : 0;
     for (const entry of this.#entries.values()) {
       const { rule } = entry;
       if (!ruleMatches(rule, 'device', message.dev, info)) continue;

@@ -216,7 +216,8 @@ export class RulesEngine {
   }
 
   observeReading(message: TelemetryMessage): void {
-    if (!message.ok) return;
+    // no clock read without rules: this runs for every frame stored
+    if (!message.ok || this.#entries.size === 0) return;
     const now = this.deps.clock.now();
     if (now - message.ts > this.#maxAgeMs) return;
     for (const entry of this.#entries.values()) {
