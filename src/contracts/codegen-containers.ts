@@ -5,6 +5,9 @@ import { Unsupported, type GScope, type Loc } from './codegen-expr.ts';
 import { FieldGen } from './codegen-fields.ts';
 import { asObject, normalizeKey, type Obj } from './spec.ts';
 
+/** Transformed regions up to this many bytes are written into a per-site scratch array (transform()). */
+const TRANSFORM_SCRATCH = 256;
+
 export abstract class ContainerGen extends FieldGen {
   struct(f: Obj, gs: GScope, loc: Loc, path: string, merge: boolean, label: string): string {
     if (f.size === undefined) {
@@ -99,8 +102,15 @@ export abstract class ContainerGen extends FieldGen {
       else byte = `((${byte} + ${this.num(256 - Number(op.sub))}) & 255)`;
     }
     const m = this.mark();
-    this.emit(`{ const ${start} = p; const ${tb} = new Uint8Array(${n});`);
-    this.emit(`for (let i = 0; i < ${n}; i++) ${tb}[i] = ${byte};${reverses % 2 ? ` ${tb}.reverse();` : ''}`);
+    // Into this site's own scratch array when it fits: decoding is synchronous and every value read from
+    // the transformed bytes is a number or a string, so nothing keeps the array (a new one per frame was
+    // a sizeable share of a DL/T 645 frame's garbage). Reads stop at the transformed length (s.stop).
+    const scratch = this.k(new Uint8Array(TRANSFORM_SCRATCH));
+    this.emit(
+      `{ const ${start} = p; const ${tb} = ${n} <= ${TRANSFORM_SCRATCH} ? ${scratch} : new Uint8Array(${n});`,
+    );
+    const at = reverses % 2 ? `${n} - 1 - i` : 'i';
+    this.emit(`for (let i = 0; i < ${n}; i++) ${tb}[${at}] = ${byte};`);
     this.emit('const sBase = s.base, sStop = s.stop, sShift = s.shift;');
     this.emit(`s.buf = ${tb}; s.base = 0; s.stop = ${n}; s.shift += ${start}; p = 0;`);
     const e = this.t('e');

@@ -634,3 +634,32 @@ test('a switch on integer and text keys picks the same case as the closure plan 
     'other',
   ]);
 });
+
+test('a transformed region read into the reused scratch array: a short frame after a long one sees none of its bytes', () => {
+  // The size comes from the frame and the region is read to its end: any byte left in the scratch array
+  // from the frame before would show as an extra value, or hide a truncation.
+  const seq = [
+    { name: 'n', type: 'u8' },
+    {
+      name: 't',
+      type: 'transform',
+      size: 'n',
+      ops: [{ sub: 0x33 }, { reverse: true }],
+      seq: [{ name: 'v', type: 'u8', repeat: 'until-end', point: 'v.${$index}' }],
+    },
+  ];
+  const long = Uint8Array.from([6, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39]);
+  const short = Uint8Array.from([2, 0x40, 0x41]);
+  const truncated = Uint8Array.from([3, 0x40]);
+  const ok = agree({ seq, trailing: 'allow' }, [long, short, long, truncated, long, short]);
+  assert.equal(ok, 5);
+  const { fast } = both({ seq });
+  fast.decode(long);
+  const r = fast.decode(short);
+  assert.ok(r.ok);
+  assert.deepEqual(r.fields, { n: 2, t: { v: [0x41 - 0x33, 0x40 - 0x33] } });
+  // and a region too large for the scratch array still decodes (a new array for it)
+  const seqBig = [{ name: 'n', type: 'u16' }, seq[1]!];
+  const big = Uint8Array.from([1, 44, ...Array.from({ length: 300 }, (_, i) => (i + 0x33) & 255)]);
+  assert.equal(agree({ seq: seqBig, trailing: 'allow' }, [big, Uint8Array.from([0, 2, 0x40, 0x41]), big]), 3);
+});
