@@ -380,9 +380,12 @@ export class SqlTelemetry {
     // A synchronous pass finds what is missing (usually nothing): a loop that can await allocates an
     // iterator result per step, which per point was a visible share of the ingest's garbage.
     let missing: [string, string][] | undefined;
+    let device: string | undefined;
+    let ids: Map<string, number> | undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      const ids = this.#series.get(r.deviceId);
+      // a device's readings come in runs: its map is looked up once per run
+      if (r.deviceId !== device) ids = this.#series.get((device = r.deviceId));
       for (let j = 0; j < r.points.length; j++) {
         const name = r.points[j]!.name;
         if (!ids?.has(name)) (missing ??= []).push([r.deviceId, name]);
