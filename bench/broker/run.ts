@@ -226,6 +226,8 @@ export interface IdleMemory {
    * to its working size, heap pages, code), which a small N spreads thickly.
    */
   marginal: number;
+  /** The growth from start / N again, `--settle` seconds later (absent without it). */
+  settled?: number;
 }
 
 /**
@@ -262,6 +264,7 @@ async function memoryPerConnection(
   broker: RunningBroker,
   clients: number,
   spread: Spread,
+  settleSeconds: number,
 ): Promise<IdleMemory> {
   await sleep(300);
   const before = broker.rssBytes();
@@ -278,6 +281,10 @@ async function memoryPerConnection(
   const second = await holdIdle(broker, clients - Math.floor(clients / 2), halfSpread);
   await sleep(1000);
   const afterRss = broker.rssBytes();
+  // V8 shrinks a young generation the storm grew once allocation has been quiet for a while (30-45 s
+  // here); the clients never ping, so the broker closes them 90 s after they connected: settle < ~70 s
+  if (settleSeconds > 0) await sleep(settleSeconds * 1000);
+  const settledRss = settleSeconds > 0 ? broker.rssBytes() : NaN;
   const count = first.count + second.count;
   const failed = first.failed + second.failed;
   held.set(broker.name, count);
@@ -291,6 +298,7 @@ async function memoryPerConnection(
   return {
     growth: (afterRss - before) / Math.max(1, count),
     marginal: (afterRss - halfRss) / Math.max(1, second.count),
+    settled: settleSeconds > 0 ? (settledRss - before) / Math.max(1, count) : undefined,
   };
 }
 
@@ -299,7 +307,13 @@ const fmt = (n: number | undefined, digits = 0) =>
     ? '-'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function table(rows: Row[], memory: Map<BrokerName, IdleMemory>, brokers: BrokerName[]): string {
+function table(
+  rows: Row[],
+  memory: Map<BrokerName, IdleMemory>,
+  brokers: BrokerName[],
+  settle: number,
+  endRss: Map<BrokerName, number>,
+): string {
   const lines: string[] = [];
   const head = [
     'scenario',
@@ -329,10 +343,16 @@ function table(rows: Row[], memory: Map<BrokerName, IdleMemory>, brokers: Broker
   const kib = (b: BrokerName, k: keyof IdleMemory) => fmt((memory.get(b)?.[k] ?? NaN) / 1024, 2);
   lines.push(`| KiB, RSS growth from start / N | ${brokers.map((b) => kib(b, 'growth')).join(' | ')} |`);
   lines.push(`| KiB, marginal (N/2 to N held) | ${brokers.map((b) => kib(b, 'marginal')).join(' | ')} |`);
+  if (settle > 0)
+    lines.push(`| KiB, growth from start / N, ${settle} s later | ${brokers.map((b) => kib(b, 'settled')).join(' | ')} |`);
   lines.push(`| connections held | ${brokers.map((b) => fmt(held.get(b))).join(' | ')} |`);
   lines.push(
     `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
   );
+  if (rows.length > 0)
+    lines.push(
+      `| RSS after the scenarios, MB | ${brokers.map((b) => fmt((endRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
+    );
   return lines.join('\n');
 }
 
@@ -348,9 +368,11 @@ async function main(): Promise<void> {
       'load-processes': { type: 'string' },
       'source-addresses': { type: 'string' },
       persistence: { type: 'boolean' },
+      settle: { type: 'string' },
     },
   });
   const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
+  const settle = Number(values.settle ?? 0);
   const idleClients = Number(values.connections ?? (values.quick ? 300 : 1000));
   const spread = defaultSpread(idleClients);
   if (values['load-processes']) spread.processes = Number(values['load-processes']);
@@ -373,7 +395,7 @@ async function main(): Promise<void> {
       startBroker(name, dir === undefined ? [] : ['--persistence', join(dir, `${name}-${Date.now()}.db`)]);
     for (const name of brokerNames) running.push(await start(name));
     const memory = new Map<BrokerName, IdleMemory>();
-    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread));
+    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread, settle));
     const rows: Row[] = [];
     for (const s of scenarios) {
       console.log(`# ${s.title}`);
@@ -397,7 +419,8 @@ async function main(): Promise<void> {
         );
       }
     }
-    console.log(`\n${table(rows, memory, brokerNames)}\n`);
+    const endRss = new Map(running.map((b) => [b.name, b.alive() ? b.rssBytes() : NaN]));
+    console.log(`\n${table(rows, memory, brokerNames, settle, endRss)}\n`);
     console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (values.json)
       writeFileSync(
