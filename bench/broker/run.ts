@@ -344,7 +344,9 @@ function table(
   lines.push(`| KiB, RSS growth from start / N | ${brokers.map((b) => kib(b, 'growth')).join(' | ')} |`);
   lines.push(`| KiB, marginal (N/2 to N held) | ${brokers.map((b) => kib(b, 'marginal')).join(' | ')} |`);
   if (settle > 0)
-    lines.push(`| KiB, growth from start / N, ${settle} s later | ${brokers.map((b) => kib(b, 'settled')).join(' | ')} |`);
+    lines.push(
+      `| KiB, growth from start / N, ${settle} s later | ${brokers.map((b) => kib(b, 'settled')).join(' | ')} |`,
+    );
   lines.push(`| connections held | ${brokers.map((b) => fmt(held.get(b))).join(' | ')} |`);
   lines.push(
     `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
