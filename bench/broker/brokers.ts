@@ -12,8 +12,10 @@ export const BROKER_NAMES = ['mqiot', 'mosquitto', 'aedes'] as const;
 /**
  * `mqiot-base`: another checkout of mqiot (BENCH_BASELINE_ROOT=/path, with node_modules), run the same
  * way, so that a change is measured against the code before it in one run (--brokers mqiot,mqiot-base).
+ * `mqiot-shebang`: this checkout started as a user's `mqiot broker` is, through bin/mqiot.js's shebang
+ * (so with the V8 flags it passes); `mqiot` runs `node bin/mqiot.js`, without them.
  */
-export type BrokerName = (typeof BROKER_NAMES)[number] | 'mqiot-base';
+export type BrokerName = (typeof BROKER_NAMES)[number] | 'mqiot-base' | 'mqiot-shebang';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Clock ticks per second for /proc/<pid>/stat (getconf CLK_TCK is 100 on Linux). */
@@ -70,15 +72,18 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startBroker(name: BrokerName, mqiotArgs: string[] = []): Promise<RunningBroker> {
   const port = await freePort();
   let child: ChildProcess;
-  if (name === 'mqiot' || name === 'mqiot-base') {
-    const root = name === 'mqiot' ? ROOT : process.env.BENCH_BASELINE_ROOT;
+  if (name === 'mqiot' || name === 'mqiot-base' || name === 'mqiot-shebang') {
+    const root = name === 'mqiot-base' ? process.env.BENCH_BASELINE_ROOT : ROOT;
     if (!root) throw new Error('mqiot-base needs BENCH_BASELINE_ROOT=<another mqiot checkout>');
+    const shebang = name === 'mqiot-shebang';
     child = spawn(
-      process.execPath,
+      shebang ? join(root, 'bin/mqiot.js') : process.execPath,
       [
         // BENCH_CPU_PROF=DIR writes a V8 CPU profile of our broker there (see README).
-        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-        join(root, 'bin/mqiot.js'),
+        ...(process.env.BENCH_CPU_PROF && !shebang
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+          : []),
+        ...(shebang ? [] : [join(root, 'bin/mqiot.js')]),
         'broker',
         '--host',
         '127.0.0.1',

@@ -216,20 +216,33 @@ function nofileOf(pid: number): number {
 /** Connections the broker held in the idle measurement, by broker. */
 const held = new Map<BrokerName, number>();
 
-/** RSS growth of the broker over `clients` idle connections, bytes per connection held. */
-async function memoryPerConnection(broker: RunningBroker, clients: number, spread: Spread): Promise<number> {
-  await sleep(300);
-  const before = broker.rssBytes();
-  startRss.set(broker.name, before);
-  const limit = nofileOf(broker.pid);
-  if (clients > limit - 20)
-    console.log(
-      `  ${broker.name}: nofile ${limit} lets it hold at most about ${limit - 20} connections (${clients} asked)`,
-    );
-  // client i of process p binds to 127.0.0.(1 + (p + i·processes) mod sources): every address is used evenly
+/** What the idle measurement gives per broker, bytes per connection. */
+export interface IdleMemory {
+  /** RSS growth from start to all N connections held, divided by N (fixed costs included). */
+  growth: number;
+  /**
+   * RSS growth from N/2 to N connections held, divided by the connections added: the marginal cost
+   * of one more connection, without what the first storm costs once (V8's young generation grows
+   * to its working size, heap pages, code), which a small N spreads thickly.
+   */
+  marginal: number;
+  /** The growth from start / N again, `--settle` seconds later (absent without it). */
+  settled?: number;
+}
+
+/**
+ * Opens `clients` idle connections to `broker` from load processes spread as `spread` says (client i
+ * of process p binds to 127.0.0.(1 + (p + i·processes) mod sources): every address is used evenly).
+ */
+async function holdIdle(
+  broker: RunningBroker,
+  clients: number,
+  spread: Spread,
+): Promise<{ loads: LoadProcess[]; count: number; failed: number }> {
   const loads: LoadProcess[] = [];
   for (let p = 0; p < spread.processes; p++) {
     const share = Math.floor(clients / spread.processes) + (p < clients % spread.processes ? 1 : 0);
+    if (share === 0) continue;
     const sources = Array.from(
       { length: spread.sources },
       (_, k) => `127.0.0.${1 + ((p + k) % spread.sources)}`,
@@ -239,16 +252,54 @@ async function memoryPerConnection(broker: RunningBroker, clients: number, sprea
   const ready = await Promise.all(loads.map((l) => l.ready));
   const count = ready.reduce((sum, r) => sum + (r.held ?? 0), 0);
   const failed = ready.reduce((sum, r) => sum + (r.failed ?? 0), 0);
-  held.set(broker.name, count);
-  console.log(
-    `  ${broker.name}: ${count} idle connections held (${spread.processes} load processes, ${spread.sources} source addresses${failed > 0 ? `, ${failed} refused or dropped` : ''})`,
-  );
+  return { loads, count, failed };
+}
+
+/**
+ * RSS growth of the broker over `clients` idle connections, per connection held: from start (the
+ * figure earlier runs reported) and at the margin (N/2 held, then N). The two halves come from
+ * separate load processes, each half spread like the whole.
+ */
+async function memoryPerConnection(
+  broker: RunningBroker,
+  clients: number,
+  spread: Spread,
+  settleSeconds: number,
+): Promise<IdleMemory> {
+  await sleep(300);
+  const before = broker.rssBytes();
+  startRss.set(broker.name, before);
+  const limit = nofileOf(broker.pid);
+  if (clients > limit - 20)
+    console.log(
+      `  ${broker.name}: nofile ${limit} lets it hold at most about ${limit - 20} connections (${clients} asked)`,
+    );
+  const halfSpread = { processes: Math.max(1, Math.ceil(spread.processes / 2)), sources: spread.sources };
+  const first = await holdIdle(broker, Math.floor(clients / 2), halfSpread);
+  await sleep(1000);
+  const halfRss = broker.rssBytes();
+  const second = await holdIdle(broker, clients - Math.floor(clients / 2), halfSpread);
   await sleep(1000);
   const afterRss = broker.rssBytes();
+  // V8 shrinks a young generation the storm grew once allocation has been quiet for a while (30-45 s
+  // here); the clients never ping, so the broker closes them 90 s after they connected: settle < ~70 s
+  if (settleSeconds > 0) await sleep(settleSeconds * 1000);
+  const settledRss = settleSeconds > 0 ? broker.rssBytes() : NaN;
+  const count = first.count + second.count;
+  const failed = first.failed + second.failed;
+  held.set(broker.name, count);
+  console.log(
+    `  ${broker.name}: ${count} idle connections held (${first.loads.length + second.loads.length} load processes, ${spread.sources} source addresses${failed > 0 ? `, ${failed} refused or dropped` : ''})`,
+  );
+  const loads = [...first.loads, ...second.loads];
   for (const l of loads) l.send({ type: 'stop' });
   await Promise.all(loads.map((l) => l.done));
   await sleep(300);
-  return (afterRss - before) / Math.max(1, count);
+  return {
+    growth: (afterRss - before) / Math.max(1, count),
+    marginal: (afterRss - halfRss) / Math.max(1, second.count),
+    settled: settleSeconds > 0 ? (settledRss - before) / Math.max(1, count) : undefined,
+  };
 }
 
 const fmt = (n: number | undefined, digits = 0) =>
@@ -256,7 +307,13 @@ const fmt = (n: number | undefined, digits = 0) =>
     ? '-'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName[]): string {
+function table(
+  rows: Row[],
+  memory: Map<BrokerName, IdleMemory>,
+  brokers: BrokerName[],
+  settle: number,
+  endRss: Map<BrokerName, number>,
+): string {
   const lines: string[] = [];
   const head = [
     'scenario',
@@ -283,11 +340,21 @@ function table(rows: Row[], memory: Map<BrokerName, number>, brokers: BrokerName
   }
   lines.push('', '| memory per idle connection | ' + brokers.map((b) => b).join(' | ') + ' |');
   lines.push(`|---|${brokers.map(() => '---').join('|')}|`);
-  lines.push(`| KiB | ${brokers.map((b) => fmt((memory.get(b) ?? NaN) / 1024, 1)).join(' | ')} |`);
+  const kib = (b: BrokerName, k: keyof IdleMemory) => fmt((memory.get(b)?.[k] ?? NaN) / 1024, 2);
+  lines.push(`| KiB, RSS growth from start / N | ${brokers.map((b) => kib(b, 'growth')).join(' | ')} |`);
+  lines.push(`| KiB, marginal (N/2 to N held) | ${brokers.map((b) => kib(b, 'marginal')).join(' | ')} |`);
+  if (settle > 0)
+    lines.push(
+      `| KiB, growth from start / N, ${settle} s later | ${brokers.map((b) => kib(b, 'settled')).join(' | ')} |`,
+    );
   lines.push(`| connections held | ${brokers.map((b) => fmt(held.get(b))).join(' | ')} |`);
   lines.push(
     `| RSS at start, MB | ${brokers.map((b) => fmt((startRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
   );
+  if (rows.length > 0)
+    lines.push(
+      `| RSS after the scenarios, MB | ${brokers.map((b) => fmt((endRss.get(b) ?? NaN) / 1e6, 1)).join(' | ')} |`,
+    );
   return lines.join('\n');
 }
 
@@ -303,9 +370,11 @@ async function main(): Promise<void> {
       'load-processes': { type: 'string' },
       'source-addresses': { type: 'string' },
       persistence: { type: 'boolean' },
+      settle: { type: 'string' },
     },
   });
   const seconds = Number(values.duration ?? (values.quick ? 1 : 5));
+  const settle = Number(values.settle ?? 0);
   const idleClients = Number(values.connections ?? (values.quick ? 300 : 1000));
   const spread = defaultSpread(idleClients);
   if (values['load-processes']) spread.processes = Number(values['load-processes']);
@@ -327,8 +396,8 @@ async function main(): Promise<void> {
     const start = (name: BrokerName): Promise<RunningBroker> =>
       startBroker(name, dir === undefined ? [] : ['--persistence', join(dir, `${name}-${Date.now()}.db`)]);
     for (const name of brokerNames) running.push(await start(name));
-    const memory = new Map<BrokerName, number>();
-    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread));
+    const memory = new Map<BrokerName, IdleMemory>();
+    for (const b of running) memory.set(b.name, await memoryPerConnection(b, idleClients, spread, settle));
     const rows: Row[] = [];
     for (const s of scenarios) {
       console.log(`# ${s.title}`);
@@ -352,7 +421,8 @@ async function main(): Promise<void> {
         );
       }
     }
-    console.log(`\n${table(rows, memory, brokerNames)}\n`);
+    const endRss = new Map(running.map((b) => [b.name, b.alive() ? b.rssBytes() : NaN]));
+    console.log(`\n${table(rows, memory, brokerNames, settle, endRss)}\n`);
     console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (values.json)
       writeFileSync(

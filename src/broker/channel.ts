@@ -56,6 +56,8 @@ export interface ChannelEngine extends HandlerEngine {
 }
 
 const PINGRESP = Buffer.from([FixedHeader.Pingresp, 0x00]);
+/** The largest packet MQTT can frame: 1 header byte, 4 length bytes, 268,435,455 bytes (MQTT 5.0 §1.5.5). */
+const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
 export class Channel implements HandlerContext, WheelItem {
   state: ConnectionState = ConnectionState.New;
@@ -66,8 +68,11 @@ export class Channel implements HandlerContext, WheelItem {
   will: Will | undefined;
   /** Client's Receive Maximum: our outgoing in-flight window. */
   sendQuota: number;
-  /** Client's Maximum Packet Size [MQTT-3.1.2-24]. */
-  clientMaxPacketSize = Infinity;
+  /**
+   * Client's Maximum Packet Size [MQTT-3.1.2-24]; by default the protocol's own limit. (A whole number
+   * V8 keeps in the object; Infinity would be a 16-byte heap number per connection.)
+   */
+  clientMaxPacketSize = PROTOCOL_MAX_PACKET_SIZE;
   /** v5 Request Problem Information (default 1): reason strings allowed on DISCONNECT. */
   problemInformation = true;
   /** Client's Topic Alias Maximum (outbound aliases we may use). */

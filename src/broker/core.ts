@@ -17,8 +17,10 @@ import {
   type DropReason,
   type Holdable,
   Session,
+  sessionShared,
   type SessionLink,
   type SessionObserver,
+  type SessionShared,
 } from './session.ts';
 import { RetainedMessages } from './retained.ts';
 import { Router } from './router.ts';
@@ -74,6 +76,8 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   readonly clock: TimerClock;
   readonly stats: BrokerStats;
   readonly sessions = new Map<string, Session>();
+  /** What every session points to (made with the first session: the options are final by then). */
+  private sessionShared: SessionShared | undefined;
   readonly channels = new Set<EngineConnection>();
   private readonly router: Router;
   private readonly retained: RetainedMessages;
@@ -200,17 +204,14 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
   }
 
   protected newSession(clientId: string, expiry: number, version: 3 | 4 | 5, isLocal = false): Session {
-    const session = new Session(
-      clientId,
-      expiry,
-      version,
+    this.sessionShared ??= sessionShared(
       this.options,
       this.stats,
       this.clock,
       this.options.slowSubscriberHoldMs,
-      isLocal,
+      this,
     );
-    session.observer = this;
+    const session = new Session(clientId, expiry, version, this.sessionShared, isLocal);
     this.sessions.set(clientId, session);
     this.stats.sessions = this.sessions.size;
     return session;
@@ -274,7 +275,7 @@ export class BrokerCore extends EventEmitter implements SessionObserver {
       this.saveSessionHeader(session, 0);
       if (!session.stored) {
         session.stored = true;
-        for (const sub of session.subscriptions.values())
+        for (const sub of session.subscriptionList())
           void this.store.saveSubscription(clientId, sub.toRecord());
       }
     } else if (session.stored) {

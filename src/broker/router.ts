@@ -39,7 +39,7 @@ export class Router {
 
   /** Adds or replaces a subscription [MQTT-3.8.4-3]. Returns true if it did not exist. */
   subscribe(session: Session, sub: Subscription<Session>): boolean {
-    const old = session.subscriptions.get(sub.filter);
+    const old = session.subscription(sub.filter);
     if (old !== undefined) this.removeFromTree(old);
     this.add(session, sub);
     if (session.stored) void this.deps.store.saveSubscription(session.clientId, sub.toRecord());
@@ -47,17 +47,17 @@ export class Router {
   }
 
   unsubscribe(session: Session, filter: string): boolean {
-    const sub = session.subscriptions.get(filter);
+    const sub = session.subscription(filter);
     if (sub === undefined) return false;
     this.removeFromTree(sub);
-    session.subscriptions.delete(filter);
+    session.removeSubscription(filter);
     if (session.stored) void this.deps.store.deleteSubscription(session.clientId, filter);
     return true;
   }
 
   /** Adds a subscription without writing it (restored from the store, or just written). */
   add(session: Session, sub: Subscription<Session>): void {
-    session.subscriptions.set(sub.filter, sub);
+    session.putSubscription(sub);
     this.tree.add(sub.topicFilter, sub, sub.group);
     this.deps.stats.subscriptions = this.tree.size;
     this.plans.clear();
@@ -65,8 +65,8 @@ export class Router {
 
   /** The session ends: its subscriptions leave the tree (the store forgets the session as a whole). */
   removeAll(session: Session): void {
-    for (const sub of session.subscriptions.values()) this.removeFromTree(sub);
-    session.subscriptions.clear();
+    for (const sub of session.subscriptionList()) this.removeFromTree(sub);
+    session.clearSubscriptions();
   }
 
   private removeFromTree(sub: Subscription<Session>): void {

@@ -72,13 +72,46 @@ export interface SessionLimits {
   readonly queueQos0Messages: boolean;
 }
 
+/**
+ * What all sessions of one broker share: held once and pointed to, not copied into five fields of
+ * every session (an idle connection's session is one of the larger objects it holds).
+ */
+export interface SessionShared {
+  readonly limits: SessionLimits;
+  readonly counters: SessionCounters;
+  readonly clock: TimerClock;
+  /** How long publishers may be held for one session (BrokerOptions.slowSubscriberHoldMs); 0 = no limit. */
+  readonly holdLimitMs: number;
+  readonly observer: SessionObserver | undefined;
+  /** Queue lengths at which a connected session holds its publishers, and lets them go again. */
+  readonly highWater: number;
+  readonly lowWater: number;
+}
+
+export function sessionShared(
+  limits: SessionLimits,
+  counters: SessionCounters,
+  clock: TimerClock,
+  holdLimitMs: number,
+  observer: SessionObserver | undefined,
+): SessionShared {
+  const highWater = Math.max(1, Math.min(limits.maxQueuedMessages >> 1, 1000));
+  return { limits, counters, clock, holdLimitMs, observer, highWater, lowWater: highWater >> 1 };
+}
+
 /** What a message costs while a session holds it: its payload and topic (the rest is small and fixed). */
 export function messageBytes(m: Message): number {
   return m.payload.length + m.topic.length;
 }
 
+type Sub = Subscription<Session>;
+
 export class Session {
-  readonly subscriptions = new Map<string, Subscription<Session>>();
+  /**
+   * Subscriptions by filter: the only one in place while there is one, a Map from the second on (an
+   * empty Map costs ~200 bytes, more than the subscription; most devices subscribe to one filter).
+   */
+  private subs: Sub | Map<string, Sub> | undefined;
   /**
    * Outgoing QoS 1/2 in flight by packet id, in send order (Map keeps insertion order). Made on first
    * use, like the queue and the QoS 2 ids below: an idle connection holds none of them (an empty Map
@@ -94,7 +127,6 @@ export class Session {
   link: SessionLink | null = null;
   /** Who this session belongs to, as of its last connection (for BrokerHooks.authorizeDeliver). */
   client: ClientInfo | undefined = undefined;
-  observer: SessionObserver | undefined;
   /** Saved in the store (its expiry was > 0 at some point). */
   stored = false;
   /** Will waiting for its delay or for the session to end [MQTT-3.1.3-9]. */
@@ -112,8 +144,6 @@ export class Session {
    * connections that feed a slow subscriber until the queue drains to the low-water mark.
    */
   private blocked: Set<Holdable> | undefined;
-  private readonly highWater: number;
-  private readonly lowWater: number;
   /** Runs while publishers are held; when it fires they go free (holdLimitMs). */
   private holdTimer: unknown;
   /** Held its publishers for holdLimitMs without draining: holds none until its queue drains. */
@@ -124,23 +154,16 @@ export class Session {
     /** Seconds; 0 = ends with the connection, 0xFFFFFFFF = never expires. */
     public expiryInterval: number,
     public protocolVersion: 3 | 4 | 5,
-    private readonly limits: SessionLimits,
-    private readonly counters: SessionCounters,
-    private readonly clock: TimerClock,
-    /** How long publishers may be held for this session (BrokerOptions.slowSubscriberHoldMs); 0 = no limit. */
-    private readonly holdLimitMs: number,
+    private readonly shared: SessionShared,
     readonly isLocal = false,
-  ) {
-    this.highWater = Math.max(1, Math.min(limits.maxQueuedMessages >> 1, 1000));
-    this.lowWater = this.highWater >> 1;
-  }
+  ) {}
 
   /** True while a connected client's queue is above the high-water mark, in messages or in bytes (half of maxQueuedBytes). */
   get congested(): boolean {
     return (
       this.link !== null &&
       !this.shedding &&
-      (this.queuedCount >= this.highWater || this.queuedBytes * 2 >= this.limits.maxQueuedBytes)
+      (this.queuedCount >= this.shared.highWater || this.queuedBytes * 2 >= this.shared.limits.maxQueuedBytes)
     );
   }
 
@@ -152,8 +175,9 @@ export class Session {
     if (set.has(publisher)) return;
     set.add(publisher);
     publisher.hold();
-    if (this.holdTimer === undefined && this.holdLimitMs > 0)
-      this.holdTimer = this.clock.setTimeout(() => this.onHoldLimit(), this.holdLimitMs);
+    const { holdLimitMs, clock } = this.shared;
+    if (this.holdTimer === undefined && holdLimitMs > 0)
+      this.holdTimer = clock.setTimeout(() => this.onHoldLimit(), holdLimitMs);
   }
 
   /** Still congested after holdLimitMs: a stuck subscriber must not stall its publishers for good. */
@@ -165,7 +189,7 @@ export class Session {
 
   private releasePublishers(): void {
     if (this.holdTimer !== undefined) {
-      this.clock.clearTimeout(this.holdTimer);
+      this.shared.clock.clearTimeout(this.holdTimer);
       this.holdTimer = undefined;
     }
     const set = this.blocked;
@@ -228,6 +252,57 @@ export class Session {
     this.queue.push(entry);
   }
 
+  // ---- subscriptions (the router keeps the topic tree in step) ----
+
+  subscription(filter: string): Sub | undefined {
+    const subs = this.subs;
+    if (subs instanceof Map) return subs.get(filter);
+    return subs?.filter === filter ? subs : undefined;
+  }
+
+  /** Adds a subscription, or replaces the one with the same filter. */
+  putSubscription(sub: Sub): void {
+    const subs = this.subs;
+    if (subs instanceof Map) subs.set(sub.filter, sub);
+    else if (subs === undefined || subs.filter === sub.filter) this.subs = sub;
+    else
+      this.subs = new Map([
+        [subs.filter, subs],
+        [sub.filter, sub],
+      ]);
+  }
+
+  /** Removes the subscription with this filter; false when there was none. */
+  removeSubscription(filter: string): boolean {
+    const subs = this.subs;
+    if (subs instanceof Map) {
+      if (!subs.delete(filter)) return false;
+      // back to one in place: a device that re-subscribed holds no Map for good
+      if (subs.size === 1) this.subs = subs.values().next().value;
+      else if (subs.size === 0) this.subs = undefined;
+      return true;
+    }
+    if (subs?.filter !== filter) return false;
+    this.subs = undefined;
+    return true;
+  }
+
+  /** The subscriptions, in the order they were made (a copy: the caller may change them while walking it). */
+  subscriptionList(): Sub[] {
+    const subs = this.subs;
+    if (subs instanceof Map) return [...subs.values()];
+    return subs === undefined ? [] : [subs];
+  }
+
+  get subscriptionCount(): number {
+    const subs = this.subs;
+    return subs instanceof Map ? subs.size : subs === undefined ? 0 : 1;
+  }
+
+  clearSubscriptions(): void {
+    this.subs = undefined;
+  }
+
   get persistent(): boolean {
     return this.expiryInterval > 0;
   }
@@ -256,10 +331,10 @@ export class Session {
       if (link === null) {
         // QoS 0 waits for an offline client only when asked to (queueQos0Messages), and only for a
         // session that outlives its connection; it then queues as QoS 1/2 does, below
-        if (!this.limits.queueQos0Messages || !this.persistent) return undefined;
+        if (!this.shared.limits.queueQos0Messages || !this.persistent) return undefined;
       } else {
         if (link.isBackedUp()) {
-          this.counters.publishDropped++;
+          this.shared.counters.publishDropped++;
           return undefined;
         }
         link.writePublish(message, 0, retain, 0, subscriptionIds ?? EMPTY, false);
@@ -267,8 +342,8 @@ export class Session {
       }
     }
     const size = messageBytes(message);
-    const limits = this.limits;
-    const c = this.counters;
+    const limits = this.shared.limits;
+    const c = this.shared.counters;
     if (
       limits.maxQueuedBytesTotal > 0 &&
       c.queuedBytes + c.inflightBytes + size > limits.maxQueuedBytesTotal
@@ -299,15 +374,17 @@ export class Session {
 
   /** A QoS 1/2 message this session cannot take: counted (publish/messages/dropped) and reported. */
   private drop(why: DropReason): undefined {
-    this.counters.publishDropped++;
-    this.observer?.dropped(this, why);
+    this.shared.counters.publishDropped++;
+    this.shared.observer?.dropped(this, why);
     return undefined;
   }
 
   /** The in-flight window has room for `size` more bytes: by count, and by bytes unless it is empty. */
   private windowHasRoom(link: SessionLink, size: number): boolean {
     const n = this.inflight.size;
-    return n < link.sendQuota && (n === 0 || this.inflightBytes + size <= this.limits.maxInflightBytes);
+    return (
+      n < link.sendQuota && (n === 0 || this.inflightBytes + size <= this.shared.limits.maxInflightBytes)
+    );
   }
 
   /** PUBACK / PUBCOMP: the exchange is finished. Returns the finished record. */
@@ -343,18 +420,21 @@ export class Session {
       if (!this.windowHasRoom(link, size)) break;
       this.queue[this.queueHead++] = undefined as unknown as OutgoingRecord;
       this.queuedBytes -= size;
-      this.counters.queuedMessages--;
-      this.counters.queuedBytes -= size;
+      this.shared.counters.queuedMessages--;
+      this.shared.counters.queuedBytes -= size;
       // queued under an earlier check: the identity now holding the session must still be allowed it
-      if (this.observer !== undefined && !this.observer.mayDeliver(this, entry.message)) {
-        this.observer.outgoingFinished(this, entry);
+      if (this.shared.observer !== undefined && !this.shared.observer.mayDeliver(this, entry.message)) {
+        this.shared.observer.outgoingFinished(this, entry);
         continue;
       }
       if (entry.qos === 0) this.sendQos0(link, entry);
       else this.sendEntry(link, entry, true);
       if (this.link === null) break;
     }
-    if (this.queuedCount <= this.lowWater && this.queuedBytes * 4 <= this.limits.maxQueuedBytes) {
+    if (
+      this.queuedCount <= this.shared.lowWater &&
+      this.queuedBytes * 4 <= this.shared.limits.maxQueuedBytes
+    ) {
       this.shedding = false;
       if (this.blocked !== undefined) this.releasePublishers();
     }
@@ -371,7 +451,7 @@ export class Session {
    */
   resume(link: SessionLink): void {
     this.link = link;
-    const observer = this.observer;
+    const observer = this.shared.observer;
     for (const entry of this.inflight.values()) {
       if (entry.state === 'pubrel') link.writePubrel(entry.packetId);
       else if (observer !== undefined && !observer.mayDeliver(this, entry.message)) this.discard(entry);
@@ -389,8 +469,8 @@ export class Session {
         const size = messageBytes(r.message);
         this.pushQueue(r);
         this.queuedBytes += size;
-        this.counters.queuedMessages++;
-        this.counters.queuedBytes += size;
+        this.shared.counters.queuedMessages++;
+        this.shared.counters.queuedBytes += size;
       } else {
         this.setInflight(r);
         this.enteredFlight(r);
@@ -400,10 +480,10 @@ export class Session {
 
   /** Drops all outgoing state (session discarded). */
   clearOutgoing(): void {
-    this.counters.inflightMessages -= this.inflight.size;
-    this.counters.queuedMessages -= this.queuedCount;
-    this.counters.inflightBytes -= this.inflightBytes;
-    this.counters.queuedBytes -= this.queuedBytes;
+    this.shared.counters.inflightMessages -= this.inflight.size;
+    this.shared.counters.queuedMessages -= this.queuedCount;
+    this.shared.counters.inflightBytes -= this.inflightBytes;
+    this.shared.counters.queuedBytes -= this.queuedBytes;
     this.inflightBytes = 0;
     this.queuedBytes = 0;
     this.inflightMap = undefined;
@@ -416,17 +496,17 @@ export class Session {
   /** A QoS 0 message queued while offline: written once (unless expired), nothing to wait for. */
   private sendQos0(link: SessionLink, entry: OutgoingRecord): void {
     const exp = entry.message.expiresAt;
-    if (exp === 0 || exp > this.clock.now()) {
+    if (exp === 0 || exp > this.shared.clock.now()) {
       link.writePublish(entry.message, 0, entry.retain, 0, entry.subscriptionIds, false);
     }
-    this.observer?.outgoingFinished(this, entry);
+    this.shared.observer?.outgoingFinished(this, entry);
   }
 
   private sendEntry(link: SessionLink, entry: OutgoingRecord, fromQueue: boolean): void {
     const exp = entry.message.expiresAt;
-    if (exp !== 0 && exp <= this.clock.now()) {
+    if (exp !== 0 && exp <= this.shared.clock.now()) {
       // [MQTT-3.3.2-5] an expired message is not delivered
-      this.observer?.outgoingFinished(this, entry);
+      this.shared.observer?.outgoingFinished(this, entry);
       return;
     }
     entry.packetId = this.allocatePacketId();
@@ -440,26 +520,26 @@ export class Session {
     }
     // a durable store must know the packet id, or a QoS 2 message could be delivered twice
     // (a record sent straight from deliver() is saved by the router in its final state)
-    if (fromQueue) this.observer?.outgoingChanged(this, entry);
+    if (fromQueue) this.shared.observer?.outgoingChanged(this, entry);
   }
 
   private discard(entry: OutgoingRecord): void {
     if (this.deleteInflight(entry.packetId)) this.leftFlight(entry);
-    this.observer?.outgoingFinished(this, entry);
+    this.shared.observer?.outgoingFinished(this, entry);
   }
 
   private enteredFlight(entry: OutgoingRecord): void {
     const size = messageBytes(entry.message);
     this.inflightBytes += size;
-    this.counters.inflightMessages++;
-    this.counters.inflightBytes += size;
+    this.shared.counters.inflightMessages++;
+    this.shared.counters.inflightBytes += size;
   }
 
   private leftFlight(entry: OutgoingRecord): void {
     const size = messageBytes(entry.message);
     this.inflightBytes -= size;
-    this.counters.inflightMessages--;
-    this.counters.inflightBytes -= size;
+    this.shared.counters.inflightMessages--;
+    this.shared.counters.inflightBytes -= size;
   }
 
   /** Next free non-zero packet id [MQTT-2.2.1-3]. */

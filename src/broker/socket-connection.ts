@@ -41,7 +41,6 @@ function uncorkLater(conn: SocketConnection): void {
 export class SocketConnection implements ChannelOutput {
   readonly channel: Channel;
   private readonly reader: PacketReader;
-  readonly marksActivity = true;
   private corked = false;
   private failed = false;
   private ended = false;
@@ -75,6 +74,11 @@ export class SocketConnection implements ChannelOutput {
       }
     }, engine.options.connectTimeout);
     unrefTimer(this.connectTimer);
+  }
+
+  /** onData touches the channel (ChannelOutput); a getter, not a field in every connection. */
+  get marksActivity(): boolean {
+    return true;
   }
 
   // ---- PacketSink ----

@@ -10,7 +10,6 @@ import type { QoS } from './types.ts';
 export class Subscription<
   Owner extends { readonly clientId: string } = { readonly clientId: string },
 > implements TreeEntry<Owner> {
-  readonly key: string;
   constructor(
     readonly owner: Owner,
     /** As subscribed, including `$share/{group}/`. */
@@ -23,8 +22,11 @@ export class Subscription<
     readonly retainAsPublished: boolean,
     readonly retainHandling: 0 | 1 | 2,
     readonly subscriptionId: number | undefined,
-  ) {
-    this.key = owner.clientId;
+  ) {}
+
+  /** The tree's key: the owner's client id (read from it, not kept twice). */
+  get key(): string {
+    return this.owner.clientId;
   }
 
   toRecord(): SubscriptionRecord {

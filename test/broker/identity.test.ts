@@ -201,7 +201,7 @@ describe('identity binding over TCP (password file + ACL file)', () => {
     assert.equal(owner.ok, true);
     assert.equal(owner.sessionPresent, false, 'the squatter’s session is ended, not resumed');
     assert.equal(await kicked, ReasonCode.SessionTakenOver);
-    assert.equal(tb.broker.sessions.get('mqiot-gw-b')!.subscriptions.size, 0);
+    assert.equal(tb.broker.sessions.get('mqiot-gw-b')!.subscriptionCount, 0);
     await owner.client.endAsync();
   });
 
