@@ -180,11 +180,13 @@ describe('platform metrics of mqiot cloud on an external broker', () => {
 
   it('serves the platform metrics with the process figures', async () => {
     await publishTraffic(gateway, 'gw-c');
-    // The broker acknowledges here, not the platform: wait until the last message was taken in.
+    // The broker acknowledges here, not the platform: wait until the last message was taken in (an
+    // uplink refused for good is counted when taken up, maybe before the data in front of it is
+    // committed) and the data stored.
     const m = await waitFor('the readings', async () => {
       const page = await scrape(listener.port);
       const last = page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1;
-      return last && page;
+      return last && page.get('mqiot_platform_readings_total') === 2 && page;
     });
     assert.equal(m.get('mqiot_platform_readings_total'), 2);
     assert.equal(m.get('mqiot_platform_uplinks_rejected_total{reason="invalid-envelope"}'), 1);
@@ -223,9 +225,15 @@ describe('mqiot cloud --broker URL --metrics-port PORT (CLI, black box)', () => 
     assert.equal(running.metricsPort, port);
     gateway = await connectGateway(broker.url, 'gw-cli');
     await publishTraffic(gateway, 'gw-cli');
-    const m = await waitFor('the last message taken in', async () => {
+    // An uplink refused for good is counted when the platform takes it up, which may be before the
+    // data in front of it is committed: wait for both.
+    const m = await waitFor('the last message taken in and the data stored', async () => {
       const page = await scrape(port);
-      return page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1 && page;
+      return (
+        page.get('mqiot_platform_uplinks_rejected_total{reason="foreign-gateway"}') === 1 &&
+        page.get('mqiot_platform_readings_total') === 2 &&
+        page
+      );
     });
     assert.equal(m.get('mqiot_platform_readings_total'), 2);
     assert.equal(await cli.stop(), 0);

@@ -32,6 +32,8 @@ interface Queued {
 /** An uplink taken up for processing, its envelope decoded. */
 interface Pending {
   envelope: UplinkEnvelope;
+  /** A data group's frames, once its readings are prepared (the envelope's frames are let go then). */
+  frameCount?: number;
   /** The message as received, for a data group: stored as its raw frames (ReadingInput.envelope). */
   bytes?: Uint8Array;
   receivedAt: number;
@@ -260,6 +262,7 @@ export class UplinkProcessor {
     try {
       for (const item of items) item.refused = undefined;
       prepared = await this.#prepareData(items);
+      this.#letFramesGo(items);
     } catch (err) {
       // the store failed while preparing: undone, and the run goes again whole, after what is in flight
       this.platform.logger?.warn({ err }, 'uplink not prepared; retrying');
@@ -295,7 +298,10 @@ export class UplinkProcessor {
   #giveUp(items: Pending[], err: unknown, attempt: number): void {
     this.platform.logger?.error({ err, messages: items.length }, 'uplink not stored; not acknowledged');
     for (const { envelope } of items) this.#markHole(envelope);
-    this.platform.metrics.notStored(items.map((item) => item.envelope));
+    let frames = 0;
+    for (const { envelope, frameCount } of items)
+      if (envelope.k === 'data') frames += frameCount ?? envelope.frames.length;
+    this.platform.metrics.notStored(frames);
     const failure = new UplinkStoreError(`uplink not stored after ${attempt + 1} attempts`, {
       cause: err,
     });
@@ -732,6 +738,19 @@ export class UplinkProcessor {
     for (let i = 0; i < decoded.length; i++) withReadings.add(decoded[i]!.reading.gatewayId);
     const marks = [...withReadings].map((gw) => this.#mark(gw));
     return { items, decoded, seenDevices, seenGateways, acks, duplicates, marks };
+  }
+
+  /**
+   * A prepared run's frames are readings now: the envelopes' frame objects are let go before the
+   * commit, which every young-generation collection on the way would otherwise copy; their count is
+   * kept. Only for a run that is not prepared again (#dataRun retries its commit alone).
+   */
+  #letFramesGo(items: Pending[]): void {
+    for (const item of items) {
+      if (item.envelope.k !== 'data') continue;
+      item.frameCount = item.envelope.frames.length;
+      item.envelope = { ...item.envelope, frames: [] };
+    }
   }
 
   /** Stores a prepared run in one transaction, then acknowledges, publishes and counts it. */

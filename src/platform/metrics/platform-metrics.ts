@@ -112,9 +112,8 @@ export class PlatformMetrics {
   }
 
   /** Data groups the store kept refusing (the gateway resends them). */
-  notStored(envelopes: readonly { k: string; frames?: readonly unknown[] }[]): void {
-    for (const e of envelopes)
-      if (e.k === 'data') this.#frames.inc({ reason: FrameRejection.NotStored }, e.frames?.length ?? 0);
+  notStored(frames: number): void {
+    if (frames > 0) this.#frames.inc({ reason: FrameRejection.NotStored }, frames);
   }
 
   /** An uplink refused or dropped; `reason` is one of UplinkRejection or the gateway checks' reasons. */
