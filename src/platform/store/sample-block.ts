@@ -182,7 +182,16 @@ function encodeVarintBlock(c: SampleColumns): Buffer | undefined {
   return Buffer.concat([out.subarray(0, at), tail], at + tail.length);
 }
 
-function decodeVarintBlock(body: Uint8Array): BlockSample[] {
+/** Called for each sample of a block in order (`num`: the numeric value, null for a string). */
+type SampleVisitor = (
+  ts: number,
+  seq: number,
+  value: PointValue,
+  num: number | null,
+  unit: string | null,
+) => void;
+
+function walkVarintBlock(body: Uint8Array, visit: SampleVisitor): void {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const trailerAt = view.getUint32(1, true);
   const trailer = JSON.parse(
@@ -204,7 +213,6 @@ function decodeVarintBlock(body: Uint8Array): BlockSample[] {
   let ts = view.getFloat64(at, true);
   let seq = view.getFloat64(at + 8, true);
   at += 16;
-  const out: BlockSample[] = new Array(n);
   let text = 0;
   for (let i = 0; i < n; i++) {
     if (i > 0) {
@@ -225,9 +233,8 @@ function decodeVarintBlock(body: Uint8Array): BlockSample[] {
       value = tag === TAG_TRUE;
       num = value ? 1 : 0;
     }
-    out[i] = { ts, seq, value, num, unit: Array.isArray(units) ? (units[i] ?? null) : units };
+    visit(ts, seq, value, num, Array.isArray(units) ? (units[i] ?? null) : units);
   }
-  return out;
 }
 
 /** Version 1: fixed-width columns. */
@@ -278,7 +285,25 @@ export interface BlockSample {
 }
 
 export function decodeSampleBlock(body: Uint8Array): BlockSample[] {
-  if (body[0] === VARINT_VERSION) return decodeVarintBlock(body);
+  const out: BlockSample[] = [];
+  walkSampleBlock(body, (ts, seq, value, num, unit) => {
+    out.push({ ts, seq, value, num, unit });
+  });
+  return out;
+}
+
+/** Appends a block's samples to columns (merging blocks): no object per sample on the way. */
+export function appendSampleBlock(body: Uint8Array, c: SampleColumns): void {
+  walkSampleBlock(body, (ts, seq, value, _num, unit) => {
+    c.ts.push(ts);
+    c.seq.push(seq);
+    c.values.push(value);
+    c.units.push(unit);
+  });
+}
+
+function walkSampleBlock(body: Uint8Array, visit: SampleVisitor): void {
+  if (body[0] === VARINT_VERSION) return walkVarintBlock(body, visit);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   if (body[0] !== VERSION) throw new Error(`sample block version ${body[0]} is not known to this mqiot`);
   const n = view.getUint32(4, true);
@@ -289,21 +314,19 @@ export function decodeSampleBlock(body: Uint8Array): BlockSample[] {
   const trailer = JSON.parse(
     Buffer.from(body.buffer, body.byteOffset + typeAt + n, body.byteLength - typeAt - n).toString(),
   ) as { u: string | null | (string | null)[]; t: string[] };
-  const out: BlockSample[] = new Array(n);
   let text = 0;
   for (let i = 0; i < n; i++) {
     const type = body[typeAt + i];
     const num = view.getFloat64(numAt + i * 8, true);
     const value = type === STRING ? trailer.t[text++]! : type === BOOLEAN ? num === 1 : num;
-    out[i] = {
-      ts: view.getFloat64(tsAt + i * 8, true),
-      seq: view.getFloat64(seqAt + i * 8, true),
+    visit(
+      view.getFloat64(tsAt + i * 8, true),
+      view.getFloat64(seqAt + i * 8, true),
       value,
-      num: type === STRING ? null : num,
-      unit: Array.isArray(trailer.u) ? (trailer.u[i] ?? null) : trailer.u,
-    };
+      type === STRING ? null : num,
+      Array.isArray(trailer.u) ? (trailer.u[i] ?? null) : trailer.u,
+    );
   }
-  return out;
 }
 
 /** Back to columns (for merging blocks and for retention's rewrite of a block). */

@@ -20,6 +20,7 @@ import {
   type Partial,
 } from './rollups.ts';
 import {
+  appendSampleBlock,
   byHour,
   decodeSampleBlock,
   emptyColumns,
@@ -343,12 +344,7 @@ export class SqlTelemetry {
       const all = emptyColumns();
       for (const b of small) {
         deleted.push(Number(b.id));
-        for (const x of decodeSampleBlock(b.body)) {
-          all.ts.push(x.ts);
-          all.seq.push(x.seq);
-          all.values.push(x.value);
-          all.units.push(x.unit);
-        }
+        appendSampleBlock(b.body, all);
       }
       merged.push({ series, hour, columns: sortColumns(all) });
     }
