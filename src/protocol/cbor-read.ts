@@ -211,18 +211,22 @@ class Reader {
     const to = from + length;
     this.pos = to;
     if (length > SHORT_TEXT) return this.longText(from, to);
-    // Short ASCII strings (keys, device ids, contract ids) recur in every frame: taken from a cache.
-    let hash = length;
-    for (let i = from; i < to; i++) {
-      const byte = buf[i]!;
-      if (byte >= 0x80) return this.nonAscii(from, to);
-      hash = (Math.imul(hash, 31) + byte) | 0;
-    }
-    const slot = (hash ^ (hash >>> 12)) & (CACHE_SIZE - 1);
+    if (length === 0) return '';
+    // Short ASCII strings (keys, device ids, contract ids) recur in every frame: taken from a cache. The
+    // slot comes from the length and a few bytes (the first, the middle, the last four, where ids
+    // differ), not from every byte: the comparison with the cached string reads them all anyway, and a
+    // cached string is ASCII, so bytes equal to it are too.
+    let hash = Math.imul(length, 0x9e3779b1) ^ buf[from]! ^ (buf[from + (length >> 1)]! << 7);
+    for (let i = Math.max(from + 1, to - 4); i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+    const slot = (hash ^ (hash >>> 15)) & (CACHE_SIZE - 1);
     const cached = cache[slot];
     if (cached !== undefined && cached.length === length && sameAscii(cached, buf, from)) return cached;
     let out = '';
-    for (let i = from; i < to; i++) out += String.fromCharCode(buf[i]!);
+    for (let i = from; i < to; i++) {
+      const byte = buf[i]!;
+      if (byte >= 0x80) return this.nonAscii(from, to);
+      out += String.fromCharCode(byte);
+    }
     cache[slot] = out;
     return out;
   }
