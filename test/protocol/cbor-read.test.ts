@@ -170,3 +170,22 @@ test('cbor read: map keys and strings repeated across messages are equal, not mi
       assert.equal(readCbor(Buffer.from([0x60 | bytes.length, ...bytes])), text);
     }
 });
+
+test('short strings that share the cache slot (the same length and sampled bytes) still read as themselves', () => {
+  // The slot comes from the length, the first, middle and last four bytes: these differ only at index 2
+  // (and one has a non-ASCII byte there), so each read evicts the other.
+  const texts = [
+    'aaXaaaaaaaaa',
+    'aaYaaaaaaaaa',
+    'aa\u00e9aaaaaaaa'.slice(0, 11),
+    'aaXaaaaaaaaa',
+    'aaYaaaaaaaaa',
+  ];
+  const bytes = texts.map((t) => Buffer.from(t));
+  assert.equal(bytes[0]!.length, bytes[2]!.length, 'the UTF-8 one has the same byte length');
+  const message = Buffer.concat([
+    Buffer.from([0x80 + texts.length]),
+    ...bytes.map((b) => Buffer.concat([Buffer.from([0x60 + b.length]), b])),
+  ]);
+  for (let round = 0; round < 3; round++) assert.deepEqual(readCbor(message), texts);
+});
