@@ -137,13 +137,14 @@ function deleteBlocks(ids: readonly number[]): BatchStatement[] {
 }
 
 /**
- * The new readings' samples, one set of columns per series. A group's readings lie side by side and
- * mostly share a device: its series map is looked up once per run of the same device, not per point.
+ * The readings' samples, one set of columns per series; undefined when a (device, point) has no series
+ * id yet (the caller creates it and asks again). A device's series map is looked up once per run of its
+ * readings.
  */
 function seriesColumns(
   groups: readonly BatchGroup[],
   seriesIds: ReadonlyMap<string, ReadonlyMap<string, number>>,
-): Map<number, SampleColumns> {
+): Map<number, SampleColumns> | undefined {
   const perSeries = new Map<number, SampleColumns>();
   let device: string | undefined;
   let ids: ReadonlyMap<string, number> | undefined;
@@ -153,12 +154,13 @@ function seriesColumns(
       const r = readings[i]!;
       if (r.deviceId !== device) {
         device = r.deviceId;
-        ids = seriesIds.get(device)!;
+        ids = seriesIds.get(device);
       }
       const points = r.points;
       for (let j = 0; j < points.length; j++) {
         const p = points[j]!;
-        const series = ids!.get(p.name)!;
+        const series = ids?.get(p.name);
+        if (series === undefined) return undefined;
         let c = perSeries.get(series);
         if (c === undefined) perSeries.set(series, (c = emptyColumns()));
         c.ts.push(r.ts);
@@ -219,9 +221,6 @@ export class SqlTelemetry {
     inserted?: (group: InsertedGroup) => void,
   ): Promise<number> {
     if (readings.length === 0 && marks.length === 0) return 0;
-    // Series ids are committed on their own, before the batch: a batch that fails never leaves the
-    // cache pointing at an id that was rolled back.
-    await this.#ensureSeries(readings);
     // A data group's readings arrive side by side: a new group starts where the key changes.
     const groups: BatchGroup[] = [];
     const byKey = new Map<string, BatchGroup>();
@@ -245,6 +244,13 @@ export class SqlTelemetry {
       // a reading carries every field of its raw frame: it is the frame, no copy per reading
       group.readings.push(r);
     }
+    // Every reading's samples by series, in one pass. A new series is created first, on its own,
+    // before the batch: a batch that fails never leaves the cache pointing at an id that was rolled back.
+    let columns = seriesColumns(groups, this.#series);
+    if (!columns) {
+      await this.#createSeries(readings);
+      columns = seriesColumns(groups, this.#series)!;
+    }
     let newFrames = 0;
     // the groups this insert created: told to the caller once committed
     let created: BatchGroup[] = [];
@@ -267,9 +273,10 @@ export class SqlTelemetry {
           newFrames += Number(row[5]);
         }
         created = groups.filter((g) => fresh.has(groupKey(g.gatewayId, g.epoch, g.groupSeq)));
-        const { blocks, rollups, latest } = seriesRows(
-          seriesColumns(created, this.#series),
-          (series, hour, n) => this.#countSmall(series, hour, tierOf(n)),
+        // a group stored before (by another instance, or an earlier try) is not stored again
+        const stored = created.length === groups.length ? columns : seriesColumns(created, this.#series)!;
+        const { blocks, rollups, latest } = seriesRows(stored, (series, hour, n) =>
+          this.#countSmall(series, hour, tierOf(n)),
         );
         return [
           {
@@ -372,22 +379,18 @@ export class SqlTelemetry {
   }
 
   /** Gives every (device, point) of the readings its series id, creating the series it lacks. */
-  async #ensureSeries(readings: readonly ReadingInput[]): Promise<void> {
-    // A synchronous pass finds what is missing (usually nothing): a loop that can await allocates an
-    // iterator result per step, which per point was a visible share of the ingest's garbage.
-    let missing: [string, string][] | undefined;
-    let device: string | undefined;
-    let ids: Map<string, number> | undefined;
+  async #createSeries(readings: readonly ReadingInput[]): Promise<void> {
+    // A synchronous pass finds what is missing: a loop that can await allocates an iterator result per
+    // step, which per point was a visible share of the ingest's garbage.
+    const missing: [string, string][] = [];
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      // a device's readings come in runs: its map is looked up once per run
-      if (r.deviceId !== device) ids = this.#series.get((device = r.deviceId));
+      const ids = this.#series.get(r.deviceId);
       for (let j = 0; j < r.points.length; j++) {
         const name = r.points[j]!.name;
-        if (!ids?.has(name)) (missing ??= []).push([r.deviceId, name]);
+        if (!ids?.has(name)) missing.push([r.deviceId, name]);
       }
     }
-    if (!missing) return;
     for (const [deviceId, name] of missing) {
       if (this.#series.get(deviceId)?.has(name)) continue;
       await this.db.run('INSERT INTO series (device_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [
