@@ -32,35 +32,39 @@ function planOf(model: DeviceModel): Plan {
 export function applyModel(model: DeviceModel, points: readonly Point[]): Point[] {
   if (model.points.length === 0 || points.length === 0) return [...points];
   const plan = planOf(model);
-  // sources[i][j]: the point feeding position j of model point i in this frame
-  const sources: (Point | undefined)[][] = [];
-  let any = false;
-  for (const p of points) {
-    const slot = plan.slots.get(p.name);
-    if (!slot) continue;
-    (sources[slot[0]] ??= [])[slot[1]] = p;
-    any = true;
+  // sources[i][j]: the index in `points` of the point feeding position j of model point i in this
+  // frame. Plain loops and indexes: this runs for every frame of a device with a model.
+  let sources: number[][] | undefined;
+  for (let k = 0; k < points.length; k++) {
+    const slot = plan.slots.get(points[k]!.name);
+    if (slot !== undefined) ((sources ??= [])[slot[0]] ??= [])[slot[1]] = k;
   }
-  if (!any) return [...points];
+  if (sources === undefined) return [...points];
   const named: Point[] = [];
-  const used = new Set<string>();
-  model.points.forEach((mp, i) => {
+  // the model points made in this frame: the inputs they name are not passed through as well
+  const made: boolean[] = [];
+  for (let i = 0; i < model.points.length; i++) {
     const got = sources[i];
-    if (!got) return;
+    if (got === undefined) continue;
+    const mp = model.points[i]!;
     const values: (number | string | boolean)[] = [];
     for (let j = 0; j < mp.from.length; j++) {
-      const p = got[j];
-      if (!p) return; // this frame does not carry all of it
-      values.push(p.value);
+      const k = got[j];
+      if (k === undefined) break; // this frame does not carry all of it
+      values.push(points[k]!.value);
     }
+    if (values.length < mp.from.length) continue;
     const value = convert(mp, values, plan.round[i]!);
-    if (value === undefined) return;
-    for (const name of mp.from) used.add(name);
-    const unit = mp.unit ?? (mp.from.length === 1 ? got[0]!.unit : undefined);
+    if (value === undefined) continue;
+    made[i] = true;
+    const unit = mp.unit ?? (mp.from.length === 1 ? points[got[0]!]!.unit : undefined);
     named.push(unit === undefined ? { name: mp.name, value } : { name: mp.name, value, unit });
-  });
+  }
   if (named.length === 0) return [...points];
-  for (const p of points) if (!used.has(p.name)) named.push(p);
+  for (let k = 0; k < points.length; k++) {
+    const slot = plan.slots.get(points[k]!.name);
+    if (slot === undefined || made[slot[0]] !== true) named.push(points[k]!);
+  }
   return named;
 }
 
