@@ -51,6 +51,28 @@ export function toyFrame(marker: number, value: number): Uint8Array {
   return Uint8Array.from([marker, value, (marker + value) & 0xff]);
 }
 
+/**
+ * The store with its insertReadings replaced by `insert`, which gets the real one to call (or not): to
+ * hold, fail or count the platform's batches. Every other method is the real store's.
+ */
+export function withInsertReadings(
+  real: PlatformStore,
+  insert: (
+    realInsert: PlatformStore['insertReadings'],
+    ...args: Parameters<PlatformStore['insertReadings']>
+  ) => ReturnType<PlatformStore['insertReadings']>,
+): PlatformStore {
+  const realInsert: PlatformStore['insertReadings'] = (...args) => real.insertReadings(...args);
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'insertReadings')
+        return (...args: Parameters<PlatformStore['insertReadings']>) => insert(realInsert, ...args);
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** Built-ins 'toy-temp' (0xA1) and 'toy-hum' (0xB2); uploads are JSON `{ id, version, marker, failTests? }`. */
 export const toySource: ContractSource = {
   builtinIds: () => ['toy-temp', 'toy-hum'],

@@ -6,9 +6,8 @@ import { it } from 'node:test';
 import { encodeEnvelope } from '../../src/protocol/envelope.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
-import type { PlatformStore } from '../../src/platform/store/index.ts';
 import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
-import { tempStore, toyFrame, toySource } from './helpers.ts';
+import { tempStore, toyFrame, toySource, withInsertReadings } from './helpers.ts';
 
 const GW = 'gw-batch';
 const UP = `mqiot/gw/${GW}/up`;
@@ -17,16 +16,9 @@ const UP = `mqiot/gw/${GW}/up`;
 async function countingPlatform(t: { after(fn: () => Promise<void>): void }) {
   const { store, cleanup } = await tempStore();
   const batches: number[] = [];
-  const counting = new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'insertReadings')
-        return (...args: Parameters<PlatformStore['insertReadings']>) => {
-          batches.push(new Set(args[0].map((r) => r.groupSeq)).size);
-          return target.insertReadings(...args);
-        };
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
+  const counting = withInsertReadings(store, (insert, ...args) => {
+    batches.push(new Set(args[0].map((r) => r.groupSeq)).size);
+    return insert(...args);
   });
   const contracts = new ContractRegistry(store, toySource);
   await contracts.load();

@@ -9,7 +9,7 @@ import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore } from '../../src/platform/store/index.ts';
 import { encodeEnvelope, type Envelope } from '../../src/protocol/envelope.ts';
 import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
-import { RecordingDownlink, tempStore, toyFrame, toySource } from './helpers.ts';
+import { RecordingDownlink, tempStore, toyFrame, toySource, withInsertReadings } from './helpers.ts';
 import { waitFor } from '../support/wait.ts';
 
 const GW = 'gw-race';
@@ -17,17 +17,10 @@ const UP = `mqiot/gw/${GW}/up`;
 
 /** The real store, except that insertReadings waits at a gate the test opens. */
 function gatedStore(real: PlatformStore, gate: { reached: boolean; open: Promise<void> }): PlatformStore {
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop === 'insertReadings')
-        return async (...args: Parameters<PlatformStore['insertReadings']>) => {
-          gate.reached = true;
-          await gate.open;
-          return target.insertReadings(...args);
-        };
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
+  return withInsertReadings(real, async (insert, ...args) => {
+    gate.reached = true;
+    await gate.open;
+    return insert(...args);
   });
 }
 

@@ -19,7 +19,7 @@ import { logLines, runCli, type RunningCli } from '../support/cli.ts';
 import { freePort } from '../support/ports.ts';
 import { ContractRegistry } from '../../src/platform/contract-registry.ts';
 import { Platform } from '../../src/platform/platform.ts';
-import { tempStore, toyFrame, toySource } from './helpers.ts';
+import { tempStore, toyFrame, toySource, withInsertReadings } from './helpers.ts';
 import { TcpBroker } from '../support/broker.ts';
 import { connectGateway } from '../support/mqtt.ts';
 import { PROCESS_START_MS, waitFor } from '../support/wait.ts';
@@ -244,13 +244,7 @@ describe('platform metrics when the store keeps failing', () => {
   it('counts the frames of a data group that could not be stored as not-stored', async () => {
     const { store, cleanup } = await tempStore();
     try {
-      const failing = new Proxy(store, {
-        get(target, prop, receiver) {
-          if (prop === 'insertReadings') return () => Promise.reject(new Error('disk I/O error (injected)'));
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+      const failing = withInsertReadings(store, () => Promise.reject(new Error('disk I/O error (injected)')));
       const contracts = new ContractRegistry(store, toySource);
       await contracts.load();
       const platform = new Platform(

@@ -11,7 +11,7 @@ import { attachToMqtt } from '../../src/app/mqtt-attach.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import type { PlatformStore, ReadingInput } from '../../src/platform/store/index.ts';
 
-import { tempStore, toyFrame, toySource } from './helpers.ts';
+import { tempStore, toyFrame, toySource, withInsertReadings } from './helpers.ts';
 import { startBroker, type TestBroker } from '../support/broker.ts';
 import { waitFor } from '../support/wait.ts';
 import { mosquittoHashing } from '../../src/app/secret-hashing.ts';
@@ -23,18 +23,10 @@ function flakyStore(
   real: PlatformStore,
   hooks: { fail(): boolean; called(readings: readonly ReadingInput[]): void | Promise<void> },
 ): PlatformStore {
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop === 'insertReadings') {
-        return async (...args: Parameters<PlatformStore['insertReadings']>) => {
-          await hooks.called(args[0]);
-          if (hooks.fail()) throw new Error('disk I/O error (injected)');
-          return target.insertReadings(...args);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
+  return withInsertReadings(real, async (insert, ...args) => {
+    await hooks.called(args[0]);
+    if (hooks.fail()) throw new Error('disk I/O error (injected)');
+    return insert(...args);
   });
 }
 const UP = `mqiot/gw/${GW}/up`;
